@@ -1,0 +1,44 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper for them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test unit lint fmt bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "installing Postex and its pinned dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+## run: set up and run a single node on SQLite with demo data at http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/postex demo
+
+## test: set up and run every test, then the linters
+test: $(STAMP)
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory lint
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+## bench: every benchmark; results go to docs/benchmarks.md by hand, with machine and date
+bench: $(STAMP)
+	$(BIN)/postex bench all
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
