@@ -1,0 +1,3 @@
+"""Postex: back office for a postal operator's international export service."""
+
+__version__ = "0.1.0"

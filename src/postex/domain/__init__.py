@@ -1,0 +1,1 @@
+"""Pure postal rules: identifiers, validation, events and state machines. No I/O."""
