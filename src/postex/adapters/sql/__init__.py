@@ -1,0 +1,1 @@
+"""SQL storage (SQLite and PostgreSQL): the event log, projections and repositories."""

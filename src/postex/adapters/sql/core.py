@@ -1,0 +1,234 @@
+"""Projections and repositories of the core: customers, items, serials, tracking, keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from postex.adapters.sql import schema
+from postex.adapters.sql.fast import executemany, fetchall
+from postex.adapters.sql.projections import projection
+from postex.adapters.sql.repositories import implements
+from postex.app.customers import CustomerRecord, CustomerRepository
+from postex.app.items import ItemFilter, ItemRecord, ItemRepository
+from postex.app.ports import DataKeys
+from postex.app.tracking import TrackingRepository, TrackingRow
+from postex.domain import events as ev
+from postex.eventlog.events import StoredEvent
+
+SITE_TIMEZONE = "Europe/London"
+
+
+@cache
+def local_time(recorded_at: str, tz: str = SITE_TIMEZONE) -> str:
+    """Event time in the site's zone with its offset, e.g. ``2026-11-23T22:48:36+00:00``."""
+    moment = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+# --- projections -------------------------------------------------------------------------
+customers_p = projection("customers", schema.customers)
+
+
+@customers_p.on(ev.CUSTOMER_CREATED)
+def _customer_created(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO customers (id, name, created_at, erased_at) VALUES (?, ?, ?, NULL)",
+        [(e.data["customer_id"], e.data["name"], e.recorded_at) for e in events],
+    )
+
+
+@customers_p.on(ev.CUSTOMER_ERASED)
+def _customer_erased(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "UPDATE customers SET erased_at = ? WHERE id = ?",
+        [(e.recorded_at, e.data["customer_id"]) for e in events],
+    )
+
+
+items_p = projection("items", schema.items, schema.serials, schema.tracking_events)
+
+ITEM_INSERT = (
+    "INSERT INTO items (id, customer_id, origin_site, service, state, held_from, destination,"
+    " customs_form, has_goods, weight_g, created_at, updated_at, sealed)"
+    " VALUES (?, ?, ?, ?, 'pre_advised', NULL, ?, ?, ?, ?, ?, ?, ?)"
+)
+TRACKING_INSERT = (
+    "INSERT INTO tracking_events (site, seq, item_id, code, occurred_at, occurred_utc, office,"
+    " reason, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+SERIAL_UPSERT = (
+    "INSERT INTO serials (prefix, last_serial) VALUES (?, ?) ON CONFLICT (prefix) DO UPDATE"
+    " SET last_serial = CASE WHEN excluded.last_serial > serials.last_serial"
+    " THEN excluded.last_serial ELSE serials.last_serial END"
+)
+
+
+def tracking_row(e: StoredEvent, item_id: str, code: str, office: str | None) -> tuple[object, ...]:
+    return (e.site, e.seq, item_id, code, local_time(e.recorded_at), e.recorded_at, office, None, "site")
+
+
+@items_p.on(ev.ITEM_PRE_ADVISED)
+def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    rows = []
+    tracking = []
+    serials: dict[str, int] = {}
+    for e in events:
+        d = e.data
+        item_id = d["item_id"]
+        rows.append(
+            (
+                item_id, d["customer_id"], d["origin_site"], d["service"], d["destination"],
+                d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at, e.recorded_at,
+                d["sealed"],
+            )
+        )  # fmt: skip
+        tracking.append(tracking_row(e, item_id, "PRE", None))
+        prefix, serial = item_id[:2], int(item_id[2:10])
+        if serial > serials.get(prefix, 0):
+            serials[prefix] = serial
+    executemany(conn, ITEM_INSERT, rows)
+    executemany(conn, TRACKING_INSERT, tracking)
+    executemany(conn, SERIAL_UPSERT, list(serials.items()))
+
+
+def set_state(conn: Connection, updates: Sequence[tuple[str, str | None, str, str]]) -> None:
+    """(state, held_from, updated_at, item_id) for each item: the one way states change."""
+    executemany(conn, "UPDATE items SET state = ?, held_from = ?, updated_at = ? WHERE id = ?", updates)
+
+
+@items_p.on(ev.ITEM_CANCELLED)
+def _item_cancelled(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    set_state(conn, [("cancelled", None, e.recorded_at, e.data["item_id"]) for e in events])
+    executemany(conn, TRACKING_INSERT, [tracking_row(e, e.data["item_id"], "CAN", None) for e in events])
+
+
+# --- repositories ------------------------------------------------------------------------
+def _item(row: object) -> ItemRecord:
+    r = row._mapping  # type: ignore[attr-defined]
+    return ItemRecord(
+        id=r["id"], customer_id=r["customer_id"], origin_site=r["origin_site"],
+        service=r["service"], state=r["state"], held_from=r["held_from"],
+        destination=r["destination"], customs_form=r["customs_form"],
+        has_goods=bool(r["has_goods"]), weight_g=r["weight_g"], created_at=r["created_at"],
+        updated_at=r["updated_at"], sealed=r["sealed"],
+    )  # fmt: skip
+
+
+@implements(ItemRepository)
+class SqlItems:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_owned(self, customer_id: str, item_id: str) -> ItemRecord | None:
+        t = schema.items
+        row = self.conn.execute(
+            select(t).where(t.c.id == item_id, t.c.customer_id == customer_id)
+        ).first()
+        return _item(row) if row else None
+
+    def get_any(self, item_id: str) -> ItemRecord | None:
+        t = schema.items
+        row = self.conn.execute(select(t).where(t.c.id == item_id)).first()
+        return _item(row) if row else None
+
+    def list_owned(
+        self, customer_id: str, flt: ItemFilter, after: tuple[str, str] | None, limit: int
+    ) -> list[ItemRecord]:
+        t = schema.items
+        q = select(t).where(t.c.customer_id == customer_id)
+        if flt.state:
+            q = q.where(t.c.state == flt.state)
+        if flt.destination:
+            q = q.where(t.c.destination == flt.destination)
+        if flt.service:
+            q = q.where(t.c.service == flt.service)
+        if flt.created_from:
+            q = q.where(t.c.created_at >= flt.created_from)
+        if flt.created_to:
+            q = q.where(t.c.created_at < flt.created_to)
+        if after is not None:
+            created, item_id = after
+            q = q.where(
+                or_(t.c.created_at > created, and_(t.c.created_at == created, t.c.id > item_id))
+            )
+        q = q.order_by(t.c.created_at, t.c.id).limit(limit)
+        return [_item(r) for r in self.conn.execute(q)]
+
+    def last_serial(self, prefix: str) -> int | None:
+        rows = fetchall(self.conn, "SELECT last_serial FROM serials WHERE prefix = ?", (prefix,))
+        return int(rows[0][0]) if rows else None
+
+
+@implements(CustomerRepository)
+class SqlCustomers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, customer_id: str) -> CustomerRecord | None:
+        t = schema.customers
+        row = self.conn.execute(select(t).where(t.c.id == customer_id)).first()
+        return CustomerRecord(row.id, row.name, row.created_at, row.erased_at) if row else None
+
+    def list(self) -> list[CustomerRecord]:
+        t = schema.customers
+        rows = self.conn.execute(select(t).order_by(t.c.created_at, t.c.id))
+        return [CustomerRecord(r.id, r.name, r.created_at, r.erased_at) for r in rows]
+
+
+@implements(TrackingRepository)
+class SqlTracking:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def timeline(self, item_id: str) -> list[TrackingRow]:
+        t = schema.tracking_events
+        rows = self.conn.execute(
+            select(t).where(t.c.item_id == item_id).order_by(t.c.occurred_utc, t.c.site, t.c.seq)
+        )
+        return [
+            TrackingRow(r.item_id, r.code, r.occurred_at, r.occurred_utc, r.office, r.reason,
+                        r.source, r.site, r.seq)
+            for r in rows
+        ]  # fmt: skip
+
+
+@implements(DataKeys)
+class SqlDataKeys:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, customer_id: str) -> tuple[str, bytes] | None:
+        t = schema.data_keys
+        row = self.conn.execute(
+            select(t.c.kek_id, t.c.wrapped).where(t.c.customer_id == customer_id)
+        ).first()
+        return (row[0], bytes(row[1])) if row else None
+
+    def put(self, customer_id: str, kek_id: str, wrapped: bytes) -> None:
+        t = schema.data_keys
+        done = self.conn.execute(
+            update(t).where(t.c.customer_id == customer_id).values(kek_id=kek_id, wrapped=wrapped)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(
+                t.insert().values(
+                    customer_id=customer_id, kek_id=kek_id, wrapped=wrapped,
+                    created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+                )
+            )  # fmt: skip
+
+    def destroy(self, customer_id: str) -> bool:
+        t = schema.data_keys
+        return bool(self.conn.execute(t.delete().where(t.c.customer_id == customer_id)).rowcount)
+
+    def all(self) -> list[tuple[str, str, bytes]]:
+        t = schema.data_keys
+        rows = self.conn.execute(select(t.c.customer_id, t.c.kek_id, t.c.wrapped))
+        return [(r[0], r[1], bytes(r[2])) for r in rows]

@@ -1,0 +1,119 @@
+"""Tables. The log and key tables are the store's own; the rest are projections.
+
+Every feature module declares its tables on this ``metadata``; Alembic migrations in
+``migrations/versions`` create them (one revision per feature, all branching from 0001).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# --- the log: never a projection, never rebuilt ---------------------------------------
+events = Table(
+    "events",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("type", String(80), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("signed_at", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+
+# Wrapped per-customer data keys: outside the log so erasure can destroy them.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("customer_id", String(40), primary_key=True),
+    Column("kek_id", String(64), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+# --- projections: recreated from the log by `postex rebuild` ---------------------------
+heads = Table(
+    "heads",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("erased_at", String(32)),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(13), primary_key=True),
+    Column("customer_id", String(40), nullable=False),
+    Column("origin_site", String(16), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("held_from", String(20)),
+    Column("destination", String(2), nullable=False),
+    Column("customs_form", String(4)),
+    Column("has_goods", Boolean, nullable=False),
+    Column("weight_g", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Index("ix_items_customer_created", "customer_id", "created_at", "id"),
+    Index("ix_items_state", "state"),
+)
+
+serials = Table(
+    "serials",
+    metadata,
+    Column("prefix", String(2), primary_key=True),
+    Column("last_serial", Integer, nullable=False),
+)
+
+tracking_events = Table(
+    "tracking_events",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("item_id", String(13), primary_key=True),
+    Column("code", String(8), nullable=False),
+    Column("occurred_at", String(40), nullable=False),  # local time with its offset
+    Column("occurred_utc", String(32), nullable=False),  # for ordering
+    Column("office", String(16)),
+    Column("reason", String(8)),
+    Column("source", String(16), nullable=False),  # site | partner
+    Index("ix_tracking_item_time", "item_id", "occurred_utc"),
+)
+
+LOG_TABLES = (events, checkpoints, data_keys)

@@ -1,0 +1,369 @@
+"""``SqlStore``: the event log and projections on SQLite (WAL) or PostgreSQL (psycopg 3).
+
+One writer per site: on SQLite a process lock plus ``BEGIN IMMEDIATE``; on PostgreSQL a
+``SELECT … FOR UPDATE`` of the site's row in ``heads``. A batch of events, its projection
+updates and, when due, a signed checkpoint commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+
+from postex.adapters.sql import schema
+from postex.adapters.sql.projections import apply_all, projection_tables
+from postex.adapters.sql.repositories import REPOSITORIES
+from postex.app.ports import Clock, Progress
+from postex.domain.errors import ConfigurationError
+from postex.eventlog.canonical import canonical
+from postex.eventlog.chain import ZERO_HASH, event_hash, format_time
+from postex.eventlog.checkpoints import Signer, make_checkpoint
+from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
+
+CommitListener = Callable[[str, int], None]
+EVENT_COLUMNS = "site, seq, recorded_at, type, body, prev_hash, hash"
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for both."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA secure_delete=ON")  # destroyed data keys leave no bytes behind
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("postex_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    raise ConfigurationError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection; see :class:`postex.app.ports.UnitOfWork`."""
+
+    def __init__(self, store: SqlStore, conn: Connection, site: str, writable: bool) -> None:
+        self.store = store
+        self.conn = conn
+        self._site = site
+        self._writable = writable
+        self._head: tuple[int, bytes, str] | None = None
+        self.appended = 0
+
+    @property
+    def site(self) -> str:
+        return self._site
+
+    def repo(self, port: type[Any]) -> Any:
+        return REPOSITORIES[port](self.conn)
+
+    def _load_head(self) -> tuple[int, bytes, str]:
+        if self._head is None:
+            if self.store.is_postgres:  # one writer per site, also across processes
+                self.conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", ("postex-site:" + self._site,)
+                )
+            row = self.conn.exec_driver_sql(
+                f"SELECT seq, hash, recorded_at FROM heads WHERE site = {self.store.ph}",
+                (self._site,),
+            ).first()
+            self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
+        return self._head
+
+    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        if not self._writable:
+            raise RuntimeError("append needs a write transaction")
+        if not events:
+            return []
+        seq, prev, last_time = self._load_head()
+        site = self._site
+        now = format_time(self.store.clock.now())
+        recorded_at = now if now > last_time else last_time  # monotonic within a site
+        rows = []
+        stored = []
+        for ev in events:
+            body = canonical(ev.body)
+            seq += 1
+            digest = event_hash(prev, site, seq, recorded_at, ev.type, body)
+            rows.append((site, seq, recorded_at, ev.type, body, prev, digest))
+            stored.append(StoredEvent(site, seq, recorded_at, ev.type, body, prev, digest, ev.body))
+            prev = digest
+        self.store.insert_event_rows(self.conn, rows)
+        self._head = (seq, prev, recorded_at)
+        apply_all(self.conn, stored)
+        self.appended += len(stored)
+        return stored
+
+    def finish(self) -> None:
+        """Before commit: record the new head and sign a checkpoint when one is due."""
+        if self._head is None or not self.appended:
+            return
+        seq, digest, recorded_at = self._head
+        self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
+        self.store.checkpoint_if_due(self.conn, self._site, seq, digest)
+
+
+class SqlStore:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        signer_for: Callable[[str], Signer | None] = lambda _site: None,
+        checkpoint_every: int = 1000,
+    ) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        self.clock = clock
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.ph = "%s" if self.is_postgres else "?"
+        self.signer_for = signer_for
+        self.checkpoint_every = checkpoint_every
+        self._site_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._listeners: list[CommitListener] = []
+        self._insert_events = (
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join([self.ph] * 7)})"
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+    def migrate(self) -> None:
+        from postex.adapters.sql.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Called after each commit that appended events, with (site, new head seq)."""
+        self._listeners.append(listener)
+
+    # --- transactions ----------------------------------------------------------------
+    def _lock(self, site: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._site_locks.setdefault(site, threading.Lock())
+
+    @contextmanager
+    def write(self, site: str) -> Iterator[SqlUnitOfWork]:
+        with self._lock(site), self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            uow = SqlUnitOfWork(self, conn, site, writable=True)
+            conn.begin()
+            try:
+                uow._load_head()
+                yield uow
+                uow.finish()
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        if uow.appended and uow._head is not None:
+            for listener in self._listeners:
+                listener(site, uow._head[0])
+
+    @contextmanager
+    def read(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.connect() as conn:
+            conn.begin()
+            try:
+                yield SqlUnitOfWork(self, conn, "", writable=False)
+            finally:
+                conn.rollback()
+
+    # --- log access ------------------------------------------------------------------
+    def insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        cur = conn.connection.cursor()
+        try:
+            cur.executemany(self._insert_events, rows)
+        finally:
+            cur.close()
+
+    def upsert_head(self, conn: Connection, site: str, seq: int, digest: bytes, at: str) -> None:
+        p = self.ph
+        conn.exec_driver_sql(
+            f"INSERT INTO heads (site, seq, hash, recorded_at) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT (site) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
+            "recorded_at = excluded.recorded_at",
+            (site, seq, digest, at),
+        )
+
+    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> None:
+        signer = self.signer_for(site)
+        if signer is None:
+            return
+        last = conn.exec_driver_sql(
+            f"SELECT max(seq) FROM checkpoints WHERE site = {self.ph}", (site,)
+        ).scalar()
+        if seq - (last or 0) >= self.checkpoint_every:
+            self._save_checkpoint(conn, make_checkpoint(signer, site, seq, digest, self._now()))
+
+    def checkpoint_now(self, site: str) -> Checkpoint | None:
+        """Sign the site's current head unless it is already checkpointed (shutdown, timer)."""
+        signer = self.signer_for(site)
+        if signer is None:
+            return None
+        with self.write(site) as uow:
+            seq, digest, _ = uow._load_head()
+            last = uow.conn.exec_driver_sql(
+                f"SELECT max(seq) FROM checkpoints WHERE site = {self.ph}", (site,)
+            ).scalar()
+            if seq == 0 or (last or 0) >= seq:
+                return None
+            cp = make_checkpoint(signer, site, seq, digest, self._now())
+            self._save_checkpoint(uow.conn, cp)
+            return cp
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        """Store a checkpoint signed elsewhere (a witness copy); replaces none."""
+        with self.engine.begin() as conn:
+            self._save_checkpoint(conn, cp)
+
+    def _save_checkpoint(self, conn: Connection, cp: Checkpoint) -> None:
+        conn.execute(
+            schema.checkpoints.insert(),
+            {
+                "site": cp.site,
+                "seq": cp.seq,
+                "hash": cp.hash,
+                "signed_at": cp.signed_at,
+                "key_id": cp.key_id,
+                "signature": cp.signature,
+            },
+        )
+
+    def _now(self) -> str:
+        return format_time(self.clock.now())
+
+    def sites(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT DISTINCT site FROM events UNION SELECT site FROM checkpoints"
+            )
+            return sorted(r[0] for r in rows)
+
+    def head(self, site: str) -> tuple[int, bytes]:
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                f"SELECT seq, hash FROM heads WHERE site = {self.ph}", (site,)
+            ).first()
+            return (row[0], bytes(row[1])) if row else (0, ZERO_HASH)
+
+    def read_events(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[StoredEvent]:
+        p = self.ph
+        last = after_seq
+        while True:
+            upper = f" AND seq <= {int(until_seq)}" if until_seq is not None else ""
+            with self.engine.connect() as conn:
+                cur = conn.connection.cursor()
+                cur.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE site = {p} AND seq > {p}"
+                    f"{upper} ORDER BY seq LIMIT {int(batch)}",
+                    (site, last),
+                )
+                rows = cur.fetchall()
+                cur.close()
+            for r in rows:
+                yield StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), bytes(r[6]))
+            if len(rows) < batch:
+                return
+            last = rows[-1][1]
+
+    def checkpoints(self, site: str) -> list[Checkpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.checkpoints)
+                .where(schema.checkpoints.c.site == site)
+                .order_by(schema.checkpoints.c.seq)
+            ).all()
+        return [
+            Checkpoint(r.site, r.seq, bytes(r.hash), r.signed_at, r.key_id, bytes(r.signature))
+            for r in rows
+        ]
+
+    # --- projections -----------------------------------------------------------------
+    def rebuild(self, progress: Progress | None = None, batch: int = 5000) -> int:
+        """Empty every projection and replay all sites' logs, merged by recorded time."""
+        sites = self.sites()
+        streams = [
+            ((ev.recorded_at, ev.site, ev.seq, ev) for ev in self.read_events(s)) for s in sites
+        ]
+        merged = (t[3] for t in heapq.merge(*streams, key=lambda t: (t[0], t[1], t[2])))
+        done = 0
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            conn.begin()
+            try:
+                for table in reversed([*projection_tables(), schema.heads]):
+                    conn.execute(table.delete())
+                chunk: list[StoredEvent] = []
+                heads: dict[str, StoredEvent] = {}
+                for ev in merged:
+                    chunk.append(ev)
+                    heads[ev.site] = ev
+                    if len(chunk) >= batch:
+                        apply_all(conn, chunk)
+                        done += len(chunk)
+                        chunk = []
+                        if progress:
+                            progress(done)
+                apply_all(conn, chunk)
+                done += len(chunk)
+                for site, ev in heads.items():
+                    self.upsert_head(conn, site, ev.seq, ev.hash, ev.recorded_at)
+                if progress:
+                    progress(done)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return done
+
+    def projection_digest(self) -> dict[str, tuple[int, str]]:
+        """Row count and SHA-256 of every projection table's rows in key order."""
+        out: dict[str, tuple[int, str]] = {}
+        with self.engine.connect() as conn:
+            for table in [*projection_tables(), schema.heads]:
+                order = list(table.primary_key.columns) or list(table.columns)
+                h = hashlib.sha256()
+                count = 0
+                for row in conn.execute(select(table).order_by(*order)):
+                    h.update(repr(tuple(row)).encode())
+                    count += 1
+                out[table.name] = (count, h.hexdigest())
+        return out
+
+    def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """For tests and drills that tamper with storage on purpose."""
+        with self.engine.begin() as conn:
+            result = conn.exec_driver_sql(sql, tuple(params))
+            return [tuple(r) for r in result] if result.returns_rows else []

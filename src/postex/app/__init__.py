@@ -1,0 +1,1 @@
+"""Use cases: authorize, validate, append events, return a result. No SQL, no HTTP."""

@@ -1,0 +1,60 @@
+"""Customer accounts: create, list, erase (crypto-shredding of personal data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from postex.app.context import Context, new_id
+from postex.domain import events as ev
+from postex.domain.errors import NotFoundError, ValidationError
+from postex.eventlog.events import NewEvent
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    id: str
+    name: str
+    created_at: str
+    erased_at: str | None
+
+
+class CustomerRepository(Protocol):
+    def get(self, customer_id: str) -> CustomerRecord | None: ...
+
+    def list(self) -> list[CustomerRecord]: ...
+
+
+def create_customer(ctx: Context, name: str, actor: str = "cli") -> CustomerRecord:
+    """Open an account with its own data key. The name is the account's business name."""
+    clean = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(clean) <= 200:
+        raise ValidationError.single("name", "length", name, "a name of 1 to 200 characters")
+    customer_id = new_id("cus")
+    with ctx.store.write(ctx.site) as uow:
+        ctx.vault.create_key(uow, customer_id)
+        uow.append(
+            [NewEvent(ev.CUSTOMER_CREATED, {"customer_id": customer_id, "name": clean, "actor": actor})]
+        )
+        record = uow.repo(CustomerRepository).get(customer_id)
+    assert record is not None
+    return record
+
+
+def list_customers(ctx: Context) -> list[CustomerRecord]:
+    with ctx.store.read() as uow:
+        return uow.repo(CustomerRepository).list()
+
+
+def erase_customer(ctx: Context, customer_id: str, actor: str = "cli", reason: str = "") -> None:
+    """Destroy the customer's data key: nothing personal of theirs can be read again.
+
+    Items stay publicly trackable and the log still verifies: no stored event changes.
+    """
+    with ctx.store.write(ctx.site) as uow:
+        if uow.repo(CustomerRepository).get(customer_id) is None:
+            raise NotFoundError(f"no customer {customer_id}")
+        ctx.vault.destroy(uow, customer_id)
+        uow.append(
+            [NewEvent(ev.CUSTOMER_ERASED, {"customer_id": customer_id, "actor": actor, "reason": reason})]
+        )

@@ -1,0 +1,205 @@
+"""Pre-advice, reading and cancelling of a customer's items.
+
+Personal and customs data are sealed under the customer's data key before the event is
+built; the log and the projections only ever hold the ciphertext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from postex.app.context import Context
+from postex.app.ports import UnitOfWork
+from postex.domain import events as ev
+from postex.domain.errors import ConflictError, KeyUnavailableError, NotFoundError
+from postex.domain.ids import S10
+from postex.domain.items import ItemState, PreAdvice, transition
+from postex.eventlog.events import NewEvent
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """The items projection row: everything in clear is non-personal."""
+
+    id: str
+    customer_id: str
+    origin_site: str
+    service: str
+    state: str
+    held_from: str | None
+    destination: str
+    customs_form: str | None
+    has_goods: bool
+    weight_g: int
+    created_at: str
+    updated_at: str
+    sealed: str
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    state: str | None = None
+    destination: str | None = None
+    service: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+
+
+class ItemRepository(Protocol):
+    def get_owned(self, customer_id: str, item_id: str) -> ItemRecord | None:
+        """The item if it exists AND belongs to the customer (the query filters by both)."""
+        ...
+
+    def get_any(self, item_id: str) -> ItemRecord | None:
+        """Unscoped: only for staff use cases and public, non-personal views."""
+        ...
+
+    def list_owned(
+        self,
+        customer_id: str,
+        flt: ItemFilter,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[ItemRecord]: ...
+
+    def last_serial(self, prefix: str) -> int | None: ...
+
+
+# A policy check run before items are pre-advised (export holds register one).
+PreAdviceCheck = Callable[[UnitOfWork, PreAdvice], None]
+
+
+@dataclass
+class ItemView:
+    record: ItemRecord
+    personal: dict[str, Any] | None  # None when the data key was destroyed (erased)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def aad(customer_id: str, item_id: str) -> str:
+    return f"item|{customer_id}|{item_id}"
+
+
+def allocate_ids(uow: UnitOfWork, advices: Sequence[PreAdvice], country: str) -> list[S10]:
+    """Consecutive serials from each service's block; the write lock makes this safe."""
+    repo = uow.repo(ItemRepository)
+    last: dict[str, int] = {}
+    ids = []
+    for advice in advices:
+        svc = advice.service
+        prefix = svc.s10_prefix
+        if prefix not in last:
+            found = repo.last_serial(prefix)
+            last[prefix] = svc.serial_first - 1 if found is None else found
+        serial = last[prefix] + 1
+        if serial > svc.serial_last:
+            raise ConflictError(
+                f"serial block of {svc.code} is exhausted; configure a new block in services.json"
+            )
+        last[prefix] = serial
+        ids.append(S10(prefix, serial, country))
+    return ids
+
+
+def item_event_body(
+    ctx: Context, uow: UnitOfWork, customer_id: str, item_id: str, advice: PreAdvice
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "item_id": item_id,
+        "customer_id": customer_id,
+        "origin_site": ctx.site,
+        "service": advice.service.code,
+        "destination": advice.destination,
+        "weight_g": advice.weight_g,
+        "customs_form": advice.customs_form,
+        "has_goods": advice.contents.has_goods,
+        "sealed": ctx.vault.seal(uow, customer_id, aad(customer_id, item_id), advice.personal()),
+    }
+    if advice.dimensions is not None:
+        body["dimensions_mm"] = advice.dimensions.to_dict()
+    return body
+
+
+def pre_advise(
+    ctx: Context,
+    customer_id: str,
+    advices: Sequence[PreAdvice],
+    checks: Sequence[PreAdviceCheck] = (),
+) -> list[ItemRecord]:
+    """Issue S10 ids and record the items, all in one transaction (all or nothing)."""
+    with ctx.store.write(ctx.site) as uow:
+        for advice in advices:
+            for check in checks:
+                check(uow, advice)
+        ids = allocate_ids(uow, advices, ctx.country)
+        events = [
+            NewEvent(
+                ev.ITEM_PRE_ADVISED, item_event_body(ctx, uow, customer_id, str(item_id), advice)
+            )
+            for item_id, advice in zip(ids, advices, strict=True)
+        ]
+        stored = uow.append(events)
+    return [record_from_event(e.data, e.recorded_at) for e in stored]
+
+
+def record_from_event(body: dict[str, Any], recorded_at: str) -> ItemRecord:
+    """The projection row a fresh pre-advice event produces (saves a read-back)."""
+    return ItemRecord(
+        id=body["item_id"],
+        customer_id=body["customer_id"],
+        origin_site=body["origin_site"],
+        service=body["service"],
+        state=ItemState.PRE_ADVISED,
+        held_from=None,
+        destination=body["destination"],
+        customs_form=body["customs_form"],
+        has_goods=body["has_goods"],
+        weight_g=body["weight_g"],
+        created_at=recorded_at,
+        updated_at=recorded_at,
+        sealed=body["sealed"],
+    )
+
+
+def get_item(ctx: Context, customer_id: str, item_id: str) -> ItemView:
+    """The owner's full view; another customer's item is reported exactly as a missing one."""
+    S10.parse(item_id)
+    with ctx.store.read() as uow:
+        record = uow.repo(ItemRepository).get_owned(customer_id, item_id)
+        if record is None:
+            raise NotFoundError(f"no item {item_id}")
+        try:
+            personal = ctx.vault.open(uow, customer_id, aad(customer_id, item_id), record.sealed)
+        except KeyUnavailableError:
+            personal = None
+    return ItemView(record, personal)
+
+
+def list_items(
+    ctx: Context,
+    customer_id: str,
+    flt: ItemFilter,
+    after: tuple[str, str] | None = None,
+    limit: int = 50,
+) -> list[ItemRecord]:
+    with ctx.store.read() as uow:
+        return uow.repo(ItemRepository).list_owned(customer_id, flt, after, limit)
+
+
+def cancel_item(ctx: Context, customer_id: str, item_id: str, actor: str = "customer") -> ItemRecord:
+    """Cancel before acceptance; afterwards the item is already in the post's hands."""
+    S10.parse(item_id)
+    with ctx.store.write(ctx.site) as uow:
+        repo = uow.repo(ItemRepository)
+        record = repo.get_owned(customer_id, item_id)
+        if record is None:
+            raise NotFoundError(f"no item {item_id}")
+        transition(record.state, ItemState.CANCELLED, item_id)
+        uow.append(
+            [NewEvent(ev.ITEM_CANCELLED, {"item_id": item_id, "customer_id": customer_id, "actor": actor})]
+        )
+        updated = repo.get_owned(customer_id, item_id)
+    assert updated is not None
+    return updated

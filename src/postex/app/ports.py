@@ -1,0 +1,93 @@
+"""What the use cases need from the outside world, as Protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
+
+R = TypeVar("R")
+Progress = Callable[[int], None]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Appends and projection updates commit together or not at all.
+
+    Leaving the ``with`` block without an exception commits; an exception rolls back.
+    """
+
+    @property
+    def site(self) -> str: ...
+
+    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        """Append to this site's log (write transactions only) and update projections."""
+        ...
+
+    def repo(self, port: type[R]) -> R:
+        """The store's implementation of a feature's query port, bound to this transaction."""
+        ...
+
+
+class Store(Protocol):
+    def write(self, site: str) -> AbstractContextManager[UnitOfWork]:
+        """A write transaction holding the site's single-writer lock."""
+        ...
+
+    def read(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def sites(self) -> list[str]: ...
+
+    def head(self, site: str) -> tuple[int, bytes]: ...
+
+    def read_events(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[StoredEvent]: ...
+
+    def checkpoints(self, site: str) -> list[Checkpoint]: ...
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every projection and replay the whole log; return events replayed."""
+        ...
+
+    def projection_digest(self) -> Mapping[str, Any]:
+        """A comparable snapshot of every projection table (for rebuild == live)."""
+        ...
+
+
+class DataKeys(Protocol):
+    """Wrapped per-customer data keys, kept outside the log so erasure can destroy them."""
+
+    def get(self, customer_id: str) -> tuple[str, bytes] | None:
+        """(kek_id, wrapped key), or None if the customer has no key or it was destroyed."""
+        ...
+
+    def put(self, customer_id: str, kek_id: str, wrapped: bytes) -> None: ...
+
+    def destroy(self, customer_id: str) -> bool: ...
+
+    def all(self) -> list[tuple[str, str, bytes]]: ...
+
+
+class Vault(Protocol):
+    """Encrypts personal data under a customer's data key (AES-256-GCM)."""
+
+    def create_key(self, uow: UnitOfWork, customer_id: str) -> None: ...
+
+    def seal(self, uow: UnitOfWork, customer_id: str, aad: str, data: Mapping[str, Any]) -> str: ...
+
+    def open(self, uow: UnitOfWork, customer_id: str, aad: str, token: str) -> dict[str, Any]:
+        """Decrypt; raise KeyUnavailableError if the customer's key was destroyed."""
+        ...
+
+    def destroy(self, uow: UnitOfWork, customer_id: str) -> None: ...
+
+    def rotate(self, uow: UnitOfWork, progress: Progress | None = None) -> int:
+        """Re-wrap every data key under the current key-encryption key; return how many."""
+        ...

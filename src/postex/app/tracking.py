@@ -1,0 +1,90 @@
+"""Public tracking: status and timeline of an item, with no personal data at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from postex.app.context import Context
+from postex.app.items import ItemRepository
+from postex.domain.countries import country_name
+from postex.domain.errors import NotFoundError
+from postex.domain.ids import S10
+from postex.domain.reference import services
+from postex.domain.tracking import Status, event_codes
+
+
+@dataclass(frozen=True)
+class TrackingRow:
+    item_id: str
+    code: str
+    occurred_at: str
+    occurred_utc: str
+    office: str | None
+    reason: str | None
+    source: str
+    site: str
+    seq: int
+
+
+class TrackingRepository(Protocol):
+    def timeline(self, item_id: str) -> list[TrackingRow]:
+        """Every tracking event of the item, oldest first by event time."""
+        ...
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    code: str
+    description: str
+    place: str | None
+    time: str
+
+
+@dataclass(frozen=True)
+class PublicTracking:
+    id: str
+    status: str
+    service: str
+    destination_country: str
+    destination_name: str
+    events: list[PublicEvent]
+
+
+def status_of(rows: list[TrackingRow]) -> Status:
+    """The customer-facing status: the last event's, except that a final event stands."""
+    codes = event_codes()
+    known = [codes[r.code] for r in rows if r.code in codes]
+    if not known:
+        return Status.PRE_ADVISED
+    finals = [c for c in known if c.final]
+    return (finals[-1] if finals else known[-1]).status
+
+
+def public_tracking(ctx: Context, item_id: str) -> PublicTracking:
+    """Raise ValidationError for a malformed id, NotFoundError for an unknown one."""
+    S10.parse(item_id)
+    with ctx.store.read() as uow:
+        record = uow.repo(ItemRepository).get_any(item_id)
+        if record is None:
+            raise NotFoundError(f"no item {item_id}")
+        rows = uow.repo(TrackingRepository).timeline(item_id)
+    codes = event_codes()
+    events = [
+        PublicEvent(
+            code=r.code,
+            description=codes[r.code].description if r.code in codes else r.code,
+            place=r.office,
+            time=r.occurred_at,
+        )
+        for r in rows
+    ]
+    svc = services().by_code.get(record.service)
+    return PublicTracking(
+        id=item_id,
+        status=str(status_of(rows)),
+        service=svc.name if svc else record.service,
+        destination_country=record.destination,
+        destination_name=country_name(record.destination),
+        events=events,
+    )

@@ -1,0 +1,72 @@
+"""Configuration: the one place that reads ``POSTEX_*`` variables and ``postex.toml``.
+
+Precedence: explicit overrides (CLI flags) > environment > ``postex.toml`` > defaults.
+The file is ``$POSTEX_CONFIG`` or ``./postex.toml``; its keys are the field names below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from postex.domain.errors import ConfigurationError
+
+ROLES = ("single", "site", "hub")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("var")
+    db_url: str = ""  # default: sqlite:///<home>/postex.db
+    site: str = "GBLALA"  # the IMPC code of this node's site (Heathrow WDC by default)
+    role: str = "single"
+    keys_dir: Path = Path()  # default: <home>/keys
+    nats_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    country: str = "GB"
+    checkpoint_every: int = 1000
+    checkpoint_seconds: int = 60
+    hub_url: str = ""
+
+    def resolved(self) -> Settings:
+        home = self.home
+        db_url = self.db_url or f"sqlite:///{home / 'postex.db'}"
+        keys_dir = self.keys_dir if str(self.keys_dir) not in ("", ".") else home / "keys"
+        if self.role not in ROLES:
+            raise ConfigurationError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
+        return replace(self, db_url=db_url, keys_dir=keys_dir)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("Path", Path):
+        return Path(value)
+    if kind in ("int", int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+    return str(value)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    config_path = Path(os.environ.get("POSTEX_CONFIG", "postex.toml"))
+    if config_path.is_file():
+        with config_path.open("rb") as f:
+            data = tomllib.load(f)
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigurationError(f"unknown keys in {config_path}: {', '.join(sorted(unknown))}")
+        values.update({k: _coerce(k, v) for k, v in data.items()})
+    for name in names:
+        env = os.environ.get(f"POSTEX_{name.upper()}")
+        if env:
+            values[name] = _coerce(name, env)
+    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
+    return Settings(**values).resolved()

@@ -1,0 +1,1 @@
+"""Versioned reference data files (services, customs rules, postcodes, network, events)."""

@@ -1,0 +1,121 @@
+"""UPU S10 item identifiers: ``AA 12345678 C BB`` (13 characters).
+
+Two letters of service indicator, an 8-digit serial, a check digit computed with the
+weights 8 6 4 2 3 5 9 7 (mod 11; 10 → 0, 11 → 5), and the ISO 3166-1 alpha-2 code of the
+issuing post. J and K are reserved service indicator letters and never valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from postex.domain.errors import ValidationError
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+S10_LENGTH = 13
+RESERVED_LETTERS = frozenset("JK")
+SERIAL_MAX = 99_999_999
+
+
+def s10_check_digit(serial: int) -> int:
+    """The check digit of an 8-digit serial (0 ≤ serial ≤ 99,999,999)."""
+    if not 0 <= serial <= SERIAL_MAX:
+        raise ValidationError.single("serial", "serial_range", serial, "serial must have 8 digits")
+    digits = f"{serial:08d}"
+    total = sum(int(d) * w for d, w in zip(digits, S10_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def _bad(rule: str, value: str, message: str, field: str) -> ValidationError:
+    return ValidationError.single(field, rule, value, message)
+
+
+@dataclass(frozen=True, order=True)
+class S10:
+    """A valid S10 identifier. Construct with :meth:`parse` or :meth:`issue`."""
+
+    prefix: str
+    serial: int
+    country: str
+
+    def __post_init__(self) -> None:
+        p = self.prefix
+        if len(p) != 2 or not p.isascii() or not p.isalpha() or not p.isupper():
+            raise _bad("service_indicator", p, "service indicator must be 2 letters A–Z", "id")
+        if p[0] in RESERVED_LETTERS:
+            raise _bad(
+                "reserved_service_indicator",
+                p,
+                "service indicators starting with J or K are reserved by the UPU",
+                "id",
+            )
+        c = self.country
+        if len(c) != 2 or not c.isascii() or not c.isalpha() or not c.isupper():
+            raise _bad("country_code", c, "issuing country must be ISO 3166-1 alpha-2", "id")
+        if not 0 <= self.serial <= SERIAL_MAX:
+            raise _bad("serial_range", str(self.serial), "serial must have 8 digits", "id")
+
+    @property
+    def check_digit(self) -> int:
+        return s10_check_digit(self.serial)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.serial:08d}{self.check_digit}{self.country}"
+
+    @classmethod
+    def issue(cls, prefix: str, serial: int, country: str) -> S10:
+        return cls(prefix, serial, country)
+
+    @classmethod
+    def parse(cls, text: object, field: str = "id") -> S10:
+        """Parse and validate; raise :class:`ValidationError` naming the rule that failed.
+
+        Spaces are tolerated (labels print ``LA 12345678 5 GB``); lower case is not fixed
+        silently because a scanner never produces it.
+        """
+        if not isinstance(text, str):
+            raise _bad("type", repr(text), "an S10 id is a 13-character string", field)
+        raw = text.replace(" ", "")
+        if len(raw) != S10_LENGTH:
+            raise _bad("length", text, "an S10 id has 13 characters, e.g. RB123456785GB", field)
+        if not raw.isascii():
+            raise _bad("format", text, "an S10 id uses only A–Z and 0–9", field)
+        prefix, digits, check, country = raw[:2], raw[2:10], raw[10], raw[11:]
+        if not (prefix.isalpha() and prefix.isupper()):
+            raise _bad(
+                "service_indicator",
+                text,
+                "the first two characters must be upper-case letters",
+                field,
+            )
+        if prefix[0] in RESERVED_LETTERS:
+            raise _bad(
+                "reserved_service_indicator",
+                text,
+                "service indicators starting with J or K are reserved by the UPU",
+                field,
+            )
+        if not (digits.isdigit() and check.isdigit()):
+            raise _bad("serial_digits", text, "characters 3–11 must be digits", field)
+        if not (country.isalpha() and country.isupper()):
+            raise _bad(
+                "country_code", text, "the last two characters must be an ISO country code", field
+            )
+        serial = int(digits)
+        if int(check) != s10_check_digit(serial):
+            raise _bad(
+                "check_digit",
+                text,
+                f"check digit is {check}, expected {s10_check_digit(serial)}",
+                field,
+            )
+        return cls(prefix, serial, country)
+
+
+def is_valid_s10(text: object) -> bool:
+    try:
+        S10.parse(text)
+    except ValidationError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The hash-chained, append-only, per-site event log: encoding, chaining, checkpoints."""
