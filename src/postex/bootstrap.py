@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Feature modules register their projections and repositories when imported.
+from postex.adapters.sql import auth as _auth  # noqa: F401
 from postex.adapters.sql import core as _core  # noqa: F401
 from postex.adapters.clock import SystemClock
 from postex.adapters.keys.kek import KEK_FILE, KekProvider
@@ -61,12 +62,18 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
         settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     kek = load_kek(settings.keys_dir, create=create)
     signer = load_or_create_signer(settings.keys_dir, settings.site)
+    signers = {settings.site: signer}
+
+    def signer_for(site: str) -> FileSigner | None:
+        # A single node plays every site of the network, so it signs for each; a site
+        # node signs only its own log; a hub signs nothing of the sites' (it witnesses).
+        if site not in signers and settings.role == "single":
+            signers[site] = load_or_create_signer(settings.keys_dir, site)
+        return signers.get(site)
+
     clock = clock or SystemClock()
     store = SqlStore(
-        settings.db_url,
-        clock,
-        signer_for=lambda site: signer if site == settings.site else None,
-        checkpoint_every=settings.checkpoint_every,
+        settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every
     )
     if create:
         store.migrate()

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from postex.app.ports import Clock, Store, Vault
+from postex.app.ports import Clock, Store, UnitOfWork, Vault
+
+
+class ExportPolicy(Protocol):
+    """A rule that can suspend export actions (export holds implement it).
+
+    ``action`` is one of ``pre_advice``, ``acceptance``, ``receptacle``, ``despatch``;
+    ``subject`` carries ``service``, ``destination``, ``site``, ``has_goods``,
+    ``customs_form`` and, once it exists, ``item_id``.
+    """
+
+    def check(self, uow: UnitOfWork, action: str, subject: Mapping[str, Any]) -> None:
+        """Raise HeldError (naming the hold and quoting its advisory) to refuse."""
+        ...
 
 
 @dataclass
@@ -15,6 +30,11 @@ class Context:
     clock: Clock
     site: str  # the log this node writes to (its own site code)
     country: str = "GB"  # the issuing country of S10 ids and the origin of exports
+    policies: list[ExportPolicy] = field(default_factory=list)
+
+    def enforce(self, uow: UnitOfWork, action: str, subject: Mapping[str, Any]) -> None:
+        for policy in self.policies:
+            policy.check(uow, action, subject)
 
     def now_text(self) -> str:
         from postex.eventlog.chain import format_time

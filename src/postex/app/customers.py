@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from postex.app.auth import Role, issue_token
 from postex.app.context import Context, new_id
 from postex.domain import events as ev
 from postex.domain.errors import NotFoundError, ValidationError
@@ -25,20 +26,36 @@ class CustomerRepository(Protocol):
     def list(self) -> list[CustomerRecord]: ...
 
 
-def create_customer(ctx: Context, name: str, actor: str = "cli") -> CustomerRecord:
-    """Open an account with its own data key. The name is the account's business name."""
+@dataclass(frozen=True)
+class CreatedCustomer:
+    record: CustomerRecord
+    api_key: str  # shown once; only its hash is stored
+    key_id: str
+
+
+def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCustomer:
+    """Open an account with its own data key and a first API key.
+
+    The name is the account's business name.
+    """
     clean = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(clean) <= 200:
         raise ValidationError.single("name", "length", name, "a name of 1 to 200 characters")
     customer_id = new_id("cus")
     with ctx.store.write(ctx.site) as uow:
         ctx.vault.create_key(uow, customer_id)
+        token = issue_token("customer", customer_id, Role.CUSTOMER, name=clean)
         uow.append(
-            [NewEvent(ev.CUSTOMER_CREATED, {"customer_id": customer_id, "name": clean, "actor": actor})]
+            [
+                NewEvent(
+                    ev.CUSTOMER_CREATED, {"customer_id": customer_id, "name": clean, "actor": actor}
+                ),
+                token.event,
+            ]
         )
         record = uow.repo(CustomerRepository).get(customer_id)
     assert record is not None
-    return record
+    return CreatedCustomer(record, token.token, token.key_id)
 
 
 def list_customers(ctx: Context) -> list[CustomerRecord]:

@@ -6,7 +6,7 @@ built; the log and the projections only ever hold the ciphertext.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,10 +67,6 @@ class ItemRepository(Protocol):
     def last_serial(self, prefix: str) -> int | None: ...
 
 
-# A policy check run before items are pre-advised (export holds register one).
-PreAdviceCheck = Callable[[UnitOfWork, PreAdvice], None]
-
-
 @dataclass
 class ItemView:
     record: ItemRecord
@@ -126,13 +122,14 @@ def pre_advise(
     ctx: Context,
     customer_id: str,
     advices: Sequence[PreAdvice],
-    checks: Sequence[PreAdviceCheck] = (),
 ) -> list[ItemRecord]:
-    """Issue S10 ids and record the items, all in one transaction (all or nothing)."""
+    """Issue S10 ids and record the items, all in one transaction (all or nothing).
+
+    Export policies (holds) are consulted for every item before anything is written.
+    """
     with ctx.store.write(ctx.site) as uow:
         for advice in advices:
-            for check in checks:
-                check(uow, advice)
+            ctx.enforce(uow, "pre_advice", advice_subject(ctx, advice))
         ids = allocate_ids(uow, advices, ctx.country)
         events = [
             NewEvent(
@@ -161,6 +158,16 @@ def record_from_event(body: dict[str, Any], recorded_at: str) -> ItemRecord:
         updated_at=recorded_at,
         sealed=body["sealed"],
     )
+
+
+def advice_subject(ctx: Context, advice: PreAdvice) -> dict[str, Any]:
+    return {
+        "service": advice.service.code,
+        "destination": advice.destination,
+        "site": ctx.site,
+        "has_goods": advice.contents.has_goods,
+        "customs_form": advice.customs_form,
+    }
 
 
 def get_item(ctx: Context, customer_id: str, item_id: str) -> ItemView:

@@ -282,7 +282,13 @@ def mail_subclass(code: str) -> str:
 
 
 def facts(
-    canvas: Canvas, pairs: Sequence[tuple[str, str]], x: float, top: float, *, room: float
+    canvas: Canvas,
+    pairs: Sequence[tuple[str, str]],
+    x: float,
+    top: float,
+    *,
+    room: float,
+    max_lines: int = 2,
 ) -> float:
     """Caption-over-value cells, three to a row; return the y below the last row."""
     third = room / 3
@@ -293,7 +299,9 @@ def facts(
             left = x + n * third
             below = text_block(canvas, caption, left, y, third - 6, size=7, max_lines=1)
             ends.append(
-                text_block(canvas, value, left, below, third - 6, size=11, max_lines=2, bold=True)
+                text_block(
+                    canvas, value, left, below, third - 6, size=11, max_lines=max_lines, bold=True
+                )
             )
         y = min(ends) - 4
     return y

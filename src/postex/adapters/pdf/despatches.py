@@ -101,6 +101,7 @@ def _heading(canvas: Canvas, bill: DespatchBillData, top: float, title: str, for
             MARGIN,
             y - 8,
             room=ROOM,
+            max_lines=3,
         )
         - 6
     )

@@ -63,8 +63,8 @@ def barcodes(page: pymupdf.Page) -> list[str]:
 
 
 def text(page: pymupdf.Page) -> str:
-    """The page's text with each printed line on one line."""
-    return str(page.get_text())
+    """The page's text, runs of whitespace (including wrapped line ends) as single spaces."""
+    return " ".join(str(page.get_text()).split())
 
 
 def all_text(document: pymupdf.Document) -> str:
@@ -85,8 +85,10 @@ def assert_laid_out_cleanly(page: pymupdf.Page) -> None:
     boxes = line_boxes(page)
     area = page.rect
     for box, words in boxes:
-        assert box.x0 >= area.x0 - 0.5 and box.x1 <= area.x1 + 0.5, words
-        assert box.y0 >= area.y0 - 0.5 and box.y1 <= area.y1 + 0.5, words
+        assert box.x0 >= area.x0 - 0.5, words
+        assert box.x1 <= area.x1 + 0.5, words
+        assert box.y0 >= area.y0 - 0.5, words
+        assert box.y1 <= area.y1 + 0.5, words
     for n, (box, words) in enumerate(boxes):
         for other, other_words in boxes[n + 1 :]:
             common = box & other

@@ -138,7 +138,9 @@ def test_same_label_renders_to_the_same_bytes() -> None:
     assert render_label(label()) == render_label(label())
 
 
-@pytest.mark.parametrize("bad", ["LA123456785G", "la123456785gb", "LA1234567850GB", "LA12345678ÉGB"])
+@pytest.mark.parametrize(
+    "bad", ["LA123456785G", "la123456785gb", "LA1234567850GB", "LA12345678ÉGB"]
+)
 def test_a_malformed_item_id_is_refused(bad: str) -> None:
     """An id that is not S10-shaped never reaches the barcode."""
     with pytest.raises(ValidationError):

@@ -1,0 +1,3 @@
+from postex.entrypoints.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``postex`` command line (Typer)."""

@@ -1,0 +1,52 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from postex import __version__
+from postex.bootstrap import Container
+from postex.entrypoints.http import problems
+from postex.entrypoints.http.limits import BodySizeLimit
+from postex.entrypoints.http.routes import ROUTERS
+
+log = logging.getLogger("postex.http")
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
+
+
+def create_app(container: Container) -> FastAPI:
+    settings = container.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def checkpoint_timer() -> None:
+            while True:
+                await asyncio.sleep(settings.checkpoint_seconds)
+                await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+
+        task = asyncio.create_task(checkpoint_timer())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+
+    app = FastAPI(
+        title="Postex",
+        version=__version__,
+        summary="Back office for international export mail: pre-advice, sorting, despatch, tracking.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

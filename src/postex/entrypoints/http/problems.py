@@ -1,0 +1,116 @@
+"""RFC 9457 problem responses: one table from error class to HTTP status.
+
+Routes never raise HTTP exceptions for domain conditions; they let the domain's errors
+through and this module turns them into ``application/problem+json``. A 500 shows no
+internals, only a correlation id that is also in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from postex.domain import errors as e
+from postex.domain.errors import FieldError, PostexError, ValidationError
+
+log = logging.getLogger("postex.http")
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://postex.dev/problems/"
+
+# Most specific first: the first matching class wins.
+STATUS: list[tuple[type[PostexError], int]] = [
+    (e.ValidationError, 422),
+    (e.NotFoundError, 404),
+    (e.HeldError, 409),
+    (e.InvalidStateError, 409),
+    (e.ConflictError, 409),
+    (e.UnauthenticatedError, 401),
+    (e.ForbiddenError, 403),
+    (e.RateLimitedError, 429),
+    (e.PayloadTooLargeError, 413),
+    (e.IntegrityError, 500),
+    (e.KeyUnavailableError, 503),
+    (e.ConfigurationError, 500),
+]
+
+
+def status_for(exc: PostexError) -> int:
+    return next((status for cls, status in STATUS if isinstance(exc, cls)), 400)
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {**body, "status": status}
+    if not str(body.get("type", "")).startswith(("http", "about:")):
+        body["type"] = TYPE_BASE + str(body.get("type", "error"))
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def postex_problem(request: Request, exc: PostexError) -> JSONResponse:
+    status = status_for(exc)
+    body = exc.to_problem()
+    body["instance"] = request.url.path
+    headers = {}
+    if isinstance(exc, e.RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, e.UnauthenticatedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="postex"'
+    if status >= 500:
+        cid = uuid.uuid4().hex
+        log.error("server error %s: %s (%s)", cid, exc.code, type(exc).__name__)
+        body = {"type": exc.code, "title": exc.title, "detail": f"correlation id {cid}"}
+    return problem_response(status, body, headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        where = loc[0] if loc else "body"
+        path = ".".join(loc[1:]) if len(loc) > 1 else where
+        rule = str(err.get("type", "invalid"))
+        value = err.get("input")
+        if isinstance(value, dict | list):
+            value = None  # the whole object: naming the field is enough
+        out.append(FieldError(path, rule, value, str(err.get("msg", "invalid value"))))
+    return out or [FieldError("body", "invalid", None, "the request is not valid")]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PostexError)
+    async def _postex(request: Request, exc: PostexError) -> JSONResponse:
+        return postex_problem(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return postex_problem(request, ValidationError(_field_errors(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+        return problem_response(
+            exc.status_code,
+            {
+                "type": "http-" + str(exc.status_code),
+                "title": titles.get(exc.status_code, "HTTP error"),
+                "detail": str(exc.detail),
+                "instance": request.url.path,
+            },
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        cid = uuid.uuid4().hex
+        log.exception("unhandled error %s on %s %s", cid, request.method, request.url.path)
+        return problem_response(
+            500,
+            {"type": "internal-error", "title": "Internal error", "detail": f"correlation id {cid}"},
+        )

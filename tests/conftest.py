@@ -1,0 +1,131 @@
+"""Shared fixtures: real SQLite and PostgreSQL stores, a node, an HTTP client.
+
+PostgreSQL tests read POSTEX_TEST_DATABASE_URL; NATS tests read POSTEX_TEST_NATS_URL.
+Without them those tests skip with a one-line reason, except under CI=true, where a
+missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from postex.adapters.sql.projections import projection_tables
+from postex.adapters.sql.schema import LOG_TABLES, heads
+from postex.adapters.sql.store import normalise_url
+from postex.bootstrap import Container, build
+from postex.config import load_settings
+from postex.entrypoints.http.app import create_app
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("POSTEX_TEST_DATABASE_URL", "")
+NATS_URL = os.environ.get("POSTEX_TEST_NATS_URL", "")
+
+
+def need_service(name: str, value: str, variable: str) -> None:
+    if value:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI: set {variable}", pytrace=False)
+    pytest.skip(f"{name} not configured: set {variable} to run this test")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"postex_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server is not answering
+        if IN_CI:
+            raise
+        pytest.skip(f"PostgreSQL at POSTEX_TEST_DATABASE_URL not reachable: {exc.__class__.__name__}")
+    base = normalise_url(PG_URL).rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = [t.name for t in [*projection_tables(), heads, *LOG_TABLES]]
+    with engine.begin() as conn:
+        existing = {
+            r[0]
+            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        }
+        names = ", ".join(f'"{t}"' for t in tables if t in existing)
+        if names:
+            conn.execute(text(f"TRUNCATE {names}"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file copied for each test (migrating each time is slow)."""
+    home = tmp_path_factory.mktemp("template")
+    c = build(load_settings(home=str(home), db_url=f"sqlite:///{home / 't.db'}"), create=True)
+    c.close()
+    return home / "t.db"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """Every store test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "postex.db"
+        shutil.copy(sqlite_template, target)
+        yield f"sqlite:///{target}"
+        return
+    url = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    target = tmp_path / "postex.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+def make_node(home: Path, url: str, site: str = "GBLALA", **settings: object) -> Container:
+    return build(load_settings(home=str(home), db_url=url, site=site, **settings), create=True)
+
+
+@pytest.fixture
+def node(tmp_path: Path, db_url: str) -> Iterator[Container]:
+    """A single node on the parametrised store, with fresh keys."""
+    c = make_node(tmp_path / "home", db_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sqlite_node(tmp_path: Path, sqlite_url: str) -> Iterator[Container]:
+    c = make_node(tmp_path / "home", sqlite_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def client(node: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(node)) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_client(sqlite_node: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(sqlite_node)) as c:
+        yield c
