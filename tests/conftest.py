@@ -49,7 +49,9 @@ def pg_database() -> Iterator[str]:
     except Exception as exc:  # the server is not answering
         if IN_CI:
             raise
-        pytest.skip(f"PostgreSQL at POSTEX_TEST_DATABASE_URL not reachable: {exc.__class__.__name__}")
+        pytest.skip(
+            f"PostgreSQL at POSTEX_TEST_DATABASE_URL not reachable: {exc.__class__.__name__}"
+        )
     base = normalise_url(PG_URL).rsplit("/", 1)[0]
     yield f"{base}/{name}"
     with admin.connect() as conn:

@@ -9,13 +9,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Feature modules register their projections and repositories when imported.
-from postex.adapters.sql import auth as _auth  # noqa: F401
-from postex.adapters.sql import core as _core  # noqa: F401
 from postex.adapters.clock import SystemClock
 from postex.adapters.keys.kek import KEK_FILE, KekProvider
 from postex.adapters.keys.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.adapters.keys.vault import EnvelopeVault
+
+# Feature modules register their projections and repositories when imported.
+from postex.adapters.sql import auth as _auth  # noqa: F401
+from postex.adapters.sql import core as _core  # noqa: F401
 from postex.adapters.sql.store import SqlStore
 from postex.app.context import Context
 from postex.app.ports import Clock
@@ -78,5 +79,7 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
     if create:
         store.migrate()
     vault = EnvelopeVault(kek)
-    ctx = Context(store=store, vault=vault, clock=clock, site=settings.site, country=settings.country)
+    ctx = Context(
+        store=store, vault=vault, clock=clock, site=settings.site, country=settings.country
+    )
     return Container(settings, store, kek, vault, signer, ctx)

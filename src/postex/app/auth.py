@@ -20,7 +20,7 @@ from postex.eventlog.events import NewEvent
 
 CREDENTIAL_ISSUED = "credential.issued.v1"
 CREDENTIAL_REVOKED = "credential.revoked.v1"
-TOKEN_PREFIX = "pxk"
+TOKEN_PREFIX = "pxk"  # noqa: S105 - a public prefix, not a secret
 
 
 class Role(StrEnum):
@@ -126,7 +126,9 @@ def issue_token(
         "offices": list(offices),
         "name": name,
     }
-    return IssuedToken(key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", NewEvent(CREDENTIAL_ISSUED, body))
+    return IssuedToken(
+        key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", NewEvent(CREDENTIAL_ISSUED, body)
+    )
 
 
 def revoke_event(key_id: str, actor: dict[str, Any]) -> NewEvent:

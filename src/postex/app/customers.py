@@ -73,5 +73,10 @@ def erase_customer(ctx: Context, customer_id: str, actor: str = "cli", reason: s
             raise NotFoundError(f"no customer {customer_id}")
         ctx.vault.destroy(uow, customer_id)
         uow.append(
-            [NewEvent(ev.CUSTOMER_ERASED, {"customer_id": customer_id, "actor": actor, "reason": reason})]
+            [
+                NewEvent(
+                    ev.CUSTOMER_ERASED,
+                    {"customer_id": customer_id, "actor": actor, "reason": reason},
+                )
+            ]
         )

@@ -15,18 +15,31 @@ from postex.app.items import ItemRecord, pre_advise
 from postex.domain.items import parse_pre_advice
 
 FIRST = ["Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Freya", "Leo",
-         "Sofia", "Hiroshi", "Chen", "Lena", "Mateo", "Chloé", "Sven", "Aoife", "Priya", "Lucas"]  # fmt: skip
+         "Sofia", "Hiroshi", "Chen", "Lena", "Mateo", "Chloé", "Sven", "Aoife", "Priya",
+         "Lucas"]  # fmt: skip
 LAST = ["Hughes", "Patel", "Okafor", "Schmidt", "Dubois", "Tanaka", "Wang", "Murphy", "Jansen",
         "García", "Kowalski", "Rossi", "Nilsson", "Brown", "Wilson", "Moreau"]  # fmt: skip
 DESTINATIONS: list[dict[str, Any]] = [
-    {"country": "US", "city": "New York", "region": "NY", "postcode": "10001", "street": "Broadway"},
+    {
+        "country": "US",
+        "city": "New York",
+        "region": "NY",
+        "postcode": "10001",
+        "street": "Broadway",
+    },
     {"country": "DE", "city": "Berlin", "postcode": "10115", "street": "Invalidenstraße"},
     {"country": "FR", "city": "Paris", "postcode": "75008", "street": "Rue du Faubourg"},
     {"country": "NL", "city": "Amsterdam", "postcode": "1012 AB", "street": "Damrak"},
     {"country": "IE", "city": "Dublin", "postcode": "D02 X285", "street": "Grafton Street"},
     {"country": "AU", "city": "Sydney", "region": "NSW", "postcode": "2000", "street": "George St"},
     {"country": "JP", "city": "Tokyo", "postcode": "100-0001", "street": "Chiyoda"},
-    {"country": "CA", "city": "Ottawa", "region": "ON", "postcode": "K1A 0B1", "street": "Wellington St"},
+    {
+        "country": "CA",
+        "city": "Ottawa",
+        "region": "ON",
+        "postcode": "K1A 0B1",
+        "street": "Wellington St",
+    },
     {"country": "CN", "city": "Beijing", "postcode": "100000", "street": "Chang'an Avenue"},
 ]
 GOODS = [
@@ -53,7 +66,7 @@ def demo_item(rng: random.Random) -> dict[str, Any]:
     dest = rng.choice(DESTINATIONS)
     service = rng.choice(SERVICES)
     documents = service == "standard_letter" and rng.random() < 0.5
-    lines = []
+    lines: list[dict[str, Any]] = []
     if not documents:
         for _ in range(rng.randint(1, 3)):
             name, hs, weight, value = rng.choice(GOODS)

@@ -195,7 +195,9 @@ def list_items(
         return uow.repo(ItemRepository).list_owned(customer_id, flt, after, limit)
 
 
-def cancel_item(ctx: Context, customer_id: str, item_id: str, actor: str = "customer") -> ItemRecord:
+def cancel_item(
+    ctx: Context, customer_id: str, item_id: str, actor: str = "customer"
+) -> ItemRecord:
     """Cancel before acceptance; afterwards the item is already in the post's hands."""
     S10.parse(item_id)
     with ctx.store.write(ctx.site) as uow:
@@ -205,7 +207,12 @@ def cancel_item(ctx: Context, customer_id: str, item_id: str, actor: str = "cust
             raise NotFoundError(f"no item {item_id}")
         transition(record.state, ItemState.CANCELLED, item_id)
         uow.append(
-            [NewEvent(ev.ITEM_CANCELLED, {"item_id": item_id, "customer_id": customer_id, "actor": actor})]
+            [
+                NewEvent(
+                    ev.ITEM_CANCELLED,
+                    {"item_id": item_id, "customer_id": customer_id, "actor": actor},
+                )
+            ]
         )
         updated = repo.get_owned(customer_id, item_id)
     assert updated is not None

@@ -37,6 +37,8 @@ def rotate_kek(
     new_id = kek.begin_rotation()
     with ctx.store.write(ctx.site) as uow:
         count = ctx.vault.rotate(uow, progress)
-        uow.append([NewEvent(ev.KEYS_ROTATED, {"kek_id": new_id, "data_keys": count, "actor": actor})])
+        uow.append(
+            [NewEvent(ev.KEYS_ROTATED, {"kek_id": new_id, "data_keys": count, "actor": actor})]
+        )
     retired = kek.retire_others()
     return RotationResult(new_id, count, retired)

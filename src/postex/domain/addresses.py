@@ -16,7 +16,17 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
 MAX_ADDRESS_LINES = 3
 
-FIELDS = {"name", "company", "address_lines", "city", "region", "postcode", "country", "phone", "email"}
+FIELDS = {
+    "name",
+    "company",
+    "address_lines",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "phone",
+    "email",
+}
 
 
 @dataclass(frozen=True)

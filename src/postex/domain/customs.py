@@ -23,8 +23,24 @@ EORI = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,15}$")
 MAX_LINES = 99
 NO_GOODS = "documents"
 
-CONTENTS_FIELDS = {"category", "lines", "invoice_number", "licence", "certificate", "comments", "explanation"}
-LINE_FIELDS = {"description", "quantity", "net_weight_g", "value_minor", "currency", "hs_code", "origin_country"}
+CONTENTS_FIELDS = {
+    "category",
+    "lines",
+    "invoice_number",
+    "licence",
+    "certificate",
+    "comments",
+    "explanation",
+}
+LINE_FIELDS = {
+    "description",
+    "quantity",
+    "net_weight_g",
+    "value_minor",
+    "currency",
+    "hs_code",
+    "origin_country",
+}
 IMPORTER_FIELDS = {"tax_id", "ioss", "eori"}
 
 
@@ -169,13 +185,25 @@ def parse_contents(value: object, field: str = "contents") -> Contents:
     ]
     good = [line for line in lines if line is not None]
     if len({line.currency for line in good}) > 1:
-        c.fail("lines", "single_currency", sorted({g.currency for g in good}), "one currency per item")
+        c.fail(
+            "lines", "single_currency", sorted({g.currency for g in good}), "one currency per item"
+        )
     extras = {}
-    for key, limit in (("invoice_number", 35), ("licence", 35), ("certificate", 35), ("comments", 200)):
+    for key, limit in (
+        ("invoice_number", 35),
+        ("licence", 35),
+        ("certificate", 35),
+        ("comments", 200),
+    ):
         extras[key] = c.text(data, key, required=False, max_len=limit)
     explanation = c.text(data, "explanation", required=False, max_len=200)
     if category == "other" and not (explanation or extras["comments"]):
-        c.fail("comments", "explanation_required", None, "category 'other' needs an explanation in comments")
+        c.fail(
+            "comments",
+            "explanation_required",
+            None,
+            "category 'other' needs an explanation in comments",
+        )
     c.done()
     comments = extras["comments"] or explanation
     return Contents(
@@ -205,7 +233,9 @@ def parse_importer(value: object, field: str = "importer") -> Importer:
     return Importer(tax_id, ioss, eori)
 
 
-def required_form(service: Service, contents: Contents, rules: CustomsRules | None = None) -> str | None:
+def required_form(
+    service: Service, contents: Contents, rules: CustomsRules | None = None
+) -> str | None:
     """Which customs form the item needs: "CN22", "CN23" or None (documents by letter post)."""
     rules = rules or customs_rules()
     if service.is_parcel:

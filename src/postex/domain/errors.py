@@ -10,8 +10,9 @@ Values echoed back are truncated and never logged: they may be personal data.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MAX_ECHOED_VALUE = 120
@@ -52,7 +53,7 @@ class FieldError:
     value: object
     message: str
     line: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

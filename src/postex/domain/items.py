@@ -37,7 +37,9 @@ TRANSITIONS: dict[ItemState, frozenset[ItemState]] = {
     S.IN_RECEPTACLE: frozenset({S.ACCEPTED, S.DESPATCHED, S.HELD}),
     S.DESPATCHED: frozenset({S.IN_TRANSIT, S.HELD}),
     S.IN_TRANSIT: frozenset({S.IN_TRANSIT, S.DELIVERED, S.RETURNED}),
-    S.HELD: frozenset({S.PRE_ADVISED, S.ACCEPTED, S.IN_RECEPTACLE, S.DESPATCHED, S.CANCELLED, S.RETURNED}),
+    S.HELD: frozenset(
+        {S.PRE_ADVISED, S.ACCEPTED, S.IN_RECEPTACLE, S.DESPATCHED, S.CANCELLED, S.RETURNED}
+    ),
     S.DELIVERED: frozenset(),
     S.RETURNED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -67,8 +69,14 @@ def release_target(held_from: ItemState | str) -> ItemState:
 
 
 ITEM_FIELDS = {
-    "service", "reference", "sender", "addressee", "weight_g", "dimensions_mm",
-    "contents", "importer",
+    "service",
+    "reference",
+    "sender",
+    "addressee",
+    "weight_g",
+    "dimensions_mm",
+    "contents",
+    "importer",
 }
 DIMENSION_FIELDS = ("length", "width", "height")
 
@@ -129,11 +137,19 @@ def _dimensions(value: object, service: Service | None, c: Checker) -> Dimension
     length, width, height = (int(s) for s in sizes if s is not None)
     if service is not None:
         if max(length, width, height) > service.max_length_mm:
-            c.fail("dimensions_mm.length", "service_max_length", max(length, width, height),
-                   f"{service.code} items are at most {service.max_length_mm} mm long")
+            c.fail(
+                "dimensions_mm.length",
+                "service_max_length",
+                max(length, width, height),
+                f"{service.code} items are at most {service.max_length_mm} mm long",
+            )
         if length + width + height > service.max_sum_mm:
-            c.fail("dimensions_mm", "service_max_size", length + width + height,
-                   f"{service.code}: length + width + height at most {service.max_sum_mm} mm")
+            c.fail(
+                "dimensions_mm",
+                "service_max_size",
+                length + width + height,
+                f"{service.code}: length + width + height at most {service.max_sum_mm} mm",
+            )
     return Dimensions(length, width, height)
 
 
@@ -147,14 +163,26 @@ def parse_pre_advice(value: object, origin_country: str = "GB") -> PreAdvice:
     sender = c.run(lambda: parse_address(data.get("sender"), "sender"))
     addressee = c.run(lambda: parse_address(data.get("addressee"), "addressee"))
     if addressee is not None and addressee.country == origin_country:
-        c.fail("addressee.country", "not_export", addressee.country,
-               f"Postex handles exports: the addressee must be outside {origin_country}")
+        c.fail(
+            "addressee.country",
+            "not_export",
+            addressee.country,
+            f"Postex handles exports: the addressee must be outside {origin_country}",
+        )
     max_weight = service.max_weight_g if service else 30_000
     weight = data.get("weight_g")
-    if service is not None and isinstance(weight, int) and not isinstance(weight, bool) \
-            and weight > max_weight:
-        c.fail("weight_g", "service_max_weight", weight,
-               f"{service.code} items weigh at most {max_weight} g")
+    if (
+        service is not None
+        and isinstance(weight, int)
+        and not isinstance(weight, bool)
+        and weight > max_weight
+    ):
+        c.fail(
+            "weight_g",
+            "service_max_weight",
+            weight,
+            f"{service.code} items weigh at most {max_weight} g",
+        )
         weight_g = None
     else:
         weight_g = c.integer(data, "weight_g", minimum=1, maximum=max_weight)
@@ -162,8 +190,12 @@ def parse_pre_advice(value: object, origin_country: str = "GB") -> PreAdvice:
     contents = c.run(lambda: parse_contents(data.get("contents"), "contents"))
     importer = c.run(lambda: parse_importer(data.get("importer"), "importer"))
     if contents is not None and weight_g is not None and contents.total_net_weight_g > weight_g:
-        c.fail("contents.lines", "lines_exceed_item_weight", contents.total_net_weight_g,
-               f"goods lines weigh {contents.total_net_weight_g} g, more than the item's {weight_g} g")
+        c.fail(
+            "contents.lines",
+            "lines_exceed_item_weight",
+            contents.total_net_weight_g,
+            f"goods lines weigh {contents.total_net_weight_g} g, more than the item's {weight_g} g",
+        )
     c.done()
     assert service and sender and addressee and weight_g and contents and importer
     return PreAdvice(

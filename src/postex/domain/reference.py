@@ -50,7 +50,9 @@ class Services:
         if isinstance(code, str) and code in self.by_code:
             return self.by_code[code]
         known = ", ".join(sorted(self.by_code))
-        raise ValidationError.single(field, "unknown_service", code, f"service must be one of: {known}")
+        raise ValidationError.single(
+            field, "unknown_service", code, f"service must be one of: {known}"
+        )
 
     def by_prefix(self, prefix: str) -> Service | None:
         return next((s for s in self.by_code.values() if s.s10_prefix == prefix), None)
@@ -100,7 +102,7 @@ class CustomsRules:
         exponent = self.minor_unit_exponent.get(currency, 2)
         target_exponent = self.minor_unit_exponent.get(self.currency, 2)
         scaled = value_minor * rate * 10**target_exponent
-        return scaled // (1_000_000 * 10**exponent)
+        return int(scaled // (1_000_000 * 10**exponent))
 
 
 @cache

@@ -68,7 +68,9 @@ def verify_events(state: ChainState, events: Iterable[StoredEvent]) -> ChainFaul
         if ev.site != site:
             return ChainFault(site, expected_seq, f"event of site {ev.site} in the log of {site}")
         if ev.seq != expected_seq:
-            reason = "missing event (gap)" if ev.seq > expected_seq else "duplicate or reordered seq"
+            reason = (
+                "missing event (gap)" if ev.seq > expected_seq else "duplicate or reordered seq"
+            )
             return ChainFault(site, expected_seq, reason)
         if ev.prev_hash != state.hash:
             return ChainFault(site, ev.seq, "prev_hash does not link to the previous event")

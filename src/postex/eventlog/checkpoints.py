@@ -37,7 +37,9 @@ class Signer(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
 
-def make_checkpoint(signer: Signer, site: str, seq: int, hash_: bytes, signed_at: str) -> Checkpoint:
+def make_checkpoint(
+    signer: Signer, site: str, seq: int, hash_: bytes, signed_at: str
+) -> Checkpoint:
     text = checkpoint_text(site, seq, hash_, signed_at, signer.key_id)
     return Checkpoint(site, seq, hash_, signed_at, signer.key_id, signer.sign(text))
 

@@ -71,7 +71,17 @@ SERIAL_UPSERT = (
 
 
 def tracking_row(e: StoredEvent, item_id: str, code: str, office: str | None) -> tuple[object, ...]:
-    return (e.site, e.seq, item_id, code, local_time(e.recorded_at), e.recorded_at, office, None, "site")
+    return (
+        e.site,
+        e.seq,
+        item_id,
+        code,
+        local_time(e.recorded_at),
+        e.recorded_at,
+        office,
+        None,
+        "site",
+    )
 
 
 @items_p.on(ev.ITEM_PRE_ADVISED)
@@ -100,13 +110,17 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 def set_state(conn: Connection, updates: Sequence[tuple[str, str | None, str, str]]) -> None:
     """(state, held_from, updated_at, item_id) for each item: the one way states change."""
-    executemany(conn, "UPDATE items SET state = ?, held_from = ?, updated_at = ? WHERE id = ?", updates)
+    executemany(
+        conn, "UPDATE items SET state = ?, held_from = ?, updated_at = ? WHERE id = ?", updates
+    )
 
 
 @items_p.on(ev.ITEM_CANCELLED)
 def _item_cancelled(conn: Connection, events: Sequence[StoredEvent]) -> None:
     set_state(conn, [("cancelled", None, e.recorded_at, e.data["item_id"]) for e in events])
-    executemany(conn, TRACKING_INSERT, [tracking_row(e, e.data["item_id"], "CAN", None) for e in events])
+    executemany(
+        conn, TRACKING_INSERT, [tracking_row(e, e.data["item_id"], "CAN", None) for e in events]
+    )
 
 
 # --- repositories ------------------------------------------------------------------------

@@ -30,11 +30,15 @@ out = Console()
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: the configured SQLite file).", show_default=False),
+    typer.Option(
+        "--db", help="Database URL (default: the configured SQLite file).", show_default=False
+    ),
 ]
 HomeOpt = Annotated[
     str | None,
-    typer.Option("--home", help="Data directory for the SQLite file and key files (default ./var)."),
+    typer.Option(
+        "--home", help="Data directory for the SQLite file and key files (default ./var)."
+    ),
 ]
 SiteOpt = Annotated[
     str | None, typer.Option("--site", help="This node's site code (IMPC), e.g. GBLALA.")
@@ -42,7 +46,9 @@ SiteOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 
-def container(db: str | None, home: str | None = None, site: str | None = None, create: bool = False) -> Container:
+def container(
+    db: str | None, home: str | None = None, site: str | None = None, create: bool = False
+) -> Container:
     return build(load_settings(db_url=db, home=home, site=site), create=create)
 
 
@@ -62,7 +68,9 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(EXIT_INTEGRITY) from None
         except PostexError as exc:
             problem = exc.to_problem()
-            where = f" (field {problem['field']}, rule {problem['rule']})" if "field" in problem else ""
+            where = (
+                f" (field {problem['field']}, rule {problem['rule']})" if "field" in problem else ""
+            )
             err.print(f"[red]error:[/red] {exc.detail}{where}")
             raise typer.Exit(EXIT_USAGE) from None
 

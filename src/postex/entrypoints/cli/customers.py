@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from postex.app.customers import create_customer, erase_customer, list_customers
-from postex.entrypoints.cli.common import DbOpt, HomeOpt, JsonOpt, container, emit_json, handle_errors, out
+from postex.entrypoints.cli.common import (
+    DbOpt,
+    HomeOpt,
+    JsonOpt,
+    container,
+    emit_json,
+    handle_errors,
+    out,
+)
 
 app = typer.Typer(help="Business customer accounts.", no_args_is_help=True)
 
@@ -67,7 +75,9 @@ def erase(
     Example: postex customers erase cus_3f9a0c… --reason "GDPR request 2026-114" --yes
     """
     if not yes:
-        typer.confirm(f"Erase all personal data of {customer_id}? This cannot be undone", abort=True)
+        typer.confirm(
+            f"Erase all personal data of {customer_id}? This cannot be undone", abort=True
+        )
     c = container(db, home)
     erase_customer(c.ctx, customer_id, actor="cli", reason=reason)
     c.close()

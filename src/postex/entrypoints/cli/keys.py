@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from postex.app.keys import rotate_kek
-from postex.entrypoints.cli.common import DbOpt, HomeOpt, container, handle_errors, out, progress_bar
+from postex.entrypoints.cli.common import (
+    DbOpt,
+    HomeOpt,
+    container,
+    handle_errors,
+    out,
+    progress_bar,
+)
 
 app = typer.Typer(help="Key-encryption key and signing keys.", no_args_is_help=True)
 
@@ -21,5 +28,7 @@ def rotate(db: DbOpt = None, home: HomeOpt = None) -> None:
     with progress_bar("re-wrapping data keys", None) as update:
         result = rotate_kek(c.ctx, c.kek, update)
     c.close()
-    out.print(f"re-wrapped {result.rewrapped} data keys under {result.new_kek_id}; "
-              f"retired {', '.join(result.retired) or 'nothing'}")
+    out.print(
+        f"re-wrapped {result.rewrapped} data keys under {result.new_kek_id}; "
+        f"retired {', '.join(result.retired) or 'nothing'}"
+    )

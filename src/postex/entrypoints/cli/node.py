@@ -46,8 +46,14 @@ def init(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
     c.close()
 
 
-def _serve(c_db: str | None, home: str | None, site: str | None, host: str | None,
-           port: int | None, create: bool) -> None:
+def _serve(
+    c_db: str | None,
+    home: str | None,
+    site: str | None,
+    host: str | None,
+    port: int | None,
+    create: bool,
+) -> None:
     import uvicorn
 
     from postex.config import load_settings
@@ -64,8 +70,13 @@ def _serve(c_db: str | None, home: str | None, site: str | None, host: str | Non
 
 
 @handle_errors
-def serve(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None,
-          host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: SiteOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
     """Run the HTTP API.
 
     Example: postex serve --host 0.0.0.0 --port 8000
@@ -74,9 +85,14 @@ def serve(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None,
 
 
 @handle_errors
-def demo(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None,
-         host: HostOpt = None, port: PortOpt = None,
-         seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False) -> None:
+def demo(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: SiteOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False,
+) -> None:
     """Set up a single node with demo customers and items, then serve it.
 
     Example: postex demo            (what `make run` does)
@@ -94,9 +110,12 @@ def demo(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None,
 
 
 @handle_errors
-def verify(db: DbOpt = None, home: HomeOpt = None,
-           site: Annotated[str | None, typer.Option("--site", help="Only this site's log.")] = None,
-           as_json: JsonOpt = False) -> None:
+def verify(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only this site's log.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Verify every hash, link and signed checkpoint; exit 1 naming the first bad seq.
 
     Example: postex verify --site GBLALA
@@ -127,8 +146,10 @@ def verify(db: DbOpt = None, home: HomeOpt = None,
     for r in reports:
         f = r.first_fault
         if f is None:
-            err.print(f"[green]ok[/green] {r.site}: {r.events_checked} events, "
-                      f"{r.checkpoints_checked} checkpoints")
+            err.print(
+                f"[green]ok[/green] {r.site}: {r.events_checked} events, "
+                f"{r.checkpoints_checked} checkpoints"
+            )
         else:
             err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
     if bad:

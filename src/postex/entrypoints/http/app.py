@@ -41,7 +41,7 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="Postex",
         version=__version__,
-        summary="Back office for international export mail: pre-advice, sorting, despatch, tracking.",
+        summary="Back office for international export mail: pre-advice, despatch, tracking.",
         lifespan=lifespan,
     )
     app.state.container = container

@@ -18,7 +18,9 @@ from postex.domain.errors import PayloadTooLargeError, RateLimitedError
 class RateLimiter:
     """``rate`` requests per second sustained, bursts of up to ``burst``."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
@@ -34,14 +36,14 @@ class RateLimiter:
             if tokens < cost:
                 self._buckets[key] = (tokens, now)
                 wait = math.ceil((cost - tokens) / self.rate)
-                raise RateLimitedError(f"rate limit of {self.rate:g} requests/s exceeded", max(wait, 1))
+                raise RateLimitedError(
+                    f"rate limit of {self.rate:g} requests/s exceeded", max(wait, 1)
+                )
             self._buckets[key] = (tokens - cost, now)
             if len(self._buckets) > 100_000:  # forget idle buckets (full ones cost nothing)
                 self._buckets = {
                     k: v for k, v in self._buckets.items() if now - v[1] < self.burst / self.rate
                 }
-
-
 
 
 class BodySizeLimit:

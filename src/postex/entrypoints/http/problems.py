@@ -112,5 +112,9 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error %s on %s %s", cid, request.method, request.url.path)
         return problem_response(
             500,
-            {"type": "internal-error", "title": "Internal error", "detail": f"correlation id {cid}"},
+            {
+                "type": "internal-error",
+                "title": "Internal error",
+                "detail": f"correlation id {cid}",
+            },
         )
