@@ -14,7 +14,7 @@ WIDTH, HEIGHT = 288.0, 432.0
 MARGIN = 10.0
 ROOM = WIDTH - 2 * MARGIN
 BAR_HEIGHT = 50.0  # points; at least 0.6 inch (43.2 pt) for hand scanners
-CN22_TOP = 260.0
+CN22_TOP = 186.0
 CN22_FOOTER = 48.0  # totals, certification and signature under the contents lines
 
 CN22_TABLE = lay.Table(
