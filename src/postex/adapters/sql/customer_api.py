@@ -1,0 +1,140 @@
+"""Customer API projections: idempotent answers and the blind index of item references.
+
+Both are rebuilt from their events. Every query takes the customer id and filters by it
+in SQL: nothing is loaded for one customer and filtered afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, and_, or_, select
+
+from postex.adapters.sql import schema
+from postex.adapters.sql.core import _item
+from postex.adapters.sql.fast import executemany
+from postex.adapters.sql.projections import projection
+from postex.adapters.sql.repositories import implements
+from postex.app.customer_items import REFERENCES_INDEXED, CustomerItemQueries
+from postex.app.idempotency import IDEMPOTENT_ANSWER, IdempotencyRepository, StoredAnswer
+from postex.app.items import ItemFilter, ItemRecord
+from postex.app.tracking import TrackingRow
+from postex.eventlog.events import StoredEvent
+
+idempotency_answers = Table(
+    "idempotency_answers",
+    schema.metadata,
+    Column("customer_id", String(40), primary_key=True),
+    Column("key_sha256", String(64), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+item_references = Table(
+    "item_references",
+    schema.metadata,
+    Column("item_id", String(13), primary_key=True),
+    Column("customer_id", String(40), nullable=False),
+    Column("reference_hmac", String(64), nullable=False),
+    Index("ix_item_references_customer_ref", "customer_id", "reference_hmac"),
+)
+
+customer_api_p = projection("customer_api", idempotency_answers, item_references)
+
+
+@customer_api_p.on(IDEMPOTENT_ANSWER)
+def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO idempotency_answers (customer_id, key_sha256, request_sha256, status,"
+        " sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (d["customer_id"], d["key_sha256"], d["request_sha256"], d["status"], d["sealed"],
+             e.recorded_at)
+            for e in events
+            for d in (e.data,)
+        ],
+    )  # fmt: skip
+
+
+@customer_api_p.on(REFERENCES_INDEXED)
+def _references(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO item_references (item_id, customer_id, reference_hmac) VALUES (?, ?, ?)",
+        [
+            (item_id, e.data["customer_id"], ref)
+            for e in events
+            for item_id, ref in e.data["entries"]
+        ],
+    )
+
+
+@implements(IdempotencyRepository)
+class SqlIdempotency:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, customer_id: str, key_sha256: str) -> StoredAnswer | None:
+        t = idempotency_answers
+        row = self.conn.execute(
+            select(t).where(t.c.customer_id == customer_id, t.c.key_sha256 == key_sha256)
+        ).first()
+        if row is None:
+            return None
+        return StoredAnswer(row.request_sha256, row.status, row.sealed, row.created_at)
+
+
+@implements(CustomerItemQueries)
+class SqlCustomerItems:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def list_owned(
+        self,
+        customer_id: str,
+        flt: ItemFilter,
+        reference_index: str | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[ItemRecord]:
+        t = schema.items
+        q = select(t).where(t.c.customer_id == customer_id)
+        if reference_index is not None:
+            r = item_references
+            q = q.join(r, r.c.item_id == t.c.id).where(
+                r.c.customer_id == customer_id, r.c.reference_hmac == reference_index
+            )
+        if flt.state:
+            q = q.where(t.c.state == flt.state)
+        if flt.destination:
+            q = q.where(t.c.destination == flt.destination)
+        if flt.service:
+            q = q.where(t.c.service == flt.service)
+        if flt.created_from:
+            q = q.where(t.c.created_at >= flt.created_from)
+        if flt.created_to:
+            q = q.where(t.c.created_at < flt.created_to)
+        if after is not None:
+            created, item_id = after
+            q = q.where(
+                or_(t.c.created_at > created, and_(t.c.created_at == created, t.c.id > item_id))
+            )
+        q = q.order_by(t.c.created_at, t.c.id).limit(limit)
+        return [_item(row) for row in self.conn.execute(q)]
+
+    def timeline_owned(self, customer_id: str, item_id: str) -> list[TrackingRow]:
+        t, i = schema.tracking_events, schema.items
+        rows = self.conn.execute(
+            select(t)
+            .join(i, i.c.id == t.c.item_id)
+            .where(t.c.item_id == item_id, i.c.customer_id == customer_id)
+            .order_by(t.c.occurred_utc, t.c.site, t.c.seq)
+        )
+        return [
+            TrackingRow(r.item_id, r.code, r.occurred_at, r.occurred_utc, r.office, r.reason,
+                        r.source, r.site, r.seq)
+            for r in rows
+        ]  # fmt: skip

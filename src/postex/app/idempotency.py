@@ -1,0 +1,141 @@
+"""Idempotency keys for creating requests: a retried POST gets the first answer again.
+
+The first successful answer to ``(customer, Idempotency-Key)`` is recorded as an event in
+the same transaction as the items it created, so a crash can never leave items without
+their record or a record without its items. The answer is sealed under the customer's
+data key (it may echo references and rejected values); the key itself is stored only as a
+SHA-256. Same key with a different request is a conflict, never a second set of items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from postex.app.context import Context
+from postex.app.ports import UnitOfWork
+from postex.domain.errors import ConflictError, ValidationError
+from postex.eventlog.events import NewEvent
+
+IDEMPOTENT_ANSWER = "idempotency.answer_recorded.v1"
+MAX_KEY_LENGTH = 255
+KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as HTTP header values allow
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    request_sha256: str
+    status: int
+    sealed: str
+    created_at: str
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, customer_id: str, key_sha256: str) -> StoredAnswer | None:
+        """The answer recorded for this customer's key (the query filters by both)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A request's idempotency key (as a digest) and the digest of what it asked for."""
+
+    key_sha256: str
+    request_sha256: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+class AlreadyAnswered(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside a transaction when a concurrent request with the key won the race."""
+
+    def __init__(self, answer: StoredAnswer) -> None:
+        super().__init__("already answered")
+        self.answer = answer
+
+
+def idempotency(key: str | None, *request_parts: bytes) -> Idempotency | None:
+    """Digest the header and the request; ValidationError for a malformed key."""
+    if key is None:
+        return None
+    if not KEY_SHAPE.fullmatch(key):
+        raise ValidationError.single(
+            "Idempotency-Key",
+            "idempotency_key_format",
+            key,
+            f"1 to {MAX_KEY_LENGTH} visible ASCII characters, e.g. a UUID",
+        )
+    h = hashlib.sha256()
+    for part in request_parts:
+        h.update(len(part).to_bytes(8, "big") + part)
+    return Idempotency(hashlib.sha256(key.encode()).hexdigest(), h.hexdigest())
+
+
+def _aad(customer_id: str, key_sha256: str) -> str:
+    return f"idempotency|{customer_id}|{key_sha256}"
+
+
+def _check(answer: StoredAnswer, idem: Idempotency) -> None:
+    if answer.request_sha256 != idem.request_sha256:
+        raise ConflictError(
+            "this Idempotency-Key was already used for a different request",
+            rule="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+
+
+def find(ctx: Context, customer_id: str, idem: Idempotency | None) -> Replay | None:
+    """The first answer to this key, or None; ConflictError if the request differs."""
+    if idem is None:
+        return None
+    with ctx.store.read() as uow:
+        answer = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+        if answer is None:
+            return None
+        _check(answer, idem)
+        return open_answer(ctx, uow, customer_id, idem, answer)
+
+
+def open_answer(
+    ctx: Context, uow: UnitOfWork, customer_id: str, idem: Idempotency, answer: StoredAnswer
+) -> Replay:
+    body = ctx.vault.open(uow, customer_id, _aad(customer_id, idem.key_sha256), answer.sealed)
+    return Replay(answer.status, body["response"])
+
+
+def guard(uow: UnitOfWork, customer_id: str, idem: Idempotency) -> None:
+    """Inside the write transaction: stop if a concurrent request recorded this key first."""
+    answer = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+    if answer is not None:
+        _check(answer, idem)
+        raise AlreadyAnswered(answer)
+
+
+def answer_event(
+    ctx: Context,
+    uow: UnitOfWork,
+    customer_id: str,
+    idem: Idempotency,
+    status: int,
+    response: dict[str, Any],
+) -> NewEvent:
+    """The event that records ``response`` as the answer to this key (append it)."""
+    sealed = ctx.vault.seal(
+        uow, customer_id, _aad(customer_id, idem.key_sha256), {"response": response}
+    )
+    return NewEvent(
+        IDEMPOTENT_ANSWER,
+        {
+            "customer_id": customer_id,
+            "key_sha256": idem.key_sha256,
+            "request_sha256": idem.request_sha256,
+            "status": status,
+            "sealed": sealed,
+        },
+    )
