@@ -1,0 +1,1 @@
+"""Backups as directories of signed, compressed log segments."""

@@ -1,0 +1,217 @@
+"""Backup directories: ``manifest.json`` (+ ``manifest.sig``), gzip segments, checkpoints.
+
+Layout::
+
+    DIR/manifest.json            what is in the backup, with the SHA-256 of every file
+    DIR/manifest.sig             base64 Ed25519 signature of manifest.json by the node's key
+    DIR/<SITE>/events-<first>-<last>.jsonl.gz   one JSON array per event (wire row format)
+    DIR/<SITE>/checkpoints.json  the site's signed checkpoints
+    DIR/<SITE>/witnesses.json    the hub's countersignatures held by this node
+    DIR/data-keys.json           wrapped data keys (useless without the KEK, never included)
+
+Segments are gzip (level 3): zstd would be faster but is not a dependency of Postex.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from postex.adapters.sql.replication import SqlReplicationState
+from postex.adapters.sql.store import SqlStore
+from postex.app.ports import Progress
+from postex.app.replication import DataKey, Witness, checkpoint_dict, checkpoint_from
+from postex.domain.errors import IntegrityError, ValidationError
+from postex.eventlog.checkpoints import Signer
+from postex.eventlog.events import Checkpoint, StoredEvent
+
+FORMAT = "postex-backup-v1"
+SEGMENT_EVENTS = 100_000
+READ_BATCH = 10_000
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _row(e: StoredEvent) -> str:
+    return json.dumps(
+        [e.seq, e.recorded_at, e.type, base64.b64encode(e.body).decode(), e.prev_hash.hex(),
+         e.hash.hex()]
+    )  # fmt: skip
+
+
+@dataclass
+class FileBackupWriter:
+    store: SqlStore
+    state: SqlReplicationState
+    signer: Signer
+    created_at: str
+
+    def write(self, directory: Path, progress: Progress | None = None) -> dict[str, int]:
+        directory.mkdir(parents=True, exist_ok=True)
+        if (directory / "manifest.json").exists():
+            raise ValidationError.single("to", "empty", str(directory), "holds a backup already")
+        manifest: dict[str, Any] = {
+            "format": FORMAT, "created_at": self.created_at, "key_id": self.signer.key_id,
+            "sites": {},
+        }  # fmt: skip
+        heads: dict[str, int] = {}
+        done = 0
+        for site in self.store.sites():
+            head, head_hash = self.store.head(site)
+            site_dir = directory / site
+            site_dir.mkdir(exist_ok=True)
+            segments = []
+            for first in range(1, head + 1, SEGMENT_EVENTS):
+                last = min(head, first + SEGMENT_EVENTS - 1)
+                path = site_dir / f"events-{first:012d}-{last:012d}.jsonl.gz"
+                with gzip.open(path, "wt", compresslevel=3, encoding="ascii") as f:
+                    for e in self.store.read_events(site, first - 1, last, batch=READ_BATCH):
+                        f.write(_row(e) + "\n")
+                        done += 1
+                        if progress and done % READ_BATCH == 0:
+                            progress(done)
+                segments.append(
+                    {"file": f"{site}/{path.name}", "first": first, "last": last,
+                     "sha256": _sha256(path)}
+                )  # fmt: skip
+            cps = [checkpoint_dict(cp) for cp in self.store.checkpoints(site) if cp.seq <= head]
+            wits = [
+                {"site": w.site, "seq": w.seq, "witnessed_at": w.witnessed_at,
+                 "key_id": w.key_id, "signature": base64.b64encode(w.signature).decode()}
+                for w in self.state.witnesses(site) if w.seq <= head
+            ]  # fmt: skip
+            manifest["sites"][site] = {
+                "head_seq": head, "head_hash": head_hash.hex(), "segments": segments,
+                "checkpoints": self._json(directory, f"{site}/checkpoints.json", cps),
+                "witnesses": self._json(directory, f"{site}/witnesses.json", wits),
+            }  # fmt: skip
+            heads[site] = head
+        keys = [
+            [c, k, base64.b64encode(w).decode(), at]
+            for c, k, w, at in self.store.export_data_keys()
+        ]
+        manifest["data_keys"] = self._json(directory, "data-keys.json", keys)
+        body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        (directory / "manifest.json").write_bytes(body)
+        (directory / "manifest.sig").write_text(base64.b64encode(self.signer.sign(body)).decode())
+        if progress:
+            progress(done)
+        return heads
+
+    def _json(self, directory: Path, name: str, data: Any) -> dict[str, str]:
+        path = directory / name
+        path.write_text(json.dumps(data, sort_keys=True))
+        return {"file": name, "sha256": _sha256(path)}
+
+
+class BackupDirectory:
+    """A backup opened for verification or restore (a :class:`RestoreSource`)."""
+
+    kind = "backup"
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        try:
+            self._raw = (directory / "manifest.json").read_bytes()
+            self.manifest: dict[str, Any] = json.loads(self._raw)
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"{directory} holds no readable backup manifest: {exc}") from None
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
+            raise IntegrityError(f"{directory}/manifest.json is not a {FORMAT} manifest")
+
+    def check_manifest(self, trusted: Mapping[str, bytes]) -> None:
+        key_id = str(self.manifest.get("key_id", ""))
+        raw = trusted.get(key_id)
+        if raw is None:
+            raise IntegrityError(
+                f"the backup is signed by {key_id}, a key this node does not trust"
+            )
+        try:
+            sig = base64.b64decode((self.dir / "manifest.sig").read_text())
+            Ed25519PublicKey.from_public_bytes(raw).verify(sig, self._raw)
+        except (OSError, ValueError, InvalidSignature):
+            raise IntegrityError("the backup manifest's signature is not valid") from None
+
+    def sites(self) -> list[str]:
+        return sorted(self.manifest.get("sites", {}))
+
+    def _site(self, site: str) -> dict[str, Any]:
+        found = self.manifest.get("sites", {}).get(site)
+        if found is None:
+            raise IntegrityError(f"the backup holds no log for site {site}")
+        return dict(found)
+
+    def _open(self, entry: Mapping[str, Any]) -> Path:
+        path = self.dir / str(entry["file"])
+        if not path.is_file() or _sha256(path) != entry["sha256"]:
+            raise IntegrityError(f"backup file {entry['file']} is missing or altered")
+        return path
+
+    def head(self, site: str) -> int:
+        return int(self._site(site)["head_seq"])
+
+    def batches(self, site: str) -> Iterator[Sequence[StoredEvent]]:
+        for seg in self._site(site)["segments"]:
+            path = self._open(seg)
+            batch: list[StoredEvent] = []
+            with gzip.open(path, "rt", encoding="ascii") as f:
+                for line in f:
+                    r = json.loads(line)
+                    batch.append(
+                        StoredEvent(site, r[0], r[1], r[2], base64.b64decode(r[3]),
+                                    bytes.fromhex(r[4]), bytes.fromhex(r[5]))
+                    )  # fmt: skip
+                    if len(batch) >= READ_BATCH:
+                        yield batch
+                        batch = []
+            if batch:
+                yield batch
+
+    def _load(self, entry: Mapping[str, Any]) -> Any:
+        return json.loads(self._open(entry).read_text())
+
+    def checkpoints(self, site: str) -> list[Checkpoint]:
+        return [checkpoint_from(d) for d in self._load(self._site(site)["checkpoints"])]
+
+    def witnesses(self, site: str) -> list[Witness]:
+        return [
+            Witness(
+                d["site"],
+                d["seq"],
+                d["witnessed_at"],
+                d["key_id"],
+                base64.b64decode(d["signature"]),
+            )
+            for d in self._load(self._site(site)["witnesses"])
+        ]
+
+    def data_keys(self, site: str) -> list[DataKey]:
+        del site  # a backup is of one node, whose keys are all its sites'
+        return [
+            (c, k, base64.b64decode(w), at)
+            for c, k, w, at in self._load(self.manifest["data_keys"])
+        ]
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""NATS JetStream transport: the site's publisher and the hub's consumer."""

@@ -1,0 +1,100 @@
+"""Everything replication needs, wired from a node's store, signer and keys.
+
+:func:`postex.bootstrap.replication` builds one; entry points use it without importing
+adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from postex.adapters.backup.files import BackupDirectory, FileBackupWriter
+from postex.adapters.nats.consumer import HubConsumer
+from postex.adapters.nats.jetstream import delete_stream
+from postex.adapters.nats.publisher import JetStreamPublisher
+from postex.adapters.sql.replication import SqlReplicationState
+from postex.adapters.sql.store import SqlStore
+from postex.app.ports import Clock
+from postex.app.replication import DataKey, Hub, Subjects, Witness
+from postex.eventlog.chain import format_time
+from postex.eventlog.checkpoints import Signer
+from postex.eventlog.events import Checkpoint, StoredEvent
+
+RESTORE_BATCH = 10_000
+
+
+@dataclass
+class HubStoreSource:
+    """The hub's verified copy of a site, read straight from the hub's database."""
+
+    store: SqlStore
+    state: SqlReplicationState
+    kind: str = "hub"
+
+    def head(self, site: str) -> int:
+        return self.store.head(site)[0]
+
+    def batches(self, site: str) -> Iterator[Sequence[StoredEvent]]:
+        batch: list[StoredEvent] = []
+        for ev in self.store.read_events(site, batch=RESTORE_BATCH):
+            batch.append(ev)
+            if len(batch) >= RESTORE_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def checkpoints(self, site: str) -> list[Checkpoint]:
+        return self.store.checkpoints(site)
+
+    def witnesses(self, site: str) -> list[Witness]:
+        return self.state.witnesses(site)
+
+    def data_keys(self, site: str) -> list[DataKey]:
+        return self.state.data_keys(site)
+
+
+@dataclass
+class Replication:
+    store: SqlStore
+    signer: Signer
+    clock: Clock
+    site: str
+    nats_url: str
+    subjects: Subjects
+
+    def __post_init__(self) -> None:
+        self.state = SqlReplicationState(self.store)
+
+    def now(self) -> str:
+        return format_time(self.clock.now())
+
+    def publisher(self, url: str | None = None) -> JetStreamPublisher:
+        pub = JetStreamPublisher(
+            self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects
+        )
+        pub.attach()
+        return pub
+
+    def hub(self, trusted: dict[str, bytes]) -> Hub:
+        return Hub(self.store, self.state, self.signer, trusted, self.clock)
+
+    def consumer(self, trusted: dict[str, bytes], url: str | None = None) -> HubConsumer:
+        return HubConsumer(self.hub(trusted), url or self.nats_url, self.subjects)
+
+    def backup_writer(self) -> FileBackupWriter:
+        return FileBackupWriter(self.store, self.state, self.signer, self.now())
+
+    @staticmethod
+    def backup_reader(directory: Path) -> BackupDirectory:
+        return BackupDirectory(directory)
+
+    @staticmethod
+    def hub_source(hub_db: str, clock: Clock) -> HubStoreSource:
+        store = SqlStore(hub_db, clock)
+        return HubStoreSource(store, SqlReplicationState(store))
+
+    async def delete_stream(self, url: str | None = None) -> bool:
+        return await delete_stream(url or self.nats_url, self.subjects)

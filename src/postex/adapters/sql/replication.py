@@ -1,0 +1,224 @@
+"""Replication bookkeeping on SQL: cursors, site reports, witnesses, alarms, key copies.
+
+None of these tables is a projection: they record what the transport and the hub did,
+not what the log says, so ``postex rebuild`` leaves them alone. A site's acknowledged
+seq lives in its own store; the hub keeps reports, witnesses, alarms and the sites'
+wrapped data keys (useless without the sites' key-encryption key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+from postex.adapters.sql.schema import metadata
+from postex.adapters.sql.store import SqlStore
+from postex.app.replication import (
+    Alarm,
+    DataKey,
+    SiteReportedHead,
+    VerificationRecord,
+    Witness,
+)
+
+replication_cursors = Table(
+    "replication_cursors",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("acked_seq", BigInteger, nullable=False),
+    Column("acked_at", String(32), nullable=False),
+)
+
+replication_reports = Table(
+    "replication_reports",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("acked_seq", BigInteger, nullable=False),
+    Column("reported_at", String(32), nullable=False),
+)
+
+witnesses = Table(
+    "witnesses",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("witnessed_at", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+
+integrity_alarms = Table(
+    "integrity_alarms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(16), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("raised_at", String(32), nullable=False),
+)
+
+hub_data_keys = Table(
+    "hub_data_keys",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("customer_id", String(40), primary_key=True),
+    Column("kek_id", String(64), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("events_checked", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+TABLES = (
+    replication_cursors,
+    replication_reports,
+    witnesses,
+    integrity_alarms,
+    hub_data_keys,
+    verifications,
+)
+
+
+class SqlReplicationState:
+    """:class:`postex.app.replication.ReplicationState` on the node's own store."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.engine = store.engine
+
+    def acked(self, site: str) -> int:
+        t = replication_cursors
+        with self.engine.connect() as conn:
+            v = conn.execute(select(t.c.acked_seq).where(t.c.site == site)).scalar()
+        return int(v or 0)
+
+    def set_acked(self, site: str, seq: int, at: str) -> None:
+        t = replication_cursors
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                t.update().where(t.c.site == site).values(acked_seq=seq, acked_at=at)
+            )
+            if done.rowcount == 0:
+                conn.execute(t.insert().values(site=site, acked_seq=seq, acked_at=at))
+
+    def raise_alarm(self, site: str, seq: int, kind: str, detail: str, at: str) -> bool:
+        t = integrity_alarms
+        with self.engine.begin() as conn:
+            same = conn.execute(
+                select(t.c.id).where(
+                    t.c.site == site, t.c.seq == seq, t.c.kind == kind, t.c.detail == detail
+                )
+            ).first()
+            if same is not None:
+                return False
+            conn.execute(
+                t.insert().values(site=site, seq=seq, kind=kind, detail=detail, raised_at=at)
+            )
+        return True
+
+    def alarms(self) -> list[Alarm]:
+        t = integrity_alarms
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).order_by(t.c.id)).all()
+        return [Alarm(r.id, r.site, r.seq, r.kind, r.detail, r.raised_at) for r in rows]
+
+    def record_report(self, report: SiteReportedHead) -> None:
+        t = replication_reports
+        values = {
+            "head_seq": report.head_seq,
+            "acked_seq": report.acked_seq,
+            "reported_at": report.reported_at,
+        }
+        with self.engine.begin() as conn:
+            done = conn.execute(t.update().where(t.c.site == report.site).values(**values))
+            if done.rowcount == 0:
+                conn.execute(t.insert().values(site=report.site, **values))
+
+    def reports(self) -> dict[str, SiteReportedHead]:
+        t = replication_reports
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t)).all()
+        return {
+            r.site: SiteReportedHead(r.site, r.head_seq, r.acked_seq, r.reported_at) for r in rows
+        }
+
+    def save_witness(self, w: Witness) -> None:
+        t = witnesses
+        with self.engine.begin() as conn:
+            held = conn.execute(select(t.c.seq).where(t.c.site == w.site, t.c.seq == w.seq)).first()
+            if held is None:
+                conn.execute(
+                    t.insert().values(
+                        site=w.site, seq=w.seq, witnessed_at=w.witnessed_at, key_id=w.key_id,
+                        signature=w.signature,
+                    )
+                )  # fmt: skip
+
+    def witnesses(self, site: str) -> list[Witness]:
+        t = witnesses
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.site == site).order_by(t.c.seq)).all()
+        return [Witness(r.site, r.seq, r.witnessed_at, r.key_id, bytes(r.signature)) for r in rows]
+
+    def save_data_keys(self, site: str, keys: Sequence[DataKey]) -> None:
+        t = hub_data_keys
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.site == site))
+            if keys:
+                conn.execute(
+                    t.insert(),
+                    [
+                        {
+                            "site": site,
+                            "customer_id": c,
+                            "kek_id": k,
+                            "wrapped": w,
+                            "created_at": at,
+                        }
+                        for c, k, w, at in keys
+                    ],
+                )
+
+    def data_keys(self, site: str) -> list[DataKey]:
+        t = hub_data_keys
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.customer_id, t.c.kek_id, t.c.wrapped, t.c.created_at)
+                .where(t.c.site == site)
+                .order_by(t.c.customer_id)
+            ).all()
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def record_verification(self, v: VerificationRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                verifications.insert().values(
+                    at=v.at, ok=v.ok, events_checked=v.events_checked, detail=v.detail
+                )
+            )
+
+    def last_verification(self) -> VerificationRecord | None:
+        t = verifications
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
+        return VerificationRecord(r.at, bool(r.ok), r.events_checked, r.detail) if r else None

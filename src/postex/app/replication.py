@@ -1,0 +1,390 @@
+"""Replication of every site's log to the hub: wire format, checks on arrival, witnessing.
+
+A site publishes its log, in order, as messages of consecutive events on
+``<prefix>.events.<SITE>`` (message id ``<SITE>:<first>-<last>``, or ``<SITE>:<seq>`` for
+one event), its signed checkpoints on ``<prefix>.checkpoints.<SITE>`` and its wrapped data
+keys on ``<prefix>.keys.<SITE>``. The hub (:class:`Hub`) keeps a verified copy: it links
+each event to the head of its copy and recomputes its hash; it never stores a broken event
+and never skips one (a gap asks the site for a replay); it countersigns every site
+checkpoint its copy agrees with and raises an alarm for any history that disagrees with
+what it already holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from postex.app.ports import Clock
+from postex.domain.errors import ValidationError
+from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_events
+from postex.eventlog.checkpoints import Signer, checkpoint_text, signature_valid
+from postex.eventlog.events import Checkpoint, StoredEvent
+
+WIRE_VERSION = 1
+DataKey = tuple[str, str, bytes, str]  # customer id, KEK id, wrapped key, created at
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """NATS subjects and the JetStream stream name under a configurable prefix."""
+
+    prefix: str = "postex"
+
+    def events(self, site: str) -> str:
+        return f"{self.prefix}.events.{site}"
+
+    def checkpoints(self, site: str) -> str:
+        return f"{self.prefix}.checkpoints.{site}"
+
+    def keys(self, site: str) -> str:
+        return f"{self.prefix}.keys.{site}"
+
+    def replay(self, site: str) -> str:
+        return f"{self.prefix}.replay.{site}"
+
+    def status(self, site: str) -> str:
+        return f"{self.prefix}.status.{site}"
+
+    @property
+    def stream(self) -> str:
+        return "".join(c if c.isalnum() else "_" for c in self.prefix.upper()) + "_LOG"
+
+    @property
+    def stream_subjects(self) -> list[str]:
+        return [self.events("*"), self.checkpoints("*"), self.keys("*")]
+
+
+def message_id(site: str, first: int, last: int) -> str:
+    """``SITE:seq`` for one event, ``SITE:first-last`` for a run of events."""
+    return f"{site}:{first}" if first == last else f"{site}:{first}-{last}"
+
+
+# --- wire format -------------------------------------------------------------------------
+def _bad(what: str, value: object) -> ValidationError:
+    return ValidationError.single("message", "wire_format", str(value)[:80], f"bad {what}")
+
+
+def encode_events(site: str, events: Sequence[StoredEvent]) -> bytes:
+    rows = [
+        [e.seq, e.recorded_at, e.type, base64.b64encode(e.body).decode(), e.prev_hash.hex(),
+         e.hash.hex()]
+        for e in events
+    ]  # fmt: skip
+    return json.dumps({"v": WIRE_VERSION, "site": site, "events": rows}).encode()
+
+
+def decode_events(data: bytes) -> tuple[str, list[StoredEvent]]:
+    """Parse an events message; raise ValidationError if it is not one."""
+    try:
+        msg = json.loads(data)
+        site = msg["site"]
+        out = [
+            StoredEvent(site, int(r[0]), str(r[1]), str(r[2]), base64.b64decode(r[3]),
+                        bytes.fromhex(r[4]), bytes.fromhex(r[5]))
+            for r in msg["events"]
+        ]  # fmt: skip
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise _bad("events message", exc) from None
+    if not isinstance(site, str) or not out:
+        raise _bad("events message", "no site or no events")
+    return site, out
+
+
+def checkpoint_dict(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "site": cp.site, "seq": cp.seq, "hash": cp.hash.hex(), "signed_at": cp.signed_at,
+        "key_id": cp.key_id, "signature": base64.b64encode(cp.signature).decode(),
+    }  # fmt: skip
+
+
+def checkpoint_from(d: Mapping[str, Any]) -> Checkpoint:
+    try:
+        return Checkpoint(
+            str(d["site"]), int(d["seq"]), bytes.fromhex(d["hash"]), str(d["signed_at"]),
+            str(d["key_id"]), base64.b64decode(d["signature"]),
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _bad("checkpoint", exc) from None
+
+
+def encode_checkpoint(cp: Checkpoint) -> bytes:
+    return json.dumps({"v": WIRE_VERSION, **checkpoint_dict(cp)}).encode()
+
+
+def decode_checkpoint(data: bytes) -> Checkpoint:
+    try:
+        d = json.loads(data)
+    except ValueError as exc:
+        raise _bad("checkpoint", exc) from None
+    if not isinstance(d, dict):
+        raise _bad("checkpoint", d)
+    return checkpoint_from(d)
+
+
+def encode_keys(site: str, keys: Sequence[DataKey]) -> bytes:
+    rows = [[c, k, base64.b64encode(w).decode(), t] for c, k, w, t in keys]
+    return json.dumps({"v": WIRE_VERSION, "site": site, "keys": rows}).encode()
+
+
+def decode_keys(data: bytes) -> tuple[str, list[DataKey]]:
+    try:
+        msg = json.loads(data)
+        keys = [(str(r[0]), str(r[1]), base64.b64decode(r[2]), str(r[3])) for r in msg["keys"]]
+        return str(msg["site"]), keys
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise _bad("keys message", exc) from None
+
+
+def chunk_events(
+    events: Iterator[StoredEvent], max_events: int, max_bytes: int
+) -> Iterator[list[StoredEvent]]:
+    """Runs of consecutive events, each at most ``max_events`` long and about ``max_bytes``."""
+    run: list[StoredEvent] = []
+    size = 0
+    for ev in events:
+        run.append(ev)
+        size += len(ev.body) * 4 // 3 + len(ev.type) + 200
+        if len(run) >= max_events or size >= max_bytes:
+            yield run
+            run, size = [], 0
+    if run:
+        yield run
+
+
+# --- witnessing ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Witness:
+    """The hub's countersignature of a site checkpoint its copy agrees with."""
+
+    site: str
+    seq: int
+    witnessed_at: str
+    key_id: str
+    signature: bytes
+
+
+def witness_text(cp: Checkpoint, witnessed_at: str, key_id: str) -> bytes:
+    body = checkpoint_text(cp.site, cp.seq, cp.hash, cp.signed_at, cp.key_id)
+    return (
+        b"postex-witness-v1\n" + body + f"\nwitnessed_at={witnessed_at}\nwitness={key_id}".encode()
+    )
+
+
+def countersign(signer: Signer, cp: Checkpoint, witnessed_at: str) -> Witness:
+    sig = signer.sign(witness_text(cp, witnessed_at, signer.key_id))
+    return Witness(cp.site, cp.seq, witnessed_at, signer.key_id, sig)
+
+
+def witness_valid(w: Witness, cp: Checkpoint, trusted: Mapping[str, bytes]) -> bool:
+    raw = trusted.get(w.key_id)
+    if raw is None or (w.site, w.seq) != (cp.site, cp.seq):
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(
+            w.signature, witness_text(cp, w.witnessed_at, w.key_id)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# --- ports ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Alarm:
+    id: int
+    site: str
+    seq: int
+    kind: str
+    detail: str
+    raised_at: str
+
+
+@dataclass(frozen=True)
+class SiteReportedHead:
+    site: str
+    head_seq: int
+    acked_seq: int
+    reported_at: str
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    at: str
+    ok: bool
+    events_checked: int
+    detail: str
+
+
+class ReplicationState(Protocol):
+    """Replication bookkeeping kept beside the log (not in it, not a projection)."""
+
+    def acked(self, site: str) -> int:
+        """The highest seq of ``site`` the transport has acknowledged (site side)."""
+        ...
+
+    def set_acked(self, site: str, seq: int, at: str) -> None: ...
+
+    def raise_alarm(self, site: str, seq: int, kind: str, detail: str, at: str) -> bool:
+        """Record an integrity alarm; False if the same one is already open."""
+        ...
+
+    def alarms(self) -> list[Alarm]: ...
+
+    def record_report(self, report: SiteReportedHead) -> None: ...
+
+    def reports(self) -> dict[str, SiteReportedHead]: ...
+
+    def save_witness(self, w: Witness) -> None:
+        """Keep the first countersignature of a checkpoint; later ones are ignored."""
+        ...
+
+    def witnesses(self, site: str) -> list[Witness]: ...
+
+    def save_data_keys(self, site: str, keys: Sequence[DataKey]) -> None:
+        """Replace the hub's copy of ``site``'s wrapped data keys."""
+        ...
+
+    def data_keys(self, site: str) -> list[DataKey]: ...
+
+    def record_verification(self, v: VerificationRecord) -> None: ...
+
+    def last_verification(self) -> VerificationRecord | None: ...
+
+
+class HubStore(Protocol):
+    """The hub's copy of the sites' logs."""
+
+    def head(self, site: str) -> tuple[int, bytes]: ...
+
+    def read_events(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[StoredEvent]: ...
+
+    def checkpoints(self, site: str) -> list[Checkpoint]: ...
+
+    def save_checkpoint(self, cp: Checkpoint) -> None: ...
+
+    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        """Append already-hashed events after the head; raise IntegrityError if they do not link."""
+        ...
+
+
+@dataclass
+class Outcome:
+    """What the hub did with one message."""
+
+    stored: int = 0
+    duplicates: int = 0
+    gap_from: int | None = None
+    fault: ChainFault | None = None
+
+
+@dataclass
+class Hub:
+    """The hub's side: verify, store, witness, alarm. One instance per consumer."""
+
+    store: HubStore
+    state: ReplicationState
+    signer: Signer
+    trusted: Mapping[str, bytes]
+    clock: Clock
+    _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
+
+    def _now(self) -> str:
+        return format_time(self.clock.now())
+
+    def _alarm(self, fault: ChainFault, kind: str) -> None:
+        self.state.raise_alarm(fault.site, fault.seq, kind, fault.reason, self._now())
+
+    def _checkpoints(self, site: str) -> dict[int, Checkpoint]:
+        if site not in self._cps:
+            self._cps[site] = {cp.seq: cp for cp in self.store.checkpoints(site)}
+        return self._cps[site]
+
+    def receive_events(self, site: str, events: Sequence[StoredEvent]) -> Outcome:
+        """Store the events that extend the copy; report duplicates, a gap or a fault."""
+        out = Outcome()
+        if any(e.site != site for e in events):
+            out.fault = ChainFault(site, events[0].seq, "message carries another site's events")
+            self._alarm(out.fault, "wrong-site")
+            return out
+        head_seq, head_hash = self.store.head(site)
+        old = [e for e in events if e.seq <= head_seq]
+        if old:
+            ours = {
+                e.seq: e.hash for e in self.store.read_events(site, old[0].seq - 1, old[-1].seq)
+            }
+            for e in old:
+                if ours.get(e.seq) != e.hash:
+                    out.fault = ChainFault(
+                        site, e.seq, "site presents a history that differs from the hub's copy"
+                    )
+                    self._alarm(out.fault, "inconsistent-history")
+                    return out
+            out.duplicates = len(old)
+        new = [e for e in events if e.seq > head_seq]
+        if not new:
+            return out
+        if new[0].seq != head_seq + 1:
+            out.gap_from = head_seq + 1
+            return out
+        chain = ChainState(site, head_seq, head_hash)
+        fault = verify_events(chain, new)
+        good = new[: chain.seq - head_seq]
+        cps = self._checkpoints(site)
+        for e in good:
+            cp = cps.get(e.seq)
+            if cp is not None and cp.hash != e.hash:
+                fault = ChainFault(site, e.seq, "event differs from a checkpoint the hub holds")
+                good = good[: e.seq - head_seq - 1]
+                break
+        if good:
+            out.stored = self.store.import_events(site, good)
+            for e in good:
+                cp = cps.get(e.seq)
+                if cp is not None:
+                    self.state.save_witness(countersign(self.signer, cp, self._now()))
+        if fault is not None:
+            out.fault = fault
+            self._alarm(fault, "broken-chain")
+        return out
+
+    def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
+        """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""
+        if not signature_valid(cp, self.trusted):
+            self._alarm(ChainFault(cp.site, cp.seq, "checkpoint signature is not valid"), "bad-sig")
+            return None
+        cps = self._checkpoints(cp.site)
+        held = cps.get(cp.seq)
+        if held is not None and held.hash != cp.hash:
+            fault = ChainFault(cp.site, cp.seq, "checkpoint contradicts one the hub holds")
+            self._alarm(fault, "inconsistent-history")
+            return None
+        head_seq, _ = self.store.head(cp.site)
+        if cp.seq <= head_seq:
+            ours = next(iter(self.store.read_events(cp.site, cp.seq - 1, cp.seq, batch=1)), None)
+            if ours is None or ours.hash != cp.hash:
+                fault = ChainFault(cp.site, cp.seq, "checkpoint contradicts the hub's copy")
+                self._alarm(fault, "inconsistent-history")
+                return None
+        if held is None:
+            self.store.save_checkpoint(cp)
+            cps[cp.seq] = cp
+        if cp.seq > head_seq:
+            return None  # witnessed when the events arrive
+        w = countersign(self.signer, cp, self._now())
+        self.state.save_witness(w)
+        return w
+
+    def receive_keys(self, site: str, keys: Sequence[DataKey]) -> None:
+        self.state.save_data_keys(site, keys)
+
+    def receive_report(self, report: SiteReportedHead) -> None:
+        self.state.record_report(report)
