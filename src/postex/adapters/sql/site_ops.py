@@ -1,0 +1,533 @@
+"""Site operations: staff users, item handling, receptacles, despatches and their messages.
+
+Projections only: every row here is rebuilt from the site logs by ``postex rebuild``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text, select
+
+from postex.adapters.sql import schema
+from postex.adapters.sql.core import TRACKING_INSERT, _item, set_state, tracking_row
+from postex.adapters.sql.fast import executemany, fetchall
+from postex.adapters.sql.projections import projection
+from postex.adapters.sql.repositories import implements
+from postex.adapters.sql.schema import metadata
+from postex.app import acceptance as acc
+from postex.app import despatches as dsp
+from postex.app import receptacles as rcp
+from postex.app.auth import Role
+from postex.app.items import ItemRecord
+from postex.app.site_messages import DESPATCH_CARRIER_REPORTED
+from postex.app.site_ops import (
+    DespatchRecord,
+    HandlingRecord,
+    MessageRecord,
+    ReceptacleRecord,
+    SiteOpsRepository,
+)
+from postex.app.staff import USER_CREATED, UserRecord, UserRepository
+from postex.eventlog.events import StoredEvent
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("site", String(16)),
+    Column("password_hash", Text),
+    Column("created_at", String(32), nullable=False),
+)
+item_handling = Table(
+    "item_handling",
+    metadata,
+    Column("item_id", String(13), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("accepted_at", String(32), nullable=False),
+    Column("measured_g", Integer, nullable=False),
+    Column("receptacle_id", String(40)),
+    Column("despatch_id", String(20)),
+    Column("carrier_status", String(4)),
+    Index("ix_item_handling_receptacle", "receptacle_id"),
+    Index("ix_item_handling_despatch", "despatch_id"),
+)
+receptacles = Table(
+    "receptacles",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("destination", String(6), nullable=False),
+    Column("category", String(1), nullable=False),
+    Column("subclass", String(2), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("closed_at", String(32)),
+    Column("item_count", Integer, nullable=False),
+    Column("content_g", Integer, nullable=False),
+    Column("gross_weight_g", Integer),
+    Column("year_digit", Integer),
+    Column("despatch_serial", Integer),
+    Column("receptacle_serial", Integer),
+    Column("s9", String(29), unique=True),
+    Column("despatch_id", String(20)),
+    Column("carrier_status", String(4)),
+    Index("ix_receptacles_site_state", "site", "state"),
+    Index("ix_receptacles_despatch", "despatch_id"),
+)
+despatches = Table(
+    "despatches",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("destination", String(6), nullable=False),
+    Column("category", String(1), nullable=False),
+    Column("subclass", String(2), nullable=False),
+    Column("year_digit", Integer, nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("form", String(4), nullable=False),
+    Column("composed_at", String(32), nullable=False),
+    Column("closed_at", String(32)),
+    Column("carrier", String(3)),
+    Column("flight", String(8)),
+    Column("flight_date", String(10)),
+    Column("handed_over_at", String(32)),
+    Column("receptacle_count", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("gross_weight_g", Integer, nullable=False),
+    Column("custody_at", String(40)),
+    Column("delivered_at", String(40)),
+    Index(
+        "ix_despatches_series",
+        "site",
+        "destination",
+        "category",
+        "subclass",
+        "year_digit",
+        "serial",
+        unique=True,
+    ),
+)
+despatch_messages = Table(
+    "despatch_messages",
+    metadata,
+    Column("despatch_id", String(20), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("part", String(4), primary_key=True),
+    Column("customer_id", String(40)),
+    Column("content", Text, nullable=False),
+    Column("sealed", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+site_p = projection(
+    "site_ops", staff_users, item_handling, receptacles, despatches, despatch_messages
+)
+Events = Sequence[StoredEvent]
+
+
+@site_p.on(USER_CREATED)
+def _user_created(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "INSERT INTO staff_users (id, username, role, site, password_hash,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (d["user_id"], d["username"], d["role"], d["site"], d["password_hash"], e.recorded_at)
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(acc.ITEM_ACCEPTED)
+def _accepted(conn: Connection, events: Events) -> None:
+    set_state(conn, [("accepted", None, e.recorded_at, e.data["item_id"]) for e in events])
+    executemany(
+        conn,
+        "INSERT INTO item_handling (item_id, site, accepted_at, measured_g) VALUES (?, ?, ?, ?)",
+        [
+            (d["item_id"], d["site"], e.recorded_at, d["weight_g"])
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.data["item_id"], "EMA", e.data["site"]) for e in events],
+    )
+
+
+@site_p.on(acc.ITEM_AT_EXCHANGE)
+def _at_exchange(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.data["item_id"], "EMB", e.data["site"]) for e in events],
+    )
+
+
+@site_p.on(rcp.RECEPTACLE_OPENED)
+def _opened(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "INSERT INTO receptacles (id, site, destination, category, subclass,"
+        " state, opened_at, item_count, content_g) VALUES (?, ?, ?, ?, ?, 'open', ?, 0, 0)",
+        [
+            (
+                d["receptacle_id"],
+                d["site"],
+                d["destination"],
+                d["category"],
+                d["subclass"],
+                e.recorded_at,
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(rcp.RECEPTACLE_ITEMS_ADDED)
+def _added(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE item_handling SET receptacle_id = ? WHERE item_id = ?",
+            [(d["receptacle_id"], i) for i in d["item_ids"]],
+        )
+        set_state(conn, [("in_receptacle", None, e.recorded_at, i) for i in d["item_ids"]])
+        executemany(
+            conn,
+            "UPDATE receptacles SET item_count = item_count + ?,"
+            " content_g = content_g + ? WHERE id = ?",
+            [(len(d["item_ids"]), sum(d["weights_g"]), d["receptacle_id"])],
+        )
+
+
+@site_p.on(rcp.RECEPTACLE_ITEM_REMOVED)
+def _removed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE item_handling SET receptacle_id = NULL WHERE item_id = ?",
+            [(d["item_id"],)],
+        )
+        set_state(conn, [("accepted", None, e.recorded_at, d["item_id"])])
+        executemany(
+            conn,
+            "UPDATE receptacles SET item_count = item_count - 1,"
+            " content_g = content_g - ? WHERE id = ?",
+            [(d["weight_g"], d["receptacle_id"])],
+        )
+
+
+@site_p.on(rcp.RECEPTACLE_CLOSED)
+def _closed(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "UPDATE receptacles SET state = 'closed', closed_at = ?, s9 = ?,"
+        " gross_weight_g = ?, year_digit = ?, despatch_serial = ?, receptacle_serial = ?"
+        " WHERE id = ?",
+        [
+            (
+                e.recorded_at,
+                d["s9"],
+                d["gross_weight_g"],
+                d["year_digit"],
+                d["despatch_serial"],
+                d["receptacle_serial"],
+                d["receptacle_id"],
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(dsp.DESPATCH_COMPOSED)
+def _composed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "INSERT INTO despatches (id, site, destination, category, subclass,"
+            " year_digit, serial, state, form, composed_at, receptacle_count, item_count,"
+            " gross_weight_g) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+            [
+                (
+                    d["despatch_id"],
+                    d["site"],
+                    d["destination"],
+                    d["category"],
+                    d["subclass"],
+                    d["year_digit"],
+                    d["serial"],
+                    d["form"],
+                    e.recorded_at,
+                    len(d["receptacle_ids"]),
+                    d["item_count"],
+                    d["gross_weight_g"],
+                )
+            ],
+        )
+        rows = [(d["despatch_id"], r) for r in d["receptacle_ids"]]
+        executemany(
+            conn, "UPDATE receptacles SET state = 'in_despatch', despatch_id = ? WHERE id = ?", rows
+        )
+        executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
+
+
+def _messages(conn: Connection, e: StoredEvent) -> None:
+    d = e.data
+    executemany(
+        conn,
+        "INSERT INTO despatch_messages (despatch_id, kind, part, customer_id,"
+        " content, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d["despatch_id"],
+                m["kind"],
+                m["part"],
+                m["customer_id"],
+                m["content"],
+                m["sealed"],
+                e.recorded_at,
+            )
+            for m in d["messages"]
+        ],
+    )
+
+
+@site_p.on(dsp.DESPATCH_CLOSED)
+def _despatch_closed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE despatches SET state = 'closed', closed_at = ?, carrier = ?,"
+            " flight = ?, flight_date = ? WHERE id = ?",
+            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+        )
+        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d["item_ids"]])
+        _messages(conn, e)
+
+
+@site_p.on(dsp.DESPATCH_HANDED_OVER)
+def _handed_over(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE despatches SET state = 'handed_over', handed_over_at = ?,"
+            " carrier = ?, flight = ?, flight_date = ? WHERE id = ?",
+            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+        )
+        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d["item_ids"]])
+        executemany(
+            conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d["site"]) for i in d["item_ids"]]
+        )
+        _messages(conn, e)
+
+
+@site_p.on(DESPATCH_CARRIER_REPORTED)
+def _carrier_reported(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE receptacles SET carrier_status = ? WHERE id = ?",
+            [(d["code"], d["receptacle_id"])],
+        )
+        executemany(
+            conn,
+            "UPDATE item_handling SET carrier_status = ? WHERE receptacle_id = ?",
+            [(d["code"], d["receptacle_id"])],
+        )
+        if d["code"] == "74":
+            executemany(
+                conn,
+                "UPDATE despatches SET state = CASE WHEN state = 'handed_over'"
+                " THEN 'in_custody' ELSE state END, custody_at = COALESCE(custody_at, ?)"
+                " WHERE id = ?",
+                [(d["occurred_at"], d["despatch_id"])],
+            )
+        else:
+            executemany(
+                conn,
+                "UPDATE despatches SET state = 'delivered', delivered_at = ?"
+                " WHERE id = ? AND NOT EXISTS (SELECT 1 FROM receptacles r WHERE"
+                " r.despatch_id = despatches.id AND COALESCE(r.carrier_status, '')"
+                " <> '21')",
+                [(d["occurred_at"], d["despatch_id"])],
+            )
+
+
+# --- repositories ------------------------------------------------------------------------
+def _rows(conn: Connection, query: Any) -> list[Any]:
+    return [r._mapping for r in conn.execute(query)]
+
+
+def _receptacle(m: Any) -> ReceptacleRecord:
+    return ReceptacleRecord(
+        id=m["id"],
+        site=m["site"],
+        destination=m["destination"],
+        category=m["category"],
+        subclass=m["subclass"],
+        state=m["state"],
+        opened_at=m["opened_at"],
+        closed_at=m["closed_at"],
+        item_count=m["item_count"],
+        content_g=m["content_g"],
+        gross_weight_g=m["gross_weight_g"],
+        s9=m["s9"],
+        despatch_id=m["despatch_id"],
+        carrier_status=m["carrier_status"],
+    )
+
+
+def _despatch(m: Any) -> DespatchRecord:
+    return DespatchRecord(**{k: m[k] for k in DespatchRecord.__dataclass_fields__})
+
+
+def _handling(m: Any) -> HandlingRecord:
+    return HandlingRecord(**{k: m[k] for k in HandlingRecord.__dataclass_fields__})
+
+
+CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+@implements(SiteOpsRepository)
+class SqlSiteOps:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
+        t = schema.items
+        out: dict[str, ItemRecord] = {}
+        ids = list(dict.fromkeys(item_ids))
+        for i in range(0, len(ids), CHUNK):
+            for row in self.conn.execute(select(t).where(t.c.id.in_(ids[i : i + CHUNK]))):
+                out[row.id] = _item(row)
+        return out
+
+    def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
+        t = item_handling
+        ids = list(dict.fromkeys(item_ids))
+        out = {}
+        for i in range(0, len(ids), CHUNK):
+            for m in _rows(self.conn, select(t).where(t.c.item_id.in_(ids[i : i + CHUNK]))):
+                out[m["item_id"]] = _handling(m)
+        return out
+
+    def receptacle(self, site: str, receptacle_id: str) -> ReceptacleRecord | None:
+        t = receptacles
+        rows = _rows(self.conn, select(t).where(t.c.id == receptacle_id, t.c.site == site))
+        return _receptacle(rows[0]) if rows else None
+
+    def receptacle_by_s9(self, s9: str) -> ReceptacleRecord | None:
+        rows = _rows(self.conn, select(receptacles).where(receptacles.c.s9 == s9))
+        return _receptacle(rows[0]) if rows else None
+
+    def receptacles(
+        self, site: str, state: str | None = None, despatch_id: str | None = None
+    ) -> list[ReceptacleRecord]:
+        t = receptacles
+        q = select(t).where(t.c.site == site)
+        if state:
+            q = q.where(t.c.state == state)
+        if despatch_id:
+            q = q.where(t.c.despatch_id == despatch_id).order_by(t.c.receptacle_serial)
+        else:
+            q = q.order_by(t.c.opened_at, t.c.id)
+        return [_receptacle(m) for m in _rows(self.conn, q)]
+
+    def receptacle_items(self, receptacle_id: str) -> list[HandlingRecord]:
+        t = item_handling
+        q = select(t).where(t.c.receptacle_id == receptacle_id).order_by(t.c.item_id)
+        return [_handling(m) for m in _rows(self.conn, q)]
+
+    def despatch_items(self, despatch_id: str) -> list[HandlingRecord]:
+        t = item_handling
+        q = select(t).where(t.c.despatch_id == despatch_id).order_by(t.c.item_id)
+        return [_handling(m) for m in _rows(self.conn, q)]
+
+    def pending(
+        self, site: str, series: tuple[str, str, str], year_digit: int, serial: int
+    ) -> list[ReceptacleRecord]:
+        t = receptacles
+        q = (
+            select(t)
+            .where(
+                t.c.site == site,
+                t.c.destination == series[0],
+                t.c.category == series[1],
+                t.c.subclass == series[2],
+                t.c.year_digit == year_digit,
+                t.c.despatch_serial == serial,
+                t.c.state == "closed",
+            )
+            .order_by(t.c.receptacle_serial)
+        )
+        return [_receptacle(m) for m in _rows(self.conn, q)]
+
+    def last_despatch_serial(
+        self, site: str, series: tuple[str, str, str], year_digit: int
+    ) -> int | None:
+        rows = fetchall(
+            self.conn,
+            "SELECT max(serial) FROM despatches WHERE site = ? AND"
+            " destination = ? AND category = ? AND subclass = ? AND year_digit = ?",
+            (site, *series, year_digit),
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def despatch(self, site: str, despatch_id: str) -> DespatchRecord | None:
+        t = despatches
+        rows = _rows(self.conn, select(t).where(t.c.id == despatch_id, t.c.site == site))
+        return _despatch(rows[0]) if rows else None
+
+    def despatches(self, site: str, state: str | None = None) -> list[DespatchRecord]:
+        t = despatches
+        q = select(t).where(t.c.site == site)
+        if state:
+            q = q.where(t.c.state == state)
+        return [_despatch(m) for m in _rows(self.conn, q.order_by(t.c.composed_at, t.c.id))]
+
+    def messages(self, despatch_id: str, kind: str | None = None) -> list[MessageRecord]:
+        t = despatch_messages
+        q = select(t).where(t.c.despatch_id == despatch_id)
+        if kind:
+            q = q.where(t.c.kind == kind)
+        rows = _rows(self.conn, q.order_by(t.c.kind, t.c.part))
+        return [
+            MessageRecord(**{k: m[k] for k in MessageRecord.__dataclass_fields__}) for m in rows
+        ]
+
+
+def _user(m: Any) -> UserRecord:
+    return UserRecord(
+        m["id"], m["username"], Role(m["role"]), m["site"], m["created_at"], m["password_hash"]
+    )
+
+
+@implements(UserRepository)
+class SqlUsers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_username(self, username: str) -> UserRecord | None:
+        rows = _rows(self.conn, select(staff_users).where(staff_users.c.username == username))
+        return _user(rows[0]) if rows else None
+
+    def get(self, user_id: str) -> UserRecord | None:
+        rows = _rows(self.conn, select(staff_users).where(staff_users.c.id == user_id))
+        return _user(rows[0]) if rows else None
