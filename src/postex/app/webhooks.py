@@ -1,0 +1,420 @@
+"""Customer webhooks: subscriptions, signed deliveries, retries with backoff.
+
+A subscription sends the customer's own items' tracking events (all, or chosen statuses)
+and, if asked, service advisories. Deliveries are created by the projection from the log,
+so a rebuild or restore recreates them exactly, and each attempt's outcome is an event, so
+nothing delivered is sent again after a restore.
+
+Signature: ``Postex-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
+with the subscription's secret (shown once at creation, stored sealed under the
+customer's data key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from postex.app.context import Context, new_id
+from postex.app.partners import office_name
+from postex.domain.errors import KeyUnavailableError, NotFoundError, ValidationError
+from postex.domain.tracking import Status, event_codes
+from postex.eventlog.chain import format_time
+from postex.eventlog.events import NewEvent
+
+WEBHOOK_SUBSCRIBED = "webhook.subscribed.v1"
+WEBHOOK_DELETED = "webhook.deleted.v1"
+DELIVERY_ATTEMPTED = "webhook.delivery_attempted.v1"
+REDELIVERY_REQUESTED = "webhook.redelivery_requested.v1"
+
+log = logging.getLogger("postex.webhooks")
+SIGNATURE_HEADER = "Postex-Signature"
+MAX_ATTEMPTS = 15  # over about 38 hours, see backoff()
+FAILING_AFTER = 5  # consecutive failed attempts mark a subscription failing
+MAX_SUBSCRIPTIONS = 20
+FIRST_DELAY_S = 60
+MAX_DELAY_S = 6 * 3600
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    id: str
+    customer_id: str
+    url: str
+    statuses: tuple[str, ...] | None  # None: every status
+    advisories: bool
+    state: str  # active | failing | deleted
+    consecutive_failures: int
+    created_at: str
+    sealed: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "statuses": list(self.statuses) if self.statuses is not None else None,
+            "advisories": self.advisories,
+            "state": self.state,
+            "consecutive_failures": self.consecutive_failures,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: str
+    subscription_id: str
+    customer_id: str
+    item_id: str | None
+    event_type: str
+    payload: str
+    state: str  # pending | delivered | failed
+    attempts: int
+    round_start: int
+    next_attempt_at: str
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_type": self.event_type,
+            "item_id": self.item_id,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "created_at": self.created_at,
+            "delivered_at": self.delivered_at,
+        }
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> SendOutcome:
+        """POST once; never raise for network or HTTP failures (report them instead)."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    def get(self, customer_id: str, subscription_id: str) -> SubscriptionRecord | None: ...
+
+    def list(self, customer_id: str) -> list[SubscriptionRecord]: ...
+
+    def deliveries(
+        self, customer_id: str, subscription_id: str, limit: int
+    ) -> list[DeliveryRecord]: ...
+
+    def delivery(self, customer_id: str, delivery_id: str) -> DeliveryRecord | None: ...
+
+    def due(self, now: str, limit: int) -> list[tuple[DeliveryRecord, SubscriptionRecord]]: ...
+
+
+@dataclass(frozen=True)
+class CreatedSubscription:
+    record: SubscriptionRecord
+    secret: str  # shown once
+
+
+# --- pure helpers ----------------------------------------------------------------------
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def backoff(attempt: int) -> timedelta:
+    """Wait after failed attempt ``attempt`` (1-based): 1 min doubling, at most 6 h.
+
+    15 attempts span 1+2+4+…+256 min + 5 × 6 h ≈ 38.5 h.
+    """
+    return timedelta(seconds=min(FIRST_DELAY_S * 2 ** (attempt - 1), MAX_DELAY_S))
+
+
+def aad(customer_id: str, subscription_id: str) -> str:
+    return f"webhook|{customer_id}|{subscription_id}"
+
+
+def delivery_id(subscription_id: str, source: str) -> str:
+    """Deterministic: the projection derives it from the log, identically on rebuild."""
+    return "whd_" + hashlib.sha256(f"{subscription_id}|{source}".encode()).hexdigest()[:20]
+
+
+def tracking_payload(
+    delivery: str, recorded_at: str, item_id: str, code: str, occurred_at: str,
+    office: str | None, source: str,
+) -> str:  # fmt: skip
+    """The JSON body of a tracking-event delivery (no personal data, deterministic)."""
+    info = event_codes().get(code)
+    return json.dumps(
+        {
+            "id": delivery,
+            "type": "item.tracking_event",
+            "created_at": recorded_at,
+            "data": {
+                "item_id": item_id,
+                "code": code,
+                "description": info.description if info else code,
+                "status": str(info.status) if info else "exception",
+                "occurred_at": occurred_at,
+                "office": office,
+                "place": office_name(office),
+                "source": source,
+            },
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def advisory_payload(delivery: str, recorded_at: str, kind: str, body: dict[str, Any]) -> str:
+    """The JSON body announcing an advisory (its public text and scope only)."""
+    public = {k: body[k] for k in ("advisory_id", "text", "scope", "starts_at") if k in body}
+    return json.dumps(
+        {"id": delivery, "type": kind, "created_at": recorded_at, "data": public},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def wants(sub_statuses: Sequence[str] | None, code: str) -> bool:
+    info = event_codes().get(code)
+    return sub_statuses is None or (info is not None and str(info.status) in sub_statuses)
+
+
+def check_url(url: object, allow_private: bool) -> str:
+    """An http(s) URL with a host; literal private, loopback or link-local hosts refused."""
+    if not isinstance(url, str) or not 1 <= len(url) <= 2000:
+        raise ValidationError.single("url", "type", url, "an http(s) URL up to 2000 characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.single("url", "scheme", url, "only http:// and https:// URLs")
+    if not allow_private and is_private_host(parts.hostname):
+        raise ValidationError.single(
+            "url", "private_target", url, "private, loopback and link-local targets are refused"
+        )
+    return url
+
+
+def is_private_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not ip.is_global
+
+
+def _statuses(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    valid = {str(s) for s in Status}
+    if not isinstance(value, list) or not value or not all(v in valid for v in value):
+        raise ValidationError.single(
+            "statuses", "one_of", value, "null for all, or a list of: " + ", ".join(sorted(valid))
+        )
+    return sorted(set(value))
+
+
+# --- use cases -------------------------------------------------------------------------
+def subscribe(
+    ctx: Context, customer_id: str, url: object, statuses: object = None,
+    advisories: bool = False, allow_private: bool = False,
+) -> CreatedSubscription:  # fmt: skip
+    """Create a subscription; the returned secret is never shown again."""
+    clean_url = check_url(url, allow_private)
+    chosen = _statuses(statuses)
+    sub_id = new_id("whk")
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    with ctx.store.write(ctx.site) as uow:
+        repo = uow.repo(WebhookRepository)
+        if len(repo.list(customer_id)) >= MAX_SUBSCRIPTIONS:
+            raise ValidationError.single(
+                "url", "too_many", MAX_SUBSCRIPTIONS, "delete a subscription first"
+            )
+        sealed = ctx.vault.seal(uow, customer_id, aad(customer_id, sub_id), {"secret": secret})
+        uow.append(
+            [
+                NewEvent(
+                    WEBHOOK_SUBSCRIBED,
+                    {
+                        "subscription_id": sub_id,
+                        "customer_id": customer_id,
+                        "url": clean_url,
+                        "statuses": chosen,
+                        "advisories": bool(advisories),
+                        "sealed": sealed,
+                    },
+                )
+            ]
+        )
+        record = repo.get(customer_id, sub_id)
+    assert record is not None
+    return CreatedSubscription(record, secret)
+
+
+def list_subscriptions(ctx: Context, customer_id: str) -> list[SubscriptionRecord]:
+    with ctx.store.read() as uow:
+        return uow.repo(WebhookRepository).list(customer_id)
+
+
+def get_subscription(ctx: Context, customer_id: str, subscription_id: str) -> SubscriptionRecord:
+    with ctx.store.read() as uow:
+        record = uow.repo(WebhookRepository).get(customer_id, subscription_id)
+    if record is None:
+        raise NotFoundError(f"no webhook {subscription_id}")
+    return record
+
+
+def unsubscribe(ctx: Context, customer_id: str, subscription_id: str) -> None:
+    """Stop a subscription; its undelivered events are no longer attempted."""
+    with ctx.store.write(ctx.site) as uow:
+        if uow.repo(WebhookRepository).get(customer_id, subscription_id) is None:
+            raise NotFoundError(f"no webhook {subscription_id}")
+        uow.append(
+            [
+                NewEvent(
+                    WEBHOOK_DELETED,
+                    {"subscription_id": subscription_id, "customer_id": customer_id},
+                )
+            ]
+        )
+
+
+def deliveries(
+    ctx: Context, customer_id: str, subscription_id: str, limit: int = 100
+) -> list[DeliveryRecord]:
+    """The delivery log of one of the customer's subscriptions, newest first."""
+    with ctx.store.read() as uow:
+        repo = uow.repo(WebhookRepository)
+        if repo.get(customer_id, subscription_id) is None:
+            raise NotFoundError(f"no webhook {subscription_id}")
+        return repo.deliveries(customer_id, subscription_id, max(1, min(limit, 1000)))
+
+
+def redeliver(
+    ctx: Context, customer_id: str, subscription_id: str, delivery: str
+) -> DeliveryRecord:
+    """Queue a delivery again now, with a fresh budget of attempts."""
+    with ctx.store.write(ctx.site) as uow:
+        repo = uow.repo(WebhookRepository)
+        found = repo.delivery(customer_id, delivery)
+        if found is None or found.subscription_id != subscription_id:
+            raise NotFoundError(f"no delivery {delivery}")
+        uow.append(
+            [
+                NewEvent(
+                    REDELIVERY_REQUESTED,
+                    {"delivery_id": delivery, "subscription_id": subscription_id,
+                     "customer_id": customer_id},
+                )
+            ]
+        )  # fmt: skip
+        again = repo.delivery(customer_id, delivery)
+    assert again is not None
+    return again
+
+
+def deliver_due(
+    ctx: Context, sender: WebhookSender, limit: int = 100, now: datetime | None = None
+) -> int:
+    """Attempt every delivery that is due; record each outcome as an event. Returns attempts.
+
+    The HTTP calls happen outside any transaction; their outcomes are appended together.
+    A customer whose data key was erased cannot sign: the attempt fails with ``key_unavailable``.
+    """
+    moment = now or ctx.clock.now()
+    at = format_time(moment)
+    with ctx.store.read() as uow:
+        due = uow.repo(WebhookRepository).due(at, limit)
+        secrets_by_sub: dict[str, str | None] = {}
+        for _, sub in due:
+            if sub.id not in secrets_by_sub:
+                try:
+                    opened = ctx.vault.open(uow, sub.customer_id, aad(sub.customer_id, sub.id),
+                                            sub.sealed)  # fmt: skip
+                    secrets_by_sub[sub.id] = str(opened["secret"])
+                except KeyUnavailableError:
+                    secrets_by_sub[sub.id] = None
+    if not due:
+        return 0
+    outcomes = []
+    timestamp = int(moment.timestamp())
+    for d, sub in due:
+        secret = secrets_by_sub[sub.id]
+        if secret is None:
+            outcome = SendOutcome(None, "key_unavailable")
+        else:
+            body = d.payload.encode()
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(secret, timestamp, body),
+                "Postex-Delivery": d.id,
+                "Postex-Event": d.event_type,
+                "User-Agent": "Postex-Webhooks/1",
+            }
+            outcome = sender.post(sub.url, body, headers)
+        outcomes.append((d, outcome))
+    with ctx.store.write(ctx.site) as uow:
+        uow.append([_attempt_event(d, o, moment) for d, o in outcomes])
+    return len(outcomes)
+
+
+def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime) -> NewEvent:
+    attempt = d.attempts + 1
+    in_round = attempt - d.round_start
+    if o.ok:
+        state, next_at = "delivered", None
+    elif in_round >= MAX_ATTEMPTS:
+        state, next_at = "failed", None
+    else:
+        state, next_at = "pending", format_time(moment + backoff(in_round))
+    return NewEvent(
+        DELIVERY_ATTEMPTED,
+        {
+            "delivery_id": d.id,
+            "subscription_id": d.subscription_id,
+            "attempt": attempt,
+            "at": format_time(moment),
+            "ok": o.ok,
+            "status": o.status,
+            "error": (o.error or "")[:200] or None,
+            "state": state,
+            "next_attempt_at": next_at,
+        },
+    )
+
+
+async def worker_loop(ctx: Context, sender: WebhookSender, interval: float = 1.0) -> None:
+    """Deliver what is due, forever (until cancelled); a failing round is logged, not fatal."""
+    while True:
+        try:
+            attempted = await asyncio.to_thread(deliver_due, ctx, sender)
+        except Exception:  # the store may be briefly unavailable; try again next round
+            log.exception("webhook delivery round failed")
+            attempted = 0
+        if not attempted:
+            await asyncio.sleep(interval)

@@ -1,0 +1,46 @@
+"""``postex worker``: the webhook delivery worker as its own process."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from postex.app.webhooks import deliver_due
+from postex.entrypoints.cli.common import DbOpt, HomeOpt, container, err, handle_errors
+
+
+@handle_errors
+def worker(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds to wait when nothing is due.")
+    ] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+) -> None:
+    """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
+
+    Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
+    """
+    c = container(db, home)
+    sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
+    total = 0
+    try:
+        while True:
+            attempted = deliver_due(c.ctx, sender)
+            total += attempted
+            if once:
+                break
+            if not attempted:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.close()
+    err.print(f"{total} delivery attempts")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)

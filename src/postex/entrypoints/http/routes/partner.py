@@ -1,0 +1,87 @@
+"""Partner API: tracking events in (JSON or EMSEVT flat file), and the ops quarantine view.
+
+``POST /api/v1/partner/events`` takes ``{"events": [...]}`` as JSON, or the EMSEVT CSV
+file as the body (``Content-Type: text/csv``) or as the ``file`` field of a multipart
+upload. ``?partial=true`` stores the good rows of a batch and reports the others.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from postex.app.auth import Principal, Role, require_roles
+from postex.app.partner_events import (
+    MAX_BATCH,
+    Row,
+    ingest_partner_events,
+    parse_file_batch,
+    parse_json_batch,
+    quarantine,
+)
+from postex.bootstrap import Container
+from postex.domain.errors import ValidationError
+from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.deps import container
+
+router = APIRouter(prefix="/api/v1", tags=["partners"])
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+async def _rows(request: Request, c: Container) -> list[Row]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationError.single("file", "required", None, "upload the file as 'file'")
+        data = await upload.read()
+        return parse_file_batch(c.partner_file_reader, data)
+    data = await request.body()
+    if kind in ("text/csv", "application/csv", "text/plain", "application/octet-stream"):
+        return parse_file_batch(c.partner_file_reader, data)
+    if kind not in ("application/json", ""):
+        raise ValidationError.single(
+            "content-type", "media_type", kind, "send application/json or text/csv"
+        )
+    try:
+        payload = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError.single("body", "json", str(exc)[:80], "not valid JSON") from None
+    return parse_json_batch(payload)
+
+
+@router.post(
+    "/partner/events",
+    summary="Send tracking events (EMSEVT-style JSON or CSV)",
+    description=f"At most {MAX_BATCH} events per batch. The same event twice is stored once.",
+    responses={401: PROBLEM, 403: PROBLEM, 413: PROBLEM, 422: PROBLEM},
+)
+async def send_events(
+    request: Request,
+    partial: bool = Query(False, description="Store the good rows and report the bad ones."),
+    p: Principal = Depends(principal),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    require_roles(p, Role.PARTNER)
+    rows = await _rows(request, c)
+    result = await run_in_threadpool(ingest_partner_events, c.ctx, p, rows, partial)
+    return result.to_dict()
+
+
+@router.get(
+    "/ops/quarantine",
+    summary="Partner events waiting for their item (ops)",
+    responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM},
+)
+def list_quarantine(
+    status: str | None = Query("waiting", description="waiting, attached or refused"),
+    limit: int = Query(500, ge=1, le=5000),
+    p: Principal = Depends(principal),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    rows = quarantine(c.ctx, p, status, limit)
+    return {"events": [vars(r) for r in rows]}
