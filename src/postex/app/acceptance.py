@@ -132,6 +132,7 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
                 f"item {held[0]} is held by an export hold: set it aside until the hold is"
                 " released",
                 item_id=held[0],
+                rule="item_held",
             )
         errors: list[FieldError] = []
         seen: set[str] = set()

@@ -170,6 +170,7 @@ def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) 
             f"item {held[0]} of despatch {d.id} is held: take its receptacle out"
             " or wait for the release",
             item_id=held[0],
+            rule="item_held",
         )
     for item in items:
         transition(item.state, target, item.id)

@@ -31,8 +31,10 @@ NEXT: dict[DespatchState, frozenset[DespatchState]] = {
     D.DELIVERED: frozenset(),
 }
 HINTS = {
-    D.CLOSED: "close it first (POST …/close)",
-    D.HANDED_OVER: "close it and hand it over to the carrier first",
+    (D.OPEN, D.HANDED_OVER): "close it first (POST …/close with the planned flight)",
+    (D.CLOSED, D.CLOSED): "it is closed already: hand it over to the carrier",
+    (D.OPEN, D.IN_CUSTODY): "it has not been handed over yet",
+    (D.CLOSED, D.IN_CUSTODY): "it has not been handed over yet",
 }
 CARRIER_CODES = {"74": "in_custody", "21": "delivered"}
 
@@ -41,10 +43,10 @@ def advance(despatch_id: str, current: str, target: DespatchState) -> DespatchSt
     """Return ``target`` if despatch ``despatch_id`` may move there; raise otherwise."""
     src = DespatchState(current)
     if target not in NEXT[src]:
-        hint = HINTS.get(target, "")
+        hint = HINTS.get((src, target), "")
         raise InvalidStateError(
             f"despatch {despatch_id} is {src}; it cannot become {target}"
-            + (f": {hint}" if hint and src == D.OPEN else ""),
+            + (f": {hint}" if hint else ""),
             rule="despatch_state",
             state=str(src),
             target=str(target),

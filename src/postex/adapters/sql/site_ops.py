@@ -6,30 +6,18 @@ Projections only: every row here is rebuilt from the site logs by ``postex rebui
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text
 
-from postex.adapters.sql import schema
-from postex.adapters.sql.core import TRACKING_INSERT, _item, set_state, tracking_row
-from postex.adapters.sql.fast import executemany, fetchall
+from postex.adapters.sql.core import TRACKING_INSERT, set_state, tracking_row
+from postex.adapters.sql.fast import executemany
 from postex.adapters.sql.projections import projection
-from postex.adapters.sql.repositories import implements
 from postex.adapters.sql.schema import metadata
 from postex.app import acceptance as acc
 from postex.app import despatches as dsp
 from postex.app import receptacles as rcp
-from postex.app.auth import Role
-from postex.app.items import ItemRecord
 from postex.app.site_messages import DESPATCH_CARRIER_REPORTED
-from postex.app.site_ops import (
-    DespatchRecord,
-    HandlingRecord,
-    MessageRecord,
-    ReceptacleRecord,
-    SiteOpsRepository,
-)
-from postex.app.staff import USER_CREATED, UserRecord, UserRepository
+from postex.app.staff import USER_CREATED
 from postex.eventlog.events import StoredEvent
 
 staff_users = Table(
@@ -370,164 +358,5 @@ def _carrier_reported(conn: Connection, events: Events) -> None:
             )
 
 
-# --- repositories ------------------------------------------------------------------------
-def _rows(conn: Connection, query: Any) -> list[Any]:
-    return [r._mapping for r in conn.execute(query)]
-
-
-def _receptacle(m: Any) -> ReceptacleRecord:
-    return ReceptacleRecord(
-        id=m["id"],
-        site=m["site"],
-        destination=m["destination"],
-        category=m["category"],
-        subclass=m["subclass"],
-        state=m["state"],
-        opened_at=m["opened_at"],
-        closed_at=m["closed_at"],
-        item_count=m["item_count"],
-        content_g=m["content_g"],
-        gross_weight_g=m["gross_weight_g"],
-        s9=m["s9"],
-        despatch_id=m["despatch_id"],
-        carrier_status=m["carrier_status"],
-    )
-
-
-def _despatch(m: Any) -> DespatchRecord:
-    return DespatchRecord(**{k: m[k] for k in DespatchRecord.__dataclass_fields__})
-
-
-def _handling(m: Any) -> HandlingRecord:
-    return HandlingRecord(**{k: m[k] for k in HandlingRecord.__dataclass_fields__})
-
-
-CHUNK = 900  # stays under SQLite's bound-parameter limit
-
-
-@implements(SiteOpsRepository)
-class SqlSiteOps:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
-        t = schema.items
-        out: dict[str, ItemRecord] = {}
-        ids = list(dict.fromkeys(item_ids))
-        for i in range(0, len(ids), CHUNK):
-            for row in self.conn.execute(select(t).where(t.c.id.in_(ids[i : i + CHUNK]))):
-                out[row.id] = _item(row)
-        return out
-
-    def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
-        t = item_handling
-        ids = list(dict.fromkeys(item_ids))
-        out = {}
-        for i in range(0, len(ids), CHUNK):
-            for m in _rows(self.conn, select(t).where(t.c.item_id.in_(ids[i : i + CHUNK]))):
-                out[m["item_id"]] = _handling(m)
-        return out
-
-    def receptacle(self, site: str, receptacle_id: str) -> ReceptacleRecord | None:
-        t = receptacles
-        rows = _rows(self.conn, select(t).where(t.c.id == receptacle_id, t.c.site == site))
-        return _receptacle(rows[0]) if rows else None
-
-    def receptacle_by_s9(self, s9: str) -> ReceptacleRecord | None:
-        rows = _rows(self.conn, select(receptacles).where(receptacles.c.s9 == s9))
-        return _receptacle(rows[0]) if rows else None
-
-    def receptacles(
-        self, site: str, state: str | None = None, despatch_id: str | None = None
-    ) -> list[ReceptacleRecord]:
-        t = receptacles
-        q = select(t).where(t.c.site == site)
-        if state:
-            q = q.where(t.c.state == state)
-        if despatch_id:
-            q = q.where(t.c.despatch_id == despatch_id).order_by(t.c.receptacle_serial)
-        else:
-            q = q.order_by(t.c.opened_at, t.c.id)
-        return [_receptacle(m) for m in _rows(self.conn, q)]
-
-    def receptacle_items(self, receptacle_id: str) -> list[HandlingRecord]:
-        t = item_handling
-        q = select(t).where(t.c.receptacle_id == receptacle_id).order_by(t.c.item_id)
-        return [_handling(m) for m in _rows(self.conn, q)]
-
-    def despatch_items(self, despatch_id: str) -> list[HandlingRecord]:
-        t = item_handling
-        q = select(t).where(t.c.despatch_id == despatch_id).order_by(t.c.item_id)
-        return [_handling(m) for m in _rows(self.conn, q)]
-
-    def pending(
-        self, site: str, series: tuple[str, str, str], year_digit: int, serial: int
-    ) -> list[ReceptacleRecord]:
-        t = receptacles
-        q = (
-            select(t)
-            .where(
-                t.c.site == site,
-                t.c.destination == series[0],
-                t.c.category == series[1],
-                t.c.subclass == series[2],
-                t.c.year_digit == year_digit,
-                t.c.despatch_serial == serial,
-                t.c.state == "closed",
-            )
-            .order_by(t.c.receptacle_serial)
-        )
-        return [_receptacle(m) for m in _rows(self.conn, q)]
-
-    def last_despatch_serial(
-        self, site: str, series: tuple[str, str, str], year_digit: int
-    ) -> int | None:
-        rows = fetchall(
-            self.conn,
-            "SELECT max(serial) FROM despatches WHERE site = ? AND"
-            " destination = ? AND category = ? AND subclass = ? AND year_digit = ?",
-            (site, *series, year_digit),
-        )
-        return rows[0][0] if rows and rows[0][0] is not None else None
-
-    def despatch(self, site: str, despatch_id: str) -> DespatchRecord | None:
-        t = despatches
-        rows = _rows(self.conn, select(t).where(t.c.id == despatch_id, t.c.site == site))
-        return _despatch(rows[0]) if rows else None
-
-    def despatches(self, site: str, state: str | None = None) -> list[DespatchRecord]:
-        t = despatches
-        q = select(t).where(t.c.site == site)
-        if state:
-            q = q.where(t.c.state == state)
-        return [_despatch(m) for m in _rows(self.conn, q.order_by(t.c.composed_at, t.c.id))]
-
-    def messages(self, despatch_id: str, kind: str | None = None) -> list[MessageRecord]:
-        t = despatch_messages
-        q = select(t).where(t.c.despatch_id == despatch_id)
-        if kind:
-            q = q.where(t.c.kind == kind)
-        rows = _rows(self.conn, q.order_by(t.c.kind, t.c.part))
-        return [
-            MessageRecord(**{k: m[k] for k in MessageRecord.__dataclass_fields__}) for m in rows
-        ]
-
-
-def _user(m: Any) -> UserRecord:
-    return UserRecord(
-        m["id"], m["username"], Role(m["role"]), m["site"], m["created_at"], m["password_hash"]
-    )
-
-
-@implements(UserRepository)
-class SqlUsers:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def by_username(self, username: str) -> UserRecord | None:
-        rows = _rows(self.conn, select(staff_users).where(staff_users.c.username == username))
-        return _user(rows[0]) if rows else None
-
-    def get(self, user_id: str) -> UserRecord | None:
-        rows = _rows(self.conn, select(staff_users).where(staff_users.c.id == user_id))
-        return _user(rows[0]) if rows else None
+# Registers the repositories (a module of their own to keep both short).
+from postex.adapters.sql import site_ops_queries as _queries  # noqa: E402, F401
