@@ -1,0 +1,93 @@
+"""The public status page ``/status``: active and recent advisories, per service and
+destination, with start time and updates. Plain HTML; every value goes through
+``html.escape``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+
+from postex.app.advisories import AdvisoryRecord, list_advisories
+from postex.app.context import Context
+from postex.domain.countries import country_name
+from postex.domain.reference import services
+from postex.entrypoints.http.deps import context
+
+router = APIRouter(tags=["web"])
+HEADERS = {
+    "Cache-Control": "public, max-age=30",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1b1b1b}.ok{color:#1a6b2f}.adv{border-left:4px solid #b35900;padding:.5rem 1rem;"
+    "margin:1rem 0}.resolved{border-color:#1a6b2f}.meta{color:#555;font-size:.9rem}"
+)
+
+
+def _names(codes: tuple[str, ...], every: str, name: Callable[[str], str]) -> str:
+    return ", ".join(name(c) for c in codes) if codes else every
+
+
+def _service_name(code: str) -> str:
+    svc = services().by_code.get(code)
+    return svc.name if svc else code
+
+
+def _country(code: str) -> str:
+    try:
+        return f"{country_name(code)} ({code})"
+    except KeyError:
+        return code
+
+
+def _advisory(a: AdvisoryRecord, status: str) -> str:
+    s = a.scope
+    scope = (
+        f"Services: {_names(s.services, 'all services', _service_name)}. "
+        f"Destinations: {_names(s.destinations, 'all destinations', _country)}."
+        + (" Items with goods (customs declaration) only." if s.goods_only else "")
+    )
+    updates = "".join(f"<li><time>{escape(u.at)}</time>: {escape(u.text)}</li>" for u in a.updates)
+    return (
+        f'<section class="adv {escape(status)}" id="{escape(a.id)}">'
+        f"<h2>{escape(status.capitalize())}: {escape(scope)}</h2>"
+        f"<p>{escape(a.text)}</p>"
+        f'<p class="meta">Since <time>{escape(a.starts_at)}</time>'
+        + (f"; resolved <time>{escape(a.closed_at)}</time>" if a.closed_at else "")
+        + "</p>"
+        + (f"<h3>Updates</h3><ul>{updates}</ul>" if updates else "")
+        + "</section>"
+    )
+
+
+def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
+    """The whole page; advisories in force first, then scheduled, then resolved."""
+    order = {"active": 0, "scheduled": 1, "resolved": 2}
+    pairs = sorted(zip(rows, statuses, strict=True), key=lambda p: order.get(p[1], 3))
+    live = any(st != "resolved" for st in statuses)
+    summary = (
+        "<p>Some export services are affected. Details below.</p>"
+        if live
+        else '<p class="ok">All export services are running normally.</p>'
+    )
+    body = "".join(_advisory(a, st) for a, st in pairs)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Postex service status</title><style>{STYLE}</style></head>"
+        f"<body><h1>Service status</h1>{summary}{body}</body></html>"
+    )
+
+
+@router.get("/status", response_class=HTMLResponse, summary="Public status page")
+def status_page(ctx: Context = Depends(context)) -> HTMLResponse:  # noqa: B008
+    rows = list_advisories(ctx)
+    now = ctx.clock.now()
+    html = render_status(rows, [a.status(now) for a in rows])
+    return HTMLResponse(html, headers=HEADERS)
