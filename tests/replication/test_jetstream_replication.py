@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from postex.app.integrity import verify_store
-from postex.bootstrap import replication
+from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, pair, start_replication, wait_until
@@ -15,8 +15,8 @@ from tests.replication.conftest import Loops, pair, start_replication, wait_unti
 pytestmark = pytest.mark.nats
 
 
-def _converged(site, hub, name: str = "GBLALA") -> bool:  # type: ignore[no-untyped-def]
-    return hub.store.head(name) == site.store.head(name)
+def _converged(site: Container, hub: Container, name: str = "GBLALA") -> bool:
+    return bool(hub.store.head(name) == site.store.head(name))
 
 
 def test_site_log_is_copied_verified_and_witnessed(

@@ -64,6 +64,7 @@ class Replication:
     site: str
     nats_url: str
     subjects: Subjects
+    checkpoint_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         self.state = SqlReplicationState(self.store)
@@ -73,8 +74,9 @@ class Replication:
 
     def publisher(self, url: str | None = None) -> JetStreamPublisher:
         pub = JetStreamPublisher(
-            self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects
-        )
+            self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects,
+            checkpoint_seconds=self.checkpoint_seconds,
+        )  # fmt: skip
         pub.attach()
         return pub
 

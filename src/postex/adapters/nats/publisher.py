@@ -51,6 +51,7 @@ class JetStreamPublisher:
     window: int = 32  # messages in flight before waiting for acknowledgements
     ack_timeout: float = 5.0
     status_every: float = 1.0
+    checkpoint_seconds: float = 60.0  # sign the head at least this often while it moves
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
     _rewind_to: int | None = None
@@ -119,8 +120,13 @@ class JetStreamPublisher:
     async def _pump(self, nc: Client, stop: asyncio.Event) -> None:
         last_status = 0.0
         loop = asyncio.get_running_loop()
+        last_checkpoint = loop.time()
         while not stop.is_set():
             self._wake.clear()
+            now = loop.time()
+            if now - last_checkpoint >= self.checkpoint_seconds:
+                await asyncio.to_thread(self.store.checkpoint_now, self.site)
+                last_checkpoint = now
             await self.publish_pending(nc)
             now = loop.time()
             if now - last_status >= self.status_every:

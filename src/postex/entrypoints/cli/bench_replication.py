@@ -1,0 +1,7 @@
+"""``postex bench replication`` (filled in below)."""
+
+from __future__ import annotations
+
+from postex.entrypoints.cli.bench import app
+
+del app

@@ -1,0 +1,212 @@
+"""Replication commands: `postex replicate` (a site), `postex hub …`, `postex replication …`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import signal
+from typing import Annotated
+
+import typer
+
+from postex.app.replication import integrity_overview, verify_copies
+from postex.bootstrap import Container, replication
+from postex.config import load_settings
+from postex.domain.errors import ValidationError
+from postex.entrypoints.cli.common import (
+    EXIT_INTEGRITY,
+    DbOpt,
+    HomeOpt,
+    JsonOpt,
+    SiteOpt,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+    progress_bar,
+)
+
+NatsOpt = Annotated[
+    str | None, typer.Option("--nats", help="NATS URL (default: the configured nats_url).")
+]
+PrefixOpt = Annotated[
+    str | None, typer.Option("--prefix", help="Subject prefix (default: postex).")
+]
+
+hub_app = typer.Typer(help="The hub: consume every site's log, verify and witness it.")
+rep_app = typer.Typer(help="Replication status and key exchange between sites and the hub.")
+
+
+def node(db: str | None, home: str | None, site: str | None, role: str,
+         nats: str | None = None, prefix: str | None = None) -> Container:  # fmt: skip
+    from postex.bootstrap import build
+
+    settings = load_settings(
+        db_url=db, home=home, site=site, role=role, nats_url=nats, nats_prefix=prefix
+    )
+    if not settings.nats_url and role != "single":
+        raise ValidationError.single("nats", "required", "", "set --nats or POSTEX_NATS_URL")
+    return build(settings, create=True)
+
+
+async def _until_signal(run: object) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run(stop)  # type: ignore[operator]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(replicate)
+    app.add_typer(hub_app, name="hub")
+    app.add_typer(rep_app, name="replication")
+
+
+@handle_errors
+def replicate(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: SiteOpt = None,
+    nats: NatsOpt = None,
+    prefix: PrefixOpt = None,
+) -> None:
+    """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve`).
+
+    Publishing reads from the log from the last acknowledged seq, so it may be stopped,
+    killed or cut off at any time and resumes where the hub's acknowledgements left off.
+
+    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
+    """
+    c = node(db, home, site, "site", nats, prefix)
+    pub = replication(c).publisher()
+    out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
+    asyncio.run(_until_signal(pub.run))
+    c.close()
+
+
+@hub_app.command("consume")
+@handle_errors
+def consume(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    nats: NatsOpt = None,
+    prefix: PrefixOpt = None,
+    replay: Annotated[
+        str | None,
+        typer.Option("--replay", help="Comma-separated sites to ask for a full re-publication."),
+    ] = None,
+) -> None:
+    """Consume every site's log: check links and hashes, store, countersign, raise alarms.
+
+    Example: postex hub consume --db postgresql://postex@db/hub --nats nats://127.0.0.1:4222
+    """
+    c = node(db, home, "HUB", "hub", nats, prefix)
+    consumer = replication(c).consumer(c.trusted_keys())
+    sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
+    out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
+
+    async def run(stop: asyncio.Event) -> None:
+        await consumer.run(stop, sites)
+
+    asyncio.run(_until_signal(run))
+    c.close()
+
+
+def verify_hub(c: Container, as_json: bool) -> None:
+    """``postex verify --hub``: every copy, every countersignature, every open alarm."""
+    rep = replication(c)
+    total = sum(c.store.head(s)[0] for s in c.store.sites())
+    with progress_bar("verifying hub copies", total) as update:
+        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update)
+    if as_json:
+        emit_json(
+            {
+                "ok": result.ok,
+                "events_checked": result.events_checked,
+                "sites": [
+                    {"site": r.site, "head_seq": r.head_seq, "ok": r.ok,
+                     "first_bad_seq": r.first_fault.seq if r.first_fault else None,
+                     "reason": r.first_fault.reason if r.first_fault else None}
+                    for r in result.reports
+                ],
+                "witness_faults": [
+                    {"site": f.site, "seq": f.seq, "reason": f.reason}
+                    for f in result.witness_faults
+                ],
+                "alarms": [
+                    {"site": a.site, "seq": a.seq, "kind": a.kind, "detail": a.detail}
+                    for a in result.alarms
+                ],
+            }
+        )  # fmt: skip
+    for r in result.reports:
+        f = r.first_fault
+        if f is None:
+            err.print(f"[green]ok[/green] {r.site}: {r.events_checked} events")
+        else:
+            err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
+    for f in result.witness_faults:
+        err.print(f"[red]BAD[/red] witness {f.site} seq {f.seq}: {f.reason}")
+    for a in result.alarms:
+        err.print(f"[red]ALARM[/red] {a.kind} site {a.site} seq {a.seq}: {a.detail}")
+    if not result.ok:
+        raise typer.Exit(EXIT_INTEGRITY)
+
+
+@rep_app.command("status")
+@handle_errors
+def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
+    """Print heads, checkpoints, replication lag per site, the last verification and alarms.
+
+    Example: postex replication status --site GBLALA
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    view = integrity_overview(c.store, replication(c).state, c.settings.role, c.settings.site)
+    c.close()
+    emit_json(view)
+
+
+@rep_app.command("public-key")
+@handle_errors
+def public_key(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
+    """Print this node's public signing key (base64), for the other side's `trust`.
+
+    Example: postex replication public-key --site GBLALA > GBLALA.pub
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    out.print(base64.b64encode(c.signer.public).decode())
+    c.close()
+
+
+@rep_app.command("trust")
+@handle_errors
+def trust(
+    name: Annotated[str, typer.Option("--name", help="Who the key belongs to: a site or HUB.")],
+    key: Annotated[str, typer.Option("--key", help="The base64 key from `public-key`.")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trust another node's signing key: a site's (on the hub) or the hub's (on a site).
+
+    Example: postex replication trust --name GBLALA --key "$(cat GBLALA.pub)"
+    """
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or not name.isalnum():
+        raise ValidationError.single("key", "ed25519_public", key, "a base64 32-byte public key")
+    settings = load_settings(home=home)
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    (settings.keys_dir / f"{name}.pub").write_text(key.strip() + "\n")
+    if as_json:
+        emit_json({"name": name, "file": str(settings.keys_dir / f"{name}.pub")})
+    else:
+        out.print(f"trusting {name}'s key ({settings.keys_dir / (name + '.pub')})")

@@ -1,0 +1,29 @@
+"""``GET /api/v1/integrity``: heads, checkpoints, replication lag, verification, alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from postex.app.auth import Principal
+from postex.app.replication import integrity_for
+from postex.bootstrap import Container, replication
+from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.deps import container
+
+router = APIRouter(tags=["integrity"])
+
+
+@router.get(
+    "/api/v1/integrity",
+    summary="Log integrity and replication per site (ops, auditor, admin)",
+)
+def integrity(p: Principal = Depends(principal), c: Container = Depends(container)) -> Any:
+    """Per site: head seq and hash, newest checkpoint and whether the hub countersigned it,
+    replication lag (a site: head - acknowledged; the hub: site's reported head - copy),
+    the last verification and every integrity alarm."""
+    view: dict[str, Any] = integrity_for(
+        p, c.store, replication(c).state, c.settings.role, c.settings.site
+    )
+    return view
