@@ -21,9 +21,9 @@ from postex.adapters.sql import schema
 from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.repositories import REPOSITORIES
 from postex.app.ports import Clock, Progress
-from postex.domain.errors import ConfigurationError
+from postex.domain.errors import ConfigurationError, IntegrityError
 from postex.eventlog.canonical import canonical
-from postex.eventlog.chain import ZERO_HASH, event_hash, format_time
+from postex.eventlog.chain import ZERO_HASH, ChainState, event_hash, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
 
@@ -367,3 +367,75 @@ class SqlStore:
         with self.engine.begin() as conn:
             result = conn.exec_driver_sql(sql, tuple(params))
             return [tuple(r) for r in result] if result.returns_rows else []
+
+    # --- replication, backup and restore -----------------------------------------------
+    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        """Append events hashed elsewhere (the hub's copy of a site, a restore) after the head.
+
+        Every link and hash is checked against the site's head first; on the first bad one
+        :class:`IntegrityError` is raised and nothing is written. ``project=False`` leaves
+        the projections for a later :meth:`rebuild` (bulk restore).
+        """
+        if not events:
+            return 0
+        with self._lock(site), self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            uow = SqlUnitOfWork(self, conn, site, writable=True)
+            conn.begin()
+            try:
+                seq, prev, _ = uow._load_head()
+                fault = verify_events(ChainState(site, seq, prev), events)
+                if fault is not None:
+                    raise IntegrityError(fault.reason, site=fault.site, seq=fault.seq)
+                self.insert_event_rows(
+                    conn,
+                    [(e.site, e.seq, e.recorded_at, e.type, e.body, e.prev_hash, e.hash)
+                     for e in events],
+                )  # fmt: skip
+                if project:
+                    apply_all(conn, events)
+                last = events[-1]
+                self.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return len(events)
+
+    def wipe(self) -> None:
+        """Delete every event, checkpoint, data key and projection row (before a restore)."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            conn.begin()
+            try:
+                for table in reversed([*projection_tables(), schema.heads, *schema.LOG_TABLES]):
+                    conn.execute(table.delete())
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def export_data_keys(self) -> list[tuple[str, str, bytes, str]]:
+        """Every wrapped data key as (customer id, KEK id, wrapped, created at)."""
+        t = schema.data_keys
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.customer_id, t.c.kek_id, t.c.wrapped, t.c.created_at).order_by(
+                    t.c.customer_id
+                )
+            ).all()
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def import_data_keys(self, keys: Sequence[tuple[str, str, bytes, str]]) -> int:
+        """Put back wrapped data keys (restore); existing ones for the same customer stay."""
+        t = schema.data_keys
+        with self.engine.begin() as conn:
+            have = {r[0] for r in conn.execute(select(t.c.customer_id))}
+            rows = [
+                {"customer_id": c, "kek_id": k, "wrapped": w, "created_at": at}
+                for c, k, w, at in keys
+                if c not in have
+            ]
+            if rows:
+                conn.execute(t.insert(), rows)
+        return len(rows)
