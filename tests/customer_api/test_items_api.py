@@ -20,7 +20,9 @@ def count(client: TestClient, who: Caller) -> int:
     return len(client.get("/api/v1/items?limit=200", headers=who.headers).json()["items"])
 
 
-def test_pre_advice_answers_201_with_s10_id_form_and_links(client: TestClient, alice: Caller) -> None:
+def test_pre_advice_answers_201_with_s10_id_form_and_links(
+    client: TestClient, alice: Caller
+) -> None:
     """A valid item is stored pre-advised with an S10 id, its customs form and links."""
     r = post(client, alice, item_payload())
     assert r.status_code == 201
@@ -82,7 +84,9 @@ def test_owner_reads_full_detail_with_personal_data(client: TestClient, alice: C
     assert detail["reference"] == "ORDER-1042"
 
 
-def test_list_filters_and_pages_with_a_cursor(client: TestClient, alice: Caller, bob: Caller) -> None:
+def test_list_filters_and_pages_with_a_cursor(
+    client: TestClient, alice: Caller, bob: Caller
+) -> None:
     """Filters narrow the owner's list; cursors walk it without repeats; others never show."""
     for n in range(5):
         post(client, alice, item_payload(reference=f"A-{n}"))

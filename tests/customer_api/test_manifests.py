@@ -27,9 +27,9 @@ def send_csv(client: TestClient, who: Caller, data: bytes, query: str = "") -> A
 
 
 def stored(client: TestClient, who: Caller) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = client.get(
-        "/api/v1/items?limit=200", headers=who.headers
-    ).json()["items"]
+    items: list[dict[str, Any]] = client.get("/api/v1/items?limit=200", headers=who.headers).json()[
+        "items"
+    ]
     return items
 
 
