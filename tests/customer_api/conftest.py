@@ -34,3 +34,8 @@ def alice(node: Container) -> Caller:
 @pytest.fixture
 def bob(node: Container) -> Caller:
     return make_caller(node, "Bob Shipping plc")
+
+
+@pytest.fixture
+def sqlite_alice(sqlite_node: Container) -> Caller:
+    return make_caller(sqlite_node, "Alice Exports Ltd")
