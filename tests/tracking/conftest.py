@@ -42,9 +42,7 @@ def clock() -> ManualClock:
 def tracking_node(home: Path, url: str, clock: ManualClock, **settings: object) -> Container:
     values: dict[str, object] = {"webhook_allow_private": True, "webhook_worker_seconds": 0}
     values.update(settings)
-    return build(
-        load_settings(home=str(home), db_url=url, **values), create=True, clock=clock
-    )
+    return build(load_settings(home=str(home), db_url=url, **values), create=True, clock=clock)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import json
 import random
 
 from fastapi.testclient import TestClient
-from tests.factories import ITEM, new_customer, new_items
-from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
 from postex.app.webhooks import deliver_due
 from postex.bootstrap import Container
+from tests.factories import ITEM, new_customer, new_items
+from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
 # EMD … EMI: each a different customer-facing status, times in New York (UTC-5).
 JOURNEY = [
@@ -73,9 +73,7 @@ def test_partner_journey_reaches_webhook_once_signed_after_outage(
 
     events = [_event(item.id, *e) for e in JOURNEY]
     shuffled = random.Random(5).sample(events, len(events))
-    first = tclient.post(
-        "/api/v1/partner/events", json={"events": shuffled[:3]}, headers=auth(key)
-    )
+    first = tclient.post("/api/v1/partner/events", json={"events": shuffled[:3]}, headers=auth(key))
     assert first.json() == {"accepted": 3, "duplicates": 0, "quarantined": 0, "rejected": []}
     again = tclient.post(
         "/api/v1/partner/events", json={"events": shuffled[::-1]}, headers=auth(key)

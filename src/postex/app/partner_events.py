@@ -144,9 +144,7 @@ def _optional_text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def check_row(
-    raw: dict[str, Any], line: int | None = None, index: int | None = None
-) -> Row:
+def check_row(raw: dict[str, Any], line: int | None = None, index: int | None = None) -> Row:
     """Validate one event's shape and values (not yet against items or time windows)."""
     errs: list[FieldError] = []
     unknown = sorted(str(k) for k in raw if k not in EVENT_FIELDS)

@@ -83,7 +83,9 @@ def create_partner(
                     {"partner_id": partner_id, "name": clean, "offices": list(codes)},
                 ),
                 token.event,
-                audit_event(who, "partner.registered", partner_id, details={"offices": list(codes)}),
+                audit_event(
+                    who, "partner.registered", partner_id, details={"offices": list(codes)}
+                ),
             ]
         )
         record = uow.repo(PartnerRepository).get(partner_id)
@@ -109,7 +111,7 @@ def _network() -> Network:
 def office_name(code: str | None) -> str | None:
     """The name of an IMPC office, for people (None for codes outside the 2020 list)."""
     office = _offices().get(code) if code else None
-    return office.name.strip().title() if office else None
+    return office.name.strip() if office else None
 
 
 def operators_of(offices: Iterable[str]) -> frozenset[str]:

@@ -121,7 +121,7 @@ class WebhookSender(Protocol):
 class WebhookRepository(Protocol):
     def get(self, customer_id: str, subscription_id: str) -> SubscriptionRecord | None: ...
 
-    def list(self, customer_id: str) -> list[SubscriptionRecord]: ...
+    def owned(self, customer_id: str) -> list[SubscriptionRecord]: ...
 
     def deliveries(
         self, customer_id: str, subscription_id: str, limit: int
@@ -251,7 +251,7 @@ def subscribe(
     secret = "whsec_" + secrets.token_urlsafe(32)
     with ctx.store.write(ctx.site) as uow:
         repo = uow.repo(WebhookRepository)
-        if len(repo.list(customer_id)) >= MAX_SUBSCRIPTIONS:
+        if len(repo.owned(customer_id)) >= MAX_SUBSCRIPTIONS:
             raise ValidationError.single(
                 "url", "too_many", MAX_SUBSCRIPTIONS, "delete a subscription first"
             )
@@ -278,7 +278,7 @@ def subscribe(
 
 def list_subscriptions(ctx: Context, customer_id: str) -> list[SubscriptionRecord]:
     with ctx.store.read() as uow:
-        return uow.repo(WebhookRepository).list(customer_id)
+        return uow.repo(WebhookRepository).owned(customer_id)
 
 
 def get_subscription(ctx: Context, customer_id: str, subscription_id: str) -> SubscriptionRecord:

@@ -146,9 +146,7 @@ def _subscriptions(conn: Connection) -> dict[str, list[tuple[str, list[str] | No
     )
     out: dict[str, list[tuple[str, list[str] | None]]] = {}
     for sub_id, customer_id, statuses in rows:
-        out.setdefault(customer_id, []).append(
-            (sub_id, json.loads(statuses) if statuses else None)
-        )
+        out.setdefault(customer_id, []).append((sub_id, json.loads(statuses) if statuses else None))
     return out
 
 
@@ -275,7 +273,8 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
         waiting += fetchall(
             conn,
             "SELECT site, seq, item_id, code, occurred_at, occurred_utc, office, reason, operators"
-            f" FROM partner_quarantine WHERE status = 'waiting' AND item_id IN ({_marks(len(part))})"
+            " FROM partner_quarantine WHERE status = 'waiting'"
+            f" AND item_id IN ({_marks(len(part))})"
             " ORDER BY occurred_utc, site, seq",
             part,
         )
@@ -466,7 +465,8 @@ class SqlPartnerEvents:
                 r[0]
                 for r in fetchall(
                     self.conn,
-                    f"SELECT event_key FROM partner_event_keys WHERE event_key IN ({_marks(len(part))})",
+                    "SELECT event_key FROM partner_event_keys"
+                    f" WHERE event_key IN ({_marks(len(part))})",
                     part,
                 )
             )
@@ -514,7 +514,7 @@ class SqlWebhooks:
         )
         return _sub(rows[0]) if rows else None
 
-    def list(self, customer_id: str) -> list[wh.SubscriptionRecord]:
+    def owned(self, customer_id: str) -> list[wh.SubscriptionRecord]:
         rows = fetchall(
             self.conn,
             f"SELECT {SUB_COLUMNS} FROM webhook_subscriptions"

@@ -84,7 +84,7 @@ def render_error(status: int, title: str, detail: str) -> str:
 def track_page(
     request: Request,
     item_id: str = Path(max_length=40),
-    ctx: Context = Depends(context),
+    ctx: Context = Depends(context),  # noqa: B008 - FastAPI declares dependencies as defaults
 ) -> Response:
     try:
         t = public_tracking(ctx, item_id)

@@ -28,7 +28,7 @@ from postex.entrypoints.http.auth import principal
 from postex.entrypoints.http.deps import container
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 async def _rows(request: Request, c: Container) -> list[Row]:

@@ -18,7 +18,7 @@ from postex.entrypoints.http.auth import customer_id
 from postex.entrypoints.http.deps import container
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
@@ -63,9 +63,7 @@ def get_webhook(
     return wh.get_subscription(c.ctx, cid, webhook_id).to_dict()
 
 
-@router.delete(
-    "/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=ERRORS
-)
+@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=ERRORS)
 def delete_webhook(
     webhook_id: str, cid: str = Depends(customer_id), c: Container = Depends(container)
 ) -> Response:

@@ -1,0 +1,218 @@
+"""Partner event ingest: bad rows, partial acceptance, scoping, quarantine and attach."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from postex.app.partner_events import MAX_BATCH
+from postex.bootstrap import Container
+from postex.domain.ids import S10
+from tests.factories import item_payload, new_customer, new_items
+from tests.tracking.conftest import ManualClock, auth, partner_key, staff_token
+
+GOOD_TIME = "2026-11-03T15:22:00-05:00"
+URL = "/api/v1/partner/events"
+
+
+def _ev(item_id: str, code: str = "EMD", at: str = GOOD_TIME, office: str = "USJFKA") -> dict:
+    return {"item_id": item_id, "event_code": code, "occurred_at": at, "office": office}
+
+
+def _timeline(client: TestClient, item_id: str) -> list[str]:
+    return [e["code"] for e in client.get(f"/api/v1/tracking/{item_id}").json()["events"]]
+
+
+def test_each_bad_row_is_named_and_nothing_is_stored(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """Unknown code, future time, malformed S10, bad office: 422 naming each row; no writes."""
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    key = partner_key(tnode)
+    clock.advance(days=4)
+    head = tnode.store.head(tnode.ctx.site)
+    batch = [
+        _ev(item.id),
+        _ev(item.id, code="ZZZ"),
+        _ev(item.id, code="EMI", at="2027-01-01T00:00:00+00:00"),
+        _ev("RB123456786US"),
+        _ev(item.id, code="EMG", office="nope"),
+        _ev(item.id, code="EMA"),
+        _ev(item.id, code="EMF", at="2026-11-03 10:00"),
+    ]
+    r = tclient.post(URL, json={"events": batch}, headers=auth(key))
+    assert r.status_code == 422
+    rules = {(e["index"], e["rule"]) for e in r.json()["errors"]}
+    assert rules == {
+        (1, "unknown_event_code"),
+        (2, "in_future"),
+        (3, "check_digit"),
+        (4, "impc_format"),
+        (5, "origin_event"),
+        (6, "timestamp"),
+    }
+    assert tnode.store.head(tnode.ctx.site) == head
+    assert _timeline(tclient, item.id) == ["PRE"]
+
+
+def test_partial_stores_good_rows_and_reports_bad_ones(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """With partial=true the good rows are stored and each bad row is reported."""
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    key = partner_key(tnode)
+    clock.advance(days=4)
+    batch = [_ev(item.id), _ev(item.id, code="ZZZ")]
+    r = tclient.post(URL, params={"partial": "true"}, json={"events": batch}, headers=auth(key))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 1
+    assert [p["index"] for p in body["rejected"]] == [1]
+    assert _timeline(tclient, item.id) == ["PRE", "EMD"]
+
+
+def test_events_before_pre_advice_are_impossible(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """An event earlier than the item's pre-advice is refused with before_pre_advice."""
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    key = partner_key(tnode)
+    clock.advance(days=4)
+    r = tclient.post(
+        URL, json={"events": [_ev(item.id, at="2026-10-01T10:00:00+00:00")]}, headers=auth(key)
+    )
+    assert r.status_code == 422
+    assert r.json()["rule"] == "before_pre_advice"
+
+
+def test_a_partner_cannot_send_for_another_posts_items(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """Canada Post's key is refused for an item routed to the United States."""
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    canada = partner_key(tnode, ("CAYTOA",), "Canada Post")
+    clock.advance(days=4)
+    r = tclient.post(URL, json={"events": [_ev(item.id, office="CAYTOA")]}, headers=auth(canada))
+    assert r.status_code == 422
+    assert r.json()["rule"] == "not_routed_to_you"
+    assert _timeline(tclient, item.id) == ["PRE"]
+
+
+def test_customer_keys_cannot_send_partner_events(tnode: Container, tclient: TestClient) -> None:
+    """Only partner keys may post tracking events (403 for a customer's key)."""
+    customer = new_customer(tnode)
+    r = tclient.post(URL, json={"events": []}, headers=auth(customer.api_key))
+    assert r.status_code == 403
+
+
+def test_oversize_and_broken_batches_are_refused_whole(
+    tnode: Container, tclient: TestClient
+) -> None:
+    """More than MAX_BATCH events, a bad CSV header or non-UTF-8 bytes: one clear problem."""
+    key = partner_key(tnode)
+    big = [_ev("RB123456785GB")] * (MAX_BATCH + 1)
+    r = tclient.post(URL, json={"events": big}, headers=auth(key))
+    assert (r.status_code, r.json()["rule"]) == (422, "batch_too_large")
+    csv = {**auth(key), "Content-Type": "text/csv"}
+    r = tclient.post(URL, content=b"item,code\nx,y\n", headers=csv)
+    assert (r.status_code, r.json()["rule"]) == (422, "header")
+    r = tclient.post(URL, content=b"\xff\xfe\x00garbage", headers=csv)
+    assert (r.status_code, r.json()["rule"]) == (422, "encoding")
+    r = tclient.post(
+        URL, content=b"{not json", headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert (r.status_code, r.json()["rule"]) == (422, "json")
+
+
+def test_csv_rows_report_their_line_numbers(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """A bad CSV row is reported with its 1-based line (the header is line 1)."""
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    key = partner_key(tnode)
+    clock.advance(days=4)
+    data = (
+        "item_id,event_code,occurred_at,office,reason_code,next_office\n"
+        f"{item.id},EMD,{GOOD_TIME},USJFKA,,\n"
+        f"{item.id},XXX,{GOOD_TIME},USJFKA,,\n"
+    ).encode()
+    files = {"file": ("events.csv", data, "text/csv")}
+    r = tclient.post(URL, params={"partial": "true"}, files=files, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert [p["line"] for p in r.json()["rejected"]] == [3]
+
+
+def test_unknown_items_wait_in_quarantine_and_attach_when_pre_advised(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """An event for an item not yet known is quarantined, listed for ops, and joins the
+    timeline (moving no state the machine refuses) when the item is pre-advised."""
+    key = partner_key(tnode)
+    future_id = str(S10("LA", 10_000_000, "GB"))  # the first tracked id this node issues
+    clock.advance(hours=1)
+    r = tclient.post(
+        URL, json={"events": [_ev(future_id, at="2026-11-02T09:30:00+00:00")]}, headers=auth(key)
+    )
+    assert r.json()["quarantined"] == 1
+    ops = staff_token(tnode)
+    waiting = tclient.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"]
+    assert [(q["item_id"], q["code"]) for q in waiting] == [(future_id, "EMD")]
+    customer = new_customer(tnode)
+    assert tclient.get("/api/v1/ops/quarantine", headers=auth(customer.api_key)).status_code == 403
+    clock.advance(minutes=1)
+    [item] = new_items(tnode, customer.record.id)
+    assert item.id == future_id
+    assert _timeline(tclient, item.id) == ["EMD", "PRE"]  # event time order: 09:30, 10:01
+    assert tclient.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"] == []
+
+
+def test_quarantined_event_of_the_wrong_post_is_refused_on_arrival(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """A quarantined event from a post the item is not routed to never joins its timeline."""
+    canada = partner_key(tnode, ("CAYTOA",), "Canada Post")
+    future_id = str(S10("LA", 10_000_000, "GB"))
+    clock.advance(hours=1)
+    tclient.post(URL, json={"events": [_ev(future_id, office="CAYTOA",
+                                            at="2026-11-02T09:30:00+00:00")]},
+                 headers=auth(canada))  # fmt: skip
+    clock.advance(minutes=1)
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    assert _timeline(tclient, item.id) == ["PRE"]
+    ops = staff_token(tnode)
+    refused = tclient.get(
+        "/api/v1/ops/quarantine", params={"status": "refused"}, headers=auth(ops)
+    ).json()["events"]
+    assert len(refused) == 1
+
+
+def test_partner_events_move_states_only_where_the_machine_allows(
+    tnode: Container, clock: ManualClock, tclient: TestClient
+) -> None:
+    """A despatched-equivalent move is not forced: a pre-advised item stays pre-advised,
+    while delivery of an in-transit item makes it delivered."""
+    from postex.adapters.sql.core import set_state
+
+    customer = new_customer(tnode)
+    [a, b] = new_items(tnode, customer.record.id, 2, **{"service": "tracked"})
+    with tnode.store.write(tnode.ctx.site) as uow:
+        set_state(uow.conn, [("in_transit", None, "2026-11-02T10:00:00.000000Z", b.id)])  # type: ignore[attr-defined]
+    key = partner_key(tnode)
+    clock.advance(days=4)
+    events = [_ev(i, code="EMI") for i in (a.id, b.id)]
+    tclient.post(URL, json={"events": events}, headers=auth(key))
+    states = {i: tclient.get(f"/api/v1/tracking/{i}").json()["status"] for i in (a.id, b.id)}
+    assert states == {a.id: "delivered", b.id: "delivered"}
+    with tnode.store.read() as uow:
+        from postex.app.items import ItemRepository
+
+        repo = uow.repo(ItemRepository)
+        assert repo.get_any(a.id).state == "pre_advised"  # type: ignore[union-attr]
+        assert repo.get_any(b.id).state == "delivered"  # type: ignore[union-attr]
+    assert item_payload()["service"] == "tracked"

@@ -1,0 +1,138 @@
+"""Webhook subscriptions: ownership, URL safety, failing state, redelivery, backoff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from postex.app.webhooks import FAILING_AFTER, MAX_ATTEMPTS, backoff, deliver_due
+from postex.bootstrap import Container
+from tests.factories import new_customer, new_items
+from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
+
+EVENT = {"event_code": "EMD", "occurred_at": "2026-11-03T15:22:00-05:00", "office": "USJFKA"}
+
+
+def test_backoff_makes_at_least_ten_attempts_over_a_day() -> None:
+    """The retry schedule spans at least 24 hours with at least 10 attempts."""
+    assert MAX_ATTEMPTS >= 10
+    total = sum((backoff(n) for n in range(1, MAX_ATTEMPTS)), timedelta())
+    assert total >= timedelta(hours=24)
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (1, 2, 4)]
+
+
+def test_another_customers_webhook_is_not_found(tnode: Container, tclient: TestClient) -> None:
+    """A customer cannot read, list or delete another customer's subscription."""
+    a, b = new_customer(tnode, "A Ltd"), new_customer(tnode, "B Ltd")
+    made = tclient.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=auth(a.api_key)
+    ).json()
+    assert "secret" in made
+    assert tclient.get(f"/api/v1/webhooks/{made['id']}", headers=auth(b.api_key)).status_code == 404
+    assert (
+        tclient.delete(f"/api/v1/webhooks/{made['id']}", headers=auth(b.api_key)).status_code == 404
+    )
+    assert tclient.get("/api/v1/webhooks", headers=auth(b.api_key)).json() == {"webhooks": []}
+    listed = tclient.get("/api/v1/webhooks", headers=auth(a.api_key)).json()["webhooks"]
+    assert [w["id"] for w in listed] == [made["id"]]
+    assert "secret" not in listed[0]
+    assert (
+        tclient.delete(f"/api/v1/webhooks/{made['id']}", headers=auth(a.api_key)).status_code == 204
+    )
+    assert tclient.get("/api/v1/webhooks", headers=auth(a.api_key)).json() == {"webhooks": []}
+
+
+def test_bad_webhook_urls_and_statuses_are_refused(
+    tmp_path: object, tnode: Container, tclient: TestClient
+) -> None:
+    """Only http(s) URLs and known statuses; the rule is named."""
+    c = new_customer(tnode)
+    for body, rule in [
+        ({"url": "ftp://example.com/x"}, "scheme"),
+        ({"url": "https://example.com/x", "statuses": ["lost"]}, "one_of"),
+        ({"url": "https://example.com/x", "statuses": []}, "one_of"),
+    ]:
+        r = tclient.post("/api/v1/webhooks", json=body, headers=auth(c.api_key))
+        assert (r.status_code, r.json()["rule"]) == (422, rule)
+
+
+def test_private_targets_are_refused_unless_allowed(
+    tmp_path: object, sqlite_url: str, clock: ManualClock
+) -> None:
+    """Loopback and private addresses are refused by default (private_target)."""
+    from pathlib import Path
+
+    from postex.app.webhooks import subscribe
+    from postex.domain.errors import ValidationError
+    from tests.tracking.conftest import tracking_node
+
+    node = tracking_node(Path(str(tmp_path)) / "h", sqlite_url, clock, webhook_allow_private=False)
+    c = new_customer(node)
+    for url in (
+        "http://127.0.0.1:8080/x",
+        "http://10.1.2.3/x",
+        "http://localhost/x",
+        "http://[::1]/x",
+    ):
+        with pytest.raises(ValidationError, match="private, loopback"):
+            subscribe(node.ctx, c.record.id, url, allow_private=False)
+    sender = node.webhook_sender_factory(False)
+    assert sender.post("http://127.0.0.1:9/x", b"{}", {}).error == "private_target"
+    node.close()
+
+
+def test_repeated_errors_mark_failing_and_keep_events_for_redelivery(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """After FAILING_AFTER failed attempts the subscription is failing, the delivery is
+    still pending; after giving up it can be redelivered on request and then arrives."""
+    c = new_customer(tnode)
+    [item] = new_items(tnode, c.record.id)
+    hook = tclient.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "statuses": ["arrived_in_destination"]},
+        headers=auth(c.api_key),
+    ).json()  # fmt: skip
+    clock.advance(days=4)
+    tclient.post("/api/v1/partner/events", json={"events": [{**EVENT, "item_id": item.id}]},
+                 headers=auth(partner_key(tnode)))  # fmt: skip
+    receiver.fail_first = 10_000
+    sender = tnode.webhook_sender_factory(True)
+    for n in range(1, MAX_ATTEMPTS + 1):
+        assert deliver_due(tnode.ctx, sender) == 1
+        state = tclient.get(f"/api/v1/webhooks/{hook['id']}", headers=auth(c.api_key)).json()
+        assert state["state"] == ("failing" if n >= FAILING_AFTER else "active")
+        clock.advance(hours=7)
+    log = tclient.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth(c.api_key))
+    [d] = log.json()["deliveries"]
+    assert (d["state"], d["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert deliver_due(tnode.ctx, sender) == 0
+    receiver.fail_first = 0
+    again = tclient.post(
+        f"/api/v1/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver", headers=auth(c.api_key)
+    )
+    assert again.status_code == 202 and again.json()["state"] == "pending"
+    receiver.requests.clear()
+    assert deliver_due(tnode.ctx, sender) == 1
+    assert receiver.requests[0][2] == 200
+    state = tclient.get(f"/api/v1/webhooks/{hook['id']}", headers=auth(c.api_key)).json()
+    assert (state["state"], state["consecutive_failures"]) == ("active", 0)
+
+
+def test_chosen_statuses_filter_deliveries(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """A subscription to 'delivered' only gets the delivery event, not arrival."""
+    c = new_customer(tnode)
+    [item] = new_items(tnode, c.record.id)
+    tclient.post("/api/v1/webhooks", json={"url": receiver.url, "statuses": ["delivered"]},
+                 headers=auth(c.api_key))  # fmt: skip
+    clock.advance(days=4)
+    events = [{**EVENT, "item_id": item.id},
+              {**EVENT, "item_id": item.id, "event_code": "EMI",
+               "occurred_at": "2026-11-04T10:00:00-05:00"}]  # fmt: skip
+    tclient.post("/api/v1/partner/events", json={"events": events},
+                 headers=auth(partner_key(tnode)))  # fmt: skip
+    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
+    assert b'"code":"EMI"' in receiver.requests[0][1]
