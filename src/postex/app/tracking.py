@@ -7,6 +7,7 @@ from typing import Protocol
 
 from postex.app.context import Context
 from postex.app.items import ItemRepository
+from postex.app.partners import office_name
 from postex.domain.countries import country_name
 from postex.domain.errors import NotFoundError
 from postex.domain.ids import S10
@@ -74,7 +75,7 @@ def public_tracking(ctx: Context, item_id: str) -> PublicTracking:
         PublicEvent(
             code=r.code,
             description=codes[r.code].description if r.code in codes else r.code,
-            place=r.office,
+            place=office_name(r.office) or r.office,
             time=r.occurred_at,
         )
         for r in rows
