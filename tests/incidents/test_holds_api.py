@@ -20,6 +20,7 @@ from tests.incidents.incident_helpers import (
 )
 
 from postex.app.auth import Role
+from postex.app.items import cancel_item
 from postex.bootstrap import Container
 
 __all__ = ["clock", "iclient", "inode"]
@@ -206,3 +207,19 @@ def test_pre_advice_outside_the_scope_flows(
     fr = {**DOCUMENTS_LETTER["addressee"], "country": "FR", "postcode": "75001", "region": None}
     to_fr = iclient.post("/api/v1/items", headers=api, json={**DOCUMENTS_LETTER, "addressee": fr})
     assert to_fr.status_code == 201, to_fr.text
+
+
+def test_item_cancelled_while_held_leaves_the_queue_and_stays_cancelled(
+    inode: Container, iclient: TestClient, tokens: dict[str, str]
+) -> None:
+    """A held item the sender cancels is no longer listed, and a release does not revive it."""
+    customer = new_customer(inode)
+    items = new_items(inode, customer.record.id, 2)
+    accept_items(inode, [i.id for i in items])
+    hold = iclient.post("/api/v1/holds", headers=bearer(tokens["sup"]), json=LALA).json()
+    cancel_item(inode.ctx, customer.record.id, items[0].id)
+    queue = iclient.get("/api/v1/holds/held-items", headers=bearer(tokens["clerk"])).json()
+    assert [i["item_id"] for i in queue["items"]] == [items[1].id]
+    r = iclient.post(f"/api/v1/holds/{hold['id']}/release", headers=bearer(tokens["sup"]))
+    assert r.json()["released"] == [items[1].id]
+    assert item_state(inode, items[0].id) == "cancelled"

@@ -139,6 +139,8 @@ def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
     flagged = {i["item_id"]: i["open_receptacles"] for i in q}
     assert flagged[tracked[0]] == [receptacle.id]
     assert flagged[tracked[1]] == []
+    boxes = client.get("/api/v1/holds/flagged-receptacles", headers=bearer(t_sup)).json()
+    assert boxes == [{"receptacle_id": receptacle.id, "site": "GBLALA", "held_items": 1}]
 
     # Public advisories and the status page.
     adv = client.get("/api/v1/advisories").json()

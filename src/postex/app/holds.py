@@ -103,6 +103,13 @@ class HeldItem:
     receptacles: tuple[str, ...] = ()  # open receptacles the item sits in (flagged)
 
 
+@dataclass(frozen=True)
+class FlaggedReceptacle:
+    receptacle_id: str
+    site: str
+    held_items: int
+
+
 class HoldRepository(Protocol):
     def get(self, hold_id: str) -> HoldRecord | None: ...
 
@@ -130,6 +137,10 @@ class HoldRepository(Protocol):
         self, site: str | None, hold_id: str | None, after: str | None, limit: int
     ) -> list[HeldItem]:
         """Held items by item id, after ``after``; flagged with their open receptacles."""
+        ...
+
+    def flagged(self, site: str | None) -> list[FlaggedReceptacle]:
+        """Open receptacles that contain held items (none may be closed with them inside)."""
         ...
 
 
@@ -493,12 +504,27 @@ def held_items(
     require_roles(p, *STAFF_ROLES)
     if not 1 <= limit <= 1000:
         raise ValidationError.single("limit", "range", limit, "limit is 1 to 1000")
+    site = _queue_site(p, site)
+    activate_due(ctx)
+    with ctx.store.read() as uow:
+        return uow.repo(HoldRepository).queue(site, hold_id, after, limit)
+
+
+def flagged_receptacles(
+    ctx: Context, p: Principal, site: str | None = None
+) -> list[FlaggedReceptacle]:
+    """Open receptacles holding held items: per site for site staff, any site for ops."""
+    require_roles(p, *STAFF_ROLES)
+    site = _queue_site(p, site)
+    with ctx.store.read() as uow:
+        return uow.repo(HoldRepository).flagged(site)
+
+
+def _queue_site(p: Principal, site: str | None) -> str | None:
     if site is not None and site not in {s.code for s in network().sites}:
         raise NotFoundError(f"no site {site}")
     if p.role not in NETWORK_ROLES:
         if site is not None and site != p.site:
             raise NotFoundError(f"no site {site}")
-        site = p.site
-    activate_due(ctx)
-    with ctx.store.read() as uow:
-        return uow.repo(HoldRepository).queue(site, hold_id, after, limit)
+        return p.site
+    return site

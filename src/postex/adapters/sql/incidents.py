@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     inspect,
     or_,
@@ -50,6 +51,7 @@ from postex.app.holds import (
     HOLD_PLACED,
     HOLD_RELEASE_REQUESTED,
     HOLD_RELEASED,
+    FlaggedReceptacle,
     HeldItem,
     HoldRecord,
     HoldRepository,
@@ -287,13 +289,15 @@ def _audit(conn: Connection, events: Sequence[StoredEvent]) -> None:
 def _counts(conn: Connection, ids: list[str]) -> dict[str, tuple[int, int]]:
     if not ids:
         return {}
-    t = hold_items
+    h, t = hold_items, schema.items
+    still_held = case((and_(h.c.released_at.is_(None), t.c.state == HELD), 1), else_=0)
     q = (
-        select(t.c.hold_id, func.count(), func.count(t.c.released_at))
-        .where(t.c.hold_id.in_(ids))
-        .group_by(t.c.hold_id)
+        select(h.c.hold_id, func.sum(still_held), func.count(h.c.released_at))
+        .join(t, t.c.id == h.c.item_id)
+        .where(h.c.hold_id.in_(ids))
+        .group_by(h.c.hold_id)
     )
-    return {r[0]: (int(r[1]) - int(r[2]), int(r[2])) for r in conn.execute(q)}
+    return {r[0]: (int(r[1] or 0), int(r[2])) for r in conn.execute(q)}
 
 
 def _hold(r: Any, counts: dict[str, tuple[int, int]]) -> HoldRecord:
@@ -363,7 +367,7 @@ class SqlHolds:
         q = (
             select(h.c.item_id, h.c.held_from, t.c.service)
             .join(t, t.c.id == h.c.item_id)
-            .where(h.c.hold_id == hold_id, h.c.released_at.is_(None))
+            .where(h.c.hold_id == hold_id, h.c.released_at.is_(None), t.c.state == HELD)
             .order_by(h.c.item_id)
         )
         return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
@@ -384,7 +388,7 @@ class SqlHolds:
         q = (
             select(h, t.c.service, t.c.destination, t.c.has_goods, t.c.customs_form)
             .join(t, t.c.id == h.c.item_id)
-            .where(h.c.released_at.is_(None))
+            .where(h.c.released_at.is_(None), t.c.state == HELD)
         )
         if site is not None:
             q = q.where(h.c.site == site)
@@ -399,6 +403,9 @@ class SqlHolds:
                      r.customs_form, r.held_from, r.held_at, tuple(flags.get(r.item_id, ())))
             for r in rows
         ]  # fmt: skip
+
+    def flagged(self, site: str | None) -> list[FlaggedReceptacle]:
+        return flagged_receptacles(self.conn, site)
 
 
 def receptacle_flags(conn: Connection, item_ids: list[str]) -> dict[str, list[str]]:
@@ -418,22 +425,21 @@ def receptacle_flags(conn: Connection, item_ids: list[str]) -> dict[str, list[st
     return out
 
 
-def flagged_receptacles(conn: Connection, site: str | None) -> list[tuple[str, str, int]]:
-    """(receptacle id, site, held items) of open receptacles that contain held items."""
+def flagged_receptacles(conn: Connection, site: str | None) -> list[FlaggedReceptacle]:
+    """Open receptacles (site operations' projection, read only) that contain held items."""
     if not _has_table(conn, "receptacles"):
         return []
     where = " AND r.site = ?" if site else ""
-    return [
-        (r[0], r[1], int(r[2]))
-        for r in fetchall(
-            conn,
-            "SELECT r.id, r.site, count(*) FROM receptacles r"
-            " JOIN item_handling h ON h.receptacle_id = r.id"
-            " JOIN hold_items x ON x.item_id = h.item_id AND x.released_at IS NULL"
-            f" WHERE r.state = 'open'{where} GROUP BY r.id, r.site ORDER BY r.id",
-            (site,) if site else (),
-        )
-    ]
+    rows = fetchall(
+        conn,
+        "SELECT r.id, r.site, count(*) FROM receptacles r"
+        " JOIN item_handling h ON h.receptacle_id = r.id"
+        " JOIN hold_items x ON x.item_id = h.item_id AND x.released_at IS NULL"
+        " JOIN items i ON i.id = x.item_id AND i.state = 'held'"
+        f" WHERE r.state = 'open'{where} GROUP BY r.id, r.site ORDER BY r.id",
+        (site,) if site else (),
+    )
+    return [FlaggedReceptacle(r[0], r[1], int(r[2])) for r in rows]
 
 
 def _has_table(conn: Connection, name: str) -> bool:

@@ -18,6 +18,7 @@ from postex.app.holds import (
     HoldRecord,
     ReleaseOutcome,
     confirm_hold,
+    flagged_receptacles,
     get_hold,
     held_items,
     list_holds,
@@ -171,6 +172,24 @@ def queue(
         items=[held_out(i) for i in rows],
         next_after=rows[-1].item_id if len(rows) == limit else None,
     )
+
+
+class FlaggedOut(BaseModel):
+    receptacle_id: str
+    site: str
+    held_items: int
+
+
+@router.get(
+    "/holds/flagged-receptacles", response_model=list[FlaggedOut], responses=ERRORS,
+    summary="Open receptacles that contain held items",
+)  # fmt: skip
+def flagged(
+    site: str | None = Query(None, max_length=16, examples=["GBLALA"]),
+    p: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+) -> list[FlaggedOut]:
+    return [FlaggedOut(**vars(f)) for f in flagged_receptacles(ctx, p, site)]
 
 
 @router.get("/holds/{hold_id}", response_model=HoldOut, summary="One hold", responses=ERRORS)
