@@ -143,19 +143,24 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
             raise ValidationError(errors)
         for scan in scans:
             ops.ctx.enforce(uow, "acceptance", item_subject(records[scan.item_id], site.code))
-        events = []
-        for scan in scans:
-            body = {
-                "item_id": scan.item_id,
-                "site": site.code,
-                "weight_g": scan.weight_g,
-                "declared_g": records[scan.item_id].weight_g,
-            }
-            events.append(NewEvent(ITEM_ACCEPTED, body))
-            if site.is_office_of_exchange:
-                events.append(
-                    NewEvent(ITEM_AT_EXCHANGE, {"item_id": scan.item_id, "site": site.code})
-                )
+        # All EMAs, then all EMBs: projections write each run of one type in one batch.
+        events = [
+            NewEvent(
+                ITEM_ACCEPTED,
+                {
+                    "item_id": scan.item_id,
+                    "site": site.code,
+                    "weight_g": scan.weight_g,
+                    "declared_g": records[scan.item_id].weight_g,
+                },
+            )
+            for scan in scans
+        ]
+        if site.is_office_of_exchange:
+            events += [
+                NewEvent(ITEM_AT_EXCHANGE, {"item_id": scan.item_id, "site": site.code})
+                for scan in scans
+            ]
         events.append(
             audit_event(p.actor(), "items.accepted", site.code, details={"count": len(scans)})
         )

@@ -7,8 +7,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from postex.adapters.sql import schema
-from postex.adapters.sql.core import _item
 from postex.adapters.sql.fast import fetchall
 from postex.adapters.sql.repositories import implements
 from postex.adapters.sql.site_ops import (
@@ -62,6 +60,8 @@ def _handling(m: Any) -> HandlingRecord:
 
 
 CHUNK = 900  # stays under SQLite's bound-parameter limit
+ITEM_COLUMNS = ", ".join(ItemRecord.__dataclass_fields__)
+HANDLING_COLUMNS = ", ".join(HandlingRecord.__dataclass_fields__)
 
 
 @implements(SiteOpsRepository)
@@ -69,23 +69,22 @@ class SqlSiteOps:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def _in(self, sql: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (ending in ``IN``) for every id, in chunks; raw cursor: hot path."""
+        unique = list(dict.fromkeys(ids))
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(unique), CHUNK):
+            chunk = unique[i : i + CHUNK]
+            rows += fetchall(self.conn, f"{sql} ({', '.join('?' * len(chunk))})", chunk)
+        return rows
+
     def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
-        t = schema.items
-        out: dict[str, ItemRecord] = {}
-        ids = list(dict.fromkeys(item_ids))
-        for i in range(0, len(ids), CHUNK):
-            for row in self.conn.execute(select(t).where(t.c.id.in_(ids[i : i + CHUNK]))):
-                out[row.id] = _item(row)
-        return out
+        rows = self._in(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN", item_ids)
+        return {r[0]: ItemRecord(*r[:8], bool(r[8]), *r[9:]) for r in rows}
 
     def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
-        t = item_handling
-        ids = list(dict.fromkeys(item_ids))
-        out = {}
-        for i in range(0, len(ids), CHUNK):
-            for m in _rows(self.conn, select(t).where(t.c.item_id.in_(ids[i : i + CHUNK]))):
-                out[m["item_id"]] = _handling(m)
-        return out
+        rows = self._in(f"SELECT {HANDLING_COLUMNS} FROM item_handling WHERE item_id IN", item_ids)
+        return {r[0]: HandlingRecord(*r) for r in rows}
 
     def receptacle(self, site: str, receptacle_id: str) -> ReceptacleRecord | None:
         t = receptacles
