@@ -223,3 +223,24 @@ def test_item_cancelled_while_held_leaves_the_queue_and_stays_cancelled(
     r = iclient.post(f"/api/v1/holds/{hold['id']}/release", headers=bearer(tokens["sup"]))
     assert r.json()["released"] == [items[1].id]
     assert item_state(inode, items[0].id) == "cancelled"
+
+
+def test_many_items_are_held_and_released_in_bounded_events_and_rebuild_alike(
+    inode: Container, iclient: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item lists are split over several events; a rebuild gives the same projections."""
+    monkeypatch.setattr("postex.app.holds.CHUNK", 2)
+    customer = new_customer(inode)
+    items = [i.id for i in new_items(inode, customer.record.id, 5)]
+    accept_items(inode, items)
+    hold = iclient.post("/api/v1/holds", headers=bearer(tokens["sup"]), json=LALA).json()
+    assert hold["held_items"] == 5
+    iclient.post(f"/api/v1/holds/{hold['id']}/release", headers=bearer(tokens["sup"]),
+                 json={"items": items[:3]})  # fmt: skip
+    kinds = [e.type for e in inode.store.read_events(inode.ctx.site) if e.type.startswith("hold.")]
+    assert kinds.count("hold.items_held.v1") == 3
+    assert kinds.count("hold.items_released.v1") == 2
+    assert [item_state(inode, i) for i in items] == ["accepted"] * 3 + ["held"] * 2
+    live = inode.store.projection_digest()
+    inode.store.rebuild()
+    assert inode.store.projection_digest() == live

@@ -1,9 +1,9 @@
 """Export holds: place, confirm (two-person rule), release, list; and the held-items queue.
 
 Placing a hold that is in force selects the accepted items in its scope in the use case
-and lists them, with the state each is held from, in the event: the projection only
-applies what the event says, so a rebuild holds exactly the same items. Releasing lists
-each item with the state it returns to.
+and lists them, with the state each is held from, in ``hold.items_held.v1`` events of at
+most 1,000 items: the projection only applies what the events say, so a rebuild holds
+exactly the same items. Releasing lists each item with the state it returns to.
 
 Supervisors hold their own site; ops any scope. A network-wide hold, and any release of
 one, waits for a second, different ops user's confirmation within 15 minutes unless the
@@ -53,6 +53,9 @@ HOLD_CONFIRMED = "hold.confirmed.v1"
 HOLD_ACTIVATED = "hold.activated.v1"
 HOLD_RELEASE_REQUESTED = "hold.release_requested.v1"
 HOLD_RELEASED = "hold.released.v1"
+HOLD_ITEMS_HELD = "hold.items_held.v1"
+HOLD_ITEMS_RELEASED = "hold.items_released.v1"
+CHUNK = 1000  # items per event: events stay small enough to replicate (NATS: 1 MB a message)
 
 
 def parse_stamp(text: str) -> datetime:
@@ -217,6 +220,14 @@ def _holding(uow: UnitOfWork, scope: Scope) -> list[list[str]]:
     return [[i, s, site] for i, s, site in uow.repo(HoldRepository).candidates(scope)]
 
 
+def _chunks(kind: str, hold_id: str, items: Sequence[list[str]]) -> list[NewEvent]:
+    """The items a hold holds or releases, in events of at most CHUNK items each."""
+    return [
+        NewEvent(kind, {"hold_id": hold_id, "items": list(items[n : n + CHUNK])})
+        for n in range(0, len(items), CHUNK)
+    ]
+
+
 def _advisory_events(
     hold_id: str, req: HoldRequest, starts_at: str
 ) -> tuple[str | None, list[NewEvent]]:
@@ -240,7 +251,8 @@ def activate_due(ctx: Context) -> int:
             fresh = repo.get(h.id)
             if fresh is not None and _due(fresh, now):
                 items = _holding(uow, fresh.scope)
-                events.append(NewEvent(HOLD_ACTIVATED, {"hold_id": h.id, "items": items}))
+                body = {"hold_id": h.id, "item_count": len(items)}
+                events += [NewEvent(HOLD_ACTIVATED, body), *_chunks(HOLD_ITEMS_HELD, h.id, items)]
         uow.append(events)
     return len(events)
 
@@ -287,10 +299,11 @@ def place_hold(ctx: Context, p: Principal, payload: object) -> HoldRecord:
             "emergency": req.emergency,
             "needs_confirmation": needs_confirmation,
             "in_force": in_force,
-            "items": items,
+            "item_count": len(items),
         }
         details = {"scope": req.scope.to_dict(), "items": len(items), "emergency": req.emergency}
-        events = [NewEvent(HOLD_PLACED, body), *adv_events]
+        events = [NewEvent(HOLD_PLACED, body), *_chunks(HOLD_ITEMS_HELD, hold_id, items)]
+        events += adv_events
         events.append(audit_event(p.actor(), "hold.placed", hold_id, req.reason, details))
         if req.emergency and req.scope.network_wide:
             events.append(
@@ -349,8 +362,9 @@ def _confirm_placement(
         NewEvent(
             HOLD_CONFIRMED,
             {"hold_id": hold.id, "confirmed_by": p.actor(), "in_force": in_force,
-             "items": items, "advisory_id": advisory_id},
-        )
+             "item_count": len(items), "advisory_id": advisory_id},
+        ),
+        *_chunks(HOLD_ITEMS_HELD, hold.id, items),
     ]  # fmt: skip
     if advisory_id and hold.advisory:
         events.append(
@@ -441,18 +455,15 @@ def _do_release(
 ) -> ReleaseOutcome:
     held = uow.repo(HoldRepository).held_by(hold.id)
     complete = not items and not svcs
-    chosen = [
-        (i, frm)
-        for i, frm, svc in held
-        if complete or (items and i in items) or (svcs and svc in svcs)
-    ]
+    listed, services = set(items), set(svcs)
+    chosen = [(i, frm) for i, frm, svc in held if complete or i in listed or svc in services]
     back = [[i, str(release_target(frm))] for i, frm in chosen]
     body: dict[str, Any] = {
-        "hold_id": hold.id, "items": back, "complete": complete, "reason": reason,
+        "hold_id": hold.id, "item_count": len(back), "complete": complete, "reason": reason,
         "released_by": dict(requested_by or p.actor()), "request_id": request_id,
         "confirmed_by": p.actor() if requested_by is not None else None,
     }  # fmt: skip
-    events = [NewEvent(HOLD_RELEASED, body)]
+    events = [*_chunks(HOLD_ITEMS_RELEASED, hold.id, back), NewEvent(HOLD_RELEASED, body)]
     if hold.advisory_id:
         if complete:
             events.append(closed_event(hold.advisory_id))

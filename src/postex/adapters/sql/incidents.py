@@ -48,6 +48,8 @@ from postex.app.audit_trail import AuditEntry, AuditFilter, AuditRepository, Pos
 from postex.app.holds import (
     HOLD_ACTIVATED,
     HOLD_CONFIRMED,
+    HOLD_ITEMS_HELD,
+    HOLD_ITEMS_RELEASED,
     HOLD_PLACED,
     HOLD_RELEASE_REQUESTED,
     HOLD_RELEASED,
@@ -180,7 +182,12 @@ def _placed(conn: Connection, events: Sequence[StoredEvent]) -> None:
                 None, e.recorded_at if d["in_force"] else None,
             )],
         )  # fmt: skip
-        _hold_items(conn, e, d["hold_id"], d["items"])
+
+
+@holds_p.on(HOLD_ITEMS_HELD)
+def _items_held(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    for e in events:
+        _hold_items(conn, e, e.data["hold_id"], e.data["items"])
 
 
 @holds_p.on(HOLD_CONFIRMED)
@@ -194,17 +201,15 @@ def _confirmed(conn: Connection, events: Sequence[StoredEvent]) -> None:
             [(e.recorded_at, d["confirmed_by"]["id"], e.recorded_at if d["in_force"] else None,
               d["advisory_id"], d["hold_id"])],
         )  # fmt: skip
-        _hold_items(conn, e, d["hold_id"], d["items"])
 
 
 @holds_p.on(HOLD_ACTIVATED)
 def _activated(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    for e in events:
-        d = e.data
-        executemany(
-            conn, "UPDATE holds SET activated_at = ? WHERE id = ?", [(e.recorded_at, d["hold_id"])]
-        )
-        _hold_items(conn, e, d["hold_id"], d["items"])
+    executemany(
+        conn,
+        "UPDATE holds SET activated_at = ? WHERE id = ?",
+        [(e.recorded_at, e.data["hold_id"]) for e in events],
+    )
 
 
 @holds_p.on(HOLD_RELEASE_REQUESTED)
@@ -218,22 +223,26 @@ def _release_requested(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(conn, "UPDATE holds SET release_request = ? WHERE id = ?", rows)
 
 
-@holds_p.on(HOLD_RELEASED)
-def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HOLD_ITEMS_RELEASED)
+def _items_released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    """Held items return to the state the event names (the one they were held from)."""
     for e in events:
         d = e.data
-        items = d["items"]
-        set_state(conn, [(target, None, e.recorded_at, item) for item, target in items])
+        set_state(conn, [(target, None, e.recorded_at, item) for item, target in d["items"]])
         executemany(
             conn,
             "UPDATE hold_items SET released_at = ? WHERE hold_id = ? AND item_id = ?",
-            [(e.recorded_at, d["hold_id"], item) for item, _t in items],
+            [(e.recorded_at, d["hold_id"], item) for item, _t in d["items"]],
         )
-        executemany(
-            conn,
-            "UPDATE holds SET release_request = NULL, released_at = ? WHERE id = ?",
-            [(e.recorded_at if d["complete"] else None, d["hold_id"])],
-        )
+
+
+@holds_p.on(HOLD_RELEASED)
+def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "UPDATE holds SET release_request = NULL, released_at = ? WHERE id = ?",
+        [(e.recorded_at if e.data["complete"] else None, e.data["hold_id"]) for e in events],
+    )
 
 
 advisories_p = projection("advisories", advisories, advisory_updates)
