@@ -205,6 +205,9 @@ class Problem(BaseModel):
 
 PROBLEM_SCHEMA = Problem.model_json_schema()
 EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("The body is not parseable JSON", {
+        "type": "https://postex.dev/problems/http-400", "title": "HTTP error", "status": 400,
+        "detail": "There was an error parsing the body"}),
     401: ("Missing, unknown or revoked API key", {
         "type": "https://postex.dev/problems/unauthenticated", "title": "Authentication required",
         "status": 401, "detail": "missing or invalid credentials"}),

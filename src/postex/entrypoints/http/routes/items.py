@@ -23,7 +23,7 @@ from postex.app.customer_items import Answer, create_items, item_timeline, list_
 from postex.app.documents import Documents, item_cn23, item_label
 from postex.app.idempotency import find, idempotency
 from postex.app.items import ItemFilter, ItemRecord, ItemView, cancel_item, get_item
-from postex.domain.errors import ValidationError
+from postex.domain.errors import FieldError, ValidationError
 from postex.domain.items import PreAdvice, parse_pre_advice
 from postex.domain.tracking import event_codes
 from postex.entrypoints.http.auth import principal
@@ -82,6 +82,20 @@ def customer(request: Request, p: Principal = Depends(principal)) -> str:
     return customer_id
 
 
+def known_query(*names: str) -> Any:
+    """A dependency refusing query parameters the route does not define (typos never pass)."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError(
+                FieldError(k, "unknown_field", k, f"unknown query parameter {k!r}") for k in unknown
+            )
+
+    return Depends(check)
+
+
 def links(record: ItemRecord) -> dict[str, str | None]:
     base = f"/api/v1/items/{record.id}"
     return {
@@ -135,7 +149,8 @@ def answer_response(answer: Answer, location: str | None = None) -> JSONResponse
     summary="Pre-advise one item",
     description="Validates the item and its customs data, issues an S10 id and says which "
     "customs form it needs (CN22, CN23 or none). Export holds in scope refuse it (409).",
-    responses=problems(401, 403, 409, 413, 422, 429),
+    responses=problems(400, 401, 403, 409, 413, 422, 429),
+    dependencies=[known_query()],
 )
 def create_item(
     payload: ItemIn,
@@ -191,6 +206,18 @@ def _utc(moment: datetime | None) -> str | None:
     summary="List own items",
     description="Own items only, oldest first, filtered; page with the opaque next_cursor.",
     responses=problems(401, 403, 422, 429),
+    dependencies=[
+        known_query(
+            "state",
+            "destination",
+            "service",
+            "created_from",
+            "created_to",
+            "reference",
+            "cursor",
+            "limit",
+        )
+    ],
 )
 def list_items(
     state: ItemStateName | None = Query(None),
@@ -219,6 +246,7 @@ def list_items(
     response_model=ItemDetail,
     summary="One own item in full",
     responses=problems(401, 403, 404, 422, 429),
+    dependencies=[known_query()],
 )
 def read_item(
     item_id: str = ITEM_ID,
@@ -234,6 +262,7 @@ def read_item(
     summary="Cancel an item before acceptance",
     description="Allowed while the item is pre-advised; afterwards 409.",
     responses=problems(401, 403, 404, 409, 422, 429),
+    dependencies=[known_query()],
 )
 def delete_item(
     item_id: str = ITEM_ID,
@@ -249,6 +278,7 @@ def delete_item(
     response_model=Timeline,
     summary="Full timeline of an own item",
     responses=problems(401, 403, 404, 422, 429),
+    dependencies=[known_query()],
 )
 def item_events(
     item_id: str = ITEM_ID,
@@ -286,6 +316,7 @@ PDF_OK: dict[int | str, dict[str, Any]] = {
     response_class=PdfResponse,
     summary="4×6 inch address label (with the CN22 when needed)",
     responses={**PDF_OK, **problems(401, 403, 404, 409, 422, 429)},
+    dependencies=[known_query()],
 )
 def label_pdf(
     item_id: str = ITEM_ID,
@@ -303,6 +334,7 @@ def label_pdf(
     summary="CN23 customs declaration on A4",
     description="Only for items whose customs_form is CN23; 409 (rule no_cn23) otherwise.",
     responses={**PDF_OK, **problems(401, 403, 404, 409, 422, 429)},
+    dependencies=[known_query()],
 )
 def cn23_pdf(
     item_id: str = ITEM_ID,

@@ -22,7 +22,12 @@ from postex.app.manifests import (
 from postex.domain.errors import FieldError, ValidationError
 from postex.domain.items import PreAdvice
 from postex.entrypoints.http.deps import context
-from postex.entrypoints.http.routes.items import IDEMPOTENCY_KEY, answer_response, customer
+from postex.entrypoints.http.routes.items import (
+    IDEMPOTENCY_KEY,
+    answer_response,
+    customer,
+    known_query,
+)
 from postex.entrypoints.http.schemas_items import ManifestOut, problems
 
 router = APIRouter(prefix="/api/v1", tags=["manifests"])
@@ -88,6 +93,7 @@ def _render(
         "`partial=true` the good items are stored and the bad ones reported in `errors`."
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
+    dependencies=[known_query("partial")],
     responses=problems(401, 403, 409, 413, 422, 429),
 )
 async def post_manifest(
