@@ -12,18 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from postex.app.auth import Principal, Role, require_roles
 from postex.app.context import Context
 from postex.app.partners import operators_of, routed_operator
 from postex.domain.dispatch_ids import is_impc_code
-from postex.domain.errors import FieldError, ValidationError
+from postex.domain.errors import FieldError, InvalidStateError, ValidationError
 from postex.domain.ids import S10
 from postex.domain.items import ItemState, transition
 from postex.domain.tracking import Status, event_codes
-from postex.eventlog.chain import format_time
 from postex.eventlog.events import NewEvent
 
 PARTNER_EVENT_RECORDED = "tracking.partner_event.v1"
@@ -49,13 +49,15 @@ class PartnerEventIn:
     next_office: str | None
     line: int | None = None
     index: int | None = None
+    occurred_utc: str = ""  # filled in by __post_init__
 
-    @property
-    def occurred_utc(self) -> str:
-        return format_time(self.occurred_at)
+    def __post_init__(self) -> None:
+        utc = self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+        object.__setattr__(self, "occurred_utc", utc.replace("+00:00", "Z"))
 
     @property
     def key(self) -> str:
+        """The event's identity: the same event sent twice is stored once."""
         return f"{self.item_id}|{self.code}|{self.occurred_utc}|{self.office}"
 
 
@@ -140,6 +142,16 @@ def _aware(text: object) -> datetime | None:
     return value if value.utcoffset() is not None else None
 
 
+@lru_cache(maxsize=65_536)
+def _s10_errors(text: str) -> tuple[FieldError, ...]:
+    """S10 checks, cached: a batch usually carries several events per item."""
+    try:
+        S10.parse(text, field="item_id")
+    except ValidationError as exc:
+        return tuple(exc.errors)
+    return ()
+
+
 def _optional_text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
@@ -151,10 +163,10 @@ def check_row(raw: dict[str, Any], line: int | None = None, index: int | None = 
     if unknown:
         errs.append(FieldError(unknown[0], "unknown_field", None, "not an event field"))
     item_id = raw.get("item_id")
-    try:
-        S10.parse(item_id, field="item_id")
-    except ValidationError as exc:
-        errs.extend(exc.errors)
+    if isinstance(item_id, str):
+        errs.extend(_s10_errors(item_id))
+    else:
+        errs.append(FieldError("item_id", "type", None, "an S10 id is a 13-character string"))
     code = raw.get("event_code")
     info = event_codes().get(code) if isinstance(code, str) else None
     if info is None:
@@ -324,11 +336,15 @@ def _item_problem(
     if routed_operator(item.destination, item.service) not in operators:
         return _reject(row, "item_id", "not_routed_to_you", row.item_id,
                        "this item is not routed to your offices")  # fmt: skip
-    pre_advised = datetime.fromisoformat(item.created_at.replace("Z", "+00:00"))
-    if row.occurred_at < pre_advised - CLOCK_SKEW:
+    if row.occurred_at < _utc(item.created_at) - CLOCK_SKEW:
         return _reject(row, "occurred_at", "before_pre_advice", row.occurred_at.isoformat(),
                        "the event is earlier than the item's pre-advice")  # fmt: skip
     return None
+
+
+@lru_cache(maxsize=65_536)
+def _utc(recorded_at: str) -> datetime:
+    return datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
 
 
 def _body(row: PartnerEventIn, partner: Principal, operators: frozenset[str]) -> dict[str, Any]:
@@ -351,6 +367,7 @@ def may_attach(body: dict[str, Any], destination: str, service: str) -> bool:
     return routed_operator(destination, service) in set(body.get("operators", []))
 
 
+@lru_cache(maxsize=1024)
 def state_after(current: str, code: str) -> str | None:
     """The item state a partner event moves the item to, or None if the machine refuses."""
     info = event_codes().get(code)
@@ -364,7 +381,7 @@ def state_after(current: str, code: str) -> str | None:
         target = ItemState.IN_TRANSIT
     try:
         return str(transition(current, target))
-    except (ValueError, Exception):  # the machine refuses: record the event, keep the state
+    except (ValueError, InvalidStateError):  # refused: record the event, keep the state
         return None
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from postex.app.context import Context
-from postex.app.items import ItemRepository
 from postex.app.partners import office_name
 from postex.domain.countries import country_name
 from postex.domain.errors import NotFoundError
@@ -31,6 +30,12 @@ class TrackingRow:
 class TrackingRepository(Protocol):
     def timeline(self, item_id: str) -> list[TrackingRow]:
         """Every tracking event of the item, oldest first by event time."""
+        ...
+
+
+class PublicTrackingRepository(Protocol):
+    def public_view(self, item_id: str) -> tuple[tuple[str, str] | None, list[TrackingRow]]:
+        """The item's (service, destination) and timeline in one query; (None, []) if unknown."""
         ...
 
 
@@ -66,10 +71,10 @@ def public_tracking(ctx: Context, item_id: str) -> PublicTracking:
     """Raise ValidationError for a malformed id, NotFoundError for an unknown one."""
     S10.parse(item_id)
     with ctx.store.read() as uow:
-        record = uow.repo(ItemRepository).get_any(item_id)
-        if record is None:
-            raise NotFoundError(f"no item {item_id}")
-        rows = uow.repo(TrackingRepository).timeline(item_id)
+        item, rows = uow.repo(PublicTrackingRepository).public_view(item_id)
+    if item is None:
+        raise NotFoundError(f"no item {item_id}")
+    service, destination = item
     codes = event_codes()
     events = [
         PublicEvent(
@@ -80,12 +85,12 @@ def public_tracking(ctx: Context, item_id: str) -> PublicTracking:
         )
         for r in rows
     ]
-    svc = services().by_code.get(record.service)
+    svc = services().by_code.get(service)
     return PublicTracking(
         id=item_id,
         status=str(status_of(rows)),
-        service=svc.name if svc else record.service,
-        destination_country=record.destination,
-        destination_name=country_name(record.destination),
+        service=svc.name if svc else service,
+        destination_country=destination,
+        destination_name=country_name(destination),
         events=events,
     )

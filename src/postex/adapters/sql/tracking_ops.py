@@ -26,6 +26,7 @@ from postex.app import partner_events as pe
 from postex.app import webhooks as wh
 from postex.app.advisories import ADVISORY_CLOSED, ADVISORY_PUBLISHED, ADVISORY_UPDATED
 from postex.app.partners import PARTNER_REGISTERED, PartnerRecord, PartnerRepository
+from postex.app.tracking import PublicTrackingRepository, TrackingRow
 from postex.domain import events as ev
 from postex.eventlog.events import StoredEvent
 
@@ -553,3 +554,29 @@ class SqlWebhooks:
             (now,),
         )
         return [(wh.DeliveryRecord(*r[:14]), _sub(r[14:])) for r in rows]
+
+
+@implements(PublicTrackingRepository)
+class SqlPublicTracking:
+    """The public tracking hot path: one indexed query through the DB-API cursor."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def public_view(self, item_id: str) -> tuple[tuple[str, str] | None, list[TrackingRow]]:
+        rows = fetchall(
+            self.conn,
+            "SELECT i.service, i.destination, t.code, t.occurred_at, t.occurred_utc, t.office,"
+            " t.reason, t.source, t.site, t.seq FROM items i"
+            " LEFT JOIN tracking_events t ON t.item_id = i.id WHERE i.id = ?"
+            " ORDER BY t.occurred_utc, t.site, t.seq",
+            (item_id,),
+        )
+        if not rows:
+            return None, []
+        timeline = [
+            TrackingRow(item_id, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+            for r in rows
+            if r[2] is not None
+        ]
+        return (rows[0][0], rows[0][1]), timeline

@@ -12,10 +12,9 @@ from html import escape
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
-from postex.app.context import Context
 from postex.app.tracking import PublicTracking, public_tracking
 from postex.domain.errors import PostexError
-from postex.entrypoints.http.deps import context
+from postex.entrypoints.http.deps import container
 from postex.entrypoints.http.problems import status_for
 from postex.entrypoints.http.routes.tracking import cached, public_rate_limit
 
@@ -84,10 +83,9 @@ def render_error(status: int, title: str, detail: str) -> str:
 def track_page(
     request: Request,
     item_id: str = Path(max_length=40),
-    ctx: Context = Depends(context),  # noqa: B008 - FastAPI declares dependencies as defaults
 ) -> Response:
     try:
-        t = public_tracking(ctx, item_id)
+        t = public_tracking(container(request).ctx, item_id)
     except PostexError as exc:
         status = status_for(exc)
         return HTMLResponse(render_error(status, exc.title, exc.detail), status_code=status)

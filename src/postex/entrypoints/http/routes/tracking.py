@@ -13,9 +13,8 @@ import json
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from postex.app.context import Context
 from postex.app.tracking import PublicTracking, public_tracking
-from postex.entrypoints.http.deps import container, context
+from postex.entrypoints.http.deps import container
 from postex.entrypoints.http.limits import RateLimiter
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -38,8 +37,11 @@ class TrackingOut(BaseModel):
     events: list[TrackingEventOut]
 
 
-def public_rate_limit(request: Request) -> None:
-    """Per client address; the limiter lives on the app (one per process)."""
+async def public_rate_limit(request: Request) -> None:
+    """Per client address; the limiter lives on the app (one per process).
+
+    Async on purpose: it does no I/O, and a sync dependency would cost a thread hop.
+    """
     limiter = getattr(request.app.state, "public_limiter", None)
     if limiter is None:
         settings = container(request).settings
@@ -93,8 +95,7 @@ def cached(request: Request, body: bytes, media_type: str) -> Response:
 def track(
     request: Request,
     item_id: str = Path(max_length=40, examples=["LA100000003GB"]),
-    ctx: Context = Depends(context),
 ) -> Response:
-    t = public_tracking(ctx, item_id)
+    t = public_tracking(container(request).ctx, item_id)
     body = json.dumps(tracking_dict(t), separators=(",", ":")).encode()
     return cached(request, body, "application/json")
