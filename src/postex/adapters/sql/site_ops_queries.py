@@ -64,6 +64,12 @@ ITEM_COLUMNS = ", ".join(ItemRecord.__dataclass_fields__)
 HANDLING_COLUMNS = ", ".join(HandlingRecord.__dataclass_fields__)
 
 
+def _item_row(r: tuple[Any, ...]) -> ItemRecord:
+    values = dict(zip(ItemRecord.__dataclass_fields__, r, strict=True))
+    values["has_goods"] = bool(values["has_goods"])
+    return ItemRecord(**values)
+
+
 @implements(SiteOpsRepository)
 class SqlSiteOps:
     def __init__(self, conn: Connection) -> None:
@@ -80,7 +86,7 @@ class SqlSiteOps:
 
     def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
         rows = self._in(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN", item_ids)
-        return {r[0]: ItemRecord(*r[:8], bool(r[8]), *r[9:]) for r in rows}
+        return {r[0]: _item_row(r) for r in rows}
 
     def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
         rows = self._in(f"SELECT {HANDLING_COLUMNS} FROM item_handling WHERE item_id IN", item_ids)

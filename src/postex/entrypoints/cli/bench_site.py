@@ -122,14 +122,14 @@ def _run(c: Container, n: int, label: str) -> dict[str, Any]:
         done = 0
         for (dest, cat, sub), ids in by_series.items():
             for i in range(0, len(ids), per_bag):
-                chunk = ids[i : i + per_bag]
+                bagged = ids[i : i + per_bag]
                 t0 = time.perf_counter()
                 bag = rcp.open_receptacle(ops, clerk, SITE, dest, cat, sub)
-                rcp.add_items(ops, clerk, SITE, bag.id, chunk)
+                rcp.add_items(ops, clerk, SITE, bag.id, bagged)
                 last = i + per_bag >= len(ids)
-                rcp.close_receptacle(ops, clerk, SITE, bag.id, len(chunk) * ITEM_G + 300, last)
-                phases["sort"].add(len(chunk), time.perf_counter() - t0)
-                done += len(chunk)
+                rcp.close_receptacle(ops, clerk, SITE, bag.id, len(bagged) * ITEM_G + 300, last)
+                phases["sort"].add(len(bagged), time.perf_counter() - t0)
+                done += len(bagged)
                 update(done)
     despatched = 0
     with progress_bar(f"{label}: despatches", len(by_series)) as update:
