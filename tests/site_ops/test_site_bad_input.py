@@ -250,3 +250,13 @@ def _addressee() -> dict[str, Any]:
     from tests.factories import ITEM
 
     return dict(ITEM["addressee"])
+
+
+def test_clerks_do_not_compose_despatches(site: Site) -> None:
+    """Composing, closing and handing over are for supervisors (and ops)."""
+    items = letters(site.node, 1, 0)
+    site.accept(items)
+    rid = site.bag(items=items)
+    site.post(f"/receptacles/{rid}/close", {"gross_weight_g": 1000, "last": True})
+    before = site.snapshot()
+    refused(site, site.post("/despatches", {"receptacle_ids": [rid]}), before, 403, "role")
