@@ -117,7 +117,7 @@ class HoldRepository(Protocol):
     def get(self, hold_id: str) -> HoldRecord | None: ...
 
     def live(self) -> list[HoldRecord]:
-        """Every hold not released (pending, expired, scheduled or active)."""
+        """Every hold not released (pending, expired, scheduled or active); without counts."""
         ...
 
     def all(self, site: str | None) -> list[HoldRecord]:

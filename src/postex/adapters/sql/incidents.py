@@ -342,7 +342,7 @@ class SqlHolds:
 
     def live(self) -> list[HoldRecord]:
         q = select(holds).where(holds.c.released_at.is_(None)).order_by(holds.c.placed_at)
-        return _holds(self.conn, self.conn.execute(q).all())
+        return [_hold(r, {}) for r in self.conn.execute(q)]  # the policy needs no counts
 
     def all(self, site: str | None) -> list[HoldRecord]:
         q = select(holds).order_by(holds.c.placed_at.desc(), holds.c.id)
