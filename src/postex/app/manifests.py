@@ -317,6 +317,6 @@ def submit_manifest(
 def parse_json_body(raw: bytes) -> object:
     """Decode a JSON request body; ValidationError (not a crash) for anything malformed."""
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError.single("body", "json", None, f"not valid UTF-8 JSON: {exc}") from None
