@@ -216,3 +216,22 @@ def test_partner_events_move_states_only_where_the_machine_allows(
         assert repo.get_any(a.id).state == "pre_advised"  # type: ignore[union-attr]
         assert repo.get_any(b.id).state == "delivered"  # type: ignore[union-attr]
     assert item_payload()["service"] == "tracked"
+
+
+def test_documented_example_journey_file_is_accepted(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """docs/examples/emsevt-partner-journey.csv uploads as documented: six events, delivered."""
+    from pathlib import Path
+
+    clock.t = clock.t.replace(year=2026, month=3, day=1)
+    customer = new_customer(tnode)
+    items = new_items(tnode, customer.record.id, 2)
+    assert items[1].id == "LA100000017GB"
+    clock.advance(days=5)
+    example = Path(__file__).parents[2] / "docs" / "examples" / "emsevt-partner-journey.csv"
+    files = {"file": ("journey.csv", example.read_bytes(), "text/csv")}
+    r = tclient.post(URL, files=files, headers=auth(partner_key(tnode)))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 6
+    assert tclient.get("/api/v1/tracking/LA100000017GB").json()["status"] == "delivered"

@@ -141,3 +141,42 @@ def test_rebuild_recreates_deliveries_and_sends_nothing_twice(
     clock.advance(days=2)
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
     assert len(receiver.requests) == 2
+
+
+def _documented_verify() -> object:
+    """The verification snippet of docs/api.md, executed as documented."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    section = text.split("### Verifying a delivery", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation, under test
+    return namespace["verify"]
+
+
+def test_documented_verification_snippet_accepts_ours_and_rejects_tampering(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """The docs/api.md snippet verifies a real delivery and refuses a changed body or an
+    old timestamp."""
+    verify = _documented_verify()
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    secret = tclient.post(
+        "/api/v1/webhooks", json={"url": receiver.url}, headers=auth(customer.api_key)
+    ).json()["secret"]
+    clock.advance(days=4)
+    tclient.post(
+        "/api/v1/partner/events",
+        json={"events": [_event(item.id, *JOURNEY[0])]},
+        headers=auth(partner_key(tnode)),
+    )
+    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
+    headers, body, _ = receiver.requests[0]
+    header = headers["Postex-Signature"]
+    sent_at = clock.now().timestamp()
+    assert verify(secret, header, body, now=sent_at)  # type: ignore[operator]
+    assert not verify(secret, header, body.replace(b"EMD", b"EMI"), now=sent_at)  # type: ignore[operator]
+    assert not verify(secret, header, body, now=sent_at + 3600)  # type: ignore[operator]
+    assert not verify("whsec_wrong", header, body, now=sent_at)  # type: ignore[operator]
