@@ -244,3 +244,27 @@ def test_many_items_are_held_and_released_in_bounded_events_and_rebuild_alike(
     live = inode.store.projection_digest()
     inode.store.rebuild()
     assert inode.store.projection_digest() == live
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "params", "body"),
+    [
+        ("post", "/api/v1/holds/hold_%00x/release", {}, {}),
+        ("post", "/api/v1/holds/hold_%00x/confirm", {}, None),
+        ("get", "/api/v1/holds/held-items", {"after": "LA\x00", "hold": "h\x00"}, None),
+        ("get", "/api/v1/audit", {"actor": "a\x00b"}, None),
+        ("get", "/api/v1/audit", {"since": "0001-01-01T00:00:00+14:00"}, None),
+        ("get", "/api/v1/audit", {"cursor": "MDAwMHwAfDk5OTk5OTk5OTk5OTk5OTk5OTk5"}, None),
+        ("post", "/api/v1/holds", {}, {**LALA, "starts_at": "9999-12-31T23:59:59-14:00"}),
+        ("post", "/api/v1/holds", {}, {**LALA, "scope": {"sites": [["GBLALA"]]}}),
+        ("post", "/api/v1/advisories/adv_%00/updates", {}, {"text": "x"}),
+    ],
+)
+def test_hostile_input_is_a_problem_not_a_crash(
+    iclient: TestClient, tokens: dict[str, str], method: str, url: str,
+    params: dict[str, str], body: Any,
+) -> None:  # fmt: skip
+    """NUL bytes, out-of-range times and odd shapes get a 4xx problem on both stores."""
+    r = iclient.request(method, url, params=params, json=body, headers=bearer(tokens["ops1"]))
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"

@@ -161,6 +161,9 @@ def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
     for item in goods_letters:
         assert item_state(node, item) == ACCEPTED
     assert item_state(node, tracked[0]) == "held"
+    # Released letters are exempt from the hold: they go into receptacles again.
+    add_items(node.site_ops, clerk, "GBLALA", receptacle.id, [goods_letters[0]])
+    assert item_state(node, goods_letters[0]) == "in_receptacle"
     _inbound(node, clock, partner, docs[1], "EMD")
 
     # Day 16: tracked services; the hold ends.

@@ -16,7 +16,7 @@ from postex.app.audit import audit_event
 from postex.app.auth import Principal, Role, require_roles
 from postex.app.context import Context
 from postex.domain.errors import InvalidStateError, NotFoundError
-from postex.domain.holds import MAX_ADVISORY, Scope
+from postex.domain.holds import ADVISORY_ID, MAX_ADVISORY, Scope, well_formed
 from postex.domain.validation import Checker
 from postex.eventlog.chain import format_time
 from postex.eventlog.events import NewEvent
@@ -107,7 +107,7 @@ def add_update(ctx: Context, p: Principal, advisory_id: str, text: object) -> Ad
     assert clean is not None
     with ctx.store.write(ctx.site) as uow:
         repo = uow.repo(AdvisoryRepository)
-        record = repo.get(advisory_id)
+        record = repo.get(advisory_id) if well_formed(ADVISORY_ID, advisory_id) else None
         if record is None:
             raise NotFoundError(f"no advisory {advisory_id}")
         if record.closed_at is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,9 +16,11 @@ from postex.app.auth import Principal, Role, require_roles
 from postex.app.context import Context
 from postex.domain.errors import ValidationError
 from postex.domain.holds import parse_time
+from postex.domain.validation import CONTROL
 from postex.eventlog.chain import format_time
 
 MAX_LIMIT = 500
+CURSOR = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\|[A-Z0-9]{1,16}\|\d{1,15}")
 Position = tuple[str, str, int]  # (recorded_at, site, seq)
 
 
@@ -71,6 +74,8 @@ def _text(value: str | None, field: str, max_len: int = 200) -> str | None:
         return None
     if len(value) > max_len:
         raise ValidationError.single(field, "max_length", value, f"{field}: at most {max_len}")
+    if CONTROL.search(value):
+        raise ValidationError.single(field, "control_characters", value, f"{field}: no controls")
     return value
 
 
@@ -99,6 +104,8 @@ def encode_cursor(pos: Position) -> str:
 def decode_cursor(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not CURSOR.fullmatch(raw):
+            raise ValueError(raw)
         at, site, seq = raw.split("|")
         return at, site, int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):

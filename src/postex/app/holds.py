@@ -34,6 +34,7 @@ from postex.domain.errors import (
     ValidationError,
 )
 from postex.domain.holds import (
+    HOLD_ID,
     LIVE,
     HoldRequest,
     HoldStatus,
@@ -42,8 +43,10 @@ from postex.domain.holds import (
     network,
     parse_hold,
     parse_release,
+    well_formed,
     within_window,
 )
+from postex.domain.ids import S10
 from postex.domain.items import release_target
 from postex.eventlog.chain import format_time
 from postex.eventlog.events import NewEvent
@@ -209,7 +212,7 @@ def _visible(p: Principal, hold: HoldRecord) -> bool:
 
 
 def _get(uow: UnitOfWork, p: Principal, hold_id: str) -> HoldRecord:
-    hold = uow.repo(HoldRepository).get(hold_id) if len(hold_id) <= 40 else None
+    hold = uow.repo(HoldRepository).get(hold_id) if well_formed(HOLD_ID, hold_id) else None
     if hold is None or not _visible(p, hold):
         raise NotFoundError(f"no hold {hold_id}")
     return hold
@@ -516,6 +519,10 @@ def held_items(
     if not 1 <= limit <= 1000:
         raise ValidationError.single("limit", "range", limit, "limit is 1 to 1000")
     site = _queue_site(p, site)
+    if hold_id is not None and not well_formed(HOLD_ID, hold_id):
+        raise NotFoundError(f"no hold {hold_id}")
+    if after is not None:
+        after = str(S10.parse(after, "after"))
     activate_due(ctx)
     with ctx.store.read() as uow:
         return uow.repo(HoldRepository).queue(site, hold_id, after, limit)

@@ -12,6 +12,7 @@ subject lacks counts as matching: when unsure, a hold stops the action.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -168,10 +169,10 @@ def parse_time(value: object, field: str) -> datetime:
     if isinstance(value, str) and len(value) <= 40:
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment.astimezone(UTC)
+            if moment.tzinfo is not None:
+                return moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
     raise ValidationError.single(
         field, "rfc3339", value, f"{field} must be a time with an offset, e.g. 2023-01-11T09:00Z"
     )
@@ -260,6 +261,15 @@ def parse_release(value: object) -> ReleaseRequest:
         )
     c.done()
     return ReleaseRequest(tuple(sorted(set(items))), svcs, reason, emergency)
+
+
+HOLD_ID = re.compile(r"hold_[0-9a-f]{20}")
+ADVISORY_ID = re.compile(r"adv_[0-9a-f]{20}")
+
+
+def well_formed(pattern: re.Pattern[str], value: object) -> bool:
+    """Whether an id could be one of ours (anything else is simply not found)."""
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def hold_status(
