@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -136,3 +137,35 @@ def test_chosen_statuses_filter_deliveries(
                  headers=auth(partner_key(tnode)))  # fmt: skip
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
     assert b'"code":"EMI"' in receiver.requests[0][1]
+
+
+def test_site_events_and_advisories_are_delivered_to_subscribers(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """Our own sites' tracking rows (PRE, CAN) reach the owner's webhook, and a published
+    advisory reaches subscriptions that asked for advisories — and no other customer."""
+    from postex.app.advisories import published_event
+    from postex.app.items import cancel_item
+    from postex.domain.holds import Scope
+
+    owner, other = new_customer(tnode, "Owner Ltd"), new_customer(tnode, "Other Ltd")
+    tclient.post("/api/v1/webhooks", json={"url": receiver.url, "advisories": True},
+                 headers=auth(owner.api_key))  # fmt: skip
+    [item] = new_items(tnode, owner.record.id)
+    new_items(tnode, other.record.id)
+    cancel_item(tnode.ctx, owner.record.id, item.id)
+    event = published_event(
+        "adv_1", "hold_1", "Exports to US delayed", Scope(), "2026-11-02T09:00:00.000000Z"
+    )
+    with tnode.store.write(tnode.ctx.site) as uow:
+        uow.append([event])
+    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 3
+    bodies = [json.loads(b) for _, b, _ in receiver.requests]
+    kinds = sorted((b["type"], b["data"].get("code", "")) for b in bodies)
+    assert kinds == [
+        ("advisory.published", ""),
+        ("item.tracking_event", "CAN"),
+        ("item.tracking_event", "PRE"),
+    ]
+    assert all(b["data"].get("item_id") in (None, item.id) for b in bodies)
+    assert "hold_id" not in json.dumps(bodies)
