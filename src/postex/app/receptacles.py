@@ -250,13 +250,19 @@ def remove_item(
 
 
 def close_receptacle(
-    ops: SiteOps, p: Principal, site_code: str, rid: str, gross_weight_g: int, last: bool = False
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    rid: str,
+    gross_weight_g: int,
+    last: bool | None = None,
 ) -> ClosedReceptacle:
     """Close with the measured gross weight; the receptacle gets its S9 id.
 
     The despatch number is the next one of its series this year (the despatch it will be
     composed into); the receptacle serial follows the receptacles already closed for it.
-    ``last`` marks the highest receptacle of that despatch. Refused: an empty or closed
+    ``last`` marks the highest receptacle of that despatch (True), another one (False) or
+    is not known yet (None: indicator 9). Refused: an empty or closed
     receptacle, a weight below its contents or over the limit, and a receptacle after the
     one marked last.
     """

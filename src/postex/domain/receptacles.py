@@ -3,7 +3,7 @@
 Pure rules; the application supplies the records. Weights are grams. A receptacle is opened
 for one series (destination office, mail category, subclass) at one of our offices of
 exchange; on closing it takes the next receptacle serial of its series' pending despatch, the
-highest-receptacle flag the clerk gives (1 last, 0 not last), the registered flag of its
+highest-receptacle flag the clerk gives (1 last, 0 not last, 9 not said), the registered flag of its
 contents and its measured gross weight, which fixes its 29-character S9 id.
 """
 
@@ -15,6 +15,7 @@ from enum import StrEnum
 from postex.domain.dispatch_ids import DespatchId, ReceptacleId, weight_field
 from postex.domain.errors import FieldError, InvalidStateError, ValidationError
 
+HIGHEST = {True: 1, False: 0, None: 9}  # S9 position 24: last, not last, unknown
 DEFAULT_LIMIT_G = 30_000  # a 30 kg bag
 TARE_ALLOWANCE_G = 2_000  # the bag, seal and label on top of the contents
 MIN_TOLERANCE_G = 20  # scales are not better than this on small items
@@ -109,7 +110,7 @@ def closed_id(
     year_digit: int,
     despatch_serial: int,
     receptacle_serial: int,
-    last: bool,
+    last: bool | None,
     registered: bool,
     gross_g: int,
 ) -> ReceptacleId:
@@ -117,7 +118,7 @@ def closed_id(
     return ReceptacleId(
         series.despatch_id(year_digit, despatch_serial),
         receptacle_serial,
-        1 if last else 0,
+        HIGHEST[last],
         1 if registered else 0,
         weight_field(gross_g),
     )

@@ -205,7 +205,11 @@ def delete_receptacle_item(
 
 class CloseIn(Strict):
     gross_weight_g: int = Field(description="measured gross weight in grams", examples=[12345])
-    last: bool = Field(default=False, description="the highest (last) receptacle of its despatch")
+    last: bool | None = Field(
+        default=None,
+        description="true: the highest (last) receptacle of its despatch; false: not the last;"
+        " absent: not known (S9 indicator 9)",
+    )
 
 
 @router.post(
