@@ -235,3 +235,22 @@ def test_documented_example_journey_file_is_accepted(
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 6
     assert tclient.get("/api/v1/tracking/LA100000017GB").json()["status"] == "delivered"
+
+
+def test_rebuild_after_quarantine_and_attach_equals_live(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """A quarantined event attached later rebuilds to the same projections as live, even
+    though rebuild replays both events in one batch."""
+    key = partner_key(tnode)
+    future_id = str(S10("LA", 10_000_000, "GB"))
+    clock.advance(hours=1)
+    tclient.post(
+        URL, json={"events": [_ev(future_id, at="2026-11-02T09:30:00+00:00")]}, headers=auth(key)
+    )
+    clock.advance(minutes=1)
+    customer = new_customer(tnode)
+    new_items(tnode, customer.record.id)
+    live = tnode.store.projection_digest()
+    tnode.store.rebuild()
+    assert tnode.store.projection_digest() == live

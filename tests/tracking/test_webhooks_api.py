@@ -169,3 +169,28 @@ def test_site_events_and_advisories_are_delivered_to_subscribers(
     ]
     assert all(b["data"].get("item_id") in (None, item.id) for b in bodies)
     assert "hold_id" not in json.dumps(bodies)
+
+
+def test_webhook_projection_runs_after_every_tracking_writer() -> None:
+    """tracking_ops is the last projection, so it sees every feature's new tracking rows."""
+    import postex.bootstrap  # noqa: F401 - registers every feature's projections
+    from postex.adapters.sql.projections import PROJECTIONS
+
+    assert PROJECTIONS[-1].name == "tracking_ops"
+
+
+def test_acceptance_scans_reach_the_owners_webhook(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """An acceptance at our site (EMA, written by another feature) is announced too."""
+    from postex.app.acceptance import Scan, accept
+    from postex.app.auth import Principal, Role
+
+    c = new_customer(tnode)
+    tclient.post("/api/v1/webhooks", json={"url": receiver.url, "statuses": ["accepted"]},
+                 headers=auth(c.api_key))  # fmt: skip
+    [item] = new_items(tnode, c.record.id)
+    clerk = Principal("staff", "usr_clerk", Role.CLERK, "k", site=tnode.ctx.site)
+    accept(tnode.site_ops, clerk, tnode.ctx.site, [Scan(item.id, item.weight_g)])
+    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
+    assert b'"code":"EMA"' in receiver.requests[0][1]
