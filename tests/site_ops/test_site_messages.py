@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from postex.app import despatches as dsp
@@ -112,3 +113,25 @@ def test_carrier_receipts_for_unknown_or_unsent_bags_are_refused(
     )
     assert staff_call.status_code == 403
     assert sqlite_node.store.projection_digest() == before
+
+
+def test_a_big_customers_itmatt_is_split_into_parts(
+    sqlite_node: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ITMATT part holds more than ITMATT_MAX_ITEMS items, so each event stays small."""
+    monkeypatch.setattr(dsp, "ITMATT_MAX_ITEMS", 2)
+    did = _despatch(sqlite_node, [[i.id for i in letters(sqlite_node, 5, 0)]])
+    boss = staff(sqlite_node, "supervisor", name="boss.three")
+    parts = [
+        m
+        for m in dsp.list_messages(sqlite_node.site_ops, boss.principal, SITE, did)
+        if m.kind == "itmatt"
+    ]
+    assert [m.part for m in parts] == ["001", "002", "003"]
+    sizes = [
+        dsp.message(sqlite_node.site_ops, boss.principal, SITE, did, "itmatt", m.part).count(
+            b"<Item>"
+        )
+        for m in parts
+    ]
+    assert sizes == [2, 2, 1]

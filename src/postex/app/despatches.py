@@ -49,6 +49,10 @@ from postex.eventlog.events import NewEvent
 DESPATCH_COMPOSED = "despatch.composed.v1"
 DESPATCH_CLOSED = "despatch.closed.v1"
 DESPATCH_HANDED_OVER = "despatch.handed_over.v1"
+DESPATCH_MESSAGE_WRITTEN = "despatch.message_written.v1"
+# An ITMATT part holds at most this many items, so that no event outgrows a replication
+# message (NATS allows 1 MB by default; a sealed item is about 2 KB).
+ITMATT_MAX_ITEMS = 200
 FLIGHT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -178,10 +182,25 @@ def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) 
     return items
 
 
+def _message(
+    d: DespatchRecord, kind: str, part: int, content: str, customer_id: str | None
+) -> NewEvent:
+    body = {
+        "despatch_id": d.id,
+        "site": d.site,
+        "kind": kind,
+        "part": f"{part:03d}",
+        "customer_id": customer_id,
+        "content": content,
+        "sealed": customer_id is not None,
+    }
+    return NewEvent(DESPATCH_MESSAGE_WRITTEN, body)
+
+
 def _itmatt(
     ops: SiteOps, uow: UnitOfWork, d: DespatchRecord, items: list[ItemRecord], now: str
-) -> list[dict[str, Any]]:
-    """One ITMATT per customer, sealed under that customer's data key."""
+) -> list[NewEvent]:
+    """ITMATT per customer (at most ITMATT_MAX_ITEMS items each), sealed under its data key."""
     by_customer: dict[str, list[tuple[ItemRecord, dict[str, Any]]]] = defaultdict(list)
     for item in items:
         if item.has_goods:
@@ -190,20 +209,20 @@ def _itmatt(
             )
             by_customer[item.customer_id].append((item, personal))
     out = []
-    for n, (customer_id, group) in enumerate(sorted(by_customer.items()), start=1):
-        xml = ops.docs.itmatt(group, d.site, d.destination, f"ITMATT-{d.id}-{n:03d}", now)
-        sealed = ops.ctx.vault.seal(
-            uow, customer_id, itmatt_aad(d.id, customer_id), {"xml": xml.decode()}
-        )
-        out.append(
-            {
-                "kind": "itmatt",
-                "part": f"{n:03d}",
-                "customer_id": customer_id,
-                "content": sealed,
-                "sealed": True,
-            }
-        )
+    for customer_id, group in sorted(by_customer.items()):
+        for i in range(0, len(group), ITMATT_MAX_ITEMS):
+            n = len(out) + 1
+            xml = ops.docs.itmatt(
+                group[i : i + ITMATT_MAX_ITEMS],
+                d.site,
+                d.destination,
+                f"ITMATT-{d.id}-{n:03d}",
+                now,
+            )
+            sealed = ops.ctx.vault.seal(
+                uow, customer_id, itmatt_aad(d.id, customer_id), {"xml": xml.decode()}
+            )
+            out.append(_message(d, "itmatt", n, sealed, customer_id))
     return out
 
 
@@ -219,7 +238,8 @@ def close_despatch(
     """Close an open despatch for a planned flight: items despatched, PREDES and ITMATT written.
 
     ITMATT carries the decrypted customs and addressee data; it is stored sealed under each
-    customer's data key, one message per customer.
+    customer's data key: one message per customer and up to ITMATT_MAX_ITEMS items. Each
+    message is an event of its own.
     """
     site = ops.site(p, site_code, SUPERVISING_ROLES)
     plan = transport(carrier, flight, flight_date)
@@ -232,16 +252,6 @@ def close_despatch(
         contents = [(r, [h.item_id for h in repo.receptacle_items(r.id)]) for r in receptacles]
         now = ops.ctx.now_text()
         predes = ops.docs.predes(d, contents, plan, f"PREDES-{d.id}", now)
-        messages = [
-            {
-                "kind": "predes",
-                "part": "001",
-                "customer_id": None,
-                "content": predes.decode(),
-                "sealed": False,
-            },
-            *_itmatt(ops, uow, d, items, now),
-        ]
         body = {
             "despatch_id": d.id,
             "site": site.code,
@@ -249,11 +259,12 @@ def close_despatch(
             "flight": plan.flight,
             "flight_date": plan.flight_date.isoformat(),
             "item_ids": [i.id for i in items],
-            "messages": messages,
         }
         uow.append(
             [
                 NewEvent(DESPATCH_CLOSED, body),
+                _message(d, "predes", 1, predes.decode(), None),
+                *_itmatt(ops, uow, d, items, now),
                 audit_event(p.actor(), "despatch.closed", d.id, details={"flight": plan.flight}),
             ]
         )
@@ -286,19 +297,11 @@ def hand_over(
             "flight": plan.flight,
             "flight_date": plan.flight_date.isoformat(),
             "item_ids": [i.id for i in items],
-            "messages": [
-                {
-                    "kind": "cardit",
-                    "part": "001",
-                    "customer_id": None,
-                    "content": cardit.decode(),
-                    "sealed": False,
-                }
-            ],
         }
         uow.append(
             [
                 NewEvent(DESPATCH_HANDED_OVER, body),
+                _message(d, "cardit", 1, cardit.decode(), None),
                 audit_event(
                     p.actor(), "despatch.handed_over", d.id, details={"flight": plan.flight}
                 ),
@@ -368,8 +371,8 @@ def message(
                 "part",
                 "required",
                 None,
-                f"{did} has {len(found)} {kind} messages (one per customer): add ?part="
-                + " or ".join(m.part for m in found),
+                f"{did} has {len(found)} {kind} messages (per customer, up to"
+                f" {ITMATT_MAX_ITEMS} items each): add ?part=" + " or ".join(m.part for m in found),
             )
         m = found[0]
         if not m.sealed:

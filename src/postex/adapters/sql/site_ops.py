@@ -273,8 +273,8 @@ def _composed(conn: Connection, events: Events) -> None:
         executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
 
 
-def _messages(conn: Connection, e: StoredEvent) -> None:
-    d = e.data
+@site_p.on(dsp.DESPATCH_MESSAGE_WRITTEN)
+def _message_written(conn: Connection, events: Events) -> None:
     executemany(
         conn,
         "INSERT INTO despatch_messages (despatch_id, kind, part, customer_id,"
@@ -282,14 +282,15 @@ def _messages(conn: Connection, e: StoredEvent) -> None:
         [
             (
                 d["despatch_id"],
-                m["kind"],
-                m["part"],
-                m["customer_id"],
-                m["content"],
-                m["sealed"],
+                d["kind"],
+                d["part"],
+                d["customer_id"],
+                d["content"],
+                d["sealed"],
                 e.recorded_at,
             )
-            for m in d["messages"]
+            for e in events
+            for d in (e.data,)
         ],
     )
 
@@ -305,7 +306,6 @@ def _despatch_closed(conn: Connection, events: Events) -> None:
             [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
         )
         set_state(conn, [("despatched", None, e.recorded_at, i) for i in d["item_ids"]])
-        _messages(conn, e)
 
 
 @site_p.on(dsp.DESPATCH_HANDED_OVER)
@@ -322,7 +322,6 @@ def _handed_over(conn: Connection, events: Events) -> None:
         executemany(
             conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d["site"]) for i in d["item_ids"]]
         )
-        _messages(conn, e)
 
 
 @site_p.on(DESPATCH_CARRIER_REPORTED)
