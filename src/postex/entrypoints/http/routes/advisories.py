@@ -46,7 +46,10 @@ def advisory_out(a: AdvisoryRecord, ctx: Context) -> AdvisoryOut:
     )  # fmt: skip
 
 
-@router.get("/advisories", response_model=list[AdvisoryOut], summary="Active and recent advisories")
+@router.get(
+    "/advisories", response_model=list[AdvisoryOut], summary="Active and recent advisories",
+    responses={422: ERRORS[422]},
+)  # fmt: skip
 def advisories(
     service: str | None = Query(None, max_length=32, examples=["tracked"]),
     destination: str | None = Query(None, max_length=2, examples=["US"]),

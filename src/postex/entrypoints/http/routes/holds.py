@@ -31,6 +31,7 @@ from postex.entrypoints.http.deps import context
 router = APIRouter(prefix="/api/v1", tags=["holds"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON", **PROBLEM},
     401: {"description": "No or bad credentials", **PROBLEM},
     403: {"description": "Role or site not allowed", **PROBLEM},
     404: {"description": "No such hold (or not visible to the caller)", **PROBLEM},
