@@ -128,7 +128,9 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
         "SELECT content, sealed FROM despatch_messages WHERE kind = 'itmatt'"
     )
     assert stored and all(s[1] and b"Quincey" not in str(s[0]).encode() for s in stored)
-    logged = node.store.execute_raw("SELECT body FROM events WHERE substr(type, 1, 9) = 'despatch.'")
+    logged = node.store.execute_raw(
+        "SELECT body FROM events WHERE substr(type, 1, 9) = 'despatch.'"
+    )
     assert logged and all(b"Quincey" not in bytes(row[0]) for row in logged)
 
     over = ok(client.post(f"{API}/despatches/{did}/handover", json=plan, headers=boss.headers))
