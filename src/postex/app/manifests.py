@@ -42,7 +42,11 @@ REQUIRED_COLUMNS = ("service", "weight_g", "sender_name", "addressee_name", "con
 INTEGER_COLUMNS = frozenset(
     {"weight_g", "length_mm", "width_mm", "height_mm", "quantity", "net_weight_g", "value_minor"}
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_CHARS = frozenset("=+-@\t\r")
+PHONE_COLUMNS = frozenset({"sender_phone", "addressee_phone"})
+_PARTS = ("name", "company", "city", "region", "postcode", "country", "phone", "email")
+SENDER_KEYS = tuple((p, f"sender_{p}") for p in _PARTS)
+ADDRESSEE_KEYS = tuple((p, f"addressee_{p}") for p in _PARTS)
 INTEGER = re.compile(r"^-?[0-9]{1,16}$")
 
 
@@ -110,13 +114,14 @@ def _header(row: list[str]) -> list[str]:
     return names
 
 
-def _cell_errors(line: int, row: dict[str, str]) -> list[FieldError]:
+def _cell_errors(line: int, cells: dict[str, object]) -> list[FieldError]:
     errors = []
-    for column, value in row.items():
-        if column in INTEGER_COLUMNS or not value:
-            continue
-        if value.startswith(FORMULA_START) and not (
-            column.endswith("_phone") and PHONE.fullmatch(value)
+    for column, value in cells.items():
+        if (
+            isinstance(value, str)
+            and value[0] in FORMULA_CHARS
+            and column not in INTEGER_COLUMNS
+            and not (column in PHONE_COLUMNS and PHONE.fullmatch(value))
         ):
             errors.append(
                 _fail(line, column, "csv_formula", value,
@@ -126,51 +131,50 @@ def _cell_errors(line: int, row: dict[str, str]) -> list[FieldError]:
 
 
 def _number(value: str) -> object:
+    if value.isascii() and value.isdigit() and len(value) <= 16:
+        return int(value)
     return int(value) if INTEGER.fullmatch(value) else value
 
 
-def _opt(row: dict[str, str], column: str) -> object:
-    value = row.get(column, "")
-    if value == "":
-        return None
-    return _number(value) if column in INTEGER_COLUMNS else value
+def _cells(row: dict[str, str]) -> dict[str, object]:
+    """The row's non-empty cells, whole numbers converted in the integer columns."""
+    return {k: (_number(v) if k in INTEGER_COLUMNS else v) for k, v in row.items() if v != ""}
 
 
-def _address(row: dict[str, str], who: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for part in ("name", "company", "city", "region", "postcode", "country", "phone", "email"):
-        value = _opt(row, f"{who}_{part}")
-        if value is not None:
-            out[part] = value
+def _address(
+    cells: dict[str, object], keys: tuple[tuple[str, str], ...], who: str
+) -> dict[str, Any]:
+    out: dict[str, Any] = {part: cells[key] for part, key in keys if key in cells}
     out["address_lines"] = [
-        row[f"{who}_address_line_{n}"] for n in (1, 2, 3) if row.get(f"{who}_address_line_{n}")
+        cells[k] for k in (f"{who}_address_line_{n}" for n in (1, 2, 3)) if k in cells
     ]
     return out
 
 
-def _item(row: dict[str, str]) -> dict[str, Any]:
-    dims = {k: _opt(row, f"{k}_mm") for k in ("length", "width", "height")}
-    contents: dict[str, Any] = {"category": _opt(row, "contents_category"), "lines": []}
+def _item(cells: dict[str, object]) -> dict[str, Any]:
+    dims = {k: cells.get(f"{k}_mm") for k in ("length", "width", "height")}
+    contents: dict[str, Any] = {"category": cells.get("contents_category"), "lines": []}
     for key in ("invoice_number", "licence", "certificate", "comments"):
-        if (value := _opt(row, key)) is not None:
-            contents[key] = value
-    importer = {k: v for k in ("tax_id", "ioss", "eori") if (v := _opt(row, f"importer_{k}"))}
+        if key in cells:
+            contents[key] = cells[key]
+    importer = {
+        k: cells[f"importer_{k}"] for k in ("tax_id", "ioss", "eori") if f"importer_{k}" in cells
+    }
     return {
-        "service": _opt(row, "service"),
-        "reference": _opt(row, "reference"),
-        "sender": _address(row, "sender"),
-        "addressee": _address(row, "addressee"),
-        "weight_g": _opt(row, "weight_g"),
+        "service": cells.get("service"),
+        "reference": cells.get("reference"),
+        "sender": _address(cells, SENDER_KEYS, "sender"),
+        "addressee": _address(cells, ADDRESSEE_KEYS, "addressee"),
+        "weight_g": cells.get("weight_g"),
         "dimensions_mm": dims if any(v is not None for v in dims.values()) else None,
         "contents": contents,
         "importer": importer or None,
     }
 
 
-def _goods_line(row: dict[str, str]) -> dict[str, Any] | None:
-    if not any(row.get(c) for c in LINE_COLUMNS):
-        return None
-    return {c: _opt(row, c) for c in LINE_COLUMNS if row.get(c, "") != ""}
+def _goods_line(cells: dict[str, object]) -> dict[str, Any] | None:
+    line = {c: cells[c] for c in LINE_COLUMNS if c in cells}
+    return line or None
 
 
 def entries_from_csv(raw: bytes) -> list[Entry]:
@@ -181,7 +185,7 @@ def entries_from_csv(raw: bytes) -> list[Entry]:
         header = _header(next(reader, []))
         groups: dict[str, Entry] = {}
         entries: list[Entry] = []
-        first_rows: dict[int, dict[str, str]] = {}
+        first_rows: dict[int, dict[str, object]] = {}
         for rows, cells in enumerate(reader, 1):
             line = reader.line_num
             if rows > MAX_CSV_ROWS:
@@ -195,19 +199,19 @@ def entries_from_csv(raw: bytes) -> list[Entry]:
                 bad = _fail(line, "row", "column_count", len(cells), message)
                 entries.append(Entry(line, {}, [], [bad]))
                 continue
-            row = dict(zip(header, cells, strict=True))
+            row = _cells(dict(zip(header, cells, strict=True)))
             ref = row.get("reference", "")
-            entry = groups.get(ref) if ref else None
+            entry = groups.get(ref) if isinstance(ref, str) and ref else None
             if entry is None:
                 entry = Entry(line, _item(row))
                 entries.append(entry)
                 first_rows[id(entry)] = row
-                if ref:
+                if isinstance(ref, str) and ref:
                     groups[ref] = entry
             else:
                 first = first_rows[id(entry)]
                 for col in ITEM_COLUMNS:
-                    if row.get(col) and row[col] != first.get(col, ""):
+                    if col in row and row[col] != first.get(col):
                         entry.errors.append(_fail(
                             line, col, "item_columns_differ", row[col],
                             f"rows of reference {ref!r} must repeat the item's {col} or leave "
