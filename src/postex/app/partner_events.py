@@ -37,6 +37,11 @@ EVENT_FIELDS = frozenset(
 _REASON = re.compile(r"[A-Z0-9]{1,3}")
 
 
+def event_key(item_id: str, code: str, occurred_utc: str, office: str) -> str:
+    """A partner event's identity: the same event sent twice is stored once."""
+    return f"{item_id}|{code}|{occurred_utc}|{office}"
+
+
 @dataclass(frozen=True)
 class PartnerEventIn:
     """One well-formed event of a batch (its place in the batch kept for error reports)."""
@@ -57,8 +62,7 @@ class PartnerEventIn:
 
     @property
     def key(self) -> str:
-        """The event's identity: the same event sent twice is stored once."""
-        return f"{self.item_id}|{self.code}|{self.occurred_utc}|{self.office}"
+        return event_key(self.item_id, self.code, self.occurred_utc, self.office)
 
 
 @dataclass(frozen=True)
@@ -320,7 +324,10 @@ def ingest_partner_events(
                 result.duplicates += 1
                 continue
             stored.add(row.key)
-            events.append(NewEvent(PARTNER_EVENT_RECORDED, _body(row, partner, operators)))
+            body = _body(row, partner)
+            if row.item_id not in items:  # checked when the item appears
+                body["operators"] = sorted(operators)
+            events.append(NewEvent(PARTNER_EVENT_RECORDED, body))
             result.quarantined += row.item_id not in items
         uow.append(events)
         result.accepted = len(events)
@@ -347,7 +354,7 @@ def _utc(recorded_at: str) -> datetime:
     return datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
 
 
-def _body(row: PartnerEventIn, partner: Principal, operators: frozenset[str]) -> dict[str, Any]:
+def _body(row: PartnerEventIn, partner: Principal) -> dict[str, Any]:
     return {
         "item_id": row.item_id,
         "code": row.code,
@@ -357,8 +364,6 @@ def _body(row: PartnerEventIn, partner: Principal, operators: frozenset[str]) ->
         "reason": row.reason,
         "next_office": row.next_office,
         "partner_id": partner.subject,
-        "operators": sorted(operators),
-        "key": row.key,
     }
 
 

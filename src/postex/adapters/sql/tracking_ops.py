@@ -219,7 +219,7 @@ def _partner_event(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
         "INSERT INTO partner_event_keys (event_key, site, seq) VALUES (?, ?, ?)",
-        [(e.data["key"], e.site, e.seq) for e in events],
+        [(_key(e.data), e.site, e.seq) for e in events],
     )
     items = _items(conn, [e.data["item_id"] for e in events])
     states = _States(items)
@@ -245,6 +245,10 @@ def _partner_event(conn: Connection, events: Sequence[StoredEvent]) -> None:
     _announce(conn, announce)
 
 
+def _key(d: dict[str, Any]) -> str:
+    return pe.event_key(d["item_id"], d["code"], d["occurred_utc"], d["office"])
+
+
 def _tracking_row(site: str, seq: int, d: dict[str, Any]) -> tuple[object, ...]:
     return (site, seq, d["item_id"], d["code"], d["occurred_at"], d["occurred_utc"],
             d["office"], d["reason"], "partner")  # fmt: skip
@@ -258,7 +262,7 @@ def _new_row(site: str, seq: int, d: dict[str, Any], recorded_at: str, customer:
 def _quarantine_row(e: StoredEvent) -> tuple[object, ...]:
     d = e.data
     return (e.site, e.seq, d["item_id"], d["code"], d["occurred_at"], d["occurred_utc"],
-            d["office"], d["reason"], d["partner_id"], json.dumps(d["operators"]),
+            d["office"], d["reason"], d["partner_id"], json.dumps(d.get("operators", [])),
             e.recorded_at)  # fmt: skip
 
 
