@@ -51,13 +51,9 @@ class ClosedReceptacle:
 def _series(
     ops: SiteOps, site: Site, destination: object, category: object, subclass: object
 ) -> Series:
+    wanted = (site.code, destination, category, subclass)
     for r in ops.network.routes:
-        if (r.origin, r.destination, r.category, r.subclass) == (
-            site.code,
-            destination,
-            category,
-            subclass,
-        ):
+        if (r.origin, r.destination, r.category, r.subclass) == wanted:
             return Series(site.code, r.destination, r.category, r.subclass)
     raise ValidationError.single(
         "destination",
@@ -130,12 +126,8 @@ def _fit_problems(
     if in_other:
         return [FieldError("item_id", "in_other_receptacle", item_id, f"item is in {in_other}")]
     route = ops.network.route(item.destination, services().get(item.service).mail_class)
-    if (route.origin, route.destination, route.category, route.subclass) != (
-        r.site,
-        r.destination,
-        r.category,
-        r.subclass,
-    ):
+    here = (r.site, r.destination, r.category, r.subclass)
+    if (route.origin, route.destination, route.category, route.subclass) != here:
         return [
             FieldError(
                 "item_id",
