@@ -29,6 +29,7 @@ def test_status_page_escapes_advisories_and_hides_the_reason(
     assert "&lt;script&gt;" in html
     assert "France (FR)" in html and "Germany (DE)" in html
     assert "SECRET" not in html
+    assert "Affected: Germany (DE), France (FR)" in html  # the parcel row
     adv = iclient.get("/api/v1/advisories", params={"destination": "FR"}).json()
     assert [a["text"] for a in adv] == [EVIL]
     assert "SECRET" not in str(adv)

@@ -27,6 +27,7 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;"
     "color:#1b1b1b}.ok{color:#1a6b2f}.adv{border-left:4px solid #b35900;padding:.5rem 1rem;"
     "margin:1rem 0}.resolved{border-color:#1a6b2f}.meta{color:#555;font-size:.9rem}"
+    "table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0}"
 )
 
 
@@ -66,6 +67,27 @@ def _advisory(a: AdvisoryRecord, status: str) -> str:
     )
 
 
+def _by_service(live: list[AdvisoryRecord]) -> str:
+    """One row per service: normal, or which destinations are affected (and how)."""
+    rows = []
+    for svc in services().by_code.values():
+        hits = [a for a in live if not a.scope.services or svc.code in a.scope.services]
+        if not hits:
+            state = '<span class="ok">Normal</span>'
+        else:
+            parts = [
+                _names(a.scope.destinations, "all destinations", _country)
+                + (" (items with goods)" if a.scope.goods_only else "")
+                for a in hits
+            ]
+            state = "Affected: " + escape("; ".join(parts))
+        rows.append(f'<tr><th scope="row">{escape(svc.name)}</th><td>{state}</td></tr>')
+    return (
+        "<table><caption>By service</caption><thead><tr><th>Service</th><th>Status</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
     """The whole page; advisories in force first, then scheduled, then resolved."""
     order = {"active": 0, "scheduled": 1, "resolved": 2}
@@ -76,7 +98,8 @@ def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
         if live
         else '<p class="ok">All export services are running normally.</p>'
     )
-    body = "".join(_advisory(a, st) for a, st in pairs)
+    table = _by_service([a for a, st in pairs if st == "active"])
+    body = table + "".join(_advisory(a, st) for a, st in pairs)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
