@@ -24,6 +24,7 @@ from postex.app.auth import Principal, Role, issue_token
 from postex.app.items import pre_advise
 from postex.app.partner_events import ingest_partner_events, parse_json_batch
 from postex.app.receptacles import add_items, open_receptacle
+from postex.app.webhooks import subscribe
 from postex.bootstrap import Container
 from postex.domain.errors import HeldError
 from postex.domain.holds import network
@@ -78,6 +79,7 @@ def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
     _, t_aud = staff(node, "usr_aud", Role.AUDITOR)
     clerk, _ = staff(node, "usr_clerk_x", Role.CLERK, site="GBLALA")
     partner = _partner(node)
+    hook = subscribe(node.ctx, cid, "https://hooks.example.com/postex", advisories=True)
 
     # Before the incident: items accepted at Heathrow.
     docs = _items(node, cid, DOCUMENTS_LETTER, 2)
@@ -184,6 +186,11 @@ def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
     assert adv[0]["status"] == "resolved"
     assert [u["text"] for u in adv[0]["updates"]][-1].startswith("Resolved")
 
+    # Customers subscribed to advisories have each announcement waiting for delivery.
+    log = client.get(f"/api/v1/webhooks/{hook.record.id}/deliveries", headers=api).json()
+    kinds = [d["event_type"] for d in reversed(log["deliveries"])]
+    assert [k for k in kinds if k.startswith("advisory.")] == [
+        "advisory.published", "advisory.updated", "advisory.closed"]  # fmt: skip
     # Every step is in the audit trail, with who did it.
     trail = client.get("/api/v1/audit", params={"action": "hold.*"}, headers=bearer(t_aud))
     assert trail.status_code == 200
