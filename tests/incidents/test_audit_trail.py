@@ -71,11 +71,12 @@ def test_bad_filters_and_cursors_are_problems(inode: Container, iclient: TestCli
 
 
 def test_customer_erasure_and_key_rotation_are_audited(inode: Container) -> None:
-    """`customers erase` and `keys rotate` leave audit entries with their reason."""
+    """`customers create|erase` and `keys rotate` leave audit entries with their reason."""
     customer = new_customer(inode)
     erase_customer(inode.ctx, customer.record.id, actor="cli", reason="GDPR request 114")
     rotation = rotate_kek(inode.ctx, inode.kek)
     page = read_audit(inode.ctx, make_filter(actor="cli"))
     got = {(e.action, e.target, e.reason) for e in page.entries}
+    assert ("customer.created", customer.record.id, "") in got
     assert ("customer.erased", customer.record.id, "GDPR request 114") in got
     assert ("keys.rotated", rotation.new_kek_id, "") in got
