@@ -114,6 +114,21 @@ def test_list_filters_and_pages_with_a_cursor(
     assert later == []
 
 
+def test_created_range_filters_by_pre_advice_time(client: TestClient, alice: Caller) -> None:
+    """created_from/created_to take RFC 3339 with offsets; a bare date is a 422."""
+    item = post(client, alice, item_payload()).json()
+    created = item["created_at"]
+    inside = client.get(
+        f"/api/v1/items?created_from={created}&created_to=2999-01-01T01:00:00%2B01:00",
+        headers=alice.headers,
+    ).json()["items"]
+    assert [i["id"] for i in inside] == [item["id"]]
+    before = client.get(f"/api/v1/items?created_to={created}", headers=alice.headers).json()
+    assert before["items"] == []
+    bad = client.get("/api/v1/items?created_from=2026-11-01", headers=alice.headers)
+    assert (bad.status_code, bad.json()["rule"]) == (422, "date_time")
+
+
 def test_a_forged_cursor_is_a_problem(client: TestClient, alice: Caller) -> None:
     """A cursor the API did not hand out is a 422 naming the cursor rule."""
     r = client.get("/api/v1/items?cursor=not-a-cursor!", headers=alice.headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -194,10 +195,43 @@ def _make_cursor(record: ItemRecord) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _utc(moment: datetime | None) -> str | None:
-    if moment is None:
+RFC3339 = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def DATE_TIME(bound: str) -> Any:  # noqa: N802 - reads like the other parameter declarations
+    return Query(
+        None,
+        max_length=40,
+        description=f"{bound}; RFC 3339 date-time with offset",
+        examples=["2026-11-01T00:00:00Z"],
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+def _utc(value: str | None, field: str) -> str | None:
+    """An RFC 3339 date-time as the log's UTC text; ValidationError otherwise."""
+    if value is None:
         return None
-    return format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    moment = None
+    if m := RFC3339.fullmatch(value):
+        day, clock, fraction, offset = m.groups()
+        micro = (fraction or "").ljust(6, "0")[:6]
+        zone = "+00:00" if offset in ("Z", "z") else offset
+        try:
+            moment = datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise ValidationError.single(
+            field,
+            "date_time",
+            value,
+            "an RFC 3339 date-time with offset, e.g. 2026-11-01T00:00:00Z",
+        )
+    return format_time(moment.astimezone(UTC))
 
 
 @router.get(
@@ -223,15 +257,21 @@ def list_items(
     state: ItemStateName | None = Query(None),
     destination: str | None = Query(None, pattern=r"^[A-Z]{2}$", examples=["US"]),
     service: str | None = Query(None, max_length=32, examples=["tracked"]),
-    created_from: datetime | None = Query(None, description="inclusive, RFC 3339"),
-    created_to: datetime | None = Query(None, description="exclusive, RFC 3339"),
+    created_from: str | None = DATE_TIME("inclusive"),
+    created_to: str | None = DATE_TIME("exclusive"),
     reference: str | None = Query(None, min_length=1, max_length=35, examples=["ORDER-1042"]),
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=200),
     customer_id: str = Depends(customer),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    flt = ItemFilter(state, destination, service, _utc(created_from), _utc(created_to))
+    flt = ItemFilter(
+        state,
+        destination,
+        service,
+        _utc(created_from, "created_from"),
+        _utc(created_to, "created_to"),
+    )
     views = list_customer_items(ctx, customer_id, flt, reference, _cursor(cursor), limit + 1)
     page = views[:limit]
     more = len(views) > limit
