@@ -160,6 +160,15 @@ def _optional_text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _type_errors(raw: dict[str, Any]) -> list[FieldError]:
+    """Optional fields must be text or null when present."""
+    return [
+        FieldError(name, "type", None, "text or null")
+        for name in ("reason_code", "next_office")
+        if raw.get(name) is not None and not isinstance(raw.get(name), str)
+    ]
+
+
 def check_row(raw: dict[str, Any], line: int | None = None, index: int | None = None) -> Row:
     """Validate one event's shape and values (not yet against items or time windows)."""
     errs: list[FieldError] = []
@@ -191,6 +200,7 @@ def check_row(raw: dict[str, Any], line: int | None = None, index: int | None = 
     office = raw.get("office")
     if not is_impc_code(office):
         errs.append(FieldError("office", "impc_format", office, "an IMPC code: 6 letters A–Z"))
+    errs.extend(_type_errors(raw))
     reason = _optional_text(raw.get("reason_code"))
     if reason is not None and _REASON.fullmatch(reason) is None:
         errs.append(FieldError("reason_code", "reason_format", reason, "1–3 of A–Z, 0–9"))

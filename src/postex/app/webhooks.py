@@ -208,10 +208,16 @@ def check_url(url: object, allow_private: bool) -> str:
     """An http(s) URL with a host; literal private, loopback or link-local hosts refused."""
     if not isinstance(url, str) or not 1 <= len(url) <= 2000:
         raise ValidationError.single("url", "type", url, "an http(s) URL up to 2000 characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise ValidationError.single("url", "format", url, "not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise ValidationError.single("url", "scheme", url, "only http:// and https:// URLs")
-    if not allow_private and is_private_host(parts.hostname):
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValidationError.single("url", "format", url, "no spaces or control characters")
+    if not allow_private and is_private_host(host):
         raise ValidationError.single(
             "url", "private_target", url, "private, loopback and link-local targets are refused"
         )

@@ -24,12 +24,15 @@ class HttpWebhookSender:
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def _private(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return False  # the POST refuses the URL and reports it
         if is_private_host(host):
             return True
         try:
             infos = socket.getaddrinfo(host, None)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):
             return False  # the POST will fail and report the resolution error
         return any(not ipaddress.ip_address(str(info[4][0])).is_global for info in infos)
 
@@ -38,7 +41,7 @@ class HttpWebhookSender:
             return SendOutcome(None, "private_target")
         try:
             response = self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError) as exc:
             return SendOutcome(None, type(exc).__name__)
         return SendOutcome(response.status_code, None if response.is_success else "http_status")
 
