@@ -12,9 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from postex.app.auth import CredentialRepository, Principal, Role, authenticate
+from postex.app.hold_policy import HoldRecord, ReleaseOutcome
 from postex.app.holds import (
-    HoldRecord,
-    ReleaseOutcome,
     confirm_hold,
     held_items,
     list_holds,

@@ -13,10 +13,8 @@ from pydantic import BaseModel, Field
 
 from postex.app.auth import Principal
 from postex.app.context import Context
+from postex.app.hold_policy import HeldItem, HoldRecord, ReleaseOutcome
 from postex.app.holds import (
-    HeldItem,
-    HoldRecord,
-    ReleaseOutcome,
     confirm_hold,
     flagged_receptacles,
     get_hold,
