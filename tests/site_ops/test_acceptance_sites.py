@@ -44,3 +44,22 @@ def test_an_item_held_after_bagging_stops_the_despatch_closing(sqlite_node: Cont
         dsp.close_despatch(ops, boss.principal, SITE, d.id, "BA", "BA0117", "2026-11-24")
     assert sqlite_node.store.head(SITE) == before
     assert dsp.get_despatch(ops, boss.principal, SITE, d.id).state == "open"
+
+
+def test_a_held_item_taken_out_of_its_bag_stays_held(sqlite_node: Container) -> None:
+    """Setting a held item aside keeps it held; its release brings it back as accepted."""
+    clerk = staff(sqlite_node, "clerk")
+    ops = sqlite_node.site_ops
+    item = letters(sqlite_node, 1, 0)[0]
+    accept(ops, clerk.principal, SITE, [Scan(item.id, item.weight_g)])
+    bag = rcp.open_receptacle(ops, clerk.principal, SITE, **SERIES)
+    rcp.add_items(ops, clerk.principal, SITE, bag.id, [item.id])
+    sqlite_node.store.execute_raw(
+        "UPDATE items SET state = 'held', held_from = 'in_receptacle' WHERE id = ?", (item.id,)
+    )
+    emptied = rcp.remove_item(ops, clerk.principal, SITE, bag.id, item.id)
+    assert emptied.item_count == 0
+    row = sqlite_node.store.execute_raw(
+        "SELECT state, held_from FROM items WHERE id = ?", (item.id,)
+    )
+    assert row == [("held", "accepted")]

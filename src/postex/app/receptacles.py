@@ -213,15 +213,17 @@ def add_items(
 def remove_item(
     ops: SiteOps, p: Principal, site_code: str, rid: str, item_id: str
 ) -> ReceptacleRecord:
-    """Take an item out of an open receptacle; it is accepted again."""
+    """Take an item out of an open receptacle; it is accepted again (or stays held)."""
     site = ops.site(p, site_code, SITE_ROLES)
     S10.parse(item_id)
     with ops.ctx.store.write(site.code) as uow:
         r = _get(uow, site.code, rid)
         _require_open(r)
-        h = uow.repo(SiteOpsRepository).handling([item_id]).get(item_id)
+        repo = uow.repo(SiteOpsRepository)
+        h = repo.handling([item_id]).get(item_id)
         if h is None or h.receptacle_id != rid:
             raise NotFoundError(f"item {item_id} is not in receptacle {rid}")
+        held = repo.items([item_id])[item_id].state == ItemState.HELD
         uow.append(
             [
                 NewEvent(
@@ -231,6 +233,7 @@ def remove_item(
                         "site": site.code,
                         "item_id": item_id,
                         "weight_g": h.measured_g,
+                        "held": held,
                     },
                 ),
                 audit_event(

@@ -208,7 +208,9 @@ def _removed(conn: Connection, events: Events) -> None:
             "UPDATE item_handling SET receptacle_id = NULL WHERE item_id = ?",
             [(d["item_id"],)],
         )
-        set_state(conn, [("accepted", None, e.recorded_at, d["item_id"])])
+        # A held item taken out stays held, and returns to "accepted" when released.
+        state, held_from = ("held", "accepted") if d.get("held") else ("accepted", None)
+        set_state(conn, [(state, held_from, e.recorded_at, d["item_id"])])
         executemany(
             conn,
             "UPDATE receptacles SET item_count = item_count - 1,"
