@@ -208,7 +208,7 @@ def _itmatt(
                 uow, item.customer_id, aad(item.customer_id, item.id), item.sealed
             )
             by_customer[item.customer_id].append((item, personal))
-    out = []
+    out: list[NewEvent] = []
     for customer_id, group in sorted(by_customer.items()):
         for i in range(0, len(group), ITMATT_MAX_ITEMS):
             n = len(out) + 1
