@@ -1,0 +1,128 @@
+"""The store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from tests.factories import item_payload, new_customer, new_items
+
+from postex.app.items import ItemRepository, allocate_ids, item_event_body
+from postex.bootstrap import Container
+from postex.domain.errors import ValidationError
+from postex.domain.events import ITEM_PRE_ADVISED
+from postex.domain.items import parse_pre_advice
+from postex.eventlog.chain import ZERO_HASH, ChainState, verify_events
+from postex.eventlog.events import NewEvent
+
+
+def append(node: Container, site: str, n: int, type_: str = "test.noted.v1") -> None:
+    with node.store.write(site) as uow:
+        uow.append([NewEvent(type_, {"i": i, "text": "naïve ✓"}) for i in range(n)])
+
+
+def test_seq_is_gapless_from_one_and_chained(node: Container) -> None:
+    """Appends number events 1, 2, 3 … and each links to its predecessor."""
+    append(node, "GBLALA", 3)
+    append(node, "GBLALA", 2)
+    events = list(node.store.read_events("GBLALA"))
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == ZERO_HASH
+    assert verify_events(ChainState("GBLALA"), events) is None
+    assert node.store.head("GBLALA") == (5, events[-1].hash)
+
+
+def test_sites_have_independent_chains(node: Container) -> None:
+    """Each site's log starts at seq 1 with a zero prev_hash."""
+    append(node, "GBLALA", 2)
+    append(node, "GBLGWA", 1)
+    assert [e.seq for e in node.store.read_events("GBLGWA")] == [1]
+    assert node.store.sites() == ["GBLALA", "GBLGWA"]
+
+
+def test_a_failed_transaction_writes_nothing(node: Container) -> None:
+    """An exception inside the unit of work rolls back events, projections and head."""
+    customer = new_customer(node)
+    before = node.store.head("GBLALA")
+    with pytest.raises(RuntimeError), node.store.write("GBLALA") as uow:
+        uow.append([NewEvent("test.noted.v1", {"i": 1})])
+        raise RuntimeError("boom")
+    assert node.store.head("GBLALA") == before
+    assert len(list(node.store.read_events("GBLALA"))) == before[0]
+    assert customer.record.id
+
+
+def test_an_invalid_body_is_refused_before_anything_is_written(node: Container) -> None:
+    """A float in a body is refused and the log does not move."""
+    with pytest.raises(ValidationError), node.store.write("GBLALA") as uow:
+        uow.append([NewEvent("test.noted.v1", {"ok": 1}), NewEvent("test.noted.v1", {"w": 0.5})])
+    assert node.store.head("GBLALA")[0] == 0
+
+
+def test_projections_are_read_your_writes(node: Container) -> None:
+    """An item appended in a transaction is visible through its repository at once."""
+    customer = new_customer(node)
+    advice = parse_pre_advice(item_payload())
+    with node.store.write("GBLALA") as uow:
+        [item_id] = allocate_ids(uow, [advice], "GB")
+        body = item_event_body(node.ctx, uow, customer.record.id, str(item_id), advice)
+        uow.append([NewEvent(ITEM_PRE_ADVISED, body)])
+        found = uow.repo(ItemRepository).get_any(str(item_id))
+        assert found is not None
+        assert found.state == "pre_advised"
+
+
+def test_rebuild_recreates_identical_projections(node: Container) -> None:
+    """Dropping every projection and replaying the log gives the same tables."""
+    a, b = new_customer(node, "A Ltd"), new_customer(node, "B Ltd")
+    new_items(node, a.record.id, 5)
+    items = new_items(node, b.record.id, 3, service="parcel", weight_g=5000)
+    from postex.app.items import cancel_item
+
+    cancel_item(node.ctx, b.record.id, items[0].id)
+    live = node.store.projection_digest()
+    assert live["items"][0] == 8
+    node.store.rebuild()
+    assert node.store.projection_digest() == live
+
+
+def test_concurrent_writers_never_fork_the_chain(node: Container) -> None:
+    """Eight threads appending to one site leave one gapless, valid chain."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                append(node, "GBLALA", 3)
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    events = list(node.store.read_events("GBLALA"))
+    assert [e.seq for e in events] == list(range(1, 121))
+    assert verify_events(ChainState("GBLALA"), events) is None
+
+
+def test_checkpoints_are_signed_every_n_events(node: Container) -> None:
+    """Crossing the checkpoint interval signs the head in the same transaction."""
+    node.store.checkpoint_every = 10
+    append(node, "GBLALA", 25)
+    cps = node.store.checkpoints("GBLALA")
+    assert [c.seq for c in cps] == [25]
+    append(node, "GBLALA", 3)
+    assert node.store.checkpoint_now("GBLALA") is not None
+    assert [c.seq for c in node.store.checkpoints("GBLALA")] == [25, 28]
+    assert node.store.checkpoint_now("GBLALA") is None
+
+
+def test_read_events_pages_through_long_logs(node: Container) -> None:
+    """Reading in small batches yields every event once, in order."""
+    append(node, "GBLALA", 23)
+    seqs = [e.seq for e in node.store.read_events("GBLALA", after_seq=4, batch=5)]
+    assert seqs == list(range(5, 24))
+    assert [e.seq for e in node.store.read_events("GBLALA", 0, until_seq=3)] == [1, 2, 3]
