@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -120,7 +121,14 @@ def seed(c: Container, total: int) -> tuple[str, int]:
     return customer, total
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_server(url: str, home: Path, port: int) -> subprocess.Popen[bytes]:
+    """``postex serve`` in its own process, rate limits out of the way; wait until it answers."""
     env = {
         **os.environ,
         "POSTEX_PUBLIC_RATE": str(10**9),
@@ -131,13 +139,15 @@ def start_server(url: str, home: Path, port: int) -> subprocess.Popen[bytes]:
            "--port", str(port)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
+    _, stderr = proc.communicate(timeout=10)
+    err.print(f"[red]the server did not start[/red]: {stderr.decode(errors='replace')[-2000:]}")
     raise typer.Exit(2)
 
 
@@ -225,7 +235,7 @@ def tracking(
     partner_events: Annotated[
         int, typer.Option("--partner-events", help="Partner events to ingest.")
     ] = 50_000,
-    port: Annotated[int, typer.Option("--port", help="Port for the server.")] = 8765,
+    port: Annotated[int, typer.Option("--port", help="Port for the server (0: any free).")] = 0,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -242,6 +252,7 @@ def tracking(
     key = create_partner(c.ctx, "Bench USPS", ["USJFKA"]).api_key
     c.close()
     err.print(f"node ready with {present} items ({seed_s:.0f} s); starting the server")
+    port = port or free_port()
     proc = start_server(url, work, port)
     try:
         journeys = partner_events // len(JOURNEY)
