@@ -11,25 +11,28 @@ import base64
 import binascii
 import json
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
-from postex.app.auth import Principal, customer_id_of
 from postex.app.context import Context
 from postex.app.customer_items import Answer, create_items, item_timeline, list_customer_items
 from postex.app.documents import Documents, item_cn23, item_label
 from postex.app.idempotency import find, idempotency
 from postex.app.items import ItemFilter, ItemRecord, ItemView, cancel_item, get_item
-from postex.domain.errors import FieldError, ValidationError
+from postex.domain.errors import ValidationError
 from postex.domain.items import PreAdvice, parse_pre_advice
 from postex.domain.tracking import event_codes
-from postex.entrypoints.http.auth import principal
-from postex.entrypoints.http.deps import container, context
-from postex.entrypoints.http.limits import RateLimiter
+from postex.entrypoints.http.customer_api import (
+    IDEMPOTENCY_KEY,
+    answer_response,
+    customer,
+    documents,
+    known_query,
+)
+from postex.entrypoints.http.deps import context
 from postex.entrypoints.http.schemas_items import (
     ItemDetail,
     ItemIn,
@@ -44,57 +47,10 @@ from postex.eventlog.chain import format_time
 
 router = APIRouter(prefix="/api/v1", tags=["items"])
 ITEM_ID = Path(min_length=1, max_length=40, description="S10 item id", examples=["LA100000003GB"])
-IDEMPOTENCY_KEY = Header(
-    None,
-    alias="Idempotency-Key",
-    max_length=255,
-    description="Retrying with the same key and body returns the first answer; "
-    "the same key with another body is a 409 problem.",
-    examples=["3f1c0e2a-6b8d-4e7a-9c41-2f0d5b7a9e10"],
-)
-_limiter_guard = threading.Lock()
 
 
 class PdfResponse(Response):
     media_type = "application/pdf"
-
-
-def limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    found: RateLimiter | None = getattr(state, "customer_limiter", None)
-    if found is None:
-        with _limiter_guard:
-            found = getattr(state, "customer_limiter", None)
-            if found is None:
-                s = container(request).settings
-                found = RateLimiter(float(s.api_rate_per_second), s.api_burst)
-                state.customer_limiter = found
-    return found
-
-
-def documents(request: Request) -> Documents:
-    return container(request).documents
-
-
-def customer(request: Request, p: Principal = Depends(principal)) -> str:
-    """The calling customer (401 without a valid key, 403 for staff), rate limited per key."""
-    customer_id = customer_id_of(p)
-    limiter(request).check(p.key_id)
-    return customer_id
-
-
-def known_query(*names: str) -> Any:
-    """A dependency refusing query parameters the route does not define (typos never pass)."""
-    allowed = frozenset(names)
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError(
-                FieldError(k, "unknown_field", k, f"unknown query parameter {k!r}") for k in unknown
-            )
-
-    return Depends(check)
 
 
 def links(record: ItemRecord) -> dict[str, str | None]:
@@ -134,13 +90,6 @@ def detail_out(view: ItemView) -> dict[str, Any]:
     for key in ("sender", "addressee", "contents", "importer"):
         out[key] = personal.get(key) if personal is not None else None
     return out
-
-
-def answer_response(answer: Answer, location: str | None = None) -> JSONResponse:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    if location:
-        headers["Location"] = location
-    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 @router.post(

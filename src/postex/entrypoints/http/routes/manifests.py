@@ -21,13 +21,13 @@ from postex.app.manifests import (
 )
 from postex.domain.errors import FieldError, ValidationError
 from postex.domain.items import PreAdvice
-from postex.entrypoints.http.deps import context
-from postex.entrypoints.http.routes.items import (
+from postex.entrypoints.http.customer_api import (
     IDEMPOTENCY_KEY,
     answer_response,
     customer,
     known_query,
 )
+from postex.entrypoints.http.deps import context
 from postex.entrypoints.http.schemas_items import ManifestOut, problems
 
 router = APIRouter(prefix="/api/v1", tags=["manifests"])

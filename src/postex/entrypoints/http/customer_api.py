@@ -1,0 +1,77 @@
+"""What every customer route shares: the calling customer, its rate limit, strict queries.
+
+``customer`` authenticates first (401 for no key or a revoked key, before anything is
+looked up), refuses staff and partner tokens (403) and takes one token from the key's
+bucket (429 with Retry-After when empty).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from postex.app.auth import Principal, customer_id_of
+from postex.app.customer_items import Answer
+from postex.app.documents import Documents
+from postex.domain.errors import FieldError, ValidationError
+from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.deps import container
+from postex.entrypoints.http.limits import RateLimiter
+
+IDEMPOTENCY_KEY = Header(
+    None,
+    alias="Idempotency-Key",
+    max_length=255,
+    description="Retrying with the same key and body returns the first answer; "
+    "the same key with another body is a 409 problem.",
+    examples=["3f1c0e2a-6b8d-4e7a-9c41-2f0d5b7a9e10"],
+)
+_limiter_guard = threading.Lock()
+
+
+def limiter(request: Request) -> RateLimiter:
+    state = request.app.state
+    found: RateLimiter | None = getattr(state, "customer_limiter", None)
+    if found is None:
+        with _limiter_guard:
+            found = getattr(state, "customer_limiter", None)
+            if found is None:
+                s = container(request).settings
+                found = RateLimiter(float(s.api_rate_per_second), s.api_burst)
+                state.customer_limiter = found
+    return found
+
+
+def documents(request: Request) -> Documents:
+    return container(request).documents
+
+
+def customer(request: Request, p: Principal = Depends(principal)) -> str:
+    """The calling customer (401 without a valid key, 403 for staff), rate limited per key."""
+    customer_id = customer_id_of(p)
+    limiter(request).check(p.key_id)
+    return customer_id
+
+
+def known_query(*names: str) -> Any:
+    """A dependency refusing query parameters the route does not define (typos never pass)."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError(
+                FieldError(k, "unknown_field", k, f"unknown query parameter {k!r}") for k in unknown
+            )
+
+    return Depends(check)
+
+
+def answer_response(answer: Answer, location: str | None = None) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if location:
+        headers["Location"] = location
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
