@@ -1,0 +1,37 @@
+"""Concurrent retries with one Idempotency-Key create one item, and all get its answer."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from postex.app.customer_items import Answer, create_items
+from postex.app.idempotency import idempotency
+from postex.bootstrap import Container
+from postex.domain.items import parse_pre_advice
+from tests.customer_api.conftest import make_caller
+from tests.factories import item_payload
+
+
+def test_racing_retries_store_one_item(node: Container) -> None:
+    """Eight simultaneous requests with the same key and body store one item, one answer."""
+    alice = make_caller(node, "Alice")
+    advice = parse_pre_advice(item_payload(), node.ctx.country)
+    idem = idempotency("race-1", b"POST /api/v1/items", b"same body")
+
+    def render(records: list[Any], _advices: Any) -> dict[str, Any]:
+        return {"id": records[0].id}
+
+    def attempt(_: int) -> Answer:
+        return create_items(node.ctx, alice.id, [advice], render, idem)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, range(8)))
+    assert len({a.body["id"] for a in answers}) == 1
+    assert sum(not a.replayed for a in answers) == 1
+    rows = (
+        node.store.execute_raw("SELECT count(*) FROM items WHERE customer_id = ?", [alice.id])
+        if not node.store.is_postgres
+        else node.store.execute_raw("SELECT count(*) FROM items WHERE customer_id = %s", [alice.id])
+    )
+    assert rows[0][0] == 1
