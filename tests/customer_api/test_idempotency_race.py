@@ -5,8 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from postex.app.customer_items import Answer, create_items
+from postex.app.customer_items import Answer, create_items, list_customer_items
 from postex.app.idempotency import idempotency
+from postex.app.items import ItemFilter
 from postex.bootstrap import Container
 from postex.domain.items import parse_pre_advice
 from tests.customer_api.conftest import make_caller
@@ -29,9 +30,4 @@ def test_racing_retries_store_one_item(node: Container) -> None:
         answers = list(pool.map(attempt, range(8)))
     assert len({a.body["id"] for a in answers}) == 1
     assert sum(not a.replayed for a in answers) == 1
-    rows = (
-        node.store.execute_raw("SELECT count(*) FROM items WHERE customer_id = ?", [alice.id])
-        if not node.store.is_postgres
-        else node.store.execute_raw("SELECT count(*) FROM items WHERE customer_id = %s", [alice.id])
-    )
-    assert rows[0][0] == 1
+    assert len(list_customer_items(node.ctx, alice.id, ItemFilter())) == 1
