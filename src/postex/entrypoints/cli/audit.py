@@ -51,6 +51,6 @@ def audit(
         where = e.actor.get("ip") or e.actor.get("site") or ""
         why = f"  because {e.reason}" if e.reason else ""
         out.print(f"{e.recorded_at}  {who}{f' ({role})' if role else ''} {where}  "
-                  f"{e.action} {e.target}{why}", markup=False, highlight=False)  # fmt: skip
+                  f"{e.action} {e.target}{why}", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     if page.next_cursor:
-        out.print(f"more: --cursor {page.next_cursor}")
+        out.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)

@@ -45,6 +45,11 @@ EmergencyOpt = Annotated[
 ]
 
 
+def _say(text: str) -> None:
+    """One unwrapped, unstyled line (scripts grep these)."""
+    out.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
 def _principal(c: Container, token: str | None) -> Principal:
     if token is None:
         return Principal("cli", "cli", Role.AUDITOR, "local", name="local CLI")
@@ -69,7 +74,7 @@ def _print_hold(d: dict[str, Any]) -> None:
     extra = [f"to {','.join(s['destinations'])}"] if s["destinations"] else []
     extra += [f"services {','.join(s['services'])}"] if s["services"] else []
     extra += ["goods only"] if s["goods_only"] else []
-    out.print(
+    _say(
         f"{d['id']}  {d['status']:<9} {where} {' '.join(extra)}  held {d['held_items']}"
         f" released {d['released_items']}" + ("  [release pending]" if d["release_pending"] else "")
     )
@@ -83,11 +88,11 @@ def _print_outcome(o: ReleaseOutcome, c: Container, as_json: bool) -> None:
         return
     _print_hold(hold)
     if o.pending:
-        out.print(
+        _say(
             f"release {o.request_id} waits for a second ops user: postex holds confirm {o.hold.id}"
         )
     else:
-        out.print(f"released {len(o.released)} items")
+        _say(f"released {len(o.released)} items")
 
 
 @app.command("place")
@@ -136,7 +141,7 @@ def place(
         return
     _print_hold(d)
     if d["status"] == "pending":
-        out.print(f"pending: a second ops user runs `postex holds confirm {hold.id}` within 15 min")
+        _say(f"pending: a second ops user runs `postex holds confirm {hold.id}` within 15 min")
 
 
 @app.command("list")
@@ -233,5 +238,5 @@ def held(
         return
     for r in rows:
         flag = f"  in open receptacle {', '.join(r.receptacles)}" if r.receptacles else ""
-        out.print(f"{r.item_id}  {r.site}  {r.service:<15} {r.destination}  from {r.held_from}"
+        _say(f"{r.item_id}  {r.site}  {r.service:<15} {r.destination}  from {r.held_from}"
                   f"  {r.hold_id}{flag}")  # fmt: skip
