@@ -50,7 +50,7 @@ def audit(
         role = e.actor.get("role")
         where = e.actor.get("ip") or e.actor.get("site") or ""
         why = f"  because {e.reason}" if e.reason else ""
-        out.print(f"{e.recorded_at}  {who}{f' ({role})' if role else ''} {where}  "
-                  f"{e.action} {e.target}{why}", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        line = f"{e.recorded_at}  {who}{f' ({role})' if role else ''} {where}  {e.action}"
+        out.print(f"{line} {e.target}{why}", markup=False, highlight=False, soft_wrap=True)
     if page.next_cursor:
         out.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
