@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -194,3 +195,28 @@ def test_acceptance_scans_reach_the_owners_webhook(
     accept(tnode.site_ops, clerk, tnode.ctx.site, [Scan(item.id, item.weight_g)])
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
     assert b'"code":"EMA"' in receiver.requests[0][1]
+
+
+def test_the_worker_inside_the_app_delivers_by_itself(
+    tmp_path: Path, sqlite_url: str, receiver: Receiver
+) -> None:
+    """With the app's lifespan running (as in `postex serve`), a pre-advice reaches the
+    subscribed receiver without anyone calling the worker."""
+    import time
+
+    from postex.entrypoints.http.app import create_app
+    from tests.conftest import make_node
+
+    node = make_node(
+        tmp_path / "h", sqlite_url, webhook_allow_private=True, webhook_worker_seconds=1
+    )
+    c = new_customer(node)
+    with TestClient(create_app(node)) as client:
+        client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=auth(c.api_key))
+        [item] = new_items(node, c.record.id)
+        deadline = time.monotonic() + 10
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+    node.close()
+    assert len(receiver.requests) == 1
+    assert json.loads(receiver.requests[0][1])["data"]["item_id"] == item.id

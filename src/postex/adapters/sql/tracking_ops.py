@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Index, Integer, String, Table, Text
 
-from postex.adapters.sql.core import TRACKING_INSERT, set_state
+from postex.adapters.sql.core import TRACKING_INSERT, local_time, set_state
 from postex.adapters.sql.fast import executemany, fetchall
 from postex.adapters.sql.projections import projection
 from postex.adapters.sql.repositories import implements
@@ -268,8 +268,18 @@ def _quarantine_row(e: StoredEvent) -> tuple[object, ...]:
 
 @tracking_ops_p.on(ev.ITEM_PRE_ADVISED)
 def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    """Announce PRE to subscribers, then attach any quarantined partner events."""
-    _announce_site_rows(conn, events)
+    """Announce PRE to subscribers, then attach any quarantined partner events.
+
+    The core keeps no tracking row for PRE (the item row stands for it), so PRE is
+    announced from the event itself.
+    """
+    subs = _subscriptions(conn)
+    _announce(
+        conn,
+        [_NewRow(e.site, e.seq, e.data["item_id"], "PRE", local_time(e.recorded_at), None,
+                 "site", e.recorded_at, e.data["customer_id"])
+         for e in events if e.data["customer_id"] in subs],
+    )  # fmt: skip
     if not fetchall(conn, "SELECT 1 FROM partner_quarantine WHERE status = 'waiting' LIMIT 1"):
         return
     by_id = {e.data["item_id"]: e for e in events}
@@ -326,6 +336,7 @@ def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None
             "SELECT t.site, t.seq, t.item_id, t.code, t.occurred_at, t.office, t.occurred_utc,"
             " i.customer_id FROM tracking_events t JOIN items i ON i.id = t.item_id"
             " WHERE t.site = ? AND t.seq >= ? AND t.seq <= ? AND t.source = 'site'"
+            " AND t.code <> 'PRE'"
             " ORDER BY t.seq, t.item_id",
             (site, low, high),
         )
@@ -570,17 +581,18 @@ class SqlPublicTracking:
     def public_view(self, item_id: str) -> tuple[tuple[str, str] | None, list[TrackingRow]]:
         rows = fetchall(
             self.conn,
-            "SELECT i.service, i.destination, t.code, t.occurred_at, t.occurred_utc, t.office,"
-            " t.reason, t.source, t.site, t.seq FROM items i"
-            " LEFT JOIN tracking_events t ON t.item_id = i.id WHERE i.id = ?"
-            " ORDER BY t.occurred_utc, t.site, t.seq",
+            "SELECT i.service, i.destination, i.created_at, i.origin_site, t.code, t.occurred_at,"
+            " t.occurred_utc, t.office, t.reason, t.source, t.site, t.seq FROM items i"
+            " LEFT JOIN tracking_events t ON t.item_id = i.id WHERE i.id = ?",
             (item_id,),
         )
         if not rows:
             return None, []
-        timeline = [
-            TrackingRow(item_id, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
-            for r in rows
-            if r[2] is not None
-        ]
-        return (rows[0][0], rows[0][1]), timeline
+        service, destination, created_at, origin = rows[0][:4]
+        timeline = [TrackingRow(item_id, *r[4:]) for r in rows if r[4] is not None]
+        if not any(r.code == "PRE" for r in timeline):  # the item row stands for its PRE
+            pre = TrackingRow(item_id, "PRE", local_time(created_at), created_at, None, None,
+                              "site", origin, 0)  # fmt: skip
+            timeline.append(pre)
+        timeline.sort(key=lambda r: (r.occurred_utc, r.site, r.seq))
+        return (service, destination), timeline
