@@ -220,3 +220,21 @@ def test_the_worker_inside_the_app_delivers_by_itself(
     node.close()
     assert len(receiver.requests) == 1
     assert json.loads(receiver.requests[0][1])["data"]["item_id"] == item.id
+
+
+def test_an_unreachable_target_costs_one_attempt_per_round(
+    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+) -> None:
+    """When the receiver is down, a round tries one delivery; the others stay due."""
+    c = new_customer(tnode)
+    assert receiver.server is not None
+    url = receiver.url
+    receiver.server.shutdown()
+    receiver.server.server_close()  # nothing listens there now: connection refused
+    tclient.post("/api/v1/webhooks", json={"url": url}, headers=auth(c.api_key))
+    new_items(tnode, c.record.id, 3)
+    sender = tnode.webhook_sender_factory(True)
+    assert deliver_due(tnode.ctx, sender) == 1
+    assert deliver_due(tnode.ctx, sender) == 1
+    assert deliver_due(tnode.ctx, sender) == 1
+    assert deliver_due(tnode.ctx, sender) == 0  # all three wait for their backoff

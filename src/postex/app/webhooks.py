@@ -350,6 +350,7 @@ def deliver_due(
     """Attempt every delivery that is due; record each outcome as an event. Returns attempts.
 
     The HTTP calls happen outside any transaction; their outcomes are appended together.
+    A target that cannot be reached (timeout, refused) is not tried again in the same round.
     A customer whose data key was erased cannot sign: the attempt fails with ``key_unavailable``.
     """
     moment = now or ctx.clock.now()
@@ -369,8 +370,11 @@ def deliver_due(
         return 0
     outcomes = []
     timestamp = int(moment.timestamp())
+    unreachable: set[str] = set()
     for d, sub in due:
         secret = secrets_by_sub[sub.id]
+        if sub.id in unreachable:
+            continue  # not attempted: still due next round (a dead host costs one timeout)
         if secret is None:
             outcome = SendOutcome(None, "key_unavailable")
         else:
@@ -383,6 +387,8 @@ def deliver_due(
                 "User-Agent": "Postex-Webhooks/1",
             }
             outcome = sender.post(sub.url, body, headers)
+            if outcome.status is None:
+                unreachable.add(sub.id)
         outcomes.append((d, outcome))
     with ctx.store.write(ctx.site) as uow:
         uow.append([_attempt_event(d, o, moment) for d, o in outcomes])
