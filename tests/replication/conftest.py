@@ -72,21 +72,32 @@ class Loops:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.stop_event = asyncio.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.futures: list[Any] = []
+        self.runs: list[tuple[asyncio.Event, Any]] = []
 
-    def start(self, fn: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
-        self.futures.append(asyncio.run_coroutine_threadsafe(fn(self.stop_event), self.loop))
+    def start(self, fn: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> asyncio.Event:
+        stop = asyncio.run_coroutine_threadsafe(_new_event(), self.loop).result()
+        self.runs.append((stop, asyncio.run_coroutine_threadsafe(fn(stop), self.loop)))
+        return stop
+
+    def stop_one(self, stop: asyncio.Event) -> None:
+        for ev, fut in self.runs:
+            if ev is stop:
+                self.loop.call_soon_threadsafe(ev.set)
+                fut.result(timeout=15)
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop_event.set)
-        for f in self.futures:
-            f.result(timeout=15)
+        for ev, fut in self.runs:
+            self.loop.call_soon_threadsafe(ev.set)
+            fut.result(timeout=15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+async def _new_event() -> asyncio.Event:
+    return asyncio.Event()
 
 
 @pytest.fixture
@@ -116,3 +127,72 @@ def start_replication(loops: Loops, site: Container, hub: Container) -> tuple[An
 
 def copy_db(src: Path, dst: Path) -> None:
     shutil.copy(src, dst)
+
+
+class OwnNats:
+    """A nats-server of this test's own (JetStream, file store) that can be stopped."""
+
+    def __init__(self, store_dir: Path) -> None:
+        import socket
+
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        if not Path(binary).exists():
+            pytest.skip("nats-server binary not found")
+        self.binary = binary
+        self.store_dir = store_dir
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.proc: Any = None
+        self.start()
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            [self.binary, "-js", "-p", str(self.port), "-sd", str(self.store_dir), "-a",
+             "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def up() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(up, 10, "nats-server to listen")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[OwnNats]:
+    server = OwnNats(tmp_path / "nats")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_hub_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own for the hub, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from postex.adapters.sql.store import normalise_url
+    from tests.conftest import PG_URL
+
+    need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"postex_hub_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield normalise_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

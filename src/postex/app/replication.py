@@ -298,6 +298,9 @@ class Hub:
     signer: Signer
     trusted: Mapping[str, bytes]
     clock: Clock
+    # Projections on the hub stay off until item ids are unique across sites: today each
+    # site allocates S10 serials from its own store, so two sites' items can share an id.
+    project: bool = False
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
 
     def _now(self) -> str:
@@ -349,7 +352,7 @@ class Hub:
                 good = good[: e.seq - head_seq - 1]
                 break
         if good:
-            out.stored = self.store.import_events(site, good)
+            out.stored = self.store.import_events(site, good, project=self.project)
             for e in good:
                 cp = cps.get(e.seq)
                 if cp is not None:

@@ -66,10 +66,15 @@ class HubConsumer:
                 while not stop.is_set():
                     try:
                         msgs = await sub.fetch(self.batch, timeout=0.5)
-                    except NatsTimeout:
+                    except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
+                        await self._ask_pending_replays()
                         continue
                     for msg in msgs:
-                        await asyncio.to_thread(self._handle, msg.subject, msg.data)
+                        try:
+                            await asyncio.to_thread(self._handle, msg.subject, msg.data)
+                        except BaseException:
+                            await msg.nak()  # redelivered at once to the next attempt
+                            raise
                         await msg.ack()
                         self.processed += 1
                     await self._ask_pending_replays()
@@ -96,7 +101,7 @@ class HubConsumer:
                     durable_name=self.durable,
                     ack_policy=AckPolicy.EXPLICIT,
                     deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=30,
+                    ack_wait=10,
                     max_ack_pending=10_000,
                 ),
             )

@@ -93,6 +93,10 @@ class Replication:
     def backup_reader(directory: Path) -> BackupDirectory:
         return BackupDirectory(directory)
 
+    def copy_source(self) -> HubStoreSource:
+        """This node's (the hub's) copies as a restore source."""
+        return HubStoreSource(self.store, self.state)
+
     @staticmethod
     def hub_source(hub_db: str, clock: Clock) -> HubStoreSource:
         store = SqlStore(hub_db, clock)

@@ -55,6 +55,7 @@ class JetStreamPublisher:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
     _rewind_to: int | None = None
+    _replays: int = 0  # replays answered: their message ids differ, or JetStream drops them
     _cp_sent: int = 0
     _keys_digest: str = ""
     acked: int = 0
@@ -75,7 +76,6 @@ class JetStreamPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; reconnect and resume after any transport failure."""
         self._loop = asyncio.get_running_loop()
-        self.acked = self.state.acked(self.site)
         try:
             await self._run(stop)
         finally:
@@ -85,6 +85,7 @@ class JetStreamPublisher:
         while not stop.is_set():
             nc: Client | None = None
             try:
+                self.acked = self.state.acked(self.site)  # what JetStream surely holds
                 nc = await connect(self.url, f"postex-site-{self.site}")
                 await ensure_stream(nc, self.subjects)
                 await nc.subscribe(self.subjects.replay(self.site), cb=self._on_replay)
@@ -95,7 +96,6 @@ class JetStreamPublisher:
             except Exception as exc:  # NATS down, timeouts: retry; the log keeps everything
                 log.info("publisher %s: %s; retrying", self.site, exc.__class__.__name__)
                 self.connected = False
-                self.acked = self.state.acked(self.site)
                 self._cp_sent, self._keys_digest = 0, ""
                 await _sleep_or_stop(stop, 0.5)
             finally:
@@ -112,6 +112,7 @@ class JetStreamPublisher:
         except (ValueError, KeyError, TypeError):
             return
         self._rewind_to = start - 1
+        self._replays += 1
         self._wake.set()
         head, _ = self.store.head(self.site)
         if msg.reply:
@@ -160,7 +161,7 @@ class JetStreamPublisher:
             fut = await js.publish_async(
                 subject,
                 encode_events(self.site, run),
-                headers=headers(message_id(self.site, first, last)),
+                headers=headers(self._message_id(first, last)),
             )
             pending.append((last, fut))
             sent += len(run)
@@ -172,6 +173,11 @@ class JetStreamPublisher:
         await self._send_checkpoints(js)
         await self._send_keys(js)
         return sent
+
+    def _message_id(self, first: int, last: int) -> str:
+        """``SITE:first-last``; a replay appends ``:r<n>`` so the duplicate window keeps it."""
+        base = message_id(self.site, first, last)
+        return f"{base}:r{self._replays}" if self._replays else base
 
     async def _settle(self, pending: deque[tuple[int, asyncio.Future[Any]]], keep: int) -> None:
         """Wait for acknowledgements, oldest first, until ``keep`` remain; persist the seq."""
@@ -192,7 +198,7 @@ class JetStreamPublisher:
                 self.subjects.checkpoints(self.site),
                 encode_checkpoint(cp),
                 timeout=self.ack_timeout,
-                headers=headers(f"{self.site}:cp:{cp.seq}"),
+                headers=headers(f"{self.site}:cp:{cp.seq}:r{self._replays}"),
             )
             self._cp_sent = cp.seq
 
@@ -206,7 +212,7 @@ class JetStreamPublisher:
             self.subjects.keys(self.site),
             data,
             timeout=self.ack_timeout,
-            headers=headers(f"{self.site}:keys:{digest[:16]}"),
+            headers=headers(f"{self.site}:keys:{digest[:16]}:r{self._replays}"),
         )
         self._keys_digest = digest
 

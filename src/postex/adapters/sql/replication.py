@@ -8,12 +8,14 @@ wrapped data keys (useless without the sites' key-encryption key).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Integer,
     LargeBinary,
     String,
@@ -106,6 +108,14 @@ class SqlReplicationState:
     def __init__(self, store: SqlStore) -> None:
         self.engine = store.engine
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite: no lock upgrade to fail)."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            with conn.begin():
+                yield conn
+
     def acked(self, site: str) -> int:
         t = replication_cursors
         with self.engine.connect() as conn:
@@ -114,7 +124,7 @@ class SqlReplicationState:
 
     def set_acked(self, site: str, seq: int, at: str) -> None:
         t = replication_cursors
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 t.update().where(t.c.site == site).values(acked_seq=seq, acked_at=at)
             )
@@ -123,7 +133,7 @@ class SqlReplicationState:
 
     def raise_alarm(self, site: str, seq: int, kind: str, detail: str, at: str) -> bool:
         t = integrity_alarms
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             same = conn.execute(
                 select(t.c.id).where(
                     t.c.site == site, t.c.seq == seq, t.c.kind == kind, t.c.detail == detail
@@ -149,7 +159,7 @@ class SqlReplicationState:
             "acked_seq": report.acked_seq,
             "reported_at": report.reported_at,
         }
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(t.update().where(t.c.site == report.site).values(**values))
             if done.rowcount == 0:
                 conn.execute(t.insert().values(site=report.site, **values))
@@ -164,7 +174,7 @@ class SqlReplicationState:
 
     def save_witness(self, w: Witness) -> None:
         t = witnesses
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             held = conn.execute(select(t.c.seq).where(t.c.site == w.site, t.c.seq == w.seq)).first()
             if held is None:
                 conn.execute(
@@ -182,7 +192,7 @@ class SqlReplicationState:
 
     def save_data_keys(self, site: str, keys: Sequence[DataKey]) -> None:
         t = hub_data_keys
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(t.delete().where(t.c.site == site))
             if keys:
                 conn.execute(
@@ -210,7 +220,7 @@ class SqlReplicationState:
         return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
 
     def record_verification(self, v: VerificationRecord) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 verifications.insert().values(
                     at=v.at, ok=v.ok, events_checked=v.events_checked, detail=v.detail

@@ -146,7 +146,7 @@ def run_drill(work: Path, nats: str, hub_db: str | None, seconds: float, offline
         restored = open_target(f"sqlite:///{work / 'site.db'}", str(work / "site"), SITE, False)
         restored.close()
         site = _site_node(work, nats, prefix)
-        report = run_restore(site, SITE, hub_rep.hub_source(hub.settings.db_url, hub.ctx.clock))
+        report = run_restore(site, SITE, hub_rep.copy_source())
         after = Traffic(site.ctx, customer.record.id, batch=1)
         after.one_batch(random.Random(2))  # noqa: S311 - test data, not secrets
         rto = time.perf_counter() - started
