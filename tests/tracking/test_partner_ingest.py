@@ -156,7 +156,7 @@ def test_unknown_items_wait_in_quarantine_and_attach_when_pre_advised(
     future_id = str(S10("LA", 10_000_000, "GB"))  # the first tracked id this node issues
     clock.advance(hours=1)
     r = tclient.post(
-        URL, json={"events": [_ev(future_id, at="2026-11-02T09:30:00+00:00")]}, headers=auth(key)
+        URL, json={"events": [_ev(future_id, at="2026-11-02T09:55:00+00:00")]}, headers=auth(key)
     )
     assert r.json()["quarantined"] == 1
     ops = staff_token(tnode)
@@ -167,7 +167,7 @@ def test_unknown_items_wait_in_quarantine_and_attach_when_pre_advised(
     clock.advance(minutes=1)
     [item] = new_items(tnode, customer.record.id)
     assert item.id == future_id
-    assert _timeline(tclient, item.id) == ["EMD", "PRE"]  # event time order: 09:30, 10:01
+    assert _timeline(tclient, item.id) == ["EMD", "PRE"]  # event time order: 09:55, 10:01
     assert tclient.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"] == []
 
 
@@ -179,7 +179,7 @@ def test_quarantined_event_of_the_wrong_post_is_refused_on_arrival(
     future_id = str(S10("LA", 10_000_000, "GB"))
     clock.advance(hours=1)
     tclient.post(URL, json={"events": [_ev(future_id, office="CAYTOA",
-                                            at="2026-11-02T09:30:00+00:00")]},
+                                            at="2026-11-02T09:55:00+00:00")]},
                  headers=auth(canada))  # fmt: skip
     clock.advance(minutes=1)
     customer = new_customer(tnode)
@@ -246,7 +246,7 @@ def test_rebuild_after_quarantine_and_attach_equals_live(
     future_id = str(S10("LA", 10_000_000, "GB"))
     clock.advance(hours=1)
     tclient.post(
-        URL, json={"events": [_ev(future_id, at="2026-11-02T09:30:00+00:00")]}, headers=auth(key)
+        URL, json={"events": [_ev(future_id, at="2026-11-02T09:55:00+00:00")]}, headers=auth(key)
     )
     clock.advance(minutes=1)
     customer = new_customer(tnode)
@@ -254,3 +254,24 @@ def test_rebuild_after_quarantine_and_attach_equals_live(
     live = tnode.store.projection_digest()
     tnode.store.rebuild()
     assert tnode.store.projection_digest() == live
+
+
+def test_quarantined_event_far_before_the_pre_advice_is_refused_on_arrival(
+    tnode: Container, tclient: TestClient, clock: ManualClock
+) -> None:
+    """The before-pre-advice rule also holds for an event that waited in quarantine."""
+    key = partner_key(tnode)
+    future_id = str(S10("LA", 10_000_000, "GB"))
+    clock.advance(hours=1)
+    tclient.post(
+        URL, json={"events": [_ev(future_id, at="2026-11-02T09:10:00+00:00")]}, headers=auth(key)
+    )
+    clock.advance(minutes=1)
+    customer = new_customer(tnode)
+    [item] = new_items(tnode, customer.record.id)
+    assert _timeline(tclient, item.id) == ["PRE"]
+    ops = staff_token(tnode)
+    refused = tclient.get(
+        "/api/v1/ops/quarantine", params={"status": "refused"}, headers=auth(ops)
+    ).json()["events"]
+    assert [q["item_id"] for q in refused] == [future_id]

@@ -377,8 +377,12 @@ def _body(row: PartnerEventIn, partner: Principal) -> dict[str, Any]:
     }
 
 
-def may_attach(body: dict[str, Any], destination: str, service: str) -> bool:
-    """Whether a quarantined event's partner may speak for an item that has now appeared."""
+def may_attach(body: dict[str, Any], destination: str, service: str, pre_advised_at: str) -> bool:
+    """Whether a quarantined event may join an item that has now appeared: its partner
+    speaks for the item's route and it is not earlier than the pre-advice (the same rules
+    as for a known item, from the stored values only, so a rebuild decides alike)."""
+    if _utc(body["occurred_utc"]) < _utc(pre_advised_at) - CLOCK_SKEW:
+        return False
     return routed_operator(destination, service) in set(body.get("operators", []))
 
 

@@ -300,8 +300,8 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
     tracking, announce, status = [], [], []
     for site, seq, item_id, code, occurred_at, occurred_utc, office, reason, operators in waiting:
         e = by_id[item_id]
-        body = {"operators": json.loads(operators)}
-        if not pe.may_attach(body, e.data["destination"], e.data["service"]):
+        body = {"operators": json.loads(operators), "occurred_utc": occurred_utc}
+        if not pe.may_attach(body, e.data["destination"], e.data["service"], e.recorded_at):
             status.append(("refused", site, seq))
             continue
         d = {"item_id": item_id, "code": code, "occurred_at": occurred_at,
