@@ -221,7 +221,7 @@ def _problem(errs: Sequence[FieldError], line: int | None, index: int | None) ->
     if line is not None:
         return RowProblem(tuple(e.on_line(line) for e in errs), line=line)
     return RowProblem(
-        tuple(FieldError(f"events[{index}].{e.field}", e.rule, e.value, e.message,
+        tuple(FieldError(e.at(f"events[{index}]").field, e.rule, e.value, e.message,
                          extra={"index": index}) for e in errs),
         index=index,
     )  # fmt: skip
