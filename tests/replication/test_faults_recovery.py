@@ -86,6 +86,9 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     for restored in (from_hub, from_backup):
         assert restored.store.head("GBLALA")[0] == head[0] + 1  # the restore is audited
         assert verify_store(restored.store, restored.trusted_keys(), "GBLALA")[0].ok
+        live = restored.store.projection_digest()
+        restored.store.rebuild()
+        assert restored.store.projection_digest() == live  # restored projections == a rebuild
         view = get_item(restored.ctx, customer.record.id, items[0].id)
         assert view.record.id == items[0].id  # personal data opens: data keys came back
     other_traffic.stop()

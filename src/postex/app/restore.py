@@ -5,8 +5,8 @@ must come from a trusted site key and agree with the events; the log must reach 
 newest checkpoint (no truncation); from the hub, the newest checkpoint must also carry
 the hub's valid countersignature. Anything wrong and the target is wiped again and
 :class:`IntegrityError` names the first bad seq: a tampered copy is never restored.
-Then projections are rebuilt, the restore is audited in the log, and the site resumes
-writing at the next seq.
+The projections are built as the events come back (the target starts empty), the restore
+is audited in the log, and the site resumes writing at the next seq.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def restore_site(
     done = 0
     for batch in source.batches(site):
         try:
-            target.import_events(site, batch, project=False)
+            target.import_events(site, batch)  # projections are built as the log returns
         except IntegrityError as exc:
             raise _refuse(target, f"the copy is broken: {exc.detail}", site, exc.seq) from None
         for ev in batch:
@@ -124,7 +124,6 @@ def restore_site(
     for w in witnesses:
         state.save_witness(w)
     keys = target.import_data_keys(source.data_keys(site))
-    target.rebuild(progress)
     state.set_acked(site, head if source.kind == "hub" else 0, now())
     details = {"source": source.kind, "events": done, "head_seq": head}
     with target.write(site) as uow:
