@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from postex.app.integrity import verify_store
+from postex.app.replication import integrity_overview
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from tests.factories import new_customer, new_items
@@ -39,7 +41,23 @@ def test_site_log_is_copied_verified_and_witnessed(
     wait_until(lambda: len(rep.state.data_keys("GBLALA")) == 1, what="data key copy")
     assert rep.state.alarms() == []
     assert replication(site).state.acked("GBLALA") == site.store.head("GBLALA")[0]
+    head = site.store.head("GBLALA")[0]
+    wait_until(
+        lambda: _hub_view(hub)["replication"] == {
+            "copy_seq": head, "site_head_seq": head, "lag": 0,
+            "reported_at": _hub_view(hub)["replication"]["reported_at"],
+        },
+        what="the hub to show lag 0",
+    )  # fmt: skip
+    mine = integrity_overview(site.store, replication(site).state, "site", "GBLALA")
+    assert mine["sites"][0]["replication"] == {"acked_seq": head, "lag": 0}
     loops.stop()
+
+
+def _hub_view(hub: Container) -> dict[str, Any]:
+    view = integrity_overview(hub.store, replication(hub).state, "hub", "HUB")
+    row: dict[str, Any] = next(s for s in view["sites"] if s["site"] == "GBLALA")
+    return row
 
 
 def test_broken_event_is_refused_and_raises_an_alarm(
