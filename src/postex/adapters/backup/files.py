@@ -18,7 +18,6 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +207,3 @@ class BackupDirectory:
             for c, k, w, at in self._load(self.manifest["data_keys"])
         ]
 
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
