@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, and_, or_, select
 
 from postex.adapters.sql import schema
-from postex.adapters.sql.core import _item
+from postex.adapters.sql.core import SqlTracking, _item, item_select
 from postex.adapters.sql.fast import executemany
 from postex.adapters.sql.projections import projection
 from postex.adapters.sql.repositories import implements
@@ -101,7 +101,7 @@ class SqlCustomerItems:
         limit: int,
     ) -> list[ItemRecord]:
         t = schema.items
-        q = select(t).where(t.c.customer_id == customer_id)
+        q = item_select().where(t.c.customer_id == customer_id)
         if reference_index is not None:
             r = item_references
             q = q.join(r, r.c.item_id == t.c.id).where(
@@ -126,15 +126,10 @@ class SqlCustomerItems:
         return [_item(row) for row in self.conn.execute(q)]
 
     def timeline_owned(self, customer_id: str, item_id: str) -> list[TrackingRow]:
-        t, i = schema.tracking_events, schema.items
-        rows = self.conn.execute(
-            select(t)
-            .join(i, i.c.id == t.c.item_id)
-            .where(t.c.item_id == item_id, i.c.customer_id == customer_id)
-            .order_by(t.c.occurred_utc, t.c.site, t.c.seq)
-        )
-        return [
-            TrackingRow(r.item_id, r.code, r.occurred_at, r.occurred_utc, r.office, r.reason,
-                        r.source, r.site, r.seq)
-            for r in rows
-        ]  # fmt: skip
+        i = schema.items
+        owned = self.conn.execute(
+            select(i.c.id).where(i.c.id == item_id, i.c.customer_id == customer_id)
+        ).first()
+        if owned is None:
+            return []
+        return SqlTracking(self.conn).timeline(item_id)  # PRE included, event-time order
