@@ -5,23 +5,45 @@ Nothing is built at import time; entry points call :func:`build` once.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from postex.adapters.clock import SystemClock
+from postex.adapters.edi import read_emsevt_csv
 from postex.adapters.keys.kek import KEK_FILE, KekProvider
 from postex.adapters.keys.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.adapters.keys.vault import EnvelopeVault
+from postex.adapters.pdf.documents import PdfDocuments
+from postex.adapters.site_documents import PdfEdiSiteDocuments
 
 # Feature modules register their projections and repositories when imported.
 from postex.adapters.sql import auth as _auth  # noqa: F401
 from postex.adapters.sql import core as _core  # noqa: F401
+from postex.adapters.sql import customer_api as _customer_api  # noqa: F401
+from postex.adapters.sql import incidents as _incidents  # noqa: F401
+from postex.adapters.sql import replication as _replication  # noqa: F401
+from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
+
+# Keep last: it announces to webhooks the tracking rows the projections above have written.
+from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
 from postex.adapters.sql.store import SqlStore
+from postex.adapters.webhooks import HttpWebhookSender
 from postex.app.context import Context
+from postex.app.documents import Documents
+from postex.app.hold_policy import HoldPolicy
+from postex.app.partner_events import FileReader
 from postex.app.ports import Clock
+from postex.app.site_ops import SiteOps, SiteRules
+from postex.app.webhooks import WebhookSender
 from postex.config import Settings
 from postex.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from postex.adapters.nats.kit import Replication
 
 
 @dataclass
@@ -33,6 +55,16 @@ class Container:
     signer: FileSigner
     ctx: Context
     extras: dict[str, object] = field(default_factory=dict)
+    documents: Documents = field(default_factory=PdfDocuments)
+    partner_file_reader: FileReader = read_emsevt_csv  # EMSEVT flat files from partners
+    webhook_sender_factory: Callable[[bool], WebhookSender] = HttpWebhookSender  # allow_private
+
+    @functools.cached_property
+    def site_ops(self) -> SiteOps:
+        """Acceptance, receptacles and despatches: the context plus site rules and documents."""
+        s = self.settings
+        rules = SiteRules(s.weight_tolerance_pct, s.receptacle_limit_g)
+        return SiteOps(self.ctx, PdfEdiSiteDocuments(), rules)
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)
@@ -82,4 +114,16 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
     ctx = Context(
         store=store, vault=vault, clock=clock, site=settings.site, country=settings.country
     )
+    ctx.policies.append(HoldPolicy(clock))
     return Container(settings, store, kek, vault, signer, ctx)
+
+
+def replication(c: Container) -> Replication:
+    """The node's replication, backup and restore services (NATS, files, hub copies)."""
+    from postex.adapters.nats.kit import Replication
+    from postex.app.replication import Subjects
+
+    return Replication(
+        c.store, c.signer, c.ctx.clock, c.settings.site, c.settings.nats_url,
+        Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds,
+    )  # fmt: skip

@@ -25,12 +25,21 @@ class Settings:
     role: str = "single"
     keys_dir: Path = Path()  # default: <home>/keys
     nats_url: str = ""
+    nats_prefix: str = "postex"  # subjects <prefix>.events.<SITE>; stream <PREFIX>_LOG
     host: str = "127.0.0.1"
     port: int = 8000
     country: str = "GB"
     checkpoint_every: int = 1000
     checkpoint_seconds: int = 60
     hub_url: str = ""
+    weight_tolerance_pct: int = 10  # acceptance: measured vs declared weight, percent
+    receptacle_limit_g: int = 30000  # contents of one receptacle (a 30 kg bag)
+    public_rate: int = 50  # public tracking requests per second per client address
+    public_burst: int = 200
+    webhook_allow_private: bool = False  # let webhooks reach private/loopback addresses
+    webhook_worker_seconds: int = 1  # poll interval of the worker inside `serve`; 0: none
+    api_rate_per_second: int = 100  # per customer API key, sustained
+    api_burst: int = 1000  # per customer API key, requests in a burst
 
     def resolved(self) -> Settings:
         home = self.home
@@ -45,6 +54,8 @@ def _coerce(name: str, value: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind in ("Path", Path):
         return Path(value)
+    if kind in ("bool", bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
     if kind in ("int", int):
         try:
             return int(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from postex.app.audit import audit_event
 from postex.app.auth import Role, issue_token
 from postex.app.context import Context, new_id
 from postex.domain import events as ev
@@ -51,6 +52,12 @@ def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCusto
                     ev.CUSTOMER_CREATED, {"customer_id": customer_id, "name": clean, "actor": actor}
                 ),
                 token.event,
+                audit_event(
+                    {"kind": "cli", "id": actor},
+                    "customer.created",
+                    customer_id,
+                    details={"key_id": token.key_id},
+                ),
             ]
         )
         record = uow.repo(CustomerRepository).get(customer_id)
@@ -77,6 +84,7 @@ def erase_customer(ctx: Context, customer_id: str, actor: str = "cli", reason: s
                 NewEvent(
                     ev.CUSTOMER_ERASED,
                     {"customer_id": customer_id, "actor": actor, "reason": reason},
-                )
+                ),
+                audit_event({"kind": "cli", "id": actor}, "customer.erased", customer_id, reason),
             ]
         )

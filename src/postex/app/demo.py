@@ -78,7 +78,7 @@ def demo_item(rng: random.Random) -> dict[str, Any]:
             )  # fmt: skip
     net = sum(line["net_weight_g"] for line in lines)
     limit = 2000 if service in ("tracked", "signed", "standard_letter") else 30000
-    while lines and net + 100 > limit:
+    while lines and net + 200 > limit:
         net -= lines.pop()["net_weight_g"]
     if not lines:
         documents = True

@@ -6,7 +6,7 @@ built; the log and the projections only ever hold the ciphertext.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,6 +67,9 @@ class ItemRepository(Protocol):
     def last_serial(self, prefix: str) -> int | None: ...
 
 
+AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[NewEvent]]
+
+
 @dataclass
 class ItemView:
     record: ItemRecord
@@ -122,10 +125,13 @@ def pre_advise(
     ctx: Context,
     customer_id: str,
     advices: Sequence[PreAdvice],
+    also: AlsoRecord | None = None,
 ) -> list[ItemRecord]:
     """Issue S10 ids and record the items, all in one transaction (all or nothing).
 
     Export policies (holds) are consulted for every item before anything is written.
+    ``also`` may add events of its own (e.g. an idempotency record) to the same
+    transaction, or raise to roll everything back.
     """
     with ctx.store.write(ctx.site) as uow:
         for advice in advices:
@@ -138,7 +144,10 @@ def pre_advise(
             for item_id, advice in zip(ids, advices, strict=True)
         ]
         stored = uow.append(events)
-    return [record_from_event(e.data, e.recorded_at) for e in stored]
+        records = [record_from_event(e.data, e.recorded_at) for e in stored]
+        if also is not None:
+            uow.append(also(uow, records, advices))
+    return records
 
 
 def record_from_event(body: dict[str, Any], recorded_at: str) -> ItemRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from postex.app.audit import audit_event
 from postex.app.context import Context
 from postex.app.ports import Progress
 from postex.domain import events as ev
@@ -38,7 +39,15 @@ def rotate_kek(
     with ctx.store.write(ctx.site) as uow:
         count = ctx.vault.rotate(uow, progress)
         uow.append(
-            [NewEvent(ev.KEYS_ROTATED, {"kek_id": new_id, "data_keys": count, "actor": actor})]
+            [
+                NewEvent(ev.KEYS_ROTATED, {"kek_id": new_id, "data_keys": count, "actor": actor}),
+                audit_event(
+                    {"kind": "cli", "id": actor},
+                    "keys.rotated",
+                    new_id,
+                    details={"data_keys": count},
+                ),
+            ]
         )
     retired = kek.retire_others()
     return RotationResult(new_id, count, retired)

@@ -86,6 +86,13 @@ class Vault(Protocol):
         """Decrypt; raise KeyUnavailableError if the customer's key was destroyed."""
         ...
 
+    def blind_index(self, uow: UnitOfWork, customer_id: str, purpose: str, value: str) -> str:
+        """A keyed hash of ``value`` for equality search over sealed data (hex).
+
+        Keyed per customer (derived from the data key); KeyUnavailableError once erased.
+        """
+        ...
+
     def destroy(self, uow: UnitOfWork, customer_id: str) -> None: ...
 
     def rotate(self, uow: UnitOfWork, progress: Progress | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from postex.domain.countries import check_country
@@ -44,9 +44,17 @@ class Address:
     email: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["address_lines"] = list(self.address_lines)
-        return {k: v for k, v in out.items() if v is not None}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "address_lines": list(self.address_lines),
+            "city": self.city,
+            "country": self.country,
+        }
+        for key in ("postcode", "region", "company", "phone", "email"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Address:

@@ -15,14 +15,17 @@ S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 S10_LENGTH = 13
 RESERVED_LETTERS = frozenset("JK")
 SERIAL_MAX = 99_999_999
+_WEIGHTS_FROM_RIGHT = S10_WEIGHTS[::-1]
 
 
 def s10_check_digit(serial: int) -> int:
     """The check digit of an 8-digit serial (0 ≤ serial ≤ 99,999,999)."""
     if not 0 <= serial <= SERIAL_MAX:
         raise ValidationError.single("serial", "serial_range", serial, "serial must have 8 digits")
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, S10_WEIGHTS, strict=True))
+    total = 0
+    for weight in _WEIGHTS_FROM_RIGHT:
+        serial, digit = divmod(serial, 10)
+        total += digit * weight
     check = 11 - total % 11
     return {10: 0, 11: 5}.get(check, check)
 
@@ -61,7 +64,11 @@ class S10:
         return s10_check_digit(self.serial)
 
     def __str__(self) -> str:
-        return f"{self.prefix}{self.serial:08d}{self.check_digit}{self.country}"
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = f"{self.prefix}{self.serial:08d}{self.check_digit}{self.country}"
+            object.__setattr__(self, "_text", text)
+        return text
 
     @classmethod
     def issue(cls, prefix: str, serial: int, country: str) -> S10:

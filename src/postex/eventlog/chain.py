@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from functools import cache
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,20 +20,28 @@ from postex.eventlog.events import StoredEvent
 ZERO_HASH = bytes(32)
 _pack_len = struct.Struct(">I").pack
 _pack_seq = struct.Struct(">IQ").pack  # length prefix (8) and the seq itself
+_sha256 = hashlib.sha256
+
+
+@cache
+def _text_field(text: str) -> bytes:
+    """``L(text)``: site codes, event types and timestamps recur, so they are cached."""
+    raw = text.encode()
+    return _pack_len(len(raw)) + raw
 
 
 def event_hash(
     prev_hash: bytes, site: str, seq: int, recorded_at: str, type_: str, body: bytes
 ) -> bytes:
-    s, r, t = site.encode(), recorded_at.encode(), type_.encode()
-    return hashlib.sha256(
+    r = recorded_at.encode()
+    return _sha256(
         b"".join(
             (
                 _pack_len(len(prev_hash)), prev_hash,
-                _pack_len(len(s)), s,
+                _text_field(site),
                 _pack_seq(8, seq),
                 _pack_len(len(r)), r,
-                _pack_len(len(t)), t,
+                _text_field(type_),
                 _pack_len(len(body)), body,
             )
         )

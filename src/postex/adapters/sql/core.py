@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select, update
+import orjson
+from sqlalchemy import Connection, Select, and_, or_, select, update
 
 from postex.adapters.sql import schema
 from postex.adapters.sql.fast import executemany, fetchall
@@ -56,8 +58,12 @@ items_p = projection("items", schema.items, schema.serials, schema.tracking_even
 
 ITEM_INSERT = (
     "INSERT INTO items (id, customer_id, origin_site, service, state, held_from, destination,"
-    " customs_form, has_goods, weight_g, created_at, updated_at, sealed)"
+    " customs_form, has_goods, weight_g, created_at, updated_at, advice_seq)"
     " VALUES (?, ?, ?, ?, 'pre_advised', NULL, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Items joined to their pre-advice event, whose body holds the sealed personal data.
+ITEMS_WITH_ADVICE = (
+    "items JOIN events ON events.site = items.origin_site AND events.seq = items.advice_seq"
 )
 TRACKING_INSERT = (
     "INSERT INTO tracking_events (site, seq, item_id, code, occurred_at, occurred_utc, office,"
@@ -87,7 +93,6 @@ def tracking_row(e: StoredEvent, item_id: str, code: str, office: str | None) ->
 @items_p.on(ev.ITEM_PRE_ADVISED)
 def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
     rows = []
-    tracking = []
     serials: dict[str, int] = {}
     for e in events:
         d = e.data
@@ -96,15 +101,13 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
             (
                 item_id, d["customer_id"], d["origin_site"], d["service"], d["destination"],
                 d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at, e.recorded_at,
-                d["sealed"],
+                e.seq,
             )
         )  # fmt: skip
-        tracking.append(tracking_row(e, item_id, "PRE", None))
         prefix, serial = item_id[:2], int(item_id[2:10])
         if serial > serials.get(prefix, 0):
             serials[prefix] = serial
     executemany(conn, ITEM_INSERT, rows)
-    executemany(conn, TRACKING_INSERT, tracking)
     executemany(conn, SERIAL_UPSERT, list(serials.items()))
 
 
@@ -124,14 +127,29 @@ def _item_cancelled(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 
 # --- repositories ------------------------------------------------------------------------
+def sealed_of(advice_body: bytes) -> str:
+    """The sealed personal data inside a pre-advice event's body."""
+    sealed: str = orjson.loads(advice_body)["sealed"]
+    return sealed
+
+
+def item_select() -> Select[Any]:
+    """Items with their pre-advice event's body (for :func:`_item`); add your own filters."""
+    i, e = schema.items, schema.events
+    return select(i, e.c.body).select_from(
+        i.join(e, and_(e.c.site == i.c.origin_site, e.c.seq == i.c.advice_seq))
+    )
+
+
 def _item(row: object) -> ItemRecord:
+    """An ItemRecord from a row of :func:`item_select`."""
     r = row._mapping  # type: ignore[attr-defined]
     return ItemRecord(
         id=r["id"], customer_id=r["customer_id"], origin_site=r["origin_site"],
         service=r["service"], state=r["state"], held_from=r["held_from"],
         destination=r["destination"], customs_form=r["customs_form"],
         has_goods=bool(r["has_goods"]), weight_g=r["weight_g"], created_at=r["created_at"],
-        updated_at=r["updated_at"], sealed=r["sealed"],
+        updated_at=r["updated_at"], sealed=sealed_of(bytes(r["body"])),
     )  # fmt: skip
 
 
@@ -143,20 +161,20 @@ class SqlItems:
     def get_owned(self, customer_id: str, item_id: str) -> ItemRecord | None:
         t = schema.items
         row = self.conn.execute(
-            select(t).where(t.c.id == item_id, t.c.customer_id == customer_id)
+            item_select().where(t.c.id == item_id, t.c.customer_id == customer_id)
         ).first()
         return _item(row) if row else None
 
     def get_any(self, item_id: str) -> ItemRecord | None:
         t = schema.items
-        row = self.conn.execute(select(t).where(t.c.id == item_id)).first()
+        row = self.conn.execute(item_select().where(t.c.id == item_id)).first()
         return _item(row) if row else None
 
     def list_owned(
         self, customer_id: str, flt: ItemFilter, after: tuple[str, str] | None, limit: int
     ) -> list[ItemRecord]:
         t = schema.items
-        q = select(t).where(t.c.customer_id == customer_id)
+        q = item_select().where(t.c.customer_id == customer_id)
         if flt.state:
             q = q.where(t.c.state == flt.state)
         if flt.destination:
@@ -202,15 +220,26 @@ class SqlTracking:
         self.conn = conn
 
     def timeline(self, item_id: str) -> list[TrackingRow]:
+        """The PRE entry comes from the item itself (saving a row per pre-advice); the rest
+        from tracking_events, in event-time order."""
         t = schema.tracking_events
         rows = self.conn.execute(
             select(t).where(t.c.item_id == item_id).order_by(t.c.occurred_utc, t.c.site, t.c.seq)
         )
-        return [
+        timeline = [
             TrackingRow(r.item_id, r.code, r.occurred_at, r.occurred_utc, r.office, r.reason,
                         r.source, r.site, r.seq)
             for r in rows
         ]  # fmt: skip
+        i = schema.items
+        item = self.conn.execute(
+            select(i.c.created_at, i.c.origin_site).where(i.c.id == item_id)
+        ).first()
+        if item is not None:
+            pre = TrackingRow(item_id, "PRE", local_time(item.created_at), item.created_at,
+                              None, None, "site", item.origin_site, 0)  # fmt: skip
+            timeline.insert(0, pre)
+        return timeline
 
 
 @implements(DataKeys)

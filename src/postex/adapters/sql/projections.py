@@ -44,12 +44,14 @@ def projection(name: str, *tables: Table) -> Projection:
 
 
 def apply_all(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    for p in PROJECTIONS:
-        handlers = p.handlers
-        for type_, run in groupby(events, key=lambda e: e.type):
-            handler = handlers.get(type_)
+    # Runs in log order, each run through every projection: projections that touch the
+    # same rows (item states) then see events in the same order live and in a rebuild.
+    for type_, run in groupby(events, key=lambda e: e.type):
+        batch = list(run)
+        for p in PROJECTIONS:
+            handler = p.handlers.get(type_)
             if handler is not None:
-                handler(conn, list(run))
+                handler(conn, batch)
 
 
 def projection_tables() -> list[Table]:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
 )
 
 metadata = MetaData()
@@ -89,9 +88,9 @@ items = Table(
     Column("weight_g", Integer, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
-    Column("sealed", Text, nullable=False),
+    # The sealed personal data stays in the pre-advice event; the row points at it.
+    Column("advice_seq", BigInteger, nullable=False),
     Index("ix_items_customer_created", "customer_id", "created_at", "id"),
-    Index("ix_items_state", "state"),
 )
 
 serials = Table(

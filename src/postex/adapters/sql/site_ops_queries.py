@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from postex.adapters.sql.core import ITEMS_WITH_ADVICE, sealed_of
 from postex.adapters.sql.fast import fetchall
 from postex.adapters.sql.repositories import implements
 from postex.adapters.sql.site_ops import (
@@ -60,13 +61,17 @@ def _handling(m: Any) -> HandlingRecord:
 
 
 CHUNK = 900  # stays under SQLite's bound-parameter limit
-ITEM_COLUMNS = ", ".join(ItemRecord.__dataclass_fields__)
+# The sealed data comes from the item's pre-advice event (see core.ITEMS_WITH_ADVICE).
+ITEM_COLUMNS = ", ".join(
+    "events.body" if f == "sealed" else f"items.{f}" for f in ItemRecord.__dataclass_fields__
+)
 HANDLING_COLUMNS = ", ".join(HandlingRecord.__dataclass_fields__)
 
 
 def _item_row(r: tuple[Any, ...]) -> ItemRecord:
     values = dict(zip(ItemRecord.__dataclass_fields__, r, strict=True))
     values["has_goods"] = bool(values["has_goods"])
+    values["sealed"] = sealed_of(bytes(values["sealed"]))
     return ItemRecord(**values)
 
 
@@ -85,7 +90,7 @@ class SqlSiteOps:
         return rows
 
     def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
-        rows = self._in(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN", item_ids)
+        rows = self._in(f"SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_ADVICE} WHERE items.id IN", item_ids)
         return {r[0]: _item_row(r) for r in rows}
 
     def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:

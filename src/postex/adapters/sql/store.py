@@ -292,8 +292,10 @@ class SqlStore:
                 )
                 rows = cur.fetchall()
                 cur.close()
+            if rows and type(rows[0][4]) is not bytes:  # drivers may hand back memoryviews
+                rows = [(*r[:4], bytes(r[4]), bytes(r[5]), bytes(r[6])) for r in rows]
             for r in rows:
-                yield StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), bytes(r[6]))
+                yield StoredEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
             if len(rows) < batch:
                 return
             last = rows[-1][1]

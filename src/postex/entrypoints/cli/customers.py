@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from postex.app.customers import create_customer, erase_customer, list_customers
+from postex.entrypoints.cli import customer_keys
 from postex.entrypoints.cli.common import (
     DbOpt,
     HomeOpt,
@@ -18,6 +19,7 @@ from postex.entrypoints.cli.common import (
 )
 
 app = typer.Typer(help="Business customer accounts.", no_args_is_help=True)
+app.add_typer(customer_keys.app, name="keys")
 
 
 @app.command("create")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from postex.entrypoints.cli import bench, customers, keys, node
+from postex.entrypoints.cli import bench, customers, keys, node, users
+from postex.entrypoints.cli import audit, holds
+from postex.entrypoints.cli import partners, worker
+from postex.entrypoints.cli import backup, bench_replication, drill, replication
+from postex.entrypoints.cli import bench_holds as _bench_holds  # noqa: F401
+from postex.entrypoints.cli import bench_manifest as _bench_manifest  # noqa: F401
+from postex.entrypoints.cli import bench_site as _bench_site  # noqa: F401
+from postex.entrypoints.cli import bench_tracking as _bench_tracking  # noqa: F401
 
 app = typer.Typer(
     help="Postex: back office for international export mail on a tamper-evident log.",
@@ -16,6 +23,15 @@ node.register(app)
 app.add_typer(customers.app, name="customers")
 app.add_typer(keys.app, name="keys")
 app.add_typer(bench.app, name="bench")
+app.add_typer(users.app, name="users")
+app.add_typer(holds.app, name="holds")
+app.command("audit")(audit.audit)
+app.add_typer(partners.app, name="partners")
+worker.register(app)
+replication.register(app)
+app.add_typer(backup.app, name="backup")
+app.command("restore")(backup.restore)
+app.add_typer(drill.app, name="drill")
 
 
 def main() -> None:

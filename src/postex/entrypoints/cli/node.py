@@ -115,12 +115,23 @@ def verify(
     home: HomeOpt = None,
     site: Annotated[str | None, typer.Option("--site", help="Only this site's log.")] = None,
     as_json: JsonOpt = False,
+    hub: Annotated[
+        bool, typer.Option("--hub", help="A hub: also countersignatures and integrity alarms.")
+    ] = False,
 ) -> None:
     """Verify every hash, link and signed checkpoint; exit 1 naming the first bad seq.
 
-    Example: postex verify --site GBLALA
+    Example: postex verify --site GBLALA      (on a hub: postex verify --hub)
     """
     c = container(db, home)
+    if hub:
+        from postex.entrypoints.cli.replication import verify_hub
+
+        try:
+            verify_hub(c, as_json)
+        finally:
+            c.close()
+        return
     total = sum(c.store.head(s)[0] for s in ([site] if site else c.store.sites()))
     with progress_bar("verifying", total) as update:
         reports = verify_store(c.store, c.trusted_keys(), site, update)

@@ -14,6 +14,7 @@ from postex.bootstrap import Container
 from postex.entrypoints.http import problems
 from postex.entrypoints.http.limits import BodySizeLimit
 from postex.entrypoints.http.routes import ROUTERS
+from postex.entrypoints.http.routes.webhooks import start_webhook_worker
 
 log = logging.getLogger("postex.http")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
@@ -30,9 +31,14 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.to_thread(container.store.checkpoint_now, settings.site)
 
         task = asyncio.create_task(checkpoint_timer())
+        worker = start_webhook_worker(container)
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

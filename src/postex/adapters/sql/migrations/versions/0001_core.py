@@ -68,10 +68,9 @@ def upgrade() -> None:
         sa.Column("weight_g", sa.Integer, nullable=False),
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("updated_at", sa.String(32), nullable=False),
-        sa.Column("sealed", sa.Text, nullable=False),
+        sa.Column("advice_seq", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_items_customer_created", "items", ["customer_id", "created_at", "id"])
-    op.create_index("ix_items_state", "items", ["state"])
     op.create_table(
         "serials",
         sa.Column("prefix", sa.String(2), primary_key=True),

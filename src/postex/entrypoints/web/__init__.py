@@ -1,0 +1,1 @@
+"""HTML pages for people: public tracking and the status page."""
