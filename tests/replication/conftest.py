@@ -136,8 +136,7 @@ class OwnNats:
         import socket
 
         binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        if not Path(binary).exists():
-            pytest.skip("nats-server binary not found")
+        need_service("nats-server", binary if Path(binary).exists() else "", "PATH")
         self.binary = binary
         self.store_dir = store_dir
         with socket.socket() as s:
