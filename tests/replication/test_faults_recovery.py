@@ -50,8 +50,9 @@ def _restore(target: Container, source: object) -> None:
 def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_works(
     tmp_path: Path, nats_url: str, prefix: str, pg_hub_url: str, loops: Loops
 ) -> None:
-    """Ransomware at one site: restores from the PostgreSQL hub and from a backup both verify
-    and read personal data again, while the second site keeps taking traffic throughout."""
+    """Ransomware at one site: restores from the PostgreSQL hub (its database, and over
+    NATS) and from a backup all verify and read personal data again, while the second site
+    keeps taking traffic throughout."""
     site, hub = pair(tmp_path, nats_url, prefix, pg_hub_url, checkpoint_every=25)
     other = _second_site(tmp_path, hub, nats_url, prefix)
     customer = new_customer(site)
@@ -83,7 +84,15 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     assert all(r.ok for r in verify_backup(reader, from_backup.trusted_keys()))
     _restore(from_backup, reader)
 
-    for restored in (from_hub, from_backup):
+    over_nats = make_node(
+        site.settings.home, f"sqlite:///{tmp_path / 'nats.db'}", role="site", nats_url=nats_url,
+        nats_prefix=prefix,
+    )  # fmt: skip
+    nats_source = replication(over_nats).nats_source()
+    _restore(over_nats, nats_source)
+    nats_source.close()
+
+    for restored in (from_hub, from_backup, over_nats):
         assert restored.store.head("GBLALA")[0] == head[0] + 1  # the restore is audited
         assert verify_store(restored.store, restored.trusted_keys(), "GBLALA")[0].ok
         live = restored.store.projection_digest()

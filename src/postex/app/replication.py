@@ -55,6 +55,10 @@ class Subjects:
     def status(self, site: str) -> str:
         return f"{self.prefix}.status.{site}"
 
+    def fetch(self, site: str) -> str:
+        """Request/reply: a restoring site reads the hub's copy of its log."""
+        return f"{self.prefix}.fetch.{site}"
+
     @property
     def stream(self) -> str:
         return "".join(c if c.isalnum() else "_" for c in self.prefix.upper()) + "_LOG"
@@ -115,6 +119,23 @@ def checkpoint_from(d: Mapping[str, Any]) -> Checkpoint:
         )  # fmt: skip
     except (ValueError, KeyError, TypeError) as exc:
         raise _bad("checkpoint", exc) from None
+
+
+def witness_dict(w: Witness) -> dict[str, Any]:
+    return {
+        "site": w.site, "seq": w.seq, "witnessed_at": w.witnessed_at, "key_id": w.key_id,
+        "signature": base64.b64encode(w.signature).decode(),
+    }  # fmt: skip
+
+
+def witness_from(d: Mapping[str, Any]) -> Witness:
+    try:
+        return Witness(
+            str(d["site"]), int(d["seq"]), str(d["witnessed_at"]), str(d["key_id"]),
+            base64.b64decode(d["signature"]),
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _bad("witness", exc) from None
 
 
 def encode_checkpoint(cp: Checkpoint) -> bytes:

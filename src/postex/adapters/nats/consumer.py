@@ -9,6 +9,7 @@ rebuilt, the stream was purged), makes the hub ask the site to replay from its h
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -26,13 +27,19 @@ from postex.app.replication import (
     Hub,
     SiteReportedHead,
     Subjects,
+    checkpoint_dict,
+    chunk_events,
     decode_checkpoint,
     decode_events,
     decode_keys,
+    encode_events,
+    witness_dict,
 )
 from postex.domain.errors import PostexError
 
 log = logging.getLogger("postex.replication")
+FETCH_EVENTS = 5_000
+FETCH_BYTES = 700_000  # under NATS's default 1 MB payload limit
 
 
 @dataclass
@@ -57,6 +64,7 @@ class HubConsumer:
                 await ensure_stream(nc, self.subjects)
                 await self._ensure_consumer(nc)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
+                await nc.subscribe(self.subjects.fetch("*"), cb=self._on_fetch)
                 for site in sites or []:
                     await self._ask_replay(site, force=True)
                 sites = None
@@ -134,6 +142,33 @@ class HubConsumer:
         quiet = time.monotonic() - self._last_seen.get(report.site, 0.0) > self.replay_quiet_s
         if report.acked_seq > head and quiet:
             self._gaps[report.site] = head + 1
+
+    async def _on_fetch(self, msg: Msg) -> None:
+        """Serve the hub's copy to a restoring site: ``{"what": "meta"}`` or a run of events."""
+        site = msg.subject.rsplit(".", 1)[-1]
+        try:
+            ask = json.loads(msg.data)
+            after = int(ask.get("after", 0))
+            what = str(ask.get("what", "events"))
+        except (ValueError, TypeError, AttributeError):
+            return
+        data = await asyncio.to_thread(self._fetch, site, what, after)
+        if msg.reply:
+            await msg.respond(data)
+
+    def _fetch(self, site: str, what: str, after: int) -> bytes:
+        store, state = self.hub.store, self.hub.state
+        if what == "meta":
+            keys = [[c, k, base64.b64encode(w).decode(), t] for c, k, w, t in state.data_keys(site)]
+            return json.dumps({
+                "head": store.head(site)[0],
+                "checkpoints": [checkpoint_dict(cp) for cp in store.checkpoints(site)],
+                "witnesses": [witness_dict(w) for w in state.witnesses(site)],
+                "keys": keys,
+            }).encode()  # fmt: skip
+        events = store.read_events(site, after, after + FETCH_EVENTS, batch=FETCH_EVENTS)
+        run = next(chunk_events(events, FETCH_EVENTS, FETCH_BYTES), [])
+        return encode_events(site, run) if run else b'{"v":1,"events":[]}'
 
     async def _ask_pending_replays(self) -> None:
         for site, start in list(self._gaps.items()):

@@ -6,9 +6,13 @@ adapters.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from postex.adapters.backup.files import BackupDirectory, FileBackupWriter
 from postex.adapters.nats.consumer import HubConsumer
@@ -17,7 +21,15 @@ from postex.adapters.nats.publisher import JetStreamPublisher
 from postex.adapters.sql.replication import SqlReplicationState
 from postex.adapters.sql.store import SqlStore
 from postex.app.ports import Clock
-from postex.app.replication import DataKey, Hub, Subjects, Witness
+from postex.app.replication import (
+    DataKey,
+    Hub,
+    Subjects,
+    Witness,
+    checkpoint_from,
+    decode_events,
+    witness_from,
+)
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
@@ -102,5 +114,60 @@ class Replication:
         store = SqlStore(hub_db, clock)
         return HubStoreSource(store, SqlReplicationState(store))
 
+    def nats_source(self, url: str | None = None) -> NatsHubSource:
+        return NatsHubSource(url or self.nats_url, self.subjects)
+
     async def delete_stream(self, url: str | None = None) -> bool:
         return await delete_stream(url or self.nats_url, self.subjects)
+
+
+class NatsHubSource:
+    """The hub's copy of a site, read over NATS request/reply from ``postex hub consume``."""
+
+    kind = "hub"
+
+    def __init__(self, url: str, subjects: Subjects, timeout: float = 15.0) -> None:
+        import nats
+
+        self.subjects = subjects
+        self.timeout = timeout
+        self.loop = asyncio.new_event_loop()
+        self.nc = self.loop.run_until_complete(nats.connect(url, connect_timeout=5))
+        self._meta: dict[str, dict[str, Any]] = {}
+
+    def _ask(self, site: str, body: dict[str, Any]) -> bytes:
+        msg = self.loop.run_until_complete(
+            self.nc.request(self.subjects.fetch(site), json.dumps(body).encode(), self.timeout)
+        )
+        return bytes(msg.data)
+
+    def _meta_of(self, site: str) -> dict[str, Any]:
+        if site not in self._meta:
+            self._meta[site] = json.loads(self._ask(site, {"what": "meta"}))
+        return self._meta[site]
+
+    def head(self, site: str) -> int:
+        return int(self._meta_of(site)["head"])
+
+    def batches(self, site: str) -> Iterator[Sequence[StoredEvent]]:
+        after = 0
+        while True:
+            data = self._ask(site, {"what": "events", "after": after})
+            if not json.loads(data).get("events"):
+                return
+            _, events = decode_events(data)
+            yield events
+            after = events[-1].seq
+
+    def checkpoints(self, site: str) -> list[Checkpoint]:
+        return [checkpoint_from(d) for d in self._meta_of(site)["checkpoints"]]
+
+    def witnesses(self, site: str) -> list[Witness]:
+        return [witness_from(d) for d in self._meta_of(site)["witnesses"]]
+
+    def data_keys(self, site: str) -> list[DataKey]:
+        return [(c, k, base64.b64decode(w), t) for c, k, w, t in self._meta_of(site)["keys"]]
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.nc.close())
+        self.loop.close()

@@ -139,7 +139,11 @@ def restore(
     site: Annotated[str, typer.Option("--site", help="The site whose log to restore.")],
     source: Annotated[str, typer.Option("--from", help="`hub` or a backup directory.")],
     hub_db: Annotated[
-        str | None, typer.Option("--hub-db", help="The hub's database URL (with --from hub).")
+        str | None,
+        typer.Option("--hub-db", help="Read the hub's database directly instead of over NATS."),
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option("--nats", help="NATS URL of the hub (default: nats_url).")
     ] = None,
     db: DbOpt = None,
     home: HomeOpt = None,
@@ -151,14 +155,20 @@ def restore(
     Verifies every hash, every checkpoint and (from the hub) the newest countersigned
     checkpoint; a tampered copy is refused with exit code 1 and nothing is kept.
 
-    Example: postex restore --site GBLALA --from hub --hub-db postgresql://reader@hub/postex
+    From the hub the copy is read over NATS from `postex hub consume` (or, with --hub-db,
+    straight from the hub's database).
+
+    Example: postex restore --site GBLALA --from hub --nats nats://hub.example:4222
     """
     c = open_target(db, home, site, force)
     rep = replication(c)
-    if source == "hub":
-        if not hub_db:
-            raise ValidationError.single("hub_db", "required", "", "--from hub needs --hub-db")
+    if source == "hub" and hub_db:
         src: RestoreSource = rep.hub_source(hub_db, c.ctx.clock)
+    elif source == "hub":
+        url = nats or c.settings.nats_url
+        if not url:
+            raise ValidationError.single("nats", "required", "", "--from hub needs --nats URL")
+        src = rep.nats_source(url)
     else:
         reader = rep.backup_reader(Path(source))
         reader.check_manifest(c.trusted_keys())

@@ -74,12 +74,15 @@ def _restore(work: Path, site: Container, hub: Container, run: int) -> float:
         create=True,
     )  # fmt: skip
     rep = replication(target)
+    loops = Loops()  # the hub serves its copy over NATS, as in a real restore
+    loops.start(replication(hub).consumer(hub.trusted_keys()).run)
+    source = replication(site).nats_source()
     started = time.perf_counter()
-    restore_site(
-        target.store, rep.state, SITE, replication(hub).copy_source(), target.trusted_keys(),
-        rep.now,
-    )  # fmt: skip
+    restore_site(target.store, rep.state, SITE, source, target.trusted_keys(), rep.now)
     seconds = time.perf_counter() - started
+    source.close()
+    loops.close()
+    asyncio.run(replication(hub).delete_stream())
     target.close()
     return seconds
 

@@ -146,7 +146,11 @@ def run_drill(work: Path, nats: str, hub_db: str | None, seconds: float, offline
         restored = open_target(f"sqlite:///{work / 'site.db'}", str(work / "site"), SITE, False)
         restored.close()
         site = _site_node(work, nats, prefix)
-        report = run_restore(site, SITE, hub_rep.copy_source())
+        source = replication(site).nats_source()  # the hub's copy, over NATS
+        try:
+            report = run_restore(site, SITE, source)
+        finally:
+            source.close()
         after = Traffic(site.ctx, customer.record.id, batch=1)
         after.one_batch(random.Random(2))  # noqa: S311 - test data, not secrets
         rto = time.perf_counter() - started
