@@ -103,6 +103,9 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 def make_node(home: Path, url: str, site: str = "GBLALA", **settings: object) -> Container:
+    """A node with fresh keys. The webhook worker is off unless a test turns it on: a
+    background writer would make "rebuild equals live" comparisons race."""
+    settings.setdefault("webhook_worker_seconds", 0)
     return build(load_settings(home=str(home), db_url=url, site=site, **settings), create=True)
 
 

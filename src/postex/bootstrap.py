@@ -9,8 +9,8 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from postex.adapters.clock import SystemClock
 from postex.adapters.edi import read_emsevt_csv
@@ -30,7 +30,7 @@ from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
-from postex.adapters.sql.store import SqlStore
+from postex.adapters.sql.store import SqlStore, normalise_url
 from postex.adapters.webhooks import HttpWebhookSender
 from postex.app.context import Context
 from postex.app.documents import Documents
@@ -44,6 +44,9 @@ from postex.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from postex.adapters.nats.kit import Replication
+
+
+__all__ = ["Container", "build", "load_kek", "normalise_url"]
 
 
 @dataclass

@@ -64,7 +64,9 @@ def clock() -> StepClock:
 @pytest.fixture
 def inode(tmp_path: Path, db_url: str, clock: StepClock) -> Iterator[Container]:
     """A node on the parametrised store whose clock the test moves by hand."""
-    settings = load_settings(home=str(tmp_path / "home"), db_url=db_url, site="GBLALA")
+    settings = load_settings(
+        home=str(tmp_path / "home"), db_url=db_url, site="GBLALA", webhook_worker_seconds=0
+    )
     c = build(settings, create=True, clock=clock)
     yield c
     c.close()

@@ -53,7 +53,8 @@ class HubConsumer:
     processed: int = 0
     _last_seen: dict[str, float] = field(default_factory=dict)
     _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
-    _gaps: dict[str, int] = field(default_factory=dict)
+    _gaps: dict[str, int] = field(default_factory=dict)  # seen in the stream
+    _behind: dict[str, int] = field(default_factory=dict)  # from a site's status report
     _nc: Client | None = None
 
     async def run(self, stop: asyncio.Event, sites: list[str] | None = None) -> None:
@@ -75,7 +76,7 @@ class HubConsumer:
                     try:
                         msgs = await sub.fetch(self.batch, timeout=0.5)
                     except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
-                        await self._ask_pending_replays()
+                        await self._ask_pending_replays(idle=True)
                         continue
                     for msg in msgs:
                         try:
@@ -141,7 +142,7 @@ class HubConsumer:
         head, _ = await asyncio.to_thread(self.hub.store.head, report.site)
         quiet = time.monotonic() - self._last_seen.get(report.site, 0.0) > self.replay_quiet_s
         if report.acked_seq > head and quiet:
-            self._gaps[report.site] = head + 1
+            self._behind[report.site] = head + 1
 
     async def _on_fetch(self, msg: Msg) -> None:
         """Serve the hub's copy to a restoring site: ``{"what": "meta"}`` or a run of events."""
@@ -170,13 +171,15 @@ class HubConsumer:
         run = next(chunk_events(events, FETCH_EVENTS, FETCH_BYTES), [])
         return encode_events(site, run) if run else b'{"v":1,"events":[]}'
 
-    async def _ask_pending_replays(self) -> None:
-        for site, start in list(self._gaps.items()):
-            head, _ = await asyncio.to_thread(self.hub.store.head, site)
-            if head >= start:
-                del self._gaps[site]
-                continue
-            await self._ask_replay(site)
+    async def _ask_pending_replays(self, idle: bool = False) -> None:
+        """Ask for replays of gaps; for sites merely behind only once the stream is drained."""
+        for pending in (self._gaps, self._behind) if idle else (self._gaps,):
+            for site, start in list(pending.items()):
+                head, _ = await asyncio.to_thread(self.hub.store.head, site)
+                if head >= start:
+                    del pending[site]
+                    continue
+                await self._ask_replay(site)
 
     async def _ask_replay(self, site: str, force: bool = False) -> None:
         """Ask ``site`` to re-publish from the hub's head + 1 (at most once per quiet period)."""

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from postex.adapters.sql.store import normalise_url
-from postex.bootstrap import Container, build
+from postex.bootstrap import Container, build, normalise_url
 from postex.config import load_settings
 
 
