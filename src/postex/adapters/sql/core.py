@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, Select, and_, or_, select, update
 
 from postex.adapters.sql import schema
-from postex.adapters.sql.fast import executemany, fetchall
+from postex.adapters.sql.fast import executemany, fetchall, insert_rows
 from postex.adapters.sql.projections import projection
 from postex.adapters.sql.repositories import implements
 from postex.app.customers import CustomerRecord, CustomerRepository
@@ -56,11 +56,10 @@ def _customer_erased(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 items_p = projection("items", schema.items, schema.serials, schema.tracking_events)
 
-ITEM_INSERT = (
-    "INSERT INTO items (id, customer_id, origin_site, service, state, held_from, destination,"
-    " customs_form, has_goods, weight_g, created_at, updated_at, advice_seq)"
-    " VALUES (?, ?, ?, ?, 'pre_advised', NULL, ?, ?, ?, ?, ?, ?, ?)"
-)
+ITEM_COLUMNS = (
+    "id", "customer_id", "origin_site", "service", "state", "held_from", "destination",
+    "customs_form", "has_goods", "weight_g", "created_at", "updated_at", "advice_seq",
+)  # fmt: skip
 # Items joined to their pre-advice event, whose body holds the sealed personal data.
 ITEMS_WITH_ADVICE = (
     "items JOIN events ON events.site = items.origin_site AND events.seq = items.advice_seq"
@@ -99,7 +98,8 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
         item_id = d["item_id"]
         rows.append(
             (
-                item_id, d["customer_id"], d["origin_site"], d["service"], d["destination"],
+                item_id, d["customer_id"], d["origin_site"], d["service"], "pre_advised", None,
+                d["destination"],
                 d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at, e.recorded_at,
                 e.seq,
             )
@@ -107,7 +107,7 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
         prefix, serial = item_id[:2], int(item_id[2:10])
         if serial > serials.get(prefix, 0):
             serials[prefix] = serial
-    executemany(conn, ITEM_INSERT, rows)
+    insert_rows(conn, "items", ITEM_COLUMNS, rows)
     executemany(conn, SERIAL_UPSERT, list(serials.items()))
 
 
@@ -153,6 +153,30 @@ def _item(row: object) -> ItemRecord:
     )  # fmt: skip
 
 
+def owned_items_query(
+    q: Select[Any], customer_id: str, flt: ItemFilter, after: tuple[str, str] | None, limit: int
+) -> Select[Any]:
+    """One page of a customer's items, oldest first; the customer filter is always applied."""
+    t = schema.items
+    q = q.where(t.c.customer_id == customer_id)
+    if flt.state:
+        q = q.where(t.c.state == flt.state)
+    if flt.destination:
+        q = q.where(t.c.destination == flt.destination)
+    if flt.service:
+        q = q.where(t.c.service == flt.service)
+    if flt.created_from:
+        q = q.where(t.c.created_at >= flt.created_from)
+    if flt.created_to:
+        q = q.where(t.c.created_at < flt.created_to)
+    if after is not None:
+        created, item_id = after
+        q = q.where(
+            or_(t.c.created_at > created, and_(t.c.created_at == created, t.c.id > item_id))
+        )
+    return q.order_by(t.c.created_at, t.c.id).limit(limit)
+
+
 @implements(ItemRepository)
 class SqlItems:
     def __init__(self, conn: Connection) -> None:
@@ -173,24 +197,7 @@ class SqlItems:
     def list_owned(
         self, customer_id: str, flt: ItemFilter, after: tuple[str, str] | None, limit: int
     ) -> list[ItemRecord]:
-        t = schema.items
-        q = item_select().where(t.c.customer_id == customer_id)
-        if flt.state:
-            q = q.where(t.c.state == flt.state)
-        if flt.destination:
-            q = q.where(t.c.destination == flt.destination)
-        if flt.service:
-            q = q.where(t.c.service == flt.service)
-        if flt.created_from:
-            q = q.where(t.c.created_at >= flt.created_from)
-        if flt.created_to:
-            q = q.where(t.c.created_at < flt.created_to)
-        if after is not None:
-            created, item_id = after
-            q = q.where(
-                or_(t.c.created_at > created, and_(t.c.created_at == created, t.c.id > item_id))
-            )
-        q = q.order_by(t.c.created_at, t.c.id).limit(limit)
+        q = owned_items_query(item_select(), customer_id, flt, after, limit)
         return [_item(r) for r in self.conn.execute(q)]
 
     def last_serial(self, prefix: str) -> int | None:

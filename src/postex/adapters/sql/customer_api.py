@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, and_, or_, select
+from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, select
 
 from postex.adapters.sql import schema
-from postex.adapters.sql.core import SqlTracking, _item, item_select
+from postex.adapters.sql.core import SqlTracking, _item, item_select, owned_items_query
 from postex.adapters.sql.fast import executemany
 from postex.adapters.sql.projections import projection
 from postex.adapters.sql.repositories import implements
@@ -101,28 +101,13 @@ class SqlCustomerItems:
         limit: int,
     ) -> list[ItemRecord]:
         t = schema.items
-        q = item_select().where(t.c.customer_id == customer_id)
+        q = item_select()
         if reference_index is not None:
             r = item_references
             q = q.join(r, r.c.item_id == t.c.id).where(
                 r.c.customer_id == customer_id, r.c.reference_hmac == reference_index
             )
-        if flt.state:
-            q = q.where(t.c.state == flt.state)
-        if flt.destination:
-            q = q.where(t.c.destination == flt.destination)
-        if flt.service:
-            q = q.where(t.c.service == flt.service)
-        if flt.created_from:
-            q = q.where(t.c.created_at >= flt.created_from)
-        if flt.created_to:
-            q = q.where(t.c.created_at < flt.created_to)
-        if after is not None:
-            created, item_id = after
-            q = q.where(
-                or_(t.c.created_at > created, and_(t.c.created_at == created, t.c.id > item_id))
-            )
-        q = q.order_by(t.c.created_at, t.c.id).limit(limit)
+        q = owned_items_query(q, customer_id, flt, after, limit)
         return [_item(row) for row in self.conn.execute(q)]
 
     def timeline_owned(self, customer_id: str, item_id: str) -> list[TrackingRow]:

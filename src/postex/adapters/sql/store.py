@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 
 from postex.adapters.sql import schema
+from postex.adapters.sql.fast import insert_rows
 from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.repositories import REPOSITORIES
 from postex.app.ports import Clock, Progress
@@ -28,7 +29,8 @@ from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
 
 CommitListener = Callable[[str, int], None]
-EVENT_COLUMNS = "site, seq, recorded_at, type, body, prev_hash, hash"
+EVENT_COLUMN_NAMES = ("site", "seq", "recorded_at", "type", "body", "prev_hash", "hash")
+EVENT_COLUMNS = ", ".join(EVENT_COLUMN_NAMES)
 
 
 def normalise_url(url: str) -> str:
@@ -149,9 +151,6 @@ class SqlStore:
         self._site_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._listeners: list[CommitListener] = []
-        self._insert_events = (
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join([self.ph] * 7)})"
-        )
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -200,11 +199,7 @@ class SqlStore:
 
     # --- log access ------------------------------------------------------------------
     def insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        cur = conn.connection.cursor()
-        try:
-            cur.executemany(self._insert_events, rows)
-        finally:
-            cur.close()
+        insert_rows(conn, "events", EVENT_COLUMN_NAMES, rows)
 
     def upsert_head(self, conn: Connection, site: str, seq: int, digest: bytes, at: str) -> None:
         p = self.ph
