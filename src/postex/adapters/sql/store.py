@@ -281,7 +281,13 @@ class SqlStore:
         while True:
             upper = f" AND seq <= {int(until_seq)}" if until_seq is not None else ""
             with self.engine.connect() as conn:
-                cur = conn.connection.cursor()
+                raw: Any = conn.connection.dbapi_connection
+                # psycopg: binary results carry bytea as raw bytes, not hex text (3x faster).
+                cur = raw.cursor(binary=True) if self.is_postgres else raw.cursor()
+                if self.is_postgres:
+                    # Fresh bulk appends leave stale statistics; a bitmap scan then sorts
+                    # every page on disk. The primary key already yields seq order.
+                    cur.execute("SET LOCAL enable_bitmapscan = off")
                 cur.execute(
                     f"SELECT {EVENT_COLUMNS} FROM events WHERE site = {p} AND seq > {p}"
                     f"{upper} ORDER BY seq LIMIT {int(batch)}",
