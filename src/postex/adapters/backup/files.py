@@ -206,4 +206,3 @@ class BackupDirectory:
             (c, k, base64.b64decode(w), at)
             for c, k, w, at in self._load(self.manifest["data_keys"])
         ]
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from postex.app.replication import (
     decode_events,
     witness_from,
 )
+from postex.domain.errors import ConfigurationError
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
@@ -136,10 +138,24 @@ class NatsHubSource:
         self._meta: dict[str, dict[str, Any]] = {}
 
     def _ask(self, site: str, body: dict[str, Any]) -> bytes:
-        msg = self.loop.run_until_complete(
-            self.nc.request(self.subjects.fetch(site), json.dumps(body).encode(), self.timeout)
-        )
-        return bytes(msg.data)
+        """One request; waits up to ``timeout`` for a hub to answer (it may be starting)."""
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                msg = self.loop.run_until_complete(
+                    self.nc.request(self.subjects.fetch(site), json.dumps(body).encode(), 10)
+                )
+                return bytes(msg.data)
+            except (NoRespondersError, NatsTimeout):
+                if time.monotonic() > deadline:
+                    raise ConfigurationError(
+                        f"no hub answers on {self.subjects.fetch(site)}: is `postex hub "
+                        "consume` running and reachable?"
+                    ) from None
+                time.sleep(0.2)
 
     def _meta_of(self, site: str) -> dict[str, Any]:
         if site not in self._meta:
