@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from postex.app.integrity import verify_store
-from postex.app.replication import integrity_overview
+from postex.app.replication_status import integrity_overview
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from tests.factories import new_customer, new_items

@@ -28,7 +28,7 @@ import typer
 from postex.app.customers import create_customer
 from postex.app.drill import DrillResult, Traffic, seed_ticks
 from postex.app.integrity import verify_store
-from postex.app.replication import verify_copies
+from postex.app.replication_status import verify_copies
 from postex.bootstrap import Container, build, replication
 from postex.config import load_settings
 from postex.domain.errors import ValidationError

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from postex.app.replication import integrity_overview, verify_copies
+from postex.app.replication_status import integrity_overview, verify_copies
 from postex.bootstrap import Container, replication
 from postex.config import load_settings
 from postex.domain.errors import ValidationError

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from postex.app.auth import Principal
-from postex.app.replication import integrity_for
+from postex.app.replication_status import integrity_for
 from postex.bootstrap import Container, replication
 from postex.entrypoints.http.auth import principal
 from postex.entrypoints.http.deps import container
