@@ -177,6 +177,7 @@ def restore(
     c.close()
     if as_json:
         emit_json(report.__dict__)
+        return
     out.print(
         f"restored {report.site} from {report.source}: {report.events} events verified, "
         f"head {report.head_seq}, newest checkpoint {report.checkpoint_seq}"
