@@ -101,3 +101,20 @@ def test_history_rewritten_after_witnessing_is_flagged(
     assert rep.state.alarms()[0].kind == "inconsistent-history"
     assert hub.store.head("GBLALA")[0] == 10
     again.stop()
+
+
+def test_erasing_a_customer_removes_its_data_key_from_the_hub(
+    tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str, loops: Loops
+) -> None:
+    """The hub's copy of wrapped data keys follows the site: an erased customer's key goes."""
+    from postex.app.customers import erase_customer
+
+    site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
+    kept, erased = new_customer(site, "Kept Ltd"), new_customer(site, "Erased Ltd")
+    start_replication(loops, site, hub)
+    state = replication(hub).state
+    wait_until(lambda: len(state.data_keys("GBLALA")) == 2, what="two keys at the hub")
+    erase_customer(site.ctx, erased.record.id)
+    wait_until(lambda: len(state.data_keys("GBLALA")) == 1, what="the erased key to go")
+    assert [k[0] for k in state.data_keys("GBLALA")] == [kept.record.id]
+    loops.stop()
