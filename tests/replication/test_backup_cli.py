@@ -71,3 +71,30 @@ def test_manifest_signed_by_an_unknown_key_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["backup", "verify", str(out), "--home", str(home)])
     assert result.exit_code == 1
     assert "signature" in result.output
+
+
+def test_restoring_an_old_backup_does_not_bring_back_an_erased_customers_key(
+    tmp_path: Path,
+) -> None:
+    """A backup taken before an erasure holds the key; the restored log's erasure still wins."""
+    from postex.app.customers import erase_customer
+    from postex.app.restore import restore_site
+    from postex.bootstrap import replication
+
+    home = tmp_path / "home"
+    node = make_node(home, f"sqlite:///{home / 'postex.db'}")
+    customer = new_customer(node)
+    out = tmp_path / "backup"
+    replication(node).backup_writer().write(out)
+    erase_customer(node.ctx, customer.record.id)
+    later = tmp_path / "later"
+    replication(node).backup_writer().write(later)
+    node.close()
+    target = make_node(home, f"sqlite:///{tmp_path / 'restored.db'}")
+    old_keys = replication(target).backup_reader(out).data_keys("GBLALA")
+    reader = replication(target).backup_reader(later)
+    reader.data_keys = lambda site: old_keys  # type: ignore[method-assign]
+    assert old_keys  # the old copy does hold the key
+    rep = replication(target)
+    restore_site(target.store, rep.state, "GBLALA", reader, target.trusted_keys(), rep.now)
+    assert target.store.export_data_keys() == []

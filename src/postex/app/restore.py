@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from postex.app.audit import audit_event
+from postex.app.customers import CustomerRepository
 from postex.app.ports import Progress, Store
 from postex.app.replication import DataKey, ReplicationState, Witness, witness_valid
 from postex.domain.errors import IntegrityError
@@ -123,7 +124,9 @@ def restore_site(
         target.save_checkpoint(cp)
     for w in witnesses:
         state.save_witness(w)
-    keys = target.import_data_keys(source.data_keys(site))
+    with target.read() as uow:  # an erasure in the log wins over a key an old copy still holds
+        erased = {c.id for c in uow.repo(CustomerRepository).list() if c.erased_at}
+    keys = target.import_data_keys([k for k in source.data_keys(site) if k[0] not in erased])
     state.set_acked(site, head if source.kind == "hub" else 0, now())
     details = {"source": source.kind, "events": done, "head_seq": head}
     with target.write(site) as uow:
