@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from postex.app.audit import audit_event
 from postex.app.auth import Principal, Role, require_roles
 from postex.app.integrity import verify_store
 from postex.app.ports import Progress, Store
 from postex.app.replication import Alarm, ReplicationState, VerificationRecord, witness_valid
+from postex.domain.errors import NotFoundError, ValidationError
 from postex.eventlog.chain import ChainFault
 from postex.eventlog.verify import SiteReport
 
@@ -113,3 +115,26 @@ def integrity_for(
     """The integrity overview, for operations leads, auditors and administrators only."""
     require_roles(p, Role.OPS, Role.AUDITOR, Role.ADMIN)
     return integrity_overview(store, state, role, own_site)
+
+
+ALARM_CLEARED = "integrity.alarm_cleared"  # the audit action
+
+
+def clear_alarm(
+    store: Store, state: ReplicationState, own_site: str, alarm_id: int, reason: str,
+    actor: dict[str, Any], now: str,
+) -> Alarm:  # fmt: skip
+    """Close an integrity alarm after investigation; audited in the node's own log.
+
+    Raises ValidationError without a reason and NotFoundError for no such open alarm.
+    """
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not 3 <= len(text) <= 500:
+        raise ValidationError.single("reason", "length", reason, "say why, in 3 to 500 characters")
+    alarm = state.clear_alarm(alarm_id, text, now)
+    if alarm is None:
+        raise NotFoundError(f"no open integrity alarm {alarm_id}")
+    details = {"site": alarm.site, "seq": alarm.seq, "kind": alarm.kind, "detail": alarm.detail}
+    with store.write(own_site) as uow:
+        uow.append([audit_event(actor, ALARM_CLEARED, f"alarm:{alarm_id}", text, details)])
+    return alarm

@@ -70,6 +70,8 @@ integrity_alarms = Table(
     Column("kind", String(40), nullable=False),
     Column("detail", Text, nullable=False),
     Column("raised_at", String(32), nullable=False),
+    Column("cleared_at", String(32)),
+    Column("cleared_reason", Text),
 )
 
 hub_data_keys = Table(
@@ -136,7 +138,11 @@ class SqlReplicationState:
         with self._write() as conn:
             same = conn.execute(
                 select(t.c.id).where(
-                    t.c.site == site, t.c.seq == seq, t.c.kind == kind, t.c.detail == detail
+                    t.c.site == site,
+                    t.c.seq == seq,
+                    t.c.kind == kind,
+                    t.c.detail == detail,
+                    t.c.cleared_at.is_(None),
                 )
             ).first()
             if same is not None:
@@ -149,8 +155,19 @@ class SqlReplicationState:
     def alarms(self) -> list[Alarm]:
         t = integrity_alarms
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t).order_by(t.c.id)).all()
+            rows = conn.execute(select(t).where(t.c.cleared_at.is_(None)).order_by(t.c.id)).all()
         return [Alarm(r.id, r.site, r.seq, r.kind, r.detail, r.raised_at) for r in rows]
+
+    def clear_alarm(self, alarm_id: int, reason: str, at: str) -> Alarm | None:
+        t = integrity_alarms
+        with self._write() as conn:
+            r = conn.execute(select(t).where(t.c.id == alarm_id, t.c.cleared_at.is_(None))).first()
+            if r is None:
+                return None
+            conn.execute(
+                t.update().where(t.c.id == alarm_id).values(cleared_at=at, cleared_reason=reason)
+            )
+        return Alarm(r.id, r.site, r.seq, r.kind, r.detail, r.raised_at)
 
     def record_report(self, report: SiteReportedHead) -> None:
         t = replication_reports

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from postex.app.replication_status import integrity_overview, verify_copies
+from postex.app.replication_status import clear_alarm, integrity_overview, verify_copies
 from postex.bootstrap import Container, replication
 from postex.config import load_settings
 from postex.domain.errors import ValidationError
@@ -210,3 +210,29 @@ def trust(
         emit_json({"name": name, "file": str(settings.keys_dir / f"{name}.pub")})
     else:
         out.print(f"trusting {name}'s key ({settings.keys_dir / (name + '.pub')})")
+
+
+@rep_app.command("clear-alarm")
+@handle_errors
+def clear_alarm_cmd(
+    alarm_id: Annotated[int, typer.Option("--id", help="The alarm's id (see `status`).")],
+    reason: Annotated[str, typer.Option("--reason", help="What was found and done.")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Close an integrity alarm after investigation (recorded in the audit trail).
+
+    Example: postex replication clear-alarm --id 3 --reason "INC-2231: site restored from hub"
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home))
+    rep = replication(c)
+    try:
+        alarm = clear_alarm(
+            c.store, rep.state, c.settings.site, alarm_id, reason,
+            {"kind": "system", "id": "cli"}, rep.now(),
+        )  # fmt: skip
+    finally:
+        c.close()
+    out.print(f"cleared alarm {alarm_id}: {alarm.kind} at {alarm.site} seq {alarm.seq}")

@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
         sa.Column("raised_at", sa.String(32), nullable=False),
+        sa.Column("cleared_at", sa.String(32)),
+        sa.Column("cleared_reason", sa.Text),
     )
     op.create_table(
         "hub_data_keys",
