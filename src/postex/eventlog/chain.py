@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from functools import cache
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from postex.eventlog.events import StoredEvent
 

@@ -90,7 +90,9 @@ class SqlSiteOps:
         return rows
 
     def items(self, item_ids: Sequence[str]) -> dict[str, ItemRecord]:
-        rows = self._in(f"SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_ADVICE} WHERE items.id IN", item_ids)
+        rows = self._in(
+            f"SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_ADVICE} WHERE items.id IN", item_ids
+        )
         return {r[0]: _item_row(r) for r in rows}
 
     def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
