@@ -184,3 +184,19 @@ def test_any_single_byte_change_anywhere_is_detected(
         assert any(not r.ok for r in reports)
     finally:
         node.close()
+
+
+def test_a_store_overwritten_with_random_bytes_is_an_integrity_failure(tmp_path: Path) -> None:
+    """Ransomware-style overwriting of the database file exits 1 with advice, no traceback."""
+    node = make_node(tmp_path, f"sqlite:///{tmp_path / 'postex.db'}")
+    populate(node)
+    node.close()
+    for extra in tmp_path.glob("postex.db-*"):
+        extra.unlink()
+    (tmp_path / "postex.db").write_bytes(os.urandom(200_000))
+    result = runner.invoke(
+        app, ["verify", "--db", f"sqlite:///{tmp_path / 'postex.db'}", "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "restore" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -179,6 +179,13 @@ class IntegrityError(PostexError):
         self.seq = seq
 
 
+class StoreUnreadableError(IntegrityError):
+    """The store itself cannot be read: damaged, overwritten or encrypted files."""
+
+    code = "store-unreadable"
+    title = "The store cannot be read"
+
+
 class KeyUnavailableError(PostexError):
     """A key is missing, destroyed or does not match (never says which bytes)."""
 

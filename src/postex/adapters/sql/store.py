@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from postex.adapters.sql import schema
 from postex.adapters.sql.fast import insert_rows
 from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.repositories import REPOSITORIES
 from postex.app.ports import Clock, Progress
-from postex.domain.errors import ConfigurationError, IntegrityError
+from postex.domain.errors import ConfigurationError, IntegrityError, StoreUnreadableError
 from postex.eventlog.canonical import canonical
 from postex.eventlog.chain import ZERO_HASH, ChainState, event_hash, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
@@ -259,15 +260,27 @@ class SqlStore:
     def _now(self) -> str:
         return format_time(self.clock.now())
 
+    @contextmanager
+    def _readable(self, what: str) -> Iterator[None]:
+        """Translate driver errors on reading the log into the project's own error."""
+        dbapi_error = getattr(self.engine.dialect.loaded_dbapi, "DatabaseError", Exception)
+        try:
+            yield
+        except (SQLAlchemyDatabaseError, dbapi_error) as exc:
+            raise StoreUnreadableError(
+                f"cannot read {what} from the store ({type(exc).__name__}): the database may be "
+                "damaged, overwritten or encrypted; restore the site (docs/operations.md)"
+            ) from None
+
     def sites(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._readable("the list of sites"), self.engine.connect() as conn:
             rows = conn.exec_driver_sql(
                 "SELECT DISTINCT site FROM events UNION SELECT site FROM checkpoints"
             )
             return sorted(r[0] for r in rows)
 
     def head(self, site: str) -> tuple[int, bytes]:
-        with self.engine.connect() as conn:
+        with self._readable("the head of the log"), self.engine.connect() as conn:
             row = conn.exec_driver_sql(
                 f"SELECT seq, hash FROM heads WHERE site = {self.ph}", (site,)
             ).first()
@@ -280,7 +293,7 @@ class SqlStore:
         last = after_seq
         while True:
             upper = f" AND seq <= {int(until_seq)}" if until_seq is not None else ""
-            with self.engine.connect() as conn:
+            with self._readable(f"events of {site}"), self.engine.connect() as conn:
                 raw: Any = conn.connection.dbapi_connection
                 # psycopg: binary results carry bytea as raw bytes, not hex text (3x faster).
                 cur = raw.cursor(binary=True) if self.is_postgres else raw.cursor()
@@ -304,18 +317,20 @@ class SqlStore:
             last = rows[-1][1]
 
     def checkpoints(self, site: str) -> list[Checkpoint]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.checkpoints)
-                .where(schema.checkpoints.c.site == site)
-                .order_by(schema.checkpoints.c.seq)
-            ).all()
-        return [
-            Checkpoint(r.site, r.seq, bytes(r.hash), r.signed_at, r.key_id, bytes(r.signature))
-            for r in rows
-        ]
+        with self._readable("checkpoints"):
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(schema.checkpoints)
+                    .where(schema.checkpoints.c.site == site)
+                    .order_by(schema.checkpoints.c.seq)
+                ).all()
+            return [
+                Checkpoint(r.site, r.seq, bytes(r.hash), r.signed_at, r.key_id, bytes(r.signature))
+                for r in rows
+            ]
 
-    # --- projections -----------------------------------------------------------------
+        # --- projections -----------------------------------------------------------------
+
     def rebuild(self, progress: Progress | None = None, batch: int = 5000) -> int:
         """Empty every projection and replay all sites' logs, merged by recorded time."""
         sites = self.sites()
