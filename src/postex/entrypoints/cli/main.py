@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from postex.entrypoints.cli import bench, customers, keys, node, users
-from postex.entrypoints.cli import audit, holds
-from postex.entrypoints.cli import partners, worker
-from postex.entrypoints.cli import backup, drill, replication
+from postex.entrypoints.cli import (
+    audit,
+    backup,
+    bench,
+    customers,
+    drill,
+    holds,
+    keys,
+    node,
+    partners,
+    replication,
+    users,
+    worker,
+)
 from postex.entrypoints.cli import bench_holds as _bench_holds  # noqa: F401
 from postex.entrypoints.cli import bench_manifest as _bench_manifest  # noqa: F401
 from postex.entrypoints.cli import bench_replication as _bench_replication  # noqa: F401
