@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from postex.app.ports import Store
-from postex.eventlog.events import StoredEvent
 from postex.eventlog.verify import SiteReport, verify_site
 
 PROGRESS_EVERY = 10_000
-
-
-def _counting(events: Iterable[StoredEvent], tick: Callable[[], None]) -> Iterator[StoredEvent]:
-    for e in events:
-        tick()
-        yield e
 
 
 def verify_store(
@@ -26,17 +19,17 @@ def verify_store(
     """Verify one site or all; ``progress`` receives the number of events checked so far."""
     sites = [site] if site else store.sites()
     done = 0
+    reports = []
+    for s in sites:
+        base = done
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress and done % PROGRESS_EVERY == 0:
-            progress(done)
+        def tick(n: int, base: int = base) -> None:
+            if progress:
+                progress(base + n)
 
-    reports = [
-        verify_site(s, _counting(store.read_events(s), tick), store.checkpoints(s), trusted_keys)
-        for s in sites
-    ]
+        report = verify_site(s, store.read_events(s), store.checkpoints(s), trusted_keys, tick)
+        done += report.events_checked
+        reports.append(report)
     if progress:
         progress(done)
     return reports

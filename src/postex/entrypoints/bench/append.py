@@ -155,7 +155,8 @@ def _plain_read_and_hash(c: Container) -> int:
     n = 0
     with c.store.engine.connect() as conn:
         raw: Any = conn.connection.dbapi_connection
-        cur = raw.cursor()
+        # bytea as raw bytes on PostgreSQL, as the verifier reads it (hex text is 3x slower)
+        cur = raw.cursor(binary=True) if c.store.is_postgres else raw.cursor()
         cur.execute(f"SELECT {COLUMNS} FROM events ORDER BY site, seq")
         while rows := cur.fetchmany(5000):
             for r in rows:
