@@ -34,7 +34,7 @@ def event_hash(
     prev_hash: bytes, site: str, seq: int, recorded_at: str, type_: str, body: bytes
 ) -> bytes:
     r = recorded_at.encode()
-    return _sha256(
+    digest = _sha256(
         b"".join(
             (
                 _pack_len(len(prev_hash)), prev_hash,
@@ -42,10 +42,12 @@ def event_hash(
                 _pack_seq(8, seq),
                 _pack_len(len(r)), r,
                 _text_field(type_),
-                _pack_len(len(body)), body,
+                _pack_len(len(body)),
             )
         )
-    ).digest()  # fmt: skip
+    )  # fmt: skip
+    digest.update(body)  # the body is last: hashed in place, never copied
+    return digest.digest()
 
 
 def format_time(moment: datetime) -> str:
