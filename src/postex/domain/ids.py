@@ -7,7 +7,7 @@ issuing post. J and K are reserved service indicator letters and never valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from postex.domain.errors import ValidationError
 
@@ -34,13 +34,14 @@ def _bad(rule: str, value: str, message: str, field: str) -> ValidationError:
     return ValidationError.single(field, rule, value, message)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class S10:
     """A valid S10 identifier. Construct with :meth:`parse` or :meth:`issue`."""
 
     prefix: str
     serial: int
     country: str
+    _text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         p = self.prefix
@@ -58,17 +59,15 @@ class S10:
             raise _bad("country_code", c, "issuing country must be ISO 3166-1 alpha-2", "id")
         if not 0 <= self.serial <= SERIAL_MAX:
             raise _bad("serial_range", str(self.serial), "serial must have 8 digits", "id")
+        text = f"{p}{self.serial:08d}{s10_check_digit(self.serial)}{c}"
+        object.__setattr__(self, "_text", text)
 
     @property
     def check_digit(self) -> int:
         return s10_check_digit(self.serial)
 
     def __str__(self) -> str:
-        text = self.__dict__.get("_text")
-        if text is None:
-            text = f"{self.prefix}{self.serial:08d}{self.check_digit}{self.country}"
-            object.__setattr__(self, "_text", text)
-        return text
+        return self._text
 
     @classmethod
     def issue(cls, prefix: str, serial: int, country: str) -> S10:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from postex.entrypoints.cli import (
@@ -46,4 +48,7 @@ app.add_typer(drill.app, name="drill")
 
 
 def main() -> None:
+    # Appends allocate many short-lived objects per batch; collecting the young generation
+    # every 700 allocations (the default) costs 5-10 % of append throughput for no gain.
+    gc.set_threshold(100_000, 50, 100)
     app()
