@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from postex.adapters.clock import SystemClock
 from postex.adapters.edi import read_emsevt_csv
-from postex.adapters.keys.kek import KEK_FILE, KekProvider
+from postex.adapters.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.adapters.keys.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.adapters.keys.vault import EnvelopeVault
 from postex.adapters.pdf.documents import PdfDocuments

@@ -21,7 +21,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from postex.adapters.keys.kek import KekProvider
+from postex.adapters.keys.key_encryption_key import KekProvider
 from postex.app.ports import DataKeys, Progress, UnitOfWork
 from postex.domain.errors import KeyUnavailableError
 
