@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -92,6 +92,10 @@ class HoldRepository(Protocol):
 
     def held_by(self, hold_id: str) -> list[tuple[str, str, str]]:
         """(item id, held_from, service) of the items this hold holds now."""
+        ...
+
+    def holding(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """Item id -> id of the hold that holds it now, for those of ``item_ids`` held."""
         ...
 
     def is_released(self, hold_id: str, item_id: str) -> bool:

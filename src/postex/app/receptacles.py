@@ -12,6 +12,7 @@ from postex.app.acceptance import item_subject
 from postex.app.audit import audit_event
 from postex.app.auth import Principal
 from postex.app.context import new_id
+from postex.app.hold_policy import HoldRepository
 from postex.app.items import ItemRecord
 from postex.app.ports import UnitOfWork
 from postex.app.site_ops import (
@@ -279,7 +280,9 @@ def close_receptacle(
                 " before closing more receptacles of the series",
                 rule="despatch_complete",
             )
-        registered = any(_registered(h.item_id) for h in repo.receptacle_items(rid))
+        inside = [h.item_id for h in repo.receptacle_items(rid)]
+        _refuse_held(uow, rid, inside)
+        registered = any(_registered(i) for i in inside)
         s9 = closed_id(
             Series(site.code, *key), year, serial, len(pending) + 1, last, registered, gross
         )
@@ -303,6 +306,23 @@ def close_receptacle(
             ]
         )
         return ClosedReceptacle(_get(uow, site.code, rid), str(s9))
+
+
+def _refuse_held(uow: UnitOfWork, rid: str, item_ids: list[str]) -> None:
+    """A receptacle is never closed with held items inside: they are to be taken out."""
+    repo = uow.repo(SiteOpsRepository)
+    held = sorted(i for i, item in repo.items(item_ids).items() if item.state == ItemState.HELD)
+    if not held:
+        return
+    holds = uow.repo(HoldRepository).holding(held)
+    listed = [{"item_id": i, "hold_id": holds.get(i)} for i in held]
+    raise HeldError(
+        f"receptacle {rid} contains {len(held)} held item(s): take them out"
+        " (set them aside until their hold is released), then close it",
+        rule="held_items",
+        held_items=listed,
+        hold_id=listed[0]["hold_id"],
+    )
 
 
 def _registered(item_id: str) -> bool:

@@ -118,6 +118,7 @@ advisory_updates = Table(
 
 
 HELD = str(ItemState.HELD)
+RELEASED_CODE = "REL"  # a local tracking code (data/tracking_events.json), never sent to partners
 HOLD_INSERT = (
     "INSERT INTO holds (id, scope, network_wide, sites, reason, advisory, advisory_id,"
     " customer_facing, starts_at, placed_at, placed_by, emergency, confirmed_at, confirmed_by,"
@@ -204,7 +205,9 @@ def _release_requested(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 @holds_p.on(HOLD_ITEMS_RELEASED)
 def _items_released(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    """Held items return to the state the event names (the one they were held from)."""
+    """Held items return to the state the event names (the one they were held from); each
+    gets a public tracking row REL (Postex's own code: UPU has none for a lifted hold) at
+    the site that held it, so tracking no longer ends on EXD."""
     for e in events:
         d = e.data
         set_state(conn, [(target, None, e.recorded_at, item) for item, target in d["items"]])
@@ -213,6 +216,24 @@ def _items_released(conn: Connection, events: Sequence[StoredEvent]) -> None:
             "UPDATE hold_items SET released_at = ? WHERE hold_id = ? AND item_id = ?",
             [(e.recorded_at, d["hold_id"], item) for item, _t in d["items"]],
         )
+        sites = _held_at(conn, d["hold_id"], [item for item, _t in d["items"]])
+        executemany(
+            conn,
+            TRACKING_INSERT,
+            [tracking_row(e, item, RELEASED_CODE, sites.get(item)) for item, _t in d["items"]],
+        )
+
+
+def _held_at(conn: Connection, hold_id: str, item_ids: list[str]) -> dict[str, str]:
+    """Where the hold caught these items (its own rows: the same on a rebuild)."""
+    h = hold_items
+    out: dict[str, str] = {}
+    for n in range(0, len(item_ids), 500):
+        q = select(h.c.item_id, h.c.site).where(
+            h.c.hold_id == hold_id, h.c.item_id.in_(item_ids[n : n + 500])
+        )
+        out.update((r[0], r[1]) for r in conn.execute(q))
+    return out
 
 
 @holds_p.on(HOLD_RELEASED)
@@ -283,6 +304,12 @@ def _hold(r: Any, counts: dict[str, tuple[int, int]]) -> HoldRecord:
     )  # fmt: skip
 
 
+def _held_from() -> Any:
+    """The state a held item returns to: the item's own, which changes when a held item is
+    taken out of its receptacle (it then returns to accepted), else the one it was held from."""
+    return func.coalesce(schema.items.c.held_from, hold_items.c.held_from)
+
+
 def _holds(conn: Connection, rows: Sequence[Any]) -> list[HoldRecord]:
     counts = _counts(conn, [r.id for r in rows])
     return [_hold(r, counts) for r in rows]
@@ -332,12 +359,25 @@ class SqlHolds:
     def held_by(self, hold_id: str) -> list[tuple[str, str, str]]:
         h, t = hold_items, schema.items
         q = (
-            select(h.c.item_id, h.c.held_from, t.c.service)
+            select(h.c.item_id, _held_from(), t.c.service)
             .join(t, t.c.id == h.c.item_id)
             .where(h.c.hold_id == hold_id, h.c.released_at.is_(None), t.c.state == HELD)
             .order_by(h.c.item_id)
         )
         return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
+
+    def holding(self, item_ids: Sequence[str]) -> dict[str, str]:
+        h, t = hold_items, schema.items
+        out: dict[str, str] = {}
+        for n in range(0, len(item_ids), 500):
+            q = (
+                select(h.c.item_id, h.c.hold_id)
+                .join(t, t.c.id == h.c.item_id)
+                .where(h.c.item_id.in_(item_ids[n : n + 500]), h.c.released_at.is_(None))
+                .where(t.c.state == HELD)
+            )
+            out.update((r[0], r[1]) for r in self.conn.execute(q))
+        return out
 
     def is_released(self, hold_id: str, item_id: str) -> bool:
         rows = fetchall(
@@ -353,7 +393,17 @@ class SqlHolds:
     ) -> list[HeldItem]:
         h, t = hold_items, schema.items
         q = (
-            select(h, t.c.service, t.c.destination, t.c.has_goods, t.c.customs_form)
+            select(
+                h.c.item_id,
+                h.c.hold_id,
+                h.c.site,
+                h.c.held_at,
+                _held_from().label("held_from"),
+                t.c.service,
+                t.c.destination,
+                t.c.has_goods,
+                t.c.customs_form,
+            )
             .join(t, t.c.id == h.c.item_id)
             .where(h.c.released_at.is_(None), t.c.state == HELD)
         )
