@@ -40,11 +40,17 @@ class Settings:
     webhook_worker_seconds: int = 1  # poll interval of the worker inside `serve`; 0: none
     api_rate_per_second: int = 100  # per customer API key, sustained
     api_burst: int = 1000  # per customer API key, requests in a burst
+    idempotency_retention_hours: int = 24  # an Idempotency-Key may be reused after this
 
     def resolved(self) -> Settings:
         home = self.home
         db_url = self.db_url or f"sqlite:///{home / 'postex.db'}"
         keys_dir = self.keys_dir if str(self.keys_dir) not in ("", ".") else home / "keys"
+        if self.idempotency_retention_hours < 1:
+            raise ConfigurationError(
+                "idempotency_retention_hours must be at least 1, "
+                f"not {self.idempotency_retention_hours}"
+            )
         if self.role not in ROLES:
             raise ConfigurationError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
         return replace(self, db_url=db_url, keys_dir=keys_dir)

@@ -73,7 +73,7 @@ def create_items(
         uow: UnitOfWork, records: list[ItemRecord], advs: Sequence[PreAdvice]
     ) -> list[NewEvent]:
         if idem is not None:
-            guard(uow, customer_id, idem)
+            guard(ctx, uow, customer_id, idem)
         events = []
         entries = [
             [r.id, reference_index(ctx, uow, customer_id, a.reference)]

@@ -5,21 +5,33 @@ the same transaction as the items it created, so a crash can never leave items w
 their record or a record without its items. The answer is sealed under the customer's
 data key (it may echo references and rejected values); the key itself is stored only as a
 SHA-256. Same key with a different request is a conflict, never a second set of items.
+
+Answers are kept for a retention period (``idempotency_retention_hours``, 24 h by default):
+an answer older than that no longer counts, so the key may be used again for a new
+request. The background worker removes expired answers from the projection in bounded
+batches, each batch recorded as an event so that ``rebuild`` arrives at the same table.
+The sealed answers stay in the log, unreadable once the customer is erased.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from postex.app.context import Context
 from postex.app.ports import UnitOfWork
 from postex.domain.errors import ConflictError, ValidationError
+from postex.eventlog.chain import format_time
 from postex.eventlog.events import NewEvent
 
 IDEMPOTENT_ANSWER = "idempotency.answer_recorded.v1"
+ANSWERS_EXPIRED = "idempotency.answers_expired.v1"
+DEFAULT_RETENTION = timedelta(hours=24)
+PURGE_BATCH = 500
 MAX_KEY_LENGTH = 255
 KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as HTTP header values allow
 
@@ -37,6 +49,11 @@ class IdempotencyRepository(Protocol):
         """The answer recorded for this customer's key (the query filters by both)."""
         ...
 
+    def expired(self, before: str, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (customer id, key digest) pairs answered before ``before``, oldest
+        first. Housekeeping only: it returns digests, never an answer."""
+        ...
+
 
 @dataclass(frozen=True)
 class Idempotency:
@@ -44,6 +61,7 @@ class Idempotency:
 
     key_sha256: str
     request_sha256: str
+    retention: timedelta = DEFAULT_RETENTION
 
 
 @dataclass(frozen=True)
@@ -60,7 +78,9 @@ class AlreadyAnswered(Exception):  # noqa: N818 - a control-flow signal, not an 
         self.answer = answer
 
 
-def idempotency(key: str | None, *request_parts: bytes) -> Idempotency | None:
+def idempotency(
+    key: str | None, *request_parts: bytes, retention: timedelta = DEFAULT_RETENTION
+) -> Idempotency | None:
     """Digest the header and the request; ValidationError for a malformed key."""
     if key is None:
         return None
@@ -74,11 +94,18 @@ def idempotency(key: str | None, *request_parts: bytes) -> Idempotency | None:
     h = hashlib.sha256()
     for part in request_parts:
         h.update(len(part).to_bytes(8, "big") + part)
-    return Idempotency(hashlib.sha256(key.encode()).hexdigest(), h.hexdigest())
+    return Idempotency(hashlib.sha256(key.encode()).hexdigest(), h.hexdigest(), retention)
 
 
 def _aad(customer_id: str, key_sha256: str) -> str:
     return f"idempotency|{customer_id}|{key_sha256}"
+
+
+def _current(ctx: Context, answer: StoredAnswer | None, idem: Idempotency) -> StoredAnswer | None:
+    """The answer unless it is older than the retention (then the key is free again)."""
+    if answer is None or answer.created_at < format_time(ctx.clock.now() - idem.retention):
+        return None
+    return answer
 
 
 def _check(answer: StoredAnswer, idem: Idempotency) -> None:
@@ -95,7 +122,8 @@ def find(ctx: Context, customer_id: str, idem: Idempotency | None) -> Replay | N
     if idem is None:
         return None
     with ctx.store.read() as uow:
-        answer = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+        found = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+        answer = _current(ctx, found, idem)
         if answer is None:
             return None
         _check(answer, idem)
@@ -109,9 +137,10 @@ def open_answer(
     return Replay(answer.status, body["response"])
 
 
-def guard(uow: UnitOfWork, customer_id: str, idem: Idempotency) -> None:
+def guard(ctx: Context, uow: UnitOfWork, customer_id: str, idem: Idempotency) -> None:
     """Inside the write transaction: stop if a concurrent request recorded this key first."""
-    answer = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+    found = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
+    answer = _current(ctx, found, idem)
     if answer is not None:
         _check(answer, idem)
         raise AlreadyAnswered(answer)
@@ -139,3 +168,31 @@ def answer_event(
             "sealed": sealed,
         },
     )
+
+
+def purge_expired(
+    ctx: Context, retention: timedelta = DEFAULT_RETENTION, limit: int = PURGE_BATCH
+) -> int:
+    """Forget up to ``limit`` answers older than ``retention``; returns how many.
+
+    Run by the background worker. A batch is one event listing the key digests and the
+    cut-off, so a rebuild removes exactly the same rows. Nothing is written when nothing
+    has expired (checked first without the write lock).
+    """
+    cutoff = format_time(ctx.clock.now() - retention)
+    with ctx.store.read() as uow:
+        if not uow.repo(IdempotencyRepository).expired(cutoff, 1):
+            return 0
+    with ctx.store.write(ctx.site) as uow:
+        keys = uow.repo(IdempotencyRepository).expired(cutoff, limit)
+        if keys:
+            uow.append(
+                [NewEvent(ANSWERS_EXPIRED, {"before": cutoff, "keys": [list(k) for k in keys]})]
+            )
+    return len(keys)
+
+
+def expiry_chore(ctx: Context, retention_hours: int) -> Callable[[], int]:
+    """The background worker's chore: one bounded purge per call (0 when none is left)."""
+    retention = timedelta(hours=retention_hours)
+    return lambda: purge_expired(ctx, retention)

@@ -1,7 +1,9 @@
 """Customer API projections: idempotent answers and the blind index of item references.
 
-Both are rebuilt from their events. Every query takes the customer id and filters by it
-in SQL: nothing is loaded for one customer and filtered afterwards.
+Both are rebuilt from their events. A key answered again after its retention replaces the
+expired answer (upsert); expiry events delete answers older than their cut-off. Every
+customer query takes the customer id and filters by it in SQL: nothing is loaded for one
+customer and filtered afterwards (``expired`` is housekeeping and returns digests only).
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from postex.adapters.sql.fast import executemany
 from postex.adapters.sql.projections import projection
 from postex.adapters.sql.repositories import implements
 from postex.app.customer_items import REFERENCES_INDEXED, CustomerItemQueries
-from postex.app.idempotency import IDEMPOTENT_ANSWER, IdempotencyRepository, StoredAnswer
+from postex.app.idempotency import (
+    ANSWERS_EXPIRED,
+    IDEMPOTENT_ANSWER,
+    IdempotencyRepository,
+    StoredAnswer,
+)
 from postex.app.items import ItemFilter, ItemRecord
 from postex.app.tracking import TrackingRow
 from postex.eventlog.events import StoredEvent
@@ -30,6 +37,7 @@ idempotency_answers = Table(
     Column("status", Integer, nullable=False),
     Column("sealed", Text, nullable=False),
     Column("created_at", String(32), nullable=False),
+    Index("ix_idempotency_answers_created_at", "created_at"),
 )
 
 item_references = Table(
@@ -49,13 +57,26 @@ def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
         "INSERT INTO idempotency_answers (customer_id, key_sha256, request_sha256, status,"
-        " sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        " sealed, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, key_sha256)"
+        " DO UPDATE SET request_sha256 = excluded.request_sha256, status = excluded.status,"
+        " sealed = excluded.sealed, created_at = excluded.created_at",
         [
             (d["customer_id"], d["key_sha256"], d["request_sha256"], d["status"], d["sealed"],
              e.recorded_at)
             for e in events
             for d in (e.data,)
         ],
+    )  # fmt: skip
+
+
+@customer_api_p.on(ANSWERS_EXPIRED)
+def _expired(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "DELETE FROM idempotency_answers WHERE customer_id = ? AND key_sha256 = ?"
+        " AND created_at < ?",
+        [(customer_id, key, e.data["before"]) for e in events
+         for customer_id, key in e.data["keys"]],
     )  # fmt: skip
 
 
@@ -85,6 +106,16 @@ class SqlIdempotency:
         if row is None:
             return None
         return StoredAnswer(row.request_sha256, row.status, row.sealed, row.created_at)
+
+    def expired(self, before: str, limit: int) -> list[tuple[str, str]]:
+        t = idempotency_answers
+        rows = self.conn.execute(
+            select(t.c.customer_id, t.c.key_sha256)
+            .where(t.c.created_at < before)
+            .order_by(t.c.created_at)
+            .limit(limit)
+        )
+        return [(r.customer_id, r.key_sha256) for r in rows]
 
 
 @implements(CustomerItemQueries)

@@ -1,4 +1,4 @@
-"""``postex worker``: the webhook delivery worker as its own process."""
+"""``postex worker``: the webhook delivery worker (and housekeeping) as its own process."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from postex.app.idempotency import expiry_chore
 from postex.app.webhooks import deliver_due
 from postex.entrypoints.cli.common import DbOpt, HomeOpt, container, err, handle_errors
 
@@ -22,15 +23,21 @@ def worker(
 ) -> None:
     """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
 
+    Each round also purges a batch of expired idempotency answers.
+
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
     c = container(db, home)
     sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
-    total = 0
+    purge = expiry_chore(c.ctx, c.settings.idempotency_retention_hours)
+    total = purged = 0
     try:
         while True:
             attempted = deliver_due(c.ctx, sender)
             total += attempted
+            expired = purge()
+            purged += expired
+            attempted += expired
             if once:
                 break
             if not attempted:
@@ -39,7 +46,7 @@ def worker(
         pass
     finally:
         c.close()
-    err.print(f"{total} delivery attempts")
+    err.print(f"{total} delivery attempts, {purged} expired idempotency answers purged")
 
 
 def register(app: typer.Typer) -> None:

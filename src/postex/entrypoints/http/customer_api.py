@@ -8,6 +8,7 @@ bucket (429 with Retry-After when empty).
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, Header, Request
@@ -43,6 +44,11 @@ def limiter(request: Request) -> RateLimiter:
                 found = RateLimiter(float(s.api_rate_per_second), s.api_burst)
                 state.customer_limiter = found
     return found
+
+
+def idempotency_retention(request: Request) -> timedelta:
+    """How long an Idempotency-Key's first answer is kept (``idempotency_retention_hours``)."""
+    return timedelta(hours=container(request).settings.idempotency_retention_hours)
 
 
 def documents(request: Request) -> Documents:

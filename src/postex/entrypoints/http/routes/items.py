@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -30,6 +30,7 @@ from postex.entrypoints.http.customer_api import (
     answer_response,
     customer,
     documents,
+    idempotency_retention,
     known_query,
 )
 from postex.entrypoints.http.deps import context
@@ -107,10 +108,11 @@ def create_item(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
     customer_id: str = Depends(customer),
     ctx: Context = Depends(context),
+    retention: timedelta = Depends(idempotency_retention),
 ) -> JSONResponse:
     data = payload.model_dump(exclude_unset=True)
     body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    idem = idempotency(idempotency_key, b"POST /api/v1/items", body)
+    idem = idempotency(idempotency_key, b"POST /api/v1/items", body, retention=retention)
     replay = find(ctx, customer_id, idem)
     if replay is not None:
         first = Answer(replay.status, replay.body, replayed=True)

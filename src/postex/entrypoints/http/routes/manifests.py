@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -25,6 +26,7 @@ from postex.entrypoints.http.customer_api import (
     IDEMPOTENCY_KEY,
     answer_response,
     customer,
+    idempotency_retention,
     known_query,
 )
 from postex.entrypoints.http.deps import context
@@ -102,11 +104,17 @@ async def post_manifest(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
     customer_id: str = Depends(customer),
     ctx: Context = Depends(context),
+    retention: timedelta = Depends(idempotency_retention),
 ) -> JSONResponse:
     raw = await request.body()
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     idem = idempotency(
-        idempotency_key, b"POST /api/v1/manifests", media.encode(), str(partial).encode(), raw
+        idempotency_key,
+        b"POST /api/v1/manifests",
+        media.encode(),
+        str(partial).encode(),
+        raw,
+        retention=retention,
     )
 
     def run() -> JSONResponse:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from postex.app import webhooks as wh
+from postex.app.idempotency import expiry_chore
 from postex.bootstrap import Container
 from postex.entrypoints.http.auth import customer_id
 from postex.entrypoints.http.deps import container
@@ -107,4 +108,5 @@ def start_webhook_worker(c: Container) -> asyncio.Task[None] | None:
     if interval <= 0:
         return None
     sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
-    return asyncio.create_task(wh.worker_loop(c.ctx, sender, float(interval)))
+    chores = [expiry_chore(c.ctx, c.settings.idempotency_retention_hours)]
+    return asyncio.create_task(wh.worker_loop(c.ctx, sender, float(interval), chores))

@@ -1,0 +1,123 @@
+"""Idempotency answers expire after the retention; the worker purges them in batches.
+
+The clock is injected (never slept through): the node's store and use cases read the same
+ManualClock, which the test moves past the retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from postex.adapters.sql.customer_api import idempotency_answers
+from postex.app.idempotency import ANSWERS_EXPIRED, expiry_chore, purge_expired
+from postex.bootstrap import Container, build
+from postex.config import load_settings
+from postex.domain.errors import ConfigurationError
+from postex.entrypoints.http.app import create_app
+from tests.customer_api.conftest import Caller, make_caller
+from tests.factories import item_payload
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, **delta: float) -> None:
+        self.t += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def cnode(tmp_path: Path, db_url: str, clock: ManualClock) -> Iterator[Container]:
+    settings = load_settings(home=str(tmp_path / "home"), db_url=db_url, webhook_worker_seconds=0)
+    c = build(settings, create=True, clock=clock)
+    yield c
+    c.close()
+
+
+def _post(client: TestClient, caller: Caller, key: str, reference: str) -> tuple[int, str, bool]:
+    r = client.post(
+        "/api/v1/items",
+        json=item_payload(reference=reference),
+        headers={**caller.headers, "Idempotency-Key": key},
+    )
+    return r.status_code, r.json().get("id", ""), r.headers.get("Idempotent-Replayed") == "true"
+
+
+def _answers(node: Container) -> int:
+    with node.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(idempotency_answers)).scalar())
+
+
+def test_key_replays_within_retention_and_is_free_after(
+    cnode: Container, clock: ManualClock
+) -> None:
+    """Same key: replayed at 23 h 59 min; after 24 h a new request is answered anew."""
+    alice = make_caller(cnode, "Alice")
+    with TestClient(create_app(cnode)) as client:
+        status, first, replayed = _post(client, alice, "order-7", "EXP-1")
+        assert (status, replayed) == (201, False)
+        clock.advance(hours=23, minutes=59)
+        assert _post(client, alice, "order-7", "EXP-1") == (201, first, True)
+        conflict = client.post(
+            "/api/v1/items",
+            json=item_payload(reference="EXP-2"),
+            headers={**alice.headers, "Idempotency-Key": "order-7"},
+        )
+        assert (conflict.status_code, conflict.json()["rule"]) == (409, "idempotency_key_reused")
+        clock.advance(minutes=2)
+        # Expired but not purged yet: the key is free, for another body too.
+        status, second, replayed = _post(client, alice, "order-7", "EXP-2")
+        assert (status, replayed) == (201, False)
+        assert second != first
+        # The new answer replaces the old one and is replayed from now on.
+        assert _post(client, alice, "order-7", "EXP-2") == (201, second, True)
+    assert _answers(cnode) == 1
+
+
+def test_purge_removes_only_expired_answers_in_batches(
+    cnode: Container, clock: ManualClock
+) -> None:
+    """Bounded batches, oldest first; fresh answers stay; a rebuild agrees with live."""
+    alice, bob = make_caller(cnode, "Alice"), make_caller(cnode, "Bob")
+    with TestClient(create_app(cnode)) as client:
+        for n in range(5):
+            assert _post(client, alice, f"a-{n}", f"A-{n}")[0] == 201
+        assert _post(client, bob, "b-0", "B-0")[0] == 201
+        clock.advance(hours=12)
+        fresh = _post(client, bob, "b-1", "B-1")
+        assert purge_expired(cnode.ctx, timedelta(hours=24)) == 0  # nothing old enough
+        clock.advance(hours=13)  # the first six are 25 h old, b-1 13 h
+        assert purge_expired(cnode.ctx, timedelta(hours=24), limit=4) == 4
+        assert _answers(cnode) == 3
+        chore = expiry_chore(cnode.ctx, 24)
+        assert chore() == 2
+        assert chore() == 0
+        assert _answers(cnode) == 1
+        assert _post(client, bob, "b-1", "B-1") == (201, fresh[1], True)
+    expiries = [e for e in cnode.store.read_events("GBLALA") if e.type == ANSWERS_EXPIRED]
+    assert [len(e.data["keys"]) for e in expiries] == [4, 2]
+    live = cnode.store.projection_digest()
+    cnode.store.rebuild()
+    assert cnode.store.projection_digest() == live
+
+
+def test_retention_setting_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="idempotency_retention_hours"):
+        load_settings(home=str(tmp_path), idempotency_retention_hours=0)
+    assert load_settings(home=str(tmp_path)).idempotency_retention_hours == 24
