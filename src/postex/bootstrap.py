@@ -26,6 +26,7 @@ from postex.adapters.sql import core as _core  # noqa: F401
 from postex.adapters.sql import customer_api as _customer_api  # noqa: F401
 from postex.adapters.sql import incidents as _incidents  # noqa: F401
 from postex.adapters.sql import replication as _replication  # noqa: F401
+from postex.adapters.sql import serials as _serials  # noqa: F401
 from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
@@ -41,6 +42,7 @@ from postex.app.site_ops import SiteOps, SiteRules
 from postex.app.webhooks import WebhookSender
 from postex.config import Settings
 from postex.domain.errors import ConfigurationError
+from postex.domain.network import load_network
 
 if TYPE_CHECKING:
     from postex.adapters.nats.kit import Replication
@@ -114,9 +116,12 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
     if create:
         store.migrate()
     vault = EnvelopeVault(kek)
+    # A site of a network issues S10 ids only from its own part of each serial block.
+    slot = load_network().serial_slot(settings.site) if settings.role == "site" else None
     ctx = Context(
-        store=store, vault=vault, clock=clock, site=settings.site, country=settings.country
-    )
+        store=store, vault=vault, clock=clock, site=settings.site, country=settings.country,
+        serial_slot=slot,
+    )  # fmt: skip
     ctx.policies.append(HoldPolicy(clock))
     return Container(settings, store, kek, vault, signer, ctx)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from postex.app.ports import Clock, Store, UnitOfWork, Vault
+from postex.domain.network import SerialSlot
 
 
 class ExportPolicy(Protocol):
@@ -31,6 +32,7 @@ class Context:
     site: str  # the log this node writes to (its own site code)
     country: str = "GB"  # the issuing country of S10 ids and the origin of exports
     policies: list[ExportPolicy] = field(default_factory=list)
+    serial_slot: SerialSlot | None = None  # a site of a network: its part of each S10 block
 
     def enforce(self, uow: UnitOfWork, action: str, subject: Mapping[str, Any]) -> None:
         for policy in self.policies:

@@ -16,6 +16,7 @@ from postex.domain import events as ev
 from postex.domain.errors import ConflictError, KeyUnavailableError, NotFoundError
 from postex.domain.ids import S10
 from postex.domain.items import ItemState, PreAdvice, transition
+from postex.domain.network import SerialSlot
 from postex.eventlog.events import NewEvent
 
 
@@ -67,6 +68,12 @@ class ItemRepository(Protocol):
     def last_serial(self, prefix: str) -> int | None: ...
 
 
+class SerialRanges(Protocol):
+    def last_serial_between(self, prefix: str, first: int, last: int) -> int | None:
+        """The highest serial of an item with ``prefix`` in ``first…last``, if any."""
+        ...
+
+
 AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[NewEvent]]
 
 
@@ -81,21 +88,37 @@ def aad(customer_id: str, item_id: str) -> str:
     return f"item|{customer_id}|{item_id}"
 
 
-def allocate_ids(uow: UnitOfWork, advices: Sequence[PreAdvice], country: str) -> list[S10]:
-    """Consecutive serials from each service's block; the write lock makes this safe."""
+def allocate_ids(
+    uow: UnitOfWork,
+    advices: Sequence[PreAdvice],
+    country: str,
+    slot: SerialSlot | None = None,
+) -> list[S10]:
+    """Consecutive serials from each service's block; the write lock makes this safe.
+
+    A site of a network (``slot`` set) issues only from its own part of each block, found
+    from the items it holds in that part, so two sites never issue the same id.
+    """
     repo = uow.repo(ItemRepository)
     last: dict[str, int] = {}
+    highest: dict[str, int] = {}
     ids = []
     for advice in advices:
         svc = advice.service
         prefix = svc.s10_prefix
         if prefix not in last:
-            found = repo.last_serial(prefix)
-            last[prefix] = svc.serial_first - 1 if found is None else found
+            if slot is None:
+                first, highest[prefix] = svc.serial_first, svc.serial_last
+                found = repo.last_serial(prefix)
+            else:
+                first, highest[prefix] = slot.block(svc.serial_first, svc.serial_last)
+                found = uow.repo(SerialRanges).last_serial_between(prefix, first, highest[prefix])
+            last[prefix] = first - 1 if found is None else found
         serial = last[prefix] + 1
-        if serial > svc.serial_last:
+        if serial > highest[prefix]:
+            where = "services.json" if slot is None else "the network file (serial_slots)"
             raise ConflictError(
-                f"serial block of {svc.code} is exhausted; configure a new block in services.json"
+                f"serial block of {svc.code} is exhausted; configure a new block in {where}"
             )
         last[prefix] = serial
         ids.append(S10(prefix, serial, country))
@@ -136,7 +159,7 @@ def pre_advise(
     with ctx.store.write(ctx.site) as uow:
         for advice in advices:
             ctx.enforce(uow, "pre_advice", advice_subject(ctx, advice))
-        ids = allocate_ids(uow, advices, ctx.country)
+        ids = allocate_ids(uow, advices, ctx.country, ctx.serial_slot)
         events = [
             NewEvent(
                 ev.ITEM_PRE_ADVISED, item_event_body(ctx, uow, customer_id, str(item_id), advice)

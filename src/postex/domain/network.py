@@ -9,6 +9,12 @@ A route's destination office must belong to the destination country: either the 
 starts with the country code, or its operator is that country's designated operator. In the
 UPU list an operator code is ``J1C`` + ISO country + a letter (``J1CGBA`` is Royal Mail), so
 the country of an operator is read from characters 4–5 of its code.
+
+S10 serial sub-blocks: when several sites of one network issue item ids, each must draw
+from its own part of every service's serial block, or two sites would issue the same id.
+The network file splits each block into ``serial_slots`` equal parts and gives every site
+a distinct ``serial_slot`` (see :func:`split_block`); a single node ignores the split and
+uses the whole block.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -23,12 +30,51 @@ from pathlib import Path
 from typing import Any
 
 from postex.domain.dispatch_ids import MAIL_CLASSES, DespatchId, is_impc_code
-from postex.domain.errors import FieldError, ValidationError
+from postex.domain.errors import ConfigurationError, FieldError, ValidationError
 
 NETWORK_FORMAT = "postex.network.v1"
 _PACKAGE = "postex.data"
 _NETWORK_FILE = "network.json"
 _IMPC_FILE = "impc-codes-2020.csv"
+MAX_SERIAL_SLOTS = 1000  # a block of 90 million serials leaves 90,000 ids per slot
+
+
+def split_block(first: int, last: int, slot: int, slots: int) -> tuple[int, int]:
+    """Sub-block ``slot`` (0-based) of ``slots`` equal parts of the serials ``first…last``.
+
+    Parts are consecutive and disjoint; the last one also takes the remainder, so together
+    they cover the block exactly. Raises ConfigurationError if a part would be empty.
+    """
+    if not 0 <= slot < slots:
+        raise ConfigurationError(f"serial slot {slot} is not in 0…{slots - 1}")
+    size = (last - first + 1) // slots
+    if size < 1:
+        raise ConfigurationError(
+            f"serial block {first}…{last} is too small for {slots} sites' sub-blocks"
+        )
+    low = first + slot * size
+    high = last if slot == slots - 1 else low + size - 1
+    return low, high
+
+
+@dataclass(frozen=True)
+class SerialSlot:
+    """A site's share of every service's S10 serial block: part ``slot`` of ``slots``."""
+
+    slot: int
+    slots: int
+
+    def block(self, first: int, last: int) -> tuple[int, int]:
+        return split_block(first, last, self.slot, self.slots)
+
+
+def overlapping(blocks: dict[str, tuple[int, int]]) -> tuple[str, str] | None:
+    """The first two owners whose (inclusive) ranges overlap, or None if all are disjoint."""
+    ordered = sorted(blocks.items(), key=lambda kv: kv[1])
+    for (a, (_, a_high)), (b, (b_low, _)) in itertools.pairwise(ordered):
+        if b_low <= a_high:
+            return a, b
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +106,7 @@ class Site:
     name: str
     is_office_of_exchange: bool
     timezone: str
+    serial_slot: int | None = None  # this site's part of each S10 serial block
 
 
 @dataclass(frozen=True)
@@ -95,6 +142,7 @@ class Network:
 
     sites: tuple[Site, ...]
     routes: tuple[Route, ...]
+    serial_slots: int | None = None  # how many parts each S10 serial block is split into
     _sites: dict[str, Site] = field(init=False, repr=False, compare=False)
     _routes: dict[tuple[str, str], Route] = field(init=False, repr=False, compare=False)
 
@@ -127,6 +175,33 @@ class Network:
                 f"{destination_country}/{mail_class}",
                 f"no route for mail class {mail_class!r} to {destination_country!r}",
             ) from None
+
+    def serial_slot(self, code: str) -> SerialSlot:
+        """The share of every serial block that site ``code`` issues ids from.
+
+        Raises ConfigurationError when the site is not ours or the network file gives it no
+        slot: a site of a network must never fall back to the whole block.
+        """
+        if code not in self._sites:
+            raise ConfigurationError(f"site {code!r} is not in the network file")
+        slot = self._sites[code].serial_slot
+        if slot is None or self.serial_slots is None:
+            raise ConfigurationError(
+                f"site {code} has no serial_slot in the network file: a site of a network "
+                "needs its own part of each S10 serial block"
+            )
+        return SerialSlot(slot, self.serial_slots)
+
+    def sub_blocks(self, first: int, last: int) -> dict[str, tuple[int, int]]:
+        """Every slotted site's part of the serial block ``first…last``."""
+        if self.serial_slots is None:
+            return {}
+        slots = self.serial_slots
+        return {
+            s.code: split_block(first, last, slot, slots)
+            for s in self.sites
+            if (slot := s.serial_slot) is not None
+        }
 
     @property
     def countries(self) -> frozenset[str]:
@@ -219,19 +294,48 @@ class _Loader:
         ]
         self.duplicates([s.code for s in sites], "sites")
         self.duplicates([f"{r.destination_country}/{r.mail_class}" for r in routes], "routes")
+        slots = self.serial_slots(doc, sites)
         if self.errors:
             raise ValidationError(self.errors, f"network file: {len(self.errors)} problem(s)")
-        return Network(tuple(sites), tuple(routes))
+        return Network(tuple(sites), tuple(routes), slots)
+
+    def serial_slots(self, doc: dict[str, Any], sites: list[Site]) -> int | None:
+        """``serial_slots`` and every site's ``serial_slot``: in range, no two sites alike."""
+        slots = doc.get("serial_slots")
+        slotted = [(i, s, s.serial_slot) for i, s in enumerate(sites) if s.serial_slot is not None]
+        if slots is None:
+            for i, _, slot in slotted:
+                self.fail(f"sites[{i}].serial_slot", "requires", slot,
+                          "serial_slot needs serial_slots at the top of the file")  # fmt: skip
+            return None
+        if not _whole(slots) or not 1 <= slots <= MAX_SERIAL_SLOTS:
+            self.fail("serial_slots", "range", slots, f"a whole number 1…{MAX_SERIAL_SLOTS}")
+            return None
+        owner: dict[int, str] = {}
+        for i, s, slot in slotted:
+            if not 0 <= slot < slots:
+                self.fail(f"sites[{i}].serial_slot", "range", slot, f"0…{slots - 1}")
+            elif slot in owner:
+                self.fail(f"sites[{i}].serial_slot", "serial_overlap", slot,
+                          f"{s.code} would share serials with {owner[slot]}")  # fmt: skip
+            else:
+                owner[slot] = s.code
+        return int(slots)
 
     def site(self, obj: dict[str, Any], path: str) -> Site:
         flag = obj.get("is_office_of_exchange")
         if not isinstance(flag, bool):
             self.fail(f"{path}.is_office_of_exchange", "type", flag, "must be true or false")
+        slot = obj.get("serial_slot")
+        if slot is not None and not _whole(slot):
+            self.fail(f"{path}.serial_slot", "type", slot, "must be a whole number")
+            slot = None
         return Site(
             self.impc(obj, "code", path),
             self.text(obj, "name", path),
             flag is True,
             self.text(obj, "timezone", path),
+            slot,
         )
 
     def route(
@@ -285,3 +389,7 @@ class _Loader:
             if key in seen:
                 self.fail(path, "duplicate", key, f"{key} appears more than once")
             seen.add(key)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
