@@ -1,4 +1,11 @@
-"""Customer API: manifests of up to 10,000 items, as a JSON array or a CSV upload."""
+"""Customer API: manifests of up to 10,000 items, as a JSON array or a CSV upload.
+
+A CSV arrives either as the raw body (``text/csv``) or as the file field ``file`` of a
+``multipart/form-data`` form (what browsers and ``curl -F file=@manifest.csv`` send); both
+go through the same checks. The multipart body is parsed here, from the bytes already
+read (so the 32 MiB limit applies), and any malformation is a 422 problem, never a 400
+without a rule.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from postex.app.context import Context
 from postex.app.idempotency import find, idempotency
@@ -34,6 +43,15 @@ from postex.entrypoints.http.schemas_items import ManifestOut, problems
 
 router = APIRouter(prefix="/api/v1", tags=["manifests"])
 CSV_TYPES = ("text/csv", "application/csv")
+MULTIPART = "multipart/form-data"
+FILE_FIELD = "file"
+# What browsers and tools label a .csv file with (Windows says vnd.ms-excel); anything
+# else (a spreadsheet, a PDF) is refused by name.
+FILE_TYPES = frozenset(
+    {"", *CSV_TYPES, "text/plain", "application/vnd.ms-excel", "application/octet-stream"}
+)
+UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii"})
+MAX_FORM_BYTES = 32 * 1024 * 1024
 CSV_EXAMPLE = (
     "reference,service,weight_g,sender_name,sender_address_line_1,sender_city,sender_postcode,"
     "sender_country,addressee_name,addressee_address_line_1,addressee_city,addressee_region,"
@@ -58,8 +76,84 @@ REQUEST_BODY: dict[str, Any] = {
             "schema": {"type": "string"},
             "example": CSV_EXAMPLE,
         },
+        MULTIPART: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    FILE_FIELD: {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "the CSV manifest (UTF-8), as a file part",
+                    }
+                },
+                "required": [FILE_FIELD],
+                "additionalProperties": False,
+            },
+            "encoding": {FILE_FIELD: {"contentType": "text/csv"}},
+        },
     },
 }
+
+
+def _refuse(field: str, rule: str, value: object, message: str) -> ValidationError:
+    return ValidationError.single(field, rule, value, message)
+
+
+async def csv_from_form(headers: Headers, raw: bytes) -> bytes:
+    """The CSV bytes of the form's ``file`` part; ValidationError for anything else."""
+
+    async def body() -> Any:
+        yield raw
+
+    parser = MultiPartParser(
+        headers, body(), max_files=10, max_fields=10, max_part_size=MAX_FORM_BYTES
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise _refuse(
+            "body", "multipart", None, f"not a valid multipart/form-data body: {exc.message}"
+        ) from None
+    try:
+        unknown = sorted({k for k in form if k != FILE_FIELD})
+        if unknown:
+            raise ValidationError(
+                FieldError(k, "unknown_field", k, f"unknown form field {k!r}; send only 'file'")
+                for k in unknown
+            )
+        parts = form.getlist(FILE_FIELD)
+        if not parts:
+            raise _refuse(
+                FILE_FIELD,
+                "required",
+                None,
+                "send the CSV in the form field 'file', e.g. curl -F file=@manifest.csv",
+            )
+        if len(parts) > 1:
+            raise _refuse(FILE_FIELD, "max_files", len(parts), "send one CSV file per manifest")
+        [part] = parts
+        if not isinstance(part, UploadFile):
+            raise _refuse(
+                FILE_FIELD,
+                "file_part",
+                None,
+                "'file' must be a file part (with a filename), not a text field",
+            )
+        media = (part.content_type or "").split(";")[0].strip().lower()
+        if media not in FILE_TYPES:
+            raise _refuse(
+                FILE_FIELD,
+                "media_type",
+                media,
+                "the file must be a CSV (text/csv, UTF-8); save spreadsheets as 'CSV UTF-8' first",
+            )
+        charset = part.headers.get("content-type", "").lower().partition("charset=")[2]
+        charset = charset.split(";")[0].strip().strip('"')
+        if charset and charset not in UTF8_NAMES:
+            raise _refuse(FILE_FIELD, "encoding", charset, "a CSV manifest is UTF-8")
+        return await part.read()
+    finally:
+        await form.close()
 
 
 def _render(
@@ -90,7 +184,8 @@ def _render(
     description=(
         "Send `Content-Type: application/json` with an array of items (the shape of "
         "POST /api/v1/items), or `Content-Type: text/csv` with the columns documented in "
-        "docs/api.md (UTF-8, one row per goods line, rows grouped by `reference`). By default "
+        "docs/api.md (UTF-8, one row per goods line, rows grouped by `reference`), or the same "
+        "CSV as the file field `file` of a `multipart/form-data` upload. By default "
         "one bad row rejects everything (422, every broken rule listed with its line). With "
         "`partial=true` the good items are stored and the bad ones reported in `errors`."
     ),
@@ -108,6 +203,10 @@ async def post_manifest(
 ) -> JSONResponse:
     raw = await request.body()
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == MULTIPART:
+        # The same CSV as a form or as the raw body is the same request: a retry through
+        # another client (with another multipart boundary) still replays.
+        raw, media = await csv_from_form(request.headers, raw), "text/csv"
     idem = idempotency(
         idempotency_key,
         b"POST /api/v1/manifests",
@@ -129,7 +228,10 @@ async def post_manifest(
             entries = entries_from_json(parse_json_body(raw))
         else:
             raise ValidationError.single(
-                "Content-Type", "media_type", media, "send application/json or text/csv"
+                "Content-Type",
+                "media_type",
+                media,
+                "send application/json, text/csv or multipart/form-data (field 'file')",
             )
         checked = check_entries(entries, ctx.country, csv_rows=media in CSV_TYPES)
         answer = submit_manifest(ctx, customer_id, checked, _render, partial, idem)
