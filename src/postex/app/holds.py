@@ -12,7 +12,7 @@ caller declares an emergency, which is itself audited.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +109,13 @@ def _advisory_events(
 
 
 def activate_due(ctx: Context) -> int:
-    """Hold the items of scheduled holds whose start has come; return how many holds."""
+    """Hold the items of scheduled holds whose start has come; return the events written.
+
+    Runs in every background worker round (:func:`activation_chore`) and before each hold
+    use case, so a scheduled hold takes effect at its start even when nobody looks at
+    holds. Idempotent and safe with several workers on one store: due holds are read again
+    under the site's writer lock, and one already activated is skipped.
+    """
     now = ctx.clock.now()
     with ctx.store.read() as uow:
         due = [h for h in uow.repo(HoldRepository).live() if _due(h, now)]
@@ -126,6 +132,11 @@ def activate_due(ctx: Context) -> int:
                 events += [NewEvent(HOLD_ACTIVATED, body), *_chunks(HOLD_ITEMS_HELD, h.id, items)]
         uow.append(events)
     return len(events)
+
+
+def activation_chore(ctx: Context) -> Callable[[], int]:
+    """The worker-loop step that activates scheduled holds (``serve`` and ``postex worker``)."""
+    return lambda: activate_due(ctx)
 
 
 def _due(h: HoldRecord, now: datetime) -> bool:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from postex.app.holds import activation_chore
 from postex.app.idempotency import expiry_chore
 from postex.app.webhooks import deliver_due
 from postex.entrypoints.cli.common import DbOpt, HomeOpt, container, err, handle_errors
@@ -23,13 +24,15 @@ def worker(
 ) -> None:
     """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
 
-    Each round also purges a batch of expired idempotency answers.
+    Each round also purges a batch of expired idempotency answers and puts scheduled holds
+    whose start has come into effect (their items become held).
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
     c = container(db, home)
     sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
     purge = expiry_chore(c.ctx, c.settings.idempotency_retention_hours)
+    activate = activation_chore(c.ctx)
     total = purged = 0
     try:
         while True:
@@ -37,7 +40,7 @@ def worker(
             total += attempted
             expired = purge()
             purged += expired
-            attempted += expired
+            attempted += expired + activate()
             if once:
                 break
             if not attempted:

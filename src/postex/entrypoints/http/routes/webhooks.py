@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from postex.app import webhooks as wh
+from postex.app.holds import activation_chore
 from postex.app.idempotency import expiry_chore
 from postex.bootstrap import Container
 from postex.entrypoints.http.auth import customer_id
@@ -108,5 +109,8 @@ def start_webhook_worker(c: Container) -> asyncio.Task[None] | None:
     if interval <= 0:
         return None
     sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
-    chores = [expiry_chore(c.ctx, c.settings.idempotency_retention_hours)]
+    chores = [
+        expiry_chore(c.ctx, c.settings.idempotency_retention_hours),
+        activation_chore(c.ctx),
+    ]
     return asyncio.create_task(wh.worker_loop(c.ctx, sender, float(interval), chores))
