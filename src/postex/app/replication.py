@@ -7,7 +7,9 @@ keys on ``<prefix>.keys.<SITE>``. The hub (:class:`Hub`) keeps a verified copy: 
 each event to the head of its copy and recomputes its hash; it never stores a broken event
 and never skips one (a gap asks the site for a replay); it countersigns every site
 checkpoint its copy agrees with and raises an alarm for any history that disagrees with
-what it already holds.
+what it already holds. In the transaction that stores events it also applies the same
+projections a site does, so the hub answers tracking for items of every site (sites issue
+ids from their own serial sub-blocks, so item ids never collide).
 """
 
 from __future__ import annotations
@@ -285,6 +287,10 @@ class ReplicationState(Protocol):
     def last_verification(self) -> VerificationRecord | None: ...
 
 
+class ProjectionRefusedError(Exception):
+    """The events link and verify, but a projection refused them (e.g. a duplicate key)."""
+
+
 class HubStore(Protocol):
     """The hub's copy of the sites' logs."""
 
@@ -299,7 +305,11 @@ class HubStore(Protocol):
     def save_checkpoint(self, cp: Checkpoint) -> None: ...
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
-        """Append already-hashed events after the head; raise IntegrityError if they do not link."""
+        """Append already-hashed events after the head; raise IntegrityError if they do not link.
+
+        With ``project``, apply the projections in the same transaction; raise
+        :class:`ProjectionRefusedError` (nothing written) if a projection refuses the events.
+        """
         ...
 
 
@@ -322,9 +332,9 @@ class Hub:
     signer: Signer
     trusted: Mapping[str, bytes]
     clock: Clock
-    # Projections on the hub stay off until item ids are unique across sites: today each
-    # site allocates S10 serials from its own store, so two sites' items can share an id.
-    project: bool = False
+    # Apply the projections to stored events (tracking for the whole network). Item ids
+    # are unique across sites because each issues from its own serial sub-block.
+    project: bool = True
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
 
     def _now(self) -> str:
@@ -376,7 +386,7 @@ class Hub:
                 good = good[: e.seq - head_seq - 1]
                 break
         if good:
-            out.stored = self.store.import_events(site, good, project=self.project)
+            out.stored = self._store(site, good)
             for e in good:
                 cp = cps.get(e.seq)
                 if cp is not None:
@@ -385,6 +395,22 @@ class Hub:
             out.fault = fault
             self._alarm(fault, "broken-chain")
         return out
+
+    def _store(self, site: str, events: Sequence[StoredEvent]) -> int:
+        """Store verified events with their projections; if a projection refuses them, the
+        copy still comes first: store them unprojected and raise an alarm (fix the cause,
+        e.g. two sites sharing a serial slot, then ``postex rebuild`` the hub)."""
+        try:
+            return self.store.import_events(site, events, project=self.project)
+        except ProjectionRefusedError as exc:
+            stored = self.store.import_events(site, events, project=False)
+            first, last = events[0].seq, events[-1].seq
+            reason = (
+                f"events {first}-{last} stored but not projected ({exc}); "
+                "fix the cause and run postex rebuild"
+            )
+            self._alarm(ChainFault(site, first, reason), "projection-failed")
+            return stored
 
     def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
         """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""

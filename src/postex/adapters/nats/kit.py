@@ -19,7 +19,7 @@ from postex.adapters.backup.files import BackupDirectory, FileBackupWriter
 from postex.adapters.nats.consumer import HubConsumer
 from postex.adapters.nats.jetstream import delete_stream
 from postex.adapters.nats.publisher import JetStreamPublisher
-from postex.adapters.sql.replication import SqlReplicationState
+from postex.adapters.sql.replication import HubCopy, SqlReplicationState
 from postex.adapters.sql.store import SqlStore
 from postex.app.ports import Clock
 from postex.app.replication import (
@@ -95,7 +95,7 @@ class Replication:
         return pub
 
     def hub(self, trusted: dict[str, bytes]) -> Hub:
-        return Hub(self.store, self.state, self.signer, trusted, self.clock)
+        return Hub(HubCopy(self.store), self.state, self.signer, trusted, self.clock)
 
     def consumer(self, trusted: dict[str, bytes], url: str | None = None) -> HubConsumer:
         return HubConsumer(self.hub(trusted), url or self.nats_url, self.subjects)

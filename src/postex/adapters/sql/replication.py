@@ -23,16 +23,19 @@ from sqlalchemy import (
     Text,
     select,
 )
+from sqlalchemy import exc as sa_exc
 
 from postex.adapters.sql.schema import metadata
 from postex.adapters.sql.store import SqlStore
 from postex.app.replication import (
     Alarm,
     DataKey,
+    ProjectionRefusedError,
     SiteReportedHead,
     VerificationRecord,
     Witness,
 )
+from postex.eventlog.events import Checkpoint, StoredEvent
 
 replication_cursors = Table(
     "replication_cursors",
@@ -249,3 +252,41 @@ class SqlReplicationState:
         with self.engine.connect() as conn:
             r = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
         return VerificationRecord(r.at, bool(r.ok), r.events_checked, r.detail) if r else None
+
+
+class HubCopy:
+    """:class:`postex.app.replication.HubStore` on the hub's SQL store.
+
+    A projection that refuses verified events (a constraint, e.g. two sites' items with one
+    id) surfaces as :class:`ProjectionRefusedError`, so the hub can still keep the copy.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        dbapi = store.engine.dialect.loaded_dbapi
+        self._refusals: tuple[type[BaseException], ...] = (
+            sa_exc.IntegrityError,
+            getattr(dbapi, "IntegrityError", sa_exc.IntegrityError),
+        )
+
+    def head(self, site: str) -> tuple[int, bytes]:
+        return self.store.head(site)
+
+    def read_events(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[StoredEvent]:
+        return self.store.read_events(site, after_seq, until_seq, batch)
+
+    def checkpoints(self, site: str) -> list[Checkpoint]:
+        return self.store.checkpoints(site)
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        self.store.save_checkpoint(cp)
+
+    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        try:
+            return self.store.import_events(site, events, project)
+        except self._refusals as exc:
+            if not project:
+                raise
+            raise ProjectionRefusedError(type(exc).__name__) from None
