@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -24,6 +26,15 @@ from postex.entrypoints.cli.common import (
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port.")]
+PublishOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--publish/--no-publish",
+        help="Publish this site's log to NATS in the background (default: on for a site "
+        "with a NATS URL; --no-publish when `postex replicate` runs separately).",
+        show_default=False,
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -53,20 +64,42 @@ def _serve(
     host: str | None,
     port: int | None,
     create: bool,
+    publish: bool | None = False,
 ) -> None:
     import uvicorn
 
     from postex.config import load_settings
+    from postex.entrypoints.cli.replication import serve_publisher
     from postex.entrypoints.http.app import create_app
 
     settings = load_settings(db_url=c_db, home=home, site=site, host=host, port=port)
+    if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
+        settings = replace(settings, webhook_worker_seconds=0)
     from postex.bootstrap import build
 
     c = build(settings, create=create)
+    publisher = serve_publisher(c, publish)
     out.print(f"Postex {settings.role} node for site {settings.site} on {settings.db_url}")
+    if publisher is not None:
+        out.print(f"publishing {settings.site} to {settings.nats_url} in the background")
+        publisher.start()
     out.print(f"serving at http://{settings.host}:{settings.port}  (Ctrl+C to stop)")
-    uvicorn.run(create_app(c), host=settings.host, port=settings.port, log_level="warning")
-    c.close()
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it
+    # found: make that handler an ordinary exit, so the publisher and the store close too.
+    previous = signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        uvicorn.run(create_app(c), host=settings.host, port=settings.port, log_level="warning")
+    except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn after its shutdown
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if publisher is not None and not publisher.stop():
+            err.print("publisher did not stop in time; it resumes from the last acknowledged seq")
+        c.close()
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @handle_errors
@@ -76,12 +109,13 @@ def serve(
     site: SiteOpt = None,
     host: HostOpt = None,
     port: PortOpt = None,
+    publish: PublishOpt = None,
 ) -> None:
-    """Run the HTTP API.
+    """Run the HTTP API (and, on a site with a NATS URL, publish its log to the hub).
 
     Example: postex serve --host 0.0.0.0 --port 8000
     """
-    _serve(db, home, site, host, port, create=False)
+    _serve(db, home, site, host, port, create=False, publish=publish)
 
 
 @handle_errors
