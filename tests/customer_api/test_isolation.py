@@ -73,6 +73,9 @@ CUSTOMER_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/webhooks/{webhook_id}"): Owned(webhook, 200, NO_WEBHOOK),
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): Owned(webhook, 204, NO_WEBHOOK),
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Owned(webhook, 200, NO_WEBHOOK),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): Owned(
+        webhook_delivery, 200, {**NO_WEBHOOK, "delivery_id": "whd_00000000000000000000"}
+    ),
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Owned(
         webhook_delivery, 202, {**NO_WEBHOOK, "delivery_id": "whd_00000000000000000000"}
     ),

@@ -116,7 +116,11 @@ class PartnerEventRepository(Protocol):
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]: ...
 
-    def quarantine(self, status: str | None, limit: int) -> list[QuarantineRow]: ...
+    def quarantine(
+        self, status: str | None, limit: int, partner_id: str | None = None
+    ) -> list[QuarantineRow]:
+        """Quarantined events, oldest first; only ``partner_id``'s when given."""
+        ...
 
 
 @dataclass
@@ -414,3 +418,17 @@ def quarantine(ctx: Context, principal: Principal, status: str | None = "waiting
         )
     with ctx.store.read() as uow:
         return uow.repo(PartnerEventRepository).quarantine(status, max(1, min(limit, 5000)))
+
+
+def own_quarantine(ctx: Context, principal: Principal, status: str | None = "waiting",
+                   limit: int = 500) -> list[QuarantineRow]:  # fmt: skip
+    """The calling partner's own quarantined events (never another partner's)."""
+    require_roles(principal, Role.PARTNER)
+    if status not in (None, "waiting", "attached", "refused"):
+        raise ValidationError.single(
+            "status", "one_of", status, "status is waiting, attached or refused"
+        )
+    with ctx.store.read() as uow:
+        return uow.repo(PartnerEventRepository).quarantine(
+            status, max(1, min(limit, 5000)), partner_id=principal.subject
+        )

@@ -5,6 +5,13 @@ and, if asked, service advisories. Deliveries are created by the projection from
 so a rebuild or restore recreates them exactly, and each attempt's outcome is an event, so
 nothing delivered is sent again after a restore.
 
+Several workers (threads or processes) may deliver from one database: a worker first
+claims due deliveries with a lease (``claimed_by``, ``lease_until``, a conditional UPDATE,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL), sends only what it claimed, and records the
+outcomes and drops its claims in one transaction. A lease that runs out (the worker was
+killed) is taken over by the next worker; a worker never starts a send its lease could
+not cover (see ``LEASE_S`` and ``SEND_BUDGET_S``).
+
 Signature: ``Postex-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
 with the subscription's secret (shown once at creation, stored sealed under the
 customer's data key).
@@ -18,7 +25,10 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import secrets
+import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +54,9 @@ FAILING_AFTER = 5  # consecutive failed attempts mark a subscription failing
 MAX_SUBSCRIPTIONS = 20
 FIRST_DELAY_S = 60
 MAX_DELAY_S = 6 * 3600
+LEASE_S = 300  # a worker's claim on the deliveries of one round
+SEND_BUDGET_S = 30  # longest one POST may take (the sender times out sooner); no send starts
+# unless this much of the lease is left, so a lease never runs out during a send
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,29 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a delivery: when, the HTTP status or an error class, how long.
+
+    Never the response body or headers (they may hold the receiver's data or secrets).
+    """
+
+    attempt: int
+    at: str
+    status: int | None
+    error: str | None  # http_status, key_unavailable, private_target or an exception class
+    duration_ms: int | None  # None for attempts recorded before durations were measured
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "at": self.at,
+            "status": self.status,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True)
 class SendOutcome:
     status: int | None
     error: str | None
@@ -130,6 +166,18 @@ class WebhookRepository(Protocol):
     def delivery(self, customer_id: str, delivery_id: str) -> DeliveryRecord | None: ...
 
     def due(self, now: str, limit: int) -> list[tuple[DeliveryRecord, SubscriptionRecord]]: ...
+
+    def claim(
+        self, now: str, lease_until: str, claimant: str, limit: int
+    ) -> list[tuple[DeliveryRecord, SubscriptionRecord]]:
+        """Lease up to ``limit`` due deliveries that no live lease holds (write transaction)."""
+        ...
+
+    def release(self, claimant: str, delivery_ids: Sequence[str]) -> None:
+        """Drop ``claimant``'s leases on these deliveries (a lease taken over stays)."""
+        ...
+
+    def attempts(self, customer_id: str, delivery_id: str) -> list[AttemptRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -321,6 +369,18 @@ def deliveries(
         return repo.deliveries(customer_id, subscription_id, max(1, min(limit, 1000)))
 
 
+def delivery_history(
+    ctx: Context, customer_id: str, subscription_id: str, delivery: str
+) -> tuple[DeliveryRecord, list[AttemptRecord]]:
+    """One delivery of the customer's subscription and each of its attempts, oldest first."""
+    with ctx.store.read() as uow:
+        repo = uow.repo(WebhookRepository)
+        found = repo.delivery(customer_id, delivery)
+        if found is None or found.subscription_id != subscription_id:
+            raise NotFoundError(f"no delivery {delivery}")
+        return found, repo.attempts(customer_id, delivery)
+
+
 def redeliver(
     ctx: Context, customer_id: str, subscription_id: str, delivery: str
 ) -> DeliveryRecord:
@@ -344,19 +404,33 @@ def redeliver(
     return again
 
 
-def deliver_due(
-    ctx: Context, sender: WebhookSender, limit: int = 100, now: datetime | None = None
-) -> int:
-    """Attempt every delivery that is due; record each outcome as an event. Returns attempts.
+def worker_name() -> str:
+    """This process's name in leases (host and pid), for operators reading the table."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
-    The HTTP calls happen outside any transaction; their outcomes are appended together.
-    A target that cannot be reached (timeout, refused) is not tried again in the same round.
-    A customer whose data key was erased cannot sign: the attempt fails with ``key_unavailable``.
+
+def deliver_due(
+    ctx: Context,
+    sender: WebhookSender,
+    limit: int = 100,
+    now: datetime | None = None,
+    worker: str | None = None,
+) -> int:
+    """Attempt the due deliveries this worker can claim; record each outcome. Returns attempts.
+
+    Claims are taken in one short write transaction and the HTTP calls happen outside any
+    transaction; the outcomes are appended and the claims dropped together, so two workers
+    never send the same attempt. A target that cannot be reached (timeout, refused) is not
+    tried again in the same round. A customer whose data key was erased cannot sign: the
+    attempt fails with ``key_unavailable``.
     """
     moment = now or ctx.clock.now()
-    at = format_time(moment)
-    with ctx.store.read() as uow:
-        due = uow.repo(WebhookRepository).due(at, limit)
+    lease_until = moment + timedelta(seconds=LEASE_S)
+    claimant = f"{worker or worker_name()}/{secrets.token_hex(6)}"[-64:]
+    with ctx.store.write(ctx.site) as uow:
+        due = uow.repo(WebhookRepository).claim(
+            format_time(moment), format_time(lease_until), claimant, limit
+        )
         secrets_by_sub: dict[str, str | None] = {}
         for _, sub in due:
             if sub.id not in secrets_by_sub:
@@ -369,33 +443,40 @@ def deliver_due(
     if not due:
         return 0
     outcomes = []
-    timestamp = int(moment.timestamp())
     unreachable: set[str] = set()
-    for d, sub in due:
-        secret = secrets_by_sub[sub.id]
-        if sub.id in unreachable:
-            continue  # not attempted: still due next round (a dead host costs one timeout)
-        if secret is None:
-            outcome = SendOutcome(None, "key_unavailable")
-        else:
-            body = d.payload.encode()
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(secret, timestamp, body),
-                "Postex-Delivery": d.id,
-                "Postex-Event": d.event_type,
-                "User-Agent": "Postex-Webhooks/1",
-            }
-            outcome = sender.post(sub.url, body, headers)
-            if outcome.status is None:
-                unreachable.add(sub.id)
-        outcomes.append((d, outcome))
-    with ctx.store.write(ctx.site) as uow:
-        uow.append([_attempt_event(d, o, moment) for d, o in outcomes])
+    try:
+        for d, sub in due:
+            sent = now or ctx.clock.now()
+            if sent + timedelta(seconds=SEND_BUDGET_S) > lease_until:
+                break  # the lease could run out during the send: leave the rest to a new claim
+            if sub.id in unreachable:
+                continue  # not attempted: still due next round (a dead host costs one timeout)
+            secret = secrets_by_sub[sub.id]
+            started = time.monotonic()
+            if secret is None:
+                outcome = SendOutcome(None, "key_unavailable")
+            else:
+                body = d.payload.encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: sign(secret, int(sent.timestamp()), body),
+                    "Postex-Delivery": d.id,
+                    "Postex-Event": d.event_type,
+                    "User-Agent": "Postex-Webhooks/1",
+                }
+                outcome = sender.post(sub.url, body, headers)
+                if outcome.status is None:
+                    unreachable.add(sub.id)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            outcomes.append(_attempt_event(d, outcome, sent, elapsed_ms))
+    finally:  # also when a send raised: what was sent is recorded, the rest released
+        with ctx.store.write(ctx.site) as uow:
+            uow.append(outcomes)
+            uow.repo(WebhookRepository).release(claimant, [d.id for d, _ in due])
     return len(outcomes)
 
 
-def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime) -> NewEvent:
+def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int) -> NewEvent:
     attempt = d.attempts + 1
     in_round = attempt - d.round_start
     if o.ok:
@@ -416,6 +497,7 @@ def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime) -> NewEv
             "error": (o.error or "")[:200] or None,
             "state": state,
             "next_attempt_at": next_at,
+            "duration_ms": max(0, ms),
         },
     )
 

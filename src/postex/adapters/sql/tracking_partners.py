@@ -193,9 +193,17 @@ class SqlPartnerEvents:
             )
         return found
 
-    def quarantine(self, status: str | None, limit: int) -> list[pe.QuarantineRow]:
-        where = "WHERE status = ?" if status else ""
-        params: tuple[object, ...] = (status,) if status else ()
+    def quarantine(
+        self, status: str | None, limit: int, partner_id: str | None = None
+    ) -> list[pe.QuarantineRow]:
+        conditions, params = [], []
+        if partner_id is not None:  # a partner's view: scoped here, in SQL
+            conditions.append("partner_id = ?")
+            params.append(partner_id)
+        if status:
+            conditions.append("status = ?")
+            params.append(status)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         rows = fetchall(
             self.conn,
             "SELECT site, seq, item_id, code, occurred_at, office, partner_id, received_at, status"

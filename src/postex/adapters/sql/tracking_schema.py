@@ -44,6 +44,7 @@ partner_quarantine = Table(
     Column("status", String(10), nullable=False),  # waiting | attached | refused
     Index("ix_quarantine_item", "item_id", "status"),
     Index("ix_quarantine_status", "status", "received_at"),
+    Index("ix_quarantine_partner", "partner_id", "received_at"),
 )
 
 webhook_subscriptions = Table(
@@ -77,8 +78,29 @@ webhook_deliveries = Table(
     Column("last_error", String(200)),
     Column("created_at", String(32), nullable=False),
     Column("delivered_at", String(32)),
+    # The lease of the worker sending the next attempt (not from the log: cleared when the
+    # attempt is recorded, NULL after a rebuild; see SqlWebhooks.claim).
+    Column("claimed_by", String(64)),
+    Column("lease_until", String(32)),
     Index("ix_deliveries_due", "state", "next_attempt_at"),
     Index("ix_deliveries_subscription", "subscription_id", "created_at"),
+)
+
+# One row per delivery attempt, keyed by its webhook.delivery_attempted.v1 event (a log
+# from before delivery leases may hold an attempt number twice: both are kept). No body.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("delivery_id", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("customer_id", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("status", Integer),  # HTTP status, NULL when no answer
+    Column("error", String(200)),  # an error class (http_status, ConnectTimeout…), never a body
+    Column("duration_ms", Integer),  # NULL for attempts recorded before it was measured
+    Index("ix_attempts_delivery", "delivery_id", "attempt"),
 )
 
 TRACKING_OPS_TABLES = (
@@ -87,4 +109,5 @@ TRACKING_OPS_TABLES = (
     partner_quarantine,
     webhook_subscriptions,
     webhook_deliveries,
+    webhook_attempts,
 )

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from postex.adapters.sql.fast import executemany, fetchall
 from postex.adapters.sql.repositories import implements
-from postex.adapters.sql.tracking_announce import DELIVERY_INSERT
+from postex.adapters.sql.tracking_announce import DELIVERY_INSERT, marks
 from postex.app import webhooks as wh
 from postex.eventlog.events import StoredEvent
 
@@ -63,6 +63,14 @@ def deleted(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 
 def attempted(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO webhook_attempts (site, seq, delivery_id, attempt, customer_id, at, status,"
+        " error, duration_ms) SELECT ?, ?, id, ?, customer_id, ?, ?, ?, ? FROM webhook_deliveries"
+        " WHERE id = ?",
+        [(e.site, e.seq, d["attempt"], d["at"], d["status"], d["error"], d.get("duration_ms"),
+          d["delivery_id"]) for e in events for d in (e.data,)],
+    )  # fmt: skip
     for e in events:  # in order: a subscription's failure count depends on each outcome
         d = e.data
         executemany(
@@ -165,3 +173,57 @@ class SqlWebhooks:
             (now,),
         )
         return [(wh.DeliveryRecord(*r[:14]), _sub(r[14:])) for r in rows]
+
+    def claim(
+        self, now: str, lease_until: str, claimant: str, limit: int
+    ) -> list[tuple[wh.DeliveryRecord, wh.SubscriptionRecord]]:
+        """Lease due deliveries nobody holds: one conditional UPDATE, then read them back.
+
+        On PostgreSQL the candidates are locked ``FOR UPDATE SKIP LOCKED`` (rows another
+        worker is claiming are skipped, not waited for) and the outer conditions are checked
+        again on the latest row version; on SQLite the write transaction (``BEGIN
+        IMMEDIATE``) already serialises claimers. Reading back inside the same transaction
+        gives each claimed row's current attempt count.
+        """
+        free = "(lease_until IS NULL OR lease_until <= ?)"
+        lock = " FOR UPDATE OF d SKIP LOCKED" if self.conn.dialect.name == "postgresql" else ""
+        claimed = fetchall(
+            self.conn,
+            "UPDATE webhook_deliveries SET claimed_by = ?, lease_until = ? WHERE id IN ("
+            " SELECT d.id FROM webhook_deliveries d JOIN webhook_subscriptions s"
+            " ON s.id = d.subscription_id WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            f" AND s.state <> 'deleted' AND {free.replace('lease', 'd.lease')}"
+            f" ORDER BY d.next_attempt_at, d.id LIMIT {int(limit)}{lock})"
+            f" AND state = 'pending' AND next_attempt_at <= ? AND {free} RETURNING id",
+            (claimant, lease_until, now, now, now, now),
+        )
+        if not claimed:
+            return []
+        cols = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
+        scols = ", ".join(f"s.{c.strip()}" for c in SUB_COLUMNS.split(","))
+        ids = [r[0] for r in claimed]
+        rows = fetchall(
+            self.conn,
+            f"SELECT {cols}, {scols} FROM webhook_deliveries d JOIN webhook_subscriptions s"
+            f" ON s.id = d.subscription_id WHERE d.id IN ({marks(len(ids))})"
+            " AND d.claimed_by = ? ORDER BY d.next_attempt_at, d.id",
+            (*ids, claimant),
+        )
+        return [(wh.DeliveryRecord(*r[:14]), _sub(r[14:])) for r in rows]
+
+    def release(self, claimant: str, delivery_ids: Sequence[str]) -> None:
+        executemany(
+            self.conn,
+            "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL"
+            " WHERE id = ? AND claimed_by = ?",
+            [(i, claimant) for i in delivery_ids],
+        )
+
+    def attempts(self, customer_id: str, delivery_id: str) -> list[wh.AttemptRecord]:
+        rows = fetchall(
+            self.conn,
+            "SELECT attempt, at, status, error, duration_ms FROM webhook_attempts"
+            " WHERE delivery_id = ? AND customer_id = ? ORDER BY attempt, site, seq",
+            (delivery_id, customer_id),
+        )
+        return [wh.AttemptRecord(*r) for r in rows]

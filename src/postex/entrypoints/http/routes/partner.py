@@ -1,4 +1,5 @@
-"""Partner API: tracking events in (JSON or EMSEVT flat file), and the ops quarantine view.
+"""Partner API: tracking events in (JSON or EMSEVT flat file), the quarantine views
+(ops: every partner's; a partner: its own).
 
 ``POST /api/v1/partner/events`` takes ``{"events": [...]}`` as JSON, or the EMSEVT CSV
 file as the body (``Content-Type: text/csv``) or as the ``file`` field of a multipart
@@ -18,6 +19,7 @@ from postex.app.partner_events import (
     MAX_BATCH,
     Row,
     ingest_partner_events,
+    own_quarantine,
     parse_file_batch,
     parse_json_batch,
     quarantine,
@@ -84,4 +86,21 @@ def list_quarantine(
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     rows = quarantine(c.ctx, p, status, limit)
+    return {"events": [vars(r) for r in rows]}
+
+
+@router.get(
+    "/partner/quarantine",
+    summary="Your events waiting for their item (partner)",
+    description="Only events this partner sent. An event waits until its item is pre-advised;"
+    " it is then attached to the timeline, or refused if the item is not routed to you.",
+    responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM},
+)
+def list_own_quarantine(
+    status: str | None = Query("waiting", description="waiting, attached or refused"),
+    limit: int = Query(500, ge=1, le=5000),
+    p: Principal = Depends(principal),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    rows = own_quarantine(c.ctx, p, status, limit)
     return {"events": [vars(r) for r in rows]}

@@ -88,6 +88,22 @@ def list_deliveries(
     return {"deliveries": [d.to_dict() for d in rows]}
 
 
+@router.get(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    summary="One delivery and its attempts (time, HTTP status or error class, duration)",
+    responses=ERRORS,
+)
+def get_delivery(
+    webhook_id: str,
+    delivery_id: str,
+    cid: str = Depends(customer_id),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    found, attempts = wh.delivery_history(c.ctx, cid, webhook_id, delivery_id)
+    history = [a.to_dict() for a in attempts]
+    return {**found.to_dict(), "attempt_count": found.attempts, "attempts": history}
+
+
 @router.post(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
