@@ -115,3 +115,21 @@ def test_a_release_shows_on_public_tracking_without_personal_data(
     text = r.text
     for secret in ("power back", "Heathrow paused", "Thistlewood", "Quincey", "Juniper"):
         assert secret not in text
+
+
+def test_closing_a_bag_with_held_items_over_http_is_a_409_problem(
+    node: Container, http: TestClient
+) -> None:
+    """The staff API answers 409 export-held, rule held_items, with each item and its hold."""
+    ids, bag, hold_id = _bagged_then_held(node, 1)
+    clerk = staff(node, "clerk", name="clerk.http")
+    r = http.post(
+        f"/api/v1/sites/{SITE}/receptacles/{bag}/close",
+        json={"gross_weight_g": 1500},
+        headers=clerk.headers,
+    )
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert (body["rule"], body["hold_id"]) == ("held_items", hold_id)
+    assert body["held_items"] == [{"item_id": ids[0], "hold_id": hold_id}]

@@ -22,10 +22,12 @@ from postex.app.site_ops import (
     SUPERVISING_ROLES,
     DespatchRecord,
     MessageRecord,
+    Position,
     ReceptacleRecord,
     SiteOps,
     SiteOpsRepository,
     Transport,
+    check_listing,
 )
 from postex.domain.despatches import (
     DespatchState,
@@ -317,11 +319,21 @@ def get_despatch(ops: SiteOps, p: Principal, site_code: str, did: str) -> Despat
 
 
 def list_despatches(
-    ops: SiteOps, p: Principal, site_code: str, state: str | None = None
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    state: str | None = None,
+    after: Position | None = None,
+    limit: int | None = None,
 ) -> list[DespatchRecord]:
+    """The site's despatches, oldest composed first, from after ``after``, at most ``limit``.
+
+    ValidationError for an unknown state or a limit outside 1 to 1000.
+    """
     site = ops.site(p, site_code, READING_ROLES)
+    check_listing(state, list(DespatchState), limit)
     with ops.ctx.store.read() as uow:
-        return uow.repo(SiteOpsRepository).despatches(site.code, state)
+        return uow.repo(SiteOpsRepository).despatches(site.code, state, after, limit)
 
 
 def despatch_receptacles(

@@ -18,9 +18,11 @@ from postex.app.ports import UnitOfWork
 from postex.app.site_ops import (
     READING_ROLES,
     SITE_ROLES,
+    Position,
     ReceptacleRecord,
     SiteOps,
     SiteOpsRepository,
+    check_listing,
 )
 from postex.domain.despatches import next_serial
 from postex.domain.errors import (
@@ -345,11 +347,23 @@ def receptacle_item_ids(ops: SiteOps, p: Principal, site_code: str, rid: str) ->
 
 
 def list_receptacles(
-    ops: SiteOps, p: Principal, site_code: str, state: str | None = None
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    state: str | None = None,
+    after: Position | None = None,
+    limit: int | None = None,
 ) -> list[ReceptacleRecord]:
+    """The site's receptacles, oldest opened first, from after ``after``, at most ``limit``.
+
+    ValidationError for an unknown state or a limit outside 1 to 1000.
+    """
     site = ops.site(p, site_code, READING_ROLES)
+    check_listing(state, list(ReceptacleState), limit)
     with ops.ctx.store.read() as uow:
-        return uow.repo(SiteOpsRepository).receptacles(site.code, state=state)
+        return uow.repo(SiteOpsRepository).receptacles(
+            site.code, state=state, after=after, limit=limit
+        )
 
 
 def cn35_label(ops: SiteOps, p: Principal, site_code: str, rid: str) -> bytes:

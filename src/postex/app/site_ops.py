@@ -21,6 +21,17 @@ from postex.domain.receptacles import DEFAULT_LIMIT_G
 SITE_ROLES = (Role.CLERK, Role.SUPERVISOR, Role.OPS, Role.ADMIN)
 SUPERVISING_ROLES = (Role.SUPERVISOR, Role.OPS, Role.ADMIN)
 READING_ROLES = (*SITE_ROLES, Role.AUDITOR)
+MAX_PAGE = 1000
+# Where a page of a list ended: (opened_at or composed_at, id) of its last row.
+Position = tuple[str, str]
+
+
+def check_listing(state: str | None, states: Sequence[str], limit: int | None) -> None:
+    """A list's filter and page size: a known state, 1 to MAX_PAGE rows (ValidationError)."""
+    if state is not None and state not in states:
+        raise ValidationError.single("state", "enum", state, f"state is one of {', '.join(states)}")
+    if limit is not None and not 1 <= limit <= MAX_PAGE:
+        raise ValidationError.single("limit", "range", limit, f"limit is 1 to {MAX_PAGE}")
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,15 @@ class SiteOpsRepository(Protocol):
     def receptacle_by_s9(self, s9: str) -> ReceptacleRecord | None: ...
 
     def receptacles(
-        self, site: str, state: str | None = None, despatch_id: str | None = None
-    ) -> list[ReceptacleRecord]: ...
+        self,
+        site: str,
+        state: str | None = None,
+        despatch_id: str | None = None,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[ReceptacleRecord]:
+        """Oldest opened first (by serial within a despatch); ``after`` a page's last row."""
+        ...
 
     def receptacle_items(self, receptacle_id: str) -> list[HandlingRecord]: ...
 
@@ -124,7 +142,15 @@ class SiteOpsRepository(Protocol):
 
     def despatch(self, site: str, despatch_id: str) -> DespatchRecord | None: ...
 
-    def despatches(self, site: str, state: str | None = None) -> list[DespatchRecord]: ...
+    def despatches(
+        self,
+        site: str,
+        state: str | None = None,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[DespatchRecord]:
+        """Oldest composed first; ``after`` a page's last row."""
+        ...
 
     def messages(self, despatch_id: str, kind: str | None = None) -> list[MessageRecord]: ...
 

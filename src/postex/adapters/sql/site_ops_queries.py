@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
 
 from postex.adapters.sql.core import ITEMS_WITH_ADVICE, sealed_of
 from postex.adapters.sql.fast import fetchall
@@ -23,6 +23,7 @@ from postex.app.site_ops import (
     DespatchRecord,
     HandlingRecord,
     MessageRecord,
+    Position,
     ReceptacleRecord,
     SiteOpsRepository,
 )
@@ -31,6 +32,14 @@ from postex.app.staff import UserRecord, UserRepository
 
 def _rows(conn: Connection, query: Any) -> list[Any]:
     return [r._mapping for r in conn.execute(query)]
+
+
+def _page(q: Any, at: Any, key: Any, after: Position | None, limit: int | None) -> Any:
+    """Keyset paging on (time, id): rows after ``after``, oldest first, at most ``limit``."""
+    if after is not None:
+        q = q.where(or_(at > after[0], and_(at == after[0], key > after[1])))
+    q = q.order_by(at, key)
+    return q.limit(limit) if limit is not None else q
 
 
 def _receptacle(m: Any) -> ReceptacleRecord:
@@ -109,7 +118,12 @@ class SqlSiteOps:
         return _receptacle(rows[0]) if rows else None
 
     def receptacles(
-        self, site: str, state: str | None = None, despatch_id: str | None = None
+        self,
+        site: str,
+        state: str | None = None,
+        despatch_id: str | None = None,
+        after: Position | None = None,
+        limit: int | None = None,
     ) -> list[ReceptacleRecord]:
         t = receptacles
         q = select(t).where(t.c.site == site)
@@ -118,7 +132,7 @@ class SqlSiteOps:
         if despatch_id:
             q = q.where(t.c.despatch_id == despatch_id).order_by(t.c.receptacle_serial)
         else:
-            q = q.order_by(t.c.opened_at, t.c.id)
+            q = _page(q, t.c.opened_at, t.c.id, after, limit)
         return [_receptacle(m) for m in _rows(self.conn, q)]
 
     def receptacle_items(self, receptacle_id: str) -> list[HandlingRecord]:
@@ -166,12 +180,19 @@ class SqlSiteOps:
         rows = _rows(self.conn, select(t).where(t.c.id == despatch_id, t.c.site == site))
         return _despatch(rows[0]) if rows else None
 
-    def despatches(self, site: str, state: str | None = None) -> list[DespatchRecord]:
+    def despatches(
+        self,
+        site: str,
+        state: str | None = None,
+        after: Position | None = None,
+        limit: int | None = None,
+    ) -> list[DespatchRecord]:
         t = despatches
         q = select(t).where(t.c.site == site)
         if state:
             q = q.where(t.c.state == state)
-        return [_despatch(m) for m in _rows(self.conn, q.order_by(t.c.composed_at, t.c.id))]
+        q = _page(q, t.c.composed_at, t.c.id, after, limit)
+        return [_despatch(m) for m in _rows(self.conn, q)]
 
     def messages(self, despatch_id: str, kind: str | None = None) -> list[MessageRecord]:
         t = despatch_messages

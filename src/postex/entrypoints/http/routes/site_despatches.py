@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
@@ -12,6 +12,8 @@ from postex.app import despatches as dsp
 from postex.app.auth import Principal
 from postex.app.site_ops import DespatchRecord, SiteOps
 from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.customer_api import known_query
+from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
 from postex.entrypoints.http.routes.sites import (
     PROBLEMS,
     ReceptacleOut,
@@ -86,14 +88,35 @@ def post_despatch(
     return despatch_out(dsp.compose(ops, p, site, body.receptacle_ids))
 
 
-@router.get("", response_model=list[DespatchOut], responses=PROBLEMS)
+class DespatchPage(BaseModel):
+    despatches: list[DespatchOut]
+    next_cursor: str | None
+    links: dict[str, str]
+
+
+@router.get(
+    "",
+    response_model=DespatchPage,
+    responses=PROBLEMS,
+    summary="The site's despatches, oldest composed first",
+    description="Filter by state; page with the opaque next_cursor (or follow links.next).",
+    dependencies=[known_query("state", "cursor", "limit")],
+)
 def get_despatches(
     site: SiteCode,
-    state: str | None = Query(default=None, max_length=16),
+    state: str | None = Query(default=None, max_length=16, examples=["closed"]),
+    cursor: str | None = CURSOR,
+    limit: int = LIMIT,
     p: Principal = Depends(principal),
     ops: SiteOps = Depends(site_ops),
-) -> list[DespatchOut]:
-    return [despatch_out(d) for d in dsp.list_despatches(ops, p, site, state)]
+) -> dict[str, Any]:
+    rows = dsp.list_despatches(ops, p, site, state, decode_cursor(cursor), limit + 1)
+    body = page(
+        "despatches", rows, limit, f"/api/v1/sites/{site}/despatches",
+        {"state": state, "cursor": cursor}, lambda d: (d.composed_at, d.id),
+    )  # fmt: skip
+    body["despatches"] = [despatch_out(d) for d in body["despatches"]]
+    return body
 
 
 @router.get("/{did}", response_model=DespatchOut, responses=PROBLEMS)

@@ -18,6 +18,8 @@ from postex.app.site_ops import ReceptacleRecord, SiteOps
 from postex.bootstrap import Container
 from postex.domain.errors import ValidationError
 from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.customer_api import known_query
+from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["sites"])
 SiteCode = Annotated[str, Path(min_length=1, max_length=16, examples=["GBLALA"])]
@@ -143,14 +145,35 @@ def post_receptacle(
     )
 
 
-@router.get("/receptacles", response_model=list[ReceptacleOut], responses=PROBLEMS)
+class ReceptaclePage(BaseModel):
+    receptacles: list[ReceptacleOut]
+    next_cursor: str | None
+    links: dict[str, str]
+
+
+@router.get(
+    "/receptacles",
+    response_model=ReceptaclePage,
+    responses=PROBLEMS,
+    summary="The site's receptacles, oldest opened first",
+    description="Filter by state; page with the opaque next_cursor (or follow links.next).",
+    dependencies=[known_query("state", "cursor", "limit")],
+)
 def get_receptacles(
     site: SiteCode,
-    state: str | None = Query(default=None, max_length=16),
+    state: str | None = Query(default=None, max_length=16, examples=["open"]),
+    cursor: str | None = CURSOR,
+    limit: int = LIMIT,
     p: Principal = Depends(principal),
     ops: SiteOps = Depends(site_ops),
-) -> list[ReceptacleOut]:
-    return [receptacle_out(r) for r in rcp.list_receptacles(ops, p, site, state)]
+) -> dict[str, Any]:
+    rows = rcp.list_receptacles(ops, p, site, state, decode_cursor(cursor), limit + 1)
+    body = page(
+        "receptacles", rows, limit, f"/api/v1/sites/{site}/receptacles",
+        {"state": state, "cursor": cursor}, lambda r: (r.opened_at, r.id),
+    )  # fmt: skip
+    body["receptacles"] = [receptacle_out(r) for r in body["receptacles"]]
+    return body
 
 
 @router.get("/receptacles/{rid}", response_model=ReceptacleOut, responses=PROBLEMS)
