@@ -30,8 +30,14 @@ class BackupReader(RestoreSource, Protocol):
 
 
 class BackupWriter(Protocol):
-    def write(self, directory: Path, progress: Progress | None = None) -> dict[str, int]:
-        """Write every site's log; return the head seq backed up per site."""
+    def write(
+        self, directory: Path, progress: Progress | None = None, since: Path | None = None
+    ) -> dict[str, int]:
+        """Write every site's log; return the head seq backed up per site.
+
+        With ``since`` (an earlier backup, full or incremental) only the events after its
+        heads are written, after checking the log still continues it.
+        """
         ...
 
 

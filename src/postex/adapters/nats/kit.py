@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from postex.adapters.backup.files import BackupDirectory, FileBackupWriter
+from postex.adapters.backup.files import BackupChain, FileBackupWriter
 from postex.adapters.nats.consumer import HubConsumer
 from postex.adapters.nats.jetstream import delete_stream
 from postex.adapters.nats.publisher import JetStreamPublisher
@@ -104,8 +104,9 @@ class Replication:
         return FileBackupWriter(self.store, self.state, self.signer, self.now())
 
     @staticmethod
-    def backup_reader(directory: Path) -> BackupDirectory:
-        return BackupDirectory(directory)
+    def backup_reader(directory: Path) -> BackupChain:
+        """A backup, full or incremental (with the backups it rests on)."""
+        return BackupChain(directory)
 
     def copy_source(self) -> HubStoreSource:
         """This node's (the hub's) copies as a restore source."""

@@ -35,25 +35,39 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 def backup(
     ctx: typer.Context,
     to: Annotated[str | None, typer.Option("--to", help="An empty directory to write.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="An earlier backup (full or incremental): write only the events after it.",
+        ),
+    ] = None,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Write the log as signed gzip segments with checkpoints and a manifest.
 
     Example: postex backup --to /mnt/backups/postex-2026-11-23
+    Incremental: postex backup --to /mnt/backups/px-11-24 --since /mnt/backups/px-11-23
     """
     if ctx.invoked_subcommand is not None:
         return
     if not to:
         raise ValidationError.single("to", "required", "", "give --to DIR")
     c = container(db, home)
-    total = sum(c.store.head(s)[0] for s in c.store.sites())
-    with progress_bar("backing up", total) as update:
-        heads = replication(c).backup_writer().write(Path(to), update)
-    c.close()
+    try:
+        total = sum(c.store.head(s)[0] for s in c.store.sites())
+        rep = replication(c)
+        with progress_bar("backing up", total) as update:
+            heads = rep.backup_writer().write(Path(to), update, Path(since) if since else None)
+        written = rep.backup_reader(Path(to)).newest
+    finally:
+        c.close()
     for site, head in heads.items():
-        out.print(f"{site}: events 1..{head}")
-    out.print(f"backup written to {to} (the key-encryption key is not in it)")
+        first = written.from_seq(site)
+        out.print(f"{site}: events {first}..{head}" if first <= head else f"{site}: no new events")
+    kind = f"incremental backup on {since}" if since else "backup"
+    out.print(f"{kind} written to {to} (the key-encryption key is not in it)")
 
 
 @app.command("verify")
