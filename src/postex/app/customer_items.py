@@ -14,7 +14,15 @@ from typing import Any, Protocol
 
 from postex.app.context import Context
 from postex.app.idempotency import AlreadyAnswered, Idempotency, answer_event, guard, open_answer
-from postex.app.items import ItemFilter, ItemRecord, ItemRepository, ItemView, aad, pre_advise
+from postex.app.items import (
+    ItemFilter,
+    ItemRecord,
+    ItemRepository,
+    ItemView,
+    aad,
+    pre_advise,
+    refusing_erased,
+)
 from postex.app.ports import UnitOfWork
 from postex.app.tracking import TrackingRow
 from postex.domain.errors import KeyUnavailableError, NotFoundError
@@ -66,7 +74,8 @@ def create_items(
     """Pre-advise ``advices`` (all or nothing) and answer with ``render``'s body.
 
     With an idempotency key, a key already answered returns that first answer instead
-    (``replayed``), and one used for another request raises ConflictError.
+    (``replayed``), and one used for another request raises ConflictError. An erased
+    customer gets ForbiddenError (rule ``customer_erased``).
     """
 
     def also(
@@ -88,13 +97,14 @@ def create_items(
             events.append(answer_event(ctx, uow, customer_id, idem, status, render(records, advs)))
         return events
 
-    try:
-        records = pre_advise(ctx, customer_id, advices, also=also)
-    except AlreadyAnswered as raced:
-        assert idem is not None
-        with ctx.store.read() as uow:
-            replay = open_answer(ctx, uow, customer_id, idem, raced.answer)
-        return Answer(replay.status, replay.body, replayed=True)
+    with refusing_erased(ctx, customer_id):
+        try:
+            records = pre_advise(ctx, customer_id, advices, also=also)
+        except AlreadyAnswered as raced:
+            assert idem is not None
+            with ctx.store.read() as uow:
+                replay = open_answer(ctx, uow, customer_id, idem, raced.answer)
+            return Answer(replay.status, replay.body, replayed=True)
     return Answer(status, render(records, advices))
 
 

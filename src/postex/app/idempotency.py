@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from postex.app.context import Context
+from postex.app.items import refusing_erased
 from postex.app.ports import UnitOfWork
 from postex.domain.errors import ConflictError, ValidationError
 from postex.eventlog.chain import format_time
@@ -118,10 +119,14 @@ def _check(answer: StoredAnswer, idem: Idempotency) -> None:
 
 
 def find(ctx: Context, customer_id: str, idem: Idempotency | None) -> Replay | None:
-    """The first answer to this key, or None; ConflictError if the request differs."""
+    """The first answer to this key, or None; ConflictError if the request differs.
+
+    ForbiddenError (``customer_erased``) when the customer was erased: the answer is sealed
+    under the destroyed key.
+    """
     if idem is None:
         return None
-    with ctx.store.read() as uow:
+    with refusing_erased(ctx, customer_id), ctx.store.read() as uow:
         found = uow.repo(IdempotencyRepository).get(customer_id, idem.key_sha256)
         answer = _current(ctx, found, idem)
         if answer is None:

@@ -6,14 +6,21 @@ built; the log and the projections only ever hold the ciphertext.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from postex.app.context import Context
+from postex.app.customers import CustomerRepository
 from postex.app.ports import UnitOfWork
 from postex.domain import events as ev
-from postex.domain.errors import ConflictError, KeyUnavailableError, NotFoundError
+from postex.domain.errors import (
+    ConflictError,
+    ForbiddenError,
+    KeyUnavailableError,
+    NotFoundError,
+)
 from postex.domain.ids import S10
 from postex.domain.items import ItemState, PreAdvice, transition
 from postex.domain.network import SerialSlot
@@ -86,6 +93,29 @@ class ItemView:
 
 def aad(customer_id: str, item_id: str) -> str:
     return f"item|{customer_id}|{item_id}"
+
+
+@contextmanager
+def refusing_erased(ctx: Context, customer_id: str) -> Iterator[None]:
+    """Name an erased customer's refusal: ForbiddenError (rule ``customer_erased``).
+
+    Erasure destroys the customer's data key, so anything that seals or opens their data
+    fails with KeyUnavailableError. Only then is the account looked up (nothing is added
+    to the path of a customer who was not erased); another key failure (a missing
+    key-encryption key) stays what it is, a server-side 503.
+    """
+    try:
+        yield
+    except KeyUnavailableError:
+        with ctx.store.read() as uow:
+            account = uow.repo(CustomerRepository).get(customer_id)
+        if account is not None and account.erased_at is not None:
+            raise ForbiddenError(
+                "this customer account was erased: its data key is destroyed, so nothing "
+                "can be stored or answered for it; do not retry, contact the operator",
+                rule="customer_erased",
+            ) from None
+        raise
 
 
 def allocate_ids(

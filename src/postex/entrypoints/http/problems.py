@@ -22,6 +22,7 @@ from postex.domain.errors import FieldError, PostexError, ValidationError
 log = logging.getLogger("postex.http")
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://postex.dev/problems/"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 for undecodable bodies
 
 # Most specific first: the first matching class wins.
 STATUS: list[tuple[type[PostexError], int]] = [
@@ -74,8 +75,10 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         where = loc[0] if loc else "body"
-        path = ".".join(loc[1:]) if len(loc) > 1 else where
         rule = str(err.get("type", "invalid"))
+        if rule == "json_invalid":
+            loc = loc[:1]  # its second element is the character offset, not a field
+        path = ".".join(loc[1:]) if len(loc) > 1 else where
         value = err.get("input")
         if isinstance(value, dict | list):
             value = None  # the whole object: naming the field is enough
@@ -94,6 +97,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            # A JSON body that is not even UTF-8: bad input like any other JSON error.
+            return postex_problem(request, ValidationError.single(
+                "body", "json_invalid", None, "the body is not UTF-8 JSON"))  # fmt: skip
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         return problem_response(
             exc.status_code,

@@ -239,14 +239,50 @@ EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these problem statuses (application/problem+json)."""
+# Routes that store something for the caller (POST items, manifests) answer differently.
+CREATING: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
+    403: ("A staff or partner token on a customer route (rule kind), or an erased customer "
+          "account (rule customer_erased: its data key is destroyed; do not retry)", {
+        "kind": {"value": EXAMPLES[403][1]},
+        "customer_erased": {"value": {
+            "type": "https://postex.dev/problems/forbidden", "title": "Forbidden", "status": 403,
+            "detail": "this customer account was erased: its data key is destroyed, so "
+                      "nothing can be stored or answered for it; do not retry, contact the "
+                      "operator",
+            "rule": "customer_erased"}},
+    }),
+    409: ("An export hold covers the item (the problem quotes the advisory), the "
+          "Idempotency-Key was used for another request, or the service's serial block is "
+          "exhausted", {
+        "export_held": {"value": {
+            "type": "https://postex.dev/problems/export-held", "title": "Exports are on hold",
+            "status": 409, "hold_id": "hold_3f9a0c1d2e4b5a6c7d8e",
+            "advisory": "Flights to US suspended until further notice",
+            "detail": "pre-advice refused: exports are on hold (hold_3f9a0c1d2e4b5a6c7d8e). "
+                      "Flights to US suspended until further notice"}},
+        "idempotency_key_reused": {"value": {
+            "type": "https://postex.dev/problems/conflict", "title": "Conflict", "status": 409,
+            "detail": "this Idempotency-Key was already used for a different request",
+            "rule": "idempotency_key_reused", "field": "Idempotency-Key"}},
+    }),
+}  # fmt: skip
+
+
+def problems(*codes: int, creating: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these problem statuses (application/problem+json).
+
+    ``creating``: the route stores something for the caller (the 403 and 409 it can give).
+    """
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         description, example = EXAMPLES[code]
+        media: dict[str, Any] = {"schema": PROBLEM_SCHEMA, "example": example}
+        if creating and code in CREATING:
+            description, examples = CREATING[code]
+            media = {"schema": PROBLEM_SCHEMA, "examples": examples}
         entry: dict[str, Any] = {
             "description": description,
-            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA, "example": example}},
+            "content": {"application/problem+json": media},
         }
         if code == 429:
             entry["headers"] = {
