@@ -15,23 +15,59 @@ S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 S10_LENGTH = 13
 RESERVED_LETTERS = frozenset("JK")
 SERIAL_MAX = 99_999_999
-_WEIGHTS_FROM_RIGHT = S10_WEIGHTS[::-1]
+
+
+def _weighted_sums(weights: tuple[int, ...]) -> tuple[int, ...]:
+    """Weighted digit sum of every 4-digit block 0000…9999 under ``weights``."""
+    return tuple(
+        sum(int(d) * w for d, w in zip(f"{n:04d}", weights, strict=True)) for n in range(10_000)
+    )
+
+
+# The serial's weighted sum is the sum of its two 4-digit halves' sums: two lookups instead
+# of eight divisions (ids are issued in bulk, on the append path).
+_HIGH_SUMS = _weighted_sums(S10_WEIGHTS[:4])
+_LOW_SUMS = _weighted_sums(S10_WEIGHTS[4:])
+_CHECK_OF_REMAINDER = tuple(
+    {10: 0, 11: 5}.get(11 - r, 11 - r) for r in range(11)
+)  # 11 - (sum mod 11), with 10 → 0 and 11 → 5
 
 
 def s10_check_digit(serial: int) -> int:
     """The check digit of an 8-digit serial (0 ≤ serial ≤ 99,999,999)."""
     if not 0 <= serial <= SERIAL_MAX:
         raise ValidationError.single("serial", "serial_range", serial, "serial must have 8 digits")
-    total = 0
-    for weight in _WEIGHTS_FROM_RIGHT:
-        serial, digit = divmod(serial, 10)
-        total += digit * weight
-    check = 11 - total % 11
-    return {10: 0, 11: 5}.get(check, check)
+    high, low = divmod(serial, 10_000)
+    return _CHECK_OF_REMAINDER[(_HIGH_SUMS[high] + _LOW_SUMS[low]) % 11]
 
 
 def _bad(rule: str, value: str, message: str, field: str) -> ValidationError:
     return ValidationError.single(field, rule, value, message)
+
+
+def _check_parts(prefix: object, country: object) -> None:
+    """Refuse a bad service indicator or country; remember a good pair (there are few)."""
+    p, c = prefix, country
+    if not isinstance(p, str) or len(p) != 2 or not p.isascii() or not p.isalpha():
+        raise _bad("service_indicator", str(p), "service indicator must be 2 letters A–Z", "id")
+    if not p.isupper():
+        raise _bad("service_indicator", p, "service indicator must be 2 letters A–Z", "id")
+    if p[0] in RESERVED_LETTERS:
+        raise _bad(
+            "reserved_service_indicator",
+            p,
+            "service indicators starting with J or K are reserved by the UPU",
+            "id",
+        )
+    if not isinstance(c, str) or len(c) != 2 or not c.isascii() or not c.isalpha():
+        raise _bad("country_code", str(c), "issuing country must be ISO 3166-1 alpha-2", "id")
+    if not c.isupper():
+        raise _bad("country_code", c, "issuing country must be ISO 3166-1 alpha-2", "id")
+    if len(_CHECKED_PARTS) < 4096:  # bounded, whatever callers construct
+        _CHECKED_PARTS.add((p, c))
+
+
+_CHECKED_PARTS: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -44,19 +80,9 @@ class S10:
     _text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        p = self.prefix
-        if len(p) != 2 or not p.isascii() or not p.isalpha() or not p.isupper():
-            raise _bad("service_indicator", p, "service indicator must be 2 letters A–Z", "id")
-        if p[0] in RESERVED_LETTERS:
-            raise _bad(
-                "reserved_service_indicator",
-                p,
-                "service indicators starting with J or K are reserved by the UPU",
-                "id",
-            )
-        c = self.country
-        if len(c) != 2 or not c.isascii() or not c.isalpha() or not c.isupper():
-            raise _bad("country_code", c, "issuing country must be ISO 3166-1 alpha-2", "id")
+        p, c = self.prefix, self.country
+        if (p, c) not in _CHECKED_PARTS:
+            _check_parts(p, c)
         if not 0 <= self.serial <= SERIAL_MAX:
             raise _bad("serial_range", str(self.serial), "serial must have 8 digits", "id")
         text = f"{p}{self.serial:08d}{s10_check_digit(self.serial)}{c}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -48,6 +48,57 @@ def event_hash(
     )  # fmt: skip
     digest.update(body)  # the body is last: hashed in place, never copied
     return digest.digest()
+
+
+def chain_hashes(
+    prev_hash: bytes,
+    site: str,
+    first_seq: int,
+    recorded_at: str,
+    types: Sequence[str],
+    bodies: Sequence[bytes],
+) -> list[bytes]:
+    """The hashes of consecutive events of one site recorded at one instant (one append).
+
+    Equal to :func:`event_hash` applied event by event; the fields shared by the batch are
+    encoded once. This is the append's hot loop.
+    """
+    len_prev = _pack_len(32)
+    site_field = _text_field(site)
+    time_field = _text_field(recorded_at)
+    pack_seq, pack_len, sha256 = _pack_seq, _pack_len, _sha256
+    out: list[bytes] = []
+    append = out.append
+    seq = first_seq
+    for type_, body in zip(types, bodies, strict=True):
+        if len(prev_hash) != 32:
+            return _slow_chain(prev_hash, site, first_seq, recorded_at, types, bodies)
+        digest = sha256(
+            b"".join(
+                (len_prev, prev_hash, site_field, pack_seq(8, seq), time_field,
+                 _text_field(type_), pack_len(len(body)))
+            )
+        )  # fmt: skip
+        digest.update(body)
+        prev_hash = digest.digest()
+        append(prev_hash)
+        seq += 1
+    return out
+
+
+def _slow_chain(
+    prev_hash: bytes,
+    site: str,
+    first_seq: int,
+    recorded_at: str,
+    types: Sequence[str],
+    bodies: Sequence[bytes],
+) -> list[bytes]:
+    out = []
+    for seq, (type_, body) in enumerate(zip(types, bodies, strict=True), start=first_seq):
+        prev_hash = event_hash(prev_hash, site, seq, recorded_at, type_, body)
+        out.append(prev_hash)
+    return out
 
 
 def format_time(moment: datetime) -> str:

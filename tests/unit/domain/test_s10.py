@@ -73,3 +73,24 @@ def test_arbitrary_input_is_refused_cleanly(value: object) -> None:
     """Anything that is not an S10 id raises ValidationError and nothing else."""
     with contextlib.suppress(ValidationError):
         S10.parse(value)
+
+
+@given(st.integers(min_value=0, max_value=99_999_999))
+def test_check_digit_follows_the_s10_definition(serial: int) -> None:
+    """The table-driven check digit equals the textbook computation (UPU S10, weights
+    8 6 4 2 3 5 9 7, mod 11, 10 → 0 and 11 → 5)."""
+    total = sum(int(d) * w for d, w in zip(f"{serial:08d}", (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
+    expected = {10: 0, 11: 5}.get(11 - total % 11, 11 - total % 11)
+    assert s10_check_digit(serial) == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "country", "rule"),
+    [("jA", "GB", "service_indicator"), ("JA", "GB", "reserved_service_indicator"),
+     ("LA", "gb", "country_code"), ("LA", "G1", "country_code"), ("LÄ", "GB", "service_indicator")],
+)  # fmt: skip
+def test_constructor_refuses_bad_parts_every_time(prefix: str, country: str, rule: str) -> None:
+    for _ in range(2):  # the second time too: only valid pairs are remembered
+        with pytest.raises(ValidationError) as err:
+            S10(prefix, 1, country)
+        assert err.value.errors[0].rule == rule

@@ -60,6 +60,10 @@ ITEM_COLUMNS = (
     "id", "customer_id", "origin_site", "service", "state", "held_from", "destination",
     "customs_form", "has_goods", "weight_g", "created_at", "updated_at", "advice_seq",
 )  # fmt: skip
+ITEM_PG_TYPES = (
+    "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar",
+    "bool", "int4", "varchar", "varchar", "int8",
+)  # fmt: skip
 # Items joined to their pre-advice event, whose body holds the sealed personal data.
 ITEMS_WITH_ADVICE = (
     "items JOIN events ON events.site = items.origin_site AND events.seq = items.advice_seq"
@@ -107,7 +111,7 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
         prefix, serial = item_id[:2], int(item_id[2:10])
         if serial > serials.get(prefix, 0):
             serials[prefix] = serial
-    insert_rows(conn, "items", ITEM_COLUMNS, rows)
+    insert_rows(conn, "items", ITEM_COLUMNS, rows, ITEM_PG_TYPES)
     executemany(conn, SERIAL_UPSERT, list(serials.items()))
 
 

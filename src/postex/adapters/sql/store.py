@@ -12,6 +12,7 @@ import heapq
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
@@ -19,18 +20,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from postex.adapters.sql import schema
-from postex.adapters.sql.fast import insert_rows
+from postex.adapters.sql.fast import EVENT_COLUMN_NAMES, insert_event_batch
 from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.repositories import REPOSITORIES
 from postex.app.ports import Clock, Progress
 from postex.domain.errors import ConfigurationError, IntegrityError, StoreUnreadableError
 from postex.eventlog.canonical import canonical
-from postex.eventlog.chain import ZERO_HASH, ChainState, event_hash, format_time, verify_events
+from postex.eventlog.chain import ZERO_HASH, ChainState, chain_hashes, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
 
 CommitListener = Callable[[str, int], None]
-EVENT_COLUMN_NAMES = ("site", "seq", "recorded_at", "type", "body", "prev_hash", "hash")
 EVENT_COLUMNS = ", ".join(EVENT_COLUMN_NAMES)
 
 
@@ -112,19 +112,20 @@ class SqlUnitOfWork:
         site = self._site
         now = format_time(self.store.clock.now())
         recorded_at = now if now > last_time else last_time  # monotonic within a site
-        rows = []
-        stored = []
-        for ev in events:
-            body = canonical(ev.body)
-            seq += 1
-            digest = event_hash(prev, site, seq, recorded_at, ev.type, body)
-            rows.append((site, seq, recorded_at, ev.type, body, prev, digest))
-            stored.append(StoredEvent(site, seq, recorded_at, ev.type, body, prev, digest, ev.body))
-            prev = digest
-        self.store.insert_event_rows(self.conn, rows)
-        self._head = (seq, prev, recorded_at)
+        types = [ev.type for ev in events]
+        bodies = [canonical(ev.body) for ev in events]
+        hashes = chain_hashes(prev, site, seq + 1, recorded_at, types, bodies)
+        prevs = [prev, *hashes[:-1]]
+        n = len(events)
+        times = [recorded_at] * n
+        insert_event_batch(self.conn, site, seq + 1, times, types, bodies, prevs, hashes)
+        stored = list(
+            map(StoredEvent, repeat(site, n), range(seq + 1, seq + n + 1), times, types, bodies,
+                prevs, hashes, [ev.body for ev in events])
+        )  # fmt: skip
+        self._head = (seq + n, hashes[-1], recorded_at)
         apply_all(self.conn, stored)
-        self.appended += len(stored)
+        self.appended += n
         return stored
 
     def finish(self) -> None:
@@ -201,9 +202,6 @@ class SqlStore:
                 conn.rollback()
 
     # --- log access ------------------------------------------------------------------
-    def insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        insert_rows(conn, "events", EVENT_COLUMN_NAMES, rows)
-
     def upsert_head(self, conn: Connection, site: str, seq: int, digest: bytes, at: str) -> None:
         p = self.ph
         conn.exec_driver_sql(
@@ -407,10 +405,10 @@ class SqlStore:
                 fault = verify_events(ChainState(site, seq, prev), events)
                 if fault is not None:
                     raise IntegrityError(fault.reason, site=fault.site, seq=fault.seq)
-                self.insert_event_rows(
-                    conn,
-                    [(e.site, e.seq, e.recorded_at, e.type, e.body, e.prev_hash, e.hash)
-                     for e in events],
+                insert_event_batch(
+                    conn, site, events[0].seq, [e.recorded_at for e in events],
+                    [e.type for e in events], [e.body for e in events],
+                    [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
                     apply_all(conn, events)
