@@ -3,7 +3,12 @@ the partners' own quarantine view, and the tracking tables' migration."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +36,13 @@ def _subscribe(client: TestClient, api_key: str, url: str) -> str:
 
 def _delivery_ids(node: Container) -> set[str]:
     return {r[0] for r in node.store.execute_raw("SELECT id FROM webhook_deliveries")}
+
+
+def _undelivered(node: Container) -> int:
+    rows = node.store.execute_raw(
+        "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'"
+    )
+    return int(rows[0][0])
 
 
 def _second_worker_node(node: Container, clock: ManualClock) -> Container:
@@ -84,6 +96,40 @@ def test_two_workers_send_each_delivery_exactly_once(
     )
     assert set(states) == {("delivered", 1, None, None)}
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
+
+
+def test_two_worker_processes_send_each_delivery_exactly_once(
+    tnode: Container, tclient: TestClient, receiver: Receiver
+) -> None:
+    """Two `postex worker` processes on one database drain 250 deliveries (more than one
+    round each); every delivery reaches the receiver exactly once."""
+    c = new_customer(tnode)
+    _subscribe(tclient, c.api_key, receiver.url)
+    new_items(tnode, c.record.id, 250)
+    expected = _delivery_ids(tnode)
+    postex = str(Path(sys.executable).parent / "postex")
+    env = {**os.environ, "POSTEX_WEBHOOK_ALLOW_PRIVATE": "true"}
+    args = [postex, "worker", "--db", tnode.settings.db_url, "--home", str(tnode.settings.home),
+            "--interval", "0.2"]  # fmt: skip
+    workers = [subprocess.Popen(args, env=env, stderr=subprocess.PIPE) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 90  # a bound for a stuck run, not a measurement
+        while _undelivered(tnode) and time.monotonic() < deadline:
+            if any(w.poll() is not None for w in workers):
+                break
+            time.sleep(0.2)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGINT)
+        outputs = [w.communicate(timeout=30)[1].decode() for w in workers]
+    for w, out in zip(workers, outputs, strict=True):  # Ctrl+C while still starting: "Aborted!"
+        assert w.returncode == 0 or (w.returncode == 1 and "Aborted" in out), out
+        assert "Traceback" not in out, out
+    seen = Counter(h["Postex-Delivery"] for h, _, _ in receiver.requests)
+    assert set(seen) == expected
+    assert max(seen.values()) == 1, [d for d, n in seen.items() if n > 1]
+    states = tnode.store.execute_raw("SELECT state, claimed_by FROM webhook_deliveries")
+    assert set(states) == {("delivered", None)}
 
 
 def test_an_expired_lease_is_taken_over(
