@@ -126,3 +126,36 @@ def test_read_events_pages_through_long_logs(node: Container) -> None:
     seqs = [e.seq for e in node.store.read_events("GBLALA", after_seq=4, batch=5)]
     assert seqs == list(range(5, 24))
     assert [e.seq for e in node.store.read_events("GBLALA", 0, until_seq=3)] == [1, 2, 3]
+
+
+def test_stored_rows_are_byte_for_byte_what_append_returned(node: Container) -> None:
+    """The batch insert (one statement on SQLite, binary COPY on PostgreSQL) stores exactly
+    the bodies, hashes and fields it hashed: bodies of many sizes, multi-byte UTF-8,
+    mixed types in one batch, and a batch of one."""
+    bodies = [
+        {"i": i, "text": "é✓漢🙂" * (i % 7), "pad": "x" * (i * 37 % 3000)} for i in range(300)
+    ]
+    with node.store.write("GBLALA") as uow:
+        first = uow.append([NewEvent("test.noted.v1" if i % 3 else "test.other.v1", b)
+                            for i, b in enumerate(bodies)])  # fmt: skip
+    with node.store.write("GBLALA") as uow:
+        first += uow.append([NewEvent("test.noted.v1", {"i": 300})])
+    stored = list(node.store.read_events("GBLALA"))
+    assert [
+        (e.site, e.seq, e.recorded_at, e.type, e.body, e.prev_hash, e.hash) for e in stored
+    ] == [(e.site, e.seq, e.recorded_at, e.type, e.body, e.prev_hash, e.hash) for e in first]
+    assert [e.data for e in stored[:300]] == bodies
+    assert verify_events(ChainState("GBLALA"), stored) is None
+
+
+def test_imported_events_keep_their_own_times_and_types(node: Container) -> None:
+    """A copy (hub, restore) takes another store's events as they are, time and type."""
+    for n in (1, 5, 40):
+        append(node, "GBLALA", n, type_=f"test.batch{n}.v1")
+    source = list(node.store.read_events("GBLALA"))
+    assert len({e.recorded_at for e in source}) == 3
+    node.store.wipe()
+    assert node.store.import_events("GBLALA", source) == len(source)
+    assert [(e.recorded_at, e.type, e.body, e.hash) for e in node.store.read_events("GBLALA")] == [
+        (e.recorded_at, e.type, e.body, e.hash) for e in source
+    ]
