@@ -165,7 +165,9 @@ class WebhookRepository(Protocol):
 
     def delivery(self, customer_id: str, delivery_id: str) -> DeliveryRecord | None: ...
 
-    def due(self, now: str, limit: int) -> list[tuple[DeliveryRecord, SubscriptionRecord]]: ...
+    def has_due(self, now: str) -> bool:
+        """Whether any due delivery is free to claim (a read, so an idle worker writes nothing)."""
+        ...
 
     def claim(
         self, now: str, lease_until: str, claimant: str, limit: int
@@ -427,6 +429,9 @@ def deliver_due(
     moment = now or ctx.clock.now()
     lease_until = moment + timedelta(seconds=LEASE_S)
     claimant = f"{worker or worker_name()}/{secrets.token_hex(6)}"[-64:]
+    with ctx.store.read() as uow:
+        if not uow.repo(WebhookRepository).has_due(format_time(moment)):
+            return 0
     with ctx.store.write(ctx.site) as uow:
         due = uow.repo(WebhookRepository).claim(
             format_time(moment), format_time(lease_until), claimant, limit

@@ -162,17 +162,17 @@ class SqlWebhooks:
         )
         return wh.DeliveryRecord(*rows[0]) if rows else None
 
-    def due(self, now: str, limit: int) -> list[tuple[wh.DeliveryRecord, wh.SubscriptionRecord]]:
-        cols = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
-        scols = ", ".join(f"s.{c.strip()}" for c in SUB_COLUMNS.split(","))
-        rows = fetchall(
-            self.conn,
-            f"SELECT {cols}, {scols} FROM webhook_deliveries d JOIN webhook_subscriptions s"
-            " ON s.id = d.subscription_id WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
-            f" AND s.state <> 'deleted' ORDER BY d.next_attempt_at, d.id LIMIT {int(limit)}",
-            (now,),
+    def has_due(self, now: str) -> bool:
+        return bool(
+            fetchall(
+                self.conn,
+                "SELECT 1 FROM webhook_deliveries d JOIN webhook_subscriptions s"
+                " ON s.id = d.subscription_id WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+                " AND s.state <> 'deleted' AND (d.lease_until IS NULL OR d.lease_until <= ?)"
+                " LIMIT 1",
+                (now, now),
+            )
         )
-        return [(wh.DeliveryRecord(*r[:14]), _sub(r[14:])) for r in rows]
 
     def claim(
         self, now: str, lease_until: str, claimant: str, limit: int
