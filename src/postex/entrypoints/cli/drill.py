@@ -128,7 +128,12 @@ def run_drill(work: Path, nats: str, hub_db: str | None, seconds: float, offline
         err.print(f"traffic flowing for {seconds:.0f} s …")
         time.sleep(seconds)
         traffic.stop()
-        _wait(lambda: hub.store.head(SITE) == site.store.head(SITE), 120, "hub to catch up")
+        # Caught up means the copy reaches the head AND its newest checkpoint is countersigned:
+        # the hub writes the countersignature just after storing the events it covers.
+        _wait(
+            lambda: hub.store.head(SITE) == site.store.head(SITE) and _witnessed(hub),
+            120, "hub to catch up and countersign",
+        )  # fmt: skip
         loops.stop_one(publisher_stop)
         rng = random.Random(1)  # noqa: S311 - test data, not secrets
         target = site.store.head(SITE)[0] + offline
@@ -169,6 +174,12 @@ def run_drill(work: Path, nats: str, hub_db: str | None, seconds: float, offline
         asyncio.run(hub_rep.delete_stream())
         site.close()
         hub.close()
+
+
+def _witnessed(hub: Container) -> bool:
+    """Whether the hub's newest checkpoint of the site carries the hub's countersignature."""
+    cps = hub.store.checkpoints(SITE)
+    return not cps or cps[-1].seq in {w.seq for w in replication(hub).state.witnesses(SITE)}
 
 
 def _copy_to_hub(

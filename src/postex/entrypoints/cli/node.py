@@ -78,7 +78,11 @@ def _serve(
     from postex.bootstrap import build
 
     c = build(settings, create=create)
-    publisher = serve_publisher(c, publish)
+    try:
+        publisher = serve_publisher(c, publish)
+    except BaseException:
+        c.close()
+        raise
     out.print(f"Postex {settings.role} node for site {settings.site} on {settings.db_url}")
     if publisher is not None:
         out.print(f"publishing {settings.site} to {settings.nats_url} in the background")
