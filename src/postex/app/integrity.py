@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from postex.app.ports import Store
-from postex.eventlog.verify import SiteReport, verify_site
+from postex.eventlog.verify import SiteReport, verify_site_rows
 
 PROGRESS_EVERY = 10_000
 
@@ -27,7 +27,7 @@ def verify_store(
             if progress:
                 progress(base + n)
 
-        report = verify_site(s, store.read_events(s), store.checkpoints(s), trusted_keys, tick)
+        report = verify_site_rows(s, store.read_rows(s), store.checkpoints(s), trusted_keys, tick)
         done += report.events_checked
         reports.append(report)
     if progress:

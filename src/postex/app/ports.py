@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
+from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
 
 R = TypeVar("R")
 Progress = Callable[[int], None]
@@ -49,6 +49,12 @@ class Store(Protocol):
     def read_events(
         self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[StoredEvent]: ...
+
+    def read_rows(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[EventRow]:
+        """As :meth:`read_events`, as plain tuples (bulk reading: verification)."""
+        ...
 
     def checkpoints(self, site: str) -> list[Checkpoint]: ...
 

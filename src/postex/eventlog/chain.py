@@ -13,9 +13,9 @@ import struct
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import lru_cache
 
-from postex.eventlog.events import StoredEvent
+from postex.eventlog.events import EventRow, StoredEvent, rows_of
 
 ZERO_HASH = bytes(32)
 _pack_len = struct.Struct(">I").pack
@@ -23,9 +23,10 @@ _pack_seq = struct.Struct(">IQ").pack  # length prefix (8) and the seq itself
 _sha256 = hashlib.sha256
 
 
-@cache
+@lru_cache(maxsize=1024)
 def _text_field(text: str) -> bytes:
-    """``L(text)``: site codes, event types and timestamps recur, so they are cached."""
+    """``L(text)``: site codes and event types recur, so they are cached (bounded: a
+    damaged log may hold any number of distinct values)."""
     raw = text.encode()
     return _pack_len(len(raw)) + raw
 
@@ -65,7 +66,8 @@ def chain_hashes(
     """
     len_prev = _pack_len(32)
     site_field = _text_field(site)
-    time_field = _text_field(recorded_at)
+    raw_time = recorded_at.encode()  # not cached: every append has its own instant
+    time_field = _pack_len(len(raw_time)) + raw_time
     pack_seq, pack_len, sha256 = _pack_seq, _pack_len, _sha256
     out: list[bytes] = []
     append = out.append
@@ -131,36 +133,70 @@ def verify_events(
     tick: Callable[[int], None] | None = None,
     every: int = 10_000,
 ) -> ChainFault | None:
+    """:func:`verify_rows` for StoredEvent objects."""
+    return verify_rows(state, rows_of(events), watch, seen, tick, every)
+
+
+def verify_rows(
+    state: ChainState,
+    rows: Iterable[EventRow],
+    watch: Container[int] = (),
+    seen: dict[int, bytes] | None = None,
+    tick: Callable[[int], None] | None = None,
+    every: int = 10_000,
+) -> ChainFault | None:
     """Check links, gaps and hashes; advance ``state``; return the first fault or None.
 
     The hashes of the seqs in ``watch`` are put in ``seen`` (for checkpoint comparison);
     ``tick`` receives the running count every ``every`` events. One loop does it all: this
-    is the verifier's hot path.
+    is the verifier's hot path, so :func:`event_hash` is inlined, with the fields that
+    consecutive events share (site, the time of one append, the type) encoded once.
     """
     site = state.site
     seq, last = state.seq, state.hash
     count = 0
+    site_field = _text_field(site)
+    pack_len, pack_seq, sha256, type_field = _pack_len, _pack_seq, _sha256, _text_field
+    prev_field = pack_len(len(last))  # after the first event always L(32 bytes)
+    len_digest = pack_len(32)
+    time_of: str | None = None
+    kind_of: str | None = None
+    time_field = kind_field = b""
+    expected = seq + 1
     try:
-        for ev in events:
+        for ev_site, ev_seq, recorded_at, type_, body, prev_hash, digest in rows:
             expected = seq + 1
-            if ev.site != site:
-                return ChainFault(site, expected, f"event of site {ev.site} in the log of {site}")
-            if ev.seq != expected:
+            if ev_site != site:
+                return ChainFault(site, expected, f"event of site {ev_site} in the log of {site}")
+            if ev_seq != expected:
                 reason = (
-                    "missing event (gap)" if ev.seq > expected else "duplicate or reordered seq"
+                    "missing event (gap)" if ev_seq > expected else "duplicate or reordered seq"
                 )
                 return ChainFault(site, expected, reason)
-            if ev.prev_hash != last:
+            if prev_hash != last:
                 return ChainFault(site, expected, "prev_hash does not link to the previous event")
-            digest = ev.hash
-            if event_hash(last, site, expected, ev.recorded_at, ev.type, ev.body) != digest:
+            if recorded_at != time_of:  # consecutive events of one append share their time
+                raw = recorded_at.encode()
+                time_of, time_field = recorded_at, pack_len(len(raw)) + raw
+            if type_ != kind_of:
+                kind_of, kind_field = type_, type_field(type_)
+            h = sha256(
+                b"".join(
+                    (prev_field, last, site_field, pack_seq(8, expected), time_field, kind_field,
+                     pack_len(len(body)))
+                )
+            )  # fmt: skip
+            h.update(body)
+            if h.digest() != digest:
                 return ChainFault(site, expected, "hash does not match the stored event")
-            seq, last = expected, digest
+            seq, last, prev_field = expected, digest, len_digest
             if expected in watch and seen is not None:
                 seen[expected] = digest
             count += 1
             if tick is not None and count % every == 0:
                 tick(count)
+    except (AttributeError, TypeError, ValueError):  # a column of the wrong type or shape
+        return ChainFault(site, expected, "malformed event row")
     finally:
         state.seq, state.hash = seq, last
         state.checked += count

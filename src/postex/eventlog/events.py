@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,16 @@ class StoredEvent:
         if self._data is None:
             self._data = orjson.loads(self.body)
         return self._data
+
+
+# A stored event as the database gives it: (site, seq, recorded_at, type, body, prev_hash,
+# hash). Bulk readers (verification) work on these rather than on StoredEvent objects.
+EventRow = tuple[str, int, str, str, bytes, bytes, bytes]
+
+
+def rows_of(events: Iterable[StoredEvent]) -> Iterator[EventRow]:
+    for e in events:
+        yield (e.site, e.seq, e.recorded_at, e.type, e.body, e.prev_hash, e.hash)
 
 
 @dataclass(frozen=True, slots=True)

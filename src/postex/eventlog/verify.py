@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from postex.eventlog.chain import ChainFault, ChainState, verify_events
+from postex.eventlog.chain import ChainFault, ChainState, verify_rows
 from postex.eventlog.checkpoints import signature_valid
-from postex.eventlog.events import Checkpoint, StoredEvent
+from postex.eventlog.events import Checkpoint, EventRow, StoredEvent, rows_of
 
 
 @dataclass
@@ -34,6 +34,17 @@ def verify_site(
     trusted_keys: Mapping[str, bytes],
     tick: Callable[[int], None] | None = None,
 ) -> SiteReport:
+    """:func:`verify_site_rows` for StoredEvent objects."""
+    return verify_site_rows(site, rows_of(events), checkpoints, trusted_keys, tick)
+
+
+def verify_site_rows(
+    site: str,
+    rows: Iterable[EventRow],
+    checkpoints: Iterable[Checkpoint],
+    trusted_keys: Mapping[str, bytes],
+    tick: Callable[[int], None] | None = None,
+) -> SiteReport:
     """Check every link and hash, then every checkpoint's signature and hash.
 
     A checkpoint beyond the last stored event means the log was truncated: the fault is
@@ -43,7 +54,7 @@ def verify_site(
     cps = sorted(checkpoints, key=lambda c: c.seq)
     seen: dict[int, bytes] = {}
     state = ChainState(site)
-    fault = verify_events(state, events, {cp.seq for cp in cps}, seen, tick)
+    fault = verify_rows(state, rows, {cp.seq for cp in cps}, seen, tick)
     report.events_checked = state.checked
     if fault is not None:
         report.faults.append(fault)

@@ -28,7 +28,7 @@ from postex.domain.errors import ConfigurationError, IntegrityError, StoreUnread
 from postex.eventlog.canonical import canonical
 from postex.eventlog.chain import ZERO_HASH, ChainState, chain_hashes, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
-from postex.eventlog.events import Checkpoint, NewEvent, StoredEvent
+from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
 
 CommitListener = Callable[[str, int], None]
 EVENT_COLUMNS = ", ".join(EVENT_COLUMN_NAMES)
@@ -287,6 +287,12 @@ class SqlStore:
     def read_events(
         self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[StoredEvent]:
+        for r in self.read_rows(site, after_seq, until_seq, batch):
+            yield StoredEvent(*r)
+
+    def read_rows(
+        self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
+    ) -> Iterator[EventRow]:
         p = self.ph
         last = after_seq
         while True:
@@ -308,8 +314,7 @@ class SqlStore:
                 cur.close()
             if rows and type(rows[0][4]) is not bytes:  # drivers may hand back memoryviews
                 rows = [(*r[:4], bytes(r[4]), bytes(r[5]), bytes(r[6])) for r in rows]
-            for r in rows:
-                yield StoredEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            yield from rows
             if len(rows) < batch:
                 return
             last = rows[-1][1]
