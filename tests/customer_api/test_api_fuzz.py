@@ -2,10 +2,17 @@
 
 Hypothesis generates requests from /openapi.json, both fitting the schema and breaking it,
 and sends them to the ASGI app with a real customer's API key: a few hundred in all.
+
+Negative cases must also be refused (``negative_data_rejection``). The caller's key is
+attached to every case at send time; a negative case whose mutation removed the required
+``Authorization`` header is sent without it (schemathesis leaves out the headers a negative
+mutation removed, even when the caller passes them), so it meets a 401 instead of being
+accepted. The test asserts both kinds of negative case actually occurred.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import schemathesis
@@ -14,6 +21,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -30,6 +38,7 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     response_headers_conformance,
 ]
@@ -45,13 +54,11 @@ def test_customer_routes_hold_to_their_schema(sqlite_node: Container) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 8
     sent = 0
+    negative: Counter[tuple[bool, int]] = Counter()  # (key sent, status) of negative cases
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            # negative_data_rejection is left out: when a negative case drops the required
-            # Authorization header, the caller's key is sent anyway (it must be, to reach the
-            # route), and schemathesis then flags the accepted request as a false positive.
-            # Rejection of bad input is asserted rule by rule in the other customer tests.
-            checks = CHECKS
+            negative_mode = mode is GenerationMode.NEGATIVE
+            checks = [*CHECKS, negative_data_rejection] if negative_mode else CHECKS
 
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(
@@ -62,8 +69,14 @@ def test_customer_routes_hold_to_their_schema(sqlite_node: Container) -> None:
             )
             def run(case: Any) -> None:
                 nonlocal sent
-                case.call_and_validate(headers=caller.headers, checks=checks)  # noqa: B023
+                response = case.call_and_validate(headers=caller.headers, checks=checks)  # noqa: B023
                 sent += 1
+                if negative_mode:  # noqa: B023
+                    keyed = "Authorization" in response.request.headers
+                    negative[(keyed, response.status_code)] += 1
 
             run()  # called at once, inside this iteration
     assert sent >= 300
+    assert negative[(False, 401)] > 0  # a removed key stays removed: refused as unauthenticated
+    assert negative[(True, 422)] > 0  # with the key, bad data reaches the route and is refused
+    assert not any(status >= 500 for _, status in negative)
