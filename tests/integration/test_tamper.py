@@ -200,3 +200,16 @@ def test_a_store_overwritten_with_random_bytes_is_an_integrity_failure(tmp_path:
     assert result.exit_code == 1
     assert "restore" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_column_of_the_wrong_type_is_a_fault_not_a_crash(tmp_path: Path, sqlite_url: str) -> None:
+    """SQLite lets a tamperer store a BLOB in a text column: verify reports the seq, exit 1."""
+    node = make_node(tmp_path, sqlite_url)
+    try:
+        populate(node)
+        node.store.execute_raw("UPDATE events SET type = x'00ff' WHERE seq = 9")
+        code, report = verify_cli(node)
+        assert code == 1
+        assert first_bad(report) == (SITE, 9)
+    finally:
+        node.close()
