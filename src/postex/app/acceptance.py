@@ -125,6 +125,8 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
                 raise exc.nested(f"scans[{i}]") if len(scans) > 1 else exc from None
     with ops.ctx.store.write(site.code) as uow:
         repo = uow.repo(SiteOpsRepository)
+        # Another site may be scanning the same item right now: lock, then read its state.
+        repo.lock_items([s.item_id for s in scans])
         records = repo.items([s.item_id for s in scans])
         held = [r.id for r in records.values() if r.state == ItemState.HELD]
         if held:
