@@ -78,7 +78,7 @@ def insert_rows(
 # step, the way COPY does it on PostgreSQL. Rows come back byte for byte (``substr`` on a
 # BLOB counts bytes and yields a BLOB); a contract test compares them.
 _SQLITE_EVENT_BATCH = (
-    "INSERT INTO events (site, seq, recorded_at, type, body, prev_hash, hash)"
+    "INSERT INTO {table} (site, seq, recorded_at, type, body, prev_hash, hash)"
     " SELECT ?1, ?2 + j.key, j.value ->> 3, j.value ->> 2,"
     " substr(?3, j.value ->> 0, j.value ->> 1), substr(?4, j.key * 32 + 1, 32),"
     " substr(?5, j.key * 32 + 1, 32)"
@@ -100,8 +100,12 @@ def insert_event_batch(
     bodies: Sequence[bytes],
     prev_hashes: Sequence[bytes],
     hashes: Sequence[bytes],
+    table: str = "events",
 ) -> None:
-    """Insert consecutive events ``first_seq, first_seq + 1, …`` of one site."""
+    """Insert consecutive events ``first_seq, first_seq + 1, …`` of one site.
+
+    ``table`` is a name from code (the benchmark writes the same rows to a bare table).
+    """
     n = len(bodies)
     if not n:
         return
@@ -119,7 +123,7 @@ def insert_event_batch(
         cur = conn.connection.cursor()
         try:
             cur.execute(
-                _SQLITE_EVENT_BATCH,
+                _SQLITE_EVENT_BATCH.format(table=table),
                 (site, first_seq, b"".join(bodies), b"".join(prev_hashes), b"".join(hashes), meta),
             )
             if cur.rowcount != n:
@@ -129,4 +133,4 @@ def insert_event_batch(
         return
     seqs = range(first_seq, first_seq + n)
     rows = list(zip(repeat(site), seqs, recorded_ats, types, bodies, prev_hashes, hashes))
-    insert_rows(conn, "events", EVENT_COLUMN_NAMES, rows, EVENT_PG_TYPES)
+    insert_rows(conn, table, EVENT_COLUMN_NAMES, rows, EVENT_PG_TYPES)
