@@ -93,25 +93,43 @@ def tracking_row(e: StoredEvent, item_id: str, code: str, office: str | None) ->
     )
 
 
+# A fresh item's state and hold are constants, and created_at is updated_at: on SQLite they
+# are written by the statement rather than bound row by row (a fifth less binding work).
+SQLITE_ITEM_INSERT = (
+    "INSERT INTO items (id, customer_id, origin_site, service, state, held_from, destination,"
+    " customs_form, has_goods, weight_g, created_at, updated_at, advice_seq)"
+    " VALUES (?1, ?2, ?3, ?4, 'pre_advised', NULL, ?5, ?6, ?7, ?8, ?9, ?9, ?10)"
+)
+
+
 @items_p.on(ev.ITEM_PRE_ADVISED)
 def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    rows = []
     serials: dict[str, int] = {}
     for e in events:
-        d = e.data
-        item_id = d["item_id"]
-        rows.append(
-            (
-                item_id, d["customer_id"], d["origin_site"], d["service"], "pre_advised", None,
-                d["destination"],
-                d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at, e.recorded_at,
-                e.seq,
-            )
-        )  # fmt: skip
+        item_id = e.data["item_id"]
         prefix, serial = item_id[:2], int(item_id[2:10])
         if serial > serials.get(prefix, 0):
             serials[prefix] = serial
-    insert_rows(conn, "items", ITEM_COLUMNS, rows, ITEM_PG_TYPES)
+    if conn.dialect.name == "sqlite":
+        executemany(
+            conn,
+            SQLITE_ITEM_INSERT,
+            [
+                (d["item_id"], d["customer_id"], d["origin_site"], d["service"], d["destination"],
+                 d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at, e.seq)
+                for e in events
+                for d in (e.data,)
+            ],
+        )  # fmt: skip
+    else:
+        rows = [
+            (d["item_id"], d["customer_id"], d["origin_site"], d["service"], "pre_advised", None,
+             d["destination"], d["customs_form"], d["has_goods"], d["weight_g"], e.recorded_at,
+             e.recorded_at, e.seq)
+            for e in events
+            for d in (e.data,)
+        ]  # fmt: skip
+        insert_rows(conn, "items", ITEM_COLUMNS, rows, ITEM_PG_TYPES)
     executemany(conn, SERIAL_UPSERT, list(serials.items()))
 
 
