@@ -16,8 +16,10 @@ The sealed answers stay in the log, unreadable once the customer is erased.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -31,6 +33,11 @@ from postex.eventlog.events import NewEvent
 
 IDEMPOTENT_ANSWER = "idempotency.answer_recorded.v1"
 ANSWERS_EXPIRED = "idempotency.answers_expired.v1"
+# Staff requests (site POSTs): claimed before the operation, answered or released after.
+KEY_CLAIMED = "idempotency.key_claimed.v1"
+CLAIM_RELEASED = "idempotency.claim_released.v1"
+PLAIN_ANSWER = "idempotency.plain_answer_recorded.v1"
+PENDING = 0  # the status of a claimed key whose answer is not recorded yet
 DEFAULT_RETENTION = timedelta(hours=24)
 PURGE_BATCH = 500
 MAX_KEY_LENGTH = 255
@@ -69,6 +76,7 @@ class Idempotency:
 class Replay:
     status: int
     body: dict[str, Any]
+    replayed: bool = False
 
 
 class AlreadyAnswered(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -201,3 +209,113 @@ def expiry_chore(ctx: Context, retention_hours: int) -> Callable[[], int]:
     """The background worker's chore: one bounded purge per call (0 when none is left)."""
     retention = timedelta(hours=retention_hours)
     return lambda: purge_expired(ctx, retention)
+
+
+# --- staff requests ------------------------------------------------------------------------
+# Site operations (acceptance, receptacles, despatches) live in use cases that open their
+# own transactions, so the answer cannot be recorded in the same one. Instead the key is
+# claimed first (one event, under the write lock: of two racing retries one claims, the
+# other gets 409), the operation runs, and then its answer is recorded or, if the operation
+# failed, the claim released so the corrected request can use the key. A crash between the
+# operation and its answer leaves the claim pending: retries get 409
+# ``idempotency_key_in_progress`` until the retention passes, never a second operation.
+# Staff answers hold ids, states and weights, nothing personal, so they are stored as JSON.
+
+
+def staff_scope(user_id: str) -> str:
+    """The scope of a staff user's keys (kept apart from customers' by the prefix)."""
+    return f"staff:{user_id}"
+
+
+def _in_progress() -> ConflictError:
+    return ConflictError(
+        "a request with this Idempotency-Key is in progress, or was interrupted; check the "
+        "outcome (e.g. list the site's receptacles) and use a new key",
+        rule="idempotency_key_in_progress",
+        field="Idempotency-Key",
+    )
+
+
+def _plain(answer: StoredAnswer, idem: Idempotency) -> Replay:
+    _check(answer, idem)
+    if answer.status == PENDING:
+        raise _in_progress()
+    body = json.loads(answer.sealed)
+    return Replay(answer.status, body)
+
+
+def claim(ctx: Context, scope: str, idem: Idempotency) -> Replay | None:
+    """The first answer to this key, or None once the key is claimed for this request."""
+    with ctx.store.read() as uow:
+        found = _current(ctx, uow.repo(IdempotencyRepository).get(scope, idem.key_sha256), idem)
+    if found is not None:
+        return _plain(found, idem)
+    with ctx.store.write(ctx.site) as uow:
+        found = _current(ctx, uow.repo(IdempotencyRepository).get(scope, idem.key_sha256), idem)
+        if found is not None:
+            return _plain(found, idem)
+        uow.append(
+            [
+                NewEvent(
+                    KEY_CLAIMED,
+                    {
+                        "scope": scope,
+                        "key_sha256": idem.key_sha256,
+                        "request_sha256": idem.request_sha256,
+                    },
+                )
+            ]
+        )
+    return None
+
+
+def answer_claim(
+    ctx: Context, scope: str, idem: Idempotency, status: int, body: dict[str, Any]
+) -> None:
+    """Record the answer to a claimed key (after the operation succeeded)."""
+    with ctx.store.write(ctx.site) as uow:
+        uow.append(
+            [
+                NewEvent(
+                    PLAIN_ANSWER,
+                    {
+                        "scope": scope,
+                        "key_sha256": idem.key_sha256,
+                        "request_sha256": idem.request_sha256,
+                        "status": status,
+                        "body": body,
+                    },
+                )
+            ]
+        )
+
+
+def release_claim(ctx: Context, scope: str, idem: Idempotency) -> None:
+    """Free a claimed key whose operation failed (only answers are kept)."""
+    with ctx.store.write(ctx.site) as uow:
+        uow.append([NewEvent(CLAIM_RELEASED, {"scope": scope, "key_sha256": idem.key_sha256})])
+
+
+def run_once(
+    ctx: Context,
+    scope: str,
+    idem: Idempotency | None,
+    operation: Callable[[], dict[str, Any]],
+    status: int = 201,
+) -> Replay:
+    """Run ``operation`` at most once per key: its JSON answer, or the first one replayed
+    (``replayed`` set). ConflictError for a key used for another request or still pending.
+    """
+    if idem is None:
+        return Replay(status, operation())
+    first = claim(ctx, scope, idem)
+    if first is not None:
+        return Replay(first.status, first.body, replayed=True)
+    try:
+        body = operation()
+    except BaseException:
+        with suppress(Exception):  # if even this fails, the claim stays pending: still safe
+            release_claim(ctx, scope, idem)
+        raise
+    answer_claim(ctx, scope, idem, status, body)
+    return Replay(status, body)

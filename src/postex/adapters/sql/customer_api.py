@@ -8,6 +8,7 @@ customer and filtered afterwards (``expired`` is housekeeping and returns digest
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, select
@@ -20,7 +21,11 @@ from postex.adapters.sql.repositories import implements
 from postex.app.customer_items import REFERENCES_INDEXED, CustomerItemQueries
 from postex.app.idempotency import (
     ANSWERS_EXPIRED,
+    CLAIM_RELEASED,
     IDEMPOTENT_ANSWER,
+    KEY_CLAIMED,
+    PENDING,
+    PLAIN_ANSWER,
     IdempotencyRepository,
     StoredAnswer,
 )
@@ -52,14 +57,19 @@ item_references = Table(
 customer_api_p = projection("customer_api", idempotency_answers, item_references)
 
 
+UPSERT_ANSWER = (
+    "INSERT INTO idempotency_answers (customer_id, key_sha256, request_sha256, status,"
+    " sealed, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, key_sha256)"
+    " DO UPDATE SET request_sha256 = excluded.request_sha256, status = excluded.status,"
+    " sealed = excluded.sealed, created_at = excluded.created_at"
+)
+
+
 @customer_api_p.on(IDEMPOTENT_ANSWER)
 def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
-        "INSERT INTO idempotency_answers (customer_id, key_sha256, request_sha256, status,"
-        " sealed, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, key_sha256)"
-        " DO UPDATE SET request_sha256 = excluded.request_sha256, status = excluded.status,"
-        " sealed = excluded.sealed, created_at = excluded.created_at",
+        UPSERT_ANSWER,
         [
             (d["customer_id"], d["key_sha256"], d["request_sha256"], d["status"], d["sealed"],
              e.recorded_at)
@@ -67,6 +77,42 @@ def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
             for d in (e.data,)
         ],
     )  # fmt: skip
+
+
+@customer_api_p.on(KEY_CLAIMED)
+def _claimed(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        UPSERT_ANSWER,
+        [
+            (d["scope"], d["key_sha256"], d["request_sha256"], PENDING, "", e.recorded_at)
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@customer_api_p.on(PLAIN_ANSWER)
+def _plain_answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        UPSERT_ANSWER,
+        [
+            (d["scope"], d["key_sha256"], d["request_sha256"], d["status"],
+             json.dumps(d["body"], sort_keys=True, separators=(",", ":")), e.recorded_at)
+            for e in events
+            for d in (e.data,)
+        ],
+    )  # fmt: skip
+
+
+@customer_api_p.on(CLAIM_RELEASED)
+def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "DELETE FROM idempotency_answers WHERE customer_id = ? AND key_sha256 = ? AND status = ?",
+        [(e.data["scope"], e.data["key_sha256"], PENDING) for e in events],
+    )
 
 
 @customer_api_p.on(ANSWERS_EXPIRED)

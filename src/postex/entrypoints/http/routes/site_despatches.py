@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from postex.entrypoints.http.routes.sites import (
     receptacle_out,
     site_ops,
 )
+from postex.entrypoints.http.staff_idempotency import IDEMPOTENCY_KEY, once
 
 router = APIRouter(prefix="/api/v1/sites/{site}/despatches", tags=["despatches"])
 Did = Annotated[str, Path(min_length=1, max_length=20, examples=["GBLALAUSJFKAAUN60001"])]
@@ -80,12 +81,17 @@ def despatch_out(d: DespatchRecord) -> DespatchOut:
     summary="Compose closed receptacles of one series into a despatch",
 )
 def post_despatch(
+    request: Request,
     site: SiteCode,
     body: ComposeIn,
     p: Principal = Depends(principal),
     ops: SiteOps = Depends(site_ops),
-) -> DespatchOut:
-    return despatch_out(dsp.compose(ops, p, site, body.receptacle_ids))
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> Any:  # DespatchOut, or its first answer replayed as JSON
+    def run() -> DespatchOut:
+        return despatch_out(dsp.compose(ops, p, site, body.receptacle_ids))
+
+    return once(request, p, idempotency_key, body, run)
 
 
 class DespatchPage(BaseModel):

@@ -20,6 +20,7 @@ from postex.domain.errors import ValidationError
 from postex.entrypoints.http.auth import principal
 from postex.entrypoints.http.customer_api import known_query
 from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
+from postex.entrypoints.http.staff_idempotency import IDEMPOTENCY_KEY, once
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["sites"])
 SiteCode = Annotated[str, Path(min_length=1, max_length=16, examples=["GBLALA"])]
@@ -70,11 +71,17 @@ class AcceptancesOut(BaseModel):
     responses=PROBLEMS,
 )
 def post_acceptances(
+    request: Request,
     site: SiteCode,
     body: AcceptanceIn,
     p: Principal = Depends(principal),
     ops: SiteOps = Depends(site_ops),
-) -> AcceptancesOut:
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> Any:  # AcceptancesOut, or its first answer replayed as JSON
+    return once(request, p, idempotency_key, body, lambda: _accept(site, body, p, ops))
+
+
+def _accept(site: str, body: AcceptanceIn, p: Principal, ops: SiteOps) -> AcceptancesOut:
     if body.scans is not None:
         if body.item_id is not None or body.weight_g is not None:
             raise ValidationError.single(
@@ -135,14 +142,19 @@ def receptacle_out(r: ReceptacleRecord) -> ReceptacleOut:
     responses=PROBLEMS,
 )
 def post_receptacle(
+    request: Request,
     site: SiteCode,
     body: ReceptacleIn,
     p: Principal = Depends(principal),
     ops: SiteOps = Depends(site_ops),
-) -> ReceptacleOut:
-    return receptacle_out(
-        rcp.open_receptacle(ops, p, site, body.destination, body.category, body.subclass)
-    )
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> Any:  # ReceptacleOut, or its first answer replayed as JSON
+    def run() -> ReceptacleOut:
+        return receptacle_out(
+            rcp.open_receptacle(ops, p, site, body.destination, body.category, body.subclass)
+        )
+
+    return once(request, p, idempotency_key, body, run)
 
 
 class ReceptaclePage(BaseModel):
