@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from postex.adapters.sql.customer_api import idempotency_answers
 from postex.app.idempotency import ANSWERS_EXPIRED, expiry_chore, purge_expired
 from postex.bootstrap import Container, build
 from postex.config import load_settings
 from postex.domain.errors import ConfigurationError
+from postex.entrypoints.cli.main import app
 from postex.entrypoints.http.app import create_app
 from tests.customer_api.conftest import Caller, make_caller
 from tests.factories import item_payload
@@ -121,3 +123,27 @@ def test_retention_setting_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="idempotency_retention_hours"):
         load_settings(home=str(tmp_path), idempotency_retention_hours=0)
     assert load_settings(home=str(tmp_path)).idempotency_retention_hours == 24
+
+
+def test_postex_worker_once_purges_expired_answers(tmp_path: Path, sqlite_url: str) -> None:
+    """`postex worker --once` (real clock) purges answers recorded two days earlier."""
+    home = tmp_path / "home"
+    past = ManualClock()
+    past.t = datetime.now(UTC) - timedelta(days=2)
+    node = build(
+        load_settings(home=str(home), db_url=sqlite_url, webhook_worker_seconds=0),
+        create=True,
+        clock=past,
+    )
+    alice = make_caller(node, "Alice")
+    with TestClient(create_app(node)) as client:
+        assert _post(client, alice, "old-1", "OLD-1")[0] == 201
+    node.close()
+    ran = CliRunner().invoke(app, ["worker", "--once", "--db", sqlite_url, "--home", str(home)])
+    assert ran.exit_code == 0, ran.output
+    assert "1 expired idempotency answers purged" in ran.output
+    check = build(load_settings(home=str(home), db_url=sqlite_url, webhook_worker_seconds=0))
+    try:
+        assert _answers(check) == 0
+    finally:
+        check.close()
