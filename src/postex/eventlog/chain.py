@@ -21,6 +21,7 @@ ZERO_HASH = bytes(32)
 _pack_len = struct.Struct(">I").pack
 _pack_seq = struct.Struct(">IQ").pack  # length prefix (8) and the seq itself
 _sha256 = hashlib.sha256
+_LEN_DIGEST = _pack_len(32)
 
 
 @lru_cache(maxsize=1024)
@@ -64,42 +65,26 @@ def chain_hashes(
     Equal to :func:`event_hash` applied event by event; the fields shared by the batch are
     encoded once. This is the append's hot loop.
     """
-    len_prev = _pack_len(32)
     site_field = _text_field(site)
     raw_time = recorded_at.encode()  # not cached: every append has its own instant
     time_field = _pack_len(len(raw_time)) + raw_time
     pack_seq, pack_len, sha256 = _pack_seq, _pack_len, _sha256
+    prev_field = pack_len(len(prev_hash))  # after the first event always L(32 bytes)
     out: list[bytes] = []
     append = out.append
     seq = first_seq
     for type_, body in zip(types, bodies, strict=True):
-        if len(prev_hash) != 32:
-            return _slow_chain(prev_hash, site, first_seq, recorded_at, types, bodies)
         digest = sha256(
             b"".join(
-                (len_prev, prev_hash, site_field, pack_seq(8, seq), time_field,
+                (prev_field, prev_hash, site_field, pack_seq(8, seq), time_field,
                  _text_field(type_), pack_len(len(body)))
             )
         )  # fmt: skip
         digest.update(body)
         prev_hash = digest.digest()
+        prev_field = _LEN_DIGEST
         append(prev_hash)
         seq += 1
-    return out
-
-
-def _slow_chain(
-    prev_hash: bytes,
-    site: str,
-    first_seq: int,
-    recorded_at: str,
-    types: Sequence[str],
-    bodies: Sequence[bytes],
-) -> list[bytes]:
-    out = []
-    for seq, (type_, body) in enumerate(zip(types, bodies, strict=True), start=first_seq):
-        prev_hash = event_hash(prev_hash, site, seq, recorded_at, type_, body)
-        out.append(prev_hash)
     return out
 
 
@@ -158,7 +143,6 @@ def verify_rows(
     site_field = _text_field(site)
     pack_len, pack_seq, sha256, type_field = _pack_len, _pack_seq, _sha256, _text_field
     prev_field = pack_len(len(last))  # after the first event always L(32 bytes)
-    len_digest = pack_len(32)
     time_of: str | None = None
     kind_of: str | None = None
     time_field = kind_field = b""
@@ -189,7 +173,7 @@ def verify_rows(
             h.update(body)
             if h.digest() != digest:
                 return ChainFault(site, expected, "hash does not match the stored event")
-            seq, last, prev_field = expected, digest, len_digest
+            seq, last, prev_field = expected, digest, _LEN_DIGEST
             if expected in watch and seen is not None:
                 seen[expected] = digest
             count += 1
