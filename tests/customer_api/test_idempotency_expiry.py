@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
 from postex.adapters.sql.customer_api import idempotency_answers
@@ -147,3 +147,14 @@ def test_postex_worker_once_purges_expired_answers(tmp_path: Path, sqlite_url: s
         assert _answers(check) == 0
     finally:
         check.close()
+
+
+@pytest.mark.parametrize("table", ["idempotency_answers", "item_references"])
+def test_migrations_create_the_declared_customer_api_tables(node: Container, table: str) -> None:
+    """Columns and indexes after migrations 0003 and 0011 match the tables' declaration."""
+    from postex.adapters.sql import customer_api
+
+    declared = getattr(customer_api, table)
+    found = inspect(node.store.engine)
+    assert [c["name"] for c in found.get_columns(table)] == [c.name for c in declared.columns]
+    assert {i["name"] for i in found.get_indexes(table)} == {i.name for i in declared.indexes}
