@@ -148,3 +148,34 @@ def test_upload_and_raw_csv_share_an_idempotency_key(client: TestClient, alice: 
     assert len(stored(client, alice)) == 3
     assert send_csv(client, alice, example_csv()).status_code == 201  # no key: a new manifest
     assert len(stored(client, alice)) == 6
+
+
+async def _parse_big_upload() -> bool:
+    from starlette.datastructures import Headers, UploadFile
+
+    from postex.entrypoints.http.routes.manifests import InMemoryParser
+
+    data = b"reference,service\n" + b"R,tracked\n" * 300_000  # 3 MB, past the 1 MB default
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="m.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + data + b"\r\n--b--\r\n"
+    )
+
+    async def stream() -> Any:
+        yield body
+
+    headers = Headers({"content-type": "multipart/form-data; boundary=b"})
+    form = await InMemoryParser(headers, stream(), max_part_size=len(body)).parse()
+    part = form["file"]
+    assert isinstance(part, UploadFile)
+    assert await part.read() == data
+    rolled = bool(part.file._rolled)  # type: ignore[attr-defined]
+    await form.close()
+    return rolled
+
+
+def test_large_uploads_never_touch_the_disk() -> None:
+    """A manifest's personal data is not spooled into a temporary file."""
+    import anyio
+
+    assert anyio.run(_parse_big_upload) is False

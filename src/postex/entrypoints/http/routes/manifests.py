@@ -95,6 +95,13 @@ REQUEST_BODY: dict[str, Any] = {
 }
 
 
+class InMemoryParser(MultiPartParser):
+    """Keeps file parts in memory: the body is there already, and a manifest's personal
+    data must not roll over into a temporary file on disk."""
+
+    spool_max_size = MAX_FORM_BYTES
+
+
 def _refuse(field: str, rule: str, value: object, message: str) -> ValidationError:
     return ValidationError.single(field, rule, value, message)
 
@@ -105,7 +112,7 @@ async def csv_from_form(headers: Headers, raw: bytes) -> bytes:
     async def body() -> Any:
         yield raw
 
-    parser = MultiPartParser(
+    parser = InMemoryParser(
         headers, body(), max_files=10, max_fields=10, max_part_size=MAX_FORM_BYTES
     )
     try:
