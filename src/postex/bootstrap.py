@@ -31,7 +31,7 @@ from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
-from postex.adapters.sql.store import SqlStore, normalise_url
+from postex.adapters.sql.store import EventBatch, SqlStore, normalise_url
 from postex.adapters.webhooks import HttpWebhookSender
 from postex.app.context import Context
 from postex.app.documents import Documents
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from postex.adapters.nats.kit import Replication
 
 
-__all__ = ["Container", "build", "load_kek", "normalise_url"]
+__all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
 
 
 @dataclass

@@ -159,3 +159,18 @@ def test_imported_events_keep_their_own_times_and_types(node: Container) -> None
     assert [(e.recorded_at, e.type, e.body, e.hash) for e in node.store.read_events("GBLALA")] == [
         (e.recorded_at, e.type, e.body, e.hash) for e in source
     ]
+
+
+def test_a_bad_body_late_in_a_long_append_writes_nothing(node: Container) -> None:
+    """On SQLite a long append is written in chunks while the next is encoded: a bad body in
+    a later chunk still rolls back every chunk, and the store keeps working."""
+    append(node, "GBLALA", 3)
+    before = node.store.head("GBLALA")
+    events = [NewEvent("test.noted.v1", {"i": i}) for i in range(700)]
+    events[600] = NewEvent("test.noted.v1", {"w": 0.5})
+    with pytest.raises(ValidationError), node.store.write("GBLALA") as uow:
+        uow.append(events)
+    assert node.store.head("GBLALA") == before
+    assert len(list(node.store.read_events("GBLALA"))) == 3
+    append(node, "GBLALA", 700)
+    assert verify_events(ChainState("GBLALA"), node.store.read_events("GBLALA")) is None

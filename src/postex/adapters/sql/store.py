@@ -11,6 +11,7 @@ import hashlib
 import heapq
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
@@ -31,6 +32,10 @@ from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
 
 CommitListener = Callable[[str, int], None]
+# (site, first seq, recorded_at…, type…, body…, prev_hash…, hash…) of consecutive events
+EventBatch = tuple[str, int, list[str], list[str], list[bytes], list[bytes], list[bytes]]
+# Events per batch insert on SQLite: a long append writes one chunk while it encodes the next.
+APPEND_CHUNK = 250
 EVENT_COLUMNS = ", ".join(EVENT_COLUMN_NAMES)
 
 
@@ -109,20 +114,43 @@ class SqlUnitOfWork:
         if not events:
             return []
         seq, prev, last_time = self._load_head()
+        head_hash = prev
         site = self._site
         now = format_time(self.store.clock.now())
         recorded_at = now if now > last_time else last_time  # monotonic within a site
-        types = [ev.type for ev in events]
-        bodies = [canonical(ev.body) for ev in events]
-        hashes = chain_hashes(prev, site, seq + 1, recorded_at, types, bodies)
-        prevs = [prev, *hashes[:-1]]
         n = len(events)
         times = [recorded_at] * n
-        insert_event_batch(self.conn, site, seq + 1, times, types, bodies, prevs, hashes)
-        stored = list(
-            map(StoredEvent, repeat(site, n), range(seq + 1, seq + n + 1), times, types, bodies,
-                prevs, hashes, [ev.body for ev in events])
-        )  # fmt: skip
+        types = [ev.type for ev in events]
+        bodies: list[bytes] = []
+        hashes: list[bytes] = []
+        pending: Future[None] | None = None
+        try:
+            # Encode and hash chunk k+1 while SQLite writes chunk k: the batch insert runs
+            # in SQLite's C code without the interpreter lock, on the other core.
+            for start in range(0, n, self.store.append_chunk):
+                end = min(start + self.store.append_chunk, n)
+                part = [canonical(ev.body) for ev in events[start:end]]
+                first = seq + 1 + start
+                digests = chain_hashes(prev, site, first, recorded_at, types[start:end], part)
+                prevs = [prev, *digests[:-1]]
+                args = (self.conn, site, first, times[start:end], types[start:end], part, prevs,
+                        digests)  # fmt: skip
+                if pending is not None:
+                    pending.result()
+                if end == n and pending is None:  # a single chunk: nothing to overlap with
+                    insert_event_batch(*args)
+                else:
+                    pending = self.store.writer(insert_event_batch, *args)
+                bodies += part
+                hashes += digests
+                prev = digests[-1]
+            stored = list(
+                map(StoredEvent, repeat(site, n), range(seq + 1, seq + n + 1), times, types,
+                    bodies, [head_hash, *hashes[:-1]], hashes, [ev.body for ev in events])
+            )  # fmt: skip
+        finally:
+            if pending is not None:
+                pending.result()  # never leave the connection busy, even on the way out
         self._head = (seq + n, hashes[-1], recorded_at)
         apply_all(self.conn, stored)
         self.appended += n
@@ -152,6 +180,11 @@ class SqlStore:
         self.ph = "%s" if self.is_postgres else "?"
         self.signer_for = signer_for
         self.checkpoint_every = checkpoint_every
+        # SQLite writes an append's events in chunks on a writer thread while the caller's
+        # thread encodes the next chunk (see SqlUnitOfWork.append); PostgreSQL's COPY is
+        # client-side Python, so it gains nothing from a thread and takes one chunk.
+        self.append_chunk = 10**9 if self.is_postgres else APPEND_CHUNK
+        self._writer_pool: ThreadPoolExecutor | None = None
         self._site_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._listeners: list[CommitListener] = []
@@ -163,7 +196,22 @@ class SqlStore:
         upgrade(self.engine)
 
     def dispose(self) -> None:
+        if self._writer_pool is not None:
+            self._writer_pool.shutdown()
         self.engine.dispose()
+
+    def writer(self, fn: Callable[..., None], *args: Any) -> Future[None]:
+        """Run a statement of an append on the writer thread (SQLite) or right here."""
+        if self.is_postgres:
+            done: Future[None] = Future()
+            fn(*args)
+            done.set_result(None)
+            return done
+        if self._writer_pool is None:
+            with self._locks_guard:
+                if self._writer_pool is None:
+                    self._writer_pool = ThreadPoolExecutor(4, thread_name_prefix="postex-append")
+        return self._writer_pool.submit(fn, *args)
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         """Called after each commit that appended events, with (site, new head seq)."""
@@ -384,6 +432,16 @@ class SqlStore:
                     count += 1
                 out[table.name] = (count, h.hexdigest())
         return out
+
+    def copy_event_batches(self, table: str, batches: Sequence[EventBatch]) -> None:
+        """Write ready-made event rows to ``table`` (a name from code) with the append's own
+        batch insert, one transaction per batch and nothing else: a benchmark's baseline."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            for batch in batches:
+                conn.begin()
+                insert_event_batch(conn, *batch, table=table)
+                conn.commit()
 
     def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """For tests and drills that tamper with storage on purpose."""

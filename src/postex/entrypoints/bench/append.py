@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from postex.adapters.sql.fast import insert_event_batch
 from postex.app.customers import create_customer
 from postex.app.demo import demo_item
 from postex.app.integrity import verify_store
 from postex.app.items import item_event_body, pre_advise
-from postex.bootstrap import Container
+from postex.bootstrap import Container, EventBatch
 from postex.domain.events import ITEM_PRE_ADVISED
 from postex.domain.ids import S10
 from postex.domain.items import parse_pre_advice
@@ -79,28 +78,14 @@ def _plain_insert(c: Container, rows: list[tuple[Any, ...]], batch: int) -> None
         cur.close()
 
 
-Columns = tuple[str, int, list[str], list[str], list[bytes], list[bytes], list[bytes]]
-
-
-def _columns(rows: list[tuple[Any, ...]], batch: int) -> list[Columns]:
+def _columns(rows: list[tuple[Any, ...]], batch: int) -> list[EventBatch]:
     """Rows cut into batches of columns, as the store's batch insert takes them."""
-    out: list[Columns] = []
+    out: list[EventBatch] = []
     for i in range(0, len(rows), batch):
         part = rows[i : i + batch]
         out.append((part[0][0], part[0][1], [r[2] for r in part], [r[3] for r in part],
                     [r[4] for r in part], [r[5] for r in part], [r[6] for r in part]))  # fmt: skip
     return out
-
-
-def _bulk_insert(c: Container, batches: list[Columns]) -> None:
-    """The strict baseline: the same rows through the store's own batch insert (one statement
-    on SQLite, binary COPY on PostgreSQL), one transaction per batch, nothing else."""
-    with c.store.engine.connect() as raw:
-        conn = raw.execution_options(postex_write=True)
-        for cols in batches:
-            conn.begin()
-            insert_event_batch(conn, *cols, table="bench_plain")
-            conn.commit()
 
 
 def _reset_bare_table(c: Container) -> None:
@@ -153,7 +138,11 @@ def bench_append(
             plain.append(len(rows) / timed(lambda rows=rows: _plain_insert(c, rows, batch)))  # type: ignore[misc]
             _reset_bare_table(c)
             batches = _columns(rows, batch)
-            bulk.append(len(rows) / timed(lambda b=batches: _bulk_insert(c, b)))  # type: ignore[misc]
+            # The strict baseline: the same rows through the store's own batch insert (one
+            # statement on SQLite, binary COPY on PostgreSQL), one transaction per batch.
+            bulk.append(
+                len(rows) / timed(lambda b=batches: c.store.copy_event_batches("bench_plain", b))  # type: ignore[misc]
+            )
 
             def run_use_case() -> None:
                 for _ in range(events // batch):
