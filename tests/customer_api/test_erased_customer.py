@@ -57,3 +57,22 @@ def test_other_customers_are_unaffected(
     erase_customer(node.ctx, alice.id, reason="test")
     node.vault.forget_cached()
     assert client.post("/api/v1/items", json=item_payload(), headers=bob.headers).status_code == 201
+
+
+def test_erased_customer_cannot_subscribe_a_webhook(
+    node: Container, client: TestClient, alice: Caller
+) -> None:
+    """Subscribing seals the webhook secret under the destroyed data key: 403, not 503."""
+    hook = {"url": "https://example.com/postex-hook"}
+    before = client.post("/api/v1/webhooks", json=hook, headers=alice.headers)
+    assert before.status_code == 201, before.text
+    erase_customer(node.ctx, alice.id, reason="test")
+    node.vault.forget_cached()
+    heads = {s: node.store.head(s) for s in node.store.sites()}
+
+    _erased(client.post("/api/v1/webhooks", json=hook, headers=alice.headers))
+    assert {s: node.store.head(s) for s in node.store.sites()} == heads  # nothing written
+    listed = client.get("/api/v1/webhooks", headers=alice.headers).json()["webhooks"]
+    assert [w["id"] for w in listed] == [before.json()["id"]]
+    bad = client.post("/api/v1/webhooks", json={"url": "ftp://x"}, headers=alice.headers)
+    assert bad.status_code == 422  # bad input is still described first

@@ -260,9 +260,17 @@ def list_items(
 def cancel_item(
     ctx: Context, customer_id: str, item_id: str, actor: str = "customer"
 ) -> ItemRecord:
-    """Cancel before acceptance; afterwards the item is already in the post's hands."""
+    """Cancel before acceptance; afterwards the item is already in the post's hands.
+
+    A site may be accepting the item right now (another writer on PostgreSQL): the item is
+    locked as acceptance locks it, and its state read only then, so exactly one of the two
+    wins and the other is refused by the state rule (409 here, 422 state_cancelled there).
+    """
+    from postex.app.site_ops import SiteOpsRepository
+
     S10.parse(item_id)
     with ctx.store.write(ctx.site) as uow:
+        uow.repo(SiteOpsRepository).lock_items([item_id])
         repo = uow.repo(ItemRepository)
         record = repo.get_owned(customer_id, item_id)
         if record is None:

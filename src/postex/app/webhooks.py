@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from postex.app.context import Context, new_id
+from postex.app.items import refusing_erased
 from postex.app.partners import office_name
 from postex.domain.errors import KeyUnavailableError, NotFoundError, ValidationError
 from postex.domain.tracking import Status, event_codes
@@ -305,7 +306,8 @@ def subscribe(
     chosen = _statuses(statuses)
     sub_id = new_id("whk")
     secret = "whsec_" + secrets.token_urlsafe(32)
-    with ctx.store.write(ctx.site) as uow:
+    # An erased customer's data key is gone: the secret cannot be sealed (403 customer_erased).
+    with refusing_erased(ctx, customer_id), ctx.store.write(ctx.site) as uow:
         repo = uow.repo(WebhookRepository)
         if len(repo.owned(customer_id)) >= MAX_SUBSCRIPTIONS:
             raise ValidationError.single(

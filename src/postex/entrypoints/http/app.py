@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from postex.entrypoints.http import problems
 from postex.entrypoints.http.limits import BodySizeLimit
 from postex.entrypoints.http.routes import ROUTERS
 from postex.entrypoints.http.routes.webhooks import start_webhook_worker
+from postex.entrypoints.http.schemas_items import declare_everywhere
 
 log = logging.getLogger("postex.http")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
@@ -55,4 +57,13 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     for router in ROUTERS:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # The body limit is middleware: any operation can answer 413 (BodySizeLimit).
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_everywhere(generate(), 413)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

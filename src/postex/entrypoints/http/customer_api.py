@@ -63,10 +63,14 @@ def customer(request: Request, p: Principal = Depends(principal)) -> str:
 
 
 def known_query(*names: str) -> Any:
-    """A dependency refusing query parameters the route does not define (typos never pass)."""
+    """A dependency refusing query parameters the route does not define (typos never pass).
+
+    It authenticates first (the caller's principal, shared with the route's own dependency):
+    a caller without a valid key gets 401 and learns nothing about the parameters.
+    """
     allowed = frozenset(names)
 
-    def check(request: Request) -> None:
+    def check(request: Request, _caller: Principal = Depends(principal)) -> None:
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise ValidationError(

@@ -12,12 +12,17 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postex.domain import errors as e
 from postex.domain.errors import FieldError, PostexError, ValidationError
+from postex.entrypoints.http.auth import bearer_scheme, principal
+from postex.entrypoints.http.deps import context
 
 log = logging.getLogger("postex.http")
 PROBLEM = "application/problem+json"
@@ -86,6 +91,27 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     return out or [FieldError("body", "invalid", None, "the request is not valid")]
 
 
+def _needs_principal(dependant: Dependant) -> bool:
+    return any(d.call is principal or _needs_principal(d) for d in dependant.dependencies)
+
+
+async def _unauthenticated(request: Request) -> JSONResponse | None:
+    """The 401 of a route that authenticates, if the caller is not authenticated.
+
+    FastAPI decodes a JSON body before it runs any dependency, so an undecodable body would
+    otherwise be described (422) to a caller without a valid key. Authentication comes first.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not _needs_principal(route.dependant):
+        return None
+    creds = await bearer_scheme(request)
+    try:
+        await run_in_threadpool(principal, request, creds, context(request))
+    except e.UnauthenticatedError as exc:
+        return postex_problem(request, exc)
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(PostexError)
     async def _postex(request: Request, exc: PostexError) -> JSONResponse:
@@ -93,6 +119,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await _unauthenticated(request)
+        if refused is not None:
+            return refused
         return postex_problem(request, ValidationError(_field_errors(exc)))
 
     @app.exception_handler(StarletteHTTPException)

@@ -236,6 +236,10 @@ EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
     429: ("Too many requests with this API key; see Retry-After", {
         "type": "https://postex.dev/problems/rate-limited", "title": "Too many requests",
         "status": 429, "detail": "rate limit of 100 requests/s exceeded", "retry_after": 1}),
+    503: ("The node cannot seal or open customer data: its key-encryption key is missing "
+          "(an operator must restore it; retry later)", {
+        "type": "https://postex.dev/problems/key-error", "title": "Key unavailable",
+        "status": 503, "detail": "correlation id 3b8f0c1e9d2a4c6b8e0f1a2b3c4d5e6f"}),
 }  # fmt: skip
 
 
@@ -294,3 +298,17 @@ def problems(*codes: int, creating: bool = False) -> dict[int | str, dict[str, A
             }
         out[code] = entry
     return out
+
+
+def declare_everywhere(spec: dict[str, Any], code: int) -> dict[str, Any]:
+    """Add the problem ``code`` to every operation of an OpenAPI document that lacks it.
+
+    For conditions of the whole application, not of a route: the body size limit (413) is
+    checked by middleware on every request, whatever its method or path.
+    """
+    entry = problems(code)[code]
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            if isinstance(op, dict) and "responses" in op:
+                op["responses"].setdefault(str(code), entry)
+    return spec

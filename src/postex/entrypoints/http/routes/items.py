@@ -101,7 +101,7 @@ def detail_out(view: ItemView) -> dict[str, Any]:
     description="Validates the item and its customs data, issues an S10 id and says which "
     "customs form it needs (CN22, CN23 or none). Export holds in scope refuse it (409). "
     "An erased customer account can no longer pre-advise (403, rule customer_erased).",
-    responses=problems(401, 403, 409, 413, 422, 429, creating=True),
+    responses=problems(401, 403, 409, 413, 422, 429, 503, creating=True),
     dependencies=[known_query()],
 )
 def create_item(

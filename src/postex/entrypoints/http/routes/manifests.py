@@ -198,7 +198,7 @@ def _render(
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
     dependencies=[known_query("partial")],
-    responses=problems(401, 403, 409, 413, 422, 429, creating=True),
+    responses=problems(401, 403, 409, 413, 422, 429, 503, creating=True),
 )
 async def post_manifest(
     request: Request,

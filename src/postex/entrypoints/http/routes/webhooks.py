@@ -16,12 +16,14 @@ from postex.app import webhooks as wh
 from postex.app.holds import activation_chore
 from postex.app.idempotency import expiry_chore
 from postex.bootstrap import Container
-from postex.entrypoints.http.auth import customer_id
+from postex.entrypoints.http.customer_api import customer as customer_id
+from postex.entrypoints.http.customer_api import known_query
 from postex.entrypoints.http.deps import container
+from postex.entrypoints.http.schemas_items import problems
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+ERRORS = problems(401, 403, 404, 422, 429)  # 422: unknown query parameters, bad values
+STRICT = [known_query()]
 
 
 class WebhookIn(BaseModel):
@@ -37,7 +39,10 @@ class WebhookIn(BaseModel):
     "/webhooks",
     status_code=201,
     summary="Subscribe to your items' tracking events (the secret is shown once)",
-    responses={**ERRORS, 422: PROBLEM},
+    description="An erased customer account can no longer subscribe (403, rule "
+    "customer_erased): the secret would be sealed under its destroyed data key.",
+    responses=problems(401, 403, 413, 422, 429, 503, creating=True),
+    dependencies=STRICT,
 )
 def create_webhook(
     body: WebhookIn,
@@ -51,21 +56,37 @@ def create_webhook(
     return {**created.record.to_dict(), "secret": created.secret}
 
 
-@router.get("/webhooks", summary="Your webhook subscriptions", responses=ERRORS)
+@router.get(
+    "/webhooks",
+    summary="Your webhook subscriptions",
+    responses=problems(401, 403, 422, 429),
+    dependencies=STRICT,
+)
 def list_webhooks(
     cid: str = Depends(customer_id), c: Container = Depends(container)
 ) -> dict[str, Any]:
     return {"webhooks": [s.to_dict() for s in wh.list_subscriptions(c.ctx, cid)]}
 
 
-@router.get("/webhooks/{webhook_id}", summary="One webhook subscription", responses=ERRORS)
+@router.get(
+    "/webhooks/{webhook_id}",
+    summary="One webhook subscription",
+    responses=ERRORS,
+    dependencies=STRICT,
+)
 def get_webhook(
     webhook_id: str, cid: str = Depends(customer_id), c: Container = Depends(container)
 ) -> dict[str, Any]:
     return wh.get_subscription(c.ctx, cid, webhook_id).to_dict()
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=ERRORS)
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    summary="Unsubscribe",
+    responses=ERRORS,
+    dependencies=STRICT,
+)
 def delete_webhook(
     webhook_id: str, cid: str = Depends(customer_id), c: Container = Depends(container)
 ) -> Response:
@@ -77,6 +98,7 @@ def delete_webhook(
     "/webhooks/{webhook_id}/deliveries",
     summary="Delivery log of a subscription, newest first",
     responses=ERRORS,
+    dependencies=[known_query("limit")],
 )
 def list_deliveries(
     webhook_id: str,
@@ -92,6 +114,7 @@ def list_deliveries(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}",
     summary="One delivery and its attempts (time, HTTP status or error class, duration)",
     responses=ERRORS,
+    dependencies=STRICT,
 )
 def get_delivery(
     webhook_id: str,
@@ -109,6 +132,7 @@ def get_delivery(
     status_code=202,
     summary="Send a delivery again (a fresh budget of attempts)",
     responses=ERRORS,
+    dependencies=STRICT,
 )
 def redeliver(
     webhook_id: str,
