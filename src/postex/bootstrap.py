@@ -32,6 +32,7 @@ from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
 from postex.adapters.sql.store import EventBatch, SqlStore, normalise_url
+from postex.adapters.sql.tracking_announce import HUB_OPTION
 from postex.adapters.webhooks import HttpWebhookSender
 from postex.app.context import Context
 from postex.app.documents import Documents
@@ -115,6 +116,8 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
     )
     if create:
         store.migrate()
+    if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
+        store.engine.update_execution_options(**{HUB_OPTION: True})
     vault = EnvelopeVault(kek)
     # A site of a network issues S10 ids only from its own part of each serial block.
     slot = load_network().serial_slot(settings.site) if settings.role == "site" else None
@@ -133,5 +136,5 @@ def replication(c: Container) -> Replication:
 
     return Replication(
         c.store, c.signer, c.ctx.clock, c.settings.site, c.settings.nats_url,
-        Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds,
+        Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds, c.settings.keys_dir,
     )  # fmt: skip

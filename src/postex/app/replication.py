@@ -15,6 +15,7 @@ ids from their own serial sub-blocks, so item ids never collide).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -181,6 +182,95 @@ def chunk_events(
         yield run
 
 
+# --- message signatures --------------------------------------------------------------------
+# Every events and keys message carries the publishing site's Ed25519 signature in two
+# headers. The signed text binds the message to its site and seq range and, through a
+# SHA-256 digest, to its exact payload bytes (see docs/log-format.md).
+SIGNATURE_HEADER = "Postex-Signature"
+KEY_ID_HEADER = "Postex-Key-Id"
+
+
+@dataclass(frozen=True)
+class MessageSignature:
+    key_id: str
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class MessageClaim:
+    """What a signed message says about itself: kind, site, seq range, last hash, payload."""
+
+    kind: str  # "events" or "keys"
+    site: str
+    first: int
+    last: int
+    last_hash: bytes
+    payload: bytes
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.first}-{self.last}" if self.kind == "events" else self.kind
+
+
+def message_text(claim: MessageClaim, key_id: str) -> bytes:
+    """The signed form: UTF-8 lines joined by LF, no trailing newline."""
+    return (
+        f"postex-message-v1\nkind={claim.kind}\nsite={claim.site}\nfirst={claim.first}\n"
+        f"last={claim.last}\nlast_hash={claim.last_hash.hex()}\n"
+        f"payload_sha256={hashlib.sha256(claim.payload).hexdigest()}\nkey_id={key_id}"
+    ).encode()
+
+
+def events_claim(site: str, events: Sequence[StoredEvent], payload: bytes) -> MessageClaim:
+    return MessageClaim("events", site, events[0].seq, events[-1].seq, events[-1].hash, payload)
+
+
+def keys_claim(site: str, payload: bytes) -> MessageClaim:
+    return MessageClaim("keys", site, 0, 0, b"", payload)
+
+
+def sign_message(signer: Signer, claim: MessageClaim) -> dict[str, str]:
+    """The signature headers of a message (the site's own key)."""
+    sig = signer.sign(message_text(claim, signer.key_id))
+    return {SIGNATURE_HEADER: base64.b64encode(sig).decode(), KEY_ID_HEADER: signer.key_id}
+
+
+def read_signature(headers: Mapping[str, str] | None) -> MessageSignature | None:
+    """The signature a message carries; None if it carries none (or an unreadable one)."""
+    if not headers or SIGNATURE_HEADER not in headers or KEY_ID_HEADER not in headers:
+        return None
+    try:
+        raw = base64.b64decode(headers[SIGNATURE_HEADER], validate=True)
+    except ValueError:
+        return None
+    return MessageSignature(headers[KEY_ID_HEADER], raw)
+
+
+def message_refusal(
+    claim: MessageClaim, sig: MessageSignature | None, site_keys: Mapping[str, Mapping[str, bytes]]
+) -> str | None:
+    """Why a message must be refused, or None if the site's trusted key signed it.
+
+    ``site_keys`` maps a site to its trusted public keys by key id: a key trusted for
+    another site (or the hub's own) does not sign for this one.
+    """
+    if sig is None:
+        return "unsigned"
+    raw = site_keys.get(claim.site, {}).get(sig.key_id)
+    if raw is None:
+        return f"signed with key {sig.key_id[:40]!r}, not a key trusted for {claim.site}"
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(
+            sig.signature, message_text(claim, sig.key_id)
+        )
+    except (InvalidSignature, ValueError):
+        return "signature does not match the message"
+    return None
+
+
+def site_code_ok(site: str) -> bool:
+    return 0 < len(site) <= 16 and site.isascii() and site.isalnum()
+
+
 # --- witnessing ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Witness:
@@ -335,6 +425,8 @@ class Hub:
     # Apply the projections to stored events (tracking for the whole network). Item ids
     # are unique across sites because each issues from its own serial sub-block.
     project: bool = True
+    # Each site's trusted public keys by key id: only these sign that site's messages.
+    site_keys: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
 
     def _now(self) -> str:
@@ -348,8 +440,57 @@ class Hub:
             self._cps[site] = {cp.seq: cp for cp in self.store.checkpoints(site)}
         return self._cps[site]
 
+    def _refused(self, subject_site: str, claim: MessageClaim | None, reason: str,
+                 signed: bool) -> None:  # fmt: skip
+        kind = "bad-message-signature" if signed else "unsigned-message"
+        what = claim.describe() if claim is not None else "message"
+        seq = claim.first if claim is not None else 0
+        detail = f"{what} refused, nothing stored: {reason}"
+        self._alarm(ChainFault(subject_site, seq, detail), kind)
+
+    def _check_message(
+        self, subject_site: str, claim: MessageClaim, sig: MessageSignature | None
+    ) -> bool:
+        """True if ``claim`` may be processed: the subject's site's trusted key signed it."""
+        if claim.site != subject_site:
+            reason = f"carries site {claim.site[:16]!r}'s {claim.kind} on {subject_site}'s subject"
+        else:
+            reason = message_refusal(claim, sig, self.site_keys) or ""
+        if reason:
+            self._refused(subject_site, claim, reason, sig is not None)
+            return False
+        return True
+
+    def receive_signed_events(
+        self, subject_site: str, data: bytes, sig: MessageSignature | None
+    ) -> Outcome | None:
+        """An events message off the wire: verify its signature first, then
+        :meth:`receive_events`. None (and an alarm, nothing stored) if it is refused; a
+        message that is not an events message at all raises ValidationError."""
+        if not site_code_ok(subject_site):
+            raise _bad("subject site", subject_site)
+        site, events = decode_events(data)
+        if not self._check_message(subject_site, events_claim(site, events, data), sig):
+            return None
+        return self.receive_events(site, events)
+
+    def receive_signed_keys(self, subject_site: str, data: bytes, sig: MessageSignature | None
+                            ) -> bool:  # fmt: skip
+        """A keys message off the wire: kept only if the site's trusted key signed it."""
+        if not site_code_ok(subject_site):
+            raise _bad("subject site", subject_site)
+        site, keys = decode_keys(data)
+        if not self._check_message(subject_site, keys_claim(site, data), sig):
+            return False
+        self.receive_keys(site, keys)
+        return True
+
     def receive_events(self, site: str, events: Sequence[StoredEvent]) -> Outcome:
-        """Store the events that extend the copy; report duplicates, a gap or a fault."""
+        """Store the events that extend the copy; report duplicates, a gap or a fault.
+
+        Trusts that ``events`` come from ``site``: messages off the wire go through
+        :meth:`receive_signed_events`.
+        """
         out = Outcome()
         if any(e.site != site for e in events):
             out.fault = ChainFault(site, events[0].seq, "message carries another site's events")
@@ -414,8 +555,14 @@ class Hub:
 
     def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
         """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""
+        if not site_code_ok(cp.site):
+            raise _bad("checkpoint site", cp.site)
         if not signature_valid(cp, self.trusted):
             self._alarm(ChainFault(cp.site, cp.seq, "checkpoint signature is not valid"), "bad-sig")
+            return None
+        if cp.key_id not in self.site_keys.get(cp.site, {}):
+            reason = f"checkpoint signed by key {cp.key_id[:40]!r}, not a key trusted for the site"
+            self._alarm(ChainFault(cp.site, cp.seq, reason), "bad-sig")
             return None
         cps = self._checkpoints(cp.site)
         held = cps.get(cp.seq)

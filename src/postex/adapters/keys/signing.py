@@ -58,3 +58,22 @@ def trusted_keys(keys_dir: Path) -> dict[str, bytes]:
         raw = base64.b64decode(path.read_text().strip())
         out[key_id_of(raw)] = raw
     return out
+
+
+def site_keys(keys_dir: Path) -> dict[str, dict[str, bytes]]:
+    """Trusted public keys by the site (or node) they belong to, then by key id.
+
+    ``<NAME>.pub`` (written by ``postex replication trust --name NAME``) is NAME's key;
+    ``signing-<SITE>.json`` is the key of a site this node runs itself.
+    """
+    out: dict[str, dict[str, bytes]] = {}
+    if not keys_dir.is_dir():
+        return out
+    for path in sorted(keys_dir.glob("signing-*.json")):
+        site = path.stem.removeprefix("signing-")
+        signer = load_or_create_signer(keys_dir, site)
+        out.setdefault(site, {})[signer.key_id] = signer.public
+    for path in sorted(keys_dir.glob("*.pub")):
+        raw = base64.b64decode(path.read_text().strip())
+        out.setdefault(path.stem, {})[key_id_of(raw)] = raw
+    return out

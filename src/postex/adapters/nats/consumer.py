@@ -30,9 +30,8 @@ from postex.app.replication import (
     checkpoint_dict,
     chunk_events,
     decode_checkpoint,
-    decode_events,
-    decode_keys,
     encode_events,
+    read_signature,
     witness_dict,
 )
 from postex.domain.errors import PostexError
@@ -80,7 +79,9 @@ class HubConsumer:
                         continue
                     for msg in msgs:
                         try:
-                            await asyncio.to_thread(self._handle, msg.subject, msg.data)
+                            await asyncio.to_thread(
+                                self._handle, msg.subject, msg.data, msg.headers
+                            )
                         except BaseException:
                             await msg.nak()  # redelivered at once to the next attempt
                             raise
@@ -115,20 +116,22 @@ class HubConsumer:
                 ),
             )
 
-    def _handle(self, subject: str, data: bytes) -> None:
-        kind = subject[len(self.subjects.prefix) + 1 :].split(".", 1)[0]
+    def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
+        """Verify and apply one message; events and keys must carry the site's signature."""
+        kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        sig = read_signature(hdrs)
         try:
             if kind == "events":
-                site, events = decode_events(data)
+                out = self.hub.receive_signed_events(site, data, sig)
+                if out is None:  # refused (alarm raised): not the site's, so not a sign of life
+                    return
                 self._last_seen[site] = time.monotonic()
-                out = self.hub.receive_events(site, events)
                 if out.gap_from is not None:
                     self._gaps[site] = out.gap_from
             elif kind == "checkpoints":
                 self.hub.receive_checkpoint(decode_checkpoint(data))
             elif kind == "keys":
-                site, keys = decode_keys(data)
-                self.hub.receive_keys(site, keys)
+                self.hub.receive_signed_keys(site, data, sig)
         except PostexError as exc:  # a malformed message is dropped, and said so
             log.warning("hub: dropped a message on %s: %s", subject, exc.detail)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from postex.adapters.backup.files import BackupChain, FileBackupWriter
+from postex.adapters.keys.signing import site_keys
 from postex.adapters.nats.consumer import HubConsumer
 from postex.adapters.nats.jetstream import delete_stream
 from postex.adapters.nats.publisher import JetStreamPublisher
@@ -79,6 +80,7 @@ class Replication:
     nats_url: str
     subjects: Subjects
     checkpoint_seconds: float = 60.0
+    keys_dir: Path | None = None  # where the trusted keys live (``<SITE>.pub``)
 
     def __post_init__(self) -> None:
         self.state = SqlReplicationState(self.store)
@@ -89,16 +91,29 @@ class Replication:
     def publisher(self, url: str | None = None) -> JetStreamPublisher:
         pub = JetStreamPublisher(
             self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects,
-            checkpoint_seconds=self.checkpoint_seconds,
+            checkpoint_seconds=self.checkpoint_seconds, signer=self.signer,
         )  # fmt: skip
         pub.attach()
         return pub
 
-    def hub(self, trusted: dict[str, bytes]) -> Hub:
-        return Hub(HubCopy(self.store), self.state, self.signer, trusted, self.clock)
+    def hub(
+        self, trusted: dict[str, bytes], by_site: dict[str, dict[str, bytes]] | None = None
+    ) -> Hub:
+        """The hub; ``by_site`` (default: read from the keys directory) says which trusted
+        key signs for which site."""
+        if by_site is None:
+            by_site = site_keys(self.keys_dir) if self.keys_dir is not None else {}
+        return Hub(
+            HubCopy(self.store), self.state, self.signer, trusted, self.clock, site_keys=by_site
+        )
 
-    def consumer(self, trusted: dict[str, bytes], url: str | None = None) -> HubConsumer:
-        return HubConsumer(self.hub(trusted), url or self.nats_url, self.subjects)
+    def consumer(
+        self,
+        trusted: dict[str, bytes],
+        url: str | None = None,
+        by_site: dict[str, dict[str, bytes]] | None = None,
+    ) -> HubConsumer:
+        return HubConsumer(self.hub(trusted, by_site), url or self.nats_url, self.subjects)
 
     def backup_writer(self) -> FileBackupWriter:
         return FileBackupWriter(self.store, self.state, self.signer, self.now())

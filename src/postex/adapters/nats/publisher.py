@@ -25,15 +25,20 @@ from postex.adapters.nats.jetstream import connect, ensure_stream, headers
 from postex.adapters.sql.store import SqlStore
 from postex.app.ports import Clock
 from postex.app.replication import (
+    MessageClaim,
     ReplicationState,
     Subjects,
     chunk_events,
     encode_checkpoint,
     encode_events,
     encode_keys,
+    events_claim,
+    keys_claim,
     message_id,
+    sign_message,
 )
 from postex.eventlog.chain import format_time
+from postex.eventlog.checkpoints import Signer
 
 log = logging.getLogger("postex.replication")
 
@@ -52,6 +57,7 @@ class JetStreamPublisher:
     ack_timeout: float = 5.0
     status_every: float = 1.0
     checkpoint_seconds: float = 60.0  # sign the head at least this often while it moves
+    signer: Signer | None = None  # the site's key: signs every events and keys message
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
     _rewind_to: int | None = None
@@ -158,10 +164,14 @@ class JetStreamPublisher:
             self.store.read_events(self.site, position), self.max_events, self.max_bytes
         ):
             first, last = run[0].seq, run[-1].seq
+            data = encode_events(self.site, run)
             fut = await js.publish_async(
                 subject,
-                encode_events(self.site, run),
-                headers=headers(self._message_id(first, last)),
+                data,
+                headers={
+                    **headers(self._message_id(first, last)),
+                    **self._signature(events_claim(self.site, run, data)),
+                },
             )
             pending.append((last, fut))
             sent += len(run)
@@ -173,6 +183,10 @@ class JetStreamPublisher:
         await self._send_checkpoints(js)
         await self._send_keys(js)
         return sent
+
+    def _signature(self, claim: MessageClaim) -> dict[str, str]:
+        """The signature headers (none without a signer: the hub refuses such messages)."""
+        return sign_message(self.signer, claim) if self.signer is not None else {}
 
     def _message_id(self, first: int, last: int) -> str:
         """``SITE:first-last``; a replay appends ``:r<n>`` so the duplicate window keeps it."""
@@ -212,7 +226,10 @@ class JetStreamPublisher:
             self.subjects.keys(self.site),
             data,
             timeout=self.ack_timeout,
-            headers=headers(f"{self.site}:keys:{digest[:16]}:r{self._replays}"),
+            headers={
+                **headers(f"{self.site}:keys:{digest[:16]}:r{self._replays}"),
+                **self._signature(keys_claim(self.site, data)),
+            },
         )
         self._keys_digest = digest
 

@@ -24,6 +24,17 @@ DELIVERY_INSERT = (
 )
 
 
+# Engine execution option set on a hub's store (see bootstrap): the hub keeps copies of the
+# sites' subscriptions, but each site delivers its own customers' webhooks, so the hub's
+# projections queue no deliveries at all (live and in a rebuild alike).
+HUB_OPTION = "postex_hub"
+
+
+def deliverable_here(conn: Connection) -> bool:
+    """False on a hub: nothing there may ever send a webhook."""
+    return not conn.get_execution_options().get(HUB_OPTION, False)
+
+
 def marks(n: int) -> str:
     return ", ".join(["?"] * n)
 
@@ -61,7 +72,7 @@ def subscriptions(conn: Connection) -> dict[str, list[tuple[str, list[str] | Non
 
 def announce(conn: Connection, rows: Sequence[NewRow]) -> None:
     """Queue one delivery per (row, subscription of the row's customer that wants it)."""
-    if not rows:
+    if not rows or not deliverable_here(conn):
         return
     subs = subscriptions(conn)
     if not subs:

@@ -16,12 +16,14 @@ from sqlalchemy import Connection
 
 from postex.adapters.sql.fast import executemany, fetchall
 from postex.adapters.sql.repositories import implements
-from postex.adapters.sql.tracking_announce import DELIVERY_INSERT, marks
+from postex.adapters.sql.tracking_announce import DELIVERY_INSERT, deliverable_here, marks
 from postex.app import webhooks as wh
 from postex.eventlog.events import StoredEvent
 
 
 def advisory(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    if not deliverable_here(conn):
+        return
     subs = fetchall(
         conn,
         "SELECT id, customer_id FROM webhook_subscriptions WHERE state <> 'deleted'"
