@@ -88,3 +88,20 @@ def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> Non
     code, out = run(*command, "--help")
     assert code == 0
     assert "Example" in out
+
+
+def _command(path: tuple[str, ...]) -> object:
+    import typer.main
+
+    cmd: object = typer.main.get_command(app)
+    for name in path:
+        cmd = getattr(cmd, "commands", {})[name]
+    return cmd
+
+
+@pytest.mark.parametrize("command", _commands(app), ids=" ".join)
+def test_every_option_and_argument_says_what_it_is(command: tuple[str, ...]) -> None:
+    """No bare option in `--help`: every option and argument of every command has a help text."""
+    params = getattr(_command(command), "params", [])
+    bare = [p.name for p in params if p.name != "help" and not getattr(p, "help", None)]
+    assert bare == []

@@ -93,7 +93,12 @@ def bench_replication(
     nats: Annotated[str, typer.Option("--nats", help="NATS URL with JetStream.")] = "",
     hub_db: Annotated[str | None, typer.Option("--hub-db", help="Hub database URL.")] = None,
     events: Annotated[int, typer.Option("--events", help="Events per replication run.")] = 100_000,
-    baseline_events: Annotated[int, typer.Option("--baseline-events")] = 5_000,
+    baseline_events: Annotated[
+        int,
+        typer.Option(
+            "--baseline-events", help="Events for the baseline (one per message, each ack awaited)."
+        ),
+    ] = 5_000,
     runs: Annotated[int, typer.Option("--runs", help="Runs per figure (median).")] = 3,
     drill_events: Annotated[
         int, typer.Option("--drill-events", help="Site size for the drill's RTO (0: skip).")

@@ -38,7 +38,46 @@ TokenOpt = Annotated[
 ReadTokenOpt = Annotated[
     str | None, typer.Option("--token", help="Read as this staff user (default: local auditor).")
 ]
-Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+SiteScope = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--site",
+        show_default=False,
+        help="A site (IMPC) in scope, e.g. GBLALA; repeat for several (none: every site).",
+    ),
+]
+DestinationScope = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--destination",
+        show_default=False,
+        help="A destination country (ISO alpha-2), e.g. US; repeat (none: every country).",
+    ),
+]
+ServiceScope = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        show_default=False,
+        help="A service code, e.g. parcel; repeat for several (none: every service).",
+    ),
+]
+ReleaseItems = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--item",
+        show_default=False,
+        help="Release only this held item (S10 id); repeat for several. The hold stays.",
+    ),
+]
+ReleaseServices = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        show_default=False,
+        help="Release only the held items of this service; repeat. The hold stays.",
+    ),
+]
 EmergencyOpt = Annotated[
     bool,
     typer.Option("--emergency", help="Skip the two-person rule (audited as a bypass)."),
@@ -103,9 +142,9 @@ def place(
     advisory: Annotated[
         str | None, typer.Option("--advisory", help="What customers are told.")
     ] = None,
-    site: Many = None,
-    destination: Many = None,
-    service: Many = None,
+    site: SiteScope = None,
+    destination: DestinationScope = None,
+    service: ServiceScope = None,
     goods_only: Annotated[
         bool, typer.Option("--goods-only", help="Only items needing customs data.")
     ] = False,
@@ -193,8 +232,8 @@ def confirm(
 def release(
     hold_id: Annotated[str, typer.Argument(help="The hold id, e.g. hold_3f9a…")],
     token: TokenOpt,
-    item: Many = None,
-    service: Many = None,
+    item: ReleaseItems = None,
+    service: ReleaseServices = None,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
     emergency: EmergencyOpt = False,
     db: DbOpt = None,
