@@ -22,7 +22,7 @@ from postex.adapters.nats.jetstream import delete_stream
 from postex.adapters.nats.publisher import JetStreamPublisher
 from postex.adapters.sql.replication import HubCopy, SqlReplicationState
 from postex.adapters.sql.store import SqlStore
-from postex.app.ports import Clock
+from postex.app.ports import Clock, Progress
 from postex.app.replication import (
     DataKey,
     Hub,
@@ -106,6 +106,11 @@ class Replication:
         return Hub(
             HubCopy(self.store), self.state, self.signer, trusted, self.clock, site_keys=by_site
         )
+
+    def rebuild_hub(self, progress: Progress | None = None) -> int:
+        """``postex rebuild`` on a hub: the projections replayed in the order the copies
+        arrived (the order the hub applied them live)."""
+        return HubCopy(self.store).rebuild(progress)
 
     def consumer(
         self,

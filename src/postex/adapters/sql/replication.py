@@ -8,6 +8,8 @@ wrapped data keys (useless without the sites' key-encryption key).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,12 +23,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     select,
 )
 from sqlalchemy import exc as sa_exc
 
+from postex.adapters.sql import schema
+from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.schema import metadata
 from postex.adapters.sql.store import SqlStore
+from postex.app.ports import Progress
 from postex.app.replication import (
     Alarm,
     DataKey,
@@ -97,6 +103,19 @@ verifications = Table(
     Column("detail", Text, nullable=False),
 )
 
+# The hub's arrival journal: one row per run of events stored, in the order they were
+# stored (and so projected). ``postex rebuild`` on a hub replays in this order, so it gives
+# the live tables even where sites' events meet in one projection (a partner scan at one
+# site of an item issued at another).
+hub_arrivals = Table(
+    "hub_arrivals",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(16), nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
 TABLES = (
     replication_cursors,
     replication_reports,
@@ -104,6 +123,7 @@ TABLES = (
     integrity_alarms,
     hub_data_keys,
     verifications,
+    hub_arrivals,
 )
 
 
@@ -263,6 +283,7 @@ class HubCopy:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self._caught_up = False
         dbapi = store.engine.dialect.loaded_dbapi
         self._refusals: tuple[type[BaseException], ...] = (
             sa_exc.IntegrityError,
@@ -284,9 +305,110 @@ class HubCopy:
         self.store.save_checkpoint(cp)
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        """Store (and project) the events, then journal their arrival.
+
+        The journal row is written just after the events' own transaction (the store owns
+        that one); runs stored but not journalled (the hub died in between) are journalled
+        before the first arrival after a restart, so the journal keeps the live order.
+        """
+        if not self._caught_up:
+            self._journal_unjournalled()
+            self._caught_up = True
         try:
-            return self.store.import_events(site, events, project)
+            n = self.store.import_events(site, events, project)
         except self._refusals as exc:
             if not project:
                 raise
             raise ProjectionRefusedError(type(exc).__name__) from None
+        if n:
+            self._journal(site, events[0].seq, events[-1].seq)
+        return n
+
+    def _journal(self, site: str, first: int, last: int) -> None:
+        with self.store.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            with conn.begin():
+                conn.execute(
+                    hub_arrivals.insert().values(site=site, first_seq=first, last_seq=last)
+                )
+
+    def _journal_unjournalled(self) -> None:
+        """Journal the tail of every journalled site that its copy holds beyond the journal.
+
+        A site without any journal row holds history from before the journal: ``rebuild``
+        replays that first, merged by recorded time.
+        """
+        t = hub_arrivals
+        with self.store.engine.connect() as conn:
+            covered = dict(
+                conn.execute(select(t.c.site, func.max(t.c.last_seq)).group_by(t.c.site)).all()
+            )
+        for site in sorted(covered):
+            head, _ = self.store.head(site)
+            if head > covered[site]:
+                self._journal(site, covered[site] + 1, head)
+
+    def rebuild(self, progress: Progress | None = None, batch: int = 5000) -> int:
+        """Empty every projection and replay the copies in the order they arrived.
+
+        First each site's history from before the journal (merged by recorded time, as
+        :meth:`SqlStore.rebuild` does), then the journal's runs in order.
+        """
+        self._journal_unjournalled()
+        t = hub_arrivals
+        with self.store.engine.connect() as conn:
+            runs = conn.execute(select(t.c.site, t.c.first_seq, t.c.last_seq).order_by(t.c.n)).all()
+        heads = {site: self.store.head(site)[0] for site in self.store.sites()}
+        journalled: dict[str, int] = {}
+        for site, first, _ in runs:
+            journalled.setdefault(site, first)
+        legacy = [
+            ((e.recorded_at, e.site, e.seq, e) for e in self.store.read_events(
+                site, 0, min(head, journalled.get(site, head + 1) - 1)))
+            for site, head in heads.items()
+        ]  # fmt: skip
+        applied = {
+            site: min(head, journalled.get(site, head + 1) - 1) for site, head in heads.items()
+        }
+
+        def journal() -> Iterator[StoredEvent]:
+            for site, first, last in runs:
+                start = max(first - 1, applied.get(site, 0))
+                end = min(last, heads.get(site, 0))
+                if end > start:
+                    yield from self.store.read_events(site, start, end)
+                    applied[site] = end
+
+        merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
+        return self._replay(itertools.chain(merged, journal()), progress, batch)
+
+    def _replay(self, events: Iterator[StoredEvent], progress: Progress | None, batch: int) -> int:
+        done = 0
+        with self.store.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            conn.begin()
+            try:
+                for table in reversed([*projection_tables(), schema.heads]):
+                    conn.execute(table.delete())
+                last: dict[str, StoredEvent] = {}
+                chunk: list[StoredEvent] = []
+                for ev in events:
+                    chunk.append(ev)
+                    last[ev.site] = ev
+                    if len(chunk) >= batch:
+                        apply_all(conn, chunk)
+                        done += len(chunk)
+                        chunk = []
+                        if progress:
+                            progress(done)
+                apply_all(conn, chunk)
+                done += len(chunk)
+                for site, ev in last.items():
+                    self.store.upsert_head(conn, site, ev.seq, ev.hash, ev.recorded_at)
+                if progress:
+                    progress(done)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return done

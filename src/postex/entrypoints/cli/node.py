@@ -214,6 +214,11 @@ def rebuild(db: DbOpt = None, home: HomeOpt = None) -> None:
     c = container(db, home)
     total = sum(c.store.head(s)[0] for s in c.store.sites())
     with progress_bar("rebuilding", total) as update:
-        n = c.store.rebuild(update)
+        if c.settings.role == "hub":  # in the order the copies arrived, as applied live
+            from postex.bootstrap import replication
+
+            n = replication(c).rebuild_hub(update)
+        else:
+            n = c.store.rebuild(update)
     c.close()
     out.print(f"rebuilt projections from {n} events")
