@@ -31,6 +31,7 @@ from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
+from postex.adapters.sql.customer_api import SqlRateWindows
 from postex.adapters.sql.store import EventBatch, SqlStore, normalise_url
 from postex.adapters.sql.tracking_announce import HUB_OPTION
 from postex.adapters.webhooks import HttpWebhookSender
@@ -39,6 +40,7 @@ from postex.app.documents import Documents
 from postex.app.hold_policy import HoldPolicy
 from postex.app.partner_events import FileReader
 from postex.app.ports import Clock
+from postex.app.rate_limits import RateWindows
 from postex.app.site_ops import SiteOps, SiteRules
 from postex.app.webhooks import WebhookSender
 from postex.config import Settings
@@ -71,6 +73,11 @@ class Container:
         s = self.settings
         rules = SiteRules(s.weight_tolerance_pct, s.receptacle_limit_g)
         return SiteOps(self.ctx, PdfEdiSiteDocuments(), rules)
+
+    @functools.cached_property
+    def rate_windows(self) -> RateWindows:
+        """Rate-limit windows shared by every server process on this database."""
+        return SqlRateWindows(self.store.engine)
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)

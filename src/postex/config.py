@@ -15,6 +15,7 @@ from typing import Any
 from postex.domain.errors import ConfigurationError
 
 ROLES = ("single", "site", "hub")
+RATE_SCOPES = ("auto", "shared", "process")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Settings:
     webhook_worker_seconds: int = 1  # poll interval of the worker inside `serve`; 0: none
     api_rate_per_second: int = 100  # per customer API key, sustained
     api_burst: int = 1000  # per customer API key, requests in a burst
+    # Customer keys' rate limit: "shared" (one budget across all processes on the database),
+    # "process" (per server process) or "auto" (shared on PostgreSQL, per process on SQLite).
+    api_rate_scope: str = "auto"
     idempotency_retention_hours: int = 24  # an Idempotency-Key may be reused after this
 
     def resolved(self) -> Settings:
@@ -53,6 +57,11 @@ class Settings:
             )
         if self.role not in ROLES:
             raise ConfigurationError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
+        if self.api_rate_scope not in RATE_SCOPES:
+            raise ConfigurationError(
+                f"api_rate_scope must be one of {', '.join(RATE_SCOPES)}, "
+                f"not {self.api_rate_scope!r}"
+            )
         return replace(self, db_url=db_url, keys_dir=keys_dir)
 
 

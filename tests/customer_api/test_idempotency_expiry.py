@@ -149,9 +149,9 @@ def test_postex_worker_once_purges_expired_answers(tmp_path: Path, sqlite_url: s
         check.close()
 
 
-@pytest.mark.parametrize("table", ["idempotency_answers", "item_references"])
+@pytest.mark.parametrize("table", ["idempotency_answers", "item_references", "api_rate_windows"])
 def test_migrations_create_the_declared_customer_api_tables(node: Container, table: str) -> None:
-    """Columns and indexes after migrations 0003 and 0011 match the tables' declaration."""
+    """Columns and indexes after migrations 0003, 0011 and 0013 match the declaration."""
     from postex.adapters.sql import customer_api
 
     declared = getattr(customer_api, table)

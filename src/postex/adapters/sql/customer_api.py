@@ -4,6 +4,9 @@ Both are rebuilt from their events. A key answered again after its retention rep
 expired answer (upsert); expiry events delete answers older than their cut-off. Every
 customer query takes the customer id and filters by it in SQL: nothing is loaded for one
 customer and filtered afterwards (``expired`` is housekeeping and returns digests only).
+
+Also the shared rate-limit windows (``api_rate_windows``): operational state, not a
+projection, written by every server process and never rebuilt from the log.
 """
 
 from __future__ import annotations
@@ -11,7 +14,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 
 from postex.adapters.sql import schema
 from postex.adapters.sql.core import SqlTracking, _item, item_select, owned_items_query
@@ -30,6 +45,7 @@ from postex.app.idempotency import (
     StoredAnswer,
 )
 from postex.app.items import ItemFilter, ItemRecord
+from postex.app.rate_limits import RateWindows
 from postex.app.tracking import TrackingRow
 from postex.eventlog.events import StoredEvent
 
@@ -55,6 +71,17 @@ item_references = Table(
 )
 
 customer_api_p = projection("customer_api", idempotency_answers, item_references)
+
+# One row per API key that has made a request (see postex.app.rate_limits).
+api_rate_windows = Table(
+    "api_rate_windows",
+    schema.metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("window_index", BigInteger, nullable=False),
+    Column("previous_hits", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("allowed", Integer, nullable=False),  # the answer to the last request, 1 or 0
+)
 
 
 UPSERT_ANSWER = (
@@ -195,3 +222,45 @@ class SqlCustomerItems:
         if owned is None:
             return []
         return SqlTracking(self.conn).timeline(item_id)  # PRE included, event-time order
+
+
+_T = "api_rate_windows"
+_CURRENT = f"(CASE WHEN {_T}.window_index >= :w THEN {_T}.hits ELSE 0 END)"
+_PREVIOUS = (
+    f"(CASE WHEN {_T}.window_index >= :w THEN {_T}.previous_hits"
+    f" WHEN {_T}.window_index = :w - 1 THEN {_T}.hits ELSE 0 END)"
+)
+_ALLOWED = f"({_PREVIOUS} * :keep + {_CURRENT} + 1 <= :limit)"
+TAKE = text(
+    f"INSERT INTO {_T} (key_id, window_index, previous_hits, hits, allowed)"
+    " VALUES (:key, :w, 0, 1, 1) ON CONFLICT (key_id) DO UPDATE SET"
+    f" window_index = CASE WHEN {_T}.window_index > :w THEN {_T}.window_index ELSE :w END,"
+    f" previous_hits = {_PREVIOUS},"
+    f" hits = {_CURRENT} + CASE WHEN {_ALLOWED} THEN 1 ELSE 0 END,"
+    f" allowed = CASE WHEN {_ALLOWED} THEN 1 ELSE 0 END"
+    " RETURNING allowed"
+)
+
+
+@implements(RateWindows)
+class SqlRateWindows:
+    """Sliding rate-limit windows in the database: one UPSERT (one round trip) per request.
+
+    Its own short transaction, never the log writer's: on PostgreSQL an autocommit statement
+    on the key's row (row lock only while it runs); on SQLite a ``BEGIN IMMEDIATE`` write of
+    one row, which waits behind a running append (busy timeout).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def take(self, key: str, window: int, keep: float, limit: int) -> bool:
+        params = {"key": key, "w": window, "keep": keep, "limit": limit}
+        with self.engine.connect() as conn:
+            if self.postgres:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                return bool(conn.execute(TAKE, params).scalar_one())
+            conn.execution_options(postex_write=True)
+            with conn.begin():
+                return bool(conn.execute(TAKE, params).scalar_one())

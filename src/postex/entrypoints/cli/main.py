@@ -22,6 +22,7 @@ from postex.entrypoints.cli import (
 )
 from postex.entrypoints.cli import bench_holds as _bench_holds  # noqa: F401
 from postex.entrypoints.cli import bench_manifest as _bench_manifest  # noqa: F401
+from postex.entrypoints.cli import bench_rate as _bench_rate  # noqa: F401
 from postex.entrypoints.cli import bench_replication as _bench_replication  # noqa: F401
 from postex.entrypoints.cli import bench_site as _bench_site  # noqa: F401
 from postex.entrypoints.cli import bench_tracking as _bench_tracking  # noqa: F401

@@ -20,7 +20,7 @@ from postex.app.documents import Documents
 from postex.domain.errors import FieldError, ValidationError
 from postex.entrypoints.http.auth import principal
 from postex.entrypoints.http.deps import container
-from postex.entrypoints.http.limits import RateLimiter
+from postex.entrypoints.http.limits import RateLimiter, SharedRateLimiter
 
 IDEMPOTENCY_KEY = Header(
     None,
@@ -33,15 +33,31 @@ IDEMPOTENCY_KEY = Header(
 _limiter_guard = threading.Lock()
 
 
-def limiter(request: Request) -> RateLimiter:
+def limiter(request: Request) -> RateLimiter | SharedRateLimiter:
+    """The customer keys' limiter: shared by every process on the database, or per process.
+
+    ``api_rate_scope`` "auto" shares it on PostgreSQL only: on SQLite each shared check is a
+    write, which waits behind a running append (see ``postex bench rate-limit``).
+    """
     state = request.app.state
-    found: RateLimiter | None = getattr(state, "customer_limiter", None)
+    found: RateLimiter | SharedRateLimiter | None = getattr(state, "customer_limiter", None)
     if found is None:
         with _limiter_guard:
             found = getattr(state, "customer_limiter", None)
             if found is None:
-                s = container(request).settings
-                found = RateLimiter(float(s.api_rate_per_second), s.api_burst)
+                c = container(request)
+                s = c.settings
+                rate = float(s.api_rate_per_second)
+                clock = c.ctx.clock
+
+                def seconds() -> float:
+                    return clock.now().timestamp()
+
+                scope = s.api_rate_scope
+                if scope == "shared" or (scope == "auto" and c.store.is_postgres):
+                    found = SharedRateLimiter(c.rate_windows, rate, s.api_burst, seconds)
+                else:
+                    found = RateLimiter(rate, s.api_burst, seconds)
                 state.customer_limiter = found
     return found
 

@@ -1,7 +1,9 @@
-"""In-process rate limiting (token buckets) and request body size limits.
+"""Rate limiting (token buckets in process, sliding windows shared in the database) and
+request body size limits.
 
-One bucket per key (an API key id, or a client address for public routes). A node
-behind a load balancer limits per process; that is the documented trade-off.
+One bucket or window per key (an API key id, or a client address for public routes).
+Customer keys are limited across every server process on the database by
+:class:`SharedRateLimiter` (setting ``api_rate_scope``); public routes per process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from postex.app.rate_limits import RateWindows, SlidingWindow
 from postex.domain.errors import PayloadTooLargeError, RateLimitedError
 
 
@@ -44,6 +47,40 @@ class RateLimiter:
                 self._buckets = {
                     k: v for k, v in self._buckets.items() if now - v[1] < self.burst / self.rate
                 }
+
+
+class SharedRateLimiter:
+    """``rate`` requests per second per key across all processes sharing ``windows``.
+
+    The in-process bucket (same rate and burst) is a fast path in front of it: a key this
+    process alone has seen over its limit is refused without touching the database, so a
+    flood costs no writes. Only requests it lets through take the shared window's one
+    UPSERT. ``clock`` is wall-clock seconds (comparable between processes and hosts).
+    """
+
+    def __init__(
+        self,
+        windows: RateWindows,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.windows = windows
+        self.rate = rate
+        self.window = SlidingWindow.of(rate, burst)
+        self.clock = clock
+        self.local = RateLimiter(rate, burst, clock)
+
+    def check(self, key: str) -> None:
+        """Count one request of ``key`` or raise RateLimitedError."""
+        self.local.check(key)
+        now = self.clock()
+        index, keep = self.window.position(now)
+        if not self.windows.take(key, index, keep, self.window.limit):
+            raise RateLimitedError(
+                f"rate limit of {self.rate:g} requests/s exceeded",
+                self.window.retry_after(now),
+            )
 
 
 class BodySizeLimit:
