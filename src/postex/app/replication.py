@@ -440,13 +440,10 @@ class Hub:
             self._cps[site] = {cp.seq: cp for cp in self.store.checkpoints(site)}
         return self._cps[site]
 
-    def _refused(self, subject_site: str, claim: MessageClaim | None, reason: str,
-                 signed: bool) -> None:  # fmt: skip
+    def _refused(self, subject_site: str, claim: MessageClaim, reason: str, signed: bool) -> None:
         kind = "bad-message-signature" if signed else "unsigned-message"
-        what = claim.describe() if claim is not None else "message"
-        seq = claim.first if claim is not None else 0
-        detail = f"{what} refused, nothing stored: {reason}"
-        self._alarm(ChainFault(subject_site, seq, detail), kind)
+        detail = f"{claim.describe()} refused, nothing stored: {reason}"
+        self._alarm(ChainFault(subject_site, claim.first, detail), kind)
 
     def _check_message(
         self, subject_site: str, claim: MessageClaim, sig: MessageSignature | None
@@ -474,8 +471,9 @@ class Hub:
             return None
         return self.receive_events(site, events)
 
-    def receive_signed_keys(self, subject_site: str, data: bytes, sig: MessageSignature | None
-                            ) -> bool:  # fmt: skip
+    def receive_signed_keys(
+        self, subject_site: str, data: bytes, sig: MessageSignature | None
+    ) -> bool:
         """A keys message off the wire: kept only if the site's trusted key signed it."""
         if not site_code_ok(subject_site):
             raise _bad("subject site", subject_site)
