@@ -7,8 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from tests.conftest import make_node
+from tests.incidents.incident_helpers import staff
 from typer.testing import CliRunner
 
+from postex.app.auth import Role
 from postex.entrypoints.cli.main import app
 
 runner = CliRunner()
@@ -105,3 +108,20 @@ def test_every_option_and_argument_says_what_it_is(command: tuple[str, ...]) -> 
     params = getattr(_command(command), "params", [])
     bare = [p.name for p in params if p.name != "help" and not getattr(p, "help", None)]
     assert bare == []
+
+
+def test_confirming_a_hold_says_it_is_in_effect(tmp_path: Path, sqlite_url: str) -> None:
+    """`holds confirm` of a placement reports the hold in effect, not "released 0 items"."""
+    home = tmp_path / "home"
+    node = make_node(home, sqlite_url)
+    _, first = staff(node, "usr_cli_a", Role.OPS)
+    _, second = staff(node, "usr_cli_b", Role.OPS)
+    node.close()
+    where = ["--db", sqlite_url, "--home", str(home)]
+    place = ["holds", "place", "--goods-only", "--reason", "incident", "--advisory", "Hold goods"]
+    placed = runner.invoke(app, [*place, "--token", first, "--json", *where])
+    hold_id = json.loads(placed.stdout)["id"]
+    confirmed = runner.invoke(app, ["holds", "confirm", hold_id, "--token", second, *where])
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "confirmed: the hold is active" in confirmed.output
+    assert "released 0 items" not in confirmed.output

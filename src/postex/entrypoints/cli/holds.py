@@ -223,7 +223,12 @@ def confirm(
     """
     c = container(db, home)
     outcome = confirm_hold(c.ctx, _principal(c, token), hold_id)
-    _print_outcome(outcome, c, as_json)
+    if outcome.request_id is None and not as_json:  # the placement was confirmed, no release
+        hold = _hold_dict(outcome.hold, c)
+        _print_hold(hold)
+        _say(f"confirmed: the hold is {hold['status']}")
+    else:
+        _print_outcome(outcome, c, as_json)
     c.close()
 
 
