@@ -3,7 +3,9 @@
 A site publishes its log, in order, as messages of consecutive events on
 ``<prefix>.events.<SITE>`` (message id ``<SITE>:<first>-<last>``, or ``<SITE>:<seq>`` for
 one event), its signed checkpoints on ``<prefix>.checkpoints.<SITE>`` and its wrapped data
-keys on ``<prefix>.keys.<SITE>``. The hub (:class:`Hub`) keeps a verified copy: it links
+keys on ``<prefix>.keys.<SITE>``; every events and keys message carries the site's
+signature (:func:`message_text`), which the hub checks with the key it trusts for that site
+before anything else. The hub (:class:`Hub`) keeps a verified copy: it links
 each event to the head of its copy and recomputes its hash; it never stores a broken event
 and never skips one (a gap asks the site for a replay); it countersigns every site
 checkpoint its copy agrees with and raises an alarm for any history that disagrees with

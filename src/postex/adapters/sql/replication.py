@@ -321,7 +321,11 @@ class HubCopy:
                 raise
             raise ProjectionRefusedError(type(exc).__name__) from None
         if n:
-            self._journal(site, events[0].seq, events[-1].seq)
+            try:
+                self._journal(site, events[0].seq, events[-1].seq)
+            except BaseException:
+                self._caught_up = False  # journalled before the next arrival instead
+                raise
         return n
 
     def _journal(self, site: str, first: int, last: int) -> None:
@@ -372,12 +376,16 @@ class HubCopy:
         }
 
         def journal() -> Iterator[StoredEvent]:
-            for site, first, last in runs:
-                start = max(first - 1, applied.get(site, 0))
-                end = min(last, heads.get(site, 0))
+            # Each run from where its site stands, so a run missing from the journal is
+            # replayed with the next one, and anything after the last run comes at the end.
+            for site, _, last in runs:
+                start, end = applied.get(site, 0), min(last, heads.get(site, 0))
                 if end > start:
                     yield from self.store.read_events(site, start, end)
                     applied[site] = end
+            for site, head in heads.items():
+                if head > applied[site]:
+                    yield from self.store.read_events(site, applied[site], head)
 
         merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
         return self._replay(itertools.chain(merged, journal()), progress, batch)
