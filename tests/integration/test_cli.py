@@ -125,3 +125,11 @@ def test_confirming_a_hold_says_it_is_in_effect(tmp_path: Path, sqlite_url: str)
     assert confirmed.exit_code == 0, confirmed.output
     assert "confirmed: the hold is active" in confirmed.output
     assert "released 0 items" not in confirmed.output
+
+
+def test_an_empty_held_items_queue_says_so(tmp_path: Path) -> None:
+    """`holds held` with nothing held prints a line saying so, not an empty screen."""
+    run("init", "--home", str(tmp_path))
+    code, out = run("holds", "held", "--site", "GBLALA", "--home", str(tmp_path))
+    assert code == 0
+    assert out.strip() == "no held items"

@@ -280,6 +280,8 @@ def held(
     if as_json:
         emit_json({"items": [vars(r) | {"receptacles": list(r.receptacles)} for r in rows]})
         return
+    if not rows:
+        _say("no held items")
     for r in rows:
         flag = f"  in open receptacle {', '.join(r.receptacles)}" if r.receptacles else ""
         _say(f"{r.item_id}  {r.site}  {r.service:<15} {r.destination}  from {r.held_from}"
