@@ -108,3 +108,47 @@ def test_key_rotation_rewraps_without_touching_events(tmp_path: Path, db_url: st
     assert after[: len(before)] == before
     assert get_item(node.ctx, customer.record.id, item.id).personal is not None
     node.close()
+
+
+def test_an_erasure_by_another_process_takes_effect_at_the_next_transaction(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A running server (node A, its keys already cached) stops opening and sealing an
+    erased customer's data as soon as another process (node B, the CLI) erased it."""
+    server = make_node(tmp_path / "home", db_url)
+    cli = make_node(tmp_path / "home", db_url)
+    try:
+        customer = new_customer(server)
+        [item] = new_items(server, customer.record.id)
+        assert get_item(server.ctx, customer.record.id, item.id).personal is not None
+        erase_customer(cli.ctx, customer.record.id, reason="test")
+        assert get_item(server.ctx, customer.record.id, item.id).personal is None
+        with pytest.raises(KeyUnavailableError):  # the HTTP layer names it customer_erased
+            new_items(server, customer.record.id)
+    finally:
+        cli.close()
+        server.close()
+
+
+def test_a_rotation_by_another_process_is_followed(tmp_path: Path, db_url: str) -> None:
+    """A running server follows `postex keys rotate` done elsewhere: it opens re-wrapped
+    keys and wraps a new customer's key under the new KEK, which the CLI then opens."""
+    server = make_node(tmp_path / "home", db_url)
+    try:
+        customer = new_customer(server)
+        [item] = new_items(server, customer.record.id)
+        assert get_item(server.ctx, customer.record.id, item.id).personal is not None
+        result = CliRunner().invoke(
+            app, ["keys", "rotate", "--db", db_url, "--home", str(tmp_path / "home")]
+        )
+        assert result.exit_code == 0, result.output
+        assert get_item(server.ctx, customer.record.id, item.id).personal is not None
+        later = new_customer(server, "After Rotation Ltd")
+        [fresh] = new_items(server, later.record.id)
+        cli = make_node(tmp_path / "home", db_url)
+        try:
+            assert get_item(cli.ctx, later.record.id, fresh.id).personal is not None
+        finally:
+            cli.close()
+    finally:
+        server.close()

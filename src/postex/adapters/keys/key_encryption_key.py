@@ -23,12 +23,38 @@ def kek_id_of(key: bytes) -> str:
 
 
 class KekProvider:
+    """The KEKs this process can use. A key file is re-read when it changes on disk, so a
+    running server follows a `postex keys rotate` done by another process: it wraps new
+    data keys under the new active KEK and opens data keys already re-wrapped under it."""
+
     def __init__(self, keys: dict[str, bytes], active: str, path: Path | None = None) -> None:
         if active not in keys:
             raise ConfigurationError("the active key-encryption key is missing")
         self._keys = keys
         self.active_id = active
         self.path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _follow_file(self) -> None:
+        """Reload the key file if another process replaced it (rotation)."""
+        if self.path is None:
+            return
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return
+        data = read_secret(self.path)
+        keys = {kid: base64.b64decode(k) for kid, k in data["keys"].items()}
+        if data["active"] in keys:
+            self._keys, self.active_id, self._seen = keys, data["active"], stamp
 
     @classmethod
     def from_env_value(cls, value: str) -> KekProvider:
@@ -55,13 +81,17 @@ class KekProvider:
         return KekProvider({kid: key}, kid, path)
 
     def active(self) -> tuple[str, bytes]:
+        self._follow_file()
         return self.active_id, self._keys[self.active_id]
 
     def get(self, kid: str) -> bytes:
-        try:
-            return self._keys[kid]
-        except KeyError:
-            raise KeyUnavailableError(f"key-encryption key {kid} is not available") from None
+        key = self._keys.get(kid)
+        if key is None:
+            self._follow_file()
+            key = self._keys.get(kid)
+        if key is None:
+            raise KeyUnavailableError(f"key-encryption key {kid} is not available")
+        return key
 
     def begin_rotation(self) -> str:
         """Add a new active key to the file, keeping the old ones until re-wrapping is done."""
@@ -96,3 +126,4 @@ class KekProvider:
             },
             replace=True,
         )
+        self._seen = self._stamp()

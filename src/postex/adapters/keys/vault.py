@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,10 +31,20 @@ NONCE_BLOCK = 1000
 
 
 class EnvelopeVault:
+    """Seals and opens personal data under customers' data keys.
+
+    Unwrapped keys are cached by their wrapped form, but every transaction that uses a
+    customer's key first reads the customer's row in ``data_keys`` (once per transaction):
+    an erasure by another process (`postex customers erase`) takes effect at this process's
+    next transaction, and a re-wrap (`postex keys rotate`) is picked up the same way.
+    """
+
     def __init__(self, kek: KekProvider) -> None:
         self.kek = kek
-        self._cache: dict[str, AESGCM] = {}
-        self._index_keys: dict[tuple[str, str], bytes] = {}
+        self._cache: dict[tuple[str, str, bytes], bytes] = {}  # (customer, KEK id, wrapped)
+        self._in_uow: weakref.WeakKeyDictionary[UnitOfWork, dict[str, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._guard = threading.Lock()
         self._nonces: list[bytes] = []
 
@@ -54,17 +65,28 @@ class EnvelopeVault:
         kid, wrapped = self._wrap(customer_id, secrets.token_bytes(32))
         uow.repo(DataKeys).put(customer_id, kid, wrapped)
 
-    def _aead(self, uow: UnitOfWork, customer_id: str) -> AESGCM:
-        cached = self._cache.get(customer_id)
-        if cached is not None:
-            return cached
+    def _data_key(self, uow: UnitOfWork, customer_id: str) -> bytes:
+        """The customer's data key, checked against the store once per transaction."""
+        with self._guard:
+            checked = self._in_uow.setdefault(uow, {})
+            dek = checked.get(customer_id)
+        if dek is not None:
+            return dek
         found = uow.repo(DataKeys).get(customer_id)
         if found is None:
+            self._forget(customer_id)
             raise KeyUnavailableError("the customer's data key was destroyed or never existed")
-        aead = AESGCM(self._unwrap(customer_id, *found))
+        kid, wrapped = found
+        dek = self._cache.get((customer_id, kid, wrapped))
+        if dek is None:
+            dek = self._unwrap(customer_id, kid, wrapped)
         with self._guard:
-            self._cache[customer_id] = aead
-        return aead
+            self._cache[(customer_id, kid, wrapped)] = dek
+            checked[customer_id] = dek
+        return dek
+
+    def _aead(self, uow: UnitOfWork, customer_id: str) -> AESGCM:
+        return AESGCM(self._data_key(uow, customer_id))
 
     def _nonce(self) -> bytes:
         """A random 96-bit nonce, drawn from the OS in blocks (one syscall per 1,000)."""
@@ -97,29 +119,25 @@ class EnvelopeVault:
         Equal values give equal indexes for one customer only; once the data key is
         destroyed nobody can test a guess against a stored index any more.
         """
-        key = self._index_keys.get((customer_id, purpose))
-        if key is None:
-            found = uow.repo(DataKeys).get(customer_id)
-            if found is None:
-                raise KeyUnavailableError("the customer's data key was destroyed or never existed")
-            dek = self._unwrap(customer_id, *found)
-            label = b"postex-blind-index-v1|" + purpose.encode()
-            key = hmac.new(dek, label, hashlib.sha256).digest()
-            with self._guard:
-                self._index_keys[(customer_id, purpose)] = key
+        label = b"postex-blind-index-v1|" + purpose.encode()
+        key = hmac.new(self._data_key(uow, customer_id), label, hashlib.sha256).digest()
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
     def destroy(self, uow: UnitOfWork, customer_id: str) -> None:
         uow.repo(DataKeys).destroy(customer_id)
+        self._forget(customer_id)
+
+    def _forget(self, customer_id: str) -> None:
         with self._guard:
-            self._cache.pop(customer_id, None)
-            for k in [k for k in self._index_keys if k[0] == customer_id]:
-                del self._index_keys[k]
+            for k in [k for k in self._cache if k[0] == customer_id]:
+                del self._cache[k]
+            for checked in self._in_uow.values():
+                checked.pop(customer_id, None)
 
     def forget_cached(self) -> None:
         with self._guard:
             self._cache.clear()
-            self._index_keys.clear()
+            self._in_uow.clear()
 
     def rotate(self, uow: UnitOfWork, progress: Progress | None = None) -> int:
         keys = uow.repo(DataKeys)
