@@ -1,4 +1,4 @@
-"""A customer's API keys: list (prefix only), revoke, rotate.
+"""API keys of customers, partners and staff users: list (prefix only), revoke, rotate.
 
 Keys are credentials (app/auth.py): only a SHA-256 of the secret is ever stored, so a
 listing shows the public prefix ``pxk_<key id>`` and dates, never anything that opens the
@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from postex.app.audit import audit_event
-from postex.app.auth import CredentialRecord, CredentialRepository, Role, issue_token, revoke_event
+from postex.app.auth import CredentialRecord, CredentialRepository, issue_token, revoke_event
 from postex.app.context import Context
 from postex.app.customers import CustomerRepository
+from postex.app.partners import PartnerRepository
 from postex.app.ports import UnitOfWork
+from postex.app.staff import UserRepository
 from postex.domain.errors import InvalidStateError, NotFoundError, ValidationError
 
 
@@ -47,19 +49,33 @@ def _info(r: CredentialRecord) -> ApiKeyInfo:
     return ApiKeyInfo(r.key_id, r.prefix, r.subject, r.created_at, r.revoked_at)
 
 
-def _customer_keys(uow: UnitOfWork, customer_id: str) -> list[CredentialRecord]:
-    customer = uow.repo(CustomerRepository).get(customer_id)
-    if customer is None:
-        raise NotFoundError(f"no customer {customer_id}")
-    return [
-        r for r in uow.repo(CredentialRepository).for_subject(customer_id) if r.kind == "customer"
-    ]
+KINDS = ("customer", "partner", "staff")
 
 
-def _owned_key(uow: UnitOfWork, customer_id: str, key_id: str) -> CredentialRecord:
+def _subject_exists(uow: UnitOfWork, kind: str, subject: str) -> bool:
+    if kind == "customer":
+        return uow.repo(CustomerRepository).get(subject) is not None
+    if kind == "partner":
+        return uow.repo(PartnerRepository).get(subject) is not None
+    if kind == "staff":
+        return uow.repo(UserRepository).get(subject) is not None
+    raise ValidationError.single("kind", "one_of", kind, f"one of {', '.join(KINDS)}")
+
+
+def _customer_keys(
+    uow: UnitOfWork, customer_id: str, kind: str = "customer"
+) -> list[CredentialRecord]:
+    if not _subject_exists(uow, kind, customer_id):
+        raise NotFoundError(f"no {kind} {customer_id}")
+    return [r for r in uow.repo(CredentialRepository).for_subject(customer_id) if r.kind == kind]
+
+
+def _owned_key(
+    uow: UnitOfWork, customer_id: str, key_id: str, kind: str = "customer"
+) -> CredentialRecord:
     record = uow.repo(CredentialRepository).get(key_id)
-    if record is None or record.kind != "customer" or record.subject != customer_id:
-        raise NotFoundError(f"customer {customer_id} has no key {key_id}")
+    if record is None or record.kind != kind or record.subject != customer_id:
+        raise NotFoundError(f"{kind} {customer_id} has no key {key_id}")
     return record
 
 
@@ -73,14 +89,20 @@ def _key_id(value: str) -> str:
     return text
 
 
-def list_keys(ctx: Context, customer_id: str) -> list[ApiKeyInfo]:
-    """Every key the customer ever had, oldest first; NotFoundError for an unknown customer."""
+def list_keys(ctx: Context, customer_id: str, kind: str = "customer") -> list[ApiKeyInfo]:
+    """Every key the customer (partner, staff user) ever had, oldest first; NotFoundError for
+    an unknown one."""
     with ctx.store.read() as uow:
-        return [_info(r) for r in _customer_keys(uow, customer_id)]
+        return [_info(r) for r in _customer_keys(uow, customer_id, kind)]
 
 
 def revoke_key(
-    ctx: Context, customer_id: str, key_id: str, actor: dict[str, Any], reason: str = ""
+    ctx: Context,
+    customer_id: str,
+    key_id: str,
+    actor: dict[str, Any],
+    reason: str = "",
+    kind: str = "customer",
 ) -> ApiKeyInfo:
     """Revoke one key now; requests with it get 401 from the next request on.
 
@@ -88,7 +110,7 @@ def revoke_key(
     """
     kid = _key_id(key_id)
     with ctx.store.write(ctx.site) as uow:
-        record = _owned_key(uow, customer_id, kid)
+        record = _owned_key(uow, customer_id, kid, kind)
         if record.revoked_at is not None:
             raise InvalidStateError(
                 f"key {kid} was already revoked at {record.revoked_at}", rule="already_revoked"
@@ -96,7 +118,7 @@ def revoke_key(
         uow.append(
             [
                 revoke_event(kid, actor),
-                audit_event(actor, "customer_key.revoked", kid, reason, {"customer": customer_id}),
+                audit_event(actor, f"{kind}_key.revoked", kid, reason, {kind: customer_id}),
             ]
         )
         updated = uow.repo(CredentialRepository).get(kid)
@@ -110,6 +132,7 @@ def rotate_key(
     actor: dict[str, Any],
     key_id: str | None = None,
     reason: str = "",
+    kind: str = "customer",
 ) -> RotatedKey:
     """Issue a new key and revoke the old one in one transaction.
 
@@ -118,32 +141,34 @@ def rotate_key(
     """
     with ctx.store.write(ctx.site) as uow:
         if key_id is not None:
-            old = _owned_key(uow, customer_id, _key_id(key_id))
+            old = _owned_key(uow, customer_id, _key_id(key_id), kind)
             if old.revoked_at is not None:
                 raise InvalidStateError(
                     f"key {old.key_id} is revoked; rotate an active key", rule="already_revoked"
                 )
         else:
-            active = [r for r in _customer_keys(uow, customer_id) if r.revoked_at is None]
+            active = [r for r in _customer_keys(uow, customer_id, kind) if r.revoked_at is None]
             if len(active) != 1:
                 raise ValidationError.single(
                     "key_id",
                     "key_id_required",
                     len(active),
-                    f"the customer has {len(active)} active keys: name the one to rotate",
+                    f"the {kind} has {len(active)} active keys: name the one to rotate",
                 )
             old = active[0]
-        new = issue_token("customer", customer_id, Role.CUSTOMER, name=old.name)
+        new = issue_token(
+            kind, customer_id, old.role, site=old.site, offices=old.offices, name=old.name
+        )
         uow.append(
             [
                 new.event,
                 revoke_event(old.key_id, actor),
                 audit_event(
                     actor,
-                    "customer_key.rotated",
+                    f"{kind}_key.rotated",
                     old.key_id,
                     reason,
-                    {"customer": customer_id, "new_key_id": new.key_id},
+                    {kind: customer_id, "new_key_id": new.key_id},
                 ),
             ]
         )

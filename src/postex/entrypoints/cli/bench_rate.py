@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from fastapi.testclient import TestClient
 from rich.table import Table
 
 from postex.app.customers import create_customer
@@ -99,6 +98,10 @@ def _under_writes(c: Container, check: Callable[[str], None], keys: list[str], n
 
 
 def _http(c: Container, shared: bool, n: int) -> list[float]:
+    # Imported here: importing the test client at CLI start-up printed a deprecation
+    # warning on every `postex` command.
+    from fastapi.testclient import TestClient
+
     created = create_customer(c.ctx, f"Bench Rate {'shared' if shared else 'local'}")
     headers = {"Authorization": f"Bearer {created.api_key}"}
     application = create_app(c)

@@ -16,8 +16,10 @@ from postex.entrypoints.cli.common import (
     handle_errors,
     out,
 )
+from postex.entrypoints.cli.customer_keys import keys_app
 
 app = typer.Typer(help="Partners that send tracking events (EMSEVT).", no_args_is_help=True)
+app.add_typer(keys_app("partner", "partners", "partner", "ptn_5b8e21c0d9a4f3e6b7a1"), name="keys")
 
 
 @app.command("create")

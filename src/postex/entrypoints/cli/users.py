@@ -17,8 +17,10 @@ from postex.entrypoints.cli.common import (
     handle_errors,
     out,
 )
+from postex.entrypoints.cli.customer_keys import keys_app
 
 app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
+app.add_typer(keys_app("staff", "users", "staff user", "usr_0c7d2e9f4a1b8c3d6e5f"), name="keys")
 
 
 @app.command("create")
