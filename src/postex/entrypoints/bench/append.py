@@ -132,23 +132,34 @@ def bench_append(
                             )
                         uow.append(evs)
 
-            real.append(events / timed(run_append))
+            c.store.flush_to_disk()  # each timed phase starts clean and pays for its own writes
+            real.append(events / timed(run_append, c.store.flush_to_disk))
             rows = _rows(c, start_seq)
             _reset_bare_table(c)
-            plain.append(len(rows) / timed(lambda rows=rows: _plain_insert(c, rows, batch)))  # type: ignore[misc]
+            c.store.flush_to_disk()
+            plain.append(
+                len(rows)
+                / timed(lambda rows=rows: _plain_insert(c, rows, batch), c.store.flush_to_disk)  # type: ignore[misc]
+            )
             _reset_bare_table(c)
             batches = _columns(rows, batch)
+            c.store.flush_to_disk()
             # The strict baseline: the same rows through the store's own batch insert (one
             # statement on SQLite, binary COPY on PostgreSQL), one transaction per batch.
             bulk.append(
-                len(rows) / timed(lambda b=batches: c.store.copy_event_batches("bench_plain", b))  # type: ignore[misc]
+                len(rows)
+                / timed(
+                    lambda b=batches: c.store.copy_event_batches("bench_plain", b),  # type: ignore[misc]
+                    c.store.flush_to_disk,
+                )
             )
 
             def run_use_case() -> None:
                 for _ in range(events // batch):
                     pre_advise(c.ctx, customer, advices)
 
-            use_case.append(events / timed(run_use_case))
+            c.store.flush_to_disk()
+            use_case.append(events / timed(run_use_case, c.store.flush_to_disk))
             progress(
                 f"{kind} round {r + 1}/{rounds}: append {real[-1]:,.0f}/s, plain "
                 f"{plain[-1]:,.0f}/s, bulk {bulk[-1]:,.0f}/s, pre-advice use case "

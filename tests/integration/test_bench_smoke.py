@@ -1,0 +1,47 @@
+"""Every benchmark still runs end to end on tiny sizes (no timing is asserted: the figures
+belong in docs/benchmarks.md, measured with `postex bench`, never in a test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.conftest import PG_URL, need_service
+from typer.testing import CliRunner
+
+from postex.entrypoints.cli.main import app
+
+runner = CliRunner()
+
+
+def bench(*args: str) -> str:
+    result = runner.invoke(app, ["bench", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(autouse=True)
+def no_implicit_postgres_half(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench append|verify` add a PostgreSQL half when POSTEX_TEST_DATABASE_URL is set;
+    these runs ask for it explicitly with --postgres instead."""
+    monkeypatch.delenv("POSTEX_TEST_DATABASE_URL", raising=False)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_append_and_verify_benchmarks_run(kind: str) -> None:
+    extra: list[str] = []
+    if kind == "postgres":
+        need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
+        extra = ["--postgres", PG_URL]
+    out = bench("append", "--events", "2000", "--batch", "500", "--rounds", "1", *extra)
+    assert "own bulk insert" in out and ("postgres" in out) == (kind == "postgres")
+    out = bench("verify", "--events", "2000", "--rounds", "1", *extra)
+    assert "read+hash" in out
+
+
+def test_site_data_benchmarks_run(tmp_path: Path) -> None:
+    bench("manifest", "--items", "200", "--runs", "1", "--home", str(tmp_path / "h1"))
+    bench(
+        "holds", "--items", "300", "--batch", "100", "--runs", "1", "--home", str(tmp_path / "h2")
+    )
+    bench("site", "--items", "200", "--home", str(tmp_path / "h3"))
