@@ -179,6 +179,7 @@ class SqlStore:
         # client-side Python, so it gains nothing from a thread and takes one chunk.
         self.append_chunk = 10**9 if self.is_postgres else APPEND_CHUNK
         self._writer_pool: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
         self._site_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._listeners: list[CommitListener] = []
@@ -190,9 +191,17 @@ class SqlStore:
         upgrade(self.engine)
 
     def dispose(self) -> None:
-        if self._writer_pool is not None:
-            self._writer_pool.shutdown()
+        for pool in (self._writer_pool, self._readers):
+            if pool is not None:
+                pool.shutdown()
         self.engine.dispose()
+
+    def _reader_pool(self) -> ThreadPoolExecutor:
+        if self._readers is None:
+            with self._locks_guard:
+                if self._readers is None:
+                    self._readers = ThreadPoolExecutor(4, thread_name_prefix="postex-read")
+        return self._readers
 
     def writer(self, fn: Callable[..., None], *args: Any) -> Future[None]:
         """Run a statement of an append on the writer thread (SQLite) or right here."""
@@ -335,31 +344,48 @@ class SqlStore:
     def read_rows(
         self, site: str, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[EventRow]:
+        """The site's events after ``after_seq`` in seq order, read in pages of ``batch``.
+
+        Page k+1 is fetched on a reader thread while the caller works through page k: the
+        database (and the driver's network wait) run while the caller hashes.
+        """
+        pool = self._reader_pool()
+        pending = pool.submit(self._page, site, after_seq, until_seq, batch)
+        try:
+            while True:
+                rows = pending.result()
+                full = len(rows) == batch
+                if full:
+                    pending = pool.submit(self._page, site, rows[-1][1], until_seq, batch)
+                yield from rows
+                if not full:
+                    return
+        finally:
+            pending.cancel()  # a caller that stops early leaves no read running behind it
+            if not pending.cancelled():
+                pending.exception()  # wait for it, but never raise while closing
+
+    def _page(self, site: str, after_seq: int, until_seq: int | None, batch: int) -> list[EventRow]:
         p = self.ph
-        last = after_seq
-        while True:
-            upper = f" AND seq <= {int(until_seq)}" if until_seq is not None else ""
-            with self._readable(f"events of {site}"), self.engine.connect() as conn:
-                raw: Any = conn.connection.dbapi_connection
-                # psycopg: binary results carry bytea as raw bytes, not hex text (3x faster).
-                cur = raw.cursor(binary=True) if self.is_postgres else raw.cursor()
-                if self.is_postgres:
-                    # Fresh bulk appends leave stale statistics; a bitmap scan then sorts
-                    # every page on disk. The primary key already yields seq order.
-                    cur.execute("SET LOCAL enable_bitmapscan = off")
-                cur.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM events WHERE site = {p} AND seq > {p}"
-                    f"{upper} ORDER BY seq LIMIT {int(batch)}",
-                    (site, last),
-                )
-                rows = cur.fetchall()
-                cur.close()
-            if rows and type(rows[0][4]) is not bytes:  # drivers may hand back memoryviews
-                rows = [(*r[:4], bytes(r[4]), bytes(r[5]), bytes(r[6])) for r in rows]
-            yield from rows
-            if len(rows) < batch:
-                return
-            last = rows[-1][1]
+        upper = f" AND seq <= {int(until_seq)}" if until_seq is not None else ""
+        with self._readable(f"events of {site}"), self.engine.connect() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            # psycopg: binary results carry bytea as raw bytes, not hex text (3x faster).
+            cur = raw.cursor(binary=True) if self.is_postgres else raw.cursor()
+            if self.is_postgres:
+                # Fresh bulk appends leave stale statistics; a bitmap scan then sorts
+                # every page on disk. The primary key already yields seq order.
+                cur.execute("SET LOCAL enable_bitmapscan = off")
+            cur.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE site = {p} AND seq > {p}"
+                f"{upper} ORDER BY seq LIMIT {int(batch)}",
+                (site, after_seq),
+            )
+            rows: list[Any] = cur.fetchall()
+            cur.close()
+        if rows and type(rows[0][4]) is not bytes:  # drivers may hand back memoryviews
+            rows = [(*r[:4], bytes(r[4]), bytes(r[5]), bytes(r[6])) for r in rows]
+        return rows
 
     def checkpoints(self, site: str) -> list[Checkpoint]:
         with self._readable("checkpoints"):
