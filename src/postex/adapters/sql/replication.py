@@ -28,8 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from postex.adapters.sql import schema
-from postex.adapters.sql.projections import apply_all, projection_tables
 from postex.adapters.sql.schema import metadata
 from postex.adapters.sql.store import SqlStore
 from postex.app.ports import Progress
@@ -388,35 +386,4 @@ class HubCopy:
                     yield from self.store.read_events(site, applied[site], head)
 
         merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
-        return self._replay(itertools.chain(merged, journal()), progress, batch)
-
-    def _replay(self, events: Iterator[StoredEvent], progress: Progress | None, batch: int) -> int:
-        done = 0
-        with self.store.engine.connect() as raw:
-            conn = raw.execution_options(postex_write=True)
-            conn.begin()
-            try:
-                for table in reversed([*projection_tables(), schema.heads]):
-                    conn.execute(table.delete())
-                last: dict[str, StoredEvent] = {}
-                chunk: list[StoredEvent] = []
-                for ev in events:
-                    chunk.append(ev)
-                    last[ev.site] = ev
-                    if len(chunk) >= batch:
-                        apply_all(conn, chunk)
-                        done += len(chunk)
-                        chunk = []
-                        if progress:
-                            progress(done)
-                apply_all(conn, chunk)
-                done += len(chunk)
-                for site, ev in last.items():
-                    self.store.upsert_head(conn, site, ev.seq, ev.hash, ev.recorded_at)
-                if progress:
-                    progress(done)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-        return done
+        return self.store.replay(itertools.chain(merged, journal()), progress, batch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import repeat
@@ -409,6 +409,13 @@ class SqlStore:
             ((ev.recorded_at, ev.site, ev.seq, ev) for ev in self.read_events(s)) for s in sites
         ]
         merged = (t[3] for t in heapq.merge(*streams, key=lambda t: (t[0], t[1], t[2])))
+        return self.replay(merged, progress, batch)
+
+    def replay(
+        self, events: Iterable[StoredEvent], progress: Progress | None = None, batch: int = 5000
+    ) -> int:
+        """Empty every projection and the heads, then apply ``events`` in the order given
+        (one transaction); each site's head is its last event. Returns the events applied."""
         done = 0
         with self.engine.connect() as raw:
             conn = raw.execution_options(postex_write=True)
@@ -418,7 +425,7 @@ class SqlStore:
                     conn.execute(table.delete())
                 chunk: list[StoredEvent] = []
                 heads: dict[str, StoredEvent] = {}
-                for ev in merged:
+                for ev in events:
                     chunk.append(ev)
                     heads[ev.site] = ev
                     if len(chunk) >= batch:
