@@ -1,0 +1,124 @@
+"""Schemathesis against every route of a node that the customer fuzz test leaves out.
+
+Site routes, holds, advisories, audit, status, partner events and quarantine, the ops
+quarantine, public tracking, integrity, webhooks and health: Hypothesis generates requests
+from /openapi.json, fitting the schema and breaking it, and each is sent with the real
+credential of a caller who may use the route (site staff, ops, supervisor, auditor, admin,
+a partner, a customer; none on public routes). Whatever comes, the answer is never a 5xx,
+and every 4xx is ``application/problem+json`` with type, title and status; a 422 also names
+field, rule and value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from itertools import cycle
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.generation.modes import GenerationMode
+from tests.customer_api.conftest import make_caller
+from tests.site_ops.helpers import SITE, letters, partner, staff
+
+from postex.bootstrap import Container
+from postex.entrypoints.http.app import create_app
+
+CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/customer_api/test_api_fuzz.py
+EXAMPLES_PER_MODE = 6
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Callers:
+    """One bearer token per kind of caller, all real credentials in the node's log."""
+
+    tokens: dict[str, str]
+
+    def headers(self, who: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+
+
+def callers(node: Container) -> Callers:
+    tokens = {role: staff(node, role).token for role in ("clerk", "supervisor")} | {
+        role: staff(node, role, site=None).token for role in ("ops", "auditor", "admin")
+    }
+    tokens["partner"] = partner(node, offices=("USJFKA",)).token
+    tokens["customer"] = make_caller(node, "Fuzz Webhooks Ltd").api_key
+    return Callers(tokens)
+
+
+# Who calls each route: every role that may, in turn (first match wins).
+WHO: list[tuple[str, tuple[str | None, ...]]] = [
+    (r"^/api/v1/sites/", ("supervisor", "clerk", "ops", "admin")),
+    (r"^/api/v1/(holds|advisories)", ("ops", "supervisor", "auditor", "admin")),
+    (r"^/api/v1/audit", ("auditor", "admin", "ops", "supervisor")),
+    (r"^/api/v1/partner/", ("partner", "ops")),
+    (r"^/api/v1/ops/", ("ops", "auditor", "admin")),
+    (r"^/api/v1/integrity", ("ops", "auditor", "admin")),
+    (r"^/api/v1/webhooks", ("customer",)),
+    (r"^/api/v1/tracking/", (None, "customer")),
+    (r"^/(track|status|healthz|readyz)", (None,)),
+]
+
+
+def who_calls(path: str) -> tuple[str | None, ...]:
+    return next(who for pattern, who in WHO if re.match(pattern, path))
+
+
+def assert_documented_answer(response: Any, where: str) -> None:
+    status = response.status_code
+    assert status < 500, f"{where}: {status} {response.text[:300]}"
+    if status < 400:
+        return
+    media = response.headers.get("content-type", [""])[0].split(";")[0]
+    if where.startswith("GET /track/") and media == "text/html":
+        return  # the public page is for people: its errors are HTML pages (tracking_page.py)
+    assert media == PROBLEM, f"{where}: {status} as {media!r}"
+    body = response.json()
+    assert {"type", "title", "status"} <= set(body), f"{where}: {body}"
+    assert body["status"] == status, f"{where}: {body}"
+    if status == 422:
+        assert {"field", "rule", "value"} <= set(body), f"{where}: {body}"
+
+
+def test_every_route_answers_with_a_result_or_a_problem(sqlite_node: Container) -> None:
+    """A few hundred generated requests over every non-customer route: no 5xx, only problems."""
+    who = callers(sqlite_node)
+    letters(sqlite_node, 2)
+    app = create_app(sqlite_node)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
+        path_regex=CUSTOMER_FUZZED
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 40
+    assert all(who_calls(op.path) for op in operations)  # every route has its callers
+    statuses: Counter[int] = Counter()
+    for operation in operations:
+        roles = cycle(who_calls(operation.path))
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES_PER_MODE,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def run(case: Any) -> None:
+                params = case.path_parameters or {}
+                if mode is GenerationMode.POSITIVE and "site" in params:  # noqa: B023
+                    params["site"] = SITE  # reach the route's own rules, not only the site check
+                response = case.call(headers=who.headers(next(roles)))  # noqa: B023
+                assert_documented_answer(response, f"{case.method} {case.formatted_path}")
+                statuses[response.status_code] += 1
+
+            try:
+                run()
+            except Unsatisfiable:  # nothing to break: the route takes no input
+                assert mode is GenerationMode.NEGATIVE
+    assert sum(statuses.values()) >= 300
+    assert statuses[422] > 0 and statuses[200] > 0
