@@ -18,7 +18,7 @@ from postex.app.auth import Principal, customer_id_of
 from postex.app.customer_items import Answer
 from postex.app.documents import Documents
 from postex.domain.errors import FieldError, ValidationError
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import CUSTOMERS, principal
 from postex.entrypoints.http.deps import container
 from postex.entrypoints.http.limits import RateLimiter, SharedRateLimiter
 
@@ -71,7 +71,7 @@ def documents(request: Request) -> Documents:
     return container(request).documents
 
 
-def customer(request: Request, p: Principal = Depends(principal)) -> str:
+def customer(request: Request, p: Principal = Depends(CUSTOMERS)) -> str:
     """The calling customer (401 without a valid key, 403 for staff), rate limited per key."""
     customer_id = customer_id_of(p)
     limiter(request).check(p.key_id)

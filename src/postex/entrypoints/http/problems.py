@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postex.domain import errors as e
 from postex.domain.errors import FieldError, PostexError, ValidationError
-from postex.entrypoints.http.auth import bearer_scheme, principal
+from postex.entrypoints.http.auth import Gate, bearer_scheme, principal
 from postex.entrypoints.http.deps import context
 
 log = logging.getLogger("postex.http")
@@ -95,40 +95,58 @@ def _needs_principal(dependant: Dependant) -> bool:
     return any(d.call is principal or _needs_principal(d) for d in dependant.dependencies)
 
 
-async def _unauthenticated(request: Request) -> JSONResponse | None:
-    """The 401 of a route that authenticates, if the caller is not authenticated.
+def _gates(dependant: Dependant) -> list[Gate]:
+    """The route's :class:`Gate` dependencies, however deep."""
+    found: list[Gate] = []
+    for d in dependant.dependencies:
+        if isinstance(d.call, Gate):
+            found.append(d.call)
+        found.extend(_gates(d))
+    return found
 
-    FastAPI decodes a JSON body before it runs any dependency, so an undecodable body would
-    otherwise be described (422) to a caller without a valid key. Authentication comes first.
+
+async def _refused(request: Request) -> JSONResponse | None:
+    """The 401 or 403 of a route, if the caller may not use it at all; else None.
+
+    FastAPI decodes a JSON body before it runs any dependency, and a dependency may refuse
+    a query parameter before the one that checks the caller has run, so input would
+    otherwise be described (422) to a caller without a valid key (401) or of a kind or
+    role the route is not for (403). Who is calling comes first.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not _needs_principal(route.dependant):
         return None
     creds = await bearer_scheme(request)
     try:
-        await run_in_threadpool(principal, request, creds, context(request))
-    except e.UnauthenticatedError as exc:
+        p = await run_in_threadpool(principal, request, creds, context(request))
+        for gate in _gates(route.dependant):
+            gate.check(p)
+    except (e.UnauthenticatedError, e.ForbiddenError) as exc:
         return postex_problem(request, exc)
     return None
+
+
+async def _invalid_input(request: Request, exc: ValidationError) -> JSONResponse:
+    refused = await _refused(request)
+    return refused if refused is not None else postex_problem(request, exc)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(PostexError)
     async def _postex(request: Request, exc: PostexError) -> JSONResponse:
+        if isinstance(exc, ValidationError):
+            return await _invalid_input(request, exc)
         return postex_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        refused = await _unauthenticated(request)
-        if refused is not None:
-            return refused
-        return postex_problem(request, ValidationError(_field_errors(exc)))
+        return await _invalid_input(request, ValidationError(_field_errors(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
             # A JSON body that is not even UTF-8: bad input like any other JSON error.
-            return postex_problem(request, ValidationError.single(
+            return await _invalid_input(request, ValidationError.single(
                 "body", "json_invalid", None, "the body is not UTF-8 JSON"))  # fmt: skip
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         return problem_response(

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from postex.app.advisories import AdvisoryRecord, add_update, list_advisories
-from postex.app.auth import Principal
+from postex.app.auth import Principal, Role
 from postex.app.context import Context
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import roles
 from postex.entrypoints.http.deps import context
 from postex.entrypoints.http.routes.holds import ERRORS
 
@@ -66,7 +66,7 @@ def advisories(
 def update(
     advisory_id: str = Path(max_length=40),
     payload: dict[str, Any] = Body(examples=[{"text": "Letters without customs data resume."}]),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(roles(Role.OPS)),
     ctx: Context = Depends(context),
 ) -> AdvisoryOut:
     return advisory_out(add_update(ctx, p, advisory_id, payload.get("text")), ctx)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from postex.app.audit_trail import make_filter, search_audit
-from postex.app.auth import Principal
+from postex.app.auth import Principal, Role
 from postex.app.context import Context
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import roles
 from postex.entrypoints.http.deps import context
 from postex.entrypoints.http.routes.holds import ERRORS
 
@@ -44,7 +44,7 @@ def audit(
     until: str | None = Query(None, max_length=40),
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(100, ge=1, le=500),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(roles(Role.AUDITOR, Role.OPS)),
     ctx: Context = Depends(context),
 ) -> AuditPageOut:
     """Newest first. ``action`` is exact or a prefix ending in ``*``; ``since`` inclusive,

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from postex.app.auth import Principal
+from postex.app.auth import STAFF_ROLES, Principal, Role
 from postex.app.context import Context
 from postex.app.hold_policy import HeldItem, HoldRecord, ReleaseOutcome
 from postex.app.holds import (
@@ -23,10 +23,13 @@ from postex.app.holds import (
     place_hold,
     release_hold,
 )
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import roles
 from postex.entrypoints.http.deps import context
 
 router = APIRouter(prefix="/api/v1", tags=["holds"])
+STAFF = roles(*STAFF_ROLES)
+HOLDERS = roles(Role.SUPERVISOR, Role.OPS)  # the app layer's rules, applied before the input's
+CONFIRMERS = roles(Role.OPS)
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON", **PROBLEM},
@@ -136,7 +139,7 @@ HoldId = Path(max_length=40, examples=["hold_3f9a0c…"])
 )  # fmt: skip
 def place(
     payload: dict[str, Any] = Body(examples=[HOLD_EXAMPLE]),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(HOLDERS),
     ctx: Context = Depends(context),
 ) -> HoldOut:
     """Supervisors hold their own site; ops any scope. A network-wide hold stays pending
@@ -147,7 +150,7 @@ def place(
 @router.get("/holds", response_model=list[HoldOut], summary="List holds", responses=ERRORS)
 def list_(
     status: str | None = Query(None, max_length=20, examples=["active"]),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(STAFF),
     ctx: Context = Depends(context),
 ) -> list[HoldOut]:
     return [hold_out(h, ctx) for h in list_holds(ctx, p, status)]
@@ -162,7 +165,7 @@ def queue(
     hold: str | None = Query(None, max_length=40),
     after: str | None = Query(None, max_length=13, description="The last item id of a page"),
     limit: int = Query(100, ge=1, le=1000),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(STAFF),
     ctx: Context = Depends(context),
 ) -> HeldItemsOut:
     """Held items by id; clerks and supervisors see their own site only."""
@@ -185,7 +188,7 @@ class FlaggedOut(BaseModel):
 )  # fmt: skip
 def flagged(
     site: str | None = Query(None, max_length=16, examples=["GBLALA"]),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(STAFF),
     ctx: Context = Depends(context),
 ) -> list[FlaggedOut]:
     return [FlaggedOut(**vars(f)) for f in flagged_receptacles(ctx, p, site)]
@@ -193,7 +196,7 @@ def flagged(
 
 @router.get("/holds/{hold_id}", response_model=HoldOut, summary="One hold", responses=ERRORS)
 def one(
-    hold_id: str = HoldId, p: Principal = Depends(principal), ctx: Context = Depends(context)
+    hold_id: str = HoldId, p: Principal = Depends(STAFF), ctx: Context = Depends(context)
 ) -> HoldOut:
     return hold_out(get_hold(ctx, p, hold_id), ctx)
 
@@ -203,7 +206,7 @@ def one(
     summary="Confirm a pending network-wide hold or its pending release (a second ops user)",
 )  # fmt: skip
 def confirm(
-    hold_id: str = HoldId, p: Principal = Depends(principal), ctx: Context = Depends(context)
+    hold_id: str = HoldId, p: Principal = Depends(CONFIRMERS), ctx: Context = Depends(context)
 ) -> ReleaseOut:
     return release_out(confirm_hold(ctx, p, hold_id), ctx)
 
@@ -215,7 +218,7 @@ def confirm(
 def release(
     hold_id: str = HoldId,
     payload: dict[str, Any] | None = Body(None, examples=[{"items": [], "reason": "resumed"}]),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(HOLDERS),
     ctx: Context = Depends(context),
 ) -> ReleaseOut:
     return release_out(release_hold(ctx, p, hold_id, payload or {}), ctx)

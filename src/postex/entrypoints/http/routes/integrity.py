@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from postex.app.auth import Principal
+from postex.app.auth import Principal, Role
 from postex.app.replication_status import integrity_for
 from postex.bootstrap import Container, replication
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import roles
 from postex.entrypoints.http.deps import container
 
 router = APIRouter(tags=["integrity"])
@@ -19,7 +19,10 @@ router = APIRouter(tags=["integrity"])
     "/api/v1/integrity",
     summary="Log integrity and replication per site (ops, auditor, admin)",
 )
-def integrity(p: Principal = Depends(principal), c: Container = Depends(container)) -> Any:
+def integrity(
+    p: Principal = Depends(roles(Role.OPS, Role.AUDITOR, Role.ADMIN)),
+    c: Container = Depends(container),
+) -> Any:
     """Per site: head seq and hash, newest checkpoint and whether the hub countersigned it,
     replication lag (a site: head - acknowledged; the hub: site's reported head - copy),
     the last verification and every integrity alarm."""

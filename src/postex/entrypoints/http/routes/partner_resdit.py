@@ -10,7 +10,7 @@ from postex.app.auth import Principal
 from postex.app.site_messages import record_resdit
 from postex.app.site_ops import SiteOps
 from postex.domain.errors import PayloadTooLargeError
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import CARRIERS
 from postex.entrypoints.http.routes.sites import PROBLEMS, site_ops
 
 router = APIRouter(prefix="/api/v1/partner", tags=["partner"])
@@ -30,7 +30,7 @@ class ResditOut(BaseModel):
     openapi_extra={"requestBody": {"content": {"application/xml": {}}, "required": True}},
 )
 async def post_resdit(
-    request: Request, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    request: Request, p: Principal = Depends(CARRIERS), ops: SiteOps = Depends(site_ops)
 ) -> ResditOut:
     data = await request.body()
     if len(data) > MAX_RESDIT_BYTES:

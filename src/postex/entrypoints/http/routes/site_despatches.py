@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from postex.app import despatches as dsp
 from postex.app.auth import Principal
 from postex.app.site_ops import DespatchRecord, SiteOps
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import SITE_STAFF
 from postex.entrypoints.http.customer_api import known_query
 from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
 from postex.entrypoints.http.routes.sites import (
@@ -84,7 +84,7 @@ def post_despatch(
     request: Request,
     site: SiteCode,
     body: ComposeIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:  # DespatchOut, or its first answer replayed as JSON
@@ -113,7 +113,7 @@ def get_despatches(
     state: str | None = Query(default=None, max_length=16, examples=["closed"]),
     cursor: str | None = CURSOR,
     limit: int = LIMIT,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> dict[str, Any]:
     rows = dsp.list_despatches(ops, p, site, state, decode_cursor(cursor), limit + 1)
@@ -127,14 +127,14 @@ def get_despatches(
 
 @router.get("/{did}", response_model=DespatchOut, responses=PROBLEMS)
 def get_despatch(
-    site: SiteCode, did: Did, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, did: Did, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> DespatchOut:
     return despatch_out(dsp.get_despatch(ops, p, site, did))
 
 
 @router.get("/{did}/receptacles", response_model=list[ReceptacleOut], responses=PROBLEMS)
 def get_despatch_receptacles(
-    site: SiteCode, did: Did, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, did: Did, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> list[ReceptacleOut]:
     return [receptacle_out(r) for r in dsp.despatch_receptacles(ops, p, site, did)]
 
@@ -149,7 +149,7 @@ def post_close(
     site: SiteCode,
     did: Did,
     body: TransportIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> DespatchOut:
     return despatch_out(
@@ -167,7 +167,7 @@ def post_handover(
     site: SiteCode,
     did: Did,
     body: TransportIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> DespatchOut:
     return despatch_out(
@@ -182,7 +182,7 @@ def post_handover(
     summary="The CN38 (air parcels) or CN31 (letter post) bill",
 )
 def get_bill(
-    site: SiteCode, did: Did, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, did: Did, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> Response:
     return Response(dsp.despatch_bill(ops, p, site, did), media_type="application/pdf")
 
@@ -197,7 +197,7 @@ class MessageOut(BaseModel):
 
 @router.get("/{did}/messages", response_model=list[MessageOut], responses=PROBLEMS)
 def get_messages(
-    site: SiteCode, did: Did, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, did: Did, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> list[MessageOut]:
     base = f"/api/v1/sites/{site}/despatches/{did}/messages"
     return [
@@ -223,7 +223,7 @@ def get_message(
     did: Did,
     kind: Annotated[str, Path(pattern="^(predes|itmatt|cardit)$")],
     part: str | None = Query(default=None, max_length=4),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> Response:
     return Response(dsp.message(ops, p, site, did, kind, part), media_type=MEDIA[kind])

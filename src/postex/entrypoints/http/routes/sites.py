@@ -17,7 +17,7 @@ from postex.app.auth import Principal
 from postex.app.site_ops import ReceptacleRecord, SiteOps
 from postex.bootstrap import Container
 from postex.domain.errors import ValidationError
-from postex.entrypoints.http.auth import principal
+from postex.entrypoints.http.auth import SITE_STAFF
 from postex.entrypoints.http.customer_api import known_query
 from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
 from postex.entrypoints.http.staff_idempotency import IDEMPOTENCY_KEY, once
@@ -74,7 +74,7 @@ def post_acceptances(
     request: Request,
     site: SiteCode,
     body: AcceptanceIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:  # AcceptancesOut, or its first answer replayed as JSON
@@ -145,7 +145,7 @@ def post_receptacle(
     request: Request,
     site: SiteCode,
     body: ReceptacleIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:  # ReceptacleOut, or its first answer replayed as JSON
@@ -176,7 +176,7 @@ def get_receptacles(
     state: str | None = Query(default=None, max_length=16, examples=["open"]),
     cursor: str | None = CURSOR,
     limit: int = LIMIT,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> dict[str, Any]:
     rows = rcp.list_receptacles(ops, p, site, state, decode_cursor(cursor), limit + 1)
@@ -190,7 +190,7 @@ def get_receptacles(
 
 @router.get("/receptacles/{rid}", response_model=ReceptacleOut, responses=PROBLEMS)
 def get_receptacle(
-    site: SiteCode, rid: Rid, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, rid: Rid, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> ReceptacleOut:
     return receptacle_out(rcp.get_receptacle(ops, p, site, rid))
 
@@ -201,7 +201,7 @@ class ItemsIn(Strict):
 
 @router.get("/receptacles/{rid}/items", responses=PROBLEMS)
 def get_receptacle_items(
-    site: SiteCode, rid: Rid, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, rid: Rid, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> dict[str, list[str]]:
     return {"item_ids": rcp.receptacle_item_ids(ops, p, site, rid)}
 
@@ -216,7 +216,7 @@ def post_receptacle_items(
     site: SiteCode,
     rid: Rid,
     body: ItemsIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> ReceptacleOut:
     return receptacle_out(rcp.add_items(ops, p, site, rid, body.item_ids))
@@ -232,7 +232,7 @@ def delete_receptacle_item(
     site: SiteCode,
     rid: Rid,
     item_id: Annotated[str, Path(max_length=40)],
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> ReceptacleOut:
     return receptacle_out(rcp.remove_item(ops, p, site, rid, item_id))
@@ -257,7 +257,7 @@ def post_close_receptacle(
     site: SiteCode,
     rid: Rid,
     body: CloseIn,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(SITE_STAFF),
     ops: SiteOps = Depends(site_ops),
 ) -> ReceptacleOut:
     closed = rcp.close_receptacle(ops, p, site, rid, body.gross_weight_g, body.last)
@@ -271,6 +271,6 @@ def post_close_receptacle(
     summary="The CN35 label of a closed receptacle",
 )
 def get_cn35(
-    site: SiteCode, rid: Rid, p: Principal = Depends(principal), ops: SiteOps = Depends(site_ops)
+    site: SiteCode, rid: Rid, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> Response:
     return Response(rcp.cn35_label(ops, p, site, rid), media_type="application/pdf")
