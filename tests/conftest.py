@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from postex.adapters.sql.projections import projection_tables
+from postex.adapters.sql.replication import TABLES as REPLICATION_TABLES
 from postex.adapters.sql.schema import LOG_TABLES, heads
 from postex.adapters.sql.store import normalise_url
 from postex.bootstrap import Container, build
@@ -61,7 +62,9 @@ def pg_database() -> Iterator[str]:
 
 def _truncate_pg(url: str) -> None:
     engine = create_engine(url)
-    tables = [t.name for t in [*projection_tables(), heads, *LOG_TABLES]]
+    # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
+    # test would make the next test's node refuse its role.
+    tables = [t.name for t in [*projection_tables(), heads, *LOG_TABLES, *REPLICATION_TABLES]]
     with engine.begin() as conn:
         existing = {
             r[0]
@@ -77,7 +80,8 @@ def _truncate_pg(url: str) -> None:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file copied for each test (migrating each time is slow)."""
     home = tmp_path_factory.mktemp("template")
-    c = build(load_settings(home=str(home), db_url=f"sqlite:///{home / 't.db'}"), create=True)
+    settings = load_settings(home=str(home), db_url=f"sqlite:///{home / 't.db'}")
+    c = build(settings, create=True, claim=False)  # each copy records its own node's role
     c.close()
     return home / "t.db"
 

@@ -35,9 +35,11 @@ from postex.adapters.sql.customer_api import SqlRateWindows
 from postex.adapters.sql.store import EventBatch, SqlStore, normalise_url
 from postex.adapters.sql.tracking_announce import HUB_OPTION
 from postex.adapters.webhooks import HttpWebhookSender
+from postex.app import node_role
 from postex.app.context import Context
 from postex.app.documents import Documents
 from postex.app.hold_policy import HoldPolicy
+from postex.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
 from postex.app.partner_events import FileReader
 from postex.app.ports import Clock
 from postex.app.rate_limits import RateWindows
@@ -45,7 +47,9 @@ from postex.app.site_ops import SiteOps, SiteRules
 from postex.app.webhooks import WebhookSender
 from postex.config import Settings
 from postex.domain.errors import ConfigurationError
-from postex.domain.network import load_network
+from postex.domain.network import SerialSlot, load_network
+from postex.domain.reference import services
+from postex.eventlog.chain import format_time
 
 if TYPE_CHECKING:
     from postex.adapters.nats.kit import Replication
@@ -101,8 +105,18 @@ def load_kek(keys_dir: Path, create: bool = False) -> KekProvider:
     return KekProvider.from_file(path)
 
 
-def build(settings: Settings, *, create: bool = False, clock: Clock | None = None) -> Container:
-    """Wire a node. ``create`` makes missing key files and migrates the database."""
+def build(
+    settings: Settings,
+    *,
+    create: bool = False,
+    clock: Clock | None = None,
+    claim: bool | None = None,
+) -> Container:
+    """Wire a node. ``create`` makes missing key files and migrates the database.
+
+    ``claim`` (default: ``create``) checks the configured role against the one recorded in
+    the database, recording it if there is none (see :func:`claim_role`).
+    """
     if create:
         settings.home.mkdir(parents=True, exist_ok=True)
         settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -133,7 +147,43 @@ def build(settings: Settings, *, create: bool = False, clock: Clock | None = Non
         serial_slot=slot,
     )  # fmt: skip
     ctx.policies.append(HoldPolicy(clock))
-    return Container(settings, store, kek, vault, signer, ctx)
+    c = Container(settings, store, kek, vault, signer, ctx)
+    if create if claim is None else claim:
+        try:
+            claim_role(c)
+        except BaseException:
+            c.close()
+            raise
+    return c
+
+
+def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
+    """The recorded role, the configured site's serial slot and the ids held outside it."""
+    from postex.adapters.sql.replication import SqlIssuedSerials, SqlNodeRoles
+
+    slot = load_network().serial_slot(c.settings.site)
+    found = slot_overlaps(SqlIssuedSerials(c.store), services().by_code.values(), slot)
+    return SqlNodeRoles(c.store).recorded(), slot, found
+
+
+def claim_role(c: Container) -> RecordedRole:
+    """Check the configured role against the database's (recording it if it has none).
+
+    A site also checks that the ids its database holds lie in its serial slot. Raises
+    ConfigurationError naming both roles, or the service, slot and offending range.
+    """
+    from postex.adapters.sql.replication import SqlNodeRoles
+
+    s = c.settings
+
+    def check_slot() -> None:
+        if s.role == "site":
+            _, slot, found = network_fit(c)
+            if found:
+                raise slot_error(s.site, slot, found)
+
+    at = format_time(c.ctx.clock.now())
+    return node_role.claim_role(SqlNodeRoles(c.store), s.role, s.site, at, check_slot)
 
 
 def replication(c: Container) -> Replication:

@@ -24,12 +24,16 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
     select,
 )
 from sqlalchemy import exc as sa_exc
 
+from postex.adapters.sql import schema
 from postex.adapters.sql.schema import metadata
+from postex.adapters.sql.serials import id_bounds
 from postex.adapters.sql.store import SqlStore
+from postex.app.node_role import RecordedRole
 from postex.app.ports import Progress
 from postex.app.replication import (
     Alarm,
@@ -39,6 +43,7 @@ from postex.app.replication import (
     VerificationRecord,
     Witness,
 )
+from postex.domain.errors import ConfigurationError
 from postex.eventlog.events import Checkpoint, StoredEvent
 
 replication_cursors = Table(
@@ -114,6 +119,17 @@ hub_arrivals = Table(
     Column("last_seq", BigInteger, nullable=False),
 )
 
+# The node's role, recorded when the database is initialised or first started (one row).
+node_role = Table(
+    "node_role",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("role", String(8), nullable=False),
+    Column("site", String(16), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("previous_role", String(8)),
+)
+
 TABLES = (
     replication_cursors,
     replication_reports,
@@ -122,6 +138,7 @@ TABLES = (
     hub_data_keys,
     verifications,
     hub_arrivals,
+    node_role,
 )
 
 
@@ -387,3 +404,76 @@ class HubCopy:
 
         merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
         return self.store.replay(itertools.chain(merged, journal()), progress, batch)
+
+
+class SqlNodeRoles:
+    """:class:`postex.app.node_role.NodeRoles`: the one row of ``node_role``."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.engine = store.engine
+
+    def _require_table(self) -> None:
+        if not inspect(self.engine).has_table("node_role"):
+            raise ConfigurationError(
+                "this database's schema predates the recorded node role (migration 0014): "
+                "run `postex init` with the same --db/--home to upgrade it, then start again"
+            )
+
+    def recorded(self) -> RecordedRole | None:
+        self._require_table()
+        t = node_role
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t).where(t.c.id == 1)).first()
+        return RecordedRole(r.role, r.site, r.recorded_at, r.previous_role) if r else None
+
+    def evidence(self) -> str | None:
+        with self.engine.connect() as conn:
+            for table in (hub_arrivals, witnesses):
+                if conn.execute(select(table).limit(1)).first() is not None:
+                    return "hub"
+            if conn.execute(select(replication_cursors).limit(1)).first() is not None:
+                return "site"
+        return None
+
+    def record(self, role: RecordedRole) -> None:
+        t = node_role
+        values = {
+            "role": role.role,
+            "site": role.site,
+            "recorded_at": role.recorded_at,
+            "previous_role": role.previous_role,
+        }
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            with conn.begin():
+                done = conn.execute(t.update().where(t.c.id == 1).values(**values))
+                if done.rowcount == 0:
+                    conn.execute(t.insert().values(id=1, **values))
+
+
+class SqlIssuedSerials:
+    """:class:`postex.app.node_role.IssuedSerials`: item ids outside a part of a block.
+
+    Ids of one prefix sort by serial (fixed width), so each side is one index range scan.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self.engine = store.engine
+
+    def outside(self, prefix: str, first: int, last: int) -> tuple[int, int, int] | None:
+        t = schema.items
+        low, high = id_bounds(prefix, first, last)
+        floor, ceiling = id_bounds(prefix, 0, 99999999)
+        count, lowest, highest = 0, None, None
+        with self.engine.connect() as conn:
+            for where in ((t.c.id >= floor, t.c.id < low), (t.c.id > high, t.c.id <= ceiling)):
+                n, lo, hi = conn.execute(
+                    select(func.count(), func.min(t.c.id), func.max(t.c.id)).where(*where)
+                ).one()
+                if n:
+                    count += n
+                    lowest = lo if lowest is None else lowest
+                    highest = hi
+        if not count or lowest is None or highest is None:
+            return None
+        return count, int(str(lowest)[2:10]), int(str(highest)[2:10])

@@ -52,6 +52,12 @@ def container(
     return build(load_settings(db_url=db, home=home, site=site), create=create)
 
 
+def claimed(db: str | None, home: str | None = None, site: str | None = None) -> Container:
+    """The node for a command that runs it: refused if the configured role contradicts the
+    database's (recorded on first use)."""
+    return build(load_settings(db_url=db, home=home, site=site), claim=True)
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
 

@@ -16,6 +16,7 @@ from postex.entrypoints.cli.common import (
     HomeOpt,
     JsonOpt,
     SiteOpt,
+    claimed,
     container,
     emit_json,
     err,
@@ -77,7 +78,7 @@ def _serve(
         settings = replace(settings, webhook_worker_seconds=0)
     from postex.bootstrap import build
 
-    c = build(settings, create=create)
+    c = build(settings, create=create, claim=True)
     try:
         publisher = serve_publisher(c, publish)
     except BaseException:
@@ -207,14 +208,18 @@ def verify(
 
 @handle_errors
 def rebuild(db: DbOpt = None, home: HomeOpt = None) -> None:
-    """Drop every projection and recreate it from the log.
+    """Drop every projection and recreate it from the log (a hub: in arrival order).
+
+    Refused when the configured role contradicts the one recorded in the database.
 
     Example: postex rebuild --db postgresql://postgres@127.0.0.1:5432/postex
     """
-    c = container(db, home)
+    c = claimed(db, home)
     total = sum(c.store.head(s)[0] for s in c.store.sites())
     with progress_bar("rebuilding", total) as update:
-        if c.settings.role == "hub":  # in the order the copies arrived, as applied live
+        # The role is the database's (claimed above): a hub's in the order the copies
+        # arrived, as applied live; anything else merged by recorded time.
+        if c.settings.role == "hub":
             from postex.bootstrap import replication
 
             n = replication(c).rebuild_hub(update)

@@ -37,6 +37,7 @@ PrefixOpt = Annotated[
 
 hub_app = typer.Typer(help="The hub: consume every site's log, verify and witness it.")
 rep_app = typer.Typer(help="Replication status and key exchange between sites and the hub.")
+network_app = typer.Typer(help="The node's place in the network: role and serial slot.")
 
 
 def node(db: str | None, home: str | None, site: str | None, role: str,
@@ -123,6 +124,7 @@ def register(app: typer.Typer) -> None:
     app.command()(replicate)
     app.add_typer(hub_app, name="hub")
     app.add_typer(rep_app, name="replication")
+    app.add_typer(network_app, name="network")
 
 
 @handle_errors
@@ -296,3 +298,46 @@ def clear_alarm_cmd(
     finally:
         c.close()
     out.print(f"cleared alarm {alarm_id}: {alarm.kind} at {alarm.site} seq {alarm.seq}")
+
+
+@network_app.command("check")
+@handle_errors
+def network_check(
+    db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Check this database against the network: its recorded role, and whether the ids it
+    holds fit the site's serial slot (run before turning a single node into a site).
+
+    Exit 2 naming the service, slot and offending range if they do not.
+
+    Example: postex network check --site GBLGWA
+    """
+    from postex.app.node_role import slot_error
+    from postex.bootstrap import build, network_fit
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    try:
+        recorded, slot, found = network_fit(c)
+        s = c.settings
+    finally:
+        c.close()
+    role = recorded.role if recorded else None
+    if as_json:
+        emit_json(
+            {
+                "site": s.site, "recorded_role": role, "configured_role": s.role,
+                "serial_slot": slot.slot, "serial_slots": slot.slots, "ok": not found,
+                "outside_slot": [
+                    {"services": list(o.services), "prefix": o.prefix, "part": list(o.part),
+                     "count": o.count, "lowest": o.lowest, "highest": o.highest}
+                    for o in found
+                ],
+            }
+        )  # fmt: skip
+    if found:
+        raise slot_error(s.site, slot, found)
+    if not as_json:
+        out.print(
+            f"ok: role {role or 'not recorded yet'} (configured {s.role}); every id held "
+            f"fits site {s.site}'s serial slot {slot.slot} of {slot.slots}"
+        )

@@ -10,7 +10,7 @@ import typer
 from postex.app.holds import activation_chore
 from postex.app.idempotency import expiry_chore
 from postex.app.webhooks import deliver_due
-from postex.entrypoints.cli.common import DbOpt, HomeOpt, container, err, handle_errors
+from postex.entrypoints.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors
 
 
 @handle_errors
@@ -25,11 +25,18 @@ def worker(
     """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
 
     Each round also purges a batch of expired idempotency answers and puts scheduled holds
-    whose start has come into effect (their items become held).
+    whose start has come into effect (their items become held). On a hub there is nothing
+    to do (the sites run these chores): it says so and exits.
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
-    c = container(db, home)
+    c = claimed(db, home)
+    if c.settings.role == "hub":
+        # The sites deliver their customers' webhooks, purge their idempotency answers and
+        # activate their holds, each in its own log: a hub writes no site events.
+        c.close()
+        err.print("a hub has no worker chores (the sites run their own); nothing to do")
+        return
     sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
     purge = expiry_chore(c.ctx, c.settings.idempotency_retention_hours)
     activate = activation_chore(c.ctx)
