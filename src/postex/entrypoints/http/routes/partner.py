@@ -35,6 +35,22 @@ OPS_VIEW = roles(Role.OPS, Role.ADMIN, Role.AUDITOR)
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
+# The body is read by hand (JSON, CSV or a multipart upload); this documents it.
+EVENTS_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["events"],
+                "properties": {"events": {"type": "array", "items": {"type": "object"}}},
+            }
+        },
+        "text/csv": {"schema": {"type": "string", "description": "EMSEVT flat file"}},
+    },
+}
+
+
 async def _rows(request: Request, c: Container) -> list[Row]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -63,6 +79,7 @@ async def _rows(request: Request, c: Container) -> list[Row]:
     summary="Send tracking events (EMSEVT-style JSON or CSV)",
     description=f"At most {MAX_BATCH} events per batch. The same event twice is stored once.",
     responses={401: PROBLEM, 403: PROBLEM, 413: PROBLEM, 422: PROBLEM},
+    openapi_extra={"requestBody": EVENTS_BODY},
 )
 async def send_events(
     request: Request,
