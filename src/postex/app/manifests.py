@@ -322,5 +322,7 @@ def parse_json_body(raw: bytes) -> object:
     """Decode a JSON request body; ValidationError (not a crash) for anything malformed."""
     try:
         return json.loads(raw)
+    except RecursionError:  # nested deeper than the decoder can follow
+        raise ValidationError.single("body", "json", None, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError.single("body", "json", None, f"not valid UTF-8 JSON: {exc}") from None

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from postex.app.auth import Principal, Role
 from postex.app.partner_events import (
@@ -54,7 +55,10 @@ EVENTS_BODY: dict[str, Any] = {
 async def _rows(request: Request, c: Container) -> list[Row]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException as exc:  # Starlette's 400 for a body that is not multipart
+            raise ValidationError.single("body", "multipart", None, str(exc.detail)) from None
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ValidationError.single("file", "required", None, "upload the file as 'file'")
@@ -69,6 +73,8 @@ async def _rows(request: Request, c: Container) -> list[Row]:
         )
     try:
         payload = json.loads(data)
+    except RecursionError:  # nested deeper than the decoder can follow
+        raise ValidationError.single("body", "json", None, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError.single("body", "json", str(exc)[:80], "not valid JSON") from None
     return parse_json_batch(payload)
