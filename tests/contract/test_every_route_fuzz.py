@@ -6,7 +6,9 @@ from /openapi.json, fitting the schema and breaking it, and each is sent with th
 credential of a caller who may use the route (site staff, ops, supervisor, auditor, admin,
 a partner, a customer; none on public routes). Whatever comes, the answer is never a 5xx,
 and every 4xx is ``application/problem+json`` with type, title and status; a 422 also names
-field, rule and value.
+field, rule and value. A second run sends breaking input from callers a route is not for
+(customer and partner keys on staff routes, staff on customer and partner routes): each
+gets 403, never a 422 about what it sent.
 """
 
 from __future__ import annotations
@@ -164,3 +166,45 @@ def test_every_route_answers_with_a_result_or_a_problem(sqlite_node: Container) 
                 assert mode is GenerationMode.NEGATIVE
     assert sum(statuses.values()) >= 300
     assert statuses[422] > 0 and statuses[200] > 0
+
+
+# Callers a route is not for at all (the kind, or a role the route never allows).
+WRONG: list[tuple[str, tuple[str, ...]]] = [
+    (r"^/api/v1/(items|manifests|webhooks)", ("clerk", "ops", "partner")),
+    (r"^/api/v1/sites/", ("customer", "partner")),
+    (r"^/api/v1/(holds|advisories/)|^/api/v1/(audit|ops/|integrity)", ("customer", "partner")),
+    (r"^/api/v1/partner/", ("customer", "clerk", "ops")),
+]
+
+
+def test_callers_a_route_is_not_for_get_403_whatever_they_send(sqlite_node: Container) -> None:
+    """Generated input, good or bad, from a caller of the wrong kind or role: always 403
+    (401 only where the case dropped the key), never a 422 about input it may not send."""
+    who = callers(sqlite_node)
+    app = create_app(sqlite_node)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    gated = [(op, w) for op in operations for p, w in WRONG if re.match(p, op.path)]
+    assert len(gated) >= 40
+    statuses: Counter[int] = Counter()
+    for operation, wrong in gated:
+        callers_ = cycle(wrong)
+
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @settings(
+            max_examples=5, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case: Any) -> None:
+            response = case.call(headers=who.headers(next(callers_)))  # noqa: B023
+            where = f"{case.method} {case.formatted_path}"
+            assert_documented_answer(response, where)
+            keyed = "Authorization" in response.request.headers
+            body = response.json()
+            if response.status_code == 404:  # the generated path matched no route at all
+                assert body["type"].endswith("/http-404"), f"{where}: {body}"
+            else:
+                assert response.status_code == (403 if keyed else 401), f"{where}: {body}"
+            statuses[response.status_code] += 1
+
+        run()
+    assert statuses[403] >= 100
