@@ -7,8 +7,6 @@ customer's item answers exactly like a missing one (404).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -34,6 +32,7 @@ from postex.entrypoints.http.customer_api import (
     known_query,
 )
 from postex.entrypoints.http.deps import context
+from postex.entrypoints.http.routes.paging import decode_cursor, encode_cursor
 from postex.entrypoints.http.schemas_items import (
     ItemDetail,
     ItemIn,
@@ -129,24 +128,6 @@ def create_item(
     return answer_response(answer, str(answer.body["links"]["self"]))
 
 
-def _cursor(value: str | None) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        created, item_id = json.loads(raw)
-        if isinstance(created, str) and isinstance(item_id, str):
-            return created, item_id
-    except (binascii.Error, ValueError, TypeError):
-        pass
-    raise ValidationError.single("cursor", "cursor", value, "not a cursor this API returned")
-
-
-def _make_cursor(record: ItemRecord) -> str:
-    raw = json.dumps([record.created_at, record.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 RFC3339 = re.compile(
     r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
@@ -224,12 +205,16 @@ def list_items(
         _utc(created_from, "created_from"),
         _utc(created_to, "created_to"),
     )
-    views = list_customer_items(ctx, customer_id, flt, reference, _cursor(cursor), limit + 1)
+    views = list_customer_items(ctx, customer_id, flt, reference, decode_cursor(cursor), limit + 1)
     page = views[:limit]
     more = len(views) > limit
     return {
         "items": [view_out(v) for v in page],
-        "next_cursor": _make_cursor(page[-1].record) if more and page else None,
+        "next_cursor": (
+            encode_cursor((page[-1].record.created_at, page[-1].record.id))
+            if more and page
+            else None
+        ),
     }
 
 

@@ -13,7 +13,7 @@ from postex.app.auth import Principal
 from postex.app.site_ops import DespatchRecord, SiteOps
 from postex.entrypoints.http.auth import SITE_STAFF
 from postex.entrypoints.http.customer_api import known_query
-from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
+from postex.entrypoints.http.routes.paging import CURSOR, LIMIT, decode_cursor, page
 from postex.entrypoints.http.routes.sites import (
     PROBLEMS,
     ReceptacleOut,
@@ -117,12 +117,10 @@ def get_despatches(
     ops: SiteOps = Depends(site_ops),
 ) -> dict[str, Any]:
     rows = dsp.list_despatches(ops, p, site, state, decode_cursor(cursor), limit + 1)
-    body = page(
+    return page(
         "despatches", rows, limit, f"/api/v1/sites/{site}/despatches",
-        {"state": state, "cursor": cursor}, lambda d: (d.composed_at, d.id),
+        {"state": state, "cursor": cursor}, lambda d: (d.composed_at, d.id), despatch_out,
     )  # fmt: skip
-    body["despatches"] = [despatch_out(d) for d in body["despatches"]]
-    return body
 
 
 @router.get("/{did}", response_model=DespatchOut, responses=PROBLEMS)

@@ -19,7 +19,7 @@ from postex.bootstrap import Container
 from postex.domain.errors import ValidationError
 from postex.entrypoints.http.auth import SITE_STAFF
 from postex.entrypoints.http.customer_api import known_query
-from postex.entrypoints.http.routes.site_paging import CURSOR, LIMIT, decode_cursor, page
+from postex.entrypoints.http.routes.paging import CURSOR, LIMIT, decode_cursor, page
 from postex.entrypoints.http.staff_idempotency import IDEMPOTENCY_KEY, once
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["sites"])
@@ -180,12 +180,10 @@ def get_receptacles(
     ops: SiteOps = Depends(site_ops),
 ) -> dict[str, Any]:
     rows = rcp.list_receptacles(ops, p, site, state, decode_cursor(cursor), limit + 1)
-    body = page(
+    return page(
         "receptacles", rows, limit, f"/api/v1/sites/{site}/receptacles",
-        {"state": state, "cursor": cursor}, lambda r: (r.opened_at, r.id),
+        {"state": state, "cursor": cursor}, lambda r: (r.opened_at, r.id), receptacle_out,
     )  # fmt: skip
-    body["receptacles"] = [receptacle_out(r) for r in body["receptacles"]]
-    return body
 
 
 @router.get("/receptacles/{rid}", response_model=ReceptacleOut, responses=PROBLEMS)

@@ -1,4 +1,4 @@
-"""Cursor pages of the site lists (receptacles, despatches), like the customer's item list.
+"""Cursor pages of the lists: the customer's items, a site's receptacles and despatches.
 
 A cursor is opaque to callers: base64url of ``[time, id]`` of the last row of the page
 before. The next page is asked for with the same filters; ``links.next`` is that URL.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -49,12 +49,14 @@ def page(
     limit: int,
     path: str,
     query: dict[str, str | None],
-    position: Any,
+    position: Callable[[Any], Position],
+    out: Callable[[Any], Any],
 ) -> dict[str, Any]:
     """The body of one page: ``rows`` were fetched with ``limit + 1`` to know if more follow.
 
-    ``position`` maps a row to its (time, id); ``query`` holds the filters and the cursor
-    this page was asked with (the next link carries the filters over with a new cursor).
+    ``position`` maps a row to its (time, id), ``out`` to what the page shows; ``query``
+    holds the filters and the cursor this page was asked with (the next link carries the
+    filters over with a new cursor).
     """
     shown = list(rows[:limit])
     more = len(rows) > limit and bool(shown)
@@ -64,4 +66,4 @@ def page(
     if cursor is not None:
         kept["cursor"] = cursor
         links["next"] = f"{path}?{urlencode({**kept, 'limit': limit})}"
-    return {key: shown, "next_cursor": cursor, "links": links}
+    return {key: [out(r) for r in shown], "next_cursor": cursor, "links": links}
