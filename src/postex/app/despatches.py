@@ -254,23 +254,27 @@ def close_despatch(
         contents = [(r, [h.item_id for h in repo.receptacle_items(r.id)]) for r in receptacles]
         now = ops.ctx.now_text()
         predes = ops.docs.predes(d, contents, plan, f"PREDES-{d.id}", now)
-        body = {
-            "despatch_id": d.id,
-            "site": site.code,
-            "carrier": plan.carrier,
-            "flight": plan.flight,
-            "flight_date": plan.flight_date.isoformat(),
-            "item_ids": [i.id for i in items],
-        }
         uow.append(
             [
-                NewEvent(DESPATCH_CLOSED, body),
+                NewEvent(DESPATCH_CLOSED, _movement(d, plan, items)),
                 _message(d, "predes", 1, predes.decode(), None),
                 *_itmatt(ops, uow, d, items, now),
                 audit_event(p.actor(), "despatch.closed", d.id, details={"flight": plan.flight}),
             ]
         )
         return _get(uow, site.code, d.id)
+
+
+def _movement(d: DespatchRecord, plan: Transport, items: Sequence[ItemRecord]) -> dict[str, Any]:
+    """The body of a despatch's close or handover: its flight and the items it moves."""
+    return {
+        "despatch_id": d.id,
+        "site": d.site,
+        "carrier": plan.carrier,
+        "flight": plan.flight,
+        "flight_date": plan.flight_date.isoformat(),
+        "item_ids": [i.id for i in items],
+    }
 
 
 def hand_over(
@@ -292,17 +296,9 @@ def hand_over(
         items = _items(uow, ops, d, ItemState.IN_TRANSIT)
         receptacles = repo.receptacles(site.code, despatch_id=d.id)
         cardit = ops.docs.cardit(d, receptacles, plan, f"CARDIT-{d.id}", ops.ctx.now_text())
-        body = {
-            "despatch_id": d.id,
-            "site": site.code,
-            "carrier": plan.carrier,
-            "flight": plan.flight,
-            "flight_date": plan.flight_date.isoformat(),
-            "item_ids": [i.id for i in items],
-        }
         uow.append(
             [
-                NewEvent(DESPATCH_HANDED_OVER, body),
+                NewEvent(DESPATCH_HANDED_OVER, _movement(d, plan, items)),
                 _message(d, "cardit", 1, cardit.decode(), None),
                 audit_event(
                     p.actor(), "despatch.handed_over", d.id, details={"flight": plan.flight}
