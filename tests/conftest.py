@@ -17,13 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from postex.adapters.sql.projections import projection_tables
-from postex.adapters.sql.replication import TABLES as REPLICATION_TABLES
-from postex.adapters.sql.schema import LOG_TABLES, heads
-from postex.adapters.sql.store import normalise_url
 from postex.bootstrap import Container, build
 from postex.config import load_settings
-from postex.entrypoints.http.app import create_app
+from postex.eventlog.sql.projections import projection_tables
+from postex.eventlog.sql.schema import LOG_TABLES, heads
+from postex.eventlog.sql.store import normalise_url
+from postex.network.sql import TABLES as REPLICATION_TABLES
+from postex.server import create_app
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("POSTEX_TEST_DATABASE_URL", "")

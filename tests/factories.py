@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from postex.app.customers import CreatedCustomer, create_customer
-from postex.app.items import ItemRecord, pre_advise
+from postex.accounts.app.customers import CreatedCustomer, create_customer
 from postex.bootstrap import Container
-from postex.domain.items import parse_pre_advice
+from postex.items.app.preadvice import ItemRecord, pre_advise
+from postex.items.domain.items import parse_pre_advice
 
 ITEM: dict[str, Any] = {
     "service": "tracked",

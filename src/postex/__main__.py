@@ -1,3 +1,3 @@
-from postex.entrypoints.cli.main import main
+from postex.cli.main import main
 
 main()

@@ -12,47 +12,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from postex.adapters.clock import SystemClock
-from postex.adapters.edi import read_emsevt_csv
-from postex.adapters.keys.key_encryption_key import KEK_FILE, KekProvider
-from postex.adapters.keys.signing import FileSigner, load_or_create_signer, trusted_keys
-from postex.adapters.keys.vault import EnvelopeVault
-from postex.adapters.pdf.documents import PdfDocuments
-from postex.adapters.site_documents import PdfEdiSiteDocuments
+from postex.accounts.app.rate_limits import RateWindows
+from postex.accounts.keys.kek import KEK_FILE, KekProvider
+from postex.accounts.keys.vault import EnvelopeVault
 
 # Feature modules register their projections and repositories when imported.
-from postex.adapters.sql import auth as _auth  # noqa: F401
-from postex.adapters.sql import core as _core  # noqa: F401
-from postex.adapters.sql import customer_api as _customer_api  # noqa: F401
-from postex.adapters.sql import incidents as _incidents  # noqa: F401
-from postex.adapters.sql import replication as _replication  # noqa: F401
-from postex.adapters.sql import serials as _serials  # noqa: F401
-from postex.adapters.sql import site_ops as _site_ops  # noqa: F401
+from postex.accounts.sql import credentials as _auth  # noqa: F401
+from postex.config import Settings
+from postex.edi import read_emsevt_csv
+from postex.eventlog.chain import format_time
+from postex.eventlog.context import Context
+from postex.eventlog.ports import Clock
+from postex.eventlog.sql.store import EventBatch, SqlStore, normalise_url
+from postex.incidents.app.policy import HoldPolicy
+from postex.incidents.sql import holds as _incidents  # noqa: F401
+from postex.items.app.documents import Documents
+from postex.items.documents import PdfDocuments
+from postex.items.sql import core as _core  # noqa: F401
+from postex.items.sql import customer_api as _customer_api  # noqa: F401
+from postex.items.sql import serials as _serials  # noqa: F401
+from postex.items.sql.customer_api import SqlRateWindows
+from postex.kernel.clock import SystemClock
+from postex.kernel.errors import ConfigurationError
+from postex.kernel.network import SerialSlot, load_network
+from postex.kernel.reference import services
+from postex.network import sql as _replication  # noqa: F401
+from postex.network.app import node_role
+from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
+from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
+from postex.sites.app.ops import SiteOps, SiteRules
+from postex.sites.documents import PdfEdiSiteDocuments
+from postex.sites.sql import projections as _site_ops  # noqa: F401
+from postex.tracking.app.partner_events import FileReader
+from postex.tracking.app.webhooks import WebhookSender
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
-from postex.adapters.sql import tracking_ops as _tracking_ops  # noqa: F401
-from postex.adapters.sql.customer_api import SqlRateWindows
-from postex.adapters.sql.store import EventBatch, SqlStore, normalise_url
-from postex.adapters.sql.tracking_announce import HUB_OPTION
-from postex.adapters.webhooks import HttpWebhookSender
-from postex.app import node_role
-from postex.app.context import Context
-from postex.app.documents import Documents
-from postex.app.hold_policy import HoldPolicy
-from postex.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
-from postex.app.partner_events import FileReader
-from postex.app.ports import Clock
-from postex.app.rate_limits import RateWindows
-from postex.app.site_ops import SiteOps, SiteRules
-from postex.app.webhooks import WebhookSender
-from postex.config import Settings
-from postex.domain.errors import ConfigurationError
-from postex.domain.network import SerialSlot, load_network
-from postex.domain.reference import services
-from postex.eventlog.chain import format_time
+from postex.tracking.sql import projection as _tracking_ops  # noqa: F401
+from postex.tracking.sql.announce import HUB_OPTION
+from postex.tracking.webhook_sender import HttpWebhookSender
 
 if TYPE_CHECKING:
-    from postex.adapters.nats.kit import Replication
+    from postex.network.nats.kit import Replication
 
 
 __all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
@@ -159,7 +159,7 @@ def build(
 
 def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
     """The recorded role, the configured site's serial slot and the ids held outside it."""
-    from postex.adapters.sql.replication import SqlIssuedSerials, SqlNodeRoles
+    from postex.network.sql import SqlIssuedSerials, SqlNodeRoles
 
     slot = load_network().serial_slot(c.settings.site)
     found = slot_overlaps(SqlIssuedSerials(c.store), services().by_code.values(), slot)
@@ -172,7 +172,7 @@ def claim_role(c: Container) -> RecordedRole:
     A site also checks that the ids its database holds lie in its serial slot. Raises
     ConfigurationError naming both roles, or the service, slot and offending range.
     """
-    from postex.adapters.sql.replication import SqlNodeRoles
+    from postex.network.sql import SqlNodeRoles
 
     s = c.settings
 
@@ -188,8 +188,8 @@ def claim_role(c: Container) -> RecordedRole:
 
 def replication(c: Container) -> Replication:
     """The node's replication, backup and restore services (NATS, files, hub copies)."""
-    from postex.adapters.nats.kit import Replication
-    from postex.app.replication import Subjects
+    from postex.network.app.replication import Subjects
+    from postex.network.nats.kit import Replication
 
     return Replication(
         c.store, c.signer, c.ctx.clock, c.settings.site, c.settings.nats_url,

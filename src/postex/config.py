@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from postex.domain.errors import ConfigurationError
+from postex.kernel.errors import ConfigurationError
 
 ROLES = ("single", "site", "hub")
 RATE_SCOPES = ("auto", "shared", "process")

@@ -16,7 +16,7 @@ from tests.customer_api.conftest import make_caller
 from tests.site_ops.helpers import SITE, partner, staff
 
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 
 BAD_JSON = b'{"items": ['
 

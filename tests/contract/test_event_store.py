@@ -7,13 +7,13 @@ import threading
 import pytest
 from tests.factories import item_payload, new_customer, new_items
 
-from postex.app.items import ItemRepository, allocate_ids, item_event_body
 from postex.bootstrap import Container
-from postex.domain.errors import ValidationError
-from postex.domain.events import ITEM_PRE_ADVISED
-from postex.domain.items import parse_pre_advice
 from postex.eventlog.chain import ZERO_HASH, ChainState, verify_events
 from postex.eventlog.events import NewEvent
+from postex.items.app.preadvice import ItemRepository, allocate_ids, item_event_body
+from postex.items.domain.items import parse_pre_advice
+from postex.items.events import ITEM_PRE_ADVISED
+from postex.kernel.errors import ValidationError
 
 
 def append(node: Container, site: str, n: int, type_: str = "test.noted.v1") -> None:
@@ -77,7 +77,7 @@ def test_rebuild_recreates_identical_projections(node: Container) -> None:
     a, b = new_customer(node, "A Ltd"), new_customer(node, "B Ltd")
     new_items(node, a.record.id, 5)
     items = new_items(node, b.record.id, 3, service="parcel", weight_g=5000)
-    from postex.app.items import cancel_item
+    from postex.items.app.preadvice import cancel_item
 
     cancel_item(node.ctx, b.record.id, items[0].id)
     live = node.store.projection_digest()

@@ -28,7 +28,7 @@ from tests.customer_api.conftest import make_caller
 from tests.site_ops.helpers import SERIES, SITE, letters, partner, staff
 
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 
 CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/customer_api/test_api_fuzz.py
 EXAMPLES_PER_MODE = 8

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 from tests.customer_api.conftest import make_caller
 from tests.factories import new_items
 

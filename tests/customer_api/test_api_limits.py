@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.rate_limits import SlidingWindow
+from postex.accounts.app.rate_limits import SlidingWindow
 from postex.bootstrap import Container, build
 from postex.config import load_settings
-from postex.domain.errors import ConfigurationError
-from postex.entrypoints.http.app import MAX_BODY_BYTES, create_app
+from postex.kernel.errors import ConfigurationError
+from postex.server import MAX_BODY_BYTES, create_app
 from tests.conftest import make_node
 from tests.customer_api.conftest import Caller, make_caller
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from postex.app.api_keys import list_keys, revoke_key, rotate_key
+from postex.accounts.app.api_keys import list_keys, revoke_key, rotate_key
 from postex.bootstrap import Container
-from postex.domain.errors import InvalidStateError, NotFoundError, ValidationError
-from postex.entrypoints.cli.main import app as cli
+from postex.cli.main import app as cli
+from postex.kernel.errors import InvalidStateError, NotFoundError, ValidationError
 from tests.customer_api.conftest import make_caller
 
 ACTOR = {"kind": "test", "id": "keys"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from postex.app.customers import erase_customer
+from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 from tests.customer_api.conftest import make_caller
 from tests.factories import item_payload
 

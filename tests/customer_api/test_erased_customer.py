@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from postex.app.customers import erase_customer
+from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
 from tests.customer_api.conftest import Caller
 from tests.customer_api.test_manifests import EXAMPLES

@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
-from postex.adapters.sql.customer_api import idempotency_answers
-from postex.app.idempotency import ANSWERS_EXPIRED, expiry_chore, purge_expired
 from postex.bootstrap import Container, build
+from postex.cli.main import app
 from postex.config import load_settings
-from postex.domain.errors import ConfigurationError
-from postex.entrypoints.cli.main import app
-from postex.entrypoints.http.app import create_app
+from postex.items.app.idempotency import ANSWERS_EXPIRED, expiry_chore, purge_expired
+from postex.items.sql.customer_api import idempotency_answers
+from postex.kernel.errors import ConfigurationError
+from postex.server import create_app
 from tests.customer_api.conftest import Caller, make_caller
 from tests.factories import item_payload
 
@@ -152,7 +152,7 @@ def test_postex_worker_once_purges_expired_answers(tmp_path: Path, sqlite_url: s
 @pytest.mark.parametrize("table", ["idempotency_answers", "item_references", "api_rate_windows"])
 def test_migrations_create_the_declared_customer_api_tables(node: Container, table: str) -> None:
     """Columns and indexes after migrations 0003, 0011 and 0013 match the declaration."""
-    from postex.adapters.sql import customer_api
+    from postex.items.sql import customer_api
 
     declared = getattr(customer_api, table)
     found = inspect(node.store.engine)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from postex.app.customer_items import Answer, create_items, list_customer_items
-from postex.app.idempotency import idempotency
-from postex.app.items import ItemFilter
 from postex.bootstrap import Container
-from postex.domain.items import parse_pre_advice
+from postex.items.app.customer_items import Answer, create_items, list_customer_items
+from postex.items.app.idempotency import idempotency
+from postex.items.app.preadvice import ItemFilter
+from postex.items.domain.items import parse_pre_advice
 from tests.customer_api.conftest import make_caller
 from tests.factories import item_payload
 

@@ -18,9 +18,9 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from postex.app.api_keys import rotate_key
+from postex.accounts.app.api_keys import rotate_key
 from postex.bootstrap import Container
-from postex.domain.ids import S10
+from postex.kernel.ids import S10
 from tests.customer_api.conftest import Caller, make_caller
 from tests.factories import new_items
 

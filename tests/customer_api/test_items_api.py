@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.domain.ids import is_valid_s10
+from postex.kernel.ids import is_valid_s10
 from tests.customer_api.conftest import Caller
 from tests.factories import DOCUMENTS_LETTER, item_payload
 

@@ -153,7 +153,7 @@ def test_upload_and_raw_csv_share_an_idempotency_key(client: TestClient, alice: 
 async def _parse_big_upload() -> bool:
     from starlette.datastructures import Headers, UploadFile
 
-    from postex.entrypoints.http.routes.manifests import InMemoryParser
+    from postex.items.http.manifests import InMemoryParser
 
     data = b"reference,service\n" + b"R,tracked\n" * 300_000  # 3 MB, past the 1 MB default
     body = (

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from postex.app.manifests import COLUMNS
+from postex.items.app.manifests import COLUMNS
 from tests.customer_api.conftest import Caller
 from tests.factories import item_payload
 

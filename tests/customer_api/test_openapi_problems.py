@@ -115,7 +115,7 @@ def test_too_large_body_is_refused_on_any_route(
     sqlite_client: TestClient, sqlite_alice: Caller
 ) -> None:
     """Even a GET with a body over the limit: the documented 413 problem."""
-    from postex.entrypoints.http.app import MAX_BODY_BYTES
+    from postex.server import MAX_BODY_BYTES
 
     r = sqlite_client.request(
         "GET",

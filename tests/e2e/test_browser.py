@@ -15,7 +15,7 @@ from tests.conftest import IN_CI
 from tests.factories import ITEM, new_customer, new_items
 
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

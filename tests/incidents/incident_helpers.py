@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.acceptance import Scan, accept
-from postex.app.auth import Principal, Role, issue_token
+from postex.accounts.app.auth import Principal, Role, issue_token
 from postex.bootstrap import Container, build
 from postex.config import load_settings
-from postex.domain.items import ItemState
-from postex.entrypoints.http.app import create_app
+from postex.items.domain.items import ItemState
+from postex.server import create_app
+from postex.sites.app.acceptance import Scan, accept
 
 
 class StepClock:
@@ -87,7 +87,7 @@ def accept_items(node: Container, item_ids: list[str], site: str = "GBLALA") -> 
 
 
 def node_weight(uow: object, item_id: str) -> int:
-    from postex.app.items import ItemRepository
+    from postex.items.app.preadvice import ItemRepository
 
     record = uow.repo(ItemRepository).get_any(item_id)  # type: ignore[attr-defined]
     assert record is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from postex.domain.holds import Scope
+from postex.incidents.domain import Scope
 
 SITES = ("GBLALA", "GBLGWA", "GBBHXA")
 COUNTRIES = ("US", "FR", "DE", "JP")

@@ -6,12 +6,12 @@ from fastapi.testclient import TestClient
 from tests.factories import new_customer
 from tests.incidents.incident_helpers import StepClock, bearer, clock, iclient, inode, staff
 
-from postex.app.audit import audit_event
-from postex.app.audit_trail import make_filter, read_audit
-from postex.app.auth import Role
-from postex.app.customers import erase_customer
-from postex.app.keys import rotate_kek
+from postex.accounts.app.audit import audit_event
+from postex.accounts.app.auth import Role
+from postex.accounts.app.customers import erase_customer
+from postex.accounts.app.keys import rotate_kek
 from postex.bootstrap import Container
+from postex.incidents.app.audit_trail import make_filter, read_audit
 
 __all__ = ["clock", "iclient", "inode"]
 

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from tests.incidents.strategies import scopes, subjects
 
-from postex.domain.errors import ValidationError
-from postex.domain.holds import (
+from postex.incidents.domain import (
     HoldStatus,
     Scope,
     hold_status,
@@ -17,6 +16,7 @@ from postex.domain.holds import (
     parse_release,
     parse_scope,
 )
+from postex.kernel.errors import ValidationError
 
 NOW = datetime(2023, 1, 11, 9, 0, tzinfo=UTC)
 GOODS_LETTER = {"site": "GBLALA", "destination": "US", "service": "standard_letter",

@@ -19,9 +19,9 @@ from tests.incidents.incident_helpers import (
     staff,
 )
 
-from postex.app.auth import Role
-from postex.app.items import cancel_item
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
+from postex.items.app.preadvice import cancel_item
 
 __all__ = ["clock", "iclient", "inode"]
 
@@ -229,7 +229,7 @@ def test_many_items_are_held_and_released_in_bounded_events_and_rebuild_alike(
     inode: Container, iclient: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Item lists are split over several events; a rebuild gives the same projections."""
-    monkeypatch.setattr("postex.app.holds.CHUNK", 2)
+    monkeypatch.setattr("postex.incidents.app.holds.CHUNK", 2)
     customer = new_customer(inode)
     items = [i.id for i in new_items(inode, customer.record.id, 5)]
     accept_items(inode, items)

@@ -9,8 +9,8 @@ from tests.conftest import make_node
 from tests.incidents.incident_helpers import staff
 from typer.testing import CliRunner
 
-from postex.app.auth import Role
-from postex.entrypoints.cli.main import app
+from postex.accounts.app.auth import Role
+from postex.cli.main import app
 
 
 def test_cli_places_confirms_lists_releases_and_audits(tmp_path: Path, sqlite_url: str) -> None:

@@ -16,9 +16,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from tests.incidents.incident_helpers import bearer, staff
 
-from postex.app.auth import Role
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 
 INCIDENT_PATHS = r"^/(api/v1/(holds|advisories|audit)|status)"
 EXAMPLES_PER_MODE = 20

@@ -20,15 +20,15 @@ from tests.incidents.incident_helpers import (
     staff,
 )
 
-from postex.app.auth import Principal, Role, issue_token
-from postex.app.items import pre_advise
-from postex.app.partner_events import ingest_partner_events, parse_json_batch
-from postex.app.receptacles import add_items, open_receptacle
-from postex.app.webhooks import subscribe
+from postex.accounts.app.auth import Principal, Role, issue_token
 from postex.bootstrap import Container
-from postex.domain.errors import HeldError
-from postex.domain.holds import network
-from postex.domain.items import parse_pre_advice
+from postex.incidents.domain import network
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import parse_pre_advice
+from postex.kernel.errors import HeldError
+from postex.sites.app.receptacles import add_items, open_receptacle
+from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
+from postex.tracking.app.webhooks import subscribe
 
 __all__ = ["clock", "iclient", "inode"]  # fixtures used by name
 

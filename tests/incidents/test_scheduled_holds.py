@@ -19,11 +19,11 @@ from tests.incidents.incident_helpers import (
 )
 from typer.testing import CliRunner
 
-from postex.app.auth import Role
-from postex.app.holds import activate_due, activation_chore, get_hold, place_hold
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container, build
+from postex.cli.main import app
 from postex.config import load_settings
-from postex.entrypoints.cli.main import app
+from postex.incidents.app.holds import activate_due, activation_chore, get_hold, place_hold
 
 __all__ = ["clock", "inode"]
 

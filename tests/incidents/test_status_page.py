@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from tests.incidents.incident_helpers import bearer, clock, iclient, inode, staff
 
-from postex.app.auth import Role
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
 
 __all__ = ["clock", "iclient", "inode"]

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import PG_URL, need_service
 from typer.testing import CliRunner
 
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
 
 runner = CliRunner()
 

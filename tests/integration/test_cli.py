@@ -11,8 +11,8 @@ from tests.conftest import make_node
 from tests.incidents.incident_helpers import staff
 from typer.testing import CliRunner
 
-from postex.app.auth import Role
-from postex.entrypoints.cli.main import app
+from postex.accounts.app.auth import Role
+from postex.cli.main import app
 
 runner = CliRunner()
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import make_node
 from typer.testing import CliRunner
 
-from postex.entrypoints.cli.main import app as cli
-from postex.entrypoints.http.app import create_app
+from postex.cli.main import app as cli
+from postex.server import create_app
 
 
 def run(db: str, home: Path, *args: str, code: int = 0) -> Any:

@@ -11,13 +11,13 @@ from tests.conftest import make_node
 from tests.factories import ITEM, new_customer, new_items
 from typer.testing import CliRunner
 
-from postex.app.customers import erase_customer
-from postex.app.integrity import verify_store
-from postex.app.items import get_item
-from postex.app.tracking import public_tracking
+from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
-from postex.domain.errors import KeyUnavailableError
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
+from postex.items.app.preadvice import get_item
+from postex.kernel.errors import KeyUnavailableError
+from postex.network.app.integrity import verify_store
+from postex.tracking.app.public import public_tracking
 
 MARKED = [
     ITEM["sender"]["name"], "Marigold Lane", ITEM["sender"]["email"],
@@ -76,7 +76,7 @@ def test_erased_key_bytes_are_gone_from_the_sqlite_file(sqlite_node: Container) 
     """secure_delete overwrites the destroyed wrapped key inside the file."""
     customer = new_customer(sqlite_node)
     with sqlite_node.store.read() as uow:
-        from postex.app.ports import DataKeys
+        from postex.eventlog.ports import DataKeys
 
         _kid, wrapped = uow.repo(DataKeys).get(customer.record.id) or ("", b"")
     assert wrapped

@@ -14,10 +14,10 @@ from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from typer.testing import CliRunner
 
-from postex.app.integrity import verify_store
-from postex.app.items import cancel_item
 from postex.bootstrap import Container
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
+from postex.items.app.preadvice import cancel_item
+from postex.network.app.integrity import verify_store
 
 SITE = "GBLALA"
 runner = CliRunner()

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from postex.app.replication import Subjects
 from postex.bootstrap import Container, replication
+from postex.network.app.replication import Subjects
 from tests.conftest import NATS_URL, make_node, need_service
 
 
@@ -34,7 +34,7 @@ def prefix(nats_url: str) -> Iterator[str]:
 
 
 async def _delete(url: str, subjects: Subjects) -> None:
-    from postex.adapters.nats.jetstream import delete_stream
+    from postex.network.nats.jetstream import delete_stream
 
     try:
         await delete_stream(url, subjects)
@@ -183,7 +183,7 @@ def pg_hub_url() -> Iterator[str]:
 
     from sqlalchemy import create_engine, text
 
-    from postex.adapters.sql.store import normalise_url
+    from postex.eventlog.sql.store import normalise_url
     from tests.conftest import PG_URL
 
     need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")

@@ -16,9 +16,9 @@ import random
 import sys
 import threading
 
-from postex.app.drill import Traffic
 from postex.bootstrap import build, replication
 from postex.config import load_settings
+from postex.network.app.drill import Traffic
 
 
 def site(home: str, db_url: str, nats_url: str, prefix: str, customer_id: str) -> None:

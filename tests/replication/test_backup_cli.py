@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 
@@ -77,9 +77,9 @@ def test_restoring_an_old_backup_does_not_bring_back_an_erased_customers_key(
     tmp_path: Path,
 ) -> None:
     """A backup taken before an erasure holds the key; the restored log's erasure still wins."""
-    from postex.app.customers import erase_customer
-    from postex.app.restore import restore_site
+    from postex.accounts.app.customers import erase_customer
     from postex.bootstrap import replication
+    from postex.network.app.restore import restore_site
 
     home = tmp_path / "home"
     node = make_node(home, f"sqlite:///{home / 'postex.db'}")

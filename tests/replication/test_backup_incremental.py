@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.integrity import verify_store
 from postex.bootstrap import replication
+from postex.network.app.integrity import verify_store
 from tests.factories import new_customer
 from tests.replication.conftest import Loops, pair, wait_until
 

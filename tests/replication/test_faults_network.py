@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.drill import Traffic
-from postex.app.integrity import verify_store
 from postex.bootstrap import replication
+from postex.network.app.drill import Traffic
+from postex.network.app.integrity import verify_store
 from tests.factories import new_customer
 from tests.replication.conftest import Loops, OwnNats, pair, start_replication, wait_until
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.backup import verify_backup
-from postex.app.drill import Traffic
-from postex.app.integrity import verify_store
-from postex.app.items import get_item
-from postex.app.restore import restore_site
 from postex.bootstrap import Container, replication
 from postex.eventlog.verify import verify_site
+from postex.items.app.preadvice import get_item
+from postex.network.app.backup import verify_backup
+from postex.network.app.drill import Traffic
+from postex.network.app.integrity import verify_store
+from postex.network.app.restore import restore_site
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, pair, trust, wait_until

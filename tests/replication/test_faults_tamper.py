@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.restore import restore_site
 from postex.bootstrap import Container, replication
-from postex.domain.errors import IntegrityError
 from postex.eventlog.events import NewEvent
+from postex.kernel.errors import IntegrityError
+from postex.network.app.restore import restore_site
 from tests.conftest import make_node
 from tests.replication.conftest import Loops, pair, start_replication, wait_until
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from postex.app.auth import Principal, Role
-from postex.app.partner_events import ingest_partner_events, parse_json_batch
-from postex.app.partners import create_partner
-from postex.app.replication import Hub
+from postex.accounts.app.auth import Principal, Role
+from postex.accounts.app.partners import create_partner
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import StoredEvent
+from postex.network.app.replication import Hub
+from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 
@@ -87,7 +87,7 @@ def test_postex_rebuild_on_a_hub_replays_in_arrival_order(
 ) -> None:
     from typer.testing import CliRunner
 
-    from postex.entrypoints.cli.main import app
+    from postex.cli.main import app
 
     heathrow, gatwick, _ = _network(tmp_path)
     hub = make_node(tmp_path / "hub", sqlite_hub_url, site="HUB", role="hub")
@@ -130,7 +130,7 @@ def test_arrivals_stored_before_a_crash_are_journalled_before_the_next(tmp_path:
 
 
 def test_hub_arrivals_table_matches_its_declaration(tmp_path: Path, sqlite_hub_url: str) -> None:
-    from postex.adapters.sql.replication import hub_arrivals
+    from postex.network.sql import hub_arrivals
 
     hub = make_node(tmp_path / "hub", sqlite_hub_url, site="HUB", role="hub")
     found = inspect(hub.store.engine)

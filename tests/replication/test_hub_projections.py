@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.items import cancel_item
-from postex.app.replication import Hub
-from postex.app.tracking import public_tracking
 from postex.bootstrap import Container, replication
-from postex.entrypoints.http.app import create_app
 from postex.eventlog.events import StoredEvent
+from postex.items.app.preadvice import cancel_item
+from postex.network.app.replication import Hub
+from postex.server import create_app
+from postex.tracking.app.public import public_tracking
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, trust, wait_until

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.replication import Hub
-from postex.app.webhooks import deliver_due, subscribe
 from postex.bootstrap import Container, replication
+from postex.network.app.replication import Hub
+from postex.tracking.app.webhooks import deliver_due, subscribe
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from postex.app.auth import Role, issue_token
+from postex.accounts.app.auth import Role, issue_token
 from postex.bootstrap import Container, replication
 from tests.factories import new_customer, new_items
 
@@ -44,8 +44,8 @@ def test_cleared_alarm_leaves_the_overview_and_is_audited(node: Container) -> No
     """Clearing an alarm needs a reason, closes it, and records who cleared it in the log."""
     import pytest
 
-    from postex.app.replication_status import clear_alarm, integrity_overview
-    from postex.domain.errors import NotFoundError, ValidationError
+    from postex.kernel.errors import NotFoundError, ValidationError
+    from postex.network.app.status import clear_alarm, integrity_overview
 
     state = replication(node).state
     state.raise_alarm("GBLGWA", 9, "broken-chain", "hash", "2026-01-01T00:00:00.000000Z")

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from postex.app.integrity import verify_store
-from postex.app.replication_status import integrity_overview
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
+from postex.network.app.integrity import verify_store
+from postex.network.app.status import integrity_overview
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, pair, start_replication, wait_until
 
@@ -107,7 +107,7 @@ def test_erasing_a_customer_removes_its_data_key_from_the_hub(
     tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str, loops: Loops
 ) -> None:
     """The hub's copy of wrapped data keys follows the site: an erased customer's key goes."""
-    from postex.app.customers import erase_customer
+    from postex.accounts.app.customers import erase_customer
 
     site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
     kept, erased = new_customer(site, "Kept Ltd"), new_customer(site, "Erased Ltd")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from postex.app.items import pre_advise
 from postex.bootstrap import Container
-from postex.domain.ids import S10
-from postex.domain.items import parse_pre_advice
-from postex.domain.network import load_network
-from postex.domain.reference import services
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import parse_pre_advice
+from postex.kernel.ids import S10
+from postex.kernel.network import load_network
+from postex.kernel.reference import services
 from tests.conftest import make_node
 from tests.factories import item_payload, new_customer
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from postex.app.auth import Role
-from postex.app.holds import place_hold
-from postex.app.items import pre_advise
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container, build, replication
+from postex.cli.main import app
 from postex.config import load_settings
-from postex.domain.errors import ConfigurationError
-from postex.domain.items import parse_pre_advice
-from postex.domain.network import load_network
-from postex.entrypoints.cli.main import app
+from postex.incidents.app.holds import place_hold
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import parse_pre_advice
+from postex.kernel.errors import ConfigurationError
+from postex.kernel.network import load_network
 from tests.conftest import make_node
 from tests.factories import item_payload, new_customer, new_items
 from tests.incidents.incident_helpers import StepClock, accept_items, staff
@@ -212,7 +212,7 @@ def test_worker_on_a_hub_runs_no_site_chores(tmp_path: Path, sqlite_url: str) ->
 def test_node_role_table_matches_its_declaration(tmp_path: Path, db_url: str) -> None:
     from sqlalchemy import inspect
 
-    from postex.adapters.sql.replication import node_role
+    from postex.network.sql import node_role
 
     node = make_node(tmp_path / "n", db_url)
     found = inspect(node.store.engine).get_columns("node_role")

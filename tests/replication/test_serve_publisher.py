@@ -106,7 +106,7 @@ def test_publish_on_a_node_that_is_not_a_site_is_refused(tmp_path: Path) -> None
     """--publish on a single node names the field and rule and starts nothing."""
     from typer.testing import CliRunner
 
-    from postex.entrypoints.cli.main import app
+    from postex.cli.main import app
 
     home = tmp_path / "single"
     runner = CliRunner()

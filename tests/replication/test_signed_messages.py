@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from postex.app.replication import (
+from postex.bootstrap import Container, replication
+from postex.eventlog.checkpoints import make_checkpoint
+from postex.eventlog.events import NewEvent, StoredEvent
+from postex.network.app.replication import (
     Hub,
     MessageSignature,
     encode_events,
@@ -18,9 +21,6 @@ from postex.app.replication import (
     keys_claim,
     sign_message,
 )
-from postex.bootstrap import Container, replication
-from postex.eventlog.checkpoints import make_checkpoint
-from postex.eventlog.events import NewEvent, StoredEvent
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, pair, trust, wait_until

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from postex.app.auth import Principal, Role, issue_token
-from postex.app.items import ItemRecord
-from postex.app.staff import create_user
+from postex.accounts.app.auth import Principal, Role, issue_token
+from postex.accounts.app.staff import create_user
 from postex.bootstrap import Container
+from postex.items.app.preadvice import ItemRecord
 from tests.factories import DOCUMENTS_LETTER, new_customer, new_items
 
 SITE = "GBLALA"

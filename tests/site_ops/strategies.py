@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from postex.domain.network import load_network
-from postex.domain.receptacles import Series
+from postex.kernel.network import load_network
+from postex.sites.domain.receptacles import Series
 
 ROUTES = load_network().routes
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from postex.app import despatches as dsp
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
 from postex.bootstrap import Container
-from postex.domain.errors import HeldError, InvalidStateError
+from postex.kernel.errors import HeldError, InvalidStateError
+from postex.sites.app import despatches as dsp
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.site_ops.helpers import SERIES, SITE, letters, staff
 
 

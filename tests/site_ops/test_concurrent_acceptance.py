@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from postex.app.acceptance import Scan, accept
 from postex.bootstrap import Container
-from postex.domain.errors import ValidationError
+from postex.kernel.errors import ValidationError
+from postex.sites.app.acceptance import Scan, accept
 from tests.conftest import make_node
 from tests.site_ops.helpers import Staff, letters, staff
 

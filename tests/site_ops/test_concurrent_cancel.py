@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from postex.app.acceptance import Scan, accept
-from postex.app.items import cancel_item
 from postex.bootstrap import Container
-from postex.domain.errors import InvalidStateError, ValidationError
+from postex.items.app.preadvice import cancel_item
+from postex.kernel.errors import InvalidStateError, ValidationError
+from postex.sites.app.acceptance import Scan, accept
 from tests.conftest import make_node
 from tests.site_ops.helpers import letters, staff
 

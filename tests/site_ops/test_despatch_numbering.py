@@ -6,11 +6,11 @@ import threading
 import time
 from pathlib import Path
 
-from postex.app import despatches as dsp
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
-from postex.domain.dispatch_ids import ReceptacleId
-from postex.domain.errors import InvalidStateError
+from postex.kernel.dispatch_ids import ReceptacleId
+from postex.kernel.errors import InvalidStateError
+from postex.sites.app import despatches as dsp
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.conftest import make_node
 from tests.site_ops.helpers import SERIES, SITE, letters, staff
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
-from postex.app.holds import place_hold, release_hold
 from postex.bootstrap import Container
-from postex.domain.errors import HeldError
-from postex.entrypoints.http.app import create_app
+from postex.incidents.app.holds import place_hold, release_hold
+from postex.kernel.errors import HeldError
+from postex.server import create_app
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.site_ops.helpers import SERIES, SITE, letters, staff
 
 SITE_HOLD = {"scope": {"sites": [SITE]}, "reason": "power cut", "advisory": "Heathrow paused."}

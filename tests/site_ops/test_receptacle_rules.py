@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.domain.despatches import bill_form, check_composition, next_serial
-from postex.domain.dispatch_ids import ReceptacleId
-from postex.domain.errors import ConflictError, InvalidStateError, ValidationError
-from postex.domain.receptacles import Series, check_closing, closed_id, fits, weight_error
+from postex.kernel.dispatch_ids import ReceptacleId
+from postex.kernel.errors import ConflictError, InvalidStateError, ValidationError
+from postex.sites.domain.despatches import bill_form, check_composition, next_serial
+from postex.sites.domain.receptacles import Series, check_closing, closed_id, fits, weight_error
 from tests.site_ops.strategies import despatch_serials, gross_weights, series, year_digits
 
 

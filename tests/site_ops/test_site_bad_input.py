@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.items import cancel_item
-from postex.app.ports import UnitOfWork
 from postex.bootstrap import Container
-from postex.domain.errors import HeldError
+from postex.eventlog.ports import UnitOfWork
+from postex.items.app.preadvice import cancel_item
+from postex.kernel.errors import HeldError
 from tests.site_ops.helpers import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"

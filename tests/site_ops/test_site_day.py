@@ -11,7 +11,7 @@ import zxingcpp
 from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
-from postex.domain.dispatch_ids import ReceptacleId
+from postex.kernel.dispatch_ids import ReceptacleId
 from tests.site_ops.helpers import SERIES, SITE, letters, partner, staff
 
 API = f"/api/v1/sites/{SITE}"

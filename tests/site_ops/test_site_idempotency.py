@@ -12,11 +12,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
-from postex.app.idempotency import claim, idempotency, run_once, staff_scope
 from postex.bootstrap import Container
-from postex.domain.errors import ConflictError
+from postex.items.app.idempotency import claim, idempotency, run_once, staff_scope
+from postex.kernel.errors import ConflictError
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.site_ops.helpers import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"

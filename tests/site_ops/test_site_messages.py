@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app import despatches as dsp
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
-from postex.app.customers import erase_customer
+from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
-from postex.domain.errors import KeyUnavailableError
+from postex.kernel.errors import KeyUnavailableError
+from postex.sites.app import despatches as dsp
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.site_ops.helpers import SERIES, SITE, letters, partner, staff
 from tests.site_ops.test_site_day import resdit
 
@@ -23,7 +23,7 @@ def _despatch(node: Container, groups: list[list[str]]) -> str:
     ids = [i for g in groups for i in g]
     records = ops.ctx.store
     with records.read() as uow:
-        from postex.app.site_ops import SiteOpsRepository
+        from postex.sites.app.ops import SiteOpsRepository
 
         found = uow.repo(SiteOpsRepository).items(ids)
     accept(ops, clerk.principal, SITE, [Scan(i, found[i].weight_g) for i in ids])

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app import despatches as dsp
-from postex.app import receptacles as rcp
-from postex.app.acceptance import Scan, accept
 from postex.bootstrap import Container
+from postex.sites.app import despatches as dsp
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.acceptance import Scan, accept
 from tests.site_ops.helpers import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"

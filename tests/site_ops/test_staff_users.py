@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from postex.app.staff import UserRepository, check_password, create_user
+from postex.accounts.app.staff import UserRepository, check_password, create_user
 from postex.bootstrap import Container
-from postex.entrypoints.cli.main import app as cli
-from postex.entrypoints.http.app import create_app
+from postex.cli.main import app as cli
+from postex.server import create_app
 from tests.conftest import make_node
 from tests.site_ops.helpers import SERIES, SITE, staff
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.auth import Role, issue_token
-from postex.app.partners import create_partner
+from postex.accounts.app.auth import Role, issue_token
+from postex.accounts.app.partners import create_partner
 from postex.bootstrap import Container, build
 from postex.config import load_settings
-from postex.entrypoints.http.app import create_app
+from postex.server import create_app
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from postex.app.partner_events import MAX_BATCH
 from postex.bootstrap import Container
-from postex.domain.ids import S10
+from postex.kernel.ids import S10
+from postex.tracking.app.partner_events import MAX_BATCH
 from tests.factories import item_payload, new_customer, new_items
 from tests.tracking.conftest import ManualClock, auth, partner_key, staff_token
 
@@ -197,7 +197,7 @@ def test_partner_events_move_states_only_where_the_machine_allows(
 ) -> None:
     """A despatched-equivalent move is not forced: a pre-advised item stays pre-advised,
     while delivery of an in-transit item makes it delivered."""
-    from postex.adapters.sql.core import set_state
+    from postex.items.sql.core import set_state
 
     customer = new_customer(tnode)
     [a, b] = new_items(tnode, customer.record.id, 2, **{"service": "tracked"})
@@ -210,7 +210,7 @@ def test_partner_events_move_states_only_where_the_machine_allows(
     states = {i: tclient.get(f"/api/v1/tracking/{i}").json()["status"] for i in (a.id, b.id)}
     assert states == {a.id: "delivered", b.id: "delivered"}
     with tnode.store.read() as uow:
-        from postex.app.items import ItemRepository
+        from postex.items.app.preadvice import ItemRepository
 
         repo = uow.repo(ItemRepository)
         assert repo.get_any(a.id).state == "pre_advised"  # type: ignore[union-attr]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from postex.app.items import pre_advise
 from postex.bootstrap import Container
-from postex.domain.items import parse_pre_advice
-from postex.entrypoints.http.app import create_app
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import parse_pre_advice
+from postex.server import create_app
 from tests.factories import item_payload, new_customer
 from tests.tracking.conftest import ManualClock, auth, partner_key, tracking_node
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from postex.entrypoints.cli.main import app
+from postex.cli.main import app
 
 
 def test_partners_create_json_and_worker_once(tmp_path: Path) -> None:

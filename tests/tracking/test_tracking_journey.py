@@ -10,8 +10,8 @@ import random
 
 from fastapi.testclient import TestClient
 
-from postex.app.webhooks import deliver_due
 from postex.bootstrap import Container
+from postex.tracking.app.webhooks import deliver_due
 from tests.factories import ITEM, new_customer, new_items
 from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
@@ -114,7 +114,7 @@ def test_partner_journey_reaches_webhook_once_signed_after_outage(
         assert value not in json.dumps(public)
     assert tnode.ctx.store is tnode.store
     with tnode.store.read() as uow:
-        from postex.app.items import ItemRepository
+        from postex.items.app.preadvice import ItemRepository
 
         record = uow.repo(ItemRepository).get_any(item.id)
     assert record is not None and record.state == "pre_advised"  # never despatched here

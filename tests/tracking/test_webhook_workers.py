@@ -17,11 +17,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
-from postex.app.webhooks import LEASE_S, SEND_BUDGET_S, SendOutcome, WebhookRepository, deliver_due
 from postex.bootstrap import Container, build
 from postex.config import load_settings
-from postex.domain.ids import S10
 from postex.eventlog.chain import format_time
+from postex.kernel.ids import S10
+from postex.tracking.app.webhooks import (
+    LEASE_S,
+    SEND_BUDGET_S,
+    SendOutcome,
+    WebhookRepository,
+    deliver_due,
+)
 from tests.factories import new_customer, new_items
 from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
@@ -267,7 +273,7 @@ def test_a_partner_lists_only_its_own_quarantine(
 @pytest.mark.parametrize("table", ["webhook_deliveries", "webhook_attempts", "partner_quarantine"])
 def test_migrations_create_the_declared_tracking_tables(tnode: Container, table: str) -> None:
     """Columns and indexes of the tables changed by migration 0009 match their declaration."""
-    from postex.adapters.sql import tracking_schema
+    from postex.tracking.sql import schema as tracking_schema
 
     declared = getattr(tracking_schema, table)
     found = inspect(tnode.store.engine)
@@ -277,8 +283,8 @@ def test_migrations_create_the_declared_tracking_tables(tnode: Container, table:
 
 def test_worker_name_fits_the_lease_column(tmp_path: Path) -> None:
     """A claimant is at most 64 characters, whatever the host name."""
-    from postex.adapters.sql.tracking_schema import webhook_deliveries
-    from postex.app.webhooks import worker_name
+    from postex.tracking.app.webhooks import worker_name
+    from postex.tracking.sql.schema import webhook_deliveries
 
     assert webhook_deliveries.c.claimed_by.type.length == 64
     assert 0 < len(worker_name()) <= 64 - 13

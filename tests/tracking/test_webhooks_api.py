@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.app.webhooks import FAILING_AFTER, MAX_ATTEMPTS, backoff, deliver_due
 from postex.bootstrap import Container
+from postex.tracking.app.webhooks import FAILING_AFTER, MAX_ATTEMPTS, backoff, deliver_due
 from tests.factories import new_customer, new_items
 from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
@@ -66,8 +66,8 @@ def test_private_targets_are_refused_unless_allowed(
     """Loopback and private addresses are refused by default (private_target)."""
     from pathlib import Path
 
-    from postex.app.webhooks import subscribe
-    from postex.domain.errors import ValidationError
+    from postex.kernel.errors import ValidationError
+    from postex.tracking.app.webhooks import subscribe
     from tests.tracking.conftest import tracking_node
 
     node = tracking_node(Path(str(tmp_path)) / "h", sqlite_url, clock, webhook_allow_private=False)
@@ -145,9 +145,9 @@ def test_site_events_and_advisories_are_delivered_to_subscribers(
 ) -> None:
     """Our own sites' tracking rows (PRE, CAN) reach the owner's webhook, and a published
     advisory reaches subscriptions that asked for advisories — and no other customer."""
-    from postex.app.advisories import published_event
-    from postex.app.items import cancel_item
-    from postex.domain.holds import Scope
+    from postex.incidents.app.advisories import published_event
+    from postex.incidents.domain import Scope
+    from postex.items.app.preadvice import cancel_item
 
     owner, other = new_customer(tnode, "Owner Ltd"), new_customer(tnode, "Other Ltd")
     tclient.post("/api/v1/webhooks", json={"url": receiver.url, "advisories": True},
@@ -175,7 +175,7 @@ def test_site_events_and_advisories_are_delivered_to_subscribers(
 def test_webhook_projection_runs_after_every_tracking_writer() -> None:
     """tracking_ops is the last projection, so it sees every feature's new tracking rows."""
     import postex.bootstrap  # noqa: F401 - registers every feature's projections
-    from postex.adapters.sql.projections import PROJECTIONS
+    from postex.eventlog.sql.projections import PROJECTIONS
 
     assert PROJECTIONS[-1].name == "tracking_ops"
 
@@ -184,8 +184,8 @@ def test_acceptance_scans_reach_the_owners_webhook(
     tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
 ) -> None:
     """An acceptance at our site (EMA, written by another feature) is announced too."""
-    from postex.app.acceptance import Scan, accept
-    from postex.app.auth import Principal, Role
+    from postex.accounts.app.auth import Principal, Role
+    from postex.sites.app.acceptance import Scan, accept
 
     c = new_customer(tnode)
     tclient.post("/api/v1/webhooks", json={"url": receiver.url, "statuses": ["accepted"]},
@@ -204,7 +204,7 @@ def test_the_worker_inside_the_app_delivers_by_itself(
     subscribed receiver without anyone calling the worker."""
     import time
 
-    from postex.entrypoints.http.app import create_app
+    from postex.server import create_app
     from tests.conftest import make_node
 
     node = make_node(

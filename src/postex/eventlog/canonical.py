@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from postex.domain.errors import ValidationError
+from postex.kernel.errors import ValidationError
 
 MAX_SAFE_INT = 2**53 - 1
 

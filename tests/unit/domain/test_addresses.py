@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.factories import ITEM
 
-from postex.domain.addresses import normalise_postcode, parse_address
-from postex.domain.errors import ValidationError
+from postex.items.domain.addresses import normalise_postcode, parse_address
+from postex.kernel.errors import ValidationError
 
 VALID = {
     "GB": ["SW1A 1AA", "ec1a1bb", "M1 1AE", "GIR 0AA"],

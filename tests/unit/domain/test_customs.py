@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from tests.factories import ITEM
 
-from postex.domain.customs import parse_contents, required_form
-from postex.domain.errors import ValidationError
-from postex.domain.reference import services
+from postex.items.domain.customs import parse_contents, required_form
+from postex.kernel.errors import ValidationError
+from postex.kernel.reference import services
 
 
 def contents(**line_changes: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.domain.dispatch_ids import DespatchId, ReceptacleId, weight_field
-from postex.domain.errors import ValidationError
+from postex.kernel.dispatch_ids import DespatchId, ReceptacleId, weight_field
+from postex.kernel.errors import ValidationError
 
 # Kept here rather than in tests/strategies.py, which this change does not own.
 impc_codes = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=6, max_size=6)

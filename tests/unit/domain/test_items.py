@@ -12,8 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.factories import DOCUMENTS_LETTER, item_payload
 
-from postex.domain.errors import InvalidStateError, ValidationError
-from postex.domain.items import TRANSITIONS, ItemState, parse_pre_advice, release_target, transition
+from postex.items.domain.items import (
+    TRANSITIONS,
+    ItemState,
+    parse_pre_advice,
+    release_target,
+    transition,
+)
+from postex.kernel.errors import InvalidStateError, ValidationError
 
 S = ItemState
 HAPPY_PATH = [S.PRE_ADVISED, S.ACCEPTED, S.IN_RECEPTACLE, S.DESPATCHED, S.IN_TRANSIT, S.DELIVERED]

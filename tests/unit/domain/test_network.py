@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from postex.domain.errors import ValidationError
-from postex.domain.network import Network, impc_codes, load_network
+from postex.kernel.errors import ValidationError
+from postex.kernel.network import Network, impc_codes, load_network
 
 SHARED_CSV = Path(__file__).parents[4] / "shared" / "data" / "impc-codes-2020.csv"
 PACKAGED = Path(__file__).parents[3] / "src" / "postex" / "data"

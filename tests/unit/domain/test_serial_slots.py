@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.domain.errors import ConfigurationError, ValidationError
-from postex.domain.ids import SERIAL_MAX
-from postex.domain.network import (
+from postex.kernel.errors import ConfigurationError, ValidationError
+from postex.kernel.ids import SERIAL_MAX
+from postex.kernel.network import (
     MAX_SERIAL_SLOTS,
     load_network,
     overlapping,
     split_block,
 )
-from postex.domain.reference import services
+from postex.kernel.reference import services
 
 PACKAGED = Path(__file__).parents[3] / "src" / "postex" / "data" / "network.json"
 

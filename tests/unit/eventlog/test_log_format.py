@@ -11,9 +11,9 @@ import rfc8785
 from hypothesis import given, settings
 from tests.strategies import event_bodies, json_values
 
-from postex.domain.errors import ValidationError
 from postex.eventlog.canonical import canonical
 from postex.eventlog.chain import ZERO_HASH, event_hash
+from postex.kernel.errors import ValidationError
 
 DOC = (Path(__file__).parents[3] / "docs" / "log-format.md").read_text()
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.adapters.edi import EmsevtRow, RowError, read_emsevt_csv, read_resdit
-from postex.domain.errors import ValidationError
+from postex.edi import EmsevtRow, RowError, read_emsevt_csv, read_resdit
+from postex.kernel.errors import ValidationError
 
 EXAMPLES = Path(__file__).parents[4] / "docs" / "examples"
 HEADER = b"item_id,event_code,occurred_at,office,reason_code,next_office\n"

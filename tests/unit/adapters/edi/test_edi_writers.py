@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.adapters.edi import (
+from postex.edi import (
     CarditConsignment,
     CarditReceptacle,
     ContentLine,
@@ -24,8 +24,8 @@ from postex.adapters.edi import (
     write_itmatt,
     write_predes,
 )
-from postex.domain.dispatch_ids import DespatchId, ReceptacleId, weight_field
-from postex.domain.errors import ValidationError
+from postex.kernel.dispatch_ids import DespatchId, ReceptacleId, weight_field
+from postex.kernel.errors import ValidationError
 
 DESPATCH = DespatchId("GBLALA", "USJFKA", "A", "UN", 6, 1)
 HEADER = MessageHeader("PX-0001", datetime(2026, 3, 2, 22, 0, tzinfo=UTC), "GBLALA", "USJFKA")

@@ -8,7 +8,7 @@ import numpy as np
 import pymupdf
 import zxingcpp
 
-from postex.adapters.pdf import Address, Category, ContentsLine, Office
+from postex.pdf import Address, Category, ContentsLine, Office
 
 SCAN_DPI = 200
 SENDER = Address(

@@ -16,7 +16,7 @@ from pdfcheck import (
     text,
 )
 
-from postex.adapters.pdf import Category, Cn23Data, TaxReference, TaxScheme, render_cn23
+from postex.pdf import Category, Cn23Data, TaxReference, TaxScheme, render_cn23
 
 ITEM = "CP123456785GB"
 CN23 = Cn23Data(

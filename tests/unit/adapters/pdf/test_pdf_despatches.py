@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from pdfcheck import HEATHROW, JFK, all_text, assert_laid_out_cleanly, barcodes, open_pdf, text
 
-from postex.adapters.pdf import DespatchBillData, ReceptacleLine, render_despatch_bill
-from postex.domain.errors import ValidationError
+from postex.kernel.errors import ValidationError
+from postex.pdf import DespatchBillData, ReceptacleLine, render_despatch_bill
 
 DESPATCH = "GBLALAUSJFKAAUN40001"
 

@@ -18,8 +18,8 @@ from pdfcheck import (
     text,
 )
 
-from postex.adapters.pdf import Address, Cn22Data, ContentsLine, LabelData, render_label
-from postex.domain.errors import ValidationError
+from postex.kernel.errors import ValidationError
+from postex.pdf import Address, Cn22Data, ContentsLine, LabelData, render_label
 
 ITEM = "LA123456785GB"
 CN22 = Cn22Data(

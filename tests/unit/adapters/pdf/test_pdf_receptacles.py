@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from pdfcheck import HEATHROW, JFK, assert_laid_out_cleanly, barcodes, open_pdf, text
 
-from postex.adapters.pdf import Cn35Data, Office, render_cn35
-from postex.domain.errors import ValidationError
+from postex.kernel.errors import ValidationError
+from postex.pdf import Cn35Data, Office, render_cn35
 
 RECEPTACLE = "GBLALAUSJFKAAUN40001002100123"
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postex.adapters.pdf._text import (
+from postex.pdf._text import (
     ELLIPSIS,
     REGULAR,
     ensure_fonts,

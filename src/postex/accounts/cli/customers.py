@@ -1,0 +1,86 @@
+"""Customer accounts: create, list, erase."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from postex.accounts.app.customers import create_customer, erase_customer, list_customers
+from postex.accounts.cli import holder_keys as customer_keys
+from postex.cli.common import (
+    DbOpt,
+    HomeOpt,
+    JsonOpt,
+    container,
+    emit_json,
+    handle_errors,
+    out,
+)
+
+app = typer.Typer(help="Business customer accounts.", no_args_is_help=True)
+app.add_typer(customer_keys.app, name="keys")
+
+
+@app.command("create")
+@handle_errors
+def create(
+    name: Annotated[str, typer.Option("--name", help="The customer's business name.")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a customer account with its own data key; print its first API key once.
+
+    Example: postex customers create --name "Acme Exports" --json
+    """
+    c = container(db, home)
+    created = create_customer(c.ctx, name, actor="cli")
+    result = {"id": created.record.id, "name": created.record.name, "api_key": created.api_key}
+    c.close()
+    if as_json:
+        emit_json(result)
+    else:
+        for k, v in result.items():
+            out.print(f"{k}: {v}")
+
+
+@app.command("list")
+@handle_errors
+def list_(db: DbOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """List customer accounts.
+
+    Example: postex customers list --json
+    """
+    c = container(db, home)
+    rows = list_customers(c.ctx)
+    c.close()
+    if as_json:
+        emit_json({"customers": [vars(r) for r in rows]})
+        return
+    for r in rows:
+        state = f"erased {r.erased_at}" if r.erased_at else "active"
+        out.print(f"{r.id}  {r.name}  created {r.created_at}  {state}")
+
+
+@app.command("erase")
+@handle_errors
+def erase(
+    customer_id: Annotated[str, typer.Argument(help="The customer id, e.g. cus_3f9a…")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Destroy a customer's data key: their personal data becomes unreadable for good.
+
+    Example: postex customers erase cus_3f9a0c… --reason "GDPR request 2026-114" --yes
+    """
+    if not yes:
+        typer.confirm(
+            f"Erase all personal data of {customer_id}? This cannot be undone", abort=True
+        )
+    c = container(db, home)
+    erase_customer(c.ctx, customer_id, actor="cli", reason=reason)
+    c.close()
+    out.print(f"erased {customer_id}: its data key is destroyed; its items stay trackable")

@@ -1,0 +1,92 @@
+"""Credentials projection and repository (hashes of API keys and staff tokens only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import Column, Connection, LargeBinary, String, Table, Text, select
+
+from postex.accounts.app.auth import (
+    CREDENTIAL_ISSUED,
+    CREDENTIAL_REVOKED,
+    CredentialRecord,
+    CredentialRepository,
+    Role,
+)
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.fast import executemany
+from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.repositories import implements
+from postex.eventlog.sql.schema import metadata
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("key_id", String(24), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(40), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("site", String(16)),
+    Column("offices", Text, nullable=False),  # JSON list of IMPC codes
+    Column("name", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+
+credentials_p = projection("credentials", credentials)
+
+
+@credentials_p.on(CREDENTIAL_ISSUED)
+def _issued(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO credentials (key_id, kind, subject, role, secret_hash, site, offices, name,"
+        " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [
+            (
+                d["key_id"], d["kind"], d["subject"], d["role"], bytes.fromhex(d["secret_sha256"]),
+                d.get("site"), json.dumps(d.get("offices", [])), d.get("name", ""), e.recorded_at,
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )  # fmt: skip
+
+
+@credentials_p.on(CREDENTIAL_REVOKED)
+def _revoked(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "UPDATE credentials SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+        [(e.recorded_at, e.data["key_id"]) for e in events],
+    )
+
+
+def _record(r: object) -> CredentialRecord:
+    m = r._mapping  # type: ignore[attr-defined]
+    return CredentialRecord(
+        key_id=m["key_id"], kind=m["kind"], subject=m["subject"], role=Role(m["role"]),
+        secret_hash=bytes(m["secret_hash"]), created_at=m["created_at"],
+        revoked_at=m["revoked_at"], site=m["site"], offices=tuple(json.loads(m["offices"])),
+        name=m["name"],
+    )  # fmt: skip
+
+
+@implements(CredentialRepository)
+class SqlCredentials:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, key_id: str) -> CredentialRecord | None:
+        row = self.conn.execute(select(credentials).where(credentials.c.key_id == key_id)).first()
+        return _record(row) if row else None
+
+    def for_subject(self, subject: str) -> list[CredentialRecord]:
+        rows = self.conn.execute(
+            select(credentials)
+            .where(credentials.c.subject == subject)
+            .order_by(credentials.c.created_at)
+        )
+        return [_record(r) for r in rows]

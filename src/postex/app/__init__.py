@@ -1,1 +1,0 @@
-"""Use cases: authorize, validate, append events, return a result. No SQL, no HTTP."""

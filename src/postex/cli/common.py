@@ -1,0 +1,102 @@
+"""Options and helpers shared by every command: --db, --home, --site, --json, exit codes.
+
+Exit codes: 0 ok, 1 an integrity failure was found, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from postex.bootstrap import Container, build
+from postex.config import load_settings
+from postex.kernel.errors import IntegrityError, PostexError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+EXIT_OK, EXIT_INTEGRITY, EXIT_USAGE = 0, 1, 2
+
+err = Console(stderr=True)
+out = Console()
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: the configured SQLite file).", show_default=False
+    ),
+]
+HomeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--home", help="Data directory for the SQLite file and key files (default ./var)."
+    ),
+]
+SiteOpt = Annotated[
+    str | None, typer.Option("--site", help="This node's site code (IMPC), e.g. GBLALA.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def container(
+    db: str | None, home: str | None = None, site: str | None = None, create: bool = False
+) -> Container:
+    return build(load_settings(db_url=db, home=home, site=site), create=create)
+
+
+def claimed(db: str | None, home: str | None = None, site: str | None = None) -> Container:
+    """The node for a command that runs it: refused if the configured role contradicts the
+    database's (recorded on first use)."""
+    return build(load_settings(db_url=db, home=home, site=site), claim=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
+
+
+def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn Postex errors into a one-line message on stderr and the documented exit code."""
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except IntegrityError as exc:
+            err.print(f"[red]integrity failure:[/red] {exc.detail}")
+            raise typer.Exit(EXIT_INTEGRITY) from None
+        except PostexError as exc:
+            problem = exc.to_problem()
+            where = (
+                f" (field {problem['field']}, rule {problem['rule']})" if "field" in problem else ""
+            )
+            err.print(f"[red]error:[/red] {exc.detail}{where}")
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return run
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields ``update(done)``."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(done: int) -> None:
+            bar.update(task, completed=done)
+
+        yield update

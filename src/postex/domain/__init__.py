@@ -1,1 +1,0 @@
-"""Pure postal rules: identifiers, validation, events and state machines. No I/O."""

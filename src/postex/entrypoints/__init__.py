@@ -1,1 +1,0 @@
-"""Entry points: HTTP API, web pages and CLI. They get their services from bootstrap."""

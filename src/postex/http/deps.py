@@ -1,0 +1,18 @@
+"""FastAPI dependencies: the node's container and use-case context."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from fastapi import Request
+
+from postex.bootstrap import Container
+from postex.eventlog.context import Context
+
+
+def container(request: Request) -> Container:
+    return cast(Container, request.app.state.container)
+
+
+def context(request: Request) -> Context:
+    return container(request).ctx

@@ -1,0 +1,109 @@
+"""The audit trail projection and its repository: every ``audit.recorded.v1`` event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+)
+
+from postex.accounts.app.audit import AUDIT_RECORDED
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.fast import executemany
+from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.repositories import implements
+from postex.eventlog.sql.schema import metadata
+from postex.incidents.app.audit_trail import AuditEntry, AuditFilter, AuditRepository, Position
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("actor_id", String(80), nullable=False),
+    Column("actor", Text, nullable=False),  # JSON: kind, id, role, site, ip
+    Column("action", String(80), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", Text, nullable=False),  # JSON
+    Index("ix_audit_time", "recorded_at", "site", "seq"),
+    Index("ix_audit_actor", "actor_id", "recorded_at"),
+    Index("ix_audit_action", "action", "recorded_at"),
+    Index("ix_audit_target", "target", "recorded_at"),
+)
+
+audit_p = projection("audit", audit_log)
+
+
+@audit_p.on(AUDIT_RECORDED)
+def _audit(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO audit_log (site, seq, recorded_at, actor_id, actor, action, target, reason,"
+        " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (e.site, e.seq, e.recorded_at, str(d["actor"].get("id", ""))[:80],
+             json.dumps(d["actor"], sort_keys=True), str(d["action"])[:80],
+             str(d["target"])[:200], d.get("reason") or "",
+             json.dumps(d.get("details") or {}, sort_keys=True))
+            for e in events
+            for d in (e.data,)
+        ],
+    )  # fmt: skip
+
+
+# --- repositories --------------------------------------------------------------------
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(r.site, r.seq, r.recorded_at, json.loads(r.actor), r.action, r.target,
+                      r.reason, json.loads(r.details))  # fmt: skip
+
+
+@implements(AuditRepository)
+class SqlAudit:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def search(self, flt: AuditFilter, before: Position | None, limit: int) -> list[AuditEntry]:
+        a = audit_log
+        q = select(a)
+        if flt.actor:
+            q = q.where(a.c.actor_id == flt.actor)
+        if flt.action:
+            if flt.action.endswith("*"):
+                prefix = flt.action[:-1]
+                q = q.where(func.substr(a.c.action, 1, len(prefix)) == prefix)
+            else:
+                q = q.where(a.c.action == flt.action)
+        if flt.target:
+            q = q.where(a.c.target == flt.target)
+        if flt.since:
+            q = q.where(a.c.recorded_at >= flt.since)
+        if flt.until:
+            q = q.where(a.c.recorded_at < flt.until)
+        if before is not None:
+            at, site, seq = before
+            q = q.where(
+                or_(
+                    a.c.recorded_at < at,
+                    and_(a.c.recorded_at == at, a.c.site < site),
+                    and_(a.c.recorded_at == at, a.c.site == site, a.c.seq < seq),
+                )
+            )
+        q = q.order_by(a.c.recorded_at.desc(), a.c.site.desc(), a.c.seq.desc()).limit(limit)
+        return [_entry(r) for r in self.conn.execute(q)]

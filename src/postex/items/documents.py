@@ -1,0 +1,127 @@
+"""The app's Documents port on the PDF renderers: an item view to a label or a CN23."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from postex.items.app.preadvice import ItemView
+from postex.kernel.reference import services
+from postex.pdf.customs import render_cn23
+from postex.pdf.labels import render_label
+from postex.pdf.models import (
+    Address,
+    Category,
+    Cn22Data,
+    Cn23Data,
+    ContentsLine,
+    LabelData,
+    TaxReference,
+    TaxScheme,
+)
+
+SCHEMES = (("tax_id", TaxScheme.TAX_ID), ("eori", TaxScheme.EORI), ("ioss", TaxScheme.IOSS))
+
+
+def _address(data: dict[str, Any]) -> Address:
+    return Address(
+        name=data.get("name", ""),
+        lines=tuple(data.get("address_lines", ())),
+        city=" ".join(p for p in (data.get("city"), data.get("region")) if p),
+        postcode=data.get("postcode") or "",
+        country=data.get("country", ""),
+        company=data.get("company") or "",
+        phone=data.get("phone") or "",
+        email=data.get("email") or "",
+    )
+
+
+def _lines(contents: dict[str, Any]) -> tuple[ContentsLine, ...]:
+    return tuple(
+        ContentsLine(
+            description=line["description"],
+            quantity=line["quantity"],
+            net_weight_g=line["net_weight_g"],
+            value_minor=line["value_minor"],
+            hs_code=line.get("hs_code", ""),
+            origin_country=line.get("origin_country", ""),
+        )
+        for line in contents.get("lines", [])
+    )
+
+
+def _currency(contents: dict[str, Any]) -> str:
+    lines = contents.get("lines") or []
+    return str(lines[0]["currency"]) if lines else "GBP"
+
+
+def _category(contents: dict[str, Any]) -> Category:
+    try:
+        return Category(contents.get("category", "other"))
+    except ValueError:
+        return Category.OTHER
+
+
+def _service_name(code: str) -> str:
+    svc = services().by_code.get(code)
+    return svc.name if svc else code
+
+
+class PdfDocuments:
+    """Implements :class:`postex.items.app.documents.Documents` with the reportlab renderers."""
+
+    def label(self, view: ItemView, printed_on: date) -> bytes:
+        record, personal = view.record, view.personal or {}
+        sender = _address(personal.get("sender", {}))
+        contents = personal.get("contents", {})
+        cn22 = None
+        if record.customs_form == "CN22":
+            cn22 = Cn22Data(
+                category=_category(contents),
+                lines=_lines(contents),
+                currency=_currency(contents),
+                gross_weight_g=record.weight_g,
+                signed_on=printed_on,
+                signatory=sender.name,
+                category_explanation=contents.get("comments") or "",
+            )
+        return render_label(
+            LabelData(
+                item_id=record.id,
+                service=_service_name(record.service),
+                sender=sender,
+                addressee=_address(personal.get("addressee", {})),
+                weight_g=record.weight_g,
+                cn22=cn22,
+            )
+        )
+
+    def cn23(self, view: ItemView, printed_on: date) -> bytes:
+        record, personal = view.record, view.personal or {}
+        contents = personal.get("contents", {})
+        importer = personal.get("importer", {}) or {}
+        sender = _address(personal.get("sender", {}))
+        return render_cn23(
+            Cn23Data(
+                item_id=record.id,
+                sender=sender,
+                addressee=_address(personal.get("addressee", {})),
+                category=_category(contents),
+                lines=_lines(contents),
+                currency=_currency(contents),
+                gross_weight_g=record.weight_g,
+                postal_charges_minor=0,
+                signed_on=printed_on,
+                signatory=sender.name,
+                category_explanation=contents.get("comments") or "",
+                importer_references=tuple(
+                    TaxReference(scheme, importer[key])
+                    for key, scheme in SCHEMES
+                    if importer.get(key)
+                ),
+                licence_numbers=tuple(x for x in [contents.get("licence")] if x),
+                certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
+                invoice_number=contents.get("invoice_number") or "",
+                comments=contents.get("comments") or "",
+            )
+        )

@@ -1,0 +1,110 @@
+"""Small helpers that validate plain values and collect every broken rule at once.
+
+Domain constructors use a :class:`Checker` so that a customer sees all problems of an
+item (or of every row of a manifest) in one answer, not one at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from postex.kernel.errors import FieldError, ValidationError
+
+T = TypeVar("T")
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SAFE_INT = 2**53 - 1  # the canonical log encodes numbers as IEEE doubles (RFC 8785)
+
+
+class Checker:
+    """Collects field errors; :meth:`done` raises them all together."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.errors: list[FieldError] = []
+
+    def path(self, field: str) -> str:
+        return f"{self.prefix}.{field}" if self.prefix else field
+
+    def fail(self, field: str, rule: str, value: object, message: str) -> None:
+        self.errors.append(FieldError(self.path(field), rule, value, message))
+
+    def run(self, fn: Callable[[], T]) -> T | None:
+        """Call ``fn``; collect its ValidationError (paths nested under the prefix)."""
+        try:
+            return fn()
+        except ValidationError as exc:
+            self.errors.extend(e.at(self.prefix) if self.prefix else e for e in exc.errors)
+            return None
+
+    def text(
+        self,
+        data: dict[str, Any],
+        field: str,
+        *,
+        required: bool = True,
+        min_len: int = 1,
+        max_len: int = 100,
+    ) -> str | None:
+        value = data.get(field)
+        if value is None or (isinstance(value, str) and value.strip() == "" and not required):
+            if required:
+                self.fail(field, "required", value, f"{field} is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, "type", value, f"{field} must be a string")
+            return None
+        stripped = value.strip()
+        if CONTROL.search(stripped):
+            self.fail(field, "control_characters", value, f"{field} has control characters")
+            return None
+        if len(stripped) < min_len:
+            self.fail(field, "min_length", value, f"{field} needs at least {min_len} characters")
+            return None
+        if len(stripped) > max_len:
+            self.fail(field, "max_length", value, f"{field} has at most {max_len} characters")
+            return None
+        return stripped
+
+    def integer(
+        self,
+        data: dict[str, Any],
+        field: str,
+        *,
+        minimum: int,
+        maximum: int = MAX_SAFE_INT,
+        required: bool = True,
+    ) -> int | None:
+        value = data.get(field)
+        if value is None:
+            if required:
+                self.fail(field, "required", value, f"{field} is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field, "type", value, f"{field} must be a whole number")
+            return None
+        if value < minimum:
+            self.fail(field, "minimum", value, f"{field} must be at least {minimum}")
+            return None
+        if value > maximum:
+            self.fail(field, "maximum", value, f"{field} must be at most {maximum}")
+            return None
+        return value
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def as_mapping(value: object, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationError.single(field, "type", value, f"{field} must be an object")
+    return value
+
+
+def reject_unknown(data: dict[str, Any], allowed: set[str], checker: Checker) -> None:
+    for key in data:
+        if key not in allowed:
+            checker.fail(str(key), "unknown_field", key, f"unknown field {key!r}")

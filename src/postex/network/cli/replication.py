@@ -1,0 +1,343 @@
+"""Replication commands: `postex replicate` (a site), `postex hub …`, `postex replication …`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from postex.bootstrap import Container, replication
+from postex.cli.common import (
+    EXIT_INTEGRITY,
+    DbOpt,
+    HomeOpt,
+    JsonOpt,
+    SiteOpt,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+    progress_bar,
+)
+from postex.config import load_settings
+from postex.kernel.errors import ValidationError
+from postex.network.app.status import clear_alarm, integrity_overview, verify_copies
+
+NatsOpt = Annotated[
+    str | None, typer.Option("--nats", help="NATS URL (default: the configured nats_url).")
+]
+PrefixOpt = Annotated[
+    str | None, typer.Option("--prefix", help="Subject prefix (default: postex).")
+]
+
+hub_app = typer.Typer(help="The hub: consume every site's log, verify and witness it.")
+rep_app = typer.Typer(help="Replication status and key exchange between sites and the hub.")
+network_app = typer.Typer(help="The node's place in the network: role and serial slot.")
+
+
+def node(db: str | None, home: str | None, site: str | None, role: str,
+         nats: str | None = None, prefix: str | None = None) -> Container:  # fmt: skip
+    from postex.bootstrap import build
+
+    settings = load_settings(
+        db_url=db, home=home, site=site, role=role, nats_url=nats, nats_prefix=prefix
+    )
+    if not settings.nats_url and role != "single":
+        raise ValidationError.single("nats", "required", "", "set --nats or POSTEX_NATS_URL")
+    return build(settings, create=True)
+
+
+async def _until_signal(run: object) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run(stop)  # type: ignore[operator]
+
+
+class BackgroundPublisher:
+    """The site's publisher on an event loop of its own thread, beside ``postex serve``.
+
+    Its own loop keeps the publisher's log reads off the HTTP server's loop. ``stop`` lets
+    the current round finish (acknowledged seqs are persisted), so a restart resumes there.
+    """
+
+    def __init__(self, c: Container) -> None:
+        self.publisher = replication(c).publisher()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="postex-publisher", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._loop.close()
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        self._started.set()
+        await self.publisher.run(self._stop)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Ask the publisher to stop and wait for it; False if it did not stop in time."""
+        if self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher | None:
+    """The publisher ``postex serve`` runs: by default on a site with a NATS URL.
+
+    ``publish`` True insists (and needs role site and a NATS URL); False turns it off (run
+    ``postex replicate`` separately instead); None decides from the settings.
+    """
+    s = c.settings
+    able = s.role == "site" and bool(s.nats_url)
+    if publish is None:
+        publish = able
+    if not publish:
+        return None
+    if not able:
+        raise ValidationError.single(
+            "publish", "site_with_nats", s.role,
+            "--publish needs role site (POSTEX_ROLE=site) and a NATS URL (POSTEX_NATS_URL)",
+        )  # fmt: skip
+    return BackgroundPublisher(c)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(replicate)
+    app.add_typer(hub_app, name="hub")
+    app.add_typer(rep_app, name="replication")
+    app.add_typer(network_app, name="network")
+
+
+@handle_errors
+def replicate(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: SiteOpt = None,
+    nats: NatsOpt = None,
+    prefix: PrefixOpt = None,
+) -> None:
+    """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve`).
+
+    Publishing reads from the log from the last acknowledged seq, so it may be stopped,
+    killed or cut off at any time and resumes where the hub's acknowledgements left off.
+
+    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
+    """
+    c = node(db, home, site, "site", nats, prefix)
+    pub = replication(c).publisher()
+    out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
+    asyncio.run(_until_signal(pub.run))
+    c.close()
+
+
+@hub_app.command("consume")
+@handle_errors
+def consume(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    nats: NatsOpt = None,
+    prefix: PrefixOpt = None,
+    replay: Annotated[
+        str | None,
+        typer.Option("--replay", help="Comma-separated sites to ask for a full re-publication."),
+    ] = None,
+) -> None:
+    """Consume every site's log: check links and hashes, store, countersign, raise alarms.
+
+    Example: postex hub consume --db postgresql://postex@db/hub --nats nats://127.0.0.1:4222
+    """
+    c = node(db, home, "HUB", "hub", nats, prefix)
+    consumer = replication(c).consumer(c.trusted_keys())
+    sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
+    out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
+
+    async def run(stop: asyncio.Event) -> None:
+        await consumer.run(stop, sites)
+
+    asyncio.run(_until_signal(run))
+    c.close()
+
+
+def verify_hub(c: Container, as_json: bool) -> None:
+    """``postex verify --hub``: every copy, every countersignature, every open alarm."""
+    rep = replication(c)
+    total = sum(c.store.head(s)[0] for s in c.store.sites())
+    with progress_bar("verifying hub copies", total) as update:
+        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update)
+    if as_json:
+        emit_json(
+            {
+                "ok": result.ok,
+                "events_checked": result.events_checked,
+                "sites": [
+                    {"site": r.site, "head_seq": r.head_seq, "ok": r.ok,
+                     "first_bad_seq": r.first_fault.seq if r.first_fault else None,
+                     "reason": r.first_fault.reason if r.first_fault else None}
+                    for r in result.reports
+                ],
+                "witness_faults": [
+                    {"site": f.site, "seq": f.seq, "reason": f.reason}
+                    for f in result.witness_faults
+                ],
+                "alarms": [
+                    {"site": a.site, "seq": a.seq, "kind": a.kind, "detail": a.detail}
+                    for a in result.alarms
+                ],
+            }
+        )  # fmt: skip
+    for r in result.reports:
+        f = r.first_fault
+        if f is None:
+            err.print(f"[green]ok[/green] {r.site}: {r.events_checked} events")
+        else:
+            err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
+    for f in result.witness_faults:
+        err.print(f"[red]BAD[/red] witness {f.site} seq {f.seq}: {f.reason}")
+    for a in result.alarms:
+        err.print(f"[red]ALARM[/red] {a.kind} site {a.site} seq {a.seq}: {a.detail}")
+    if not result.ok:
+        raise typer.Exit(EXIT_INTEGRITY)
+
+
+@rep_app.command("status")
+@handle_errors
+def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
+    """Print heads, checkpoints, replication lag per site, the last verification and alarms.
+
+    Example: postex replication status --site GBLALA
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    view = integrity_overview(c.store, replication(c).state, c.settings.role, c.settings.site)
+    c.close()
+    emit_json(view)
+
+
+@rep_app.command("public-key")
+@handle_errors
+def public_key(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
+    """Print this node's public signing key (base64), for the other side's `trust`.
+
+    Example: postex replication public-key --site GBLALA > GBLALA.pub
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    out.print(base64.b64encode(c.signer.public).decode())
+    c.close()
+
+
+@rep_app.command("trust")
+@handle_errors
+def trust(
+    name: Annotated[str, typer.Option("--name", help="Who the key belongs to: a site or HUB.")],
+    key: Annotated[str, typer.Option("--key", help="The base64 key from `public-key`.")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trust another node's signing key: a site's (on the hub) or the hub's (on a site).
+
+    Example: postex replication trust --name GBLALA --key "$(cat GBLALA.pub)"
+    """
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or not name.isalnum():
+        raise ValidationError.single("key", "ed25519_public", key, "a base64 32-byte public key")
+    settings = load_settings(home=home)
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    (settings.keys_dir / f"{name}.pub").write_text(key.strip() + "\n")
+    if as_json:
+        emit_json({"name": name, "file": str(settings.keys_dir / f"{name}.pub")})
+    else:
+        out.print(f"trusting {name}'s key ({settings.keys_dir / (name + '.pub')})")
+
+
+@rep_app.command("clear-alarm")
+@handle_errors
+def clear_alarm_cmd(
+    alarm_id: Annotated[int, typer.Option("--id", help="The alarm's id (see `status`).")],
+    reason: Annotated[str, typer.Option("--reason", help="What was found and done.")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Close an integrity alarm after investigation (recorded in the audit trail).
+
+    Example: postex replication clear-alarm --id 3 --reason "INC-2231: site restored from hub"
+    """
+    from postex.bootstrap import build
+
+    c = build(load_settings(db_url=db, home=home))
+    rep = replication(c)
+    try:
+        alarm = clear_alarm(
+            c.store, rep.state, c.settings.site, alarm_id, reason,
+            {"kind": "system", "id": "cli"}, rep.now(),
+        )  # fmt: skip
+    finally:
+        c.close()
+    out.print(f"cleared alarm {alarm_id}: {alarm.kind} at {alarm.site} seq {alarm.seq}")
+
+
+@network_app.command("check")
+@handle_errors
+def network_check(
+    db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Check this database against the network: its recorded role, and whether the ids it
+    holds fit the site's serial slot (run before turning a single node into a site).
+
+    Exit 2 naming the service, slot and offending range if they do not.
+
+    Example: postex network check --site GBLGWA
+    """
+    from postex.bootstrap import build, network_fit
+    from postex.network.app.node_role import slot_error
+
+    c = build(load_settings(db_url=db, home=home, site=site))
+    try:
+        recorded, slot, found = network_fit(c)
+        s = c.settings
+    finally:
+        c.close()
+    role = recorded.role if recorded else None
+    if as_json:
+        emit_json(
+            {
+                "site": s.site, "recorded_role": role, "configured_role": s.role,
+                "serial_slot": slot.slot, "serial_slots": slot.slots, "ok": not found,
+                "outside_slot": [
+                    {"services": list(o.services), "prefix": o.prefix, "part": list(o.part),
+                     "count": o.count, "lowest": o.lowest, "highest": o.highest}
+                    for o in found
+                ],
+            }
+        )  # fmt: skip
+    if found:
+        raise slot_error(s.site, slot, found)
+    if not as_json:
+        out.print(
+            f"ok: role {role or 'not recorded yet'} (configured {s.role}); every id held "
+            f"fits site {s.site}'s serial slot {slot.slot} of {slot.slots}"
+        )

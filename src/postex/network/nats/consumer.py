@@ -1,0 +1,202 @@
+"""The hub's side: a durable JetStream pull consumer feeding the replication hub.
+
+Messages are processed in stream order and acknowledged after the hub has stored (or
+refused) them, so a hub crash re-delivers rather than loses. A gap, or a site whose
+acknowledged seq is ahead of the hub's copy while nothing arrives (the hub's store was
+rebuilt, the stream was purged), makes the hub ask the site to replay from its head + 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from postex.kernel.errors import PostexError
+from postex.network.app.replication import (
+    Hub,
+    SiteReportedHead,
+    Subjects,
+    checkpoint_dict,
+    chunk_events,
+    decode_checkpoint,
+    encode_events,
+    read_signature,
+    witness_dict,
+)
+from postex.network.nats.jetstream import connect, ensure_stream
+
+log = logging.getLogger("postex.replication")
+FETCH_EVENTS = 5_000
+FETCH_BYTES = 700_000  # under NATS's default 1 MB payload limit
+
+
+@dataclass
+class HubConsumer:
+    hub: Hub
+    url: str
+    subjects: Subjects = field(default_factory=Subjects)
+    durable: str = "hub"
+    batch: int = 64
+    replay_quiet_s: float = 2.0  # ask for a replay only when a site has been quiet this long
+    processed: int = 0
+    _last_seen: dict[str, float] = field(default_factory=dict)
+    _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _gaps: dict[str, int] = field(default_factory=dict)  # seen in the stream
+    _behind: dict[str, int] = field(default_factory=dict)  # from a site's status report
+    _nc: Client | None = None
+
+    async def run(self, stop: asyncio.Event, sites: list[str] | None = None) -> None:
+        """Consume until ``stop`` is set; ``sites`` are asked to replay at start (hub rebuild)."""
+        while not stop.is_set():
+            try:
+                self._nc = nc = await connect(self.url, "postex-hub")
+                await ensure_stream(nc, self.subjects)
+                await self._ensure_consumer(nc)
+                await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
+                await nc.subscribe(self.subjects.fetch("*"), cb=self._on_fetch)
+                for site in sites or []:
+                    await self._ask_replay(site, force=True)
+                sites = None
+                sub = await nc.jetstream().pull_subscribe_bind(
+                    self.durable, stream=self.subjects.stream
+                )
+                while not stop.is_set():
+                    try:
+                        msgs = await sub.fetch(self.batch, timeout=0.5)
+                    except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
+                        await self._ask_pending_replays(idle=True)
+                        continue
+                    for msg in msgs:
+                        try:
+                            await asyncio.to_thread(
+                                self._handle, msg.subject, msg.data, msg.headers
+                            )
+                        except BaseException:
+                            await msg.nak()  # redelivered at once to the next attempt
+                            raise
+                        await msg.ack()
+                        self.processed += 1
+                    await self._ask_pending_replays()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS down: retry; nothing is acknowledged unprocessed
+                log.info("hub consumer: %s; retrying", exc.__class__.__name__)
+                await asyncio.sleep(0.5)
+            finally:
+                if self._nc is not None and not self._nc.is_closed:
+                    try:
+                        await asyncio.wait_for(self._nc.close(), 2)
+                    except Exception:  # the connection may already be gone
+                        log.debug("close failed", exc_info=True)
+
+    async def _ensure_consumer(self, nc: Client) -> None:
+        jsm = nc.jsm()
+        try:
+            await jsm.consumer_info(self.subjects.stream, self.durable)
+        except NotFoundError:
+            await jsm.add_consumer(
+                self.subjects.stream,
+                ConsumerConfig(
+                    durable_name=self.durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=10,
+                    max_ack_pending=10_000,
+                ),
+            )
+
+    def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
+        """Verify and apply one message; events and keys must carry the site's signature."""
+        kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        sig = read_signature(hdrs)
+        try:
+            if kind == "events":
+                out = self.hub.receive_signed_events(site, data, sig)
+                if out is None:  # refused (alarm raised): not the site's, so not a sign of life
+                    return
+                self._last_seen[site] = time.monotonic()
+                if out.gap_from is not None:
+                    self._gaps[site] = out.gap_from
+            elif kind == "checkpoints":
+                self.hub.receive_checkpoint(decode_checkpoint(data))
+            elif kind == "keys":
+                self.hub.receive_signed_keys(site, data, sig)
+        except PostexError as exc:  # a malformed message is dropped, and said so
+            log.warning("hub: dropped a message on %s: %s", subject, exc.detail)
+
+    async def _on_status(self, msg: Msg) -> None:
+        try:
+            d = json.loads(msg.data)
+            report = SiteReportedHead(str(d["site"]), int(d["head"]), int(d["acked"]), str(d["at"]))
+        except (ValueError, KeyError, TypeError):
+            return
+        await asyncio.to_thread(self.hub.receive_report, report)
+        head, _ = await asyncio.to_thread(self.hub.store.head, report.site)
+        quiet = time.monotonic() - self._last_seen.get(report.site, 0.0) > self.replay_quiet_s
+        if report.acked_seq > head and quiet:
+            self._behind[report.site] = head + 1
+
+    async def _on_fetch(self, msg: Msg) -> None:
+        """Serve the hub's copy to a restoring site: ``{"what": "meta"}`` or a run of events."""
+        site = msg.subject.rsplit(".", 1)[-1]
+        try:
+            ask = json.loads(msg.data)
+            after = int(ask.get("after", 0))
+            what = str(ask.get("what", "events"))
+        except (ValueError, TypeError, AttributeError):
+            return
+        data = await asyncio.to_thread(self._fetch, site, what, after)
+        if msg.reply:
+            await msg.respond(data)
+
+    def _fetch(self, site: str, what: str, after: int) -> bytes:
+        store, state = self.hub.store, self.hub.state
+        if what == "meta":
+            keys = [[c, k, base64.b64encode(w).decode(), t] for c, k, w, t in state.data_keys(site)]
+            return json.dumps({
+                "head": store.head(site)[0],
+                "checkpoints": [checkpoint_dict(cp) for cp in store.checkpoints(site)],
+                "witnesses": [witness_dict(w) for w in state.witnesses(site)],
+                "keys": keys,
+            }).encode()  # fmt: skip
+        events = store.read_events(site, after, after + FETCH_EVENTS, batch=FETCH_EVENTS)
+        run = next(chunk_events(events, FETCH_EVENTS, FETCH_BYTES), [])
+        return encode_events(site, run) if run else b'{"v":1,"events":[]}'
+
+    async def _ask_pending_replays(self, idle: bool = False) -> None:
+        """Ask for replays of gaps; for sites merely behind only once the stream is drained."""
+        for pending in (self._gaps, self._behind) if idle else (self._gaps,):
+            for site, start in list(pending.items()):
+                head, _ = await asyncio.to_thread(self.hub.store.head, site)
+                if head >= start:
+                    del pending[site]
+                    continue
+                await self._ask_replay(site)
+
+    async def _ask_replay(self, site: str, force: bool = False) -> None:
+        """Ask ``site`` to re-publish from the hub's head + 1 (at most once per quiet period)."""
+        head, _ = await asyncio.to_thread(self.hub.store.head, site)
+        asked_from, asked_at = self._asked.get(site, (0, 0.0))
+        now = time.monotonic()
+        if not force and asked_from == head + 1 and now - asked_at < self.replay_quiet_s:
+            return
+        if self._nc is None:
+            return
+        self._asked[site] = (head + 1, now)
+        try:
+            await self._nc.request(
+                self.subjects.replay(site), json.dumps({"from": head + 1}).encode(), timeout=2
+            )
+        except (NoRespondersError, NatsTimeout):
+            log.info("hub: site %s did not answer a replay request (offline?)", site)

@@ -1,0 +1,94 @@
+"""The FastAPI application: every feature's routers and pages, mounted on one app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from postex import __version__
+from postex.bootstrap import Container
+from postex.http import health, problems
+from postex.http.limits import BodySizeLimit
+from postex.incidents.http import advisories, audit, holds
+from postex.items.http import items, manifests
+from postex.items.http.schemas import declare_everywhere
+from postex.network import http as integrity
+from postex.sites.http import despatches as site_despatches
+from postex.sites.http import sites
+from postex.tracking.http import partner, tracking, webhooks
+from postex.tracking.http import resdit as partner_resdit
+from postex.tracking.http.webhooks import start_webhook_worker
+from postex.web import status as web_status
+from postex.web import tracking_page
+
+log = logging.getLogger("postex.http")
+ROUTERS: list[APIRouter] = [
+    health.router,
+    tracking.router,
+    items.router,
+    manifests.router,
+    sites.router,
+    site_despatches.router,
+    partner_resdit.router,
+    holds.router,
+    advisories.router,
+    audit.router,
+    web_status.router,
+    partner.router,
+    webhooks.router,
+    tracking_page.router,
+    integrity.router,
+]
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
+
+
+def create_app(container: Container) -> FastAPI:
+    settings = container.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def checkpoint_timer() -> None:
+            while True:
+                await asyncio.sleep(settings.checkpoint_seconds)
+                await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+
+        task = asyncio.create_task(checkpoint_timer())
+        worker = start_webhook_worker(container)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+
+    app = FastAPI(
+        title="Postex",
+        version=__version__,
+        summary="Back office for international export mail: pre-advice, despatch, tracking.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    for router in ROUTERS:
+        app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # The body limit is middleware: any operation can answer 413 (BodySizeLimit).
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_everywhere(generate(), 413)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

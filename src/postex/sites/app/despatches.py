@@ -1,0 +1,393 @@
+"""Despatches: compose closed receptacles, close (bill, PREDES, ITMATT), hand over (CARDIT).
+
+Despatch numbers are gapless per series and year: they are taken inside the site's write
+transaction, which holds the site's single-writer lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from postex.accounts.app.audit import audit_event
+from postex.accounts.app.auth import Principal
+from postex.eventlog.events import NewEvent
+from postex.eventlog.ports import UnitOfWork
+from postex.items.app.preadvice import ItemRecord, aad
+from postex.items.domain.items import ItemState, transition
+from postex.kernel.dispatch_ids import ReceptacleId
+from postex.kernel.errors import (
+    ConflictError,
+    FieldError,
+    HeldError,
+    NotFoundError,
+    ValidationError,
+)
+from postex.sites.app.acceptance import item_subject
+from postex.sites.app.ops import (
+    READING_ROLES,
+    SUPERVISING_ROLES,
+    DespatchRecord,
+    MessageRecord,
+    Position,
+    ReceptacleRecord,
+    SiteOps,
+    SiteOpsRepository,
+    Transport,
+    check_listing,
+)
+from postex.sites.domain.despatches import (
+    DespatchState,
+    advance,
+    bill_form,
+    check_composition,
+    next_serial,
+)
+from postex.sites.domain.receptacles import ReceptacleState
+
+DESPATCH_COMPOSED = "despatch.composed.v1"
+DESPATCH_CLOSED = "despatch.closed.v1"
+DESPATCH_HANDED_OVER = "despatch.handed_over.v1"
+DESPATCH_MESSAGE_WRITTEN = "despatch.message_written.v1"
+# An ITMATT part holds at most this many items, so that no event outgrows a replication
+# message (NATS allows 1 MB by default; a sealed item is about 2 KB).
+ITMATT_MAX_ITEMS = 200
+FLIGHT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def itmatt_aad(despatch_id: str, customer_id: str) -> str:
+    return f"itmatt|{despatch_id}|{customer_id}"
+
+
+def _find(uow: UnitOfWork, site: str, ref: object) -> ReceptacleRecord | None:
+    repo = uow.repo(SiteOpsRepository)
+    if isinstance(ref, str) and len(ref) == 29:
+        found = repo.receptacle_by_s9(ref)
+        return found if found and found.site == site else None
+    return repo.receptacle(site, ref) if isinstance(ref, str) else None
+
+
+def compose(ops: SiteOps, p: Principal, site_code: str, refs: Sequence[str]) -> DespatchRecord:
+    """Make a despatch of closed receptacles (ids or S9s) of one pending despatch.
+
+    Refused: unknown or open receptacles, receptacles already despatched, of different
+    series, or a list that leaves out closed receptacles numbered into the same despatch.
+    """
+    site = ops.site(p, site_code, SUPERVISING_ROLES)
+    if not refs or len(refs) > 999:
+        raise ValidationError.single(
+            "receptacle_ids", "count", len(refs or []), "list 1 to 999 closed receptacles"
+        )
+    with ops.ctx.store.write(site.code) as uow:
+        repo = uow.repo(SiteOpsRepository)
+        records: list[ReceptacleRecord] = []
+        errors: list[FieldError] = []
+        for i, ref in enumerate(refs):
+            r = _find(uow, site.code, ref)
+            if r is None:
+                errors.append(
+                    FieldError(
+                        f"receptacle_ids[{i}]",
+                        "unknown_receptacle",
+                        ref,
+                        f"no receptacle {ref} at {site.code}",
+                    )
+                )
+            elif r.state != ReceptacleState.CLOSED:
+                hint = "close it first" if r.state == "open" else f"it is in {r.despatch_id}"
+                errors.append(
+                    FieldError(
+                        f"receptacle_ids[{i}]",
+                        f"state_{r.state}",
+                        ref,
+                        f"receptacle is {r.state}: {hint}",
+                    )
+                )
+            else:
+                records.append(r)
+        if not errors and len({r.id for r in records}) != len(records):
+            errors.append(FieldError("receptacle_ids", "duplicate", list(refs), "listed twice"))
+        if errors:
+            raise ValidationError(errors)
+        s9s = [ReceptacleId.parse(r.s9) for r in records]
+        d = s9s[0].despatch
+        key = (d.destination, d.category, d.subclass)
+        pending = repo.pending(site.code, key, d.year_digit, d.serial)
+        listed = {r.id for r in records}
+        check_composition(s9s, [str(x.s9) for x in pending if x.id not in listed])
+        if d.serial != next_serial(repo.last_despatch_serial(site.code, key, d.year_digit)):
+            raise ConflictError(f"despatch {d} exists already", rule="despatch_exists")
+        body = {
+            "despatch_id": str(d),
+            "site": site.code,
+            "destination": d.destination,
+            "category": d.category,
+            "subclass": d.subclass,
+            "year_digit": d.year_digit,
+            "serial": d.serial,
+            "form": bill_form(d.subclass),
+            "receptacle_ids": [r.id for r in records],
+            "item_count": sum(r.item_count for r in records),
+            "gross_weight_g": sum(r.gross_weight_g or 0 for r in records),
+        }
+        uow.append(
+            [NewEvent(DESPATCH_COMPOSED, body), audit_event(p.actor(), "despatch.composed", str(d))]
+        )
+        return _get(uow, site.code, str(d))
+
+
+def _get(uow: UnitOfWork, site: str, did: str) -> DespatchRecord:
+    found = uow.repo(SiteOpsRepository).despatch(site, did)
+    if found is None:
+        raise NotFoundError(f"no despatch {did} at {site}")
+    return found
+
+
+def transport(carrier: object, flight: object, flight_date: object) -> Transport:
+    """A checked carrier, flight number and date (ValidationError naming the field)."""
+    errors = []
+    if not isinstance(carrier, str) or len(carrier) != 2 or not set(carrier) <= FLIGHT_CHARS:
+        errors.append(FieldError("carrier", "format", carrier, "an IATA airline code, e.g. BA"))
+    if not isinstance(flight, str) or not 3 <= len(flight) <= 8 or not set(flight) <= FLIGHT_CHARS:
+        errors.append(FieldError("flight", "format", flight, "a flight number such as BA0117"))
+    day = flight_date if isinstance(flight_date, date) else None
+    if isinstance(flight_date, str):
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(flight_date)
+    if day is None:
+        errors.append(FieldError("flight_date", "format", flight_date, "a date YYYY-MM-DD"))
+    if errors:
+        raise ValidationError(errors)
+    assert isinstance(carrier, str) and isinstance(flight, str) and day is not None
+    return Transport(carrier, flight, day)
+
+
+def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) -> list[ItemRecord]:
+    repo = uow.repo(SiteOpsRepository)
+    ids = [h.item_id for h in repo.despatch_items(d.id)]
+    records = repo.items(ids)
+    items = [records[i] for i in ids]
+    held = [i.id for i in items if i.state == ItemState.HELD]
+    if held:
+        raise HeldError(
+            f"item {held[0]} of despatch {d.id} is held: take its receptacle out"
+            " or wait for the release",
+            item_id=held[0],
+            rule="item_held",
+        )
+    for item in items:
+        transition(item.state, target, item.id)
+        ops.ctx.enforce(uow, "despatch", item_subject(item, d.site))
+    return items
+
+
+def _message(
+    d: DespatchRecord, kind: str, part: int, content: str, customer_id: str | None
+) -> NewEvent:
+    body = {
+        "despatch_id": d.id,
+        "site": d.site,
+        "kind": kind,
+        "part": f"{part:03d}",
+        "customer_id": customer_id,
+        "content": content,
+        "sealed": customer_id is not None,
+    }
+    return NewEvent(DESPATCH_MESSAGE_WRITTEN, body)
+
+
+def _itmatt(
+    ops: SiteOps, uow: UnitOfWork, d: DespatchRecord, items: list[ItemRecord], now: str
+) -> list[NewEvent]:
+    """ITMATT per customer (at most ITMATT_MAX_ITEMS items each), sealed under its data key."""
+    by_customer: dict[str, list[tuple[ItemRecord, dict[str, Any]]]] = defaultdict(list)
+    for item in items:
+        if item.has_goods:
+            personal = ops.ctx.vault.open(
+                uow, item.customer_id, aad(item.customer_id, item.id), item.sealed
+            )
+            by_customer[item.customer_id].append((item, personal))
+    out: list[NewEvent] = []
+    for customer_id, group in sorted(by_customer.items()):
+        for i in range(0, len(group), ITMATT_MAX_ITEMS):
+            n = len(out) + 1
+            xml = ops.docs.itmatt(
+                group[i : i + ITMATT_MAX_ITEMS],
+                d.site,
+                d.destination,
+                f"ITMATT-{d.id}-{n:03d}",
+                now,
+            )
+            sealed = ops.ctx.vault.seal(
+                uow, customer_id, itmatt_aad(d.id, customer_id), {"xml": xml.decode()}
+            )
+            out.append(_message(d, "itmatt", n, sealed, customer_id))
+    return out
+
+
+def close_despatch(
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    did: str,
+    carrier: object,
+    flight: object,
+    flight_date: object,
+) -> DespatchRecord:
+    """Close an open despatch for a planned flight: items despatched, PREDES and ITMATT written.
+
+    ITMATT carries the decrypted customs and addressee data; it is stored sealed under each
+    customer's data key: one message per customer and up to ITMATT_MAX_ITEMS items. Each
+    message is an event of its own.
+    """
+    site = ops.site(p, site_code, SUPERVISING_ROLES)
+    plan = transport(carrier, flight, flight_date)
+    with ops.ctx.store.write(site.code) as uow:
+        repo = uow.repo(SiteOpsRepository)
+        d = _get(uow, site.code, did)
+        advance(d.id, d.state, DespatchState.CLOSED)
+        items = _items(uow, ops, d, ItemState.DESPATCHED)
+        receptacles = repo.receptacles(site.code, despatch_id=d.id)
+        contents = [(r, [h.item_id for h in repo.receptacle_items(r.id)]) for r in receptacles]
+        now = ops.ctx.now_text()
+        predes = ops.docs.predes(d, contents, plan, f"PREDES-{d.id}", now)
+        uow.append(
+            [
+                NewEvent(DESPATCH_CLOSED, _movement(d, plan, items)),
+                _message(d, "predes", 1, predes.decode(), None),
+                *_itmatt(ops, uow, d, items, now),
+                audit_event(p.actor(), "despatch.closed", d.id, details={"flight": plan.flight}),
+            ]
+        )
+        return _get(uow, site.code, d.id)
+
+
+def _movement(d: DespatchRecord, plan: Transport, items: Sequence[ItemRecord]) -> dict[str, Any]:
+    """The body of a despatch's close or handover: its flight and the items it moves."""
+    return {
+        "despatch_id": d.id,
+        "site": d.site,
+        "carrier": plan.carrier,
+        "flight": plan.flight,
+        "flight_date": plan.flight_date.isoformat(),
+        "item_ids": [i.id for i in items],
+    }
+
+
+def hand_over(
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    did: str,
+    carrier: object,
+    flight: object,
+    flight_date: object,
+) -> DespatchRecord:
+    """Hand a closed despatch to the carrier: CARDIT written, EMC for every item."""
+    site = ops.site(p, site_code, SUPERVISING_ROLES)
+    plan = transport(carrier, flight, flight_date)
+    with ops.ctx.store.write(site.code) as uow:
+        repo = uow.repo(SiteOpsRepository)
+        d = _get(uow, site.code, did)
+        advance(d.id, d.state, DespatchState.HANDED_OVER)
+        items = _items(uow, ops, d, ItemState.IN_TRANSIT)
+        receptacles = repo.receptacles(site.code, despatch_id=d.id)
+        cardit = ops.docs.cardit(d, receptacles, plan, f"CARDIT-{d.id}", ops.ctx.now_text())
+        uow.append(
+            [
+                NewEvent(DESPATCH_HANDED_OVER, _movement(d, plan, items)),
+                _message(d, "cardit", 1, cardit.decode(), None),
+                audit_event(
+                    p.actor(), "despatch.handed_over", d.id, details={"flight": plan.flight}
+                ),
+            ]
+        )
+        return _get(uow, site.code, d.id)
+
+
+def get_despatch(ops: SiteOps, p: Principal, site_code: str, did: str) -> DespatchRecord:
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        return _get(uow, site.code, did)
+
+
+def list_despatches(
+    ops: SiteOps,
+    p: Principal,
+    site_code: str,
+    state: str | None = None,
+    after: Position | None = None,
+    limit: int | None = None,
+) -> list[DespatchRecord]:
+    """The site's despatches, oldest composed first, from after ``after``, at most ``limit``.
+
+    ValidationError for an unknown state or a limit outside 1 to 1000.
+    """
+    site = ops.site(p, site_code, READING_ROLES)
+    check_listing(state, list(DespatchState), limit)
+    with ops.ctx.store.read() as uow:
+        return uow.repo(SiteOpsRepository).despatches(site.code, state, after, limit)
+
+
+def despatch_receptacles(
+    ops: SiteOps, p: Principal, site_code: str, did: str
+) -> list[ReceptacleRecord]:
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        _get(uow, site.code, did)
+        return uow.repo(SiteOpsRepository).receptacles(site.code, despatch_id=did)
+
+
+def despatch_bill(ops: SiteOps, p: Principal, site_code: str, did: str) -> bytes:
+    """The CN38 or CN31 of a closed despatch."""
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        d = _get(uow, site.code, did)
+        if d.state == DespatchState.OPEN:
+            advance(d.id, d.state, DespatchState.HANDED_OVER)
+        receptacles = uow.repo(SiteOpsRepository).receptacles(site.code, despatch_id=did)
+    on = date.fromisoformat(d.flight_date) if d.flight_date else ops.ctx.clock.now().date()
+    return ops.docs.despatch_bill(d, receptacles, on)
+
+
+def list_messages(ops: SiteOps, p: Principal, site_code: str, did: str) -> list[MessageRecord]:
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        _get(uow, site.code, did)
+        return uow.repo(SiteOpsRepository).messages(did)
+
+
+def message(
+    ops: SiteOps, p: Principal, site_code: str, did: str, kind: str, part: str | None = None
+) -> bytes:
+    """One stored message; ITMATT is opened for the reader and the reading is audited."""
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.write(site.code) as uow:
+        _get(uow, site.code, did)
+        found = [
+            m
+            for m in uow.repo(SiteOpsRepository).messages(did, kind)
+            if part is None or m.part == part
+        ]
+        if not found:
+            raise NotFoundError(f"no {kind} message{' part ' + part if part else ''} for {did}")
+        if len(found) > 1:
+            raise ValidationError.single(
+                "part",
+                "required",
+                None,
+                f"{did} has {len(found)} {kind} messages (per customer, up to"
+                f" {ITMATT_MAX_ITEMS} items each): add ?part=" + " or ".join(m.part for m in found),
+            )
+        m = found[0]
+        if not m.sealed:
+            return m.content.encode()
+        assert m.customer_id is not None
+        xml = ops.ctx.vault.open(uow, m.customer_id, itmatt_aad(did, m.customer_id), m.content)
+        uow.append(
+            [audit_event(p.actor(), "message.read", did, details={"kind": kind, "part": m.part})]
+        )
+        return str(xml["xml"]).encode()

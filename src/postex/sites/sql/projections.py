@@ -1,0 +1,363 @@
+"""Site operations: staff users, item handling, receptacles, despatches and their messages.
+
+Projections only: every row here is rebuilt from the site logs by ``postex rebuild``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text
+
+from postex.accounts.app.staff import USER_CREATED
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.fast import executemany
+from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.schema import metadata
+from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
+from postex.sites.app import acceptance as acc
+from postex.sites.app import despatches as dsp
+from postex.sites.app import receptacles as rcp
+from postex.sites.app.messages import DESPATCH_CARRIER_REPORTED
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("site", String(16)),
+    Column("password_hash", Text),
+    Column("created_at", String(32), nullable=False),
+)
+item_handling = Table(
+    "item_handling",
+    metadata,
+    Column("item_id", String(13), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("accepted_at", String(32), nullable=False),
+    Column("measured_g", Integer, nullable=False),
+    Column("receptacle_id", String(40)),
+    Column("despatch_id", String(20)),
+    Column("carrier_status", String(4)),
+    Index("ix_item_handling_receptacle", "receptacle_id"),
+    Index("ix_item_handling_despatch", "despatch_id"),
+)
+receptacles = Table(
+    "receptacles",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("destination", String(6), nullable=False),
+    Column("category", String(1), nullable=False),
+    Column("subclass", String(2), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("closed_at", String(32)),
+    Column("item_count", Integer, nullable=False),
+    Column("content_g", Integer, nullable=False),
+    Column("gross_weight_g", Integer),
+    Column("year_digit", Integer),
+    Column("despatch_serial", Integer),
+    Column("receptacle_serial", Integer),
+    Column("s9", String(29), unique=True),
+    Column("despatch_id", String(20)),
+    Column("carrier_status", String(4)),
+    Index("ix_receptacles_site_state", "site", "state"),
+    Index("ix_receptacles_despatch", "despatch_id"),
+)
+despatches = Table(
+    "despatches",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("site", String(16), nullable=False),
+    Column("destination", String(6), nullable=False),
+    Column("category", String(1), nullable=False),
+    Column("subclass", String(2), nullable=False),
+    Column("year_digit", Integer, nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("form", String(4), nullable=False),
+    Column("composed_at", String(32), nullable=False),
+    Column("closed_at", String(32)),
+    Column("carrier", String(3)),
+    Column("flight", String(8)),
+    Column("flight_date", String(10)),
+    Column("handed_over_at", String(32)),
+    Column("receptacle_count", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("gross_weight_g", Integer, nullable=False),
+    Column("custody_at", String(40)),
+    Column("delivered_at", String(40)),
+    Index(
+        "ix_despatches_series",
+        "site",
+        "destination",
+        "category",
+        "subclass",
+        "year_digit",
+        "serial",
+        unique=True,
+    ),
+)
+despatch_messages = Table(
+    "despatch_messages",
+    metadata,
+    Column("despatch_id", String(20), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("part", String(4), primary_key=True),
+    Column("customer_id", String(40)),
+    Column("content", Text, nullable=False),
+    Column("sealed", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+site_p = projection(
+    "site_ops", staff_users, item_handling, receptacles, despatches, despatch_messages
+)
+Events = Sequence[StoredEvent]
+
+
+@site_p.on(USER_CREATED)
+def _user_created(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "INSERT INTO staff_users (id, username, role, site, password_hash,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (d["user_id"], d["username"], d["role"], d["site"], d["password_hash"], e.recorded_at)
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(acc.ITEM_ACCEPTED)
+def _accepted(conn: Connection, events: Events) -> None:
+    set_state(conn, [("accepted", None, e.recorded_at, e.data["item_id"]) for e in events])
+    executemany(
+        conn,
+        "INSERT INTO item_handling (item_id, site, accepted_at, measured_g) VALUES (?, ?, ?, ?)",
+        [
+            (d["item_id"], d["site"], e.recorded_at, d["weight_g"])
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.data["item_id"], "EMA", e.data["site"]) for e in events],
+    )
+
+
+@site_p.on(acc.ITEM_AT_EXCHANGE)
+def _at_exchange(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.data["item_id"], "EMB", e.data["site"]) for e in events],
+    )
+
+
+@site_p.on(rcp.RECEPTACLE_OPENED)
+def _opened(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "INSERT INTO receptacles (id, site, destination, category, subclass,"
+        " state, opened_at, item_count, content_g) VALUES (?, ?, ?, ?, ?, 'open', ?, 0, 0)",
+        [
+            (
+                d["receptacle_id"],
+                d["site"],
+                d["destination"],
+                d["category"],
+                d["subclass"],
+                e.recorded_at,
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(rcp.RECEPTACLE_ITEMS_ADDED)
+def _added(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE item_handling SET receptacle_id = ? WHERE item_id = ?",
+            [(d["receptacle_id"], i) for i in d["item_ids"]],
+        )
+        set_state(conn, [("in_receptacle", None, e.recorded_at, i) for i in d["item_ids"]])
+        executemany(
+            conn,
+            "UPDATE receptacles SET item_count = item_count + ?,"
+            " content_g = content_g + ? WHERE id = ?",
+            [(len(d["item_ids"]), sum(d["weights_g"]), d["receptacle_id"])],
+        )
+
+
+@site_p.on(rcp.RECEPTACLE_ITEM_REMOVED)
+def _removed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE item_handling SET receptacle_id = NULL WHERE item_id = ?",
+            [(d["item_id"],)],
+        )
+        # A held item taken out stays held, and returns to "accepted" when released.
+        state, held_from = ("held", "accepted") if d.get("held") else ("accepted", None)
+        set_state(conn, [(state, held_from, e.recorded_at, d["item_id"])])
+        executemany(
+            conn,
+            "UPDATE receptacles SET item_count = item_count - 1,"
+            " content_g = content_g - ? WHERE id = ?",
+            [(d["weight_g"], d["receptacle_id"])],
+        )
+
+
+@site_p.on(rcp.RECEPTACLE_CLOSED)
+def _closed(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "UPDATE receptacles SET state = 'closed', closed_at = ?, s9 = ?,"
+        " gross_weight_g = ?, year_digit = ?, despatch_serial = ?, receptacle_serial = ?"
+        " WHERE id = ?",
+        [
+            (
+                e.recorded_at,
+                d["s9"],
+                d["gross_weight_g"],
+                d["year_digit"],
+                d["despatch_serial"],
+                d["receptacle_serial"],
+                d["receptacle_id"],
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(dsp.DESPATCH_COMPOSED)
+def _composed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "INSERT INTO despatches (id, site, destination, category, subclass,"
+            " year_digit, serial, state, form, composed_at, receptacle_count, item_count,"
+            " gross_weight_g) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+            [
+                (
+                    d["despatch_id"],
+                    d["site"],
+                    d["destination"],
+                    d["category"],
+                    d["subclass"],
+                    d["year_digit"],
+                    d["serial"],
+                    d["form"],
+                    e.recorded_at,
+                    len(d["receptacle_ids"]),
+                    d["item_count"],
+                    d["gross_weight_g"],
+                )
+            ],
+        )
+        rows = [(d["despatch_id"], r) for r in d["receptacle_ids"]]
+        executemany(
+            conn, "UPDATE receptacles SET state = 'in_despatch', despatch_id = ? WHERE id = ?", rows
+        )
+        executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
+
+
+@site_p.on(dsp.DESPATCH_MESSAGE_WRITTEN)
+def _message_written(conn: Connection, events: Events) -> None:
+    executemany(
+        conn,
+        "INSERT INTO despatch_messages (despatch_id, kind, part, customer_id,"
+        " content, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d["despatch_id"],
+                d["kind"],
+                d["part"],
+                d["customer_id"],
+                d["content"],
+                d["sealed"],
+                e.recorded_at,
+            )
+            for e in events
+            for d in (e.data,)
+        ],
+    )
+
+
+@site_p.on(dsp.DESPATCH_CLOSED)
+def _despatch_closed(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE despatches SET state = 'closed', closed_at = ?, carrier = ?,"
+            " flight = ?, flight_date = ? WHERE id = ?",
+            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+        )
+        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d["item_ids"]])
+
+
+@site_p.on(dsp.DESPATCH_HANDED_OVER)
+def _handed_over(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE despatches SET state = 'handed_over', handed_over_at = ?,"
+            " carrier = ?, flight = ?, flight_date = ? WHERE id = ?",
+            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+        )
+        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d["item_ids"]])
+        executemany(
+            conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d["site"]) for i in d["item_ids"]]
+        )
+
+
+@site_p.on(DESPATCH_CARRIER_REPORTED)
+def _carrier_reported(conn: Connection, events: Events) -> None:
+    for e in events:
+        d = e.data
+        executemany(
+            conn,
+            "UPDATE receptacles SET carrier_status = ? WHERE id = ?",
+            [(d["code"], d["receptacle_id"])],
+        )
+        executemany(
+            conn,
+            "UPDATE item_handling SET carrier_status = ? WHERE receptacle_id = ?",
+            [(d["code"], d["receptacle_id"])],
+        )
+        if d["code"] == "74":
+            executemany(
+                conn,
+                "UPDATE despatches SET state = CASE WHEN state = 'handed_over'"
+                " THEN 'in_custody' ELSE state END, custody_at = COALESCE(custody_at, ?)"
+                " WHERE id = ?",
+                [(d["occurred_at"], d["despatch_id"])],
+            )
+        else:
+            executemany(
+                conn,
+                "UPDATE despatches SET state = 'delivered', delivered_at = ?"
+                " WHERE id = ? AND NOT EXISTS (SELECT 1 FROM receptacles r WHERE"
+                " r.despatch_id = despatches.id AND COALESCE(r.carrier_status, '')"
+                " <> '21')",
+                [(d["occurred_at"], d["despatch_id"])],
+            )
+
+
+# Registers the repositories (a module of their own to keep both short).
+from postex.sites.sql import queries as _queries  # noqa: E402, F401

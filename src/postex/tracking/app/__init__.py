@@ -1,0 +1,1 @@
+"""postex.tracking.app."""
