@@ -17,9 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from postex.bootstrap import Container, build
+from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
-from postex.eventlog.sql.projections import projection_tables
 from postex.eventlog.sql.schema import LOG_TABLES, heads
 from postex.eventlog.sql.store import normalise_url
 from postex.network.sql import TABLES as REPLICATION_TABLES
@@ -64,7 +63,7 @@ def _truncate_pg(url: str) -> None:
     engine = create_engine(url)
     # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
     # test would make the next test's node refuse its role.
-    tables = [t.name for t in [*projection_tables(), heads, *LOG_TABLES, *REPLICATION_TABLES]]
+    tables = [t.name for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES]]
     with engine.begin() as conn:
         existing = {
             r[0]

@@ -1,6 +1,8 @@
-"""The composition root: builds the store, keys and use-case context from settings.
+"""The composition root: the event catalogue, the projections and repositories in order,
+and the store, keys and use-case context built from settings.
 
-Nothing is built at import time; entry points call :func:`build` once.
+Nothing registers itself and nothing is built at import time: this module lists every
+piece, and entry points call :func:`build` once.
 """
 
 from __future__ import annotations
@@ -10,45 +12,83 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from postex.accounts import events as accounts_events
+from postex.accounts.app.auth import CredentialRepository
+from postex.accounts.app.customers import CustomerRepository
+from postex.accounts.app.partners import PartnerRepository
 from postex.accounts.app.rate_limits import RateWindows
+from postex.accounts.app.staff import UserRepository
 from postex.accounts.keys.kek import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
-
-# Feature modules register their projections and repositories when imported.
-from postex.accounts.sql import credentials as _auth  # noqa: F401
+from postex.accounts.sql.credentials import SqlCredentials, credentials_p
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
+from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.ports import Clock
+from postex.eventlog.ports import Clock, DataKeys
+from postex.eventlog.sql.projections import Projection, Projections
+from postex.eventlog.sql.repositories import Repositories
 from postex.eventlog.sql.store import EventBatch, SqlStore, normalise_url
-from postex.incidents.app.policy import HoldPolicy
+from postex.incidents import events as incidents_events
+from postex.incidents.app.advisories import AdvisoryRepository
+from postex.incidents.app.audit_trail import AuditRepository
+from postex.incidents.app.policy import HoldPolicy, HoldRepository
 from postex.incidents.sql import holds as _incidents  # noqa: F401
+from postex.incidents.sql.audit_trail import SqlAudit, audit_p
+from postex.incidents.sql.holds import SqlAdvisories, SqlHolds, advisories_p, holds_p
+from postex.items import events as items_events
+from postex.items.app.customer_items import CustomerItemQueries
 from postex.items.app.documents import Documents
+from postex.items.app.idempotency import IdempotencyRepository
+from postex.items.app.preadvice import ItemRepository, SerialRanges
 from postex.items.documents import PdfDocuments
 from postex.items.sql import core as _core  # noqa: F401
 from postex.items.sql import customer_api as _customer_api  # noqa: F401
 from postex.items.sql import serials as _serials  # noqa: F401
-from postex.items.sql.customer_api import SqlRateWindows
+from postex.items.sql.core import (
+    SqlCustomers,
+    SqlDataKeys,
+    SqlItems,
+    SqlTracking,
+    customers_p,
+    items_p,
+)
+from postex.items.sql.customer_api import (
+    SqlCustomerItems,
+    SqlIdempotency,
+    SqlRateWindows,
+    customer_api_p,
+)
+from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
 from postex.kernel.errors import ConfigurationError
 from postex.kernel.network import SerialSlot, load_network
 from postex.kernel.reference import services
+from postex.network import events as network_events
 from postex.network import sql as _replication  # noqa: F401
 from postex.network.app import node_role
 from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
-from postex.sites.app.ops import SiteOps, SiteRules
+from postex.sites import events as sites_events
+from postex.sites.app.ops import SiteOps, SiteOpsRepository, SiteRules
 from postex.sites.documents import PdfEdiSiteDocuments
 from postex.sites.sql import projections as _site_ops  # noqa: F401
-from postex.tracking.app.partner_events import FileReader
-from postex.tracking.app.webhooks import WebhookSender
+from postex.sites.sql.projections import site_p
+from postex.sites.sql.queries import SqlSiteOps, SqlUsers
+from postex.tracking import events as tracking_events
+from postex.tracking.app.partner_events import FileReader, PartnerEventRepository
+from postex.tracking.app.public import PublicTrackingRepository, TrackingRepository
+from postex.tracking.app.webhooks import WebhookRepository, WebhookSender
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.tracking.sql import projection as _tracking_ops  # noqa: F401
 from postex.tracking.sql.announce import HUB_OPTION
+from postex.tracking.sql.partners import SqlPartnerEvents, SqlPartners
+from postex.tracking.sql.projection import SqlPublicTracking, tracking_ops_p
+from postex.tracking.sql.webhooks import SqlWebhooks
 from postex.tracking.webhook_sender import HttpWebhookSender
 
 if TYPE_CHECKING:
@@ -56,6 +96,64 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
+
+# Every stored event type this node reads and writes, and the upcasters of old versions.
+CATALOGUE = Catalogue(
+    [
+        *accounts_events.EVENTS,
+        *items_events.EVENTS,
+        *sites_events.EVENTS,
+        *incidents_events.EVENTS,
+        *tracking_events.EVENTS,
+        *network_events.EVENTS,
+    ],
+    sites_events.UPCASTERS,
+)
+
+# The projections, in the order each run of events goes through them. Order matters where
+# two touch the same rows: items before the site and tracking projections that update item
+# states; tracking_ops last, since it announces to webhooks the tracking rows the others wrote.
+PROJECTIONS: tuple[Projection, ...] = (
+    credentials_p,
+    customers_p,
+    items_p,
+    customer_api_p,
+    audit_p,
+    holds_p,
+    advisories_p,
+    site_p,
+    tracking_ops_p,
+)
+
+# Which SQL class answers each query port of the app layer.
+REPOSITORIES: Repositories = {
+    CredentialRepository: SqlCredentials,
+    ItemRepository: SqlItems,
+    CustomerRepository: SqlCustomers,
+    TrackingRepository: SqlTracking,
+    DataKeys: SqlDataKeys,
+    IdempotencyRepository: SqlIdempotency,
+    CustomerItemQueries: SqlCustomerItems,
+    AuditRepository: SqlAudit,
+    HoldRepository: SqlHolds,
+    AdvisoryRepository: SqlAdvisories,
+    SerialRanges: SqlSerialRanges,
+    SiteOpsRepository: SqlSiteOps,
+    UserRepository: SqlUsers,
+    PartnerRepository: SqlPartners,
+    PartnerEventRepository: SqlPartnerEvents,
+    WebhookRepository: SqlWebhooks,
+    PublicTrackingRepository: SqlPublicTracking,
+}
+
+
+def projections() -> Projections:
+    return Projections(CATALOGUE, PROJECTIONS)
+
+
+def open_store(url: str, clock: Clock, **options: Any) -> SqlStore:
+    """A store on ``url`` with this node's projections and repositories (no keys, no role)."""
+    return SqlStore(url, clock, projections(), REPOSITORIES, **options)
 
 
 @dataclass
@@ -132,7 +230,7 @@ def build(
         return signers.get(site)
 
     clock = clock or SystemClock()
-    store = SqlStore(
+    store = open_store(
         settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every
     )
     if create:

@@ -174,8 +174,7 @@ def test_site_events_and_advisories_are_delivered_to_subscribers(
 
 def test_webhook_projection_runs_after_every_tracking_writer() -> None:
     """tracking_ops is the last projection, so it sees every feature's new tracking rows."""
-    import postex.bootstrap  # noqa: F401 - registers every feature's projections
-    from postex.eventlog.sql.projections import PROJECTIONS
+    from postex.bootstrap import PROJECTIONS
 
     assert PROJECTIONS[-1].name == "tracking_ops"
 

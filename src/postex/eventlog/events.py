@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 import orjson
+from typing_extensions import TypeVar
+
+E = TypeVar("E", default=Any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +21,9 @@ class NewEvent:
 
 
 @dataclass(slots=True)
-class StoredEvent:
-    """One row of the log, exactly as hashed. ``data`` is the decoded body."""
+class StoredEvent(Generic[E]):
+    """One row of the log, exactly as hashed. ``data`` is the decoded body; ``event`` its
+    catalogue record (set by the writer, or by the projections when they decode it)."""
 
     site: str
     seq: int
@@ -29,6 +33,7 @@ class StoredEvent:
     prev_hash: bytes
     hash: bytes
     _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    event: E = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     @property
     def data(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from postex.eventlog.catalogue import Event
 from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
 
 R = TypeVar("R")
@@ -26,7 +27,7 @@ class UnitOfWork(Protocol):
     @property
     def site(self) -> str: ...
 
-    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    def append(self, events: Sequence[Event | NewEvent]) -> list[StoredEvent[Any]]:
         """Append to this site's log (write transactions only) and update projections."""
         ...
 

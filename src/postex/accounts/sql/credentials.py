@@ -11,13 +11,11 @@ from postex.accounts.app.auth import (
     CREDENTIAL_ISSUED,
     CREDENTIAL_REVOKED,
     CredentialRecord,
-    CredentialRepository,
     Role,
 )
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
 from postex.eventlog.sql.schema import metadata
 
 credentials = Table(
@@ -38,7 +36,7 @@ credentials = Table(
 credentials_p = projection("credentials", credentials)
 
 
-@credentials_p.on(CREDENTIAL_ISSUED)
+@credentials_p.on_type(CREDENTIAL_ISSUED)
 def _issued(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -55,7 +53,7 @@ def _issued(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )  # fmt: skip
 
 
-@credentials_p.on(CREDENTIAL_REVOKED)
+@credentials_p.on_type(CREDENTIAL_REVOKED)
 def _revoked(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -74,7 +72,6 @@ def _record(r: object) -> CredentialRecord:
     )  # fmt: skip
 
 
-@implements(CredentialRepository)
 class SqlCredentials:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -1,23 +1,11 @@
-"""Which SQL class implements which app port; filled in by each feature module."""
+"""Which SQL class implements which app port: a mapping written once, in bootstrap."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection
 
-T = TypeVar("T")
 Factory = Callable[[Connection], Any]
-
-REPOSITORIES: dict[type, Factory] = {}
-
-
-def implements(port: type) -> Callable[[type[T]], type[T]]:
-    """Class decorator: this SQL class serves ``port`` (a Protocol of the app layer)."""
-
-    def register(cls: type[T]) -> type[T]:
-        REPOSITORIES[port] = cls
-        return cls
-
-    return register
+Repositories = Mapping[type, Factory]

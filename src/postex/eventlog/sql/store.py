@@ -21,14 +21,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from postex.eventlog.canonical import canonical
+from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import ZERO_HASH, ChainState, chain_hashes, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
 from postex.eventlog.ports import Clock, Progress
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import EVENT_COLUMN_NAMES, insert_event_batch
-from postex.eventlog.sql.projections import apply_all, projection_tables
-from postex.eventlog.sql.repositories import REPOSITORIES
+from postex.eventlog.sql.projections import Projections
+from postex.eventlog.sql.repositories import Repositories
 from postex.kernel.errors import ConfigurationError, IntegrityError, StoreUnreadableError
 
 CommitListener = Callable[[str, int], None]
@@ -93,7 +94,7 @@ class SqlUnitOfWork:
         return self._site
 
     def repo(self, port: type[Any]) -> Any:
-        return REPOSITORIES[port](self.conn)
+        return self.store.repositories[port](self.conn)
 
     def _load_head(self) -> tuple[int, bytes, str]:
         if self._head is None:
@@ -108,7 +109,7 @@ class SqlUnitOfWork:
             self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
         return self._head
 
-    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    def append(self, events: Sequence[Event | NewEvent]) -> list[StoredEvent[Any]]:
         if not self._writable:
             raise RuntimeError("append needs a write transaction")
         if not events:
@@ -127,8 +128,8 @@ class SqlUnitOfWork:
                 chunk = events[start : start + self.store.append_chunk]
                 m = len(chunk)
                 first = seq + 1 + start
-                types = [ev.type for ev in chunk]
-                part = [canonical(ev.body) for ev in chunk]
+                types, bodies, typed = _records(chunk)
+                part = [canonical(body) for body in bodies]
                 digests = chain_hashes(prev, site, first, recorded_at, types, part)
                 prevs = [prev, *digests[:-1]]
                 times = [recorded_at] * m
@@ -140,13 +141,13 @@ class SqlUnitOfWork:
                 else:
                     pending = self.store.writer(insert_event_batch, *args)
                 stored += map(StoredEvent, repeat(site, m), range(first, first + m), times,
-                              types, part, prevs, digests, [ev.body for ev in chunk])  # fmt: skip
+                              types, part, prevs, digests, bodies, typed)  # fmt: skip
                 prev = digests[-1]
         finally:
             if pending is not None:
                 pending.result()  # never leave the connection busy, even on the way out
         self._head = (seq + n, prev, recorded_at)
-        apply_all(self.conn, stored)
+        self.store.projections.apply(self.conn, stored)
         self.appended += n
         return stored
 
@@ -159,14 +160,37 @@ class SqlUnitOfWork:
         self.store.checkpoint_if_due(self.conn, self._site, seq, digest)
 
 
+def _records(
+    events: Sequence[Event | NewEvent],
+) -> tuple[list[str], list[dict[str, Any]], list[Event | None]]:
+    """Type strings, bodies and catalogue records of events to append."""
+    types: list[str] = []
+    bodies: list[dict[str, Any]] = []
+    typed: list[Event | None] = []
+    for ev in events:
+        if isinstance(ev, Event):
+            types.append(ev.TYPE)
+            bodies.append(ev.to_body())
+            typed.append(ev)
+        else:
+            types.append(ev.type)
+            bodies.append(ev.body)
+            typed.append(None)
+    return types, bodies, typed
+
+
 class SqlStore:
     def __init__(
         self,
         url: str,
         clock: Clock,
+        projections: Projections,
+        repositories: Repositories,
         signer_for: Callable[[str], Signer | None] = lambda _site: None,
         checkpoint_every: int = 1000,
     ) -> None:
+        self.projections = projections
+        self.repositories = repositories
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.clock = clock
@@ -421,7 +445,7 @@ class SqlStore:
             conn = raw.execution_options(postex_write=True)
             conn.begin()
             try:
-                for table in reversed([*projection_tables(), schema.heads]):
+                for table in reversed([*self.projections.tables(), schema.heads]):
                     conn.execute(table.delete())
                 chunk: list[StoredEvent] = []
                 heads: dict[str, StoredEvent] = {}
@@ -429,12 +453,12 @@ class SqlStore:
                     chunk.append(ev)
                     heads[ev.site] = ev
                     if len(chunk) >= batch:
-                        apply_all(conn, chunk)
+                        self.projections.apply(conn, chunk)
                         done += len(chunk)
                         chunk = []
                         if progress:
                             progress(done)
-                apply_all(conn, chunk)
+                self.projections.apply(conn, chunk)
                 done += len(chunk)
                 for site, ev in heads.items():
                     self.upsert_head(conn, site, ev.seq, ev.hash, ev.recorded_at)
@@ -450,7 +474,7 @@ class SqlStore:
         """Row count and SHA-256 of every projection table's rows in key order."""
         out: dict[str, tuple[int, str]] = {}
         with self.engine.connect() as conn:
-            for table in [*projection_tables(), schema.heads]:
+            for table in [*self.projections.tables(), schema.heads]:
                 order = list(table.primary_key.columns) or list(table.columns)
                 h = hashlib.sha256()
                 count = 0
@@ -512,7 +536,7 @@ class SqlStore:
                     [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
-                    apply_all(conn, events)
+                    self.projections.apply(conn, events)
                 last = events[-1]
                 self.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
             except BaseException:
@@ -527,7 +551,9 @@ class SqlStore:
             conn = raw.execution_options(postex_write=True)
             conn.begin()
             try:
-                for table in reversed([*projection_tables(), schema.heads, *schema.LOG_TABLES]):
+                for table in reversed(
+                    [*self.projections.tables(), schema.heads, *schema.LOG_TABLES]
+                ):
                     conn.execute(table.delete())
             except BaseException:
                 conn.rollback()

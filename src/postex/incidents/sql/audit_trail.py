@@ -24,9 +24,8 @@ from postex.accounts.app.audit import AUDIT_RECORDED
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
 from postex.eventlog.sql.schema import metadata
-from postex.incidents.app.audit_trail import AuditEntry, AuditFilter, AuditRepository, Position
+from postex.incidents.app.audit_trail import AuditEntry, AuditFilter, Position
 
 audit_log = Table(
     "audit_log",
@@ -49,7 +48,7 @@ audit_log = Table(
 audit_p = projection("audit", audit_log)
 
 
-@audit_p.on(AUDIT_RECORDED)
+@audit_p.on_type(AUDIT_RECORDED)
 def _audit(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -74,7 +73,6 @@ def _entry(r: Any) -> AuditEntry:
                       r.reason, json.loads(r.details))  # fmt: skip
 
 
-@implements(AuditRepository)
 class SqlAudit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

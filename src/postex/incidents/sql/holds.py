@@ -33,14 +33,12 @@ from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany, fetchall
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
 from postex.eventlog.sql.schema import metadata
 from postex.incidents.app.advisories import (
     ADVISORY_CLOSED,
     ADVISORY_PUBLISHED,
     ADVISORY_UPDATED,
     AdvisoryRecord,
-    AdvisoryRepository,
     AdvisoryUpdate,
 )
 from postex.incidents.app.holds import (
@@ -52,7 +50,7 @@ from postex.incidents.app.holds import (
     HOLD_RELEASE_REQUESTED,
     HOLD_RELEASED,
 )
-from postex.incidents.app.policy import FlaggedReceptacle, HeldItem, HoldRecord, HoldRepository
+from postex.incidents.app.policy import FlaggedReceptacle, HeldItem, HoldRecord
 from postex.incidents.domain import HOLDABLE_STATES, Scope
 from postex.incidents.sql import audit_trail as _audit_trail  # noqa: F401 - registers it
 from postex.items.domain.items import ItemState
@@ -144,7 +142,7 @@ def _hold_items(conn: Connection, e: StoredEvent, hold_id: str, items: list[list
     executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EXD", site) for i, _f, site in items])
 
 
-@holds_p.on(HOLD_PLACED)
+@holds_p.on_type(HOLD_PLACED)
 def _placed(conn: Connection, events: Sequence[StoredEvent]) -> None:
     for e in events:
         d = e.data
@@ -164,13 +162,13 @@ def _placed(conn: Connection, events: Sequence[StoredEvent]) -> None:
         )  # fmt: skip
 
 
-@holds_p.on(HOLD_ITEMS_HELD)
+@holds_p.on_type(HOLD_ITEMS_HELD)
 def _items_held(conn: Connection, events: Sequence[StoredEvent]) -> None:
     for e in events:
         _hold_items(conn, e, e.data["hold_id"], e.data["items"])
 
 
-@holds_p.on(HOLD_CONFIRMED)
+@holds_p.on_type(HOLD_CONFIRMED)
 def _confirmed(conn: Connection, events: Sequence[StoredEvent]) -> None:
     for e in events:
         d = e.data
@@ -183,7 +181,7 @@ def _confirmed(conn: Connection, events: Sequence[StoredEvent]) -> None:
         )  # fmt: skip
 
 
-@holds_p.on(HOLD_ACTIVATED)
+@holds_p.on_type(HOLD_ACTIVATED)
 def _activated(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -192,7 +190,7 @@ def _activated(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )
 
 
-@holds_p.on(HOLD_RELEASE_REQUESTED)
+@holds_p.on_type(HOLD_RELEASE_REQUESTED)
 def _release_requested(conn: Connection, events: Sequence[StoredEvent]) -> None:
     rows = []
     for e in events:
@@ -203,7 +201,7 @@ def _release_requested(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(conn, "UPDATE holds SET release_request = ? WHERE id = ?", rows)
 
 
-@holds_p.on(HOLD_ITEMS_RELEASED)
+@holds_p.on_type(HOLD_ITEMS_RELEASED)
 def _items_released(conn: Connection, events: Sequence[StoredEvent]) -> None:
     """Held items return to the state the event names (the one they were held from); each
     gets a public tracking row REL (Postex's own code: UPU has none for a lifted hold) at
@@ -236,7 +234,7 @@ def _held_at(conn: Connection, hold_id: str, item_ids: list[str]) -> dict[str, s
     return out
 
 
-@holds_p.on(HOLD_RELEASED)
+@holds_p.on_type(HOLD_RELEASED)
 def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -248,7 +246,7 @@ def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
 advisories_p = projection("advisories", advisories, advisory_updates)
 
 
-@advisories_p.on(ADVISORY_PUBLISHED)
+@advisories_p.on_type(ADVISORY_PUBLISHED)
 def _published(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -263,7 +261,7 @@ def _published(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )  # fmt: skip
 
 
-@advisories_p.on(ADVISORY_UPDATED, ADVISORY_CLOSED)
+@advisories_p.on_type(ADVISORY_UPDATED, ADVISORY_CLOSED)
 def _advisory_update(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -315,7 +313,6 @@ def _holds(conn: Connection, rows: Sequence[Any]) -> list[HoldRecord]:
     return [_hold(r, counts) for r in rows]
 
 
-@implements(HoldRepository)
 class SqlHolds:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -464,7 +461,6 @@ def _has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name)
 
 
-@implements(AdvisoryRepository)
 class SqlAdvisories:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

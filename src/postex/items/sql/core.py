@@ -11,16 +11,14 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import Connection, Select, and_, or_, select, update
 
-from postex.accounts.app.customers import CustomerRecord, CustomerRepository
+from postex.accounts.app.customers import CustomerRecord
 from postex.eventlog.events import StoredEvent
-from postex.eventlog.ports import DataKeys
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany, fetchall, insert_rows
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
 from postex.items import events as ev
-from postex.items.app.preadvice import ItemFilter, ItemRecord, ItemRepository
-from postex.tracking.app.public import TrackingRepository, TrackingRow
+from postex.items.app.preadvice import ItemFilter, ItemRecord
+from postex.tracking.app.public import TrackingRow
 
 SITE_TIMEZONE = "Europe/London"
 
@@ -36,7 +34,7 @@ def local_time(recorded_at: str, tz: str = SITE_TIMEZONE) -> str:
 customers_p = projection("customers", schema.customers)
 
 
-@customers_p.on(ev.CUSTOMER_CREATED)
+@customers_p.on_type(ev.CUSTOMER_CREATED)
 def _customer_created(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -45,7 +43,7 @@ def _customer_created(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )
 
 
-@customers_p.on(ev.CUSTOMER_ERASED)
+@customers_p.on_type(ev.CUSTOMER_ERASED)
 def _customer_erased(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -102,7 +100,7 @@ SQLITE_ITEM_INSERT = (
 )
 
 
-@items_p.on(ev.ITEM_PRE_ADVISED)
+@items_p.on_type(ev.ITEM_PRE_ADVISED)
 def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
     serials: dict[str, int] = {}
     for e in events:
@@ -140,7 +138,7 @@ def set_state(conn: Connection, updates: Sequence[tuple[str, str | None, str, st
     )
 
 
-@items_p.on(ev.ITEM_CANCELLED)
+@items_p.on_type(ev.ITEM_CANCELLED)
 def _item_cancelled(conn: Connection, events: Sequence[StoredEvent]) -> None:
     set_state(conn, [("cancelled", None, e.recorded_at, e.data["item_id"]) for e in events])
     executemany(
@@ -199,7 +197,6 @@ def owned_items_query(
     return q.order_by(t.c.created_at, t.c.id).limit(limit)
 
 
-@implements(ItemRepository)
 class SqlItems:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -227,7 +224,6 @@ class SqlItems:
         return int(rows[0][0]) if rows else None
 
 
-@implements(CustomerRepository)
 class SqlCustomers:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -243,7 +239,6 @@ class SqlCustomers:
         return [CustomerRecord(r.id, r.name, r.created_at, r.erased_at) for r in rows]
 
 
-@implements(TrackingRepository)
 class SqlTracking:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -271,7 +266,6 @@ class SqlTracking:
         return timeline
 
 
-@implements(DataKeys)
 class SqlDataKeys:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

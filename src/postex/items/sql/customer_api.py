@@ -28,13 +28,11 @@ from sqlalchemy import (
     text,
 )
 
-from postex.accounts.app.rate_limits import RateWindows
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
-from postex.items.app.customer_items import REFERENCES_INDEXED, CustomerItemQueries
+from postex.items.app.customer_items import REFERENCES_INDEXED
 from postex.items.app.idempotency import (
     ANSWERS_EXPIRED,
     CLAIM_RELEASED,
@@ -42,7 +40,6 @@ from postex.items.app.idempotency import (
     KEY_CLAIMED,
     PENDING,
     PLAIN_ANSWER,
-    IdempotencyRepository,
     StoredAnswer,
 )
 from postex.items.app.preadvice import ItemFilter, ItemRecord
@@ -92,7 +89,7 @@ UPSERT_ANSWER = (
 )
 
 
-@customer_api_p.on(IDEMPOTENT_ANSWER)
+@customer_api_p.on_type(IDEMPOTENT_ANSWER)
 def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -106,7 +103,7 @@ def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )  # fmt: skip
 
 
-@customer_api_p.on(KEY_CLAIMED)
+@customer_api_p.on_type(KEY_CLAIMED)
 def _claimed(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -119,7 +116,7 @@ def _claimed(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )
 
 
-@customer_api_p.on(PLAIN_ANSWER)
+@customer_api_p.on_type(PLAIN_ANSWER)
 def _plain_answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -133,7 +130,7 @@ def _plain_answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )  # fmt: skip
 
 
-@customer_api_p.on(CLAIM_RELEASED)
+@customer_api_p.on_type(CLAIM_RELEASED)
 def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -142,7 +139,7 @@ def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )
 
 
-@customer_api_p.on(ANSWERS_EXPIRED)
+@customer_api_p.on_type(ANSWERS_EXPIRED)
 def _expired(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -153,7 +150,7 @@ def _expired(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )  # fmt: skip
 
 
-@customer_api_p.on(REFERENCES_INDEXED)
+@customer_api_p.on_type(REFERENCES_INDEXED)
 def _references(conn: Connection, events: Sequence[StoredEvent]) -> None:
     executemany(
         conn,
@@ -166,7 +163,6 @@ def _references(conn: Connection, events: Sequence[StoredEvent]) -> None:
     )
 
 
-@implements(IdempotencyRepository)
 class SqlIdempotency:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -191,7 +187,6 @@ class SqlIdempotency:
         return [(r.customer_id, r.key_sha256) for r in rows]
 
 
-@implements(CustomerItemQueries)
 class SqlCustomerItems:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -242,7 +237,6 @@ TAKE = text(
 )
 
 
-@implements(RateWindows)
 class SqlRateWindows:
     """Sliding rate-limit windows in the database: one UPSERT (one round trip) per request.
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select
 
 from postex.eventlog.sql import schema
-from postex.eventlog.sql.repositories import implements
-from postex.items.app.preadvice import SerialRanges
 
 
 def id_bounds(prefix: str, first: int, last: int) -> tuple[str, str]:
@@ -25,7 +23,6 @@ def id_bounds(prefix: str, first: int, last: int) -> tuple[str, str]:
     return f"{prefix}{first:08d}", f"{prefix}{last:08d}9ZZ"
 
 
-@implements(SerialRanges)
 class SqlSerialRanges:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

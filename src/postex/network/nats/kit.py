@@ -132,9 +132,9 @@ class Replication:
         """This node's (the hub's) copies as a restore source."""
         return HubStoreSource(self.store, self.state)
 
-    @staticmethod
-    def hub_source(hub_db: str, clock: Clock) -> HubStoreSource:
-        store = SqlStore(hub_db, clock)
+    def hub_source(self, hub_db: str, clock: Clock) -> HubStoreSource:
+        """The hub's database as a restore source, read with this node's projections."""
+        store = SqlStore(hub_db, clock, self.store.projections, self.store.repositories)
         return HubStoreSource(store, SqlReplicationState(store))
 
     def nats_source(self, url: str | None = None) -> NatsHubSource:

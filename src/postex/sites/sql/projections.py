@@ -118,7 +118,7 @@ site_p = projection(
 Events = Sequence[StoredEvent]
 
 
-@site_p.on(USER_CREATED)
+@site_p.on_type(USER_CREATED)
 def _user_created(conn: Connection, events: Events) -> None:
     executemany(
         conn,
@@ -132,7 +132,7 @@ def _user_created(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(acc.ITEM_ACCEPTED)
+@site_p.on_type(acc.ITEM_ACCEPTED)
 def _accepted(conn: Connection, events: Events) -> None:
     set_state(conn, [("accepted", None, e.recorded_at, e.data["item_id"]) for e in events])
     executemany(
@@ -151,7 +151,7 @@ def _accepted(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(acc.ITEM_AT_EXCHANGE)
+@site_p.on_type(acc.ITEM_AT_EXCHANGE)
 def _at_exchange(conn: Connection, events: Events) -> None:
     executemany(
         conn,
@@ -160,7 +160,7 @@ def _at_exchange(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(rcp.RECEPTACLE_OPENED)
+@site_p.on_type(rcp.RECEPTACLE_OPENED)
 def _opened(conn: Connection, events: Events) -> None:
     executemany(
         conn,
@@ -181,7 +181,7 @@ def _opened(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(rcp.RECEPTACLE_ITEMS_ADDED)
+@site_p.on_type(rcp.RECEPTACLE_ITEMS_ADDED)
 def _added(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data
@@ -199,7 +199,7 @@ def _added(conn: Connection, events: Events) -> None:
         )
 
 
-@site_p.on(rcp.RECEPTACLE_ITEM_REMOVED)
+@site_p.on_type(rcp.RECEPTACLE_ITEM_REMOVED)
 def _removed(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data
@@ -219,7 +219,7 @@ def _removed(conn: Connection, events: Events) -> None:
         )
 
 
-@site_p.on(rcp.RECEPTACLE_CLOSED)
+@site_p.on_type(rcp.RECEPTACLE_CLOSED)
 def _closed(conn: Connection, events: Events) -> None:
     executemany(
         conn,
@@ -242,7 +242,7 @@ def _closed(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(dsp.DESPATCH_COMPOSED)
+@site_p.on_type(dsp.DESPATCH_COMPOSED)
 def _composed(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data
@@ -275,7 +275,7 @@ def _composed(conn: Connection, events: Events) -> None:
         executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
 
 
-@site_p.on(dsp.DESPATCH_MESSAGE_WRITTEN)
+@site_p.on_type(dsp.DESPATCH_MESSAGE_WRITTEN)
 def _message_written(conn: Connection, events: Events) -> None:
     executemany(
         conn,
@@ -297,7 +297,7 @@ def _message_written(conn: Connection, events: Events) -> None:
     )
 
 
-@site_p.on(dsp.DESPATCH_CLOSED)
+@site_p.on_type(dsp.DESPATCH_CLOSED)
 def _despatch_closed(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data
@@ -310,7 +310,7 @@ def _despatch_closed(conn: Connection, events: Events) -> None:
         set_state(conn, [("despatched", None, e.recorded_at, i) for i in d["item_ids"]])
 
 
-@site_p.on(dsp.DESPATCH_HANDED_OVER)
+@site_p.on_type(dsp.DESPATCH_HANDED_OVER)
 def _handed_over(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data
@@ -326,7 +326,7 @@ def _handed_over(conn: Connection, events: Events) -> None:
         )
 
 
-@site_p.on(DESPATCH_CARRIER_REPORTED)
+@site_p.on_type(DESPATCH_CARRIER_REPORTED)
 def _carrier_reported(conn: Connection, events: Events) -> None:
     for e in events:
         d = e.data

@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from postex.accounts.app.auth import Role
-from postex.accounts.app.staff import UserRecord, UserRepository
+from postex.accounts.app.staff import UserRecord
 from postex.eventlog.sql.fast import fetchall
-from postex.eventlog.sql.repositories import implements
 from postex.items.app.preadvice import ItemRecord
 from postex.items.sql.core import ITEMS_WITH_ADVICE, sealed_of
 from postex.sites.app.ops import (
@@ -20,7 +19,6 @@ from postex.sites.app.ops import (
     MessageRecord,
     Position,
     ReceptacleRecord,
-    SiteOpsRepository,
 )
 from postex.sites.sql.projections import (
     despatch_messages,
@@ -88,7 +86,6 @@ def _item_row(r: tuple[Any, ...]) -> ItemRecord:
     return ItemRecord(**values)
 
 
-@implements(SiteOpsRepository)
 class SqlSiteOps:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -228,7 +225,6 @@ def _user(m: Any) -> UserRecord:
     )
 
 
-@implements(UserRepository)
 class SqlUsers:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

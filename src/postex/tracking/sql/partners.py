@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from postex.accounts.app.partners import PartnerRecord, PartnerRepository
+from postex.accounts.app.partners import PartnerRecord
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany, fetchall
-from postex.eventlog.sql.repositories import implements
 from postex.items.sql.core import TRACKING_INSERT, local_time
 from postex.tracking.app import partner_events as pe
 from postex.tracking.sql.announce import (
@@ -142,7 +141,6 @@ def item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
 
 
 # --- repositories ----------------------------------------------------------------------
-@implements(PartnerRepository)
 class SqlPartners:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -162,7 +160,6 @@ class SqlPartners:
         return [PartnerRecord(r[0], r[1], tuple(json.loads(r[2])), r[3]) for r in rows]
 
 
-@implements(pe.PartnerEventRepository)
 class SqlPartnerEvents:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -3,8 +3,8 @@ quarantine, webhook subscriptions and deliveries) and the public tracking read.
 
 The handlers live in :mod:`.tracking_partners` and :mod:`.tracking_webhooks`, the tables
 in :mod:`.tracking_schema`; this module declares the projection and registers them. It
-must be imported after every other feature's projections (see bootstrap): its default
-handler announces to webhooks the tracking rows that those projections have just written.
+comes after every other feature's projection in ``bootstrap.PROJECTIONS``: for every
+other event type it announces to webhooks the tracking rows those projections just wrote.
 
 Every handler is a function of the event and of projection rows written by earlier events,
 so ``postex rebuild`` recreates the same rows.
@@ -13,7 +13,6 @@ so ``postex rebuild`` recreates the same rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -21,27 +20,26 @@ from postex.accounts.app.partners import PARTNER_REGISTERED
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
-from postex.eventlog.sql.repositories import implements
 from postex.incidents.app.advisories import ADVISORY_CLOSED, ADVISORY_PUBLISHED, ADVISORY_UPDATED
 from postex.items import events as ev
 from postex.items.sql.core import local_time
 from postex.tracking.app import partner_events as pe
 from postex.tracking.app import webhooks as wh
-from postex.tracking.app.public import PublicTrackingRepository, TrackingRow
+from postex.tracking.app.public import TrackingRow
 from postex.tracking.sql import partners, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
 from postex.tracking.sql.schema import TRACKING_OPS_TABLES
 
 tracking_ops_p = projection("tracking_ops", *TRACKING_OPS_TABLES)
 
-tracking_ops_p.on(PARTNER_REGISTERED)(partners.partner_registered)
-tracking_ops_p.on(pe.PARTNER_EVENT_RECORDED)(partners.partner_event)
-tracking_ops_p.on(ev.ITEM_PRE_ADVISED)(partners.item_pre_advised)
-tracking_ops_p.on(ADVISORY_PUBLISHED, ADVISORY_UPDATED, ADVISORY_CLOSED)(webhooks.advisory)
-tracking_ops_p.on(wh.WEBHOOK_SUBSCRIBED)(webhooks.subscribed)
-tracking_ops_p.on(wh.WEBHOOK_DELETED)(webhooks.deleted)
-tracking_ops_p.on(wh.DELIVERY_ATTEMPTED)(webhooks.attempted)
-tracking_ops_p.on(wh.REDELIVERY_REQUESTED)(webhooks.redeliver)
+tracking_ops_p.on_type(PARTNER_REGISTERED)(partners.partner_registered)
+tracking_ops_p.on_type(pe.PARTNER_EVENT_RECORDED)(partners.partner_event)
+tracking_ops_p.on_type(ev.ITEM_PRE_ADVISED)(partners.item_pre_advised)
+tracking_ops_p.on_type(ADVISORY_PUBLISHED, ADVISORY_UPDATED, ADVISORY_CLOSED)(webhooks.advisory)
+tracking_ops_p.on_type(wh.WEBHOOK_SUBSCRIBED)(webhooks.subscribed)
+tracking_ops_p.on_type(wh.WEBHOOK_DELETED)(webhooks.deleted)
+tracking_ops_p.on_type(wh.DELIVERY_ATTEMPTED)(webhooks.attempted)
+tracking_ops_p.on_type(wh.REDELIVERY_REQUESTED)(webhooks.redeliver)
 
 
 def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None:
@@ -75,17 +73,10 @@ def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None
     )  # fmt: skip
 
 
-class _EveryType(dict[str, Any]):
-    """Handlers of this projection; any other event type announces its site rows."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key, _announce_site_rows)
+# Every type this projection has no handler of its own for announces its site rows.
+tracking_ops_p.otherwise = _announce_site_rows
 
 
-tracking_ops_p.handlers = _EveryType(tracking_ops_p.handlers)
-
-
-@implements(PublicTrackingRepository)
 class SqlPublicTracking:
     """The public tracking hot path: one indexed query through the DB-API cursor."""
 

@@ -16,7 +16,6 @@ from sqlalchemy import Connection
 
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany, fetchall
-from postex.eventlog.sql.repositories import implements
 from postex.tracking.app import webhooks as wh
 from postex.tracking.sql.announce import DELIVERY_INSERT, deliverable_here, marks
 
@@ -122,7 +121,6 @@ def _sub(r: Sequence[Any]) -> wh.SubscriptionRecord:
     )  # fmt: skip
 
 
-@implements(wh.WebhookRepository)
 class SqlWebhooks:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -1,0 +1,179 @@
+"""Events of the export sites: acceptance, receptacles (bags) and despatches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from postex.eventlog.catalogue import Event, Upcaster, doc
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAccepted(Event):
+    TYPE: ClassVar[str] = "item.accepted.v1"
+    item_id: str
+    site: str
+    weight_g: int = field(metadata=doc("weighed at the counter, grams"))
+    declared_g: int = field(metadata=doc("declared at pre-advice, grams"))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemArrivedAtExchange(Event):
+    TYPE: ClassVar[str] = "item.arrived_at_exchange.v1"
+    item_id: str
+    site: str = field(metadata=doc("an office of exchange (EMB)"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptacleOpened(Event):
+    TYPE: ClassVar[str] = "receptacle.opened.v1"
+    receptacle_id: str
+    site: str
+    destination: str = field(metadata=doc("destination office of exchange (IMPC)"))
+    category: str = field(metadata=doc("mail category A-D"))
+    subclass: str = field(metadata=doc("mail subclass, e.g. UN"))
+
+
+@dataclass(frozen=True, slots=True)
+class BaggedItem:
+    """One item put in a bag, with the weight it was accepted at."""
+
+    item_id: str
+    weight_g: int
+
+    def to_body(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "weight_g": self.weight_g}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptacleItemsAdded(Event):
+    """Items scanned into an open bag. v2 lists each item with its weight (v1 kept two
+    parallel lists, ``item_ids`` and ``weights_g``; :data:`ITEMS_ADDED_V1` reads them)."""
+
+    TYPE: ClassVar[str] = "receptacle.items_added.v2"
+    receptacle_id: str
+    site: str
+    items: list[dict[str, Any]] = field(metadata=doc("{item_id, weight_g (grams)} per item"))
+
+    def bagged(self) -> list[BaggedItem]:
+        return [BaggedItem(i["item_id"], i["weight_g"]) for i in self.items]
+
+    @classmethod
+    def of(cls, receptacle_id: str, site: str, bagged: list[BaggedItem]) -> ReceptacleItemsAdded:
+        return cls(receptacle_id, site, [b.to_body() for b in bagged])
+
+
+def _items_added_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    pairs = zip(body["item_ids"], body["weights_g"], strict=True)
+    return {
+        "receptacle_id": body["receptacle_id"],
+        "site": body["site"],
+        "items": [{"item_id": i, "weight_g": w} for i, w in pairs],
+    }
+
+
+ITEMS_ADDED_V1 = Upcaster("receptacle.items_added.v1", ReceptacleItemsAdded, _items_added_v1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptacleItemRemoved(Event):
+    TYPE: ClassVar[str] = "receptacle.item_removed.v1"
+    receptacle_id: str
+    site: str
+    item_id: str
+    weight_g: int = field(metadata=doc("the weight it was accepted at, grams"))
+    held: bool = field(metadata=doc("it goes back to the held queue, not to accepted"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptacleClosed(Event):
+    TYPE: ClassVar[str] = "receptacle.closed.v1"
+    receptacle_id: str
+    site: str
+    s9: str = field(metadata=doc("the 29-character receptacle id (S9)"))
+    gross_weight_g: int
+    year_digit: int
+    despatch_serial: int
+    receptacle_serial: int
+    highest: int = field(metadata=doc("1 when this is the last bag of the despatch"))
+    registered: int = field(metadata=doc("1 when it holds registered or insured items"))
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchComposed(Event):
+    TYPE: ClassVar[str] = "despatch.composed.v1"
+    despatch_id: str = field(metadata=doc("the 20-character despatch id (S8)"))
+    site: str
+    destination: str
+    category: str
+    subclass: str
+    year_digit: int
+    serial: int
+    form: str = field(metadata=doc("CN38 (airmail) or CN31 (letter bill)"))
+    receptacle_ids: list[str]
+    item_count: int
+    gross_weight_g: int
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchClosed(Event):
+    TYPE: ClassVar[str] = "despatch.closed.v1"
+    despatch_id: str
+    site: str
+    carrier: str = field(metadata=doc("IATA airline code"))
+    flight: str
+    flight_date: str = field(metadata=doc("ISO date"))
+    item_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchHandedOver(Event):
+    TYPE: ClassVar[str] = "despatch.handed_over.v1"
+    despatch_id: str
+    site: str
+    carrier: str
+    flight: str
+    flight_date: str
+    item_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchMessageWritten(Event):
+    TYPE: ClassVar[str] = "despatch.message_written.v1"
+    despatch_id: str
+    site: str
+    kind: str = field(metadata=doc("predes, itmatt or cardit"))
+    part: str = field(metadata=doc("001, 002, … (ITMATT is split per customer)"))
+    customer_id: str | None = field(metadata=doc("set when the content is sealed"))
+    content: str = field(metadata=doc("the XML, or its sealed token"))
+    sealed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchCarrierReported(Event):
+    TYPE: ClassVar[str] = "despatch.carrier_reported.v1"
+    despatch_id: str
+    site: str
+    receptacle_id: str
+    s9: str
+    code: str = field(metadata=doc("RESDIT event: 74 custody, 21 delivered"))
+    occurred_at: str
+    location: str
+    partner: str = field(metadata=doc("the carrier's partner id"))
+
+
+EVENTS: tuple[type[Event], ...] = (
+    ItemAccepted,
+    ItemArrivedAtExchange,
+    ReceptacleOpened,
+    ReceptacleItemsAdded,
+    ReceptacleItemRemoved,
+    ReceptacleClosed,
+    DespatchComposed,
+    DespatchClosed,
+    DespatchHandedOver,
+    DespatchMessageWritten,
+    DespatchCarrierReported,
+)
+UPCASTERS: tuple[Upcaster, ...] = (ITEMS_ADDED_V1,)
