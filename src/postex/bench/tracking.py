@@ -35,7 +35,7 @@ from postex.bench.cli import app
 from postex.bootstrap import Container, build
 from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
 from postex.config import load_settings
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items import events as ev
 from postex.items.app.preadvice import aad
@@ -79,7 +79,7 @@ def _item_id(n: int) -> str:
 
 def _pre_advised(
     c: Container, uow: UnitOfWork, customer: str, item_id: str, personal: dict[str, Any]
-) -> NewEvent:
+) -> AnyEvent:
     """The body ``app.items.item_event_body`` builds, for the one bench item shape."""
     return NewEvent(
         ev.ITEM_PRE_ADVISED,

@@ -9,6 +9,8 @@ from typing import Any, Generic
 import orjson
 from typing_extensions import TypeVar
 
+from postex.eventlog.catalogue import Event
+
 E = TypeVar("E", default=Any)
 
 
@@ -18,6 +20,10 @@ class NewEvent:
 
     type: str
     body: dict[str, Any]
+
+
+# What a unit of work appends: a catalogue record, or a raw type and body (tests, drills).
+AnyEvent = Event | NewEvent
 
 
 @dataclass(slots=True)

@@ -7,8 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from postex.eventlog.catalogue import Event
-from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
+from postex.eventlog.events import AnyEvent, Checkpoint, EventRow, StoredEvent
 
 R = TypeVar("R")
 Progress = Callable[[int], None]
@@ -27,7 +26,7 @@ class UnitOfWork(Protocol):
     @property
     def site(self) -> str: ...
 
-    def append(self, events: Sequence[Event | NewEvent]) -> list[StoredEvent[Any]]:
+    def append(self, events: Sequence[AnyEvent]) -> list[StoredEvent[Any]]:
         """Append to this site's log (write transactions only) and update projections."""
         ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 
 AUDIT_RECORDED = "audit.recorded.v1"
 
@@ -18,7 +18,7 @@ def audit_event(
     target: str,
     reason: str = "",
     details: dict[str, Any] | None = None,
-) -> NewEvent:
+) -> AnyEvent:
     """An audit entry, e.g. ``audit_event(p.actor(), "hold.placed", "hold_…", "ransomware")``."""
     return NewEvent(
         AUDIT_RECORDED,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.kernel.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 
 CREDENTIAL_ISSUED = "credential.issued.v1"
@@ -97,7 +97,7 @@ class CredentialRepository(Protocol):
 class IssuedToken:
     key_id: str
     token: str
-    event: NewEvent
+    event: AnyEvent
 
 
 def _hash(secret: str) -> bytes:
@@ -131,7 +131,7 @@ def issue_token(
     )
 
 
-def revoke_event(key_id: str, actor: dict[str, Any]) -> NewEvent:
+def revoke_event(key_id: str, actor: dict[str, Any]) -> AnyEvent:
     return NewEvent(CREDENTIAL_REVOKED, {"key_id": key_id, "actor": actor})
 
 

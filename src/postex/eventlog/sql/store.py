@@ -24,7 +24,7 @@ from postex.eventlog.canonical import canonical
 from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import ZERO_HASH, ChainState, chain_hashes, format_time, verify_events
 from postex.eventlog.checkpoints import Signer, make_checkpoint
-from postex.eventlog.events import Checkpoint, EventRow, NewEvent, StoredEvent
+from postex.eventlog.events import AnyEvent, Checkpoint, EventRow, NewEvent, StoredEvent
 from postex.eventlog.ports import Clock, Progress
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import EVENT_COLUMN_NAMES, insert_event_batch
@@ -109,7 +109,7 @@ class SqlUnitOfWork:
             self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
         return self._head
 
-    def append(self, events: Sequence[Event | NewEvent]) -> list[StoredEvent[Any]]:
+    def append(self, events: Sequence[AnyEvent]) -> list[StoredEvent[Any]]:
         if not self._writable:
             raise RuntimeError("append needs a write transaction")
         if not events:

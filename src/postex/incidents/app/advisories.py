@@ -16,7 +16,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.incidents.domain import ADVISORY_ID, MAX_ADVISORY, Scope, well_formed
 from postex.kernel.errors import InvalidStateError, NotFoundError
 from postex.kernel.validation import Checker
@@ -61,7 +61,7 @@ class AdvisoryRepository(Protocol):
 
 def published_event(
     advisory_id: str, hold_id: str, text: str, scope: Scope, starts_at: str
-) -> NewEvent:
+) -> AnyEvent:
     return NewEvent(
         ADVISORY_PUBLISHED,
         {
@@ -74,11 +74,11 @@ def published_event(
     )
 
 
-def updated_event(advisory_id: str, text: str) -> NewEvent:
+def updated_event(advisory_id: str, text: str) -> AnyEvent:
     return NewEvent(ADVISORY_UPDATED, {"advisory_id": advisory_id, "text": text})
 
 
-def closed_event(advisory_id: str) -> NewEvent:
+def closed_event(advisory_id: str) -> AnyEvent:
     return NewEvent(ADVISORY_CLOSED, {"advisory_id": advisory_id, "text": RESOLVED_TEXT})
 
 

@@ -20,7 +20,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import NETWORK_ROLES, STAFF_ROLES, Principal, Role, require_roles
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.incidents.app.advisories import closed_event, published_event, updated_event
 from postex.incidents.app.policy import (
@@ -91,7 +91,7 @@ def _holding(uow: UnitOfWork, scope: Scope) -> list[list[str]]:
     return [[i, s, site] for i, s, site in uow.repo(HoldRepository).candidates(scope)]
 
 
-def _chunks(kind: str, hold_id: str, items: Sequence[list[str]]) -> list[NewEvent]:
+def _chunks(kind: str, hold_id: str, items: Sequence[list[str]]) -> list[AnyEvent]:
     """The items a hold holds or releases, in events of at most CHUNK items each."""
     return [
         NewEvent(kind, {"hold_id": hold_id, "items": list(items[n : n + CHUNK])})
@@ -101,7 +101,7 @@ def _chunks(kind: str, hold_id: str, items: Sequence[list[str]]) -> list[NewEven
 
 def _advisory_events(
     hold_id: str, req: HoldRequest, starts_at: str
-) -> tuple[str | None, list[NewEvent]]:
+) -> tuple[str | None, list[AnyEvent]]:
     if not req.customer_facing or not req.advisory:
         return None, []
     advisory_id = new_id("adv")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.idempotency import (
     AlreadyAnswered,
@@ -86,10 +86,10 @@ def create_items(
 
     def also(
         uow: UnitOfWork, records: list[ItemRecord], advs: Sequence[PreAdvice]
-    ) -> list[NewEvent]:
+    ) -> list[AnyEvent]:
         if idem is not None:
             guard(ctx, uow, customer_id, idem)
-        events = []
+        events: list[AnyEvent] = []
         entries = [
             [r.id, reference_index(ctx, uow, customer_id, a.reference)]
             for r, a in zip(records, advs, strict=True)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.preadvice import refusing_erased
 from postex.kernel.errors import ConflictError, ValidationError
@@ -166,7 +166,7 @@ def answer_event(
     idem: Idempotency,
     status: int,
     response: dict[str, Any],
-) -> NewEvent:
+) -> AnyEvent:
     """The event that records ``response`` as the answer to this key (append it)."""
     sealed = ctx.vault.seal(
         uow, customer_id, _aad(customer_id, idem.key_sha256), {"response": response}

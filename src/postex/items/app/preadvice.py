@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from postex.accounts.app.customers import CustomerRepository
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items import events as ev
 from postex.items.domain.items import ItemState, PreAdvice, transition
@@ -81,7 +81,7 @@ class SerialRanges(Protocol):
         ...
 
 
-AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[NewEvent]]
+AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[AnyEvent]]
 
 
 @dataclass

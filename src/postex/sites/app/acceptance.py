@@ -12,7 +12,7 @@ from typing import Any
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.items.app.preadvice import ItemRecord
 from postex.items.domain.items import ItemState
 from postex.kernel.errors import FieldError, HeldError, ValidationError
@@ -146,7 +146,7 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
         for scan in scans:
             ops.ctx.enforce(uow, "acceptance", item_subject(records[scan.item_id], site.code))
         # All EMAs, then all EMBs: projections write each run of one type in one batch.
-        events = [
+        events: list[AnyEvent] = [
             NewEvent(
                 ITEM_ACCEPTED,
                 {

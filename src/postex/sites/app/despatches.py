@@ -14,7 +14,7 @@ from typing import Any
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.preadvice import ItemRecord, aad
 from postex.items.domain.items import ItemState, transition
@@ -186,7 +186,7 @@ def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) 
 
 def _message(
     d: DespatchRecord, kind: str, part: int, content: str, customer_id: str | None
-) -> NewEvent:
+) -> AnyEvent:
     body = {
         "despatch_id": d.id,
         "site": d.site,
@@ -201,7 +201,7 @@ def _message(
 
 def _itmatt(
     ops: SiteOps, uow: UnitOfWork, d: DespatchRecord, items: list[ItemRecord], now: str
-) -> list[NewEvent]:
+) -> list[AnyEvent]:
     """ITMATT per customer (at most ITMATT_MAX_ITEMS items each), sealed under its data key."""
     by_customer: dict[str, list[tuple[ItemRecord, dict[str, Any]]]] = defaultdict(list)
     for item in items:
@@ -210,7 +210,7 @@ def _itmatt(
                 uow, item.customer_id, aad(item.customer_id, item.id), item.sealed
             )
             by_customer[item.customer_id].append((item, personal))
-    out: list[NewEvent] = []
+    out: list[AnyEvent] = []
     for customer_id, group in sorted(by_customer.items()):
         for i in range(0, len(group), ITMATT_MAX_ITEMS):
             n = len(out) + 1

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from postex.accounts.app.partners import office_name
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import NewEvent
+from postex.eventlog.events import AnyEvent, NewEvent
 from postex.items.app.preadvice import refusing_erased
 from postex.kernel.errors import KeyUnavailableError, NotFoundError, ValidationError
 from postex.tracking.domain import Status, event_codes
@@ -483,7 +483,7 @@ def deliver_due(
     return len(outcomes)
 
 
-def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int) -> NewEvent:
+def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int) -> AnyEvent:
     attempt = d.attempts + 1
     in_round = attempt - d.round_start
     if o.ok:
