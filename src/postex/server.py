@@ -14,17 +14,17 @@ from postex import __version__
 from postex.bootstrap import Container
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
+from postex.incidents import pages as web_status
 from postex.incidents.http import advisories, audit, holds
 from postex.items.http import items, manifests
 from postex.items.http.schemas import declare_everywhere
 from postex.network import http as integrity
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
+from postex.tracking import pages as tracking_page
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
 from postex.tracking.http.webhooks import start_webhook_worker
-from postex.web import status as web_status
-from postex.web import tracking_page
 
 log = logging.getLogger("postex.http")
 ROUTERS: list[APIRouter] = [

@@ -36,14 +36,19 @@ class Reader:
     event_type: str
 
 
-def writers_in_source(root: Path, package: str, classes: Sequence[type[Event]]) -> dict[str, list[str]]:
-    """Modules (dotted names) that construct each class, found by parsing ``root``'s ``.py`` files."""
+def writers_in_source(
+    root: Path, package: str, classes: Sequence[type[Event]]
+) -> dict[str, list[str]]:
+    """Modules (dotted names) that construct each class, found by parsing ``root``'s files."""
     names = {cls.__name__: cls.TYPE for cls in classes}
     found: dict[str, set[str]] = {t: set() for t in names.values()}
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root.parent).with_suffix("")
         module = ".".join(rel.parts).removesuffix(".__init__")
-        if module.endswith(".events") or ".bench" in module or module.startswith(f"{package}.eventlog"):
+        skipped = module.endswith(".events") or module.startswith(
+            (f"{package}.bench", f"{package}.eventlog")
+        )
+        if skipped:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -52,10 +57,16 @@ def writers_in_source(root: Path, package: str, classes: Sequence[type[Event]]) 
             fn = node.func
             if isinstance(fn, ast.Attribute) and fn.attr == "of":  # SomeEvent.of(...)
                 fn = fn.value
-            name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
+            name = _called_name(fn)
             if name in names:
                 found[names[name]].add(module)
     return {t: sorted(m) for t, m in found.items()}
+
+
+def _called_name(fn: ast.expr) -> str | None:
+    if isinstance(fn, ast.Name):
+        return fn.id
+    return fn.attr if isinstance(fn, ast.Attribute) else None
 
 
 def _type_text(annotation: object) -> str:
@@ -89,7 +100,7 @@ def render(
                     note = f"{note} (absent while null)" if note else "absent while null"
                 out.append(f"| `{f.name}` | `{_type_text(hints[f.name])}` | {note} |\n")
             w = ", ".join(f"`{m}`" for m in writers.get(cls.TYPE, [])) or "—"
-            r = ", ".join(f"`{p}`" for p in readers.get(cls.TYPE, [])) or "none (kept in the log only)"
+            r = ", ".join(f"`{p}`" for p in readers.get(cls.TYPE, [])) or "none (log only)"
             out.append(f"\nWritten by: {w}. Projections that read it: {r}.\n")
     if catalogue.upcasters:
         out.append("\n## Old versions\n\n| stored type | read as | how |\n| --- | --- | --- |\n")

@@ -1,1 +1,1 @@
-"""HTML pages for people: public tracking and the status page."""
+"""The web toolkit shared by every feature's pages (templates, static files, sessions)."""
