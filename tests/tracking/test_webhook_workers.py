@@ -20,6 +20,7 @@ from sqlalchemy import inspect
 from postex.bootstrap import Container, build
 from postex.config import load_settings
 from postex.eventlog.chain import format_time
+from postex.eventlog.events import NewEvent
 from postex.kernel.ids import S10
 from postex.tracking.app.webhooks import (
     LEASE_S,
@@ -28,6 +29,7 @@ from postex.tracking.app.webhooks import (
     WebhookRepository,
     deliver_due,
 )
+from postex.tracking.events import WebhookDeliveryAttempted
 from tests.factories import new_customer, new_items
 from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
 
@@ -234,6 +236,28 @@ def test_delivery_history_lists_each_attempt_to_its_owner_only(
     tnode.store.rebuild()
     assert tnode.store.projection_digest() == before
     assert tclient.get(url, headers=auth(owner.api_key)).json()["attempts"] == attempts
+
+
+def test_an_attempt_recorded_before_durations_were_measured_still_projects(
+    tnode: Container, tclient: TestClient, receiver: Receiver
+) -> None:
+    """An attempt event from an older log, with no ``duration_ms``, is read with no
+    duration, live and after a rebuild."""
+    c = new_customer(tnode)
+    hook = _subscribe(tclient, c.api_key, receiver.url)
+    new_items(tnode, c.record.id)
+    [delivery] = _delivery_ids(tnode)
+    body = {"delivery_id": delivery, "subscription_id": hook, "attempt": 1,
+            "at": format_time(tnode.ctx.clock.now()), "ok": True, "status": 200, "error": None,
+            "state": "delivered", "next_attempt_at": None}  # fmt: skip
+    with tnode.store.write(tnode.ctx.site) as uow:
+        uow.append([NewEvent(WebhookDeliveryAttempted.TYPE, body)])
+    url = f"/api/v1/webhooks/{hook}/deliveries/{delivery}"
+    attempts = tclient.get(url, headers=auth(c.api_key)).json()["attempts"]
+    assert [(a["attempt"], a["status"], a["duration_ms"]) for a in attempts] == [(1, 200, None)]
+    before = tnode.store.projection_digest()
+    tnode.store.rebuild()
+    assert tnode.store.projection_digest() == before
 
 
 def test_a_partner_lists_only_its_own_quarantine(

@@ -35,24 +35,24 @@ from postex.bench.cli import app
 from postex.bootstrap import Container, build
 from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
 from postex.config import load_settings
-from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
-from postex.items import events as ev
 from postex.items.app.preadvice import aad
 from postex.items.domain.items import parse_pre_advice
+from postex.items.events import ItemPreAdvised
 from postex.kernel.ids import S10
 from postex.tracking.app.partner_events import MAX_BATCH
 
 SEED_BATCH = 10_000
 FIRST_SERIAL = 10_000_000
 JOURNEY = ("EMD", "EDB", "EDG", "EMH", "EMI")
+BENCH_WEIGHT_G = 120
 ITEM = {
     "service": "tracked",
     "sender": {"name": "Bench Sender", "address_lines": ["1 Bench Street"], "city": "London",
                "postcode": "SW1A 1AA", "country": "GB"},
     "addressee": {"name": "Bench Addressee", "address_lines": ["2 Bench Avenue"],
                   "city": "New York", "region": "NY", "postcode": "10001", "country": "US"},
-    "weight_g": 120,
+    "weight_g": BENCH_WEIGHT_G,
     "contents": {"category": "documents", "lines": []},
 }  # fmt: skip
 
@@ -79,21 +79,18 @@ def _item_id(n: int) -> str:
 
 def _pre_advised(
     c: Container, uow: UnitOfWork, customer: str, item_id: str, personal: dict[str, Any]
-) -> AnyEvent:
-    """The body ``app.items.item_event_body`` builds, for the one bench item shape."""
-    return NewEvent(
-        ev.ITEM_PRE_ADVISED,
-        {
-            "item_id": item_id,
-            "customer_id": customer,
-            "origin_site": c.ctx.site,
-            "service": "tracked",
-            "destination": "US",
-            "weight_g": ITEM["weight_g"],
-            "customs_form": None,
-            "has_goods": False,
-            "sealed": c.ctx.vault.seal(uow, customer, aad(customer, item_id), personal),
-        },
+) -> ItemPreAdvised:
+    """The pre-advice event ``pre_advise`` records for the one bench item shape."""
+    return ItemPreAdvised(
+        item_id=item_id,
+        customer_id=customer,
+        origin_site=c.ctx.site,
+        service="tracked",
+        destination="US",
+        weight_g=BENCH_WEIGHT_G,
+        customs_form=None,
+        has_goods=False,
+        sealed=c.ctx.vault.seal(uow, customer, aad(customer, item_id), personal),
     )
 
 

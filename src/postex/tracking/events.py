@@ -55,7 +55,9 @@ class WebhookDeliveryAttempted(Event):
     error: str | None = field(metadata=doc("error class, at most 200 characters"))
     state: str = field(metadata=doc("delivered, pending or failed"))
     next_attempt_at: str | None
-    duration_ms: int
+    duration_ms: int | None = omit_none(
+        "milliseconds the attempt took; absent in attempts recorded before it was measured"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,13 @@ from typing import Any, Protocol
 from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.accounts.app.partners import operators_of, routed_operator
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
 from postex.items.domain.items import ItemState, transition
 from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, InvalidStateError, ValidationError
 from postex.kernel.ids import S10
 from postex.tracking.domain import Status, event_codes
+from postex.tracking.events import PartnerEventRecorded
 
-PARTNER_EVENT_RECORDED = "tracking.partner_event.v1"
 MAX_BATCH = 5000
 CLOCK_SKEW = timedelta(minutes=15)
 MAX_AGE = timedelta(days=400)  # S10 ids are not reused within 12 months
@@ -338,11 +337,10 @@ def ingest_partner_events(
                 result.duplicates += 1
                 continue
             stored.add(row.key)
-            body = _body(row, partner)
-            if row.item_id not in items:  # checked when the item appears
-                body["operators"] = sorted(operators)
-            events.append(NewEvent(PARTNER_EVENT_RECORDED, body))
-            result.quarantined += row.item_id not in items
+            known = row.item_id in items
+            # An unknown item's event keeps the operators, checked when the item appears.
+            events.append(_recorded(row, partner, None if known else sorted(operators)))
+            result.quarantined += not known
         uow.append(events)
         result.accepted = len(events)
     result.rejected.sort(key=lambda p: (p.line or 0, p.index or 0))
@@ -368,26 +366,33 @@ def _utc(recorded_at: str) -> datetime:
     return datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
 
 
-def _body(row: PartnerEventIn, partner: Principal) -> dict[str, Any]:
-    return {
-        "item_id": row.item_id,
-        "code": row.code,
-        "occurred_at": row.occurred_at.isoformat(timespec="seconds"),
-        "occurred_utc": row.occurred_utc,
-        "office": row.office,
-        "reason": row.reason,
-        "next_office": row.next_office,
-        "partner_id": partner.subject,
-    }
+def _recorded(
+    row: PartnerEventIn, partner: Principal, operators: list[str] | None
+) -> PartnerEventRecorded:
+    return PartnerEventRecorded(
+        item_id=row.item_id,
+        code=row.code,
+        occurred_at=row.occurred_at.isoformat(timespec="seconds"),
+        occurred_utc=row.occurred_utc,
+        office=row.office,
+        reason=row.reason,
+        next_office=row.next_office,
+        partner_id=partner.subject,
+        operators=operators,
+    )
 
 
-def may_attach(body: dict[str, Any], destination: str, service: str, pre_advised_at: str) -> bool:
+def may_attach(
+    occurred_utc: str, operators: Sequence[str], destination: str, service: str,
+    pre_advised_at: str,
+) -> bool:  # fmt: skip
     """Whether a quarantined event may join an item that has now appeared: its partner
     speaks for the item's route and it is not earlier than the pre-advice (the same rules
-    as for a known item, from the stored values only, so a rebuild decides alike)."""
-    if _utc(body["occurred_utc"]) < _utc(pre_advised_at) - CLOCK_SKEW:
+    as for a known item, from the quarantine's stored columns only, so a rebuild decides
+    alike)."""
+    if _utc(occurred_utc) < _utc(pre_advised_at) - CLOCK_SKEW:
         return False
-    return routed_operator(destination, service) in set(body.get("operators", []))
+    return routed_operator(destination, service) in set(operators)
 
 
 @lru_cache(maxsize=1024)

@@ -38,15 +38,16 @@ from urllib.parse import urlsplit
 from postex.accounts.app.partners import office_name
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import AnyEvent, NewEvent
+from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.items.app.preadvice import refusing_erased
 from postex.kernel.errors import KeyUnavailableError, NotFoundError, ValidationError
 from postex.tracking.domain import Status, event_codes
-
-WEBHOOK_SUBSCRIBED = "webhook.subscribed.v1"
-WEBHOOK_DELETED = "webhook.deleted.v1"
-DELIVERY_ATTEMPTED = "webhook.delivery_attempted.v1"
-REDELIVERY_REQUESTED = "webhook.redelivery_requested.v1"
+from postex.tracking.events import (
+    WebhookDeleted,
+    WebhookDeliveryAttempted,
+    WebhookRedeliveryRequested,
+    WebhookSubscribed,
+)
 
 log = logging.getLogger("postex.webhooks")
 SIGNATURE_HEADER = "Postex-Signature"
@@ -240,9 +241,14 @@ def tracking_payload(
     )
 
 
-def advisory_payload(delivery: str, recorded_at: str, kind: str, body: dict[str, Any]) -> str:
+def advisory_payload(
+    delivery: str, recorded_at: str, kind: str,
+    advisory: AdvisoryPublished | AdvisoryUpdated | AdvisoryClosed,
+) -> str:  # fmt: skip
     """The JSON body announcing an advisory (its public text and scope only)."""
-    public = {k: body[k] for k in ("advisory_id", "text", "scope", "starts_at") if k in body}
+    public: dict[str, Any] = {"advisory_id": advisory.advisory_id, "text": advisory.text}
+    if isinstance(advisory, AdvisoryPublished):
+        public |= {"scope": advisory.scope, "starts_at": advisory.starts_at}
     return json.dumps(
         {"id": delivery, "type": kind, "created_at": recorded_at, "data": public},
         sort_keys=True,
@@ -316,16 +322,13 @@ def subscribe(
         sealed = ctx.vault.seal(uow, customer_id, aad(customer_id, sub_id), {"secret": secret})
         uow.append(
             [
-                NewEvent(
-                    WEBHOOK_SUBSCRIBED,
-                    {
-                        "subscription_id": sub_id,
-                        "customer_id": customer_id,
-                        "url": clean_url,
-                        "statuses": chosen,
-                        "advisories": bool(advisories),
-                        "sealed": sealed,
-                    },
+                WebhookSubscribed(
+                    subscription_id=sub_id,
+                    customer_id=customer_id,
+                    url=clean_url,
+                    statuses=chosen,
+                    advisories=bool(advisories),
+                    sealed=sealed,
                 )
             ]
         )
@@ -352,14 +355,7 @@ def unsubscribe(ctx: Context, customer_id: str, subscription_id: str) -> None:
     with ctx.store.write(ctx.site) as uow:
         if uow.repo(WebhookRepository).get(customer_id, subscription_id) is None:
             raise NotFoundError(f"no webhook {subscription_id}")
-        uow.append(
-            [
-                NewEvent(
-                    WEBHOOK_DELETED,
-                    {"subscription_id": subscription_id, "customer_id": customer_id},
-                )
-            ]
-        )
+        uow.append([WebhookDeleted(subscription_id=subscription_id, customer_id=customer_id)])
 
 
 def deliveries(
@@ -396,13 +392,11 @@ def redeliver(
             raise NotFoundError(f"no delivery {delivery}")
         uow.append(
             [
-                NewEvent(
-                    REDELIVERY_REQUESTED,
-                    {"delivery_id": delivery, "subscription_id": subscription_id,
-                     "customer_id": customer_id},
+                WebhookRedeliveryRequested(
+                    delivery_id=delivery, subscription_id=subscription_id, customer_id=customer_id
                 )
             ]
-        )  # fmt: skip
+        )
         again = repo.delivery(customer_id, delivery)
     assert again is not None
     return again
@@ -483,7 +477,9 @@ def deliver_due(
     return len(outcomes)
 
 
-def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int) -> AnyEvent:
+def _attempt_event(
+    d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int
+) -> WebhookDeliveryAttempted:
     attempt = d.attempts + 1
     in_round = attempt - d.round_start
     if o.ok:
@@ -492,20 +488,17 @@ def _attempt_event(d: DeliveryRecord, o: SendOutcome, moment: datetime, ms: int)
         state, next_at = "failed", None
     else:
         state, next_at = "pending", format_time(moment + backoff(in_round))
-    return NewEvent(
-        DELIVERY_ATTEMPTED,
-        {
-            "delivery_id": d.id,
-            "subscription_id": d.subscription_id,
-            "attempt": attempt,
-            "at": format_time(moment),
-            "ok": o.ok,
-            "status": o.status,
-            "error": (o.error or "")[:200] or None,
-            "state": state,
-            "next_attempt_at": next_at,
-            "duration_ms": max(0, ms),
-        },
+    return WebhookDeliveryAttempted(
+        delivery_id=d.id,
+        subscription_id=d.subscription_id,
+        attempt=attempt,
+        at=format_time(moment),
+        ok=o.ok,
+        status=o.status,
+        error=(o.error or "")[:200] or None,
+        state=state,
+        next_attempt_at=next_at,
+        duration_ms=max(0, ms),
     )
 
 

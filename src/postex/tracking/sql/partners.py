@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection
 
 from postex.accounts.app.partners import PartnerRecord
+from postex.accounts.events import PartnerRegistered
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany, fetchall
+from postex.items.events import ItemPreAdvised
 from postex.items.sql.core import TRACKING_INSERT, local_time
 from postex.tracking.app import partner_events as pe
+from postex.tracking.events import PartnerEventRecorded
 from postex.tracking.sql.announce import (
     NewRow,
     States,
@@ -31,33 +33,35 @@ from postex.tracking.sql.announce import (
 )
 
 
-def partner_registered(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def partner_registered(conn: Connection, events: Sequence[StoredEvent[PartnerRegistered]]) -> None:
     executemany(
         conn,
         "INSERT INTO partners (id, name, offices, created_at) VALUES (?, ?, ?, ?)",
-        [(e.data["partner_id"], e.data["name"], json.dumps(e.data["offices"]), e.recorded_at)
-         for e in events],
+        [(p.partner_id, p.name, json.dumps(p.offices), e.recorded_at)
+         for e in events for p in (e.event,)],
     )  # fmt: skip
 
 
-def partner_event(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def partner_event(conn: Connection, events: Sequence[StoredEvent[PartnerEventRecorded]]) -> None:
     executemany(
         conn,
         "INSERT INTO partner_event_keys (event_key, site, seq) VALUES (?, ?, ?)",
-        [(_key(e.data), e.site, e.seq) for e in events],
+        [(_key(e.event), e.site, e.seq) for e in events],
     )
-    items = items_of(conn, [e.data["item_id"] for e in events])
+    items = items_of(conn, [e.event.item_id for e in events])
     states = States(items)
     tracking, waiting, new_rows = [], [], []
     for e in events:
-        d = e.data
-        item = items.get(d["item_id"])
+        p = e.event
+        item = items.get(p.item_id)
         if item is None:
             waiting.append(_quarantine_row(e))
             continue
-        tracking.append(_tracking_row(e.site, e.seq, d))
-        states.apply(d["item_id"], d["code"], e.recorded_at)
-        new_rows.append(_new_row(e.site, e.seq, d, e.recorded_at, item[0]))
+        tracking.append((e.site, e.seq, p.item_id, p.code, p.occurred_at, p.occurred_utc,
+                         p.office, p.reason, "partner"))  # fmt: skip
+        states.apply(p.item_id, p.code, e.recorded_at)
+        new_rows.append(NewRow(e.site, e.seq, p.item_id, p.code, p.occurred_at, p.office,
+                               "partner", e.recorded_at, item[0]))  # fmt: skip
     executemany(conn, TRACKING_INSERT, tracking)
     states.write(conn)
     executemany(
@@ -70,28 +74,17 @@ def partner_event(conn: Connection, events: Sequence[StoredEvent]) -> None:
     announce(conn, new_rows)
 
 
-def _key(d: dict[str, Any]) -> str:
-    return pe.event_key(d["item_id"], d["code"], d["occurred_utc"], d["office"])
+def _key(p: PartnerEventRecorded) -> str:
+    return pe.event_key(p.item_id, p.code, p.occurred_utc, p.office)
 
 
-def _tracking_row(site: str, seq: int, d: dict[str, Any]) -> tuple[object, ...]:
-    return (site, seq, d["item_id"], d["code"], d["occurred_at"], d["occurred_utc"],
-            d["office"], d["reason"], "partner")  # fmt: skip
+def _quarantine_row(e: StoredEvent[PartnerEventRecorded]) -> tuple[object, ...]:
+    p = e.event
+    return (e.site, e.seq, p.item_id, p.code, p.occurred_at, p.occurred_utc, p.office, p.reason,
+            p.partner_id, json.dumps(p.operators or []), e.recorded_at)  # fmt: skip
 
 
-def _new_row(site: str, seq: int, d: dict[str, Any], recorded_at: str, customer: str) -> NewRow:
-    return NewRow(site, seq, d["item_id"], d["code"], d["occurred_at"], d["office"], "partner",
-                  recorded_at, customer)  # fmt: skip
-
-
-def _quarantine_row(e: StoredEvent) -> tuple[object, ...]:
-    d = e.data
-    return (e.site, e.seq, d["item_id"], d["code"], d["occurred_at"], d["occurred_utc"],
-            d["office"], d["reason"], d["partner_id"], json.dumps(d.get("operators", [])),
-            e.recorded_at)  # fmt: skip
-
-
-def item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def item_pre_advised(conn: Connection, events: Sequence[StoredEvent[ItemPreAdvised]]) -> None:
     """Announce PRE to subscribers, then attach any quarantined partner events.
 
     The core keeps no tracking row for PRE (the item row stands for it), so PRE is
@@ -100,13 +93,13 @@ def item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
     subs = subscriptions(conn)
     announce(
         conn,
-        [NewRow(e.site, e.seq, e.data["item_id"], "PRE", local_time(e.recorded_at), None,
-                "site", e.recorded_at, e.data["customer_id"])
-         for e in events if e.data["customer_id"] in subs],
+        [NewRow(e.site, e.seq, a.item_id, "PRE", local_time(e.recorded_at), None, "site",
+                e.recorded_at, a.customer_id)
+         for e in events for a in (e.event,) if a.customer_id in subs],
     )  # fmt: skip
     if not fetchall(conn, "SELECT 1 FROM partner_quarantine WHERE status = 'waiting' LIMIT 1"):
         return
-    by_id = {e.data["item_id"]: e for e in events}
+    by_id = {e.event.item_id: e for e in events}
     waiting = []
     for part in chunks(sorted(by_id)):
         waiting += fetchall(
@@ -124,15 +117,17 @@ def item_pre_advised(conn: Connection, events: Sequence[StoredEvent]) -> None:
     tracking, new_rows, status = [], [], []
     for site, seq, item_id, code, occurred_at, occurred_utc, office, reason, operators in waiting:
         e = by_id[item_id]
-        body = {"operators": json.loads(operators), "occurred_utc": occurred_utc}
-        if not pe.may_attach(body, e.data["destination"], e.data["service"], e.recorded_at):
+        a = e.event
+        if not pe.may_attach(
+            occurred_utc, json.loads(operators), a.destination, a.service, e.recorded_at
+        ):
             status.append(("refused", site, seq))
             continue
-        d = {"item_id": item_id, "code": code, "occurred_at": occurred_at,
-             "occurred_utc": occurred_utc, "office": office, "reason": reason}  # fmt: skip
-        tracking.append(_tracking_row(site, seq, d))
+        tracking.append((site, seq, item_id, code, occurred_at, occurred_utc, office, reason,
+                         "partner"))  # fmt: skip
         states.apply(item_id, code, e.recorded_at)
-        new_rows.append(_new_row(site, seq, d, e.recorded_at, e.data["customer_id"]))
+        new_rows.append(NewRow(site, seq, item_id, code, occurred_at, office, "partner",
+                               e.recorded_at, a.customer_id))  # fmt: skip
         status.append(("attached", site, seq))
     executemany(conn, TRACKING_INSERT, tracking)
     states.write(conn)

@@ -1,8 +1,8 @@
 """Track and trace: the ``tracking_ops`` projection (partners, partner events and their
 quarantine, webhook subscriptions and deliveries) and the public tracking read.
 
-The handlers live in :mod:`.tracking_partners` and :mod:`.tracking_webhooks`, the tables
-in :mod:`.tracking_schema`; this module declares the projection and registers them. It
+The handlers live in :mod:`.partners` and :mod:`.webhooks`, the tables in
+:mod:`.schema`; this module declares the projection and registers them by event class. It
 comes after every other feature's projection in ``bootstrap.PROJECTIONS``: for every
 other event type it announces to webhooks the tracking rows those projections just wrote.
 
@@ -16,30 +16,35 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from postex.accounts.app.partners import PARTNER_REGISTERED
+from postex.accounts.events import PartnerRegistered
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
-from postex.incidents.app.advisories import ADVISORY_CLOSED, ADVISORY_PUBLISHED, ADVISORY_UPDATED
-from postex.items import events as ev
+from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
+from postex.items.events import ItemPreAdvised
 from postex.items.sql.core import local_time
-from postex.tracking.app import partner_events as pe
-from postex.tracking.app import webhooks as wh
 from postex.tracking.app.public import TrackingRow
+from postex.tracking.events import (
+    PartnerEventRecorded,
+    WebhookDeleted,
+    WebhookDeliveryAttempted,
+    WebhookRedeliveryRequested,
+    WebhookSubscribed,
+)
 from postex.tracking.sql import partners, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
 from postex.tracking.sql.schema import TRACKING_OPS_TABLES
 
 tracking_ops_p = projection("tracking_ops", *TRACKING_OPS_TABLES)
 
-tracking_ops_p.on_type(PARTNER_REGISTERED)(partners.partner_registered)
-tracking_ops_p.on_type(pe.PARTNER_EVENT_RECORDED)(partners.partner_event)
-tracking_ops_p.on_type(ev.ITEM_PRE_ADVISED)(partners.item_pre_advised)
-tracking_ops_p.on_type(ADVISORY_PUBLISHED, ADVISORY_UPDATED, ADVISORY_CLOSED)(webhooks.advisory)
-tracking_ops_p.on_type(wh.WEBHOOK_SUBSCRIBED)(webhooks.subscribed)
-tracking_ops_p.on_type(wh.WEBHOOK_DELETED)(webhooks.deleted)
-tracking_ops_p.on_type(wh.DELIVERY_ATTEMPTED)(webhooks.attempted)
-tracking_ops_p.on_type(wh.REDELIVERY_REQUESTED)(webhooks.redeliver)
+tracking_ops_p.on(PartnerRegistered)(partners.partner_registered)
+tracking_ops_p.on(PartnerEventRecorded)(partners.partner_event)
+tracking_ops_p.on(ItemPreAdvised)(partners.item_pre_advised)
+tracking_ops_p.on(AdvisoryPublished, AdvisoryUpdated, AdvisoryClosed)(webhooks.advisory)
+tracking_ops_p.on(WebhookSubscribed)(webhooks.subscribed)
+tracking_ops_p.on(WebhookDeleted)(webhooks.deleted)
+tracking_ops_p.on(WebhookDeliveryAttempted)(webhooks.attempted)
+tracking_ops_p.on(WebhookRedeliveryRequested)(webhooks.redeliver)
 
 
 def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None:

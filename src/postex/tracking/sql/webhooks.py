@@ -16,11 +16,21 @@ from sqlalchemy import Connection
 
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany, fetchall
+from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.tracking.app import webhooks as wh
+from postex.tracking.events import (
+    WebhookDeleted,
+    WebhookDeliveryAttempted,
+    WebhookRedeliveryRequested,
+    WebhookSubscribed,
+)
 from postex.tracking.sql.announce import DELIVERY_INSERT, deliverable_here, marks
 
 
-def advisory(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def advisory(
+    conn: Connection,
+    events: Sequence[StoredEvent[AdvisoryPublished | AdvisoryUpdated | AdvisoryClosed]],
+) -> None:
     if not deliverable_here(conn):
         return
     subs = fetchall(
@@ -34,54 +44,54 @@ def advisory(conn: Connection, events: Sequence[StoredEvent]) -> None:
         kind = e.type.rsplit(".", 1)[0]
         for sub_id, customer_id in subs:
             did = wh.delivery_id(sub_id, f"{e.site}:{e.seq}")
-            payload = wh.advisory_payload(did, e.recorded_at, kind, e.data)
+            payload = wh.advisory_payload(did, e.recorded_at, kind, e.event)
             out.append((did, sub_id, customer_id, None, kind, payload, e.recorded_at,
                         e.recorded_at))  # fmt: skip
     executemany(conn, DELIVERY_INSERT, out)
 
 
-def subscribed(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def subscribed(conn: Connection, events: Sequence[StoredEvent[WebhookSubscribed]]) -> None:
     executemany(
         conn,
         "INSERT INTO webhook_subscriptions (id, customer_id, url, statuses, advisories, state,"
         " consecutive_failures, created_at, sealed) VALUES (?, ?, ?, ?, ?, 'active', 0, ?, ?)",
         [
-            (d["subscription_id"], d["customer_id"], d["url"],
-             json.dumps(d["statuses"]) if d["statuses"] is not None else None,
-             d["advisories"], e.recorded_at, d["sealed"])
+            (s.subscription_id, s.customer_id, s.url,
+             json.dumps(s.statuses) if s.statuses is not None else None,
+             s.advisories, e.recorded_at, s.sealed)
             for e in events
-            for d in (e.data,)
+            for s in (e.event,)
         ],
     )  # fmt: skip
 
 
-def deleted(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def deleted(conn: Connection, events: Sequence[StoredEvent[WebhookDeleted]]) -> None:
     executemany(
         conn,
         "UPDATE webhook_subscriptions SET state = 'deleted' WHERE id = ?",
-        [(e.data["subscription_id"],) for e in events],
+        [(e.event.subscription_id,) for e in events],
     )
 
 
-def attempted(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def attempted(conn: Connection, events: Sequence[StoredEvent[WebhookDeliveryAttempted]]) -> None:
     executemany(
         conn,
         "INSERT INTO webhook_attempts (site, seq, delivery_id, attempt, customer_id, at, status,"
         " error, duration_ms) SELECT ?, ?, id, ?, customer_id, ?, ?, ?, ? FROM webhook_deliveries"
         " WHERE id = ?",
-        [(e.site, e.seq, d["attempt"], d["at"], d["status"], d["error"], d.get("duration_ms"),
-          d["delivery_id"]) for e in events for d in (e.data,)],
+        [(e.site, e.seq, a.attempt, a.at, a.status, a.error, a.duration_ms, a.delivery_id)
+         for e in events for a in (e.event,)],
     )  # fmt: skip
     for e in events:  # in order: a subscription's failure count depends on each outcome
-        d = e.data
+        a = e.event
         executemany(
             conn,
             "UPDATE webhook_deliveries SET attempts = ?, state = ?, next_attempt_at = ?,"
             " last_status = ?, last_error = ?, delivered_at = ? WHERE id = ?",
-            [(d["attempt"], d["state"], d["next_attempt_at"] or d["at"], d["status"], d["error"],
-              d["at"] if d["ok"] else None, d["delivery_id"])],
+            [(a.attempt, a.state, a.next_attempt_at or a.at, a.status, a.error,
+              a.at if a.ok else None, a.delivery_id)],
         )  # fmt: skip
-        if d["ok"]:
+        if a.ok:
             sql = (
                 "UPDATE webhook_subscriptions SET consecutive_failures = 0, state = CASE"
                 " WHEN state = 'deleted' THEN state ELSE 'active' END WHERE id = ?"
@@ -92,15 +102,15 @@ def attempted(conn: Connection, events: Sequence[StoredEvent]) -> None:
                 " state = CASE WHEN state <> 'deleted' AND consecutive_failures + 1 >= "
                 f"{int(wh.FAILING_AFTER)} THEN 'failing' ELSE state END WHERE id = ?"
             )
-        executemany(conn, sql, [(d["subscription_id"],)])
+        executemany(conn, sql, [(a.subscription_id,)])
 
 
-def redeliver(conn: Connection, events: Sequence[StoredEvent]) -> None:
+def redeliver(conn: Connection, events: Sequence[StoredEvent[WebhookRedeliveryRequested]]) -> None:
     executemany(
         conn,
         "UPDATE webhook_deliveries SET state = 'pending', round_start = attempts,"
         " next_attempt_at = ? WHERE id = ?",
-        [(e.recorded_at, e.data["delivery_id"]) for e in events],
+        [(e.recorded_at, e.event.delivery_id) for e in events],
     )
 
 
