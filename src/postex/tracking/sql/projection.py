@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from postex.accounts.app.partners import PARTNER_REGISTERED
+from postex.accounts.events import PartnerRegistered
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
@@ -32,7 +32,7 @@ from postex.tracking.sql.schema import TRACKING_OPS_TABLES
 
 tracking_ops_p = projection("tracking_ops", *TRACKING_OPS_TABLES)
 
-tracking_ops_p.on_type(PARTNER_REGISTERED)(partners.partner_registered)
+tracking_ops_p.on_type(PartnerRegistered.TYPE)(partners.partner_registered)
 tracking_ops_p.on_type(pe.PARTNER_EVENT_RECORDED)(partners.partner_event)
 tracking_ops_p.on_type(ev.ITEM_PRE_ADVISED)(partners.item_pre_advised)
 tracking_ops_p.on_type(ADVISORY_PUBLISHED, ADVISORY_UPDATED, ADVISORY_CLOSED)(webhooks.advisory)
