@@ -20,7 +20,7 @@ from postex.accounts.events import PartnerRegistered
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
-from postex.incidents.app.advisories import ADVISORY_CLOSED, ADVISORY_PUBLISHED, ADVISORY_UPDATED
+from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.items import events as ev
 from postex.items.sql.core import local_time
 from postex.tracking.app import partner_events as pe
@@ -35,7 +35,9 @@ tracking_ops_p = projection("tracking_ops", *TRACKING_OPS_TABLES)
 tracking_ops_p.on_type(PartnerRegistered.TYPE)(partners.partner_registered)
 tracking_ops_p.on_type(pe.PARTNER_EVENT_RECORDED)(partners.partner_event)
 tracking_ops_p.on_type(ev.ITEM_PRE_ADVISED)(partners.item_pre_advised)
-tracking_ops_p.on_type(ADVISORY_PUBLISHED, ADVISORY_UPDATED, ADVISORY_CLOSED)(webhooks.advisory)
+tracking_ops_p.on_type(AdvisoryPublished.TYPE, AdvisoryUpdated.TYPE, AdvisoryClosed.TYPE)(
+    webhooks.advisory
+)
 tracking_ops_p.on_type(wh.WEBHOOK_SUBSCRIBED)(webhooks.subscribed)
 tracking_ops_p.on_type(wh.WEBHOOK_DELETED)(webhooks.deleted)
 tracking_ops_p.on_type(wh.DELIVERY_ATTEMPTED)(webhooks.attempted)
