@@ -72,7 +72,7 @@ class HoldReleased(Event):
 class HoldItemsHeld(Event):
     TYPE: ClassVar[str] = "hold.items_held.v1"
     hold_id: str
-    items: list[list[str]] = field(metadata=doc("[item id, state it was held from] pairs"))
+    items: list[list[str]] = field(metadata=doc("[item id, state it was held from, site] triples"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from postex.eventlog.events import AnyEvent, NewEvent
-
-AUDIT_RECORDED = "audit.recorded.v1"
+from postex.accounts.events import AuditRecorded
+from postex.eventlog.events import AnyEvent
 
 
 def audit_event(
@@ -20,13 +19,6 @@ def audit_event(
     details: dict[str, Any] | None = None,
 ) -> AnyEvent:
     """An audit entry, e.g. ``audit_event(p.actor(), "hold.placed", "hold_…", "ransomware")``."""
-    return NewEvent(
-        AUDIT_RECORDED,
-        {
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "reason": reason,
-            "details": details or {},
-        },
+    return AuditRecorded(
+        actor=actor, action=action, target=target, reason=reason, details=details or {}
     )

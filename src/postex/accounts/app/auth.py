@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from postex.eventlog.events import AnyEvent, NewEvent
+from postex.accounts.events import CredentialIssued, CredentialRevoked
+from postex.eventlog.events import AnyEvent
 from postex.kernel.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 
-CREDENTIAL_ISSUED = "credential.issued.v1"
-CREDENTIAL_REVOKED = "credential.revoked.v1"
 TOKEN_PREFIX = "pxk"  # noqa: S105 - a public prefix, not a secret
 
 
@@ -116,23 +115,21 @@ def issue_token(
     """A new credential and the event that records it (append it to make it valid)."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    body: dict[str, Any] = {
-        "key_id": key_id,
-        "kind": kind,
-        "subject": subject,
-        "role": str(role),
-        "secret_sha256": _hash(secret).hex(),
-        "site": site,
-        "offices": list(offices),
-        "name": name,
-    }
-    return IssuedToken(
-        key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", NewEvent(CREDENTIAL_ISSUED, body)
+    event = CredentialIssued(
+        key_id=key_id,
+        kind=kind,
+        subject=subject,
+        role=str(role),
+        secret_sha256=_hash(secret).hex(),
+        site=site,
+        offices=list(offices),
+        name=name,
     )
+    return IssuedToken(key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", event)
 
 
 def revoke_event(key_id: str, actor: dict[str, Any]) -> AnyEvent:
-    return NewEvent(CREDENTIAL_REVOKED, {"key_id": key_id, "actor": actor})
+    return CredentialRevoked(key_id=key_id, actor=actor)
 
 
 def parse_token(token: str) -> tuple[str, str]:

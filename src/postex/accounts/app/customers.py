@@ -7,9 +7,8 @@ from typing import Protocol
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role, issue_token
+from postex.accounts.events import CustomerCreated, CustomerErased
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import NewEvent
-from postex.items import events as ev
 from postex.kernel.errors import NotFoundError, ValidationError
 
 
@@ -48,9 +47,7 @@ def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCusto
         token = issue_token("customer", customer_id, Role.CUSTOMER, name=clean)
         uow.append(
             [
-                NewEvent(
-                    ev.CUSTOMER_CREATED, {"customer_id": customer_id, "name": clean, "actor": actor}
-                ),
+                CustomerCreated(customer_id=customer_id, name=clean, actor=actor),
                 token.event,
                 audit_event(
                     {"kind": "cli", "id": actor},
@@ -81,10 +78,7 @@ def erase_customer(ctx: Context, customer_id: str, actor: str = "cli", reason: s
         ctx.vault.destroy(uow, customer_id)
         uow.append(
             [
-                NewEvent(
-                    ev.CUSTOMER_ERASED,
-                    {"customer_id": customer_id, "actor": actor, "reason": reason},
-                ),
+                CustomerErased(customer_id=customer_id, actor=actor, reason=reason),
                 audit_event({"kind": "cli", "id": actor}, "customer.erased", customer_id, reason),
             ]
         )

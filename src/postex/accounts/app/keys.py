@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from postex.accounts.app.audit import audit_event
+from postex.accounts.events import KeysRotated
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
 from postex.eventlog.ports import Progress
-from postex.items import events as ev
 
 
 class RotatableKek(Protocol):
@@ -40,7 +39,7 @@ def rotate_kek(
         count = ctx.vault.rotate(uow, progress)
         uow.append(
             [
-                NewEvent(ev.KEYS_ROTATED, {"kek_id": new_id, "data_keys": count, "actor": actor}),
+                KeysRotated(kek_id=new_id, data_keys=count, actor=actor),
                 audit_event(
                     {"kind": "cli", "id": actor},
                     "keys.rotated",

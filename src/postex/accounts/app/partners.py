@@ -14,14 +14,12 @@ from typing import Protocol
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role, issue_token
+from postex.accounts.events import PartnerRegistered
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import NewEvent
 from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, ValidationError
 from postex.kernel.network import ImpcOffice, Network, impc_codes, load_network
 from postex.kernel.reference import services
-
-PARTNER_REGISTERED = "partner.registered.v1"
 
 
 @dataclass(frozen=True)
@@ -78,10 +76,7 @@ def create_partner(
     with ctx.store.write(ctx.site) as uow:
         uow.append(
             [
-                NewEvent(
-                    PARTNER_REGISTERED,
-                    {"partner_id": partner_id, "name": clean, "offices": list(codes)},
-                ),
+                PartnerRegistered(partner_id=partner_id, name=clean, offices=list(codes)),
                 token.event,
                 audit_event(
                     who, "partner.registered", partner_id, details={"offices": list(codes)}

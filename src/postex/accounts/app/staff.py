@@ -15,12 +15,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import STAFF_ROLES, Role, issue_token
+from postex.accounts.events import UserCreated
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import NewEvent
 from postex.kernel.errors import ConflictError, FieldError, ValidationError
 from postex.kernel.network import load_network
 
-USER_CREATED = "user.created.v1"
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,39}")
 SITE_BOUND = frozenset({Role.CLERK, Role.SUPERVISOR})
 MIN_PASSWORD = 12
@@ -97,16 +96,15 @@ def create_user(
         if users.by_username(name) is not None:
             raise ConflictError(f"username {name} is taken: choose another", rule="unique")
         token = issue_token("staff", user_id, parsed, site=site, name=name)
-        body = {
-            "user_id": user_id,
-            "username": name,
-            "role": str(parsed),
-            "site": site,
-            "password_hash": hashed,
-        }
         uow.append(
             [
-                NewEvent(USER_CREATED, body),
+                UserCreated(
+                    user_id=user_id,
+                    username=name,
+                    role=str(parsed),
+                    site=site,
+                    password_hash=hashed,
+                ),
                 token.event,
                 audit_event(
                     who,

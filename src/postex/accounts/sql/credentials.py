@@ -7,12 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, LargeBinary, String, Table, Text, select
 
-from postex.accounts.app.auth import (
-    CREDENTIAL_ISSUED,
-    CREDENTIAL_REVOKED,
-    CredentialRecord,
-    Role,
-)
+from postex.accounts.app.auth import CredentialRecord, Role
+from postex.accounts.events import CredentialIssued, CredentialRevoked
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
@@ -36,29 +32,29 @@ credentials = Table(
 credentials_p = projection("credentials", credentials)
 
 
-@credentials_p.on_type(CREDENTIAL_ISSUED)
-def _issued(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@credentials_p.on(CredentialIssued)
+def _issued(conn: Connection, events: Sequence[StoredEvent[CredentialIssued]]) -> None:
     executemany(
         conn,
         "INSERT INTO credentials (key_id, kind, subject, role, secret_hash, site, offices, name,"
         " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         [
             (
-                d["key_id"], d["kind"], d["subject"], d["role"], bytes.fromhex(d["secret_sha256"]),
-                d.get("site"), json.dumps(d.get("offices", [])), d.get("name", ""), e.recorded_at,
+                c.key_id, c.kind, c.subject, c.role, bytes.fromhex(c.secret_sha256), c.site,
+                json.dumps(c.offices), c.name, e.recorded_at,
             )
             for e in events
-            for d in (e.data,)
+            for c in (e.event,)
         ],
     )  # fmt: skip
 
 
-@credentials_p.on_type(CREDENTIAL_REVOKED)
-def _revoked(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@credentials_p.on(CredentialRevoked)
+def _revoked(conn: Connection, events: Sequence[StoredEvent[CredentialRevoked]]) -> None:
     executemany(
         conn,
         "UPDATE credentials SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-        [(e.recorded_at, e.data["key_id"]) for e in events],
+        [(e.recorded_at, e.event.key_id) for e in events],
     )
 
 

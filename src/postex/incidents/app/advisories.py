@@ -16,14 +16,12 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.events import AnyEvent, NewEvent
+from postex.eventlog.events import AnyEvent
 from postex.incidents.domain import ADVISORY_ID, MAX_ADVISORY, Scope, well_formed
+from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.kernel.errors import InvalidStateError, NotFoundError
 from postex.kernel.validation import Checker
 
-ADVISORY_PUBLISHED = "advisory.published.v1"
-ADVISORY_UPDATED = "advisory.updated.v1"
-ADVISORY_CLOSED = "advisory.closed.v1"
 RECENT = timedelta(days=14)  # resolved advisories stay on the status page this long
 RESOLVED_TEXT = "Resolved: exports in this scope have resumed."
 
@@ -62,24 +60,21 @@ class AdvisoryRepository(Protocol):
 def published_event(
     advisory_id: str, hold_id: str, text: str, scope: Scope, starts_at: str
 ) -> AnyEvent:
-    return NewEvent(
-        ADVISORY_PUBLISHED,
-        {
-            "advisory_id": advisory_id,
-            "hold_id": hold_id,
-            "text": text,
-            "scope": scope.to_dict(),
-            "starts_at": starts_at,
-        },
+    return AdvisoryPublished(
+        advisory_id=advisory_id,
+        hold_id=hold_id,
+        text=text,
+        scope=scope.to_dict(),
+        starts_at=starts_at,
     )
 
 
-def updated_event(advisory_id: str, text: str) -> AnyEvent:
-    return NewEvent(ADVISORY_UPDATED, {"advisory_id": advisory_id, "text": text})
+def updated_event(advisory_id: str, text: str) -> AdvisoryUpdated:
+    return AdvisoryUpdated(advisory_id=advisory_id, text=text)
 
 
-def closed_event(advisory_id: str) -> AnyEvent:
-    return NewEvent(ADVISORY_CLOSED, {"advisory_id": advisory_id, "text": RESOLVED_TEXT})
+def closed_event(advisory_id: str) -> AdvisoryClosed:
+    return AdvisoryClosed(advisory_id=advisory_id, text=RESOLVED_TEXT)
 
 
 def list_advisories(

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import NETWORK_ROLES, STAFF_ROLES, Principal, Role, require_roles
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import AnyEvent, NewEvent
+from postex.eventlog.events import AnyEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.incidents.app.advisories import closed_event, published_event, updated_event
 from postex.incidents.app.policy import (
@@ -43,6 +43,15 @@ from postex.incidents.domain import (
     well_formed,
     within_window,
 )
+from postex.incidents.events import (
+    HoldActivated,
+    HoldConfirmed,
+    HoldItemsHeld,
+    HoldItemsReleased,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseRequested,
+)
 from postex.items.domain.items import release_target
 from postex.kernel.errors import (
     ConflictError,
@@ -54,13 +63,7 @@ from postex.kernel.errors import (
 )
 from postex.kernel.ids import S10
 
-HOLD_PLACED = "hold.placed.v1"
-HOLD_CONFIRMED = "hold.confirmed.v1"
-HOLD_ACTIVATED = "hold.activated.v1"
-HOLD_RELEASE_REQUESTED = "hold.release_requested.v1"
-HOLD_RELEASED = "hold.released.v1"
-HOLD_ITEMS_HELD = "hold.items_held.v1"
-HOLD_ITEMS_RELEASED = "hold.items_released.v1"
+Listing = TypeVar("Listing", HoldItemsHeld, HoldItemsReleased)
 CHUNK = 1000  # items per event: events stay small enough to replicate (NATS: 1 MB a message)
 
 
@@ -91,11 +94,10 @@ def _holding(uow: UnitOfWork, scope: Scope) -> list[list[str]]:
     return [[i, s, site] for i, s, site in uow.repo(HoldRepository).candidates(scope)]
 
 
-def _chunks(kind: str, hold_id: str, items: Sequence[list[str]]) -> list[AnyEvent]:
+def _chunks(kind: type[Listing], hold_id: str, items: Sequence[list[str]]) -> list[Listing]:
     """The items a hold holds or releases, in events of at most CHUNK items each."""
     return [
-        NewEvent(kind, {"hold_id": hold_id, "items": list(items[n : n + CHUNK])})
-        for n in range(0, len(items), CHUNK)
+        kind(hold_id=hold_id, items=list(items[n : n + CHUNK])) for n in range(0, len(items), CHUNK)
     ]
 
 
@@ -123,13 +125,15 @@ def activate_due(ctx: Context) -> int:
         return 0
     with ctx.store.write(ctx.site) as uow:
         repo = uow.repo(HoldRepository)
-        events = []
+        events: list[HoldActivated | HoldItemsHeld] = []
         for h in due:
             fresh = repo.get(h.id)
             if fresh is not None and _due(fresh, now):
                 items = _holding(uow, fresh.scope)
-                body = {"hold_id": h.id, "item_count": len(items)}
-                events += [NewEvent(HOLD_ACTIVATED, body), *_chunks(HOLD_ITEMS_HELD, h.id, items)]
+                events += [
+                    HoldActivated(hold_id=h.id, item_count=len(items)),
+                    *_chunks(HoldItemsHeld, h.id, items),
+                ]
         uow.append(events)
     return len(events)
 
@@ -169,22 +173,22 @@ def place_hold(ctx: Context, p: Principal, payload: object) -> HoldRecord:
         advisory_id, adv_events = (
             (None, []) if needs_confirmation else _advisory_events(hold_id, req, starts_at)
         )
-        body: dict[str, Any] = {
-            "hold_id": hold_id,
-            "scope": req.scope.to_dict(),
-            "reason": req.reason,
-            "advisory": req.advisory,
-            "advisory_id": advisory_id,
-            "customer_facing": req.customer_facing,
-            "starts_at": starts_at,
-            "placed_by": p.actor(),
-            "emergency": req.emergency,
-            "needs_confirmation": needs_confirmation,
-            "in_force": in_force,
-            "item_count": len(items),
-        }
+        placed = HoldPlaced(
+            hold_id=hold_id,
+            scope=req.scope.to_dict(),
+            reason=req.reason,
+            advisory=req.advisory,
+            advisory_id=advisory_id,
+            customer_facing=req.customer_facing,
+            starts_at=starts_at,
+            placed_by=p.actor(),
+            emergency=req.emergency,
+            needs_confirmation=needs_confirmation,
+            in_force=in_force,
+            item_count=len(items),
+        )
         details = {"scope": req.scope.to_dict(), "items": len(items), "emergency": req.emergency}
-        events = [NewEvent(HOLD_PLACED, body), *_chunks(HOLD_ITEMS_HELD, hold_id, items)]
+        events: list[AnyEvent] = [placed, *_chunks(HoldItemsHeld, hold_id, items)]
         events += adv_events
         events.append(audit_event(p.actor(), "hold.placed", hold_id, req.reason, details))
         if req.emergency and req.scope.network_wide:
@@ -240,13 +244,10 @@ def _confirm_placement(
     in_force = parse_stamp(hold.starts_at) <= now
     items = _holding(uow, hold.scope) if in_force else []
     advisory_id = new_id("adv") if hold.customer_facing and hold.advisory else None
-    events = [
-        NewEvent(
-            HOLD_CONFIRMED,
-            {"hold_id": hold.id, "confirmed_by": p.actor(), "in_force": in_force,
-             "item_count": len(items), "advisory_id": advisory_id},
-        ),
-        *_chunks(HOLD_ITEMS_HELD, hold.id, items),
+    events: list[AnyEvent] = [
+        HoldConfirmed(hold_id=hold.id, confirmed_by=p.actor(), in_force=in_force,
+                      item_count=len(items), advisory_id=advisory_id),
+        *_chunks(HoldItemsHeld, hold.id, items),
     ]  # fmt: skip
     if advisory_id and hold.advisory:
         events.append(
@@ -293,12 +294,13 @@ def release_hold(ctx: Context, p: Principal, hold_id: str, payload: object) -> R
                     rule="release_pending",
                 )
             request_id = new_id("rel")
-            body = {"hold_id": hold_id, "request_id": request_id, "items": list(req.items),
-                    "services": list(req.services), "reason": req.reason,
-                    "requested_by": p.actor()}  # fmt: skip
+            requested = HoldReleaseRequested(
+                hold_id=hold_id, request_id=request_id, items=list(req.items),
+                services=list(req.services), reason=req.reason, requested_by=p.actor(),
+            )  # fmt: skip
             uow.append(
                 [
-                    NewEvent(HOLD_RELEASE_REQUESTED, body),
+                    requested,
                     audit_event(p.actor(), "hold.release_requested", hold_id, req.reason,
                                 {"request_id": request_id, "items": len(req.items),
                                  "services": list(req.services)}),
@@ -340,12 +342,12 @@ def _do_release(
     listed, services = set(items), set(svcs)
     chosen = [(i, frm) for i, frm, svc in held if complete or i in listed or svc in services]
     back = [[i, str(release_target(frm))] for i, frm in chosen]
-    body: dict[str, Any] = {
-        "hold_id": hold.id, "item_count": len(back), "complete": complete, "reason": reason,
-        "released_by": dict(requested_by or p.actor()), "request_id": request_id,
-        "confirmed_by": p.actor() if requested_by is not None else None,
-    }  # fmt: skip
-    events = [*_chunks(HOLD_ITEMS_RELEASED, hold.id, back), NewEvent(HOLD_RELEASED, body)]
+    released = HoldReleased(
+        hold_id=hold.id, item_count=len(back), complete=complete, reason=reason,
+        released_by=dict(requested_by or p.actor()), request_id=request_id,
+        confirmed_by=p.actor() if requested_by is not None else None,
+    )  # fmt: skip
+    events: list[AnyEvent] = [*_chunks(HoldItemsReleased, hold.id, back), released]
     if hold.advisory_id:
         if complete:
             events.append(closed_event(hold.advisory_id))

@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from postex.accounts.app.audit import AUDIT_RECORDED
+from postex.accounts.events import AuditRecorded
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
@@ -48,19 +48,18 @@ audit_log = Table(
 audit_p = projection("audit", audit_log)
 
 
-@audit_p.on_type(AUDIT_RECORDED)
-def _audit(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@audit_p.on(AuditRecorded)
+def _audit(conn: Connection, events: Sequence[StoredEvent[AuditRecorded]]) -> None:
     executemany(
         conn,
         "INSERT INTO audit_log (site, seq, recorded_at, actor_id, actor, action, target, reason,"
         " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (e.site, e.seq, e.recorded_at, str(d["actor"].get("id", ""))[:80],
-             json.dumps(d["actor"], sort_keys=True), str(d["action"])[:80],
-             str(d["target"])[:200], d.get("reason") or "",
-             json.dumps(d.get("details") or {}, sort_keys=True))
+            (e.site, e.seq, e.recorded_at, str(a.actor.get("id", ""))[:80],
+             json.dumps(a.actor, sort_keys=True), str(a.action)[:80], str(a.target)[:200],
+             a.reason or "", json.dumps(a.details or {}, sort_keys=True))
             for e in events
-            for d in (e.data,)
+            for a in (e.event,)
         ],
     )  # fmt: skip
 

@@ -34,24 +34,21 @@ from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany, fetchall
 from postex.eventlog.sql.projections import projection
 from postex.eventlog.sql.schema import metadata
-from postex.incidents.app.advisories import (
-    ADVISORY_CLOSED,
-    ADVISORY_PUBLISHED,
-    ADVISORY_UPDATED,
-    AdvisoryRecord,
-    AdvisoryUpdate,
-)
-from postex.incidents.app.holds import (
-    HOLD_ACTIVATED,
-    HOLD_CONFIRMED,
-    HOLD_ITEMS_HELD,
-    HOLD_ITEMS_RELEASED,
-    HOLD_PLACED,
-    HOLD_RELEASE_REQUESTED,
-    HOLD_RELEASED,
-)
+from postex.incidents.app.advisories import AdvisoryRecord, AdvisoryUpdate
 from postex.incidents.app.policy import FlaggedReceptacle, HeldItem, HoldRecord
 from postex.incidents.domain import HOLDABLE_STATES, Scope
+from postex.incidents.events import (
+    AdvisoryClosed,
+    AdvisoryPublished,
+    AdvisoryUpdated,
+    HoldActivated,
+    HoldConfirmed,
+    HoldItemsHeld,
+    HoldItemsReleased,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseRequested,
+)
 from postex.incidents.sql import audit_trail as _audit_trail  # noqa: F401 - registers it
 from postex.items.domain.items import ItemState
 from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
@@ -133,8 +130,9 @@ HOLD_ITEM_INSERT = (
 holds_p = projection("holds", holds, hold_items)
 
 
-def _hold_items(conn: Connection, e: StoredEvent, hold_id: str, items: list[list[str]]) -> None:
+def _hold_items(conn: Connection, e: StoredEvent[HoldItemsHeld]) -> None:
     """Put the listed items on hold: state held (EXD), keeping the state held from."""
+    hold_id, items = e.event.hold_id, e.event.items
     set_state(conn, [(HELD, frm, e.recorded_at, item) for item, frm, _site in items])
     executemany(
         conn, HOLD_ITEM_INSERT, [(hold_id, i, site, frm, e.recorded_at) for i, frm, site in items]
@@ -142,83 +140,86 @@ def _hold_items(conn: Connection, e: StoredEvent, hold_id: str, items: list[list
     executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EXD", site) for i, _f, site in items])
 
 
-@holds_p.on_type(HOLD_PLACED)
-def _placed(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldPlaced)
+def _placed(conn: Connection, events: Sequence[StoredEvent[HoldPlaced]]) -> None:
     for e in events:
-        d = e.data
-        scope = Scope.from_dict(d["scope"])
-        confirmed = not d["needs_confirmation"]
+        d = e.event
+        scope = Scope.from_dict(d.scope)
+        confirmed = not d.needs_confirmation
         executemany(
             conn,
             HOLD_INSERT,
             [(
-                d["hold_id"], json.dumps(scope.to_dict()), scope.network_wide,
-                json.dumps(list(scope.sites)), d["reason"], d["advisory"], d["advisory_id"],
-                d["customer_facing"], d["starts_at"], e.recorded_at,
-                json.dumps(d["placed_by"], sort_keys=True), d["emergency"],
+                d.hold_id, json.dumps(scope.to_dict()), scope.network_wide,
+                json.dumps(list(scope.sites)), d.reason, d.advisory, d.advisory_id,
+                d.customer_facing, d.starts_at, e.recorded_at,
+                json.dumps(d.placed_by, sort_keys=True), d.emergency,
                 e.recorded_at if confirmed else None,
-                None, e.recorded_at if d["in_force"] else None,
+                None, e.recorded_at if d.in_force else None,
             )],
         )  # fmt: skip
 
 
-@holds_p.on_type(HOLD_ITEMS_HELD)
-def _items_held(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldItemsHeld)
+def _items_held(conn: Connection, events: Sequence[StoredEvent[HoldItemsHeld]]) -> None:
     for e in events:
-        _hold_items(conn, e, e.data["hold_id"], e.data["items"])
+        _hold_items(conn, e)
 
 
-@holds_p.on_type(HOLD_CONFIRMED)
-def _confirmed(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldConfirmed)
+def _confirmed(conn: Connection, events: Sequence[StoredEvent[HoldConfirmed]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "UPDATE holds SET confirmed_at = ?, confirmed_by = ?, activated_at = ?,"
             " advisory_id = ? WHERE id = ?",
-            [(e.recorded_at, d["confirmed_by"]["id"], e.recorded_at if d["in_force"] else None,
-              d["advisory_id"], d["hold_id"])],
+            [(e.recorded_at, d.confirmed_by["id"], e.recorded_at if d.in_force else None,
+              d.advisory_id, d.hold_id)],
         )  # fmt: skip
 
 
-@holds_p.on_type(HOLD_ACTIVATED)
-def _activated(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldActivated)
+def _activated(conn: Connection, events: Sequence[StoredEvent[HoldActivated]]) -> None:
     executemany(
         conn,
         "UPDATE holds SET activated_at = ? WHERE id = ?",
-        [(e.recorded_at, e.data["hold_id"]) for e in events],
+        [(e.recorded_at, e.event.hold_id) for e in events],
     )
 
 
-@holds_p.on_type(HOLD_RELEASE_REQUESTED)
-def _release_requested(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldReleaseRequested)
+def _release_requested(
+    conn: Connection, events: Sequence[StoredEvent[HoldReleaseRequested]]
+) -> None:
     rows = []
     for e in events:
-        d = e.data
-        request = {k: d[k] for k in ("request_id", "items", "services", "reason", "requested_by")}
-        request["requested_at"] = e.recorded_at
-        rows.append((json.dumps(request, sort_keys=True), d["hold_id"]))
+        d = e.event
+        request = {"request_id": d.request_id, "items": d.items, "services": d.services,
+                   "reason": d.reason, "requested_by": d.requested_by,
+                   "requested_at": e.recorded_at}  # fmt: skip
+        rows.append((json.dumps(request, sort_keys=True), d.hold_id))
     executemany(conn, "UPDATE holds SET release_request = ? WHERE id = ?", rows)
 
 
-@holds_p.on_type(HOLD_ITEMS_RELEASED)
-def _items_released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldItemsReleased)
+def _items_released(conn: Connection, events: Sequence[StoredEvent[HoldItemsReleased]]) -> None:
     """Held items return to the state the event names (the one they were held from); each
     gets a public tracking row REL (Postex's own code: UPU has none for a lifted hold) at
     the site that held it, so tracking no longer ends on EXD."""
     for e in events:
-        d = e.data
-        set_state(conn, [(target, None, e.recorded_at, item) for item, target in d["items"]])
+        d = e.event
+        set_state(conn, [(target, None, e.recorded_at, item) for item, target in d.items])
         executemany(
             conn,
             "UPDATE hold_items SET released_at = ? WHERE hold_id = ? AND item_id = ?",
-            [(e.recorded_at, d["hold_id"], item) for item, _t in d["items"]],
+            [(e.recorded_at, d.hold_id, item) for item, _t in d.items],
         )
-        sites = _held_at(conn, d["hold_id"], [item for item, _t in d["items"]])
+        sites = _held_at(conn, d.hold_id, [item for item, _t in d.items])
         executemany(
             conn,
             TRACKING_INSERT,
-            [tracking_row(e, item, RELEASED_CODE, sites.get(item)) for item, _t in d["items"]],
+            [tracking_row(e, item, RELEASED_CODE, sites.get(item)) for item, _t in d.items],
         )
 
 
@@ -234,41 +235,45 @@ def _held_at(conn: Connection, hold_id: str, item_ids: list[str]) -> dict[str, s
     return out
 
 
-@holds_p.on_type(HOLD_RELEASED)
-def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@holds_p.on(HoldReleased)
+def _released(conn: Connection, events: Sequence[StoredEvent[HoldReleased]]) -> None:
     executemany(
         conn,
         "UPDATE holds SET release_request = NULL, released_at = ? WHERE id = ?",
-        [(e.recorded_at if e.data["complete"] else None, e.data["hold_id"]) for e in events],
+        [(e.recorded_at if e.event.complete else None, e.event.hold_id) for e in events],
     )
 
 
 advisories_p = projection("advisories", advisories, advisory_updates)
 
 
-@advisories_p.on_type(ADVISORY_PUBLISHED)
-def _published(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@advisories_p.on(AdvisoryPublished)
+def _published(conn: Connection, events: Sequence[StoredEvent[AdvisoryPublished]]) -> None:
     executemany(
         conn,
         "INSERT INTO advisories (id, hold_id, text, scope, starts_at, published_at, closed_at)"
         " VALUES (?, ?, ?, ?, ?, ?, NULL)",
         [
-            (d["advisory_id"], d["hold_id"], d["text"], json.dumps(d["scope"], sort_keys=True),
-             d["starts_at"], e.recorded_at)
+            (d.advisory_id, d.hold_id, d.text, json.dumps(d.scope, sort_keys=True), d.starts_at,
+             e.recorded_at)
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )  # fmt: skip
 
 
-@advisories_p.on_type(ADVISORY_UPDATED, ADVISORY_CLOSED)
-def _advisory_update(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@advisories_p.on(AdvisoryUpdated, AdvisoryClosed)
+def _advisory_update(
+    conn: Connection, events: Sequence[StoredEvent[AdvisoryUpdated | AdvisoryClosed]]
+) -> None:
     executemany(
         conn,
         "INSERT INTO advisory_updates (site, seq, advisory_id, at, text) VALUES (?, ?, ?, ?, ?)",
-        [(e.site, e.seq, e.data["advisory_id"], e.recorded_at, e.data["text"]) for e in events],
+        [(e.site, e.seq, e.event.advisory_id, e.recorded_at, e.event.text) for e in events],
     )
-    closed = [(e.recorded_at, e.data["advisory_id"]) for e in events if e.type == ADVISORY_CLOSED]
+    closed = [
+        (e.recorded_at, e.event.advisory_id) for e in events if isinstance(e.event, AdvisoryClosed)
+    ]
     executemany(conn, "UPDATE advisories SET closed_at = ? WHERE id = ?", closed)
 
 

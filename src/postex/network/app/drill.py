@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 
 from postex.demo import demo_item
 from postex.eventlog.context import Context
-from postex.eventlog.events import NewEvent
 from postex.items.app.preadvice import pre_advise
 from postex.items.domain.items import parse_pre_advice
 from postex.kernel.errors import PostexError
-
-DRILL_TICK = "drill.tick.v1"  # synthetic seeding events (no projection)
+from postex.network.events import DrillTick
 
 
 @dataclass
@@ -64,7 +62,7 @@ def seed_ticks(ctx: Context, count: int, batch: int = 10_000, progress: object =
     while done < count:
         n = min(batch, count - done)
         with ctx.store.write(ctx.site) as uow:
-            uow.append([NewEvent(DRILL_TICK, {"n": done + i}) for i in range(n)])
+            uow.append([DrillTick(n=done + i) for i in range(n)])
         done += n
         if callable(progress):
             progress(done)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text
 
-from postex.accounts.app.staff import USER_CREATED
+from postex.accounts.events import UserCreated
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
@@ -118,7 +118,7 @@ site_p = projection(
 Events = Sequence[StoredEvent]
 
 
-@site_p.on_type(USER_CREATED)
+@site_p.on_type(UserCreated.TYPE)
 def _user_created(conn: Connection, events: Events) -> None:
     executemany(
         conn,
