@@ -1,20 +1,15 @@
-"""Helpers for console tests: a node with a clock tests move, staff with passwords, sign-in."""
+"""Helpers for console tests: a clock tests move, staff with passwords, sign-in, CSRF."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyotp
-import pytest
 from fastapi.testclient import TestClient
 
 from postex.accounts.app.staff import CreatedUser, create_user
-from postex.bootstrap import Container, build
-from postex.config import load_settings
-from postex.server import create_app
+from postex.bootstrap import Container
 
 PASSWORD = "correct horse battery"
 SITE = "GBLALA"
@@ -31,27 +26,6 @@ class StepClock:
 
     def advance(self, **kwargs: float) -> None:
         self.moment += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> StepClock:
-    return StepClock()
-
-
-@pytest.fixture
-def console_node(tmp_path: Path, db_url: str, clock: StepClock) -> Iterator[Container]:
-    settings = load_settings(home=str(tmp_path / "home"), db_url=db_url, site=SITE,
-                             webhook_worker_seconds=0)  # fmt: skip
-    c = build(settings, create=True, clock=clock)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def browser_client(console_node: Container) -> Iterator[TestClient]:
-    """A client like a browser on plain http: cookies kept, redirects not followed."""
-    with TestClient(create_app(console_node), follow_redirects=False) as c:
-        yield c
 
 
 def user(node: Container, name: str, role: str, site: str | None = SITE) -> CreatedUser:

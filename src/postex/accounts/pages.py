@@ -17,6 +17,7 @@ from postex.accounts.app.sessions import Stage
 from postex.kernel.errors import RateLimitedError, UnauthenticatedError, ValidationError
 from postex.web.console import (
     COOKIE,
+    NEXT,
     changing,
     client_ip,
     console,
@@ -28,8 +29,6 @@ from postex.web.console import (
 )
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-NEXT = {Stage.TOTP: "/console/sign-in/code", Stage.ENROL: "/console/totp/enrol",
-        Stage.SIGNED_IN: "/console"}  # fmt: skip
 
 
 def _go(request: Request, token: str, stage: Stage) -> Response:

@@ -26,6 +26,16 @@ from postex.web.templating import render
 
 COOKIE = "postex_console"
 SIGN_IN = "/console/sign-in"
+NEXT = {Stage.TOTP: "/console/sign-in/code", Stage.ENROL: "/console/totp/enrol",
+        Stage.SIGNED_IN: "/console"}  # fmt: skip
+
+
+class UnfinishedSignInError(UnauthenticatedError):
+    """The password was right but the sign-in has a step left (a code, an enrolment)."""
+
+    def __init__(self, stage: Stage) -> None:
+        super().__init__("finish signing in first")
+        self.where = NEXT[stage]
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,9 @@ def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN) -> Session:
     """The caller's live session at ``stage``; UnauthenticatedError otherwise."""
     session = current(console(request), request.cookies.get(COOKIE))
     if session.stage is not stage:
-        raise UnauthenticatedError("sign in first")
+        if session.stage is Stage.SIGNED_IN:
+            raise UnauthenticatedError("you are signed in already")
+        raise UnfinishedSignInError(session.stage)
     return session
 
 
@@ -100,20 +112,19 @@ def set_cookie(request: Request, response: Response, token: str) -> None:
     )  # fmt: skip
 
 
-def to_sign_in(request: Request) -> Response:
-    """Back to the sign-in page (htmx follows ``HX-Redirect`` instead of swapping)."""
+def to_sign_in(request: Request, where: str = SIGN_IN) -> Response:
+    """To the sign-in page or its next step (htmx follows ``HX-Redirect``)."""
     if request.headers.get("HX-Request"):
-        response: Response = Response(status_code=204, headers={"HX-Redirect": SIGN_IN})
-    else:
-        response = RedirectResponse(SIGN_IN, status_code=303)
-    response.delete_cookie(COOKIE, path="/console")
-    return response
+        return Response(status_code=204, headers={"HX-Redirect": where})
+    return RedirectResponse(where, status_code=303)
 
 
 def guarded(request: Request, answer: Callable[[], Response]) -> Response:
     """``answer()``, or the page for the PostexError it raised (sign-in when unauthenticated)."""
     try:
         return answer()
+    except UnfinishedSignInError as exc:
+        return to_sign_in(request, exc.where)
     except UnauthenticatedError:
         return to_sign_in(request)
     except PostexError as exc:
