@@ -117,3 +117,15 @@ def test_console_pages_stay_out_of_the_openapi_document(browser_client: TestClie
     """The API document lists the API only."""
     paths = browser_client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/console", "/static"))]
+
+
+def test_a_refused_htmx_request_gets_an_answer_in_place_not_a_page(
+    console_node: Container, browser_client: TestClient
+) -> None:
+    """A forged scan from the page is 403 with a red answer fragment, not a whole page."""
+    user(console_node, "clara", "clerk")
+    sign_in(browser_client, "clara")
+    r = browser_client.post(ACCEPT, data={"item_id": "RB123456785GB"}, headers=HTMX)
+    assert r.status_code == 403
+    assert 'data-outcome="refused"' in r.text
+    assert "<!doctype html>" not in r.text

@@ -48,8 +48,7 @@ def scan(
     def answer() -> Response:
         session = changing(request, csrf_token)
         ops = container(request).site_ops
-        result = scan_at_counter(ops, session.principal().with_ip(session.ip), site,
-                                 item_id, weight_g)  # fmt: skip
+        result = scan_at_counter(ops, session.principal(), site, item_id, weight_g)
         console(request).sessions.count(session.id_sha256, str(result.outcome))
         bump = {str(o): int(o is result.outcome) for o in Outcome}
         counts = _counts(session.accepted + bump["accepted"], session.refused + bump["refused"],

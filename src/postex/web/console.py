@@ -130,9 +130,11 @@ def guarded(request: Request, answer: Callable[[], Response]) -> Response:
     except PostexError as exc:
         status = status_for(exc)
         detail = exc.detail if status < 500 else "something went wrong on our side"
+        # htmx swaps an error answer in place of the scan's (console.js lets 4xx swap).
+        fragment = bool(request.headers.get("HX-Request"))
         return render(
             request,
-            "web/error.html",
+            "web/error_fragment.html" if fragment else "web/error.html",
             {"session": None, "nav": [], "csrf": "", "status": status,
              "title": exc.title, "detail": detail},
             status,

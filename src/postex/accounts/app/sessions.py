@@ -10,12 +10,15 @@ a while. Sign-in, failure, lockout and sign-out are audit events in the node's l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
+
+from argon2 import PasswordHasher
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal, Role
@@ -93,6 +96,17 @@ class SignInThrottle(Protocol):
     def clear(self, username: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class TotpRecord:
+    user_id: str
+    sealed_secret: str
+    recovery_sha256: tuple[str, ...]  # the codes not spent yet
+
+
+class TotpRepository(Protocol):
+    def get(self, user_id: str) -> TotpRecord | None: ...
+
+
 @dataclass
 class Console:
     """What console sign-in needs: the node's context, the session store and its rules."""
@@ -107,6 +121,13 @@ class Console:
 class Opened:
     token: str  # the cookie value, shown once; only its hash is stored
     session: Session
+
+
+@functools.cache
+def _nobody() -> UserRecord:
+    """A user no password matches, checked in place of an unknown name."""
+    never = PasswordHasher().hash(secrets.token_urlsafe(16))
+    return UserRecord("", "", Role.CLERK, None, "", never)
 
 
 def digest(token: str) -> str:
@@ -171,7 +192,8 @@ def sign_in(console: Console, username: str, password: str, ip: str | None) -> O
         user = uow.repo(UserRepository).by_username(name)
         enrolled = user is not None and uow.repo(TotpRepository).get(user.id) is not None
     anonymous: dict[str, object] = {"kind": "console", "id": name[:40], "ip": ip}
-    if user is None or not check_password(user, password):
+    # An unknown name costs one argon2 verification too, so timing does not tell names apart.
+    if not check_password(user or _nobody(), password) or user is None:
         fail(console, name, anonymous)
         raise UnauthenticatedError(WRONG)
     if enrolled:
@@ -212,14 +234,3 @@ def check_csrf(session: Session, sent: str | None) -> bool:
 def sign_out(console: Console, session: Session) -> None:
     console.sessions.remove(session.id_sha256)
     write_audit(console, session.principal().actor(), "staff.signed_out", session.user_id)
-
-
-class TotpRepository(Protocol):
-    def get(self, user_id: str) -> TotpRecord | None: ...
-
-
-@dataclass(frozen=True)
-class TotpRecord:
-    user_id: str
-    sealed_secret: str
-    recovery_sha256: tuple[str, ...]  # the codes not spent yet

@@ -6,6 +6,10 @@
   document.body.addEventListener("htmx:configRequest", function (e) {
     if (token) { e.detail.headers["X-CSRF-Token"] = token.content; }
   });
+  document.body.addEventListener("htmx:beforeSwap", function (e) {
+    var status = e.detail.xhr.status;
+    if (status >= 400 && status < 500) { e.detail.shouldSwap = true; e.detail.isError = false; }
+  });
   function scanField() { return document.getElementById("scan"); }
   function refocus() {
     var f = scanField();
