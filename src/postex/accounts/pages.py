@@ -100,7 +100,7 @@ def _enrol_page(request: Request, session: sessions.Session, error: str, status:
     secret = session.pending_totp if error and session.pending_totp else None
     secret = secret or totp.start_enrolment(console(request), session)
     uri = totp.provisioning_uri(secret, session.username)
-    svg = segno.make(uri, error="m").svg_inline(scale=4, title="Authenticator key")
+    svg = segno.make(uri, error="m").svg_inline(omitsize=True, title="Authenticator key")
     return page(request, "accounts/enrol.html", session, status, secret=secret,
                 qr_svg=Markup(svg), error=error,  # noqa: S704 - segno's own SVG, no user text
                 required=session.stage is Stage.ENROL)  # fmt: skip
