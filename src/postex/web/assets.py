@@ -11,8 +11,6 @@ from importlib.resources import files
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from postex.kernel.errors import NotFoundError
-
 router = APIRouter(include_in_schema=False)
 TYPES = {
     "htmx.min.js": "text/javascript; charset=utf-8",
@@ -25,12 +23,15 @@ TYPES = {
 }
 
 
-@router.get("/static/{name}")
-def static_file(name: str) -> Response:
-    """One packaged asset, cacheable for an hour; 404 for anything not listed."""
-    kind = TYPES.get(name)
-    if kind is None:
-        raise NotFoundError(f"no file {name}")
-    data = files("postex.web").joinpath("static", name).read_bytes()
-    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    return Response(data, media_type=kind, headers=headers)
+def _asset(name: str, kind: str) -> None:
+    def static_file() -> Response:
+        data = files("postex.web").joinpath("static", name).read_bytes()
+        headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return Response(data, media_type=kind, headers=headers)
+
+    router.add_api_route(f"/static/{name}", static_file, methods=["GET"], name=f"static {name}")
+
+
+# One route per listed file (no path parameter): nothing else under /static/ exists.
+for _name, _kind in TYPES.items():
+    _asset(_name, _kind)
