@@ -30,6 +30,7 @@ from postex.kernel.errors import RateLimitedError, UnauthenticatedError
 TOTP_REQUIRED = frozenset({Role.SUPERVISOR, Role.OPS, Role.AUDITOR, Role.ADMIN})
 WRONG = "wrong username or password"
 WRONG_CODE = "that code is not right: sign in again"
+UNKNOWN = "unknown"  # the audit target of a sign-in with a name nobody has
 
 
 class Stage(StrEnum):
@@ -163,13 +164,15 @@ def renew(console: Console, old: Session, stage: Stage) -> Opened:
     return Opened(token, session)
 
 
-def fail(console: Console, username: str, actor: dict[str, object]) -> None:
-    """Record a failed attempt (audit) and lock the name after too many in a row."""
+def fail(console: Console, username: str, target: str, actor: dict[str, object]) -> None:
+    """Record a failed attempt against ``target`` (a user id, or ``unknown``) and lock the
+    name after too many in a row. The typed name is never written to the log: people type
+    passwords into the name field by mistake."""
     p = console.policy
     locked = console.throttle.fail(username, _now(console), p.max_failures, p.lockout_seconds)
-    write_audit(console, actor, "staff.sign_in_failed", username)
+    write_audit(console, actor, "staff.sign_in_failed", target)
     if locked:
-        write_audit(console, actor, "staff.locked_out", username)
+        write_audit(console, actor, "staff.locked_out", target)
 
 
 def refuse_if_locked(console: Console, username: str) -> None:
@@ -191,10 +194,11 @@ def sign_in(console: Console, username: str, password: str, ip: str | None) -> O
     with console.ctx.store.read() as uow:
         user = uow.repo(UserRepository).by_username(name)
         enrolled = user is not None and uow.repo(TotpRepository).get(user.id) is not None
-    anonymous: dict[str, object] = {"kind": "console", "id": name[:40], "ip": ip}
+    target = user.id if user else UNKNOWN
+    anonymous: dict[str, object] = {"kind": "console", "id": target, "ip": ip}
     # An unknown name costs one argon2 verification too, so timing does not tell names apart.
     if not check_password(user or _nobody(), password) or user is None:
-        fail(console, name, anonymous)
+        fail(console, name, target, anonymous)
         raise UnauthenticatedError(WRONG)
     if enrolled:
         stage = Stage.TOTP

@@ -113,7 +113,7 @@ def second_factor(console: Console, session: Session, code: str) -> Opened:
             )
             ok = True
     if not ok:
-        fail(console, session.username, actor)
+        fail(console, session.username, session.user_id, actor)
         raise UnauthenticatedError(WRONG_CODE)
     console.throttle.clear(session.username)
     opened = renew(console, session, Stage.SIGNED_IN)
