@@ -273,3 +273,34 @@ def test_another_sites_console_is_not_found_for_a_clerk(
     )
     assert r.status_code == 404
     assert head(console_node) == before
+
+
+def test_the_cookie_is_secure_when_the_console_is_reached_over_https(
+    console_node: Container,
+) -> None:
+    """Over https the session cookie is marked Secure (never sent back over plain http)."""
+    from postex.server import create_app
+
+    user(console_node, "clara", "clerk")
+    with TestClient(
+        create_app(console_node), base_url="https://console.example", follow_redirects=False
+    ) as tls:
+        r = tls.post("/console/sign-in", data={"username": "clara", "password": PASSWORD})
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+def test_an_auditor_signs_in_with_a_code_and_lands_on_the_console_home(
+    console_node: Container, browser_client: TestClient, clock: StepClock
+) -> None:
+    """Auditors need a second factor too, and see no acceptance page they may not use."""
+    user(console_node, "audrey", "auditor", site=None)
+    assert sign_in(browser_client, "audrey") == "/console/totp/enrol"
+    enrol = browser_client.get("/console/totp/enrol")
+    browser_client.post(
+        "/console/totp/enrol",
+        data={"code": totp_code(enrol.text, clock), "csrf_token": csrf_of(enrol.text)},
+    )
+    home = browser_client.get("/console")
+    assert home.status_code == 200
+    assert "Acceptance" not in home.text
+    assert browser_client.get(ACCEPT).status_code == 403
