@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from postex.accounts import events as accounts_events
+from postex.accounts import session_events
 from postex.accounts.app.auth import CredentialRepository
 from postex.accounts.app.customers import CustomerRepository
 from postex.accounts.app.partners import PartnerRepository
 from postex.accounts.app.rate_limits import RateWindows
+from postex.accounts.app.sessions import Console, SessionPolicy, TotpRepository
 from postex.accounts.app.staff import UserRepository
 from postex.accounts.keys.kek import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
+from postex.accounts.sql.sessions import SqlSessions, SqlSignInThrottle, SqlTotp, totp_p
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
@@ -101,6 +104,7 @@ __all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
 CATALOGUE = Catalogue(
     [
         *accounts_events.EVENTS,
+        *session_events.EVENTS,
         *items_events.EVENTS,
         *sites_events.EVENTS,
         *incidents_events.EVENTS,
@@ -115,6 +119,7 @@ CATALOGUE = Catalogue(
 # states; tracking_ops last, since it announces to webhooks the tracking rows the others wrote.
 PROJECTIONS: tuple[Projection, ...] = (
     credentials_p,
+    totp_p,
     customers_p,
     items_p,
     customer_api_p,
@@ -140,6 +145,7 @@ REPOSITORIES: Repositories = {
     SerialRanges: SqlSerialRanges,
     SiteOpsRepository: SqlSiteOps,
     UserRepository: SqlUsers,
+    TotpRepository: SqlTotp,
     PartnerRepository: SqlPartners,
     PartnerEventRepository: SqlPartnerEvents,
     WebhookRepository: SqlWebhooks,
@@ -180,6 +186,19 @@ class Container:
     def rate_windows(self) -> RateWindows:
         """Rate-limit windows shared by every server process on this database."""
         return SqlRateWindows(self.store.engine)
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """Staff console sign-in: sessions and throttling in this node's database."""
+        s = self.settings
+        policy = SessionPolicy(
+            s.console_idle_minutes * 60,
+            s.console_session_hours * 3600,
+            s.console_max_failures,
+            s.console_lockout_minutes * 60,
+        )
+        engine = self.store.engine
+        return Console(self.ctx, SqlSessions(engine), SqlSignInThrottle(engine), policy)
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)

@@ -45,6 +45,10 @@ class Settings:
     # "process" (per server process) or "auto" (shared on PostgreSQL, per process on SQLite).
     api_rate_scope: str = "auto"
     idempotency_retention_hours: int = 24  # an Idempotency-Key may be reused after this
+    console_idle_minutes: int = 30  # a console session unused this long must sign in again
+    console_session_hours: int = 12  # and every session ends this long after sign-in
+    console_max_failures: int = 5  # failed sign-ins in a row before the name is locked
+    console_lockout_minutes: int = 15  # how long a locked name stays locked
 
     def resolved(self) -> Settings:
         home = self.home

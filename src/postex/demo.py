@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from postex.accounts.app.customers import create_customer, list_customers
+from postex.accounts.app.staff import UserRepository, create_user
 from postex.eventlog.context import Context
 from postex.items.app.preadvice import ItemRecord, pre_advise
 from postex.items.domain.items import parse_pre_advice
@@ -121,3 +122,22 @@ def seed_demo(ctx: Context, items_per_customer: int = 40, seed: int = 2023) -> D
         advices = [parse_pre_advice(demo_item(rng)) for _ in range(items_per_customer)]
         made.extend(pre_advise(ctx, customer.record.id, advices))
     return DemoResult(len(DEMO_CUSTOMERS), made)
+
+
+# Console sign-ins of the local demo only: fixed, printed passwords are fine for a node
+# on 127.0.0.1 with made-up data, never for anything else.
+DEMO_PASSWORD = "postex-demo-password"  # noqa: S105 - the demo's printed sign-in
+DEMO_STAFF = (("clerk.demo", "clerk"), ("supervisor.demo", "supervisor"), ("ops.demo", "ops"))
+
+
+def seed_demo_staff(ctx: Context) -> list[tuple[str, str, str]]:
+    """Create the demo staff users (site-bound ones at ``ctx.site``) unless they exist;
+    returns (username, role, password) of each, for the demo to print."""
+    for name, role in DEMO_STAFF:
+        with ctx.store.read() as uow:
+            exists = uow.repo(UserRepository).by_username(name) is not None
+        if not exists:
+            site = ctx.site if role in ("clerk", "supervisor") else None
+            create_user(ctx, name, role, site, password=DEMO_PASSWORD,
+                        actor={"kind": "demo", "id": "demo", "role": "admin"})  # fmt: skip
+    return [(name, role, DEMO_PASSWORD) for name, role in DEMO_STAFF]

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from postex import __version__
+from postex.accounts import pages as account_pages
 from postex.bootstrap import Container
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
@@ -19,12 +20,14 @@ from postex.incidents.http import advisories, audit, holds
 from postex.items.http import items, manifests
 from postex.items.http.schemas import declare_everywhere
 from postex.network import http as integrity
+from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
 from postex.tracking import pages as tracking_page
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
 from postex.tracking.http.webhooks import start_webhook_worker
+from postex.web import assets as web_assets
 
 log = logging.getLogger("postex.http")
 ROUTERS: list[APIRouter] = [
@@ -43,6 +46,9 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     tracking_page.router,
     integrity.router,
+    web_assets.router,
+    account_pages.router,
+    site_pages.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

@@ -121,6 +121,14 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
 }  # fmt: skip
 
 
+# Console pages (cookie sessions, not bearer keys): without a console session they send
+# the caller to sign-in, whatever key it holds (tests/console covers signed-in staff).
+CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
+    ("GET", "/console/sites/{site}/accept"): SITE,
+    ("POST", "/console/sites/{site}/accept"): SITE,
+}
+
+
 def id_routes(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route with a path parameter, through included routers too."""
     found = set()
@@ -154,7 +162,7 @@ def same_as_missing(response: Any, missing: Any, real: Params, fake: Params) -> 
 
 def test_every_id_route_is_in_the_matrix(client: TestClient) -> None:
     """Each route with a path parameter is covered by exactly one table of this test."""
-    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES)]
+    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES)]
     covered = set().union(*tables)
     assert sum(len(t) for t in tables) == len(covered), "a route is in two tables"
     found = id_routes(client.app)
@@ -222,6 +230,22 @@ def test_staff_routes_refuse_customers_and_anonymous(
     assert client.request(method, target, json={}).status_code == 401
     status = client.request(method, target, json={}, headers=customer.headers).status_code
     assert status in (403, 404, 422), status
+
+
+@pytest.mark.parametrize("route", sorted(CONSOLE_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_console_pages_send_anyone_without_a_session_to_sign_in(
+    node: Container, client: TestClient, route: tuple[str, str]
+) -> None:
+    """Neither no credentials nor a customer's key open a console page: both are sent to
+    sign-in, and nothing is written."""
+    method, path = route
+    customer = make_caller(node, "Curious Ltd")
+    target = url(path, CONSOLE_ROUTES[route])
+    before = node.store.head("GBLALA")[0]
+    for headers in ({}, customer.headers):
+        r = client.request(method, target, headers=headers, follow_redirects=False)
+        assert (r.status_code, r.headers.get("location")) == (303, "/console/sign-in")
+    assert node.store.head("GBLALA")[0] == before
 
 
 def test_list_and_reference_search_never_show_another_customers_items(

@@ -22,7 +22,7 @@ from postex.cli.common import (
     out,
     progress_bar,
 )
-from postex.demo import seed_demo
+from postex.demo import seed_demo, seed_demo_staff
 from postex.network.app.integrity import verify_store
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address.")]
@@ -141,9 +141,15 @@ def demo(
     if result.items:
         out.print(f"seeded {result.customers} demo customers and {len(result.items)} items")
     some = [i.id for i in result.items[:3]]
+    sign_ins = seed_demo_staff(c.ctx)
+    address = f"http://{host or c.settings.host}:{port or c.settings.port}"
     c.close()
     if some:
         out.print("try: " + "  ".join(f"/api/v1/tracking/{i}" for i in some))
+    out.print(f"staff console: {address}/console")
+    out.print("demo sign-ins (supervisor and ops set up TOTP at first sign-in):")
+    for name, role, password in sign_ins:
+        out.print(f"  {role:<10} username {name:<16} password {password}")
     if not seed_only:
         _serve(db, home, site, host, port, create=False)
 

@@ -1,0 +1,240 @@
+"""Staff console sessions: sign-in with a password (then TOTP), server-side and revocable.
+
+A session is a random id held by the browser; the database keeps only its SHA-256, the
+user it belongs to, its stage and a CSRF token. A session is usable for 30 minutes after
+its last request and never longer than 12 hours after sign-in (``SessionPolicy``); each
+change of stage (password, second factor, enrolment) gives a new id, so an id planted
+before sign-in is worth nothing after it. Failed sign-ins in a row lock the username for
+a while. Sign-in, failure, lockout and sign-out are audit events in the node's log.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from argon2 import PasswordHasher
+
+from postex.accounts.app.audit import audit_event
+from postex.accounts.app.auth import Principal, Role
+from postex.accounts.app.staff import UserRecord, UserRepository, check_password
+from postex.eventlog.context import Context
+from postex.kernel.errors import RateLimitedError, UnauthenticatedError
+
+# Roles that must pass a second factor; clerks may enrol one but need not.
+TOTP_REQUIRED = frozenset({Role.SUPERVISOR, Role.OPS, Role.AUDITOR, Role.ADMIN})
+WRONG = "wrong username or password"
+WRONG_CODE = "that code is not right: sign in again"
+UNKNOWN = "unknown"  # the audit target of a sign-in with a name nobody has
+
+
+class Stage(StrEnum):
+    TOTP = "totp"  # password right; the TOTP code (or a recovery code) is next
+    ENROL = "enrol"  # password right; must enrol a second factor before going on
+    SIGNED_IN = "signed_in"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle_seconds: int = 30 * 60
+    absolute_seconds: int = 12 * 3600
+    max_failures: int = 5
+    lockout_seconds: int = 15 * 60
+
+
+@dataclass(frozen=True)
+class Session:
+    id_sha256: str
+    user_id: str
+    username: str
+    role: Role
+    site: str | None
+    stage: Stage
+    csrf: str
+    created_at: int
+    last_seen: int
+    ip: str | None = None
+    pending_totp: str | None = None  # an enrolment's secret until its first code is right
+    accepted: int = 0  # this shift's scans, by outcome
+    refused: int = 0
+    held: int = 0
+
+    def principal(self) -> Principal:
+        return Principal("staff", self.user_id, self.role, "console", self.site,
+                         name=self.username, ip=self.ip)  # fmt: skip
+
+
+class SessionStore(Protocol):
+    """Sessions: operational state in their own short transactions, never in the log."""
+
+    def add(self, s: Session) -> None: ...
+
+    def get(self, id_sha256: str) -> Session | None: ...
+
+    def touch(self, id_sha256: str, at: int) -> None: ...
+
+    def set_pending_totp(self, id_sha256: str, secret: str | None) -> None: ...
+
+    def count(self, id_sha256: str, outcome: str) -> None:
+        """Add one to the session's ``accepted``, ``refused`` or ``held`` count."""
+        ...
+
+    def remove(self, id_sha256: str) -> None: ...
+
+
+class SignInThrottle(Protocol):
+    def locked_until(self, username: str) -> int: ...
+
+    def fail(self, username: str, now: int, max_failures: int, lock_seconds: int) -> bool:
+        """Count a failure; True when this one locks the name (failures reset on lock)."""
+        ...
+
+    def clear(self, username: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class TotpRecord:
+    user_id: str
+    sealed_secret: str
+    recovery_sha256: tuple[str, ...]  # the codes not spent yet
+
+
+class TotpRepository(Protocol):
+    def get(self, user_id: str) -> TotpRecord | None: ...
+
+
+@dataclass
+class Console:
+    """What console sign-in needs: the node's context, the session store and its rules."""
+
+    ctx: Context
+    sessions: SessionStore
+    throttle: SignInThrottle
+    policy: SessionPolicy
+
+
+@dataclass(frozen=True)
+class Opened:
+    token: str  # the cookie value, shown once; only its hash is stored
+    session: Session
+
+
+@functools.cache
+def _nobody() -> UserRecord:
+    """A user no password matches, checked in place of an unknown name."""
+    never = PasswordHasher().hash(secrets.token_urlsafe(16))
+    return UserRecord("", "", Role.CLERK, None, "", never)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now(console: Console) -> int:
+    return int(console.ctx.clock.now().timestamp())
+
+
+def write_audit(console: Console, actor: dict[str, object], action: str, target: str) -> None:
+    with console.ctx.store.write(console.ctx.site) as uow:
+        uow.append([audit_event(actor, action, target)])
+
+
+def open_session(console: Console, user: UserRecord, stage: Stage, ip: str | None) -> Opened:
+    """A new session (new id, new CSRF token) for ``user`` at ``stage``."""
+    token = secrets.token_urlsafe(32)
+    now = _now(console)
+    session = Session(digest(token), user.id, user.username, user.role, user.site, stage,
+                      secrets.token_urlsafe(32), now, now, ip)  # fmt: skip
+    console.sessions.add(session)
+    return Opened(token, session)
+
+
+def renew(console: Console, old: Session, stage: Stage) -> Opened:
+    """The same sign-in under a new id and stage; the old id stops working."""
+    token = secrets.token_urlsafe(32)
+    session = replace(old, id_sha256=digest(token), stage=stage, pending_totp=None,
+                      csrf=secrets.token_urlsafe(32), last_seen=_now(console))  # fmt: skip
+    console.sessions.remove(old.id_sha256)
+    console.sessions.add(session)
+    return Opened(token, session)
+
+
+def fail(console: Console, username: str, target: str, actor: dict[str, object]) -> None:
+    """Record a failed attempt against ``target`` (a user id, or ``unknown``) and lock the
+    name after too many in a row. The typed name is never written to the log: people type
+    passwords into the name field by mistake."""
+    p = console.policy
+    locked = console.throttle.fail(username, _now(console), p.max_failures, p.lockout_seconds)
+    write_audit(console, actor, "staff.sign_in_failed", target)
+    if locked:
+        write_audit(console, actor, "staff.locked_out", target)
+
+
+def refuse_if_locked(console: Console, username: str) -> None:
+    wait = console.throttle.locked_until(username) - _now(console)
+    if wait > 0:
+        raise RateLimitedError(
+            f"too many failed sign-ins: try again in {(wait + 59) // 60} minutes", wait
+        )
+
+
+def sign_in(console: Console, username: str, password: str, ip: str | None) -> Opened:
+    """Check a username and password and open a session at its next stage.
+
+    UnauthenticatedError (one message for an unknown name and a wrong password) counts a
+    failure; RateLimitedError while the name is locked, without checking the password.
+    """
+    name = username.strip().lower()
+    refuse_if_locked(console, name)
+    with console.ctx.store.read() as uow:
+        user = uow.repo(UserRepository).by_username(name)
+        enrolled = user is not None and uow.repo(TotpRepository).get(user.id) is not None
+    target = user.id if user else UNKNOWN
+    anonymous: dict[str, object] = {"kind": "console", "id": target, "ip": ip}
+    # An unknown name costs one argon2 verification too, so timing does not tell names apart.
+    if not check_password(user or _nobody(), password) or user is None:
+        fail(console, name, target, anonymous)
+        raise UnauthenticatedError(WRONG)
+    if enrolled:
+        stage = Stage.TOTP
+    elif user.role in TOTP_REQUIRED:
+        stage = Stage.ENROL
+    else:
+        stage = Stage.SIGNED_IN
+    opened = open_session(console, user, stage, ip)
+    if stage is Stage.SIGNED_IN:
+        console.throttle.clear(name)
+        write_audit(console, opened.session.principal().actor(), "staff.signed_in", user.id)
+    return opened
+
+
+def current(console: Console, token: str | None) -> Session:
+    """The live session behind a cookie value; UnauthenticatedError if none, expired or
+    revoked (an expired session is removed)."""
+    if not token:
+        raise UnauthenticatedError("sign in first")
+    key = digest(token)
+    session = console.sessions.get(key)
+    if session is None:
+        raise UnauthenticatedError("sign in first")
+    now = _now(console)
+    p = console.policy
+    if now - session.last_seen > p.idle_seconds or now - session.created_at > p.absolute_seconds:
+        console.sessions.remove(key)
+        raise UnauthenticatedError("your session has ended: sign in again")
+    console.sessions.touch(key, now)
+    return replace(session, last_seen=now)
+
+
+def check_csrf(session: Session, sent: str | None) -> bool:
+    return bool(sent) and hmac.compare_digest(session.csrf, str(sent))
+
+
+def sign_out(console: Console, session: Session) -> None:
+    console.sessions.remove(session.id_sha256)
+    write_audit(console, session.principal().actor(), "staff.signed_out", session.user_id)

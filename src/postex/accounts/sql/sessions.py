@@ -1,0 +1,210 @@
+"""Console sessions, sign-in throttling and TOTP enrolments in SQL.
+
+``staff_sessions`` and ``staff_sign_in_throttle`` are operational state, like the API's
+rate windows: written in their own short transactions, never rebuilt from the log (a
+rebuild or restore signs everybody out, which is what it should do). ``staff_totp`` is a
+projection of ``staff.totp_enrolled.v1`` and ``staff.recovery_code_used.v1``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
+
+from postex.accounts.app.auth import Role
+from postex.accounts.app.sessions import Session, Stage, TotpRecord
+from postex.accounts.session_events import RecoveryCodeUsed, TotpEnrolled
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.schema import metadata
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("username", String(40), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("site", String(16)),
+    Column("stage", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # Unix seconds
+    Column("last_seen", BigInteger, nullable=False),
+    Column("ip", String(64)),
+    Column("pending_totp", String(64)),
+    Column("accepted", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("held", Integer, nullable=False),
+    Index("ix_staff_sessions_user", "user_id"),
+)
+staff_sign_in_throttle = Table(
+    "staff_sign_in_throttle",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", BigInteger, nullable=False),
+)
+staff_totp = Table(
+    "staff_totp",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("sealed_secret", Text, nullable=False),
+    Column("recovery_sha256", Text, nullable=False),  # JSON list of the unspent codes' hashes
+    Column("enrolled_at", String(32), nullable=False),
+)
+totp_p = projection("staff_totp", staff_totp)
+OUTCOMES = ("accepted", "refused", "held")
+
+
+class _Own:
+    """Short transactions of its own, never the log writer's (as ``SqlRateWindows``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(postex_write=True)
+            with conn.begin():
+                yield conn
+
+
+class SqlSessions(_Own):
+    def add(self, s: Session) -> None:
+        with self._write() as conn:
+            conn.execute(
+                staff_sessions.insert().values(
+                    id_sha256=s.id_sha256, user_id=s.user_id, username=s.username,
+                    role=str(s.role), site=s.site, stage=str(s.stage), csrf=s.csrf,
+                    created_at=s.created_at, last_seen=s.last_seen, ip=s.ip,
+                    pending_totp=s.pending_totp, accepted=s.accepted, refused=s.refused,
+                    held=s.held,
+                )
+            )  # fmt: skip
+
+    def get(self, id_sha256: str) -> Session | None:
+        t = staff_sessions
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.id_sha256 == id_sha256)).mappings().first()
+        if row is None:
+            return None
+        return Session(
+            row["id_sha256"], row["user_id"], row["username"], Role(row["role"]), row["site"],
+            Stage(row["stage"]), row["csrf"], row["created_at"], row["last_seen"], row["ip"],
+            row["pending_totp"], row["accepted"], row["refused"], row["held"],
+        )  # fmt: skip
+
+    def _set(self, id_sha256: str, **values: Any) -> None:
+        t = staff_sessions
+        with self._write() as conn:
+            conn.execute(update(t).where(t.c.id_sha256 == id_sha256).values(**values))
+
+    def touch(self, id_sha256: str, at: int) -> None:
+        self._set(id_sha256, last_seen=at)
+
+    def set_pending_totp(self, id_sha256: str, secret: str | None) -> None:
+        self._set(id_sha256, pending_totp=secret)
+
+    def count(self, id_sha256: str, outcome: str) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome is one of {OUTCOMES}")
+        column = staff_sessions.c[outcome]
+        self._set(id_sha256, **{outcome: column + 1})
+
+    def remove(self, id_sha256: str) -> None:
+        t = staff_sessions
+        with self._write() as conn:
+            conn.execute(delete(t).where(t.c.id_sha256 == id_sha256))
+
+
+class SqlSignInThrottle(_Own):
+    def locked_until(self, username: str) -> int:
+        t = staff_sign_in_throttle
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(t.c.locked_until).where(t.c.username == username)
+            ).scalar_one_or_none()
+        return int(found or 0)
+
+    def fail(self, username: str, now: int, max_failures: int, lock_seconds: int) -> bool:
+        t = staff_sign_in_throttle
+        with self._write() as conn:
+            row = conn.execute(
+                select(t.c.failures).where(t.c.username == username).with_for_update()
+            ).first()
+            failures = (row[0] if row else 0) + 1
+            locked = failures >= max_failures
+            values = {"failures": 0 if locked else failures,
+                      "locked_until": now + lock_seconds if locked else 0}  # fmt: skip
+            if row is None:
+                conn.execute(t.insert().values(username=username, **values))
+            else:
+                conn.execute(update(t).where(t.c.username == username).values(**values))
+        return locked
+
+    def clear(self, username: str) -> None:
+        t = staff_sign_in_throttle
+        with self._write() as conn:
+            conn.execute(delete(t).where(t.c.username == username))
+
+
+class SqlTotp:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, user_id: str) -> TotpRecord | None:
+        t = staff_totp
+        row = self.conn.execute(select(t).where(t.c.user_id == user_id)).mappings().first()
+        if row is None:
+            return None
+        codes = tuple(json.loads(row["recovery_sha256"]))
+        return TotpRecord(row["user_id"], row["sealed_secret"], codes)
+
+
+@totp_p.on(TotpEnrolled)
+def _enrolled(conn: Connection, events: Sequence[StoredEvent[TotpEnrolled]]) -> None:
+    t = staff_totp
+    for e in events:
+        conn.execute(delete(t).where(t.c.user_id == e.event.user_id))
+        conn.execute(
+            t.insert().values(
+                user_id=e.event.user_id,
+                sealed_secret=e.event.sealed_secret,
+                recovery_sha256=json.dumps(e.event.recovery_sha256),
+                enrolled_at=e.recorded_at,
+            )
+        )
+
+
+@totp_p.on(RecoveryCodeUsed)
+def _spent(conn: Connection, events: Sequence[StoredEvent[RecoveryCodeUsed]]) -> None:
+    t = staff_totp
+    for e in events:
+        row = conn.execute(
+            select(t.c.recovery_sha256).where(t.c.user_id == e.event.user_id)
+        ).first()
+        if row is not None:
+            left = [h for h in json.loads(row[0]) if h != e.event.code_sha256]
+            conn.execute(
+                update(t)
+                .where(t.c.user_id == e.event.user_id)
+                .values(recovery_sha256=json.dumps(left))
+            )

@@ -1,0 +1,84 @@
+""" "Which bag?": the despatch series an item travels in and the open receptacle it goes in.
+
+The console asks after each accepted scan; the answer comes from the routing table (the
+network file) and the site's open receptacles, never from the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from postex.accounts.app.auth import Principal
+from postex.kernel.errors import NotFoundError
+from postex.kernel.network import impc_codes
+from postex.kernel.reference import services
+from postex.sites.app.ops import READING_ROLES, SiteOps, SiteOpsRepository
+from postex.sites.domain.receptacles import ReceptacleState
+
+
+@dataclass(frozen=True)
+class BagAdvice:
+    """Where an item goes next at ``site``.
+
+    ``leaves_here`` is False when the item is despatched from another office of exchange
+    (``origin``): it travels there first and no receptacle here takes it. Otherwise
+    ``receptacle_id`` is the oldest open receptacle of the series, or None when none is
+    open (open one for the series).
+    """
+
+    item_id: str
+    site: str
+    origin: str
+    destination: str
+    destination_name: str
+    category: str
+    subclass: str
+    leaves_here: bool
+    receptacle_id: str | None
+    receptacle_items: int = 0
+
+
+def which_bag(ops: SiteOps, p: Principal, site_code: str, item_id: str) -> BagAdvice:
+    """The series and open receptacle for ``item_id`` at ``site_code``.
+
+    NotFoundError for an unknown item or another site of a site-bound user; ValidationError
+    (``no_route``) when the routing table has no route for the item.
+    """
+    site = ops.site(p, site_code, READING_ROLES)
+    item_id = item_id.replace(" ", "").upper()
+    with ops.ctx.store.read() as uow:
+        repo = uow.repo(SiteOpsRepository)
+        item = repo.items([item_id]).get(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        route = ops.network.route(item.destination, services().get(item.service).mail_class)
+        leaves_here = route.origin == site.code
+        open_bag = None
+        if leaves_here:
+            series = (route.destination, route.category, route.subclass)
+            open_bag = next(
+                (
+                    r
+                    for r in repo.receptacles(site.code, state=ReceptacleState.OPEN)
+                    if (r.destination, r.category, r.subclass) == series
+                ),
+                None,
+            )
+    return BagAdvice(
+        item_id=item_id,
+        site=site.code,
+        origin=route.origin,
+        destination=route.destination,
+        destination_name=_office_name(route.destination),
+        category=route.category,
+        subclass=route.subclass,
+        leaves_here=leaves_here,
+        receptacle_id=open_bag.id if open_bag else None,
+        receptacle_items=open_bag.item_count if open_bag else 0,
+    )
+
+
+def _office_name(impc: str) -> str:
+    """The office's name from the IMPC code list, or the code when the list lacks it."""
+    office = impc_codes().get(impc)
+    return office.name if office else impc

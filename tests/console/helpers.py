@@ -1,0 +1,52 @@
+"""Helpers for console tests: a clock tests move, staff with passwords, sign-in, CSRF."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+from fastapi.testclient import TestClient
+
+from postex.accounts.app.staff import CreatedUser, create_user
+from postex.bootstrap import Container
+
+PASSWORD = "correct horse battery"
+SITE = "GBLALA"
+
+
+class StepClock:
+    """A clock tests move forward by hand (always timezone-aware UTC)."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **kwargs: float) -> None:
+        self.moment += timedelta(**kwargs)
+
+
+def user(node: Container, name: str, role: str, site: str | None = SITE) -> CreatedUser:
+    return create_user(node.ctx, name, role, site, password=PASSWORD)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Post the sign-in form; the address it sends the browser to next."""
+    r = client.post("/console/sign-in", data={"username": name, "password": password})
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+def totp_code(html: str, clock: StepClock) -> str:
+    """The current code for the key an enrolment page shows."""
+    found = re.search(r"<code>([A-Z2-7]+)</code>", html)
+    assert found is not None, html
+    return pyotp.TOTP(found.group(1)).at(clock.now())
