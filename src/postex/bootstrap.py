@@ -71,10 +71,10 @@ from postex.kernel.errors import ConfigurationError
 from postex.kernel.network import SerialSlot, load_network
 from postex.kernel.reference import services
 from postex.network import events as network_events
-from postex.network import sql as _replication  # noqa: F401
 from postex.network.app import node_role
 from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
+from postex.network.sql import tables as _replication  # noqa: F401
 from postex.sites import events as sites_events
 from postex.sites.app.ops import SiteOps, SiteOpsRepository, SiteRules
 from postex.sites.documents import PdfEdiSiteDocuments
@@ -276,7 +276,7 @@ def build(
 
 def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
     """The recorded role, the configured site's serial slot and the ids held outside it."""
-    from postex.network.sql import SqlIssuedSerials, SqlNodeRoles
+    from postex.network.sql.node_roles import SqlIssuedSerials, SqlNodeRoles
 
     slot = load_network().serial_slot(c.settings.site)
     found = slot_overlaps(SqlIssuedSerials(c.store), services().by_code.values(), slot)
@@ -289,7 +289,7 @@ def claim_role(c: Container) -> RecordedRole:
     A site also checks that the ids its database holds lie in its serial slot. Raises
     ConfigurationError naming both roles, or the service, slot and offending range.
     """
-    from postex.network.sql import SqlNodeRoles
+    from postex.network.sql.node_roles import SqlNodeRoles
 
     s = c.settings
 
@@ -305,7 +305,7 @@ def claim_role(c: Container) -> RecordedRole:
 
 def replication(c: Container) -> Replication:
     """The node's replication, backup and restore services (NATS, files, hub copies)."""
-    from postex.network.app.replication import Subjects
+    from postex.network.app.wire import Subjects
     from postex.network.nats.kit import Replication
 
     return Replication(

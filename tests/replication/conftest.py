@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from postex.bootstrap import Container, replication
-from postex.network.app.replication import Subjects
+from postex.network.app.wire import Subjects
 from tests.conftest import NATS_URL, make_node, need_service
 
 

@@ -17,7 +17,7 @@ from postex.accounts.app.auth import Principal, Role
 from postex.accounts.app.partners import create_partner
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import StoredEvent
-from postex.network.app.replication import Hub
+from postex.network.app.hub import Hub
 from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
@@ -130,7 +130,7 @@ def test_arrivals_stored_before_a_crash_are_journalled_before_the_next(tmp_path:
 
 
 def test_hub_arrivals_table_matches_its_declaration(tmp_path: Path, sqlite_hub_url: str) -> None:
-    from postex.network.sql import hub_arrivals
+    from postex.network.sql.tables import hub_arrivals
 
     hub = make_node(tmp_path / "hub", sqlite_hub_url, site="HUB", role="hub")
     found = inspect(hub.store.engine)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import StoredEvent
 from postex.items.app.preadvice import cancel_item
-from postex.network.app.replication import Hub
+from postex.network.app.hub import Hub
 from postex.server import create_app
 from postex.tracking.app.public import public_tracking
 from tests.conftest import make_node

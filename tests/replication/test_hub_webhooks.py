@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from postex.bootstrap import Container, replication
-from postex.network.app.replication import Hub
+from postex.network.app.hub import Hub
 from postex.tracking.app.webhooks import deliver_due, subscribe
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items

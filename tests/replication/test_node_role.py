@@ -212,7 +212,7 @@ def test_worker_on_a_hub_runs_no_site_chores(tmp_path: Path, sqlite_url: str) ->
 def test_node_role_table_matches_its_declaration(tmp_path: Path, db_url: str) -> None:
     from sqlalchemy import inspect
 
-    from postex.network.sql import node_role
+    from postex.network.sql.tables import node_role
 
     node = make_node(tmp_path / "n", db_url)
     found = inspect(node.store.engine).get_columns("node_role")

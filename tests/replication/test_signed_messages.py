@@ -12,15 +12,9 @@ import pytest
 from postex.bootstrap import Container, replication
 from postex.eventlog.checkpoints import make_checkpoint
 from postex.eventlog.events import NewEvent, StoredEvent
-from postex.network.app.replication import (
-    Hub,
-    MessageSignature,
-    encode_events,
-    encode_keys,
-    events_claim,
-    keys_claim,
-    sign_message,
-)
+from postex.network.app.hub import Hub
+from postex.network.app.signatures import MessageSignature, events_claim, keys_claim, sign_message
+from postex.network.app.wire import encode_events, encode_keys
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from tests.replication.conftest import Loops, pair, trust, wait_until

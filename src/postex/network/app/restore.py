@@ -22,7 +22,9 @@ from postex.eventlog.checkpoints import signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Progress, Store
 from postex.kernel.errors import IntegrityError
-from postex.network.app.replication import DataKey, ReplicationState, Witness, witness_valid
+from postex.network.app.hub import ReplicationState
+from postex.network.app.wire import DataKey
+from postex.network.app.witness import Witness, witness_valid
 
 SITE_RESTORED = "site.restored"  # the audit action
 

@@ -16,13 +16,9 @@ from postex.eventlog.chain import ChainFault
 from postex.eventlog.ports import Progress, Store
 from postex.eventlog.verify import SiteReport
 from postex.kernel.errors import NotFoundError, ValidationError
+from postex.network.app.hub import Alarm, ReplicationState, VerificationRecord
 from postex.network.app.integrity import verify_store
-from postex.network.app.replication import (
-    Alarm,
-    ReplicationState,
-    VerificationRecord,
-    witness_valid,
-)
+from postex.network.app.witness import witness_valid
 
 
 @dataclass

@@ -39,8 +39,9 @@ from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Progress
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import IntegrityError, ValidationError
-from postex.network.app.replication import DataKey, Witness, checkpoint_dict, checkpoint_from
-from postex.network.sql import SqlReplicationState
+from postex.network.app.wire import DataKey, checkpoint_dict, checkpoint_from
+from postex.network.app.witness import Witness
+from postex.network.sql.state import SqlReplicationState
 
 FORMAT = "postex-backup-v1"
 SEGMENT_EVENTS = 100_000

@@ -23,15 +23,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from postex.kernel.errors import PostexError
-from postex.network.app.replication import (
-    Hub,
-    SiteReportedHead,
+from postex.network.app.hub import Hub, SiteReportedHead
+from postex.network.app.signatures import read_signature
+from postex.network.app.wire import (
     Subjects,
     checkpoint_dict,
     chunk_events,
     decode_checkpoint,
     encode_events,
-    read_signature,
     witness_dict,
 )
 from postex.network.nats.jetstream import connect, ensure_stream

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from postex.network.app.replication import Subjects
+from postex.network.app.wire import Subjects
 
 log = logging.getLogger("postex.replication")
 DUPLICATE_WINDOW_S = 120.0

@@ -21,21 +21,16 @@ from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock, Progress
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import ConfigurationError
-from postex.network.app.replication import (
-    DataKey,
-    Hub,
-    Subjects,
-    Witness,
-    checkpoint_from,
-    decode_events,
-    witness_from,
-)
+from postex.network.app.hub import Hub
+from postex.network.app.wire import DataKey, Subjects, checkpoint_from, decode_events, witness_from
+from postex.network.app.witness import Witness
 from postex.network.backup.files import BackupChain, FileBackupWriter
 from postex.network.nats.consumer import HubConsumer
 from postex.network.nats.jetstream import delete_stream
 from postex.network.nats.publisher import JetStreamPublisher
 from postex.network.signing import site_keys
-from postex.network.sql import HubCopy, SqlReplicationState
+from postex.network.sql.hub import HubCopy
+from postex.network.sql.state import SqlReplicationState
 
 RESTORE_BATCH = 10_000
 

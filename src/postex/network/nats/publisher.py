@@ -25,18 +25,15 @@ from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.ports import Clock
 from postex.eventlog.sql.store import SqlStore
-from postex.network.app.replication import (
-    MessageClaim,
-    ReplicationState,
+from postex.network.app.hub import ReplicationState
+from postex.network.app.signatures import MessageClaim, events_claim, keys_claim, sign_message
+from postex.network.app.wire import (
     Subjects,
     chunk_events,
     encode_checkpoint,
     encode_events,
     encode_keys,
-    events_claim,
-    keys_claim,
     message_id,
-    sign_message,
 )
 from postex.network.nats.jetstream import connect, ensure_stream, headers
 

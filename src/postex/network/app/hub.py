@@ -1,11 +1,7 @@
-"""Replication of every site's log to the hub: wire format, checks on arrival, witnessing.
+"""The hub's side of replication: checks on arrival, the verified copy, witnessing, alarms.
 
-A site publishes its log, in order, as messages of consecutive events on
-``<prefix>.events.<SITE>`` (message id ``<SITE>:<first>-<last>``, or ``<SITE>:<seq>`` for
-one event), its signed checkpoints on ``<prefix>.checkpoints.<SITE>`` and its wrapped data
-keys on ``<prefix>.keys.<SITE>``; every events and keys message carries the site's
-signature (:func:`message_text`), which the hub checks with the key it trusts for that site
-before anything else. The hub (:class:`Hub`) keeps a verified copy: it links
+The hub (:class:`Hub`) checks the site's signature on every events and keys message with
+the key it trusts for that site before anything else. It keeps a verified copy: it links
 each event to the head of its copy and recomputes its hash; it never stores a broken event
 and never skips one (a gap asks the site for a replay); it countersigns every site
 checkpoint its copy agrees with and raises an alarm for any history that disagrees with
@@ -16,301 +12,26 @@ ids from their own serial sub-blocks, so item ids never collide).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import Protocol
 
 from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_events
-from postex.eventlog.checkpoints import Signer, checkpoint_text, signature_valid
+from postex.eventlog.checkpoints import Signer, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock
-from postex.kernel.errors import ValidationError
+from postex.network.app.signatures import (
+    MessageClaim,
+    MessageSignature,
+    events_claim,
+    keys_claim,
+    message_refusal,
+    site_code_ok,
+)
+from postex.network.app.wire import DataKey, decode_events, decode_keys, wire_format_error
+from postex.network.app.witness import Witness, countersign
 
-WIRE_VERSION = 1
-DataKey = tuple[str, str, bytes, str]  # customer id, KEK id, wrapped key, created at
 
-
-@dataclass(frozen=True)
-class Subjects:
-    """NATS subjects and the JetStream stream name under a configurable prefix."""
-
-    prefix: str = "postex"
-
-    def events(self, site: str) -> str:
-        return f"{self.prefix}.events.{site}"
-
-    def checkpoints(self, site: str) -> str:
-        return f"{self.prefix}.checkpoints.{site}"
-
-    def keys(self, site: str) -> str:
-        return f"{self.prefix}.keys.{site}"
-
-    def replay(self, site: str) -> str:
-        return f"{self.prefix}.replay.{site}"
-
-    def status(self, site: str) -> str:
-        return f"{self.prefix}.status.{site}"
-
-    def fetch(self, site: str) -> str:
-        """Request/reply: a restoring site reads the hub's copy of its log."""
-        return f"{self.prefix}.fetch.{site}"
-
-    @property
-    def stream(self) -> str:
-        return "".join(c if c.isalnum() else "_" for c in self.prefix.upper()) + "_LOG"
-
-    @property
-    def stream_subjects(self) -> list[str]:
-        return [self.events("*"), self.checkpoints("*"), self.keys("*")]
-
-
-def message_id(site: str, first: int, last: int) -> str:
-    """``SITE:seq`` for one event, ``SITE:first-last`` for a run of events."""
-    return f"{site}:{first}" if first == last else f"{site}:{first}-{last}"
-
-
-# --- wire format -------------------------------------------------------------------------
-def _bad(what: str, value: object) -> ValidationError:
-    return ValidationError.single("message", "wire_format", str(value)[:80], f"bad {what}")
-
-
-def encode_events(site: str, events: Sequence[StoredEvent]) -> bytes:
-    rows = [
-        [e.seq, e.recorded_at, e.type, base64.b64encode(e.body).decode(), e.prev_hash.hex(),
-         e.hash.hex()]
-        for e in events
-    ]  # fmt: skip
-    return json.dumps({"v": WIRE_VERSION, "site": site, "events": rows}).encode()
-
-
-def decode_events(data: bytes) -> tuple[str, list[StoredEvent]]:
-    """Parse an events message; raise ValidationError if it is not one."""
-    try:
-        msg = json.loads(data)
-        site = msg["site"]
-        out = [
-            StoredEvent(site, int(r[0]), str(r[1]), str(r[2]), base64.b64decode(r[3]),
-                        bytes.fromhex(r[4]), bytes.fromhex(r[5]))
-            for r in msg["events"]
-        ]  # fmt: skip
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise _bad("events message", exc) from None
-    if not isinstance(site, str) or not out:
-        raise _bad("events message", "no site or no events")
-    return site, out
-
-
-def checkpoint_dict(cp: Checkpoint) -> dict[str, Any]:
-    return {
-        "site": cp.site, "seq": cp.seq, "hash": cp.hash.hex(), "signed_at": cp.signed_at,
-        "key_id": cp.key_id, "signature": base64.b64encode(cp.signature).decode(),
-    }  # fmt: skip
-
-
-def checkpoint_from(d: Mapping[str, Any]) -> Checkpoint:
-    try:
-        return Checkpoint(
-            str(d["site"]), int(d["seq"]), bytes.fromhex(d["hash"]), str(d["signed_at"]),
-            str(d["key_id"]), base64.b64decode(d["signature"]),
-        )  # fmt: skip
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _bad("checkpoint", exc) from None
-
-
-def witness_dict(w: Witness) -> dict[str, Any]:
-    return {
-        "site": w.site, "seq": w.seq, "witnessed_at": w.witnessed_at, "key_id": w.key_id,
-        "signature": base64.b64encode(w.signature).decode(),
-    }  # fmt: skip
-
-
-def witness_from(d: Mapping[str, Any]) -> Witness:
-    try:
-        return Witness(
-            str(d["site"]), int(d["seq"]), str(d["witnessed_at"]), str(d["key_id"]),
-            base64.b64decode(d["signature"]),
-        )  # fmt: skip
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _bad("witness", exc) from None
-
-
-def encode_checkpoint(cp: Checkpoint) -> bytes:
-    return json.dumps({"v": WIRE_VERSION, **checkpoint_dict(cp)}).encode()
-
-
-def decode_checkpoint(data: bytes) -> Checkpoint:
-    try:
-        d = json.loads(data)
-    except ValueError as exc:
-        raise _bad("checkpoint", exc) from None
-    if not isinstance(d, dict):
-        raise _bad("checkpoint", d)
-    return checkpoint_from(d)
-
-
-def encode_keys(site: str, keys: Sequence[DataKey]) -> bytes:
-    rows = [[c, k, base64.b64encode(w).decode(), t] for c, k, w, t in keys]
-    return json.dumps({"v": WIRE_VERSION, "site": site, "keys": rows}).encode()
-
-
-def decode_keys(data: bytes) -> tuple[str, list[DataKey]]:
-    try:
-        msg = json.loads(data)
-        keys = [(str(r[0]), str(r[1]), base64.b64decode(r[2]), str(r[3])) for r in msg["keys"]]
-        return str(msg["site"]), keys
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise _bad("keys message", exc) from None
-
-
-def chunk_events(
-    events: Iterator[StoredEvent], max_events: int, max_bytes: int
-) -> Iterator[list[StoredEvent]]:
-    """Runs of consecutive events, each at most ``max_events`` long and about ``max_bytes``."""
-    run: list[StoredEvent] = []
-    size = 0
-    for ev in events:
-        run.append(ev)
-        size += len(ev.body) * 4 // 3 + len(ev.type) + 200
-        if len(run) >= max_events or size >= max_bytes:
-            yield run
-            run, size = [], 0
-    if run:
-        yield run
-
-
-# --- message signatures --------------------------------------------------------------------
-# Every events and keys message carries the publishing site's Ed25519 signature in two
-# headers. The signed text binds the message to its site and seq range and, through a
-# SHA-256 digest, to its exact payload bytes (see docs/log-format.md).
-SIGNATURE_HEADER = "Postex-Signature"
-KEY_ID_HEADER = "Postex-Key-Id"
-
-
-@dataclass(frozen=True)
-class MessageSignature:
-    key_id: str
-    signature: bytes
-
-
-@dataclass(frozen=True)
-class MessageClaim:
-    """What a signed message says about itself: kind, site, seq range, last hash, payload."""
-
-    kind: str  # "events" or "keys"
-    site: str
-    first: int
-    last: int
-    last_hash: bytes
-    payload: bytes
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.first}-{self.last}" if self.kind == "events" else self.kind
-
-
-def message_text(claim: MessageClaim, key_id: str) -> bytes:
-    """The signed form: UTF-8 lines joined by LF, no trailing newline."""
-    return (
-        f"postex-message-v1\nkind={claim.kind}\nsite={claim.site}\nfirst={claim.first}\n"
-        f"last={claim.last}\nlast_hash={claim.last_hash.hex()}\n"
-        f"payload_sha256={hashlib.sha256(claim.payload).hexdigest()}\nkey_id={key_id}"
-    ).encode()
-
-
-def events_claim(site: str, events: Sequence[StoredEvent], payload: bytes) -> MessageClaim:
-    return MessageClaim("events", site, events[0].seq, events[-1].seq, events[-1].hash, payload)
-
-
-def keys_claim(site: str, payload: bytes) -> MessageClaim:
-    return MessageClaim("keys", site, 0, 0, b"", payload)
-
-
-def sign_message(signer: Signer, claim: MessageClaim) -> dict[str, str]:
-    """The signature headers of a message (the site's own key)."""
-    sig = signer.sign(message_text(claim, signer.key_id))
-    return {SIGNATURE_HEADER: base64.b64encode(sig).decode(), KEY_ID_HEADER: signer.key_id}
-
-
-def read_signature(headers: Mapping[str, str] | None) -> MessageSignature | None:
-    """The signature a message carries; None if it carries none (or an unreadable one)."""
-    if not headers or SIGNATURE_HEADER not in headers or KEY_ID_HEADER not in headers:
-        return None
-    try:
-        raw = base64.b64decode(headers[SIGNATURE_HEADER], validate=True)
-    except ValueError:
-        return None
-    return MessageSignature(headers[KEY_ID_HEADER], raw)
-
-
-def message_refusal(
-    claim: MessageClaim, sig: MessageSignature | None, site_keys: Mapping[str, Mapping[str, bytes]]
-) -> str | None:
-    """Why a message must be refused, or None if the site's trusted key signed it.
-
-    ``site_keys`` maps a site to its trusted public keys by key id: a key trusted for
-    another site (or the hub's own) does not sign for this one.
-    """
-    if sig is None:
-        return "unsigned"
-    raw = site_keys.get(claim.site, {}).get(sig.key_id)
-    if raw is None:
-        return f"signed with key {sig.key_id[:40]!r}, not a key trusted for {claim.site}"
-    try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            sig.signature, message_text(claim, sig.key_id)
-        )
-    except (InvalidSignature, ValueError):
-        return "signature does not match the message"
-    return None
-
-
-def site_code_ok(site: str) -> bool:
-    return 0 < len(site) <= 16 and site.isascii() and site.isalnum()
-
-
-# --- witnessing ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Witness:
-    """The hub's countersignature of a site checkpoint its copy agrees with."""
-
-    site: str
-    seq: int
-    witnessed_at: str
-    key_id: str
-    signature: bytes
-
-
-def witness_text(cp: Checkpoint, witnessed_at: str, key_id: str) -> bytes:
-    body = checkpoint_text(cp.site, cp.seq, cp.hash, cp.signed_at, cp.key_id)
-    return (
-        b"postex-witness-v1\n" + body + f"\nwitnessed_at={witnessed_at}\nwitness={key_id}".encode()
-    )
-
-
-def countersign(signer: Signer, cp: Checkpoint, witnessed_at: str) -> Witness:
-    sig = signer.sign(witness_text(cp, witnessed_at, signer.key_id))
-    return Witness(cp.site, cp.seq, witnessed_at, signer.key_id, sig)
-
-
-def witness_valid(w: Witness, cp: Checkpoint, trusted: Mapping[str, bytes]) -> bool:
-    raw = trusted.get(w.key_id)
-    if raw is None or (w.site, w.seq) != (cp.site, cp.seq):
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            w.signature, witness_text(cp, w.witnessed_at, w.key_id)
-        )
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-# --- ports ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Alarm:
     id: int
@@ -467,7 +188,7 @@ class Hub:
         :meth:`receive_events`. None (and an alarm, nothing stored) if it is refused; a
         message that is not an events message at all raises ValidationError."""
         if not site_code_ok(subject_site):
-            raise _bad("subject site", subject_site)
+            raise wire_format_error("subject site", subject_site)
         site, events = decode_events(data)
         if not self._check_message(subject_site, events_claim(site, events, data), sig):
             return None
@@ -478,7 +199,7 @@ class Hub:
     ) -> bool:
         """A keys message off the wire: kept only if the site's trusted key signed it."""
         if not site_code_ok(subject_site):
-            raise _bad("subject site", subject_site)
+            raise wire_format_error("subject site", subject_site)
         site, keys = decode_keys(data)
         if not self._check_message(subject_site, keys_claim(site, data), sig):
             return False
@@ -556,7 +277,7 @@ class Hub:
     def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
         """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""
         if not site_code_ok(cp.site):
-            raise _bad("checkpoint site", cp.site)
+            raise wire_format_error("checkpoint site", cp.site)
         if not signature_valid(cp, self.trusted):
             self._alarm(ChainFault(cp.site, cp.seq, "checkpoint signature is not valid"), "bad-sig")
             return None
