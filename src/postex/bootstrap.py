@@ -23,6 +23,7 @@ from postex.accounts.app.staff import UserRepository
 from postex.accounts.keys.kek import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
+from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
@@ -48,14 +49,7 @@ from postex.items.documents import PdfDocuments
 from postex.items.sql import core as _core  # noqa: F401
 from postex.items.sql import customer_api as _customer_api  # noqa: F401
 from postex.items.sql import serials as _serials  # noqa: F401
-from postex.items.sql.core import (
-    SqlCustomers,
-    SqlDataKeys,
-    SqlItems,
-    SqlTracking,
-    customers_p,
-    items_p,
-)
+from postex.items.sql.core import SqlItems, SqlTracking, items_p
 from postex.items.sql.customer_api import (
     SqlCustomerItems,
     SqlIdempotency,

@@ -22,10 +22,10 @@ from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
 from postex.incidents.app.advisories import ADVISORY_CLOSED, ADVISORY_PUBLISHED, ADVISORY_UPDATED
 from postex.items import events as ev
+from postex.items.app.timeline import TrackingRow
 from postex.items.sql.core import local_time
 from postex.tracking.app import partner_events as pe
 from postex.tracking.app import webhooks as wh
-from postex.tracking.app.public import TrackingRow
 from postex.tracking.sql import partners, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
 from postex.tracking.sql.schema import TRACKING_OPS_TABLES
