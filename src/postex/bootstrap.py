@@ -25,6 +25,7 @@ from postex.accounts.app.staff import UserRepository
 from postex.accounts.keys.kek import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
+from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
 from postex.accounts.sql.sessions import SqlSessions, SqlSignInThrottle, SqlTotp, totp_p
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
@@ -51,14 +52,7 @@ from postex.items.documents import PdfDocuments
 from postex.items.sql import core as _core  # noqa: F401
 from postex.items.sql import customer_api as _customer_api  # noqa: F401
 from postex.items.sql import serials as _serials  # noqa: F401
-from postex.items.sql.core import (
-    SqlCustomers,
-    SqlDataKeys,
-    SqlItems,
-    SqlTracking,
-    customers_p,
-    items_p,
-)
+from postex.items.sql.core import SqlItems, SqlTracking, items_p
 from postex.items.sql.customer_api import (
     SqlCustomerItems,
     SqlIdempotency,

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from postex.bootstrap import Container, build
 from postex.cli.main import app
 from postex.config import load_settings
-from postex.items.app.idempotency import ANSWERS_EXPIRED, expiry_chore, purge_expired
+from postex.items.app.idempotency import expiry_chore, purge_expired
+from postex.items.events import IdempotentAnswersExpired
 from postex.items.sql.customer_api import idempotency_answers
 from postex.kernel.errors import ConfigurationError
 from postex.server import create_app
@@ -112,7 +113,9 @@ def test_purge_removes_only_expired_answers_in_batches(
         assert chore() == 0
         assert _answers(cnode) == 1
         assert _post(client, bob, "b-1", "B-1") == (201, fresh[1], True)
-    expiries = [e for e in cnode.store.read_events("GBLALA") if e.type == ANSWERS_EXPIRED]
+    expiries = [
+        e for e in cnode.store.read_events("GBLALA") if e.type == IdempotentAnswersExpired.TYPE
+    ]
     assert [len(e.data["keys"]) for e in expiries] == [4, 2]
     live = cnode.store.projection_digest()
     cnode.store.rebuild()

@@ -178,7 +178,7 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
         "item.accepted.v1",
         "item.arrived_at_exchange.v1",
         "receptacle.opened.v1",
-        "receptacle.items_added.v1",
+        "receptacle.items_added.v2",
         "receptacle.closed.v1",
         "despatch.composed.v1",
         "despatch.closed.v1",

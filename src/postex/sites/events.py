@@ -83,7 +83,10 @@ class ReceptacleItemRemoved(Event):
     site: str
     item_id: str
     weight_g: int = field(metadata=doc("the weight it was accepted at, grams"))
-    held: bool = field(metadata=doc("it goes back to the held queue, not to accepted"))
+    # Logs written before a held item could be taken out lack the key: it was False.
+    held: bool = field(
+        default=False, metadata=doc("it goes back to the held queue, not to accepted")
+    )
 
 
 @dataclass(frozen=True, slots=True)

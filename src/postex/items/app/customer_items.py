@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from postex.eventlog.catalogue import Event
 from postex.eventlog.context import Context
-from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.idempotency import (
     AlreadyAnswered,
@@ -31,12 +31,12 @@ from postex.items.app.preadvice import (
     pre_advise,
     refusing_erased,
 )
+from postex.items.app.timeline import TrackingRow
 from postex.items.domain.items import PreAdvice
+from postex.items.events import ItemReferencesIndexed
 from postex.kernel.errors import KeyUnavailableError, NotFoundError
 from postex.kernel.ids import S10
-from postex.tracking.app.public import TrackingRow
 
-REFERENCES_INDEXED = "item.references_indexed.v1"
 REFERENCE_PURPOSE = "item-reference"
 Render = Callable[[list[ItemRecord], Sequence[PreAdvice]], dict[str, Any]]
 
@@ -84,21 +84,17 @@ def create_items(
     customer gets ForbiddenError (rule ``customer_erased``).
     """
 
-    def also(
-        uow: UnitOfWork, records: list[ItemRecord], advs: Sequence[PreAdvice]
-    ) -> list[AnyEvent]:
+    def also(uow: UnitOfWork, records: list[ItemRecord], advs: Sequence[PreAdvice]) -> list[Event]:
         if idem is not None:
             guard(ctx, uow, customer_id, idem)
-        events: list[AnyEvent] = []
+        events: list[Event] = []
         entries = [
             [r.id, reference_index(ctx, uow, customer_id, a.reference)]
             for r, a in zip(records, advs, strict=True)
             if a.reference
         ]
         if entries:
-            events.append(
-                NewEvent(REFERENCES_INDEXED, {"customer_id": customer_id, "entries": entries})
-            )
+            events.append(ItemReferencesIndexed(customer_id, entries))
         if idem is not None:
             events.append(answer_event(ctx, uow, customer_id, idem, status, render(records, advs)))
         return events

@@ -26,17 +26,17 @@ from typing import Any, Protocol
 
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.preadvice import refusing_erased
+from postex.items.events import (
+    IdempotencyClaimReleased,
+    IdempotencyKeyClaimed,
+    IdempotentAnswerRecorded,
+    IdempotentAnswersExpired,
+    IdempotentPlainAnswerRecorded,
+)
 from postex.kernel.errors import ConflictError, ValidationError
 
-IDEMPOTENT_ANSWER = "idempotency.answer_recorded.v1"
-ANSWERS_EXPIRED = "idempotency.answers_expired.v1"
-# Staff requests (site POSTs): claimed before the operation, answered or released after.
-KEY_CLAIMED = "idempotency.key_claimed.v1"
-CLAIM_RELEASED = "idempotency.claim_released.v1"
-PLAIN_ANSWER = "idempotency.plain_answer_recorded.v1"
 PENDING = 0  # the status of a claimed key whose answer is not recorded yet
 DEFAULT_RETENTION = timedelta(hours=24)
 PURGE_BATCH = 500
@@ -166,20 +166,17 @@ def answer_event(
     idem: Idempotency,
     status: int,
     response: dict[str, Any],
-) -> AnyEvent:
+) -> IdempotentAnswerRecorded:
     """The event that records ``response`` as the answer to this key (append it)."""
     sealed = ctx.vault.seal(
         uow, customer_id, _aad(customer_id, idem.key_sha256), {"response": response}
     )
-    return NewEvent(
-        IDEMPOTENT_ANSWER,
-        {
-            "customer_id": customer_id,
-            "key_sha256": idem.key_sha256,
-            "request_sha256": idem.request_sha256,
-            "status": status,
-            "sealed": sealed,
-        },
+    return IdempotentAnswerRecorded(
+        customer_id=customer_id,
+        key_sha256=idem.key_sha256,
+        request_sha256=idem.request_sha256,
+        status=status,
+        sealed=sealed,
     )
 
 
@@ -199,9 +196,7 @@ def purge_expired(
     with ctx.store.write(ctx.site) as uow:
         keys = uow.repo(IdempotencyRepository).expired(cutoff, limit)
         if keys:
-            uow.append(
-                [NewEvent(ANSWERS_EXPIRED, {"before": cutoff, "keys": [list(k) for k in keys]})]
-            )
+            uow.append([IdempotentAnswersExpired(before=cutoff, keys=[list(k) for k in keys])])
     return len(keys)
 
 
@@ -254,18 +249,7 @@ def claim(ctx: Context, scope: str, idem: Idempotency) -> Replay | None:
         found = _current(ctx, uow.repo(IdempotencyRepository).get(scope, idem.key_sha256), idem)
         if found is not None:
             return _plain(found, idem)
-        uow.append(
-            [
-                NewEvent(
-                    KEY_CLAIMED,
-                    {
-                        "scope": scope,
-                        "key_sha256": idem.key_sha256,
-                        "request_sha256": idem.request_sha256,
-                    },
-                )
-            ]
-        )
+        uow.append([IdempotencyKeyClaimed(scope, idem.key_sha256, idem.request_sha256)])
     return None
 
 
@@ -276,15 +260,12 @@ def answer_claim(
     with ctx.store.write(ctx.site) as uow:
         uow.append(
             [
-                NewEvent(
-                    PLAIN_ANSWER,
-                    {
-                        "scope": scope,
-                        "key_sha256": idem.key_sha256,
-                        "request_sha256": idem.request_sha256,
-                        "status": status,
-                        "body": body,
-                    },
+                IdempotentPlainAnswerRecorded(
+                    scope=scope,
+                    key_sha256=idem.key_sha256,
+                    request_sha256=idem.request_sha256,
+                    status=status,
+                    body=body,
                 )
             ]
         )
@@ -293,7 +274,7 @@ def answer_claim(
 def release_claim(ctx: Context, scope: str, idem: Idempotency) -> None:
     """Free a claimed key whose operation failed (only answers are kept)."""
     with ctx.store.write(ctx.site) as uow:
-        uow.append([NewEvent(CLAIM_RELEASED, {"scope": scope, "key_sha256": idem.key_sha256})])
+        uow.append([IdempotencyClaimReleased(scope, idem.key_sha256)])
 
 
 def run_once(

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from postex.accounts.app.customers import CustomerRepository
+from postex.eventlog.catalogue import Event
 from postex.eventlog.context import Context
-from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
-from postex.items import events as ev
 from postex.items.domain.items import ItemState, PreAdvice, transition
+from postex.items.events import ItemCancelled, ItemPreAdvised
 from postex.kernel.errors import (
     ConflictError,
     ForbiddenError,
@@ -74,6 +74,12 @@ class ItemRepository(Protocol):
 
     def last_serial(self, prefix: str) -> int | None: ...
 
+    def lock_items(self, item_ids: Sequence[str]) -> None:
+        """Hold these items until the write commits, so that another site's writer changing
+        them (accepting, cancelling) waits and then reads their new state (a no-op where
+        writers are serialised anyway)."""
+        ...
+
 
 class SerialRanges(Protocol):
     def last_serial_between(self, prefix: str, first: int, last: int) -> int | None:
@@ -81,7 +87,7 @@ class SerialRanges(Protocol):
         ...
 
 
-AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[AnyEvent]]
+AlsoRecord = Callable[[UnitOfWork, list[ItemRecord], Sequence[PreAdvice]], Sequence[Event]]
 
 
 @dataclass
@@ -155,23 +161,29 @@ def allocate_ids(
     return ids
 
 
+def pre_advised(
+    ctx: Context, uow: UnitOfWork, customer_id: str, item_id: str, advice: PreAdvice
+) -> ItemPreAdvised:
+    """The pre-advice event of one item, its personal and customs data sealed."""
+    return ItemPreAdvised(
+        item_id=item_id,
+        customer_id=customer_id,
+        origin_site=ctx.site,
+        service=advice.service.code,
+        destination=advice.destination,
+        weight_g=advice.weight_g,
+        customs_form=advice.customs_form,
+        has_goods=advice.contents.has_goods,
+        sealed=ctx.vault.seal(uow, customer_id, aad(customer_id, item_id), advice.personal()),
+        dimensions_mm=None if advice.dimensions is None else advice.dimensions.to_dict(),
+    )
+
+
 def item_event_body(
     ctx: Context, uow: UnitOfWork, customer_id: str, item_id: str, advice: PreAdvice
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "item_id": item_id,
-        "customer_id": customer_id,
-        "origin_site": ctx.site,
-        "service": advice.service.code,
-        "destination": advice.destination,
-        "weight_g": advice.weight_g,
-        "customs_form": advice.customs_form,
-        "has_goods": advice.contents.has_goods,
-        "sealed": ctx.vault.seal(uow, customer_id, aad(customer_id, item_id), advice.personal()),
-    }
-    if advice.dimensions is not None:
-        body["dimensions_mm"] = advice.dimensions.to_dict()
-    return body
+    """The body :func:`pre_advised` stores (benchmarks build many events from one)."""
+    return pre_advised(ctx, uow, customer_id, item_id, advice).to_body()
 
 
 def pre_advise(
@@ -191,34 +203,32 @@ def pre_advise(
             ctx.enforce(uow, "pre_advice", advice_subject(ctx, advice))
         ids = allocate_ids(uow, advices, ctx.country, ctx.serial_slot)
         events = [
-            NewEvent(
-                ev.ITEM_PRE_ADVISED, item_event_body(ctx, uow, customer_id, str(item_id), advice)
-            )
+            pre_advised(ctx, uow, customer_id, str(item_id), advice)
             for item_id, advice in zip(ids, advices, strict=True)
         ]
         stored = uow.append(events)
-        records = [record_from_event(e.data, e.recorded_at) for e in stored]
+        records = [record_from_event(e, s.recorded_at) for e, s in zip(events, stored, strict=True)]
         if also is not None:
             uow.append(also(uow, records, advices))
     return records
 
 
-def record_from_event(body: dict[str, Any], recorded_at: str) -> ItemRecord:
+def record_from_event(event: ItemPreAdvised, recorded_at: str) -> ItemRecord:
     """The projection row a fresh pre-advice event produces (saves a read-back)."""
     return ItemRecord(
-        id=body["item_id"],
-        customer_id=body["customer_id"],
-        origin_site=body["origin_site"],
-        service=body["service"],
+        id=event.item_id,
+        customer_id=event.customer_id,
+        origin_site=event.origin_site,
+        service=event.service,
         state=ItemState.PRE_ADVISED,
         held_from=None,
-        destination=body["destination"],
-        customs_form=body["customs_form"],
-        has_goods=body["has_goods"],
-        weight_g=body["weight_g"],
+        destination=event.destination,
+        customs_form=event.customs_form,
+        has_goods=event.has_goods,
+        weight_g=event.weight_g,
         created_at=recorded_at,
         updated_at=recorded_at,
-        sealed=body["sealed"],
+        sealed=event.sealed,
     )
 
 
@@ -266,24 +276,15 @@ def cancel_item(
     locked as acceptance locks it, and its state read only then, so exactly one of the two
     wins and the other is refused by the state rule (409 here, 422 state_cancelled there).
     """
-    from postex.sites.app.ops import SiteOpsRepository
-
     S10.parse(item_id)
     with ctx.store.write(ctx.site) as uow:
-        uow.repo(SiteOpsRepository).lock_items([item_id])
         repo = uow.repo(ItemRepository)
+        repo.lock_items([item_id])
         record = repo.get_owned(customer_id, item_id)
         if record is None:
             raise NotFoundError(f"no item {item_id}")
         transition(record.state, ItemState.CANCELLED, item_id)
-        uow.append(
-            [
-                NewEvent(
-                    ev.ITEM_CANCELLED,
-                    {"item_id": item_id, "customer_id": customer_id, "actor": actor},
-                )
-            ]
-        )
+        uow.append([ItemCancelled(item_id, customer_id, actor)])
         updated = repo.get_owned(customer_id, item_id)
     assert updated is not None
     return updated

@@ -32,19 +32,18 @@ from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
-from postex.items.app.customer_items import REFERENCES_INDEXED
-from postex.items.app.idempotency import (
-    ANSWERS_EXPIRED,
-    CLAIM_RELEASED,
-    IDEMPOTENT_ANSWER,
-    KEY_CLAIMED,
-    PENDING,
-    PLAIN_ANSWER,
-    StoredAnswer,
-)
+from postex.items.app.idempotency import PENDING, StoredAnswer
 from postex.items.app.preadvice import ItemFilter, ItemRecord
+from postex.items.app.timeline import TrackingRow
+from postex.items.events import (
+    IdempotencyClaimReleased,
+    IdempotencyKeyClaimed,
+    IdempotentAnswerRecorded,
+    IdempotentAnswersExpired,
+    IdempotentPlainAnswerRecorded,
+    ItemReferencesIndexed,
+)
 from postex.items.sql.core import SqlTracking, _item, item_select, owned_items_query
-from postex.tracking.app.public import TrackingRow
 
 idempotency_answers = Table(
     "idempotency_answers",
@@ -89,77 +88,74 @@ UPSERT_ANSWER = (
 )
 
 
-@customer_api_p.on_type(IDEMPOTENT_ANSWER)
-def _answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@customer_api_p.on(IdempotentAnswerRecorded)
+def _answer(conn: Connection, events: Sequence[StoredEvent[IdempotentAnswerRecorded]]) -> None:
     executemany(
         conn,
         UPSERT_ANSWER,
         [
-            (d["customer_id"], d["key_sha256"], d["request_sha256"], d["status"], d["sealed"],
-             e.recorded_at)
+            (d.customer_id, d.key_sha256, d.request_sha256, d.status, d.sealed, e.recorded_at)
             for e in events
-            for d in (e.data,)
-        ],
-    )  # fmt: skip
-
-
-@customer_api_p.on_type(KEY_CLAIMED)
-def _claimed(conn: Connection, events: Sequence[StoredEvent]) -> None:
-    executemany(
-        conn,
-        UPSERT_ANSWER,
-        [
-            (d["scope"], d["key_sha256"], d["request_sha256"], PENDING, "", e.recorded_at)
-            for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )
 
 
-@customer_api_p.on_type(PLAIN_ANSWER)
-def _plain_answer(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@customer_api_p.on(IdempotencyKeyClaimed)
+def _claimed(conn: Connection, events: Sequence[StoredEvent[IdempotencyKeyClaimed]]) -> None:
     executemany(
         conn,
         UPSERT_ANSWER,
         [
-            (d["scope"], d["key_sha256"], d["request_sha256"], d["status"],
-             json.dumps(d["body"], sort_keys=True, separators=(",", ":")), e.recorded_at)
+            (d.scope, d.key_sha256, d.request_sha256, PENDING, "", e.recorded_at)
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
+        ],
+    )
+
+
+@customer_api_p.on(IdempotentPlainAnswerRecorded)
+def _plain_answer(
+    conn: Connection, events: Sequence[StoredEvent[IdempotentPlainAnswerRecorded]]
+) -> None:
+    executemany(
+        conn,
+        UPSERT_ANSWER,
+        [
+            (d.scope, d.key_sha256, d.request_sha256, d.status,
+             json.dumps(d.body, sort_keys=True, separators=(",", ":")), e.recorded_at)
+            for e in events
+            for d in (e.event,)
         ],
     )  # fmt: skip
 
 
-@customer_api_p.on_type(CLAIM_RELEASED)
-def _released(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@customer_api_p.on(IdempotencyClaimReleased)
+def _released(conn: Connection, events: Sequence[StoredEvent[IdempotencyClaimReleased]]) -> None:
     executemany(
         conn,
         "DELETE FROM idempotency_answers WHERE customer_id = ? AND key_sha256 = ? AND status = ?",
-        [(e.data["scope"], e.data["key_sha256"], PENDING) for e in events],
+        [(e.event.scope, e.event.key_sha256, PENDING) for e in events],
     )
 
 
-@customer_api_p.on_type(ANSWERS_EXPIRED)
-def _expired(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@customer_api_p.on(IdempotentAnswersExpired)
+def _expired(conn: Connection, events: Sequence[StoredEvent[IdempotentAnswersExpired]]) -> None:
     executemany(
         conn,
         "DELETE FROM idempotency_answers WHERE customer_id = ? AND key_sha256 = ?"
         " AND created_at < ?",
-        [(customer_id, key, e.data["before"]) for e in events
-         for customer_id, key in e.data["keys"]],
+        [(customer_id, key, e.event.before) for e in events
+         for customer_id, key in e.event.keys],
     )  # fmt: skip
 
 
-@customer_api_p.on_type(REFERENCES_INDEXED)
-def _references(conn: Connection, events: Sequence[StoredEvent]) -> None:
+@customer_api_p.on(ItemReferencesIndexed)
+def _references(conn: Connection, events: Sequence[StoredEvent[ItemReferencesIndexed]]) -> None:
     executemany(
         conn,
         "INSERT INTO item_references (item_id, customer_id, reference_hmac) VALUES (?, ?, ?)",
-        [
-            (item_id, e.data["customer_id"], ref)
-            for e in events
-            for item_id, ref in e.data["entries"]
-        ],
+        [(item_id, e.event.customer_id, ref) for e in events for item_id, ref in e.event.entries],
     )
 
 

@@ -12,17 +12,15 @@ from typing import Any
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import AnyEvent, NewEvent
-from postex.items.app.preadvice import ItemRecord
+from postex.eventlog.events import AnyEvent
+from postex.items.app.preadvice import ItemRecord, ItemRepository
 from postex.items.domain.items import ItemState
 from postex.kernel.errors import FieldError, HeldError, ValidationError
 from postex.kernel.ids import S10
 from postex.kernel.reference import services
 from postex.sites.app.ops import SITE_ROLES, SiteOps, SiteOpsRepository
 from postex.sites.domain.receptacles import weight_error
-
-ITEM_ACCEPTED = "item.accepted.v1"
-ITEM_AT_EXCHANGE = "item.arrived_at_exchange.v1"
+from postex.sites.events import ItemAccepted, ItemArrivedAtExchange
 
 WHY_NOT = {
     ItemState.CANCELLED: "the sender cancelled it: return it to the sender",
@@ -126,7 +124,7 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
     with ops.ctx.store.write(site.code) as uow:
         repo = uow.repo(SiteOpsRepository)
         # Another site may be scanning the same item right now: lock, then read its state.
-        repo.lock_items([s.item_id for s in scans])
+        uow.repo(ItemRepository).lock_items([s.item_id for s in scans])
         records = repo.items([s.item_id for s in scans])
         held = [r.id for r in records.values() if r.state == ItemState.HELD]
         if held:
@@ -147,22 +145,11 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
             ops.ctx.enforce(uow, "acceptance", item_subject(records[scan.item_id], site.code))
         # All EMAs, then all EMBs: projections write each run of one type in one batch.
         events: list[AnyEvent] = [
-            NewEvent(
-                ITEM_ACCEPTED,
-                {
-                    "item_id": scan.item_id,
-                    "site": site.code,
-                    "weight_g": scan.weight_g,
-                    "declared_g": records[scan.item_id].weight_g,
-                },
-            )
+            ItemAccepted(scan.item_id, site.code, scan.weight_g, records[scan.item_id].weight_g)
             for scan in scans
         ]
         if site.is_office_of_exchange:
-            events += [
-                NewEvent(ITEM_AT_EXCHANGE, {"item_id": scan.item_id, "site": site.code})
-                for scan in scans
-            ]
+            events += [ItemArrivedAtExchange(scan.item_id, site.code) for scan in scans]
         events.append(
             audit_event(p.actor(), "items.accepted", site.code, details={"count": len(scans)})
         )

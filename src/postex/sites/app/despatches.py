@@ -10,11 +10,10 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import AnyEvent, NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.items.app.preadvice import ItemRecord, aad
 from postex.items.domain.items import ItemState, transition
@@ -47,11 +46,13 @@ from postex.sites.domain.despatches import (
     next_serial,
 )
 from postex.sites.domain.receptacles import ReceptacleState
+from postex.sites.events import (
+    DespatchClosed,
+    DespatchComposed,
+    DespatchHandedOver,
+    DespatchMessageWritten,
+)
 
-DESPATCH_COMPOSED = "despatch.composed.v1"
-DESPATCH_CLOSED = "despatch.closed.v1"
-DESPATCH_HANDED_OVER = "despatch.handed_over.v1"
-DESPATCH_MESSAGE_WRITTEN = "despatch.message_written.v1"
 # An ITMATT part holds at most this many items, so that no event outgrows a replication
 # message (NATS allows 1 MB by default; a sealed item is about 2 KB).
 ITMATT_MAX_ITEMS = 200
@@ -120,22 +121,20 @@ def compose(ops: SiteOps, p: Principal, site_code: str, refs: Sequence[str]) -> 
         check_composition(s9s, [str(x.s9) for x in pending if x.id not in listed])
         if d.serial != next_serial(repo.last_despatch_serial(site.code, key, d.year_digit)):
             raise ConflictError(f"despatch {d} exists already", rule="despatch_exists")
-        body = {
-            "despatch_id": str(d),
-            "site": site.code,
-            "destination": d.destination,
-            "category": d.category,
-            "subclass": d.subclass,
-            "year_digit": d.year_digit,
-            "serial": d.serial,
-            "form": bill_form(d.subclass),
-            "receptacle_ids": [r.id for r in records],
-            "item_count": sum(r.item_count for r in records),
-            "gross_weight_g": sum(r.gross_weight_g or 0 for r in records),
-        }
-        uow.append(
-            [NewEvent(DESPATCH_COMPOSED, body), audit_event(p.actor(), "despatch.composed", str(d))]
+        composed = DespatchComposed(
+            despatch_id=str(d),
+            site=site.code,
+            destination=d.destination,
+            category=d.category,
+            subclass=d.subclass,
+            year_digit=d.year_digit,
+            serial=d.serial,
+            form=bill_form(d.subclass),
+            receptacle_ids=[r.id for r in records],
+            item_count=sum(r.item_count for r in records),
+            gross_weight_g=sum(r.gross_weight_g or 0 for r in records),
         )
+        uow.append([composed, audit_event(p.actor(), "despatch.composed", str(d))])
         return _get(uow, site.code, str(d))
 
 
@@ -186,22 +185,21 @@ def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) 
 
 def _message(
     d: DespatchRecord, kind: str, part: int, content: str, customer_id: str | None
-) -> AnyEvent:
-    body = {
-        "despatch_id": d.id,
-        "site": d.site,
-        "kind": kind,
-        "part": f"{part:03d}",
-        "customer_id": customer_id,
-        "content": content,
-        "sealed": customer_id is not None,
-    }
-    return NewEvent(DESPATCH_MESSAGE_WRITTEN, body)
+) -> DespatchMessageWritten:
+    return DespatchMessageWritten(
+        despatch_id=d.id,
+        site=d.site,
+        kind=kind,
+        part=f"{part:03d}",
+        customer_id=customer_id,
+        content=content,
+        sealed=customer_id is not None,
+    )
 
 
 def _itmatt(
     ops: SiteOps, uow: UnitOfWork, d: DespatchRecord, items: list[ItemRecord], now: str
-) -> list[AnyEvent]:
+) -> list[DespatchMessageWritten]:
     """ITMATT per customer (at most ITMATT_MAX_ITEMS items each), sealed under its data key."""
     by_customer: dict[str, list[tuple[ItemRecord, dict[str, Any]]]] = defaultdict(list)
     for item in items:
@@ -210,7 +208,7 @@ def _itmatt(
                 uow, item.customer_id, aad(item.customer_id, item.id), item.sealed
             )
             by_customer[item.customer_id].append((item, personal))
-    out: list[AnyEvent] = []
+    out: list[DespatchMessageWritten] = []
     for customer_id, group in sorted(by_customer.items()):
         for i in range(0, len(group), ITMATT_MAX_ITEMS):
             n = len(out) + 1
@@ -256,7 +254,7 @@ def close_despatch(
         predes = ops.docs.predes(d, contents, plan, f"PREDES-{d.id}", now)
         uow.append(
             [
-                NewEvent(DESPATCH_CLOSED, _movement(d, plan, items)),
+                _movement(DespatchClosed, d, plan, items),
                 _message(d, "predes", 1, predes.decode(), None),
                 *_itmatt(ops, uow, d, items, now),
                 audit_event(p.actor(), "despatch.closed", d.id, details={"flight": plan.flight}),
@@ -265,16 +263,21 @@ def close_despatch(
         return _get(uow, site.code, d.id)
 
 
-def _movement(d: DespatchRecord, plan: Transport, items: Sequence[ItemRecord]) -> dict[str, Any]:
-    """The body of a despatch's close or handover: its flight and the items it moves."""
-    return {
-        "despatch_id": d.id,
-        "site": d.site,
-        "carrier": plan.carrier,
-        "flight": plan.flight,
-        "flight_date": plan.flight_date.isoformat(),
-        "item_ids": [i.id for i in items],
-    }
+Movement = TypeVar("Movement", DespatchClosed, DespatchHandedOver)
+
+
+def _movement(
+    event: type[Movement], d: DespatchRecord, plan: Transport, items: Sequence[ItemRecord]
+) -> Movement:
+    """A despatch's close or handover: its flight and the items it moves."""
+    return event(
+        despatch_id=d.id,
+        site=d.site,
+        carrier=plan.carrier,
+        flight=plan.flight,
+        flight_date=plan.flight_date.isoformat(),
+        item_ids=[i.id for i in items],
+    )
 
 
 def hand_over(
@@ -298,7 +301,7 @@ def hand_over(
         cardit = ops.docs.cardit(d, receptacles, plan, f"CARDIT-{d.id}", ops.ctx.now_text())
         uow.append(
             [
-                NewEvent(DESPATCH_HANDED_OVER, _movement(d, plan, items)),
+                _movement(DespatchHandedOver, d, plan, items),
                 _message(d, "cardit", 1, cardit.decode(), None),
                 audit_event(
                     p.actor(), "despatch.handed_over", d.id, details={"flight": plan.flight}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import AnyEvent, NewEvent
+from postex.eventlog.events import AnyEvent
 from postex.kernel.errors import FieldError, ForbiddenError, ValidationError
 from postex.sites.app.ops import (
     CarrierReport,
@@ -22,8 +22,8 @@ from postex.sites.app.ops import (
     SiteOpsRepository,
 )
 from postex.sites.domain.despatches import DespatchState
+from postex.sites.events import DespatchCarrierReported
 
-DESPATCH_CARRIER_REPORTED = "despatch.carrier_reported.v1"
 ORDER = {None: 0, "74": 1, "21": 2}
 AFTER_HANDOVER = {DespatchState.HANDED_OVER, DespatchState.IN_CUSTODY, DespatchState.DELIVERED}
 
@@ -91,18 +91,15 @@ def record_resdit(ops: SiteOps, p: Principal, data: bytes) -> ResditOutcome:
                     continue
                 status[r.id] = report.code
                 events.append(
-                    NewEvent(
-                        DESPATCH_CARRIER_REPORTED,
-                        {
-                            "despatch_id": d.id,
-                            "site": site,
-                            "receptacle_id": r.id,
-                            "s9": r.s9,
-                            "code": report.code,
-                            "occurred_at": report.occurred_at,
-                            "location": report.location,
-                            "partner": p.subject,
-                        },
+                    DespatchCarrierReported(
+                        despatch_id=d.id,
+                        site=site,
+                        receptacle_id=r.id,
+                        s9=report.s9,  # the receptacle was found by it: r.s9 is the same
+                        code=report.code,
+                        occurred_at=report.occurred_at,
+                        location=report.location,
+                        partner=p.subject,
                     )
                 )
             if events:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
 from postex.eventlog.context import new_id
-from postex.eventlog.events import NewEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.incidents.app.policy import HoldRepository
 from postex.items.app.preadvice import ItemRecord
@@ -38,11 +37,13 @@ from postex.sites.app.ops import (
 )
 from postex.sites.domain.despatches import next_serial
 from postex.sites.domain.receptacles import ReceptacleState, Series, check_closing, closed_id, fits
-
-RECEPTACLE_OPENED = "receptacle.opened.v1"
-RECEPTACLE_ITEMS_ADDED = "receptacle.items_added.v1"
-RECEPTACLE_ITEM_REMOVED = "receptacle.item_removed.v1"
-RECEPTACLE_CLOSED = "receptacle.closed.v1"
+from postex.sites.events import (
+    BaggedItem,
+    ReceptacleClosed,
+    ReceptacleItemRemoved,
+    ReceptacleItemsAdded,
+    ReceptacleOpened,
+)
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,12 @@ def open_receptacle(
     with ops.ctx.store.write(site.code) as uow:
         uow.append(
             [
-                NewEvent(
-                    RECEPTACLE_OPENED,
-                    {
-                        "receptacle_id": rid,
-                        "site": site.code,
-                        "destination": series.destination,
-                        "category": series.category,
-                        "subclass": series.subclass,
-                    },
+                ReceptacleOpened(
+                    receptacle_id=rid,
+                    site=site.code,
+                    destination=series.destination,
+                    category=series.category,
+                    subclass=series.subclass,
                 ),
                 audit_event(p.actor(), "receptacle.opened", rid),
             ]
@@ -175,7 +173,7 @@ def add_items(
         errors: list[FieldError] = []
         seen: set[str] = set()
         content = r.content_g
-        weights = []
+        bagged: list[BaggedItem] = []
         for i, item_id in enumerate(item_ids):
             h = handling.get(item_id)
             found = _fit_problems(
@@ -188,7 +186,7 @@ def add_items(
             if not found and (over := fits(content, weight, ops.rules.receptacle_limit_g)):
                 found = [over]
             content += weight
-            weights.append(weight)
+            bagged.append(BaggedItem(item_id, weight))
             errors.extend(e.at(f"item_ids[{i}]") for e in found)
         if errors:
             raise ValidationError(errors)
@@ -196,15 +194,7 @@ def add_items(
             ops.ctx.enforce(uow, "receptacle", item_subject(items[item_id], site.code))
         uow.append(
             [
-                NewEvent(
-                    RECEPTACLE_ITEMS_ADDED,
-                    {
-                        "receptacle_id": rid,
-                        "site": site.code,
-                        "item_ids": list(item_ids),
-                        "weights_g": weights,
-                    },
-                ),
+                ReceptacleItemsAdded.of(rid, site.code, bagged),
                 audit_event(
                     p.actor(), "receptacle.items_added", rid, details={"count": len(item_ids)}
                 ),
@@ -229,15 +219,12 @@ def remove_item(
         held = repo.items([item_id])[item_id].state == ItemState.HELD
         uow.append(
             [
-                NewEvent(
-                    RECEPTACLE_ITEM_REMOVED,
-                    {
-                        "receptacle_id": rid,
-                        "site": site.code,
-                        "item_id": item_id,
-                        "weight_g": h.measured_g,
-                        "held": held,
-                    },
+                ReceptacleItemRemoved(
+                    receptacle_id=rid,
+                    site=site.code,
+                    item_id=item_id,
+                    weight_g=h.measured_g,
+                    held=held,
                 ),
                 audit_event(
                     p.actor(), "receptacle.item_removed", rid, details={"item_id": item_id}
@@ -290,19 +277,16 @@ def close_receptacle(
         )
         uow.append(
             [
-                NewEvent(
-                    RECEPTACLE_CLOSED,
-                    {
-                        "receptacle_id": rid,
-                        "site": site.code,
-                        "s9": str(s9),
-                        "gross_weight_g": gross,
-                        "year_digit": year,
-                        "despatch_serial": serial,
-                        "receptacle_serial": s9.receptacle_serial,
-                        "highest": s9.highest,
-                        "registered": s9.registered,
-                    },
+                ReceptacleClosed(
+                    receptacle_id=rid,
+                    site=site.code,
+                    s9=str(s9),
+                    gross_weight_g=gross,
+                    year_digit=year,
+                    despatch_serial=serial,
+                    receptacle_serial=s9.receptacle_serial,
+                    highest=s9.highest,
+                    registered=s9.registered,
                 ),
                 audit_event(p.actor(), "receptacle.closed", rid, details={"s9": str(s9)}),
             ]

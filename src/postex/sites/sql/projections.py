@@ -15,10 +15,19 @@ from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
 from postex.eventlog.sql.schema import metadata
 from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
-from postex.sites.app import acceptance as acc
-from postex.sites.app import despatches as dsp
-from postex.sites.app import receptacles as rcp
-from postex.sites.app.messages import DESPATCH_CARRIER_REPORTED
+from postex.sites.events import (
+    DespatchCarrierReported,
+    DespatchClosed,
+    DespatchComposed,
+    DespatchHandedOver,
+    DespatchMessageWritten,
+    ItemAccepted,
+    ItemArrivedAtExchange,
+    ReceptacleClosed,
+    ReceptacleItemRemoved,
+    ReceptacleItemsAdded,
+    ReceptacleOpened,
+)
 
 staff_users = Table(
     "staff_users",
@@ -115,112 +124,108 @@ despatch_messages = Table(
 site_p = projection(
     "site_ops", staff_users, item_handling, receptacles, despatches, despatch_messages
 )
-Events = Sequence[StoredEvent]
 
 
-@site_p.on_type(UserCreated.TYPE)
-def _user_created(conn: Connection, events: Events) -> None:
+@site_p.on(UserCreated)
+def _user_created(conn: Connection, events: Sequence[StoredEvent[UserCreated]]) -> None:
     executemany(
         conn,
         "INSERT INTO staff_users (id, username, role, site, password_hash,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (d["user_id"], d["username"], d["role"], d["site"], d["password_hash"], e.recorded_at)
+            (d.user_id, d.username, d.role, d.site, d.password_hash, e.recorded_at)
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )
 
 
-@site_p.on_type(acc.ITEM_ACCEPTED)
-def _accepted(conn: Connection, events: Events) -> None:
-    set_state(conn, [("accepted", None, e.recorded_at, e.data["item_id"]) for e in events])
+@site_p.on(ItemAccepted)
+def _accepted(conn: Connection, events: Sequence[StoredEvent[ItemAccepted]]) -> None:
+    set_state(conn, [("accepted", None, e.recorded_at, e.event.item_id) for e in events])
     executemany(
         conn,
         "INSERT INTO item_handling (item_id, site, accepted_at, measured_g) VALUES (?, ?, ?, ?)",
-        [
-            (d["item_id"], d["site"], e.recorded_at, d["weight_g"])
-            for e in events
-            for d in (e.data,)
-        ],
+        [(d.item_id, d.site, e.recorded_at, d.weight_g) for e in events for d in (e.event,)],
     )
     executemany(
         conn,
         TRACKING_INSERT,
-        [tracking_row(e, e.data["item_id"], "EMA", e.data["site"]) for e in events],
+        [tracking_row(e, e.event.item_id, "EMA", e.event.site) for e in events],
     )
 
 
-@site_p.on_type(acc.ITEM_AT_EXCHANGE)
-def _at_exchange(conn: Connection, events: Events) -> None:
+@site_p.on(ItemArrivedAtExchange)
+def _at_exchange(conn: Connection, events: Sequence[StoredEvent[ItemArrivedAtExchange]]) -> None:
     executemany(
         conn,
         TRACKING_INSERT,
-        [tracking_row(e, e.data["item_id"], "EMB", e.data["site"]) for e in events],
+        [tracking_row(e, e.event.item_id, "EMB", e.event.site) for e in events],
     )
 
 
-@site_p.on_type(rcp.RECEPTACLE_OPENED)
-def _opened(conn: Connection, events: Events) -> None:
+@site_p.on(ReceptacleOpened)
+def _opened(conn: Connection, events: Sequence[StoredEvent[ReceptacleOpened]]) -> None:
     executemany(
         conn,
         "INSERT INTO receptacles (id, site, destination, category, subclass,"
         " state, opened_at, item_count, content_g) VALUES (?, ?, ?, ?, ?, 'open', ?, 0, 0)",
         [
             (
-                d["receptacle_id"],
-                d["site"],
-                d["destination"],
-                d["category"],
-                d["subclass"],
+                d.receptacle_id,
+                d.site,
+                d.destination,
+                d.category,
+                d.subclass,
                 e.recorded_at,
             )
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )
 
 
-@site_p.on_type(rcp.RECEPTACLE_ITEMS_ADDED)
-def _added(conn: Connection, events: Events) -> None:
+@site_p.on(ReceptacleItemsAdded)
+def _added(conn: Connection, events: Sequence[StoredEvent[ReceptacleItemsAdded]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
+        bagged = d.bagged()
         executemany(
             conn,
             "UPDATE item_handling SET receptacle_id = ? WHERE item_id = ?",
-            [(d["receptacle_id"], i) for i in d["item_ids"]],
+            [(d.receptacle_id, b.item_id) for b in bagged],
         )
-        set_state(conn, [("in_receptacle", None, e.recorded_at, i) for i in d["item_ids"]])
+        set_state(conn, [("in_receptacle", None, e.recorded_at, b.item_id) for b in bagged])
         executemany(
             conn,
             "UPDATE receptacles SET item_count = item_count + ?,"
             " content_g = content_g + ? WHERE id = ?",
-            [(len(d["item_ids"]), sum(d["weights_g"]), d["receptacle_id"])],
+            [(len(bagged), sum(b.weight_g for b in bagged), d.receptacle_id)],
         )
 
 
-@site_p.on_type(rcp.RECEPTACLE_ITEM_REMOVED)
-def _removed(conn: Connection, events: Events) -> None:
+@site_p.on(ReceptacleItemRemoved)
+def _removed(conn: Connection, events: Sequence[StoredEvent[ReceptacleItemRemoved]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "UPDATE item_handling SET receptacle_id = NULL WHERE item_id = ?",
-            [(d["item_id"],)],
+            [(d.item_id,)],
         )
         # A held item taken out stays held, and returns to "accepted" when released.
-        state, held_from = ("held", "accepted") if d.get("held") else ("accepted", None)
-        set_state(conn, [(state, held_from, e.recorded_at, d["item_id"])])
+        state, held_from = ("held", "accepted") if d.held else ("accepted", None)
+        set_state(conn, [(state, held_from, e.recorded_at, d.item_id)])
         executemany(
             conn,
             "UPDATE receptacles SET item_count = item_count - 1,"
             " content_g = content_g - ? WHERE id = ?",
-            [(d["weight_g"], d["receptacle_id"])],
+            [(d.weight_g, d.receptacle_id)],
         )
 
 
-@site_p.on_type(rcp.RECEPTACLE_CLOSED)
-def _closed(conn: Connection, events: Events) -> None:
+@site_p.on(ReceptacleClosed)
+def _closed(conn: Connection, events: Sequence[StoredEvent[ReceptacleClosed]]) -> None:
     executemany(
         conn,
         "UPDATE receptacles SET state = 'closed', closed_at = ?, s9 = ?,"
@@ -229,23 +234,23 @@ def _closed(conn: Connection, events: Events) -> None:
         [
             (
                 e.recorded_at,
-                d["s9"],
-                d["gross_weight_g"],
-                d["year_digit"],
-                d["despatch_serial"],
-                d["receptacle_serial"],
-                d["receptacle_id"],
+                d.s9,
+                d.gross_weight_g,
+                d.year_digit,
+                d.despatch_serial,
+                d.receptacle_serial,
+                d.receptacle_id,
             )
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )
 
 
-@site_p.on_type(dsp.DESPATCH_COMPOSED)
-def _composed(conn: Connection, events: Events) -> None:
+@site_p.on(DespatchComposed)
+def _composed(conn: Connection, events: Sequence[StoredEvent[DespatchComposed]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "INSERT INTO despatches (id, site, destination, category, subclass,"
@@ -253,100 +258,102 @@ def _composed(conn: Connection, events: Events) -> None:
             " gross_weight_g) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
             [
                 (
-                    d["despatch_id"],
-                    d["site"],
-                    d["destination"],
-                    d["category"],
-                    d["subclass"],
-                    d["year_digit"],
-                    d["serial"],
-                    d["form"],
+                    d.despatch_id,
+                    d.site,
+                    d.destination,
+                    d.category,
+                    d.subclass,
+                    d.year_digit,
+                    d.serial,
+                    d.form,
                     e.recorded_at,
-                    len(d["receptacle_ids"]),
-                    d["item_count"],
-                    d["gross_weight_g"],
+                    len(d.receptacle_ids),
+                    d.item_count,
+                    d.gross_weight_g,
                 )
             ],
         )
-        rows = [(d["despatch_id"], r) for r in d["receptacle_ids"]]
+        rows = [(d.despatch_id, r) for r in d.receptacle_ids]
         executemany(
             conn, "UPDATE receptacles SET state = 'in_despatch', despatch_id = ? WHERE id = ?", rows
         )
         executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
 
 
-@site_p.on_type(dsp.DESPATCH_MESSAGE_WRITTEN)
-def _message_written(conn: Connection, events: Events) -> None:
+@site_p.on(DespatchMessageWritten)
+def _message_written(
+    conn: Connection, events: Sequence[StoredEvent[DespatchMessageWritten]]
+) -> None:
     executemany(
         conn,
         "INSERT INTO despatch_messages (despatch_id, kind, part, customer_id,"
         " content, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                d["despatch_id"],
-                d["kind"],
-                d["part"],
-                d["customer_id"],
-                d["content"],
-                d["sealed"],
+                d.despatch_id,
+                d.kind,
+                d.part,
+                d.customer_id,
+                d.content,
+                d.sealed,
                 e.recorded_at,
             )
             for e in events
-            for d in (e.data,)
+            for d in (e.event,)
         ],
     )
 
 
-@site_p.on_type(dsp.DESPATCH_CLOSED)
-def _despatch_closed(conn: Connection, events: Events) -> None:
+@site_p.on(DespatchClosed)
+def _despatch_closed(conn: Connection, events: Sequence[StoredEvent[DespatchClosed]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "UPDATE despatches SET state = 'closed', closed_at = ?, carrier = ?,"
             " flight = ?, flight_date = ? WHERE id = ?",
-            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.despatch_id)],
         )
-        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d["item_ids"]])
+        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d.item_ids])
 
 
-@site_p.on_type(dsp.DESPATCH_HANDED_OVER)
-def _handed_over(conn: Connection, events: Events) -> None:
+@site_p.on(DespatchHandedOver)
+def _handed_over(conn: Connection, events: Sequence[StoredEvent[DespatchHandedOver]]) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "UPDATE despatches SET state = 'handed_over', handed_over_at = ?,"
             " carrier = ?, flight = ?, flight_date = ? WHERE id = ?",
-            [(e.recorded_at, d["carrier"], d["flight"], d["flight_date"], d["despatch_id"])],
+            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.despatch_id)],
         )
-        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d["item_ids"]])
-        executemany(
-            conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d["site"]) for i in d["item_ids"]]
-        )
+        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d.item_ids])
+        executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d.site) for i in d.item_ids])
 
 
-@site_p.on_type(DESPATCH_CARRIER_REPORTED)
-def _carrier_reported(conn: Connection, events: Events) -> None:
+@site_p.on(DespatchCarrierReported)
+def _carrier_reported(
+    conn: Connection, events: Sequence[StoredEvent[DespatchCarrierReported]]
+) -> None:
     for e in events:
-        d = e.data
+        d = e.event
         executemany(
             conn,
             "UPDATE receptacles SET carrier_status = ? WHERE id = ?",
-            [(d["code"], d["receptacle_id"])],
+            [(d.code, d.receptacle_id)],
         )
         executemany(
             conn,
             "UPDATE item_handling SET carrier_status = ? WHERE receptacle_id = ?",
-            [(d["code"], d["receptacle_id"])],
+            [(d.code, d.receptacle_id)],
         )
-        if d["code"] == "74":
+        if d.code == "74":
             executemany(
                 conn,
                 "UPDATE despatches SET state = CASE WHEN state = 'handed_over'"
                 " THEN 'in_custody' ELSE state END, custody_at = COALESCE(custody_at, ?)"
                 " WHERE id = ?",
-                [(d["occurred_at"], d["despatch_id"])],
+                [(d.occurred_at, d.despatch_id)],
             )
         else:
             executemany(
@@ -355,7 +362,7 @@ def _carrier_reported(conn: Connection, events: Events) -> None:
                 " WHERE id = ? AND NOT EXISTS (SELECT 1 FROM receptacles r WHERE"
                 " r.despatch_id = despatches.id AND COALESCE(r.carrier_status, '')"
                 " <> '21')",
-                [(d["occurred_at"], d["despatch_id"])],
+                [(d.occurred_at, d.despatch_id)],
             )
 
 

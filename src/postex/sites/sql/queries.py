@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,9 +68,6 @@ def _handling(m: Any) -> HandlingRecord:
 
 
 CHUNK = 900  # stays under SQLite's bound-parameter limit
-# Advisory-lock key space of item stripes (two-int keys: apart from the site writer locks).
-ITEM_LOCKS = 0x50535458  # "PSTX"
-ITEM_STRIPES = 64
 # The sealed data comes from the item's pre-advice event (see core.ITEMS_WITH_ADVICE).
 ITEM_COLUMNS = ", ".join(
     "events.body" if f == "sealed" else f"items.{f}" for f in ItemRecord.__dataclass_fields__
@@ -104,19 +100,6 @@ class SqlSiteOps:
             f"SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_ADVICE} WHERE items.id IN", item_ids
         )
         return {r[0]: _item_row(r) for r in rows}
-
-    def lock_items(self, item_ids: Sequence[str]) -> None:
-        # SQLite: BEGIN IMMEDIATE already serialises every writer. PostgreSQL: writers of
-        # different sites run at once (one advisory lock per site), so the items are locked
-        # too: by stripe (crc32 of the id into ITEM_STRIPES transaction advisory locks, in
-        # order, so batches cannot deadlock). Row locks (SELECT ... FOR UPDATE) would do the
-        # same but cost a third of batch-acceptance throughput (a WAL record per item); a
-        # single scan takes one stripe, a batch at most ITEM_STRIPES locks and no writes.
-        if self.conn.dialect.name != "postgresql" or not item_ids:
-            return
-        stripes = sorted({zlib.crc32(i.encode()) % ITEM_STRIPES for i in item_ids})
-        locks = ", ".join(f"pg_advisory_xact_lock({ITEM_LOCKS}, {n})" for n in stripes)
-        self.conn.exec_driver_sql(f"SELECT {locks}")
 
     def handling(self, item_ids: Sequence[str]) -> dict[str, HandlingRecord]:
         rows = self._in(f"SELECT {HANDLING_COLUMNS} FROM item_handling WHERE item_id IN", item_ids)

@@ -7,24 +7,12 @@ from typing import Protocol
 
 from postex.accounts.app.partners import office_name
 from postex.eventlog.context import Context
+from postex.items.app.timeline import TrackingRow
 from postex.kernel.countries import country_name
 from postex.kernel.errors import NotFoundError
 from postex.kernel.ids import S10
 from postex.kernel.reference import services
 from postex.tracking.domain import Status, event_codes
-
-
-@dataclass(frozen=True)
-class TrackingRow:
-    item_id: str
-    code: str
-    occurred_at: str
-    occurred_utc: str
-    office: str | None
-    reason: str | None
-    source: str
-    site: str
-    seq: int
 
 
 class TrackingRepository(Protocol):

@@ -21,9 +21,9 @@ from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
 from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
+from postex.items.app.timeline import TrackingRow
 from postex.items.events import ItemPreAdvised
 from postex.items.sql.core import local_time
-from postex.tracking.app.public import TrackingRow
 from postex.tracking.events import (
     PartnerEventRecorded,
     WebhookDeleted,

@@ -1,0 +1,88 @@
+"""Customers projection and the repositories of customer accounts and their data keys.
+
+The data keys are not a projection: they live outside the log (a wrapped key per
+customer), so that erasure can destroy them; a rebuild leaves them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from postex.accounts.app.customers import CustomerRecord
+from postex.accounts.events import CustomerCreated, CustomerErased
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql import schema
+from postex.eventlog.sql.fast import executemany
+from postex.eventlog.sql.projections import projection
+
+customers_p = projection("customers", schema.customers)
+
+
+@customers_p.on(CustomerCreated)
+def _customer_created(conn: Connection, events: Sequence[StoredEvent[CustomerCreated]]) -> None:
+    executemany(
+        conn,
+        "INSERT INTO customers (id, name, created_at, erased_at) VALUES (?, ?, ?, NULL)",
+        [(e.event.customer_id, e.event.name, e.recorded_at) for e in events],
+    )
+
+
+@customers_p.on(CustomerErased)
+def _customer_erased(conn: Connection, events: Sequence[StoredEvent[CustomerErased]]) -> None:
+    executemany(
+        conn,
+        "UPDATE customers SET erased_at = ? WHERE id = ?",
+        [(e.recorded_at, e.event.customer_id) for e in events],
+    )
+
+
+class SqlCustomers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, customer_id: str) -> CustomerRecord | None:
+        t = schema.customers
+        row = self.conn.execute(select(t).where(t.c.id == customer_id)).first()
+        return CustomerRecord(row.id, row.name, row.created_at, row.erased_at) if row else None
+
+    def list(self) -> list[CustomerRecord]:
+        t = schema.customers
+        rows = self.conn.execute(select(t).order_by(t.c.created_at, t.c.id))
+        return [CustomerRecord(r.id, r.name, r.created_at, r.erased_at) for r in rows]
+
+
+class SqlDataKeys:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, customer_id: str) -> tuple[str, bytes] | None:
+        t = schema.data_keys
+        row = self.conn.execute(
+            select(t.c.kek_id, t.c.wrapped).where(t.c.customer_id == customer_id)
+        ).first()
+        return (row[0], bytes(row[1])) if row else None
+
+    def put(self, customer_id: str, kek_id: str, wrapped: bytes) -> None:
+        t = schema.data_keys
+        done = self.conn.execute(
+            update(t).where(t.c.customer_id == customer_id).values(kek_id=kek_id, wrapped=wrapped)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(
+                t.insert().values(
+                    customer_id=customer_id, kek_id=kek_id, wrapped=wrapped,
+                    created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+                )
+            )  # fmt: skip
+
+    def destroy(self, customer_id: str) -> bool:
+        t = schema.data_keys
+        return bool(self.conn.execute(t.delete().where(t.c.customer_id == customer_id)).rowcount)
+
+    def all(self) -> list[tuple[str, str, bytes]]:
+        t = schema.data_keys
+        rows = self.conn.execute(select(t.c.customer_id, t.c.kek_id, t.c.wrapped))
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
