@@ -10,9 +10,8 @@ from tests.factories import item_payload, new_customer, new_items
 from postex.bootstrap import Container
 from postex.eventlog.chain import ZERO_HASH, ChainState, verify_events
 from postex.eventlog.events import NewEvent
-from postex.items.app.preadvice import ItemRepository, allocate_ids, item_event_body
+from postex.items.app.preadvice import ItemRepository, allocate_ids, pre_advised
 from postex.items.domain.items import parse_pre_advice
-from postex.items.events import ITEM_PRE_ADVISED
 from postex.kernel.errors import ValidationError
 
 
@@ -65,8 +64,7 @@ def test_projections_are_read_your_writes(node: Container) -> None:
     advice = parse_pre_advice(item_payload())
     with node.store.write("GBLALA") as uow:
         [item_id] = allocate_ids(uow, [advice], "GB")
-        body = item_event_body(node.ctx, uow, customer.record.id, str(item_id), advice)
-        uow.append([NewEvent(ITEM_PRE_ADVISED, body)])
+        uow.append([pre_advised(node.ctx, uow, customer.record.id, str(item_id), advice)])
         found = uow.repo(ItemRepository).get_any(str(item_id))
         assert found is not None
         assert found.state == "pre_advised"

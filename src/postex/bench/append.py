@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from postex.accounts.app.customers import create_customer
 from postex.bench.common import median, scratch_node, timed
 from postex.bootstrap import Container, EventBatch
 from postex.demo import demo_item
-from postex.eventlog.events import NewEvent
-from postex.items.app.preadvice import item_event_body, pre_advise
+from postex.items.app.preadvice import pre_advise, pre_advised
 from postex.items.domain.items import parse_pre_advice
-from postex.items.events import ITEM_PRE_ADVISED
 from postex.kernel.ids import S10
 from postex.network.app.integrity import verify_store
 
@@ -112,7 +110,7 @@ def bench_append(
         # path proper builds each event with a fresh S10 id, then encodes, hashes, inserts
         # and projects it.
         with c.store.write(c.settings.site) as uow:
-            templates = [item_event_body(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
+            templates = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
         serial = 10_000_000
         real, plain, use_case, bulk = [], [], [], []
         for r in range(rounds):
@@ -125,11 +123,7 @@ def bench_append(
                         evs = []
                         for t in templates:
                             serial += 1
-                            evs.append(
-                                NewEvent(
-                                    ITEM_PRE_ADVISED, {**t, "item_id": str(S10("LB", serial, "GB"))}
-                                )
-                            )
+                            evs.append(replace(t, item_id=str(S10("LB", serial, "GB"))))
                         uow.append(evs)
 
             c.store.flush_to_disk()  # each timed phase starts clean and pays for its own writes

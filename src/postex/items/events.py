@@ -94,10 +94,3 @@ EVENTS: tuple[type[Event], ...] = (
     IdempotentPlainAnswerRecorded,
     IdempotencyClaimReleased,
 )
-
-# Transitional names: removed once every writer and reader uses the classes above.
-CUSTOMER_CREATED = "customer.created.v1"
-CUSTOMER_ERASED = "customer.erased.v1"
-ITEM_PRE_ADVISED = ItemPreAdvised.TYPE
-ITEM_CANCELLED = ItemCancelled.TYPE
-KEYS_ROTATED = "keys.rotated.v1"

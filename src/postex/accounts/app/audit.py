@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from postex.accounts.events import AuditRecorded
-from postex.eventlog.events import AnyEvent
+from postex.eventlog.catalogue import Event
 
 
 def audit_event(
@@ -17,7 +17,7 @@ def audit_event(
     target: str,
     reason: str = "",
     details: dict[str, Any] | None = None,
-) -> AnyEvent:
+) -> Event:
     """An audit entry, e.g. ``audit_event(p.actor(), "hold.placed", "hold_…", "ransomware")``."""
     return AuditRecorded(
         actor=actor, action=action, target=target, reason=reason, details=details or {}

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from postex.accounts.events import CredentialIssued, CredentialRevoked
-from postex.eventlog.events import AnyEvent
+from postex.eventlog.catalogue import Event
 from postex.kernel.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 
 TOKEN_PREFIX = "pxk"  # noqa: S105 - a public prefix, not a secret
@@ -96,7 +96,7 @@ class CredentialRepository(Protocol):
 class IssuedToken:
     key_id: str
     token: str
-    event: AnyEvent
+    event: Event
 
 
 def _hash(secret: str) -> bytes:
@@ -128,7 +128,7 @@ def issue_token(
     return IssuedToken(key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", event)
 
 
-def revoke_event(key_id: str, actor: dict[str, Any]) -> AnyEvent:
+def revoke_event(key_id: str, actor: dict[str, Any]) -> Event:
     return CredentialRevoked(key_id=key_id, actor=actor)
 
 

@@ -53,16 +53,6 @@ class Projection:
 
         return register
 
-    def on_type(self, *types: str) -> Callable[[AnyHandler], AnyHandler]:
-        """Transitional: register a handler by stored type string (reads ``e.data``)."""
-
-        def register(fn: AnyHandler) -> AnyHandler:
-            for t in types:
-                self.handlers[t] = fn
-            return fn
-
-        return register
-
 
 def projection(name: str, *tables: Table) -> Projection:
     """Declare a projection; its handlers are added with ``@p.on(SomeEvent)``."""
@@ -84,10 +74,7 @@ class Projections:
         found = self._dispatch.get(stored_type)
         if found is None:
             current = self.catalogue.current_type(stored_type)
-            chosen = [
-                p.handlers.get(current) or p.handlers.get(stored_type, p.otherwise)
-                for p in self.items
-            ]
+            chosen = [p.handlers.get(current, p.otherwise) for p in self.items]
             found = self._dispatch[stored_type] = tuple(h for h in chosen if h is not None)
         return found
 

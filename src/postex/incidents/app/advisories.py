@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal, Role, require_roles
+from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.events import AnyEvent
 from postex.incidents.domain import ADVISORY_ID, MAX_ADVISORY, Scope, well_formed
 from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.kernel.errors import InvalidStateError, NotFoundError
@@ -59,7 +59,7 @@ class AdvisoryRepository(Protocol):
 
 def published_event(
     advisory_id: str, hold_id: str, text: str, scope: Scope, starts_at: str
-) -> AnyEvent:
+) -> Event:
     return AdvisoryPublished(
         advisory_id=advisory_id,
         hold_id=hold_id,

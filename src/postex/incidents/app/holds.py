@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import NETWORK_ROLES, STAFF_ROLES, Principal, Role, require_roles
+from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.eventlog.events import AnyEvent
 from postex.eventlog.ports import UnitOfWork
 from postex.incidents.app.advisories import closed_event, published_event, updated_event
 from postex.incidents.app.policy import (
@@ -103,7 +103,7 @@ def _chunks(kind: type[Listing], hold_id: str, items: Sequence[list[str]]) -> li
 
 def _advisory_events(
     hold_id: str, req: HoldRequest, starts_at: str
-) -> tuple[str | None, list[AnyEvent]]:
+) -> tuple[str | None, list[Event]]:
     if not req.customer_facing or not req.advisory:
         return None, []
     advisory_id = new_id("adv")
@@ -188,7 +188,7 @@ def place_hold(ctx: Context, p: Principal, payload: object) -> HoldRecord:
             item_count=len(items),
         )
         details = {"scope": req.scope.to_dict(), "items": len(items), "emergency": req.emergency}
-        events: list[AnyEvent] = [placed, *_chunks(HoldItemsHeld, hold_id, items)]
+        events: list[Event] = [placed, *_chunks(HoldItemsHeld, hold_id, items)]
         events += adv_events
         events.append(audit_event(p.actor(), "hold.placed", hold_id, req.reason, details))
         if req.emergency and req.scope.network_wide:
@@ -244,7 +244,7 @@ def _confirm_placement(
     in_force = parse_stamp(hold.starts_at) <= now
     items = _holding(uow, hold.scope) if in_force else []
     advisory_id = new_id("adv") if hold.customer_facing and hold.advisory else None
-    events: list[AnyEvent] = [
+    events: list[Event] = [
         HoldConfirmed(hold_id=hold.id, confirmed_by=p.actor(), in_force=in_force,
                       item_count=len(items), advisory_id=advisory_id),
         *_chunks(HoldItemsHeld, hold.id, items),
@@ -347,7 +347,7 @@ def _do_release(
         released_by=dict(requested_by or p.actor()), request_id=request_id,
         confirmed_by=p.actor() if requested_by is not None else None,
     )  # fmt: skip
-    events: list[AnyEvent] = [*_chunks(HoldItemsReleased, hold.id, back), released]
+    events: list[Event] = [*_chunks(HoldItemsReleased, hold.id, back), released]
     if hold.advisory_id:
         if complete:
             events.append(closed_event(hold.advisory_id))

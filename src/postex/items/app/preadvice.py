@@ -179,13 +179,6 @@ def pre_advised(
     )
 
 
-def item_event_body(
-    ctx: Context, uow: UnitOfWork, customer_id: str, item_id: str, advice: PreAdvice
-) -> dict[str, Any]:
-    """The body :func:`pre_advised` stores (benchmarks build many events from one)."""
-    return pre_advised(ctx, uow, customer_id, item_id, advice).to_body()
-
-
 def pre_advise(
     ctx: Context,
     customer_id: str,

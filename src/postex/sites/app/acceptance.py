@@ -12,7 +12,7 @@ from typing import Any
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import AnyEvent
+from postex.eventlog.catalogue import Event
 from postex.items.app.preadvice import ItemRecord, ItemRepository
 from postex.items.domain.items import ItemState
 from postex.kernel.errors import FieldError, HeldError, ValidationError
@@ -144,7 +144,7 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
         for scan in scans:
             ops.ctx.enforce(uow, "acceptance", item_subject(records[scan.item_id], site.code))
         # All EMAs, then all EMBs: projections write each run of one type in one batch.
-        events: list[AnyEvent] = [
+        events: list[Event] = [
             ItemAccepted(scan.item_id, site.code, scan.weight_g, records[scan.item_id].weight_g)
             for scan in scans
         ]

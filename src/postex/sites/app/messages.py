@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
-from postex.eventlog.events import AnyEvent
+from postex.eventlog.catalogue import Event
 from postex.kernel.errors import FieldError, ForbiddenError, ValidationError
 from postex.sites.app.ops import (
     CarrierReport,
@@ -84,7 +84,7 @@ def record_resdit(ops: SiteOps, p: Principal, data: bytes) -> ResditOutcome:
         with ops.ctx.store.write(site) as uow:
             repo = uow.repo(SiteOpsRepository)
             status: dict[str, str | None] = {}
-            events: list[AnyEvent] = []
+            events: list[Event] = []
             for report, r, d in entries:
                 current = status.get(r.id, (repo.receptacle(site, r.id) or r).carrier_status)
                 if ORDER[report.code] <= ORDER[current]:
