@@ -2,7 +2,8 @@
 and the store, keys and use-case context built from settings.
 
 Nothing registers itself and nothing is built at import time: this module lists every
-piece, and entry points call :func:`build` once.
+piece, and entry points call :func:`build` once. A :class:`Container` hands out ports; the
+SQL adapter behind them stays here, where the other SQL adapters are wired from it.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.ports import Clock, DataKeys
+from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Rebuilder, Store
+from postex.eventlog.sql.admin import SqlLogAdmin
+from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.projections import Projection, Projections
+from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
-from postex.eventlog.sql.store import EventBatch, SqlStore, normalise_url
+from postex.eventlog.sql.store import SqlStore
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
 from postex.incidents.app.audit_trail import AuditRepository
@@ -92,10 +96,12 @@ from postex.tracking.sql.webhooks import SqlWebhooks
 from postex.tracking.webhook_sender import HttpWebhookSender
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from postex.network.nats.kit import Replication
 
 
-__all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
+__all__ = ["Container", "build", "load_kek", "normalise_url"]
 
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
@@ -158,16 +164,26 @@ def open_store(url: str, clock: Clock, **options: Any) -> SqlStore:
 
 @dataclass
 class Container:
+    """A wired node: its settings, the log's ports, keys and the use-case context."""
+
     settings: Settings
-    store: SqlStore
+    store: Store
+    rebuilder: Rebuilder
+    admin: LogAdmin
     kek: KekProvider
     vault: EnvelopeVault
     signer: FileSigner
     ctx: Context
+    _sql: SqlStore = field(repr=False)  # behind the ports; the wiring here reads it
     extras: dict[str, object] = field(default_factory=dict)
     documents: Documents = field(default_factory=PdfDocuments)
     partner_file_reader: FileReader = read_emsevt_csv  # EMSEVT flat files from partners
     webhook_sender_factory: Callable[[bool], WebhookSender] = HttpWebhookSender  # allow_private
+
+    @property
+    def engine(self) -> Engine:
+        """The database: for benchmarks and drills that work below the ports."""
+        return self._sql.engine
 
     @functools.cached_property
     def site_ops(self) -> SiteOps:
@@ -179,13 +195,21 @@ class Container:
     @functools.cached_property
     def rate_windows(self) -> RateWindows:
         """Rate-limit windows shared by every server process on this database."""
-        return SqlRateWindows(self.store.engine)
+        return SqlRateWindows(self._sql.engine)
+
+    @property
+    def shares_rate_limits(self) -> bool:
+        """Whether customer keys' rate limits use :attr:`rate_windows` (shared by every
+        process) rather than one process's memory: ``api_rate_scope`` "shared", or "auto"
+        on PostgreSQL (on SQLite each shared check is a write that waits behind appends)."""
+        scope = self.settings.api_rate_scope
+        return scope == "shared" or (scope == "auto" and self._sql.is_postgres)
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)
 
     def close(self) -> None:
-        self.store.dispose()
+        self._sql.dispose()
 
 
 def load_kek(keys_dir: Path, create: bool = False) -> KekProvider:
@@ -245,7 +269,10 @@ def build(
         serial_slot=slot,
     )  # fmt: skip
     ctx.policies.append(HoldPolicy(clock))
-    c = Container(settings, store, kek, vault, signer, ctx)
+    c = Container(
+        settings, store, SqlRebuilder(store), SqlLogAdmin(store), kek, vault, signer, ctx,
+        _sql=store,
+    )  # fmt: skip
     if create if claim is None else claim:
         try:
             claim_role(c)
@@ -260,8 +287,8 @@ def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[Slo
     from postex.network.sql import SqlIssuedSerials, SqlNodeRoles
 
     slot = load_network().serial_slot(c.settings.site)
-    found = slot_overlaps(SqlIssuedSerials(c.store), services().by_code.values(), slot)
-    return SqlNodeRoles(c.store).recorded(), slot, found
+    found = slot_overlaps(SqlIssuedSerials(c._sql), services().by_code.values(), slot)
+    return SqlNodeRoles(c._sql).recorded(), slot, found
 
 
 def claim_role(c: Container) -> RecordedRole:
@@ -281,7 +308,7 @@ def claim_role(c: Container) -> RecordedRole:
                 raise slot_error(s.site, slot, found)
 
     at = format_time(c.ctx.clock.now())
-    return node_role.claim_role(SqlNodeRoles(c.store), s.role, s.site, at, check_slot)
+    return node_role.claim_role(SqlNodeRoles(c._sql), s.role, s.site, at, check_slot)
 
 
 def replication(c: Container) -> Replication:
@@ -290,6 +317,7 @@ def replication(c: Container) -> Replication:
     from postex.network.nats.kit import Replication
 
     return Replication(
-        c.store, c.signer, c.ctx.clock, c.settings.site, c.settings.nats_url,
-        Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds, c.settings.keys_dir,
+        c._sql, c.admin, c.rebuilder, c.signer, c.ctx.clock, c.settings.site,
+        c.settings.nats_url, Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds,
+        c.settings.keys_dir,
     )  # fmt: skip

@@ -55,7 +55,7 @@ def create_app(container: Container) -> FastAPI:
         async def checkpoint_timer() -> None:
             while True:
                 await asyncio.sleep(settings.checkpoint_seconds)
-                await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
         task = asyncio.create_task(checkpoint_timer())
         worker = start_webhook_worker(container)
@@ -69,7 +69,7 @@ def create_app(container: Container) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+            await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
     app = FastAPI(
         title="Postex",

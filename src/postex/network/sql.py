@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Progress
+from postex.eventlog.ports import LogAdmin, Progress, Rebuilder
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.schema import metadata
 from postex.eventlog.sql.store import SqlStore
@@ -296,8 +296,10 @@ class HubCopy:
     id) surfaces as :class:`ProjectionRefusedError`, so the hub can still keep the copy.
     """
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, admin: LogAdmin, rebuilder: Rebuilder) -> None:
         self.store = store
+        self.admin = admin
+        self.rebuilder = rebuilder
         self._caught_up = False
         dbapi = store.engine.dialect.loaded_dbapi
         self._refusals: tuple[type[BaseException], ...] = (
@@ -317,7 +319,7 @@ class HubCopy:
         return self.store.checkpoints(site)
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        self.store.save_checkpoint(cp)
+        self.admin.save_checkpoint(cp)
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
         """Store (and project) the events, then journal their arrival.
@@ -330,7 +332,7 @@ class HubCopy:
             self._journal_unjournalled()
             self._caught_up = True
         try:
-            n = self.store.import_events(site, events, project)
+            n = self.admin.import_events(site, events, project)
         except self._refusals as exc:
             if not project:
                 raise
@@ -371,7 +373,7 @@ class HubCopy:
         """Empty every projection and replay the copies in the order they arrived.
 
         First each site's history from before the journal (merged by recorded time, as
-        :meth:`SqlStore.rebuild` does), then the journal's runs in order.
+        :meth:`SqlRebuilder.rebuild` does), then the journal's runs in order.
         """
         self._journal_unjournalled()
         t = hub_arrivals
@@ -403,7 +405,7 @@ class HubCopy:
                     yield from self.store.read_events(site, applied[site], head)
 
         merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
-        return self.store.replay(itertools.chain(merged, journal()), progress, batch)
+        return self.rebuilder.replay(itertools.chain(merged, journal()), progress, batch)
 
 
 class SqlNodeRoles:

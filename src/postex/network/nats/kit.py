@@ -18,7 +18,7 @@ from typing import Any
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Clock, Progress
+from postex.eventlog.ports import Clock, LogAdmin, Progress, Rebuilder
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import ConfigurationError
 from postex.network.app.replication import (
@@ -74,6 +74,8 @@ class HubStoreSource:
 @dataclass
 class Replication:
     store: SqlStore
+    admin: LogAdmin
+    rebuilder: Rebuilder
     signer: Signer
     clock: Clock
     site: str
@@ -90,7 +92,8 @@ class Replication:
 
     def publisher(self, url: str | None = None) -> JetStreamPublisher:
         pub = JetStreamPublisher(
-            self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects,
+            self.store, self.admin, self.state, self.site, url or self.nats_url, self.clock,
+            self.subjects,
             checkpoint_seconds=self.checkpoint_seconds, signer=self.signer,
         )  # fmt: skip
         pub.attach()
@@ -104,13 +107,14 @@ class Replication:
         if by_site is None:
             by_site = site_keys(self.keys_dir) if self.keys_dir is not None else {}
         return Hub(
-            HubCopy(self.store), self.state, self.signer, trusted, self.clock, site_keys=by_site
-        )
+            HubCopy(self.store, self.admin, self.rebuilder), self.state, self.signer, trusted,
+            self.clock, site_keys=by_site,
+        )  # fmt: skip
 
     def rebuild_hub(self, progress: Progress | None = None) -> int:
         """``postex rebuild`` on a hub: the projections replayed in the order the copies
         arrived (the order the hub applied them live)."""
-        return HubCopy(self.store).rebuild(progress)
+        return HubCopy(self.store, self.admin, self.rebuilder).rebuild(progress)
 
     def consumer(
         self,
@@ -121,7 +125,7 @@ class Replication:
         return HubConsumer(self.hub(trusted, by_site), url or self.nats_url, self.subjects)
 
     def backup_writer(self) -> FileBackupWriter:
-        return FileBackupWriter(self.store, self.state, self.signer, self.now())
+        return FileBackupWriter(self.store, self.admin, self.state, self.signer, self.now())
 
     @staticmethod
     def backup_reader(directory: Path) -> BackupChain:
