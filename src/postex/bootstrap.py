@@ -1,5 +1,5 @@
 """The composition root: the event catalogue, the projections and repositories in order,
-and the store, keys and use-case context built from settings.
+the store, keys and use-case context built from settings, and the background chores.
 
 Nothing registers itself and nothing is built at import time: this module lists every
 piece, and entry points call :func:`build` once. A :class:`Container` hands out ports; the
@@ -39,6 +39,7 @@ from postex.eventlog.sql.store import SqlStore
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
 from postex.incidents.app.audit_trail import AuditRepository
+from postex.incidents.app.holds import activation_chore
 from postex.incidents.app.policy import HoldPolicy, HoldRepository
 from postex.incidents.sql import holds as _incidents  # noqa: F401
 from postex.incidents.sql.audit_trail import SqlAudit, audit_p
@@ -46,7 +47,7 @@ from postex.incidents.sql.holds import SqlAdvisories, SqlHolds, advisories_p, ho
 from postex.items import events as items_events
 from postex.items.app.customer_items import CustomerItemQueries
 from postex.items.app.documents import Documents
-from postex.items.app.idempotency import IdempotencyRepository
+from postex.items.app.idempotency import IdempotencyRepository, expiry_chore
 from postex.items.app.preadvice import ItemRepository, SerialRanges
 from postex.items.documents import PdfDocuments
 from postex.items.sql import core as _core  # noqa: F401
@@ -85,7 +86,7 @@ from postex.sites.sql.queries import SqlSiteOps, SqlUsers
 from postex.tracking import events as tracking_events
 from postex.tracking.app.partner_events import FileReader, PartnerEventRepository
 from postex.tracking.app.public import PublicTrackingRepository, TrackingRepository
-from postex.tracking.app.webhooks import WebhookRepository, WebhookSender
+from postex.tracking.app.webhooks import WebhookRepository, WebhookSender, deliver_due
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.tracking.sql import projection as _tracking_ops  # noqa: F401
@@ -309,6 +310,40 @@ def claim_role(c: Container) -> RecordedRole:
 
     at = format_time(c.ctx.clock.now())
     return node_role.claim_role(SqlNodeRoles(c._sql), s.role, s.site, at, check_slot)
+
+
+# --- background chores ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chore:
+    """A background job done in rounds: ``run`` does one bounded round and returns how many
+    things it did (0: nothing was due). ``done`` names those things in a summary."""
+
+    name: str
+    done: str
+    run: Callable[[], int]
+
+
+def chores(c: Container) -> list[Chore]:
+    """The node's background chores, in the order each round runs them.
+
+    ``postex serve`` runs them in its worker (unless ``webhook_worker_seconds`` is 0) and
+    ``postex worker`` as a process of its own. Signing checkpoints is not one of them: it
+    runs on a clock of its own (in ``serve`` and in the publisher), not in rounds, and
+    ``serve`` signs once more as it stops.
+    """
+    s = c.settings
+    sender = c.webhook_sender_factory(s.webhook_allow_private)
+    return [
+        Chore(
+            "webhook delivery", "delivery attempts", functools.partial(deliver_due, c.ctx, sender)
+        ),
+        Chore(
+            "idempotency expiry",
+            "expired idempotency answers purged",
+            expiry_chore(c.ctx, s.idempotency_retention_hours),
+        ),
+        Chore("scheduled hold activation", "scheduled holds activated", activation_chore(c.ctx)),
+    ]
 
 
 def replication(c: Container) -> Replication:

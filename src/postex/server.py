@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from postex import __version__
-from postex.bootstrap import Container
+from postex.bootstrap import Chore, Container, chores
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
 from postex.incidents.http import advisories, audit, holds
@@ -22,11 +22,11 @@ from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
-from postex.tracking.http.webhooks import start_webhook_worker
 from postex.web import status as web_status
 from postex.web import tracking_page
 
 log = logging.getLogger("postex.http")
+chore_log = logging.getLogger("postex.chores")
 ROUTERS: list[APIRouter] = [
     health.router,
     tracking.router,
@@ -47,6 +47,21 @@ ROUTERS: list[APIRouter] = [
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 
 
+async def run_chores(todo: Sequence[Chore], interval: float) -> None:
+    """Run the chores round after round until cancelled, each on a worker thread; a failing
+    chore is logged, not fatal (the store may be briefly unavailable), and the loop sleeps
+    ``interval`` only after a round in which nothing was due."""
+    while True:
+        done = 0
+        for chore in todo:
+            try:
+                done += await asyncio.to_thread(chore.run)
+            except Exception:
+                chore_log.exception("%s round failed", chore.name)
+        if not done:
+            await asyncio.sleep(interval)
+
+
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
 
@@ -57,18 +72,17 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.sleep(settings.checkpoint_seconds)
                 await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
-        task = asyncio.create_task(checkpoint_timer())
-        worker = start_webhook_worker(container)
+        tasks = [asyncio.create_task(checkpoint_timer())]
+        if settings.webhook_worker_seconds > 0:  # 0: `postex worker` runs the chores instead
+            chores_task = run_chores(chores(container), float(settings.webhook_worker_seconds))
+            tasks.append(asyncio.create_task(chores_task))
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
+            for task in reversed(tasks):
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+                    await task
             await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
     app = FastAPI(
