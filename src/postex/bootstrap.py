@@ -1,5 +1,6 @@
 """The composition root: the event catalogue, the projections and repositories in order,
-the store, keys and use-case context built from settings, and the background chores.
+the store, keys and use-case context built from settings, the background chores, and the
+replication, backup and restore parts.
 
 Nothing registers itself and nothing is built at import time: this module lists every
 piece, and entry points call :func:`build` once. A :class:`Container` hands out ports; the
@@ -29,7 +30,7 @@ from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Rebuilder, Store
+from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Progress, Rebuilder, Store
 from postex.eventlog.sql.admin import SqlLogAdmin
 from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.projections import Projection, Projections
@@ -99,7 +100,12 @@ from postex.tracking.webhook_sender import HttpWebhookSender
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from postex.network.nats.kit import Replication
+    from postex.network.app.replication import Hub
+    from postex.network.backup.files import BackupChain, FileBackupWriter
+    from postex.network.nats.consumer import HubConsumer
+    from postex.network.nats.publisher import JetStreamPublisher
+    from postex.network.restore_sources import HubStoreSource, NatsHubSource
+    from postex.network.sql import HubCopy
 
 
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
@@ -346,13 +352,96 @@ def chores(c: Container) -> list[Chore]:
     ]
 
 
+# --- replication, backup and restore -------------------------------------------------------
+class Replication:
+    """A node's replication, backup and restore parts, each built here from its settings.
+
+    The NATS and backup adapters are imported when a part is first asked for, so commands
+    that replicate nothing never load them.
+    """
+
+    def __init__(self, c: Container) -> None:
+        from postex.network.app.replication import Subjects
+        from postex.network.sql import SqlReplicationState
+
+        self._c = c
+        self.subjects = Subjects(c.settings.nats_prefix)
+        self.state = SqlReplicationState(c._sql)
+
+    def now(self) -> str:
+        return format_time(self._c.ctx.clock.now())
+
+    def publisher(self) -> JetStreamPublisher:
+        """The site's publisher, woken by every commit of the site."""
+        from postex.network.nats.publisher import JetStreamPublisher
+
+        c, s = self._c, self._c.settings
+        pub = JetStreamPublisher(
+            c._sql, c.admin, self.state, s.site, s.nats_url, c.ctx.clock, self.subjects,
+            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer,
+        )  # fmt: skip
+        pub.attach()
+        return pub
+
+    def hub(self, trusted: dict[str, bytes]) -> Hub:
+        """The hub over a fresh view of its copies; the keys directory says which trusted
+        key signs for which site."""
+        from postex.network.app.replication import Hub
+        from postex.network.signing import site_keys
+
+        c = self._c
+        by_site = site_keys(c.settings.keys_dir)
+        return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
+
+    def consumer(self, trusted: dict[str, bytes]) -> HubConsumer:
+        from postex.network.nats.consumer import HubConsumer
+
+        return HubConsumer(self.hub(trusted), self._c.settings.nats_url, self.subjects)
+
+    def rebuild_hub(self, progress: Progress | None = None) -> int:
+        """``postex rebuild`` on a hub: the projections replayed in the order the copies
+        arrived (the order the hub applied them live)."""
+        return self._copies().rebuild(progress)
+
+    def backup_writer(self) -> FileBackupWriter:
+        from postex.network.backup.files import FileBackupWriter
+
+        c = self._c
+        return FileBackupWriter(c.store, c.admin, self.state, c.signer, self.now())
+
+    @staticmethod
+    def backup_reader(directory: Path) -> BackupChain:
+        """A backup, full or incremental (with the backups it rests on)."""
+        from postex.network.backup.files import BackupChain
+
+        return BackupChain(directory)
+
+    def hub_source(self, hub_db: str, clock: Clock) -> HubStoreSource:
+        """The hub's database as a restore source, read with this node's projections."""
+        from postex.network.restore_sources import HubStoreSource
+        from postex.network.sql import SqlReplicationState
+
+        store = open_store(hub_db, clock)
+        return HubStoreSource(store, SqlReplicationState(store))
+
+    def nats_source(self, url: str | None = None) -> NatsHubSource:
+        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``)."""
+        from postex.network.restore_sources import NatsHubSource
+
+        return NatsHubSource(url or self._c.settings.nats_url, self.subjects)
+
+    async def delete_stream(self) -> bool:
+        from postex.network.nats.jetstream import delete_stream
+
+        return await delete_stream(self._c.settings.nats_url, self.subjects)
+
+    def _copies(self) -> HubCopy:
+        from postex.network.sql import HubCopy
+
+        c = self._c
+        return HubCopy(c._sql, c.admin, c.rebuilder)
+
+
 def replication(c: Container) -> Replication:
     """The node's replication, backup and restore services (NATS, files, hub copies)."""
-    from postex.network.app.replication import Subjects
-    from postex.network.nats.kit import Replication
-
-    return Replication(
-        c._sql, c.admin, c.rebuilder, c.signer, c.ctx.clock, c.settings.site,
-        c.settings.nats_url, Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds,
-        c.settings.keys_dir,
-    )  # fmt: skip
+    return Replication(c)
