@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 
 from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
+from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.schema import LOG_TABLES, heads
-from postex.eventlog.sql.store import normalise_url
 from postex.network.sql.tables import TABLES as REPLICATION_TABLES
 from postex.server import create_app
 

@@ -1,8 +1,10 @@
 """The composition root: the event catalogue, the projections and repositories in order,
-and the store, keys and use-case context built from settings.
+the store, keys and use-case context built from settings, the background chores, and the
+replication, backup and restore parts.
 
 Nothing registers itself and nothing is built at import time: this module lists every
-piece, and entry points call :func:`build` once.
+piece, and entry points call :func:`build` once. A :class:`Container` hands out ports; the
+SQL adapter behind them stays here, where the other SQL adapters are wired from it.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.eventlog.ports import Clock, DataKeys
+from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Progress, Rebuilder, Store
+from postex.eventlog.sql.admin import SqlLogAdmin
+from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.projections import Projection, Projections
+from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
-from postex.eventlog.sql.store import EventBatch, SqlStore, normalise_url
+from postex.eventlog.sql.store import SqlStore
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
 from postex.incidents.app.audit_trail import AuditRepository
+from postex.incidents.app.holds import activation_chore
 from postex.incidents.app.policy import HoldPolicy, HoldRepository
 from postex.incidents.sql import holds as _incidents  # noqa: F401
 from postex.incidents.sql.audit_trail import SqlAudit, audit_p
@@ -46,7 +52,7 @@ from postex.incidents.sql.holds import SqlAdvisories, SqlHolds, advisories_p, ho
 from postex.items import events as items_events
 from postex.items.app.customer_items import CustomerItemQueries
 from postex.items.app.documents import Documents
-from postex.items.app.idempotency import IdempotencyRepository
+from postex.items.app.idempotency import IdempotencyRepository, expiry_chore
 from postex.items.app.preadvice import ItemRepository, SerialRanges
 from postex.items.documents import PdfDocuments
 from postex.items.sql import core as _core  # noqa: F401
@@ -78,7 +84,7 @@ from postex.sites.sql.queries import SqlSiteOps, SqlUsers
 from postex.tracking import events as tracking_events
 from postex.tracking.app.partner_events import FileReader, PartnerEventRepository
 from postex.tracking.app.public import PublicTrackingRepository, TrackingRepository
-from postex.tracking.app.webhooks import WebhookRepository, WebhookSender
+from postex.tracking.app.webhooks import WebhookRepository, WebhookSender, deliver_due
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.tracking.sql import projection as _tracking_ops  # noqa: F401
@@ -89,10 +95,17 @@ from postex.tracking.sql.webhooks import SqlWebhooks
 from postex.tracking.webhook_sender import HttpWebhookSender
 
 if TYPE_CHECKING:
-    from postex.network.nats.kit import Replication
+    from sqlalchemy import Engine
+
+    from postex.network.app.hub import Hub
+    from postex.network.backup.files import BackupChain, FileBackupWriter
+    from postex.network.nats.consumer import HubConsumer
+    from postex.network.nats.publisher import JetStreamPublisher
+    from postex.network.restore_sources import HubStoreSource, NatsHubSource
+    from postex.network.sql.hub import HubCopy
 
 
-__all__ = ["Container", "EventBatch", "build", "load_kek", "normalise_url"]
+__all__ = ["Container", "build", "load_kek", "normalise_url"]
 
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
@@ -158,16 +171,26 @@ def open_store(url: str, clock: Clock, **options: Any) -> SqlStore:
 
 @dataclass
 class Container:
+    """A wired node: its settings, the log's ports, keys and the use-case context."""
+
     settings: Settings
-    store: SqlStore
+    store: Store
+    rebuilder: Rebuilder
+    admin: LogAdmin
     kek: KekProvider
     vault: EnvelopeVault
     signer: FileSigner
     ctx: Context
+    _sql: SqlStore = field(repr=False)  # behind the ports; the wiring here reads it
     extras: dict[str, object] = field(default_factory=dict)
     documents: Documents = field(default_factory=PdfDocuments)
     partner_file_reader: FileReader = read_emsevt_csv  # EMSEVT flat files from partners
     webhook_sender_factory: Callable[[bool], WebhookSender] = HttpWebhookSender  # allow_private
+
+    @property
+    def engine(self) -> Engine:
+        """The database: for benchmarks and drills that work below the ports."""
+        return self._sql.engine
 
     @functools.cached_property
     def site_ops(self) -> SiteOps:
@@ -179,7 +202,15 @@ class Container:
     @functools.cached_property
     def rate_windows(self) -> RateWindows:
         """Rate-limit windows shared by every server process on this database."""
-        return SqlRateWindows(self.store.engine)
+        return SqlRateWindows(self._sql.engine)
+
+    @property
+    def shares_rate_limits(self) -> bool:
+        """Whether customer keys' rate limits use :attr:`rate_windows` (shared by every
+        process) rather than one process's memory: ``api_rate_scope`` "shared", or "auto"
+        on PostgreSQL (on SQLite each shared check is a write that waits behind appends)."""
+        scope = self.settings.api_rate_scope
+        return scope == "shared" or (scope == "auto" and self._sql.is_postgres)
 
     @functools.cached_property
     def console(self) -> Console:
@@ -191,14 +222,14 @@ class Container:
             s.console_max_failures,
             s.console_lockout_minutes * 60,
         )
-        engine = self.store.engine
+        engine = self._sql.engine
         return Console(self.ctx, SqlSessions(engine), SqlSignInThrottle(engine), policy)
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)
 
     def close(self) -> None:
-        self.store.dispose()
+        self._sql.dispose()
 
 
 def load_kek(keys_dir: Path, create: bool = False) -> KekProvider:
@@ -258,7 +289,10 @@ def build(
         serial_slot=slot,
     )  # fmt: skip
     ctx.policies.append(HoldPolicy(clock))
-    c = Container(settings, store, kek, vault, signer, ctx)
+    c = Container(
+        settings, store, SqlRebuilder(store), SqlLogAdmin(store), kek, vault, signer, ctx,
+        _sql=store,
+    )  # fmt: skip
     if create if claim is None else claim:
         try:
             claim_role(c)
@@ -273,8 +307,8 @@ def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[Slo
     from postex.network.sql.node_roles import SqlIssuedSerials, SqlNodeRoles
 
     slot = load_network().serial_slot(c.settings.site)
-    found = slot_overlaps(SqlIssuedSerials(c.store), services().by_code.values(), slot)
-    return SqlNodeRoles(c.store).recorded(), slot, found
+    found = slot_overlaps(SqlIssuedSerials(c._sql), services().by_code.values(), slot)
+    return SqlNodeRoles(c._sql).recorded(), slot, found
 
 
 def claim_role(c: Container) -> RecordedRole:
@@ -294,15 +328,133 @@ def claim_role(c: Container) -> RecordedRole:
                 raise slot_error(s.site, slot, found)
 
     at = format_time(c.ctx.clock.now())
-    return node_role.claim_role(SqlNodeRoles(c.store), s.role, s.site, at, check_slot)
+    return node_role.claim_role(SqlNodeRoles(c._sql), s.role, s.site, at, check_slot)
+
+
+# --- background chores ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chore:
+    """A background job done in rounds: ``run`` does one bounded round and returns how many
+    things it did (0: nothing was due). ``done`` names those things in a summary."""
+
+    name: str
+    done: str
+    run: Callable[[], int]
+
+
+def chores(c: Container) -> list[Chore]:
+    """The node's background chores, in the order each round runs them.
+
+    ``postex serve`` runs them in its worker (unless ``webhook_worker_seconds`` is 0) and
+    ``postex worker`` as a process of its own. Signing checkpoints is not one of them: it
+    runs on a clock of its own (in ``serve`` and in the publisher), not in rounds, and
+    ``serve`` signs once more as it stops.
+    """
+    s = c.settings
+    sender = c.webhook_sender_factory(s.webhook_allow_private)
+    return [
+        Chore(
+            "webhook delivery", "delivery attempts", functools.partial(deliver_due, c.ctx, sender)
+        ),
+        Chore(
+            "idempotency expiry",
+            "expired idempotency answers purged",
+            expiry_chore(c.ctx, s.idempotency_retention_hours),
+        ),
+        Chore("scheduled hold activation", "scheduled holds activated", activation_chore(c.ctx)),
+    ]
+
+
+# --- replication, backup and restore -------------------------------------------------------
+class Replication:
+    """A node's replication, backup and restore parts, each built here from its settings.
+
+    The NATS and backup adapters are imported when a part is first asked for, so commands
+    that replicate nothing never load them.
+    """
+
+    def __init__(self, c: Container) -> None:
+        from postex.network.app.wire import Subjects
+        from postex.network.sql.state import SqlReplicationState
+
+        self._c = c
+        self.subjects = Subjects(c.settings.nats_prefix)
+        self.state = SqlReplicationState(c._sql)
+
+    def now(self) -> str:
+        return format_time(self._c.ctx.clock.now())
+
+    def publisher(self) -> JetStreamPublisher:
+        """The site's publisher, woken by every commit of the site."""
+        from postex.network.nats.publisher import JetStreamPublisher
+
+        c, s = self._c, self._c.settings
+        pub = JetStreamPublisher(
+            c._sql, c.admin, self.state, s.site, s.nats_url, c.ctx.clock, self.subjects,
+            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer,
+        )  # fmt: skip
+        pub.attach()
+        return pub
+
+    def hub(self, trusted: dict[str, bytes]) -> Hub:
+        """The hub over a fresh view of its copies; the keys directory says which trusted
+        key signs for which site."""
+        from postex.network.app.hub import Hub
+        from postex.network.signing import site_keys
+
+        c = self._c
+        by_site = site_keys(c.settings.keys_dir)
+        return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
+
+    def consumer(self, trusted: dict[str, bytes]) -> HubConsumer:
+        from postex.network.nats.consumer import HubConsumer
+
+        return HubConsumer(self.hub(trusted), self._c.settings.nats_url, self.subjects)
+
+    def rebuild_hub(self, progress: Progress | None = None) -> int:
+        """``postex rebuild`` on a hub: the projections replayed in the order the copies
+        arrived (the order the hub applied them live)."""
+        return self._copies().rebuild(progress)
+
+    def backup_writer(self) -> FileBackupWriter:
+        from postex.network.backup.files import FileBackupWriter
+
+        c = self._c
+        return FileBackupWriter(c.store, c.admin, self.state, c.signer, self.now())
+
+    @staticmethod
+    def backup_reader(directory: Path) -> BackupChain:
+        """A backup, full or incremental (with the backups it rests on)."""
+        from postex.network.backup.files import BackupChain
+
+        return BackupChain(directory)
+
+    def hub_source(self, hub_db: str, clock: Clock) -> HubStoreSource:
+        """The hub's database as a restore source, read with this node's projections."""
+        from postex.network.restore_sources import HubStoreSource
+        from postex.network.sql.state import SqlReplicationState
+
+        store = open_store(hub_db, clock)
+        return HubStoreSource(store, SqlReplicationState(store))
+
+    def nats_source(self, url: str | None = None) -> NatsHubSource:
+        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``)."""
+        from postex.network.restore_sources import NatsHubSource
+
+        return NatsHubSource(url or self._c.settings.nats_url, self.subjects)
+
+    async def delete_stream(self) -> bool:
+        from postex.network.nats.jetstream import delete_stream
+
+        return await delete_stream(self._c.settings.nats_url, self.subjects)
+
+    def _copies(self) -> HubCopy:
+        from postex.network.sql.hub import HubCopy
+
+        c = self._c
+        return HubCopy(c._sql, c.admin, c.rebuilder)
 
 
 def replication(c: Container) -> Replication:
     """The node's replication, backup and restore services (NATS, files, hub copies)."""
-    from postex.network.app.wire import Subjects
-    from postex.network.nats.kit import Replication
-
-    return Replication(
-        c.store, c.signer, c.ctx.clock, c.settings.site, c.settings.nats_url,
-        Subjects(c.settings.nats_prefix), c.settings.checkpoint_seconds, c.settings.keys_dir,
-    )  # fmt: skip
+    return Replication(c)

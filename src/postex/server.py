@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from postex import __version__
 from postex.accounts import pages as account_pages
-from postex.bootstrap import Container
+from postex.bootstrap import Chore, Container, chores
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
 from postex.incidents import pages as web_status
@@ -26,10 +26,10 @@ from postex.sites.http import sites
 from postex.tracking import pages as tracking_page
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
-from postex.tracking.http.webhooks import start_webhook_worker
 from postex.web import assets as web_assets
 
 log = logging.getLogger("postex.http")
+chore_log = logging.getLogger("postex.chores")
 ROUTERS: list[APIRouter] = [
     health.router,
     tracking.router,
@@ -53,6 +53,21 @@ ROUTERS: list[APIRouter] = [
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 
 
+async def run_chores(todo: Sequence[Chore], interval: float) -> None:
+    """Run the chores round after round until cancelled, each on a worker thread; a failing
+    chore is logged, not fatal (the store may be briefly unavailable), and the loop sleeps
+    ``interval`` only after a round in which nothing was due."""
+    while True:
+        done = 0
+        for chore in todo:
+            try:
+                done += await asyncio.to_thread(chore.run)
+            except Exception:
+                chore_log.exception("%s round failed", chore.name)
+        if not done:
+            await asyncio.sleep(interval)
+
+
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
 
@@ -61,21 +76,20 @@ def create_app(container: Container) -> FastAPI:
         async def checkpoint_timer() -> None:
             while True:
                 await asyncio.sleep(settings.checkpoint_seconds)
-                await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
-        task = asyncio.create_task(checkpoint_timer())
-        worker = start_webhook_worker(container)
+        tasks = [asyncio.create_task(checkpoint_timer())]
+        if settings.webhook_worker_seconds > 0:  # 0: `postex worker` runs the chores instead
+            chores_task = run_chores(chores(container), float(settings.webhook_worker_seconds))
+            tasks.append(asyncio.create_task(chores_task))
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
+            for task in reversed(tasks):
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await asyncio.to_thread(container.store.checkpoint_now, settings.site)
+                    await task
+            await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
 
     app = FastAPI(
         title="Postex",

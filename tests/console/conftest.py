@@ -27,7 +27,7 @@ def console_node(tmp_path: Path, db_url: str, clock: StepClock) -> Iterator[Cont
     c = build(settings, create=True, clock=clock)
     # Operational tables are not projections: the shared PostgreSQL database keeps them
     # from test to test unless emptied here.
-    with c.store.engine.begin() as conn:
+    with c.engine.begin() as conn:
         for table in (staff_sessions, staff_sign_in_throttle):
             conn.execute(table.delete())
     yield c

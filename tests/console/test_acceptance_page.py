@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.incidents.app.holds import place_hold
 from postex.sites.app import receptacles as rcp
 from tests.console.helpers import SITE, csrf_of, sign_in, user
@@ -43,7 +44,7 @@ def test_a_scan_typed_in_lower_case_with_spaces_is_accepted_and_names_the_open_b
     assert "category A, subclass UN" in answer
     assert bag.id in answer
     assert '<dd id="count-accepted">1</dd>' in answer
-    rows = console_node.store.execute_raw("SELECT state FROM items")
+    rows = execute_raw(console_node.engine, "SELECT state FROM items")
     assert rows == [("accepted",)]
 
 
@@ -61,7 +62,7 @@ def test_a_refused_scan_says_which_rule_and_what_to_do(
     assert 'data-outcome="refused"' in unknown
     assert "no pre-advice for this item" in unknown
     assert '<dd id="count-refused">2</dd>' in unknown
-    assert console_node.store.execute_raw("SELECT state FROM items") == [("pre_advised",)]
+    assert execute_raw(console_node.engine, "SELECT state FROM items") == [("pre_advised",)]
 
 
 def test_a_scan_under_an_export_hold_is_held_with_its_advisory(

@@ -16,6 +16,7 @@ from tests.customer_api.conftest import make_caller
 from tests.site_ops.helpers import partner
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.server import create_app
 
 DEEP = 100_000  # far past the interpreter's recursion limit
@@ -28,7 +29,7 @@ def api(sqlite_node: Container) -> Iterator[TestClient]:
 
 
 def _head(node: Container) -> int:
-    return len(node.store.execute_raw("SELECT seq FROM events", []))
+    return len(execute_raw(node.engine, "SELECT seq FROM events", []))
 
 
 def assert_refused(r: object, field: str, rule: str) -> None:

@@ -78,10 +78,10 @@ def test_rebuild_recreates_identical_projections(node: Container) -> None:
     from postex.items.app.preadvice import cancel_item
 
     cancel_item(node.ctx, b.record.id, items[0].id)
-    live = node.store.projection_digest()
+    live = node.rebuilder.projection_digest()
     assert live["items"][0] == 8
-    node.store.rebuild()
-    assert node.store.projection_digest() == live
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live
 
 
 def test_concurrent_writers_never_fork_the_chain(node: Container) -> None:
@@ -113,9 +113,9 @@ def test_checkpoints_are_signed_every_n_events(node: Container) -> None:
     cps = node.store.checkpoints("GBLALA")
     assert [c.seq for c in cps] == [25]
     append(node, "GBLALA", 3)
-    assert node.store.checkpoint_now("GBLALA") is not None
+    assert node.admin.checkpoint_now("GBLALA") is not None
     assert [c.seq for c in node.store.checkpoints("GBLALA")] == [25, 28]
-    assert node.store.checkpoint_now("GBLALA") is None
+    assert node.admin.checkpoint_now("GBLALA") is None
 
 
 def test_read_events_pages_through_long_logs(node: Container) -> None:
@@ -152,8 +152,8 @@ def test_imported_events_keep_their_own_times_and_types(node: Container) -> None
         append(node, "GBLALA", n, type_=f"test.batch{n}.v1")
     source = list(node.store.read_events("GBLALA"))
     assert len({e.recorded_at for e in source}) == 3
-    node.store.wipe()
-    assert node.store.import_events("GBLALA", source) == len(source)
+    node.admin.wipe()
+    assert node.admin.import_events("GBLALA", source) == len(source)
     assert [(e.recorded_at, e.type, e.body, e.hash) for e in node.store.read_events("GBLALA")] == [
         (e.recorded_at, e.type, e.body, e.hash) for e in source
     ]

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from postex.accounts.app.rate_limits import SlidingWindow
 from postex.bootstrap import Container, build
 from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.kernel.errors import ConfigurationError
 from postex.server import MAX_BODY_BYTES, create_app
 from tests.conftest import make_node
@@ -137,8 +139,9 @@ def test_shared_windows_count_only_allowed_requests(node: Container) -> None:
     # Window 103: window 101 (one request) is two back and no longer counts.
     assert [take("k1", 103, 0.9, 3) for _ in range(4)] == [True] * 3 + [False]
     assert take("k2", 103, 0.9, 3) is True  # every key has its own row
-    ph = "%s" if node.store.is_postgres else "?"
-    rows = node.store.execute_raw(
+    ph = "%s" if is_postgres(node.engine) else "?"
+    rows = execute_raw(
+        node.engine,
         f"SELECT window_index, previous_hits, hits FROM api_rate_windows WHERE key_id = {ph}",
         ["k1"],
     )

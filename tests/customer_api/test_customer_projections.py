@@ -19,9 +19,9 @@ def test_rebuild_recreates_idempotency_and_reference_index(
     headers = {**alice.headers, "Idempotency-Key": "rebuild-1"}
     first = client.post("/api/v1/items", json=item_payload(reference="REB-1"), headers=headers)
     client.post("/api/v1/manifests", json=[item_payload(reference="REB-2")], headers=alice.headers)
-    before = node.store.projection_digest()
-    node.store.rebuild()
-    assert node.store.projection_digest() == before
+    before = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == before
     again = client.post("/api/v1/items", json=item_payload(reference="REB-1"), headers=headers)
     assert again.json() == first.json()
     found = client.get("/api/v1/items?reference=REB-2", headers=alice.headers).json()["items"]

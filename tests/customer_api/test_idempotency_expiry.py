@@ -63,7 +63,7 @@ def _post(client: TestClient, caller: Caller, key: str, reference: str) -> tuple
 
 
 def _answers(node: Container) -> int:
-    with node.store.engine.connect() as conn:
+    with node.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(idempotency_answers)).scalar())
 
 
@@ -117,9 +117,9 @@ def test_purge_removes_only_expired_answers_in_batches(
         e for e in cnode.store.read_events("GBLALA") if e.type == IdempotentAnswersExpired.TYPE
     ]
     assert [len(e.data["keys"]) for e in expiries] == [4, 2]
-    live = cnode.store.projection_digest()
-    cnode.store.rebuild()
-    assert cnode.store.projection_digest() == live
+    live = cnode.rebuilder.projection_digest()
+    cnode.rebuilder.rebuild()
+    assert cnode.rebuilder.projection_digest() == live
 
 
 def test_retention_setting_is_checked(tmp_path: Path) -> None:
@@ -158,6 +158,6 @@ def test_migrations_create_the_declared_customer_api_tables(node: Container, tab
     from postex.items.sql import customer_api
 
     declared = getattr(customer_api, table)
-    found = inspect(node.store.engine)
+    found = inspect(node.engine)
     assert [c["name"] for c in found.get_columns(table)] == [c.name for c in declared.columns]
     assert {i["name"] for i in found.get_indexes(table)} == {i.name for i in declared.indexes}

@@ -23,6 +23,7 @@ from tests.console.helpers import PASSWORD, SITE, user
 from tests.site_ops.helpers import letters, staff
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.incidents.app.holds import place_hold
 from postex.kernel.reference import services
 from postex.server import create_app
@@ -148,7 +149,7 @@ def test_a_clerk_signs_in_and_scans_green_red_and_amber(
     page.screenshot(path=str(shots / "held-1024x600.png"))
     counts = [page.inner_text(f"#count-{o}") for o in ("accepted", "refused", "held")]
     assert counts == ["1", "1", "1"]
-    rows = node.store.execute_raw("SELECT id, state FROM items ORDER BY id")
+    rows = execute_raw(node.engine, "SELECT id, state FROM items ORDER BY id")
     assert dict(rows) == {letter.id: "accepted", goods.id: "pre_advised"}
 
 

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from postex.accounts.app.auth import Principal, Role, issue_token
 from postex.bootstrap import Container, build
 from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.items.domain.items import ItemState
 from postex.server import create_app
 from postex.sites.app.acceptance import Scan, accept
@@ -46,8 +48,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def item_state(node: Container, item_id: str) -> str:
-    rows = node.store.execute_raw(
-        "SELECT state FROM items WHERE id = " + ("%s" if node.store.is_postgres else "?"),
+    rows = execute_raw(
+        node.engine,
+        "SELECT state FROM items WHERE id = " + ("%s" if is_postgres(node.engine) else "?"),
         [item_id],
     )
     return str(rows[0][0])

@@ -241,9 +241,9 @@ def test_many_items_are_held_and_released_in_bounded_events_and_rebuild_alike(
     assert kinds.count("hold.items_held.v1") == 3
     assert kinds.count("hold.items_released.v1") == 2
     assert [item_state(inode, i) for i in items] == ["accepted"] * 3 + ["held"] * 2
-    live = inode.store.projection_digest()
-    inode.store.rebuild()
-    assert inode.store.projection_digest() == live
+    live = inode.rebuilder.projection_digest()
+    inode.rebuilder.rebuild()
+    assert inode.rebuilder.projection_digest() == live
 
 
 @pytest.mark.parametrize(

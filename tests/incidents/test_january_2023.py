@@ -203,6 +203,6 @@ def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
         ("hold.release_requested", "usr_ops_ben"),
         ("hold.released", "usr_ops_anna"),
     ]
-    live = node.store.projection_digest()
-    node.store.rebuild()
-    assert node.store.projection_digest() == live
+    live = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live

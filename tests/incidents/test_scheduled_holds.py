@@ -23,6 +23,8 @@ from postex.accounts.app.auth import Role
 from postex.bootstrap import Container, build
 from postex.cli.main import app
 from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.incidents.app.holds import activate_due, activation_chore, get_hold, place_hold
 
 __all__ = ["clock", "inode"]
@@ -31,9 +33,9 @@ LALA = {"scope": {"sites": ["GBLALA"]}, "reason": "power cut", "advisory": "Heat
 
 
 def _count(node: Container, sql: str, *params: object) -> int:
-    if node.store.is_postgres:
+    if is_postgres(node.engine):
         sql = sql.replace("?", "%s")
-    return int(node.store.execute_raw(sql, params)[0][0])
+    return int(execute_raw(node.engine, sql, params)[0][0])
 
 
 def _activations(node: Container) -> int:

@@ -35,7 +35,7 @@ def test_a_copied_database_file_holds_no_personal_data(sqlite_node: Container) -
     """Names, streets, e-mails, phones and references are nowhere in the database files."""
     customer = new_customer(sqlite_node)
     new_items(sqlite_node, customer.record.id, 20)
-    sqlite_node.store.rebuild()
+    sqlite_node.rebuilder.rebuild()
     db = Path(sqlite_node.settings.db_url.removeprefix("sqlite:///"))
     raw = database_bytes(db)
     assert len(raw) > 50_000
@@ -82,7 +82,7 @@ def test_erased_key_bytes_are_gone_from_the_sqlite_file(sqlite_node: Container) 
     assert wrapped
     erase_customer(sqlite_node.ctx, customer.record.id)
     db = Path(sqlite_node.settings.db_url.removeprefix("sqlite:///"))
-    sqlite_node.store.dispose()
+    sqlite_node.close()
     assert wrapped not in database_bytes(db)
 
 

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from postex.bootstrap import Container
 from postex.cli.main import app
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import cancel_item
 from postex.network.app.integrity import verify_store
 
@@ -31,7 +33,7 @@ def populate(node: Container) -> None:
     new_items(node, customer.record.id, 12, service="parcel", weight_g=4000)
     for item in items[:5]:
         cancel_item(node.ctx, customer.record.id, item.id)
-    node.store.checkpoint_now(SITE)
+    node.admin.checkpoint_now(SITE)
 
 
 def verify_cli(node: Container) -> tuple[int, dict[str, object]]:
@@ -57,7 +59,7 @@ def populated(node: Container) -> Container:
 
 
 def q(node: Container, sql: str) -> str:
-    return sql.replace("?", "%s") if node.store.is_postgres else sql
+    return sql.replace("?", "%s") if is_postgres(node.engine) else sql
 
 
 def test_an_untouched_log_verifies(populated: Container) -> None:
@@ -69,11 +71,13 @@ def test_an_untouched_log_verifies(populated: Container) -> None:
 
 def test_one_changed_byte_of_a_body_is_found(populated: Container) -> None:
     """Flipping one byte of one body is reported at that seq."""
-    (body,) = populated.store.execute_raw(q(populated, "SELECT body FROM events WHERE seq = 7"))[0]
+    (body,) = execute_raw(populated.engine, q(populated, "SELECT body FROM events WHERE seq = 7"))[
+        0
+    ]
     changed = bytearray(bytes(body))
     changed[20] ^= 0x01
-    populated.store.execute_raw(
-        q(populated, "UPDATE events SET body = ? WHERE seq = 7"), [bytes(changed)]
+    execute_raw(
+        populated.engine, q(populated, "UPDATE events SET body = ? WHERE seq = 7"), [bytes(changed)]
     )
     code, report = verify_cli(populated)
     assert code == 1
@@ -82,7 +86,7 @@ def test_one_changed_byte_of_a_body_is_found(populated: Container) -> None:
 
 def test_a_deleted_row_is_found(populated: Container) -> None:
     """Deleting an event leaves a gap reported at the missing seq."""
-    populated.store.execute_raw(q(populated, "DELETE FROM events WHERE seq = 12"))
+    execute_raw(populated.engine, q(populated, "DELETE FROM events WHERE seq = 12"))
     code, report = verify_cli(populated)
     assert code == 1
     assert first_bad(report) == (SITE, 12)
@@ -90,12 +94,12 @@ def test_a_deleted_row_is_found(populated: Container) -> None:
 
 def test_two_swapped_rows_are_found(populated: Container) -> None:
     """Exchanging the contents of two consecutive events breaks the link at the first."""
-    rows = populated.store.execute_raw(
+    rows = execute_raw(populated.engine,
         q(populated, "SELECT seq, recorded_at, type, body, prev_hash, hash FROM events "
                      "WHERE seq IN (15, 16) ORDER BY seq")
     )  # fmt: skip
     for (seq, *_), (_, *other) in zip(rows, reversed(rows), strict=True):
-        populated.store.execute_raw(
+        execute_raw(populated.engine,
             q(populated, "UPDATE events SET recorded_at = ?, type = ?, body = ?, prev_hash = ?, "
                          "hash = ? WHERE seq = ?"),
             [*other, seq],
@@ -108,7 +112,7 @@ def test_two_swapped_rows_are_found(populated: Container) -> None:
 def test_a_truncated_tail_is_found_when_a_later_checkpoint_exists(populated: Container) -> None:
     """Cutting the newest events off is found through the checkpoint that covered them."""
     head = populated.store.head(SITE)[0]
-    populated.store.execute_raw(q(populated, "DELETE FROM events WHERE seq > ?"), [head - 6])
+    execute_raw(populated.engine, q(populated, "DELETE FROM events WHERE seq > ?"), [head - 6])
     code, report = verify_cli(populated)
     assert code == 1
     assert first_bad(report) == (SITE, head - 5)
@@ -116,8 +120,10 @@ def test_a_truncated_tail_is_found_when_a_later_checkpoint_exists(populated: Con
 
 def test_a_body_replaced_by_an_encrypted_blob_is_found(populated: Container) -> None:
     """Ransomware-style encryption of a body in place is reported at that seq."""
-    populated.store.execute_raw(
-        q(populated, "UPDATE events SET body = ? WHERE seq = 3"), [os.urandom(160)]
+    execute_raw(
+        populated.engine,
+        q(populated, "UPDATE events SET body = ? WHERE seq = 3"),
+        [os.urandom(160)],
     )
     code, report = verify_cli(populated)
     assert code == 1
@@ -126,9 +132,11 @@ def test_a_body_replaced_by_an_encrypted_blob_is_found(populated: Container) -> 
 
 def test_a_forged_checkpoint_signature_is_found(populated: Container) -> None:
     """A checkpoint whose signature does not verify is reported at its seq."""
-    (seq,) = populated.store.execute_raw("SELECT min(seq) FROM checkpoints")[0]
-    populated.store.execute_raw(
-        q(populated, "UPDATE checkpoints SET signature = ? WHERE seq = ?"), [os.urandom(64), seq]
+    (seq,) = execute_raw(populated.engine, "SELECT min(seq) FROM checkpoints")[0]
+    execute_raw(
+        populated.engine,
+        q(populated, "UPDATE checkpoints SET signature = ? WHERE seq = ?"),
+        [os.urandom(64), seq],
     )
     code, report = verify_cli(populated)
     assert code == 1
@@ -162,7 +170,7 @@ def test_any_single_byte_change_anywhere_is_detected(
         head = node.store.head(SITE)[0]
         seq = data.draw(st.integers(1, head), label="seq")
         column = data.draw(st.sampled_from(COLUMNS), label="column")
-        (value,) = node.store.execute_raw(f"SELECT {column} FROM events WHERE seq = ?", [seq])[0]
+        (value,) = execute_raw(node.engine, f"SELECT {column} FROM events WHERE seq = ?", [seq])[0]
         if isinstance(value, bytes):
             pos = data.draw(st.integers(0, len(value) - 1), label="pos")
             flip = data.draw(st.integers(1, 255), label="xor")
@@ -177,7 +185,7 @@ def test_any_single_byte_change_anywhere_is_detected(
             if column == "seq" and not changed.isdigit():
                 return  # a non-numeric seq cannot be stored in an integer column
         try:
-            node.store.execute_raw(f"UPDATE events SET {column} = ? WHERE seq = ?", [new, seq])
+            execute_raw(node.engine, f"UPDATE events SET {column} = ? WHERE seq = ?", [new, seq])
         except Exception:  # the change collides with the primary key: nothing was changed
             return
         reports = verify_store(node.store, node.trusted_keys())
@@ -207,7 +215,7 @@ def test_a_column_of_the_wrong_type_is_a_fault_not_a_crash(tmp_path: Path, sqlit
     node = make_node(tmp_path, sqlite_url)
     try:
         populate(node)
-        node.store.execute_raw("UPDATE events SET type = x'00ff' WHERE seq = 9")
+        execute_raw(node.engine, "UPDATE events SET type = x'00ff' WHERE seq = 9")
         code, report = verify_cli(node)
         assert code == 1
         assert first_bad(report) == (SITE, 9)

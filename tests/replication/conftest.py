@@ -183,7 +183,7 @@ def pg_hub_url() -> Iterator[str]:
 
     from sqlalchemy import create_engine, text
 
-    from postex.eventlog.sql.store import normalise_url
+    from postex.eventlog.sql.engine import normalise_url
     from tests.conftest import PG_URL
 
     need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")

@@ -96,5 +96,7 @@ def test_restoring_an_old_backup_does_not_bring_back_an_erased_customers_key(
     reader.data_keys = lambda site: old_keys  # type: ignore[method-assign]
     assert old_keys  # the old copy does hold the key
     rep = replication(target)
-    restore_site(target.store, rep.state, "GBLALA", reader, target.trusted_keys(), rep.now)
-    assert target.store.export_data_keys() == []
+    restore_site(
+        target.store, target.admin, rep.state, "GBLALA", reader, target.trusted_keys(), rep.now
+    )
+    assert target.admin.export_data_keys() == []

@@ -59,9 +59,9 @@ def test_sigkill_twenty_times_loses_no_acknowledged_event(
     assert head >= acknowledged
     report = verify_store(site.store, site.trusted_keys(), "GBLALA")[0]
     assert report.ok and report.head_seq == head
-    live = site.store.projection_digest()
-    site.store.rebuild()
-    assert site.store.projection_digest() == live
+    live = site.rebuilder.projection_digest()
+    site.rebuilder.rebuild()
+    assert site.rebuilder.projection_digest() == live
     loops.start(replication(site).publisher().run)
     wait_until(lambda: hub.store.head("GBLALA")[0] == head, 30, "hub to converge")
     assert hub_progress[-1] > 0  # replication made progress between kills

@@ -43,7 +43,9 @@ def _witnessed(hub: Container, name: str, count: int) -> None:
 
 def _restore(target: Container, source: object) -> None:
     rep = replication(target)
-    restore_site(target.store, rep.state, "GBLALA", source, target.trusted_keys(), rep.now)  # type: ignore[arg-type]
+    restore_site(
+        target.store, target.admin, rep.state, "GBLALA", source, target.trusted_keys(), rep.now
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.postgres
@@ -62,7 +64,7 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     loops.start(replication(other).publisher().run)
     other_traffic = Traffic(other.ctx, new_customer(other).record.id, batch=2, pause_s=0.05)
     other_traffic.start()
-    site.store.checkpoint_now("GBLALA")
+    site.admin.checkpoint_now("GBLALA")
     wait_until(lambda: hub.store.head("GBLALA") == site.store.head("GBLALA"), 30, "copy")
     wait_until(lambda: len(replication(hub).state.witnesses("GBLALA")) >= 1, 30, "witness")
     wait_until(lambda: len(replication(hub).state.data_keys("GBLALA")) == 1, 30, "keys")
@@ -95,9 +97,9 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     for restored in (from_hub, from_backup, over_nats):
         assert restored.store.head("GBLALA")[0] == head[0] + 1  # the restore is audited
         assert verify_store(restored.store, restored.trusted_keys(), "GBLALA")[0].ok
-        live = restored.store.projection_digest()
-        restored.store.rebuild()
-        assert restored.store.projection_digest() == live  # restored projections == a rebuild
+        live = restored.rebuilder.projection_digest()
+        restored.rebuilder.rebuild()
+        assert restored.rebuilder.projection_digest() == live  # restored projections == a rebuild
         view = get_item(restored.ctx, customer.record.id, items[0].id)
         assert view.record.id == items[0].id  # personal data opens: data keys came back
     other_traffic.stop()
@@ -117,8 +119,8 @@ def test_hub_destroyed_is_rebuilt_from_the_sites_and_their_checkpoints(
     other = _second_site(tmp_path, hub, nats_url, prefix)
     new_items(site, new_customer(site).record.id, n=45)
     new_items(other, new_customer(other).record.id, n=30)
-    site.store.checkpoint_now("GBLALA")
-    other.store.checkpoint_now("GBLGWA")
+    site.admin.checkpoint_now("GBLALA")
+    other.admin.checkpoint_now("GBLGWA")
     loops.start(replication(site).publisher().run)
     loops.start(replication(other).publisher().run)
     hub_stop = loops.start(replication(hub).consumer(hub.trusted_keys()).run)

@@ -11,6 +11,7 @@ import pytest
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
+from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.errors import IntegrityError
 from postex.network.app.restore import restore_site
 from tests.conftest import make_node
@@ -47,7 +48,10 @@ def _restore_from(hub: Container, tmp_path: Path, site: Container) -> Container:
     rep = replication(target)
     source = replication(hub).hub_source(hub.settings.db_url, hub.ctx.clock)
     with pytest.raises(IntegrityError):
-        restore_site(target.store, rep.state, "GBLALA", source, target.trusted_keys(), rep.now)
+        restore_site(
+            target.store, target.admin, rep.state, "GBLALA", source, target.trusted_keys(),
+            rep.now,
+        )  # fmt: skip
     source.store.dispose()
     return target
 
@@ -57,8 +61,8 @@ def test_changed_byte_is_found_and_restore_refused(
 ) -> None:
     """One changed byte in the hub's copy: verify --hub names the seq; restoring is refused."""
     site, hub = _replicated(tmp_path, nats_url, prefix, sqlite_hub_url, loops)
-    hub.store.execute_raw(
-        "UPDATE events SET body = ? WHERE site = 'GBLALA' AND seq = 17", (b'{"n":61}',)
+    execute_raw(
+        hub.engine, "UPDATE events SET body = ? WHERE site = 'GBLALA' AND seq = 17", (b'{"n":61}',)
     )
     code, report = _verify_hub(hub)
     assert code == 1
@@ -75,7 +79,7 @@ def test_deleted_event_is_found_and_restore_refused(
 ) -> None:
     """A deleted event in the hub's copy is a gap: verify --hub finds it; restoring is refused."""
     site, hub = _replicated(tmp_path, nats_url, prefix, sqlite_hub_url, loops)
-    hub.store.execute_raw("DELETE FROM events WHERE site = 'GBLALA' AND seq = 22")
+    execute_raw(hub.engine, "DELETE FROM events WHERE site = 'GBLALA' AND seq = 22")
     code, report = _verify_hub(hub)
     assert code == 1
     assert report["sites"][0]["first_bad_seq"] == 22  # type: ignore[index]
@@ -88,8 +92,8 @@ def test_rewritten_tail_is_refused_by_the_witnessed_checkpoint(
 ) -> None:
     """A hub copy truncated behind its newest checkpoint is refused even though its chain links."""
     site, hub = _replicated(tmp_path, nats_url, prefix, sqlite_hub_url, loops)
-    hub.store.execute_raw("DELETE FROM events WHERE site = 'GBLALA' AND seq > 25")
-    hub.store.execute_raw("UPDATE heads SET seq = 25 WHERE site = 'GBLALA'")
+    execute_raw(hub.engine, "DELETE FROM events WHERE site = 'GBLALA' AND seq > 25")
+    execute_raw(hub.engine, "UPDATE heads SET seq = 25 WHERE site = 'GBLALA'")
     code, _ = _verify_hub(hub)
     assert code == 1
     target = _restore_from(hub, tmp_path, site)

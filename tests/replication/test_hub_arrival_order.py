@@ -17,6 +17,7 @@ from postex.accounts.app.auth import Principal, Role
 from postex.accounts.app.partners import create_partner
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.admin import execute_raw
 from postex.network.app.hub import Hub
 from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
 from tests.conftest import make_node
@@ -70,14 +71,14 @@ def test_hub_rebuild_equals_live_whichever_site_arrives_first(
     assert quarantine == ([("attached",)] if partner_first else [])
     tracked = _rows(hub, "SELECT item_id, code FROM tracking_events WHERE source = 'partner'")
     assert tracked == [(item_id, "EMD")]
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
 
     if partner_first:  # merged by recorded time, the scan would find the item at once
-        hub.store.rebuild()
-        assert hub.store.projection_digest() != live
+        hub.rebuilder.rebuild()
+        assert hub.rebuilder.projection_digest() != live
         assert _rows(hub, "SELECT status FROM partner_quarantine") == []
     assert rep.rebuild_hub() == len(heathrow) + len(gatwick)
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     assert _rows(hub, "SELECT status FROM partner_quarantine") == quarantine
     hub.close()
 
@@ -94,11 +95,11 @@ def test_postex_rebuild_on_a_hub_replays_in_arrival_order(
     h = replication(hub).hub({})
     h.receive_events("GBLGWA", gatwick)  # the scan first: quarantined, then attached
     h.receive_events("GBLALA", heathrow)
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
     args = ["rebuild", "--db", sqlite_hub_url, "--home", str(tmp_path / "hub")]
     done = CliRunner().invoke(app, args, env={"POSTEX_ROLE": "hub"})
     assert done.exit_code == 0, done.output
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     hub.close()
 
 
@@ -108,10 +109,10 @@ def test_arrivals_stored_before_a_crash_are_journalled_before_the_next(tmp_path:
     heathrow, gatwick, _ = _network(tmp_path)
     hub = make_node(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}", site="HUB", role="hub")
     rep = replication(hub)
-    hub.store.import_events("GBLGWA", gatwick)  # before the journal existed (or crashed)
+    hub.admin.import_events("GBLGWA", gatwick)  # before the journal existed (or crashed)
     h = rep.hub({})
     h.receive_events("GBLALA", heathrow[:2])
-    hub.store.import_events("GBLALA", heathrow[2:3])  # stored, then the hub died
+    hub.admin.import_events("GBLALA", heathrow[2:3])  # stored, then the hub died
     h = rep.hub({})  # restarted
     h.receive_events("GBLALA", heathrow[3:])
     assert _rows(hub, "SELECT site, first_seq, last_seq FROM hub_arrivals ORDER BY n") == [
@@ -119,13 +120,13 @@ def test_arrivals_stored_before_a_crash_are_journalled_before_the_next(tmp_path:
         ("GBLALA", 3, 3),
         ("GBLALA", 4, len(heathrow)),
     ]
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
     rep.rebuild_hub()
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     # A journal row lost altogether: its events are replayed with the site's next run.
-    hub.store.execute_raw("DELETE FROM hub_arrivals WHERE first_seq = 3")
+    execute_raw(hub.engine, "DELETE FROM hub_arrivals WHERE first_seq = 3")
     assert rep.rebuild_hub() == len(heathrow) + len(gatwick)
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     hub.close()
 
 
@@ -133,7 +134,7 @@ def test_hub_arrivals_table_matches_its_declaration(tmp_path: Path, sqlite_hub_u
     from postex.network.sql.tables import hub_arrivals
 
     hub = make_node(tmp_path / "hub", sqlite_hub_url, site="HUB", role="hub")
-    found = inspect(hub.store.engine)
+    found = inspect(hub.engine)
     assert [c["name"] for c in found.get_columns("hub_arrivals")] == [
         c.name for c in hub_arrivals.columns
     ]

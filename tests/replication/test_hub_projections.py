@@ -91,9 +91,9 @@ def test_hub_tracks_items_of_every_site_and_rebuild_equals_live(
     assert count == len(a_items) + len(b_items)
 
     loops.stop()
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
     replication(hub).rebuild_hub()
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     for node in (heathrow, gatwick, hub):
         node.close()
 

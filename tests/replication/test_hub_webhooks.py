@@ -45,9 +45,9 @@ def test_hub_copies_subscriptions_but_queues_no_deliveries_and_rebuild_equals_li
     assert failures == attempted  # the sites' attempt outcomes still reach the hub's copy
     assert deliver_due(hub.ctx, hub.webhook_sender_factory(True)) == 0
 
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
     replication(hub).rebuild_hub()
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     assert _count(hub, "webhook_deliveries") == 0
     # The same log on a node that is not a hub queues the deliveries (the flag, not the data).
     single = make_node(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}", site="HUB")

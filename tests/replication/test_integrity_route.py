@@ -21,7 +21,7 @@ def test_auditor_sees_heads_checkpoints_and_alarms(node: Container, client: Test
     customer = new_customer(node)
     new_items(node, customer.record.id, n=3)
     token = _token(node, Role.AUDITOR)
-    node.store.checkpoint_now("GBLALA")
+    node.admin.checkpoint_now("GBLALA")
     replication(node).state.raise_alarm("GBLALA", 7, "broken-chain", "hash", "2026-01-01T00:00Z")
     r = client.get("/api/v1/integrity", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200

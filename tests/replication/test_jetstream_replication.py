@@ -9,6 +9,7 @@ import pytest
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
+from postex.eventlog.sql.admin import execute_raw
 from postex.network.app.integrity import verify_store
 from postex.network.app.status import integrity_overview
 from tests.factories import new_customer, new_items
@@ -67,8 +68,8 @@ def test_broken_event_is_refused_and_raises_an_alarm(
     site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
     with site.store.write("GBLALA") as uow:
         uow.append([NewEvent("test.thing.v1", {"n": i}) for i in range(10)])
-    site.store.execute_raw(
-        "UPDATE events SET body = ? WHERE site = 'GBLALA' AND seq = 6", (b'{"n":99}',)
+    execute_raw(
+        site.engine, "UPDATE events SET body = ? WHERE site = 'GBLALA' AND seq = 6", (b'{"n":99}',)
     )
     start_replication(loops, site, hub)
     rep = replication(hub)
@@ -90,7 +91,7 @@ def test_history_rewritten_after_witnessing_is_flagged(
     wait_until(lambda: _converged(site, hub), what="first copy")
     loops.stop()
     # The site's store is replaced by another, self-consistent history of the same length.
-    site.store.wipe()
+    site.admin.wipe()
     with site.store.write("GBLALA") as uow:
         uow.append([NewEvent("test.thing.v1", {"n": -i}) for i in range(12)])
     replication(site).state.set_acked("GBLALA", 0, "2026-01-01T00:00:00.000000Z")

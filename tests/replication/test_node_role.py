@@ -18,6 +18,7 @@ from postex.accounts.app.auth import Role
 from postex.bootstrap import Container, build, replication
 from postex.cli.main import app
 from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
 from postex.incidents.app.holds import place_hold
 from postex.items.app.preadvice import pre_advise
 from postex.items.domain.items import parse_pre_advice
@@ -40,7 +41,7 @@ def _cli(*args: str, role: str = "single", site: str = "GBLALA") -> tuple[int, s
 
 
 def _recorded(node: Container) -> tuple[object, ...]:
-    return tuple(node.store.execute_raw("SELECT role, site, previous_role FROM node_role")[0])
+    return tuple(execute_raw(node.engine, "SELECT role, site, previous_role FROM node_role")[0])
 
 
 def test_the_role_given_at_initialisation_is_recorded_and_a_contradiction_refused(
@@ -67,16 +68,16 @@ def test_a_database_from_before_the_record_takes_its_role_from_its_own_tables(
     """A hub database upgraded to migration 0014 (no role row yet) but with witnesses or an
     arrival journal is a hub: first started as a single node it is refused, not recorded."""
     hub = make_node(tmp_path / "hub", db_url, site="HUB", role="hub")
-    hub.store.execute_raw("DELETE FROM node_role")
-    hub.store.execute_raw(
-        "INSERT INTO hub_arrivals (site, first_seq, last_seq) VALUES ('GBLALA', 1, 1)"
+    execute_raw(hub.engine, "DELETE FROM node_role")
+    execute_raw(
+        hub.engine, "INSERT INTO hub_arrivals (site, first_seq, last_seq) VALUES ('GBLALA', 1, 1)"
     )
     hub.close()
     settings = load_settings(home=str(tmp_path / "hub"), db_url=db_url, role="single")
     with pytest.raises(ConfigurationError, match=r"belongs to a hub node .* role single"):
         build(settings, claim=True)
     check = build(settings)
-    assert check.store.execute_raw("SELECT count(*) FROM node_role")[0][0] == 0
+    assert execute_raw(check.engine, "SELECT count(*) FROM node_role")[0][0] == 0
     check.close()
 
 
@@ -88,7 +89,7 @@ def test_cli_commands_that_run_a_hub_refuse_another_role(tmp_path: Path, sqlite_
     new_items(site, new_customer(site).record.id, 2)
     replication(hub).hub({}).receive_events("GBLALA", list(site.store.read_events("GBLALA")))
     site.close()
-    live = hub.store.projection_digest()
+    live = hub.rebuilder.projection_digest()
     where = ["--db", sqlite_url, "--home", str(tmp_path / "hub")]
     for args in (["rebuild"], ["worker", "--once"], ["serve", "--port", "1"]):
         code, text = _cli(*args, *where)
@@ -96,10 +97,10 @@ def test_cli_commands_that_run_a_hub_refuse_another_role(tmp_path: Path, sqlite_
         assert "belongs to a hub node" in text and "runs with role single" in text, text
     code, text = _cli("replicate", "--nats", "nats://127.0.0.1:1", *where, role="site")
     assert code == 2 and "belongs to a hub node" in text and "role site" in text, text
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     code, text = _cli("rebuild", *where, role="hub")
     assert code == 0, text
-    assert hub.store.projection_digest() == live
+    assert hub.rebuilder.projection_digest() == live
     hub.close()
 
 
@@ -197,7 +198,7 @@ def test_worker_on_a_hub_runs_no_site_chores(tmp_path: Path, sqlite_url: str) ->
     site.close()
     hub = make_node(tmp_path / "hub", sqlite_url, site="HUB", role="hub")
     replication(hub).hub({}).receive_events("GBLALA", events)
-    assert hub.store.execute_raw("SELECT count(*) FROM holds WHERE activated_at IS NULL")[0][0]
+    assert execute_raw(hub.engine, "SELECT count(*) FROM holds WHERE activated_at IS NULL")[0][0]
     hub.close()
     where = ["--db", sqlite_url, "--home", str(tmp_path / "hub")]
     code, text = _cli("worker", "--once", *where, role="hub", site="HUB")
@@ -205,7 +206,7 @@ def test_worker_on_a_hub_runs_no_site_chores(tmp_path: Path, sqlite_url: str) ->
     hub = make_node(tmp_path / "hub", sqlite_url, site="HUB", role="hub")
     assert set(hub.store.sites()) == {"GBLALA"}  # no log of the hub's own
     assert hub.store.head("GBLALA")[0] == len(events)
-    assert hub.store.execute_raw("SELECT count(*) FROM hold_items")[0][0] == 0
+    assert execute_raw(hub.engine, "SELECT count(*) FROM hold_items")[0][0] == 0
     hub.close()
 
 
@@ -215,7 +216,7 @@ def test_node_role_table_matches_its_declaration(tmp_path: Path, db_url: str) ->
     from postex.network.sql.tables import node_role
 
     node = make_node(tmp_path / "n", db_url)
-    found = inspect(node.store.engine).get_columns("node_role")
+    found = inspect(node.engine).get_columns("node_role")
     assert [(c["name"], c["nullable"]) for c in found] == [
         (c.name, c.nullable) for c in node_role.columns
     ]

@@ -32,7 +32,7 @@ def _stored(hub: Container, site: str = "GBLALA") -> int:
     with hub.store.read() as uow:
         count = uow.conn.exec_driver_sql(
             "SELECT count(*) FROM events WHERE site = ?"
-            if hub.store.engine.dialect.name == "sqlite"
+            if hub.engine.dialect.name == "sqlite"
             else "SELECT count(*) FROM events WHERE site = %s",
             (site,),
         ).scalar()

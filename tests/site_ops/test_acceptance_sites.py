@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.errors import HeldError, InvalidStateError
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
@@ -18,7 +19,8 @@ def test_a_site_that_is_not_an_office_of_exchange_records_ema_only(sqlite_node: 
     item = letters(sqlite_node, 1, 0)[0]
     done = accept(sqlite_node.site_ops, clerk.principal, "GBBELC", [Scan(item.id, 860)])
     assert done[0].events == ("EMA",)
-    rows = sqlite_node.store.execute_raw(
+    rows = execute_raw(
+        sqlite_node.engine,
         "SELECT site, code, office FROM tracking_events WHERE item_id = ? AND code LIKE 'EM%'",
         (item.id,),
     )
@@ -38,7 +40,7 @@ def test_an_item_held_after_bagging_stops_the_despatch_closing(sqlite_node: Cont
     with pytest.raises(InvalidStateError):
         rcp.remove_item(ops, clerk.principal, SITE, bag.id, items[0].id)
     d = dsp.compose(ops, boss.principal, SITE, [closed.s9])
-    sqlite_node.store.execute_raw("UPDATE items SET state = 'held' WHERE id = ?", (items[1].id,))
+    execute_raw(sqlite_node.engine, "UPDATE items SET state = 'held' WHERE id = ?", (items[1].id,))
     before = sqlite_node.store.head(SITE)
     with pytest.raises(HeldError):
         dsp.close_despatch(ops, boss.principal, SITE, d.id, "BA", "BA0117", "2026-11-24")
@@ -54,12 +56,14 @@ def test_a_held_item_taken_out_of_its_bag_stays_held(sqlite_node: Container) -> 
     accept(ops, clerk.principal, SITE, [Scan(item.id, item.weight_g)])
     bag = rcp.open_receptacle(ops, clerk.principal, SITE, **SERIES)
     rcp.add_items(ops, clerk.principal, SITE, bag.id, [item.id])
-    sqlite_node.store.execute_raw(
-        "UPDATE items SET state = 'held', held_from = 'in_receptacle' WHERE id = ?", (item.id,)
+    execute_raw(
+        sqlite_node.engine,
+        "UPDATE items SET state = 'held', held_from = 'in_receptacle' WHERE id = ?",
+        (item.id,),
     )
     emptied = rcp.remove_item(ops, clerk.principal, SITE, bag.id, item.id)
     assert emptied.item_count == 0
-    row = sqlite_node.store.execute_raw(
-        "SELECT state, held_from FROM items WHERE id = ?", (item.id,)
+    row = execute_raw(
+        sqlite_node.engine, "SELECT state, held_from FROM items WHERE id = ?", (item.id,)
     )
     assert row == [("held", "accepted")]

@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.kernel.errors import ValidationError
 from postex.sites.app.acceptance import Scan, accept
 from tests.conftest import make_node
@@ -50,18 +52,18 @@ def test_two_sites_racing_to_accept_one_item_accept_it_once(tmp_path: Path, db_u
             (second, staff(first, "clerk", "GBLGWA"), "GBLGWA"),
         ]
         items = letters(first, ROUNDS, 0)
-        ph = "%s" if first.store.is_postgres else "?"
+        ph = "%s" if is_postgres(first.engine) else "?"
         for item in items:
             won, lost = _race(scanners, Scan(item.id, item.weight_g))
             assert len(won) == 1, (won, lost)
             assert len(lost) == 1 and isinstance(lost[0], ValidationError), repr(lost)
             assert lost[0].errors[0].rule == "state_accepted"
-            rows = first.store.execute_raw(
-                f"SELECT site FROM item_handling WHERE item_id = {ph}", [item.id]
+            rows = execute_raw(
+                first.engine, f"SELECT site FROM item_handling WHERE item_id = {ph}", [item.id]
             )
             assert [r[0] for r in rows] == won
-        accepted = first.store.execute_raw(
-            "SELECT count(*) FROM events WHERE type = 'item.accepted.v1'"
+        accepted = execute_raw(
+            first.engine, "SELECT count(*) FROM events WHERE type = 'item.accepted.v1'"
         )
         assert accepted[0][0] == ROUNDS
     finally:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import cancel_item
 from postex.kernel.errors import InvalidStateError, ValidationError
 from postex.sites.app.acceptance import Scan, accept
@@ -46,9 +48,10 @@ def _race(*writers: Callable[[], object]) -> tuple[list[int], list[BaseException
 
 def _counts(node: Container) -> dict[str, int]:
     """How many cancellations and acceptances all logs hold."""
-    rows = node.store.execute_raw(
+    rows = execute_raw(
+        node.engine,
         "SELECT type, count(*) FROM events"
-        " WHERE type IN ('item.cancelled.v1', 'item.accepted.v1') GROUP BY type"
+        " WHERE type IN ('item.cancelled.v1', 'item.accepted.v1') GROUP BY type",
     )
     return {"item.cancelled.v1": 0, "item.accepted.v1": 0, **{r[0]: r[1] for r in rows}}
 
@@ -59,7 +62,7 @@ def test_cancel_racing_acceptance_lets_exactly_one_win(tmp_path: Path, db_url: s
     try:
         clerk = staff(customer_node, "clerk", "GBLGWA")
         items = letters(customer_node, ROUNDS, 0)
-        ph = "%s" if customer_node.store.is_postgres else "?"
+        ph = "%s" if is_postgres(customer_node.engine) else "?"
         outcomes = {0: 0, 1: 0}
         before = _counts(customer_node)
         for item in items:
@@ -82,8 +85,8 @@ def test_cancel_racing_acceptance_lets_exactly_one_win(tmp_path: Path, db_url: s
             after = _counts(customer_node)
             assert after == {**before, expected: before[expected] + 1}, (before, after)
             before = after
-            state = customer_node.store.execute_raw(
-                f"SELECT state FROM items WHERE id = {ph}", [item.id]
+            state = execute_raw(
+                customer_node.engine, f"SELECT state FROM items WHERE id = {ph}", [item.id]
             )
             assert state[0][0] == ("cancelled" if won == [0] else "accepted")
         assert sum(outcomes.values()) == ROUNDS

@@ -35,9 +35,9 @@ def test_a_log_written_with_v1_bags_projects_and_rebuilds_like_live(node: Contai
     with node.ctx.store.write(SITE) as uow:
         uow.append([NewEvent("receptacle.items_added.v1", old_body)])
     content = sum(i.weight_g + 3 for i in items)
-    live = node.store.projection_digest()
-    node.store.rebuild()
-    assert node.store.projection_digest() == live
+    live = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live
     gross = content + 400  # the bag itself
     closed = rcp.close_receptacle(node.site_ops, clerk.principal, SITE, bag.id, gross)
     assert (closed.record.item_count, closed.record.content_g) == (2, content)

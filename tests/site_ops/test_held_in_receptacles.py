@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.incidents.app.holds import place_hold, release_hold
 from postex.kernel.errors import HeldError
 from postex.server import create_app
@@ -19,8 +21,10 @@ SITE_HOLD = {"scope": {"sites": [SITE]}, "reason": "power cut", "advisory": "Hea
 
 
 def _state(node: Container, item_id: str) -> tuple[str, str | None]:
-    ph = "%s" if node.store.is_postgres else "?"
-    rows = node.store.execute_raw(f"SELECT state, held_from FROM items WHERE id = {ph}", [item_id])
+    ph = "%s" if is_postgres(node.engine) else "?"
+    rows = execute_raw(
+        node.engine, f"SELECT state, held_from FROM items WHERE id = {ph}", [item_id]
+    )
     return (str(rows[0][0]), rows[0][1])
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
 from postex.eventlog.ports import UnitOfWork
+from postex.eventlog.sql.admin import execute_raw
 from postex.items.app.preadvice import cancel_item
 from postex.kernel.errors import HeldError
 from tests.site_ops.helpers import SERIES, SITE, Staff, letters, staff
@@ -27,8 +28,8 @@ class Site:
     boss: Staff
 
     def snapshot(self) -> tuple[Any, ...]:
-        heads = self.node.store.execute_raw("SELECT site, seq FROM heads ORDER BY site")
-        return tuple(heads), self.node.store.projection_digest()
+        heads = execute_raw(self.node.engine, "SELECT site, seq FROM heads ORDER BY site")
+        return tuple(heads), self.node.rebuilder.projection_digest()
 
     def post(self, path: str, body: Any, who: Staff | None = None) -> Any:
         return self.client.post(f"{API}{path}", json=body, headers=(who or self.clerk).headers)
@@ -83,7 +84,7 @@ def test_scanning_a_cancelled_item_is_refused(site: Site) -> None:
 def test_scanning_a_held_item_is_refused(site: Site) -> None:
     """An item the holds feature marked held is refused with a hold problem."""
     item = letters(site.node, 1, 0)[0]
-    site.node.store.execute_raw("UPDATE items SET state = 'held' WHERE id = ?", (item.id,))
+    execute_raw(site.node.engine, "UPDATE items SET state = 'held' WHERE id = ?", (item.id,))
     before = site.snapshot()
     got = site.post("/acceptances", {"item_id": item.id, "weight_g": item.weight_g})
     refused(site, got, before, 409, "item_held")

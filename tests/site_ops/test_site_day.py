@@ -11,6 +11,7 @@ import zxingcpp
 from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.dispatch_ids import ReceptacleId
 from tests.site_ops.helpers import SERIES, SITE, letters, partner, staff
 
@@ -124,12 +125,12 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
     ids = [e.text for e in doc.iter("{urn:postex:edi:itmatt:1}ItemId")]
     assert sorted(ids) == sorted(goods)  # the documents-only letter needs no ITMATT
     assert b"Bartholomew Quincey" in itmatt.content
-    stored = node.store.execute_raw(
-        "SELECT content, sealed FROM despatch_messages WHERE kind = 'itmatt'"
+    stored = execute_raw(
+        node.engine, "SELECT content, sealed FROM despatch_messages WHERE kind = 'itmatt'"
     )
     assert stored and all(s[1] and b"Quincey" not in str(s[0]).encode() for s in stored)
-    logged = node.store.execute_raw(
-        "SELECT body FROM events WHERE substr(type, 1, 9) = 'despatch.'"
+    logged = execute_raw(
+        node.engine, "SELECT body FROM events WHERE substr(type, 1, 9) = 'despatch.'"
     )
     assert logged and all(b"Quincey" not in bytes(row[0]) for row in logged)
 
@@ -160,15 +161,16 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
     for item in items:
         track = ok(client.get(f"/api/v1/tracking/{item.id}"))
         assert [e["code"] for e in track["events"]][-3:] == ["EMA", "EMB", "EMC"]
-    states = node.store.execute_raw("SELECT DISTINCT state FROM items")
+    states = execute_raw(node.engine, "SELECT DISTINCT state FROM items")
     assert states == [("in_transit",)]
-    carried = node.store.execute_raw("SELECT DISTINCT carrier_status FROM item_handling")
+    carried = execute_raw(node.engine, "SELECT DISTINCT carrier_status FROM item_handling")
     assert carried == [("21",)]
     types = [
         r[0]
-        for r in node.store.execute_raw(
+        for r in execute_raw(
+            node.engine,
             "SELECT type FROM events WHERE site = ? ORDER BY seq"
-            if "sqlite" in node.store.url
+            if "sqlite" in node.settings.db_url
             else "SELECT type FROM events WHERE site = %s ORDER BY seq",
             (SITE,),
         )
@@ -188,6 +190,6 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
         "audit.recorded.v1",
     ):
         assert expected in types
-    live = node.store.projection_digest()
-    node.store.rebuild()
-    assert node.store.projection_digest() == live
+    live = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live

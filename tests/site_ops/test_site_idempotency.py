@@ -78,9 +78,9 @@ def test_acceptance_retry_replays_and_a_failed_request_frees_its_key(
     accepted = _post(client, clerk, "/acceptances", fixed, "scan-2")
     assert accepted.status_code == 201, accepted.text
     assert "Idempotent-Replayed" not in accepted.headers
-    live = node.store.projection_digest()  # claims, releases and answers rebuild alike
-    node.store.rebuild()
-    assert node.store.projection_digest() == live
+    live = node.rebuilder.projection_digest()  # claims, releases and answers rebuild alike
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live
     assert _post(client, clerk, "/acceptances", fixed, "scan-2").json() == accepted.json()
 
 

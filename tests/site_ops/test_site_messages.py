@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
+from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.errors import KeyUnavailableError
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
@@ -93,9 +94,9 @@ def test_carrier_receipts_for_unknown_or_unsent_bags_are_refused(
     """RESDIT for an unknown S9 or a despatch not yet handed over changes nothing."""
     carrier = partner(sqlite_node)
     did = _despatch(sqlite_node, [[i.id for i in letters(sqlite_node, 1, 0)]])
-    s9 = sqlite_node.store.execute_raw("SELECT s9 FROM receptacles")[0][0]
+    s9 = execute_raw(sqlite_node.engine, "SELECT s9 FROM receptacles")[0][0]
     clerk = staff(sqlite_node, "clerk", name="clerk.two")
-    before = sqlite_node.store.projection_digest()
+    before = sqlite_node.rebuilder.projection_digest()
     unknown = sqlite_client.post(
         "/api/v1/partner/resdit", headers=carrier.headers, content=resdit((did + "002100050", "74"))
     )
@@ -112,7 +113,7 @@ def test_carrier_receipts_for_unknown_or_unsent_bags_are_refused(
         "/api/v1/partner/resdit", headers=clerk.headers, content=resdit((s9, "74"))
     )
     assert staff_call.status_code == 403
-    assert sqlite_node.store.projection_digest() == before
+    assert sqlite_node.rebuilder.projection_digest() == before
 
 
 def test_a_big_customers_itmatt_is_split_into_parts(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from postex.accounts.app.staff import UserRepository, check_password, create_user
 from postex.bootstrap import Container
 from postex.cli.main import app as cli
+from postex.eventlog.sql.admin import execute_raw
 from postex.server import create_app
 from tests.conftest import make_node
 from tests.site_ops.helpers import SERIES, SITE, staff
@@ -61,7 +62,7 @@ def test_passwords_are_kept_as_argon2_hashes(sqlite_node: Container) -> None:
     assert record is not None and record.password_hash
     assert record.password_hash.startswith("$argon2id$")
     assert check_password(record, password) and not check_password(record, "wrong password!")
-    bodies = sqlite_node.store.execute_raw("SELECT body FROM events")
+    bodies = execute_raw(sqlite_node.engine, "SELECT body FROM events")
     assert all(password.encode() not in bytes(b[0]) for b in bodies)
 
 
@@ -72,7 +73,7 @@ def test_ops_act_at_every_site_and_creation_is_audited(
     ops = staff(sqlite_node, "ops", None)
     got = sqlite_client.post(f"/api/v1/sites/{SITE}/receptacles", json=SERIES, headers=ops.headers)
     assert got.status_code == 201
-    audits = sqlite_node.store.execute_raw(
-        "SELECT count(*) FROM events WHERE type = 'audit.recorded.v1'"
+    audits = execute_raw(
+        sqlite_node.engine, "SELECT count(*) FROM events WHERE type = 'audit.recorded.v1'"
     )
     assert audits[0][0] >= 2  # the user's creation and the receptacle's opening

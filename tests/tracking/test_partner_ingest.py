@@ -251,9 +251,9 @@ def test_rebuild_after_quarantine_and_attach_equals_live(
     clock.advance(minutes=1)
     customer = new_customer(tnode)
     new_items(tnode, customer.record.id)
-    live = tnode.store.projection_digest()
-    tnode.store.rebuild()
-    assert tnode.store.projection_digest() == live
+    live = tnode.rebuilder.projection_digest()
+    tnode.rebuilder.rebuild()
+    assert tnode.rebuilder.projection_digest() == live
 
 
 def test_quarantined_event_far_before_the_pre_advice_is_refused_on_arrival(

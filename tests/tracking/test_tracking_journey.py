@@ -135,9 +135,9 @@ def test_rebuild_recreates_deliveries_and_sends_nothing_twice(
         headers=auth(key),
     )
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 2
-    before = tnode.store.projection_digest()
-    tnode.store.rebuild()
-    assert tnode.store.projection_digest() == before
+    before = tnode.rebuilder.projection_digest()
+    tnode.rebuilder.rebuild()
+    assert tnode.rebuilder.projection_digest() == before
     clock.advance(days=2)
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
     assert len(receiver.requests) == 2

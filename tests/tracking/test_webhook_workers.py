@@ -21,6 +21,7 @@ from postex.bootstrap import Container, build
 from postex.config import load_settings
 from postex.eventlog.chain import format_time
 from postex.eventlog.events import NewEvent
+from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.ids import S10
 from postex.tracking.app.webhooks import (
     LEASE_S,
@@ -43,12 +44,12 @@ def _subscribe(client: TestClient, api_key: str, url: str) -> str:
 
 
 def _delivery_ids(node: Container) -> set[str]:
-    return {r[0] for r in node.store.execute_raw("SELECT id FROM webhook_deliveries")}
+    return {r[0] for r in execute_raw(node.engine, "SELECT id FROM webhook_deliveries")}
 
 
 def _undelivered(node: Container) -> int:
-    rows = node.store.execute_raw(
-        "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'"
+    rows = execute_raw(
+        node.engine, "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'"
     )
     return int(rows[0][0])
 
@@ -99,8 +100,8 @@ def test_two_workers_send_each_delivery_exactly_once(
     assert set(seen) == expected
     assert max(seen.values()) == 1, [d for d, n in seen.items() if n > 1]
     assert sum(attempts.values()) == 40
-    states = tnode.store.execute_raw(
-        "SELECT state, attempts, claimed_by, lease_until FROM webhook_deliveries"
+    states = execute_raw(
+        tnode.engine, "SELECT state, attempts, claimed_by, lease_until FROM webhook_deliveries"
     )
     assert set(states) == {("delivered", 1, None, None)}
     assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
@@ -136,7 +137,7 @@ def test_two_worker_processes_send_each_delivery_exactly_once(
     seen = Counter(h["Postex-Delivery"] for h, _, _ in receiver.requests)
     assert set(seen) == expected
     assert max(seen.values()) == 1, [d for d, n in seen.items() if n > 1]
-    states = tnode.store.execute_raw("SELECT state, claimed_by FROM webhook_deliveries")
+    states = execute_raw(tnode.engine, "SELECT state, claimed_by FROM webhook_deliveries")
     assert set(states) == {("delivered", None)}
 
 
@@ -163,7 +164,7 @@ def test_an_expired_lease_is_taken_over(
     assert deliver_due(tnode.ctx, sender) == 1
     assert deliver_due(tnode.ctx, sender) == 0
     assert len(receiver.requests) == 1
-    rows = tnode.store.execute_raw("SELECT state, claimed_by FROM webhook_deliveries")
+    rows = execute_raw(tnode.engine, "SELECT state, claimed_by FROM webhook_deliveries")
     assert rows == [("delivered", None)]
 
 
@@ -191,7 +192,7 @@ def test_no_send_starts_that_the_lease_could_not_cover(
     per_send = (LEASE_S - SEND_BUDGET_S) / 2 + 1  # two sends fit, a third would not
     sender = SlowSender(tnode, clock, per_send)
     assert deliver_due(tnode.ctx, sender) == 2
-    claims = tnode.store.execute_raw("SELECT claimed_by FROM webhook_deliveries")
+    claims = execute_raw(tnode.engine, "SELECT claimed_by FROM webhook_deliveries")
     assert claims == [(None,)] * 3
     assert deliver_due(tnode.ctx, sender) == 1
     assert len({h["Postex-Delivery"] for h, _, _ in receiver.requests}) == 3
@@ -232,9 +233,9 @@ def test_delivery_history_lists_each_attempt_to_its_owner_only(
     r = tclient.get(f"/api/v1/webhooks/{other_hook}/deliveries/{d['id']}",
                     headers=auth(other.api_key))  # fmt: skip
     assert r.status_code == 404  # the other's own webhook id does not open this delivery
-    before = tnode.store.projection_digest()
-    tnode.store.rebuild()
-    assert tnode.store.projection_digest() == before
+    before = tnode.rebuilder.projection_digest()
+    tnode.rebuilder.rebuild()
+    assert tnode.rebuilder.projection_digest() == before
     assert tclient.get(url, headers=auth(owner.api_key)).json()["attempts"] == attempts
 
 
@@ -255,9 +256,9 @@ def test_an_attempt_recorded_before_durations_were_measured_still_projects(
     url = f"/api/v1/webhooks/{hook}/deliveries/{delivery}"
     attempts = tclient.get(url, headers=auth(c.api_key)).json()["attempts"]
     assert [(a["attempt"], a["status"], a["duration_ms"]) for a in attempts] == [(1, 200, None)]
-    before = tnode.store.projection_digest()
-    tnode.store.rebuild()
-    assert tnode.store.projection_digest() == before
+    before = tnode.rebuilder.projection_digest()
+    tnode.rebuilder.rebuild()
+    assert tnode.rebuilder.projection_digest() == before
 
 
 def test_a_partner_lists_only_its_own_quarantine(
@@ -300,7 +301,7 @@ def test_migrations_create_the_declared_tracking_tables(tnode: Container, table:
     from postex.tracking.sql import schema as tracking_schema
 
     declared = getattr(tracking_schema, table)
-    found = inspect(tnode.store.engine)
+    found = inspect(tnode.engine)
     assert [c["name"] for c in found.get_columns(table)] == [c.name for c in declared.columns]
     assert {i["name"] for i in found.get_indexes(table)} == {i.name for i in declared.indexes}
 

@@ -19,8 +19,11 @@ from typing import Any
 
 from postex.accounts.app.customers import create_customer
 from postex.bench.common import median, scratch_node, timed
-from postex.bootstrap import Container, EventBatch
+from postex.bench.storage import EventBatch, copy_event_batches, flush_to_disk
+from postex.bootstrap import Container
 from postex.demo import demo_item
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import pre_advise, pre_advised
 from postex.items.domain.items import parse_pre_advice
 from postex.kernel.ids import S10
@@ -57,11 +60,10 @@ def _rows(c: Container, after: int) -> list[tuple[Any, ...]]:
 
 def _plain_insert(c: Container, rows: list[tuple[Any, ...]], batch: int) -> None:
     """The baseline: same rows, same batch size, one transaction per batch, nothing else."""
-    engine = c.store.engine
-    with engine.connect() as conn:
+    with c.engine.connect() as conn:
         raw: Any = conn.connection.dbapi_connection
         cur = raw.cursor()
-        if c.store.is_postgres:
+        if is_postgres(c.engine):
             for i in range(0, len(rows), batch):
                 with cur.copy(f"COPY bench_plain ({COLUMNS}) FROM STDIN") as copy:
                     for row in rows[i : i + batch]:
@@ -87,9 +89,9 @@ def _columns(rows: list[tuple[Any, ...]], batch: int) -> list[EventBatch]:
 
 
 def _reset_bare_table(c: Container) -> None:
-    blob = "BYTEA" if c.store.is_postgres else "BLOB"
-    c.store.execute_raw("DROP TABLE IF EXISTS bench_plain")
-    c.store.execute_raw(BARE_TABLE.format(blob=blob))
+    blob = "BYTEA" if is_postgres(c.engine) else "BLOB"
+    execute_raw(c.engine, "DROP TABLE IF EXISTS bench_plain")
+    execute_raw(c.engine, BARE_TABLE.format(blob=blob))
 
 
 def bench_append(
@@ -113,6 +115,10 @@ def bench_append(
             templates = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
         serial = 10_000_000
         real, plain, use_case, bulk = [], [], [], []
+
+        def flush() -> None:
+            flush_to_disk(c.engine)
+
         for r in range(rounds):
             start_seq = c.store.head(c.settings.site)[0]
 
@@ -126,25 +132,24 @@ def bench_append(
                             evs.append(replace(t, item_id=str(S10("LB", serial, "GB"))))
                         uow.append(evs)
 
-            c.store.flush_to_disk()  # each timed phase starts clean and pays for its own writes
-            real.append(events / timed(run_append, c.store.flush_to_disk))
+            flush()  # each timed phase starts clean and pays for its own writes
+            real.append(events / timed(run_append, flush))
             rows = _rows(c, start_seq)
             _reset_bare_table(c)
-            c.store.flush_to_disk()
+            flush()
             plain.append(
-                len(rows)
-                / timed(lambda rows=rows: _plain_insert(c, rows, batch), c.store.flush_to_disk)  # type: ignore[misc]
+                len(rows) / timed(lambda rows=rows: _plain_insert(c, rows, batch), flush)  # type: ignore[misc]
             )
             _reset_bare_table(c)
             batches = _columns(rows, batch)
-            c.store.flush_to_disk()
+            flush()
             # The strict baseline: the same rows through the store's own batch insert (one
             # statement on SQLite, binary COPY on PostgreSQL), one transaction per batch.
             bulk.append(
                 len(rows)
                 / timed(
-                    lambda b=batches: c.store.copy_event_batches("bench_plain", b),  # type: ignore[misc]
-                    c.store.flush_to_disk,
+                    lambda b=batches: copy_event_batches(c.engine, "bench_plain", b),  # type: ignore[misc]
+                    flush,
                 )
             )
 
@@ -152,8 +157,8 @@ def bench_append(
                 for _ in range(events // batch):
                     pre_advise(c.ctx, customer, advices)
 
-            c.store.flush_to_disk()
-            use_case.append(events / timed(run_use_case, c.store.flush_to_disk))
+            flush()
+            use_case.append(events / timed(run_use_case, flush))
             progress(
                 f"{kind} round {r + 1}/{rounds}: append {real[-1]:,.0f}/s, plain "
                 f"{plain[-1]:,.0f}/s, bulk {bulk[-1]:,.0f}/s, pre-advice use case "
@@ -180,10 +185,10 @@ class VerifyResult:
 def _plain_read_and_hash(c: Container) -> int:
     """The simplest loop: read the rows in seq order and SHA-256 each."""
     n = 0
-    with c.store.engine.connect() as conn:
+    with c.engine.connect() as conn:
         raw: Any = conn.connection.dbapi_connection
         # bytea as raw bytes on PostgreSQL, as the verifier reads it (hex text is 3x slower)
-        cur = raw.cursor(binary=True) if c.store.is_postgres else raw.cursor()
+        cur = raw.cursor(binary=True) if is_postgres(c.engine) else raw.cursor()
         cur.execute(f"SELECT {COLUMNS} FROM events ORDER BY site, seq")
         while rows := cur.fetchmany(5000):
             for r in rows:

@@ -117,7 +117,7 @@ def bench_holds(
             release.append(_timed(partial(release_hold, c.ctx, ops1, hold.id, body)))
     finally:
         c.close()
-    table = Table(title=f"postex bench holds ({c.store.engine.dialect.name}, {runs} runs)")
+    table = Table(title=f"postex bench holds ({c.engine.dialect.name}, {runs} runs)")
     for col in ("phase", "items", "median s", "items/s"):
         table.add_column(col, justify="right" if col != "phase" else "left")
     for name, n, times in (

@@ -27,6 +27,7 @@ from postex.bench.cli import app
 from postex.bootstrap import Container, build
 from postex.cli.common import DbOpt, HomeOpt, emit_json, handle_errors, out
 from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
 from postex.items.http.schemas import ITEM_EXAMPLE
 
 GOAL_SECONDS = 10.0
@@ -80,7 +81,9 @@ def _node(home: Path, db: str | None) -> Container:
 
 
 def _stored(node: Container, customer_id: str) -> int:
-    rows = node.store.execute_raw("SELECT count(*) FROM items WHERE customer_id = ?", [customer_id])
+    rows = execute_raw(
+        node.engine, "SELECT count(*) FROM items WHERE customer_id = ?", [customer_id]
+    )
     return int(rows[0][0])
 
 

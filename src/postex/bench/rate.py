@@ -168,7 +168,7 @@ def bench_rate_limit(
             rows.append((name, middle[0], middle[1]))
     finally:
         c.close()
-    title = f"postex bench rate-limit ({c.store.engine.dialect.name}, {runs} runs)"
+    title = f"postex bench rate-limit ({c.engine.dialect.name}, {runs} runs)"
     table = Table(title=title)
     for col in ("phase", "requests", "p50 µs", "p99 µs", "max ms", "requests/s"):
         table.add_column(col, justify="right" if col != "phase" else "left")

@@ -78,7 +78,9 @@ def _restore(work: Path, site: Container, hub: Container, run: int) -> float:
     loops.start(replication(hub).consumer(hub.trusted_keys()).run)
     source = replication(site).nats_source()
     started = time.perf_counter()
-    restore_site(target.store, rep.state, SITE, source, target.trusted_keys(), rep.now)
+    restore_site(
+        target.store, target.admin, rep.state, SITE, source, target.trusted_keys(), rep.now
+    )
     seconds = time.perf_counter() - started
     source.close()
     loops.close()

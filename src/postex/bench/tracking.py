@@ -36,6 +36,7 @@ from postex.bootstrap import Container, build
 from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
 from postex.config import load_settings
 from postex.eventlog.ports import UnitOfWork
+from postex.eventlog.sql.admin import execute_raw
 from postex.items.app.preadvice import aad
 from postex.items.domain.items import parse_pre_advice
 from postex.items.events import ItemPreAdvised
@@ -96,7 +97,7 @@ def _pre_advised(
 
 def seed(c: Container, total: int) -> tuple[str, int]:
     """Pre-advise ``total`` items in batches; return (customer id, items present)."""
-    rows = c.store.execute_raw("SELECT count(*) FROM items")
+    rows = execute_raw(c.engine, "SELECT count(*) FROM items")
     have = int(rows[0][0])
     if have >= total:
         err.print(f"{have} items already present: seeding skipped")

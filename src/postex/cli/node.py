@@ -230,6 +230,6 @@ def rebuild(db: DbOpt = None, home: HomeOpt = None) -> None:
 
             n = replication(c).rebuild_hub(update)
         else:
-            n = c.store.rebuild(update)
+            n = c.rebuilder.rebuild(update)
     c.close()
     out.print(f"rebuilt projections from {n} events")

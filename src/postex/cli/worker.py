@@ -1,4 +1,4 @@
-"""``postex worker``: the webhook delivery worker (and housekeeping) as its own process."""
+"""``postex worker``: the node's background chores (webhook delivery first) as a process."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
+from postex.bootstrap import chores
 from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors
-from postex.incidents.app.holds import activation_chore
-from postex.items.app.idempotency import expiry_chore
-from postex.tracking.app.webhooks import deliver_due
 
 
 @handle_errors
@@ -37,26 +35,24 @@ def worker(
         c.close()
         err.print("a hub has no worker chores (the sites run their own); nothing to do")
         return
-    sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
-    purge = expiry_chore(c.ctx, c.settings.idempotency_retention_hours)
-    activate = activation_chore(c.ctx)
-    total = purged = 0
+    todo = chores(c)
+    totals = dict.fromkeys((chore.done for chore in todo), 0)
     try:
         while True:
-            attempted = deliver_due(c.ctx, sender)
-            total += attempted
-            expired = purge()
-            purged += expired
-            attempted += expired + activate()
+            done = 0
+            for chore in todo:
+                n = chore.run()
+                totals[chore.done] += n
+                done += n
             if once:
                 break
-            if not attempted:
+            if not done:
                 time.sleep(interval)
     except KeyboardInterrupt:
         pass
     finally:
         c.close()
-    err.print(f"{total} delivery attempts, {purged} expired idempotency answers purged")
+    err.print(", ".join(f"{n} {what}" for what, n in totals.items()))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -36,6 +36,8 @@ class UnitOfWork(Protocol):
 
 
 class Store(Protocol):
+    """The event log as use cases see it: transactions, heads, reading, checkpoints."""
+
     def write(self, site: str) -> AbstractContextManager[UnitOfWork]:
         """A write transaction holding the site's single-writer lock."""
         ...
@@ -58,12 +60,58 @@ class Store(Protocol):
 
     def checkpoints(self, site: str) -> list[Checkpoint]: ...
 
-    def rebuild(self, progress: Progress | None = None) -> int:
+
+class Rebuilder(Protocol):
+    """Projections rebuilt from the log (``postex rebuild``, the hub's arrival order)."""
+
+    def rebuild(self, progress: Progress | None = None, batch: int = 5000) -> int:
         """Drop every projection and replay the whole log; return events replayed."""
+        ...
+
+    def replay(
+        self, events: Iterable[StoredEvent], progress: Progress | None = None, batch: int = 5000
+    ) -> int:
+        """Drop every projection and the heads, apply ``events`` in the order given (each
+        site's head is its last event), ``batch`` at a time; return how many."""
         ...
 
     def projection_digest(self) -> Mapping[str, Any]:
         """A comparable snapshot of every projection table (for rebuild == live)."""
+        ...
+
+
+DataKeyRow = tuple[str, str, bytes, str]  # (customer id, KEK id, wrapped key, created at)
+
+
+class LogAdmin(Protocol):
+    """What backup, restore, replication and the checkpoint timer do to a log besides use
+    cases: copy in events hashed elsewhere, wipe, move wrapped data keys, sign or store
+    checkpoints."""
+
+    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        """Append already-hashed events after the site's head; return how many.
+
+        Raise IntegrityError (nothing written) if they do not link and verify. Without
+        ``project`` the projections are left for a rebuild.
+        """
+        ...
+
+    def wipe(self) -> None:
+        """Delete every event, checkpoint, data key and projection row (before a restore)."""
+        ...
+
+    def export_data_keys(self) -> list[DataKeyRow]: ...
+
+    def import_data_keys(self, keys: Sequence[DataKeyRow]) -> int:
+        """Put back wrapped data keys; keys of customers already present stay. Return how many."""
+        ...
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        """Store a checkpoint signed elsewhere (a witness copy)."""
+        ...
+
+    def checkpoint_now(self, site: str) -> Checkpoint | None:
+        """Sign the site's head unless it is checkpointed already (or this node signs nothing)."""
         ...
 
 

@@ -53,8 +53,7 @@ def limiter(request: Request) -> RateLimiter | SharedRateLimiter:
                 def seconds() -> float:
                     return clock.now().timestamp()
 
-                scope = s.api_rate_scope
-                if scope == "shared" or (scope == "auto" and c.store.is_postgres):
+                if c.shares_rate_limits:
                     found = SharedRateLimiter(c.rate_windows, rate, s.api_burst, seconds)
                 else:
                     found = RateLimiter(rate, s.api_burst, seconds)

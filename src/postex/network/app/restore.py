@@ -20,7 +20,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.customers import CustomerRepository
 from postex.eventlog.checkpoints import signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Progress, Store
+from postex.eventlog.ports import LogAdmin, Progress, Store
 from postex.kernel.errors import IntegrityError
 from postex.network.app.hub import ReplicationState
 from postex.network.app.wire import DataKey
@@ -45,18 +45,6 @@ class RestoreSource(Protocol):
     def data_keys(self, site: str) -> list[DataKey]: ...
 
 
-class RestoreTarget(Store, Protocol):
-    def import_events(
-        self, site: str, events: Sequence[StoredEvent], project: bool = True
-    ) -> int: ...
-
-    def save_checkpoint(self, cp: Checkpoint) -> None: ...
-
-    def import_data_keys(self, keys: Sequence[DataKey]) -> int: ...
-
-    def wipe(self) -> None: ...
-
-
 @dataclass(frozen=True)
 class RestoreReport:
     site: str
@@ -69,13 +57,14 @@ class RestoreReport:
     seconds: float
 
 
-def _refuse(target: RestoreTarget, detail: str, site: str, seq: int | None) -> IntegrityError:
-    target.wipe()
+def _refuse(admin: LogAdmin, detail: str, site: str, seq: int | None) -> IntegrityError:
+    admin.wipe()
     return IntegrityError(f"restore refused: {detail}", site=site, seq=seq)
 
 
 def restore_site(
-    target: RestoreTarget,
+    target: Store,
+    admin: LogAdmin,
     state: ReplicationState,
     site: str,
     source: RestoreSource,
@@ -84,25 +73,26 @@ def restore_site(
     progress: Progress | None = None,
     actor: str = "cli",
 ) -> RestoreReport:
-    """Restore ``site`` into an empty ``target``; raise IntegrityError (target wiped) if refused."""
+    """Restore ``site`` into an empty ``target`` (copied in and wiped through ``admin``, the
+    same log); raise IntegrityError (target wiped) if refused."""
     started = time.perf_counter()
     if target.head(site)[0] != 0:
         raise IntegrityError(f"restore refused: the target already holds a log for {site}")
     cps = sorted(source.checkpoints(site), key=lambda c: c.seq)
     for cp in cps:
         if cp.site != site or not signature_valid(cp, trusted):
-            raise _refuse(target, "a checkpoint is not signed by a trusted key", site, cp.seq)
+            raise _refuse(admin, "a checkpoint is not signed by a trusted key", site, cp.seq)
     wanted = {cp.seq: cp.hash for cp in cps}
     done = 0
     for batch in source.batches(site):
         try:
-            target.import_events(site, batch)  # projections are built as the log returns
+            admin.import_events(site, batch)  # projections are built as the log returns
         except IntegrityError as exc:
-            raise _refuse(target, f"the copy is broken: {exc.detail}", site, exc.seq) from None
+            raise _refuse(admin, f"the copy is broken: {exc.detail}", site, exc.seq) from None
         for ev in batch:
             want = wanted.get(ev.seq)
             if want is not None and want != ev.hash:
-                raise _refuse(target, "an event differs from a signed checkpoint", site, ev.seq)
+                raise _refuse(admin, "an event differs from a signed checkpoint", site, ev.seq)
         done += len(batch)
         if progress:
             progress(done)
@@ -110,7 +100,7 @@ def restore_site(
     newest = cps[-1] if cps else None
     if newest is not None and newest.seq > head:
         raise _refuse(
-            target, f"the copy ends at {head} but a signed checkpoint covers {newest.seq}",
+            admin, f"the copy ends at {head} but a signed checkpoint covers {newest.seq}",
             site, head + 1,
         )  # fmt: skip
     witnesses = source.witnesses(site)
@@ -119,16 +109,16 @@ def restore_site(
     )
     if source.kind == "hub" and head and not witnessed:
         raise _refuse(
-            target, "the newest checkpoint carries no valid countersignature of a trusted hub",
+            admin, "the newest checkpoint carries no valid countersignature of a trusted hub",
             site, newest.seq if newest else None,
         )  # fmt: skip
     for cp in cps:
-        target.save_checkpoint(cp)
+        admin.save_checkpoint(cp)
     for w in witnesses:
         state.save_witness(w)
     with target.read() as uow:  # an erasure in the log wins over a key an old copy still holds
         erased = {c.id for c in uow.repo(CustomerRepository).list() if c.erased_at}
-    keys = target.import_data_keys([k for k in source.data_keys(site) if k[0] not in erased])
+    keys = admin.import_data_keys([k for k in source.data_keys(site) if k[0] not in erased])
     state.set_acked(site, head if source.kind == "hub" else 0, now())
     details = {"source": source.kind, "events": done, "head_seq": head}
     with target.write(site) as uow:

@@ -36,12 +36,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Progress
-from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.ports import LogAdmin, Progress, Store
 from postex.kernel.errors import IntegrityError, ValidationError
+from postex.network.app.hub import ReplicationState
 from postex.network.app.wire import DataKey, checkpoint_dict, checkpoint_from
 from postex.network.app.witness import Witness
-from postex.network.sql.state import SqlReplicationState
 
 FORMAT = "postex-backup-v1"
 SEGMENT_EVENTS = 100_000
@@ -65,8 +64,9 @@ def _row(e: StoredEvent) -> str:
 
 @dataclass
 class FileBackupWriter:
-    store: SqlStore
-    state: SqlReplicationState
+    store: Store
+    admin: LogAdmin
+    state: ReplicationState
     signer: Signer
     created_at: str
 
@@ -127,7 +127,7 @@ class FileBackupWriter:
             heads[site] = head
         keys = [
             [c, k, base64.b64encode(w).decode(), at]
-            for c, k, w, at in self.store.export_data_keys()
+            for c, k, w, at in self.admin.export_data_keys()
         ]
         manifest["data_keys"] = self._json(directory, "data-keys.json", keys)
         body = json.dumps(manifest, indent=1, sort_keys=True).encode()

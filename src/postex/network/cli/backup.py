@@ -138,14 +138,16 @@ def open_target(db: str | None, home: str | None, site: str | None, force: bool)
             raise ValidationError.single(
                 "db", "empty", settings.db_url, "the target holds a log; pass --force to wipe it"
             )
-        c.store.wipe()
+        c.admin.wipe()
     return c
 
 
 def run_restore(c: Container, site: str, source: RestoreSource) -> RestoreReport:
     rep = replication(c)
     with progress_bar(f"restoring {site} from {source.kind}", source.head(site)) as update:
-        return restore_site(c.store, rep.state, site, source, c.trusted_keys(), rep.now, update)
+        return restore_site(
+            c.store, c.admin, rep.state, site, source, c.trusted_keys(), rep.now, update
+        )
 
 
 @handle_errors

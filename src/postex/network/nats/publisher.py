@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
-from postex.eventlog.ports import Clock
+from postex.eventlog.ports import Clock, LogAdmin
 from postex.eventlog.sql.store import SqlStore
 from postex.network.app.hub import ReplicationState
 from postex.network.app.signatures import MessageClaim, events_claim, keys_claim, sign_message
@@ -43,6 +43,7 @@ log = logging.getLogger("postex.replication")
 @dataclass
 class JetStreamPublisher:
     store: SqlStore
+    admin: LogAdmin
     state: ReplicationState
     site: str
     url: str
@@ -129,7 +130,7 @@ class JetStreamPublisher:
             self._wake.clear()
             now = loop.time()
             if now - last_checkpoint >= self.checkpoint_seconds:
-                await asyncio.to_thread(self.store.checkpoint_now, self.site)
+                await asyncio.to_thread(self.admin.checkpoint_now, self.site)
                 last_checkpoint = now
             await self.publish_pending(nc)
             now = loop.time()
@@ -214,7 +215,7 @@ class JetStreamPublisher:
             self._cp_sent = cp.seq
 
     async def _send_keys(self, js: object) -> None:
-        keys = self.store.export_data_keys()
+        keys = self.admin.export_data_keys()
         data = encode_keys(self.site, keys)
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._keys_digest:

@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Progress
+from postex.eventlog.ports import LogAdmin, Progress, Rebuilder
 from postex.eventlog.sql.store import SqlStore
 from postex.network.app.hub import ProjectionRefusedError
 from postex.network.sql.tables import hub_arrivals
@@ -23,8 +23,10 @@ class HubCopy:
     id) surfaces as :class:`ProjectionRefusedError`, so the hub can still keep the copy.
     """
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, admin: LogAdmin, rebuilder: Rebuilder) -> None:
         self.store = store
+        self.admin = admin
+        self.rebuilder = rebuilder
         self._caught_up = False
         dbapi = store.engine.dialect.loaded_dbapi
         self._refusals: tuple[type[BaseException], ...] = (
@@ -44,7 +46,7 @@ class HubCopy:
         return self.store.checkpoints(site)
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        self.store.save_checkpoint(cp)
+        self.admin.save_checkpoint(cp)
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
         """Store (and project) the events, then journal their arrival.
@@ -57,7 +59,7 @@ class HubCopy:
             self._journal_unjournalled()
             self._caught_up = True
         try:
-            n = self.store.import_events(site, events, project)
+            n = self.admin.import_events(site, events, project)
         except self._refusals as exc:
             if not project:
                 raise
@@ -98,7 +100,7 @@ class HubCopy:
         """Empty every projection and replay the copies in the order they arrived.
 
         First each site's history from before the journal (merged by recorded time, as
-        :meth:`SqlStore.rebuild` does), then the journal's runs in order.
+        :meth:`SqlRebuilder.rebuild` does), then the journal's runs in order.
         """
         self._journal_unjournalled()
         t = hub_arrivals
@@ -130,4 +132,4 @@ class HubCopy:
                     yield from self.store.read_events(site, applied[site], head)
 
         merged = (x[3] for x in heapq.merge(*legacy, key=lambda x: (x[0], x[1], x[2])))
-        return self.store.replay(itertools.chain(merged, journal()), progress, batch)
+        return self.rebuilder.replay(itertools.chain(merged, journal()), progress, batch)

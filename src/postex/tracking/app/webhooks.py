@@ -19,7 +19,6 @@ customer's data key).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -29,7 +28,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -500,29 +499,3 @@ def _attempt_event(
         next_attempt_at=next_at,
         duration_ms=max(0, ms),
     )
-
-
-async def worker_loop(
-    ctx: Context,
-    sender: WebhookSender,
-    interval: float = 1.0,
-    chores: Sequence[Callable[[], int]] = (),
-) -> None:
-    """Deliver what is due, forever (until cancelled); a failing round is logged, not fatal.
-
-    Each round also runs ``chores`` (housekeeping such as purging expired idempotency
-    answers); each returns how much it did, and the loop sleeps only when nothing was done.
-    """
-    while True:
-        try:
-            attempted = await asyncio.to_thread(deliver_due, ctx, sender)
-        except Exception:  # the store may be briefly unavailable; try again next round
-            log.exception("webhook delivery round failed")
-            attempted = 0
-        for chore in chores:
-            try:
-                attempted += await asyncio.to_thread(chore)
-            except Exception:
-                log.exception("background chore failed")
-        if not attempted:
-            await asyncio.sleep(interval)

@@ -6,7 +6,6 @@ The secret is in the creation response only. Each delivery is a POST with the he
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from postex.bootstrap import Container
 from postex.http.deps import container
-from postex.incidents.app.holds import activation_chore
-from postex.items.app.idempotency import expiry_chore
 from postex.items.http.customer import customer as customer_id
 from postex.items.http.customer import known_query
 from postex.items.http.schemas import problems
@@ -141,16 +138,3 @@ def redeliver(
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     return wh.redeliver(c.ctx, cid, webhook_id, delivery_id).to_dict()
-
-
-def start_webhook_worker(c: Container) -> asyncio.Task[None] | None:
-    """The delivery worker inside ``postex serve`` (off when ``webhook_worker_seconds`` is 0)."""
-    interval = c.settings.webhook_worker_seconds
-    if interval <= 0:
-        return None
-    sender = c.webhook_sender_factory(c.settings.webhook_allow_private)
-    chores = [
-        expiry_chore(c.ctx, c.settings.idempotency_retention_hours),
-        activation_chore(c.ctx),
-    ]
-    return asyncio.create_task(wh.worker_loop(c.ctx, sender, float(interval), chores))

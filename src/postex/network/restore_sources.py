@@ -1,7 +1,8 @@
-"""Everything replication needs, wired from a node's store, signer and keys.
+"""Where ``postex restore --from hub`` reads the hub's copy of a site: straight from the
+hub's database, or over NATS request/reply from ``postex hub consume``.
 
-:func:`postex.bootstrap.replication` builds one; entry points use it without importing
-adapters.
+Both are :class:`postex.network.app.restore.RestoreSource`; :func:`postex.bootstrap.replication`
+builds them.
 """
 
 from __future__ import annotations
@@ -12,25 +13,14 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from postex.eventlog.chain import format_time
-from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import Clock, Progress
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import ConfigurationError
-from postex.network.app.hub import Hub
+from postex.network.app.hub import ReplicationState
 from postex.network.app.wire import DataKey, Subjects, checkpoint_from, decode_events, witness_from
 from postex.network.app.witness import Witness
-from postex.network.backup.files import BackupChain, FileBackupWriter
-from postex.network.nats.consumer import HubConsumer
-from postex.network.nats.jetstream import delete_stream
-from postex.network.nats.publisher import JetStreamPublisher
-from postex.network.signing import site_keys
-from postex.network.sql.hub import HubCopy
-from postex.network.sql.state import SqlReplicationState
 
 RESTORE_BATCH = 10_000
 
@@ -40,7 +30,7 @@ class HubStoreSource:
     """The hub's verified copy of a site, read straight from the hub's database."""
 
     store: SqlStore
-    state: SqlReplicationState
+    state: ReplicationState
     kind: str = "hub"
 
     def head(self, site: str) -> int:
@@ -64,79 +54,6 @@ class HubStoreSource:
 
     def data_keys(self, site: str) -> list[DataKey]:
         return self.state.data_keys(site)
-
-
-@dataclass
-class Replication:
-    store: SqlStore
-    signer: Signer
-    clock: Clock
-    site: str
-    nats_url: str
-    subjects: Subjects
-    checkpoint_seconds: float = 60.0
-    keys_dir: Path | None = None  # where the trusted keys live (``<SITE>.pub``)
-
-    def __post_init__(self) -> None:
-        self.state = SqlReplicationState(self.store)
-
-    def now(self) -> str:
-        return format_time(self.clock.now())
-
-    def publisher(self, url: str | None = None) -> JetStreamPublisher:
-        pub = JetStreamPublisher(
-            self.store, self.state, self.site, url or self.nats_url, self.clock, self.subjects,
-            checkpoint_seconds=self.checkpoint_seconds, signer=self.signer,
-        )  # fmt: skip
-        pub.attach()
-        return pub
-
-    def hub(
-        self, trusted: dict[str, bytes], by_site: dict[str, dict[str, bytes]] | None = None
-    ) -> Hub:
-        """The hub; ``by_site`` (default: read from the keys directory) says which trusted
-        key signs for which site."""
-        if by_site is None:
-            by_site = site_keys(self.keys_dir) if self.keys_dir is not None else {}
-        return Hub(
-            HubCopy(self.store), self.state, self.signer, trusted, self.clock, site_keys=by_site
-        )
-
-    def rebuild_hub(self, progress: Progress | None = None) -> int:
-        """``postex rebuild`` on a hub: the projections replayed in the order the copies
-        arrived (the order the hub applied them live)."""
-        return HubCopy(self.store).rebuild(progress)
-
-    def consumer(
-        self,
-        trusted: dict[str, bytes],
-        url: str | None = None,
-        by_site: dict[str, dict[str, bytes]] | None = None,
-    ) -> HubConsumer:
-        return HubConsumer(self.hub(trusted, by_site), url or self.nats_url, self.subjects)
-
-    def backup_writer(self) -> FileBackupWriter:
-        return FileBackupWriter(self.store, self.state, self.signer, self.now())
-
-    @staticmethod
-    def backup_reader(directory: Path) -> BackupChain:
-        """A backup, full or incremental (with the backups it rests on)."""
-        return BackupChain(directory)
-
-    def copy_source(self) -> HubStoreSource:
-        """This node's (the hub's) copies as a restore source."""
-        return HubStoreSource(self.store, self.state)
-
-    def hub_source(self, hub_db: str, clock: Clock) -> HubStoreSource:
-        """The hub's database as a restore source, read with this node's projections."""
-        store = SqlStore(hub_db, clock, self.store.projections, self.store.repositories)
-        return HubStoreSource(store, SqlReplicationState(store))
-
-    def nats_source(self, url: str | None = None) -> NatsHubSource:
-        return NatsHubSource(url or self.nats_url, self.subjects)
-
-    async def delete_stream(self, url: str | None = None) -> bool:
-        return await delete_stream(url or self.nats_url, self.subjects)
 
 
 class NatsHubSource:

@@ -1,0 +1,115 @@
+"""Operations on a log beyond use cases: :class:`postex.eventlog.ports.LogAdmin` on SQL.
+
+Copying in events hashed elsewhere (the hub's copy of a site, a restore), wiping a store
+before a restore, moving wrapped data keys, and signing or storing checkpoints. Also
+:func:`execute_raw`, for tests and drills that tamper with storage on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from postex.eventlog.chain import ChainState, verify_events
+from postex.eventlog.events import Checkpoint, StoredEvent
+from postex.eventlog.ports import DataKeyRow
+from postex.eventlog.sql import schema
+from postex.eventlog.sql.engine import write_connection
+from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.sql.unit_of_work import SqlUnitOfWork
+from postex.kernel.errors import IntegrityError
+
+
+class SqlLogAdmin:
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+        """Append events hashed elsewhere (the hub's copy of a site, a restore) after the head.
+
+        Every link and hash is checked against the site's head first; on the first bad one
+        :class:`IntegrityError` is raised and nothing is written. ``project=False`` leaves
+        the projections for a later rebuild (bulk restore).
+        """
+        if not events:
+            return 0
+        store = self.store
+        with store.site_lock(site), write_connection(store.engine) as conn:
+            uow = SqlUnitOfWork(store, conn, site, writable=True)
+            conn.begin()
+            try:
+                seq, prev, _ = uow.load_head()
+                fault = verify_events(ChainState(site, seq, prev), events)
+                if fault is not None:
+                    raise IntegrityError(fault.reason, site=fault.site, seq=fault.seq)
+                insert_event_batch(
+                    conn, site, events[0].seq, [e.recorded_at for e in events],
+                    [e.type for e in events], [e.body for e in events],
+                    [e.prev_hash for e in events], [e.hash for e in events],
+                )  # fmt: skip
+                if project:
+                    store.projections.apply(conn, events)
+                last = events[-1]
+                store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return len(events)
+
+    def wipe(self) -> None:
+        """Delete every event, checkpoint, data key and projection row (before a restore)."""
+        tables = [*self.store.projections.tables(), schema.heads, *schema.LOG_TABLES]
+        with write_connection(self.store.engine) as conn:
+            conn.begin()
+            try:
+                for table in reversed(tables):
+                    conn.execute(table.delete())
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def export_data_keys(self) -> list[DataKeyRow]:
+        """Every wrapped data key as (customer id, KEK id, wrapped, created at)."""
+        t = schema.data_keys
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.customer_id, t.c.kek_id, t.c.wrapped, t.c.created_at).order_by(
+                    t.c.customer_id
+                )
+            ).all()
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def import_data_keys(self, keys: Sequence[DataKeyRow]) -> int:
+        """Put back wrapped data keys (restore); existing ones for the same customer stay."""
+        t = schema.data_keys
+        with self.store.engine.begin() as conn:
+            have = {r[0] for r in conn.execute(select(t.c.customer_id))}
+            rows = [
+                {"customer_id": c, "kek_id": k, "wrapped": w, "created_at": at}
+                for c, k, w, at in keys
+                if c not in have
+            ]
+            if rows:
+                conn.execute(t.insert(), rows)
+        return len(rows)
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        """Store a checkpoint signed elsewhere (a witness copy); replaces none."""
+        self.store.save_checkpoint(cp)
+
+    def checkpoint_now(self, site: str) -> Checkpoint | None:
+        """Sign the site's current head unless it is already checkpointed (shutdown, timer)."""
+        return self.store.checkpoint_now(site)
+
+
+def execute_raw(engine: Engine, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement in its own transaction; for tests and drills that tamper with
+    storage on purpose (placeholders in the driver's style: ``?`` or ``%s``)."""
+    with engine.begin() as conn:
+        result = conn.exec_driver_sql(sql, tuple(params))
+        return [tuple(r) for r in result] if result.returns_rows else []

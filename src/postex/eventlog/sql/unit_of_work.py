@@ -1,0 +1,139 @@
+"""``SqlUnitOfWork``: one transaction on one connection, and the append hot path.
+
+An append hashes its events into the site's chain and writes them with one batch insert
+(binary COPY on PostgreSQL); on SQLite a long append is written in chunks on the store's
+writer thread while this thread encodes the next chunk. Projections are applied in the
+same transaction, so a use case reads its own writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from itertools import repeat
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from postex.eventlog.canonical import canonical
+from postex.eventlog.catalogue import Event
+from postex.eventlog.chain import ZERO_HASH, chain_hashes, format_time
+from postex.eventlog.events import AnyEvent, NewEvent, StoredEvent
+from postex.eventlog.sql.fast import insert_event_batch
+
+if TYPE_CHECKING:
+    from postex.eventlog.sql.store import SqlStore
+
+# Events per batch insert on SQLite: a long append writes one chunk while it encodes the next.
+APPEND_CHUNK = 250
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection; see :class:`postex.eventlog.ports.UnitOfWork`."""
+
+    def __init__(self, store: SqlStore, conn: Connection, site: str, writable: bool) -> None:
+        self.store = store
+        self.conn = conn
+        self._site = site
+        self._writable = writable
+        self._head: tuple[int, bytes, str] | None = None
+        self.appended = 0
+
+    @property
+    def site(self) -> str:
+        return self._site
+
+    @property
+    def new_head_seq(self) -> int | None:
+        """The site's head seq after this transaction's appends; None if it appended none."""
+        return self._head[0] if self.appended and self._head is not None else None
+
+    def repo(self, port: type[Any]) -> Any:
+        return self.store.repositories[port](self.conn)
+
+    def load_head(self) -> tuple[int, bytes, str]:
+        """(seq, hash, recorded_at) of the site's head, read once per transaction.
+
+        On PostgreSQL this also takes the site's advisory lock: one writer per site, also
+        across processes.
+        """
+        if self._head is None:
+            if self.store.is_postgres:
+                self.conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", ("postex-site:" + self._site,)
+                )
+            row = self.conn.exec_driver_sql(
+                f"SELECT seq, hash, recorded_at FROM heads WHERE site = {self.store.ph}",
+                (self._site,),
+            ).first()
+            self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
+        return self._head
+
+    def append(self, events: Sequence[AnyEvent]) -> list[StoredEvent[Any]]:
+        if not self._writable:
+            raise RuntimeError("append needs a write transaction")
+        if not events:
+            return []
+        seq, prev, last_time = self.load_head()
+        site = self._site
+        now = format_time(self.store.clock.now())
+        recorded_at = now if now > last_time else last_time  # monotonic within a site
+        n = len(events)
+        stored: list[StoredEvent] = []
+        pending: Future[None] | None = None
+        try:
+            # Encode and hash chunk k+1 while SQLite writes chunk k: the batch insert runs
+            # in SQLite's C code without the interpreter lock, on the other core.
+            for start in range(0, n, self.store.append_chunk):
+                chunk = events[start : start + self.store.append_chunk]
+                m = len(chunk)
+                first = seq + 1 + start
+                types, bodies, typed = _records(chunk)
+                part = [canonical(body) for body in bodies]
+                digests = chain_hashes(prev, site, first, recorded_at, types, part)
+                prevs = [prev, *digests[:-1]]
+                times = [recorded_at] * m
+                args = (self.conn, site, first, times, types, part, prevs, digests)
+                if pending is not None:
+                    pending.result()
+                if pending is None and start + m == n:  # one chunk: nothing to overlap with
+                    insert_event_batch(*args)
+                else:
+                    pending = self.store.writer(insert_event_batch, *args)
+                stored += map(StoredEvent, repeat(site, m), range(first, first + m), times,
+                              types, part, prevs, digests, bodies, typed)  # fmt: skip
+                prev = digests[-1]
+        finally:
+            if pending is not None:
+                pending.result()  # never leave the connection busy, even on the way out
+        self._head = (seq + n, prev, recorded_at)
+        self.store.projections.apply(self.conn, stored)
+        self.appended += n
+        return stored
+
+    def finish(self) -> None:
+        """Before commit: record the new head and sign a checkpoint when one is due."""
+        if self._head is None or not self.appended:
+            return
+        seq, digest, recorded_at = self._head
+        self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
+        self.store.checkpoint_if_due(self.conn, self._site, seq, digest)
+
+
+def _records(
+    events: Sequence[Event | NewEvent],
+) -> tuple[list[str], list[dict[str, Any]], list[Event | None]]:
+    """Type strings, bodies and catalogue records of events to append."""
+    types: list[str] = []
+    bodies: list[dict[str, Any]] = []
+    typed: list[Event | None] = []
+    for ev in events:
+        if isinstance(ev, Event):
+            types.append(ev.TYPE)
+            bodies.append(ev.to_body())
+            typed.append(ev)
+        else:
+            types.append(ev.type)
+            bodies.append(ev.body)
+            typed.append(None)
+    return types, bodies, typed
