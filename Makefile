@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test unit lint fmt bench clean
+.PHONY: run test fast lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,8 +23,12 @@ test: $(STAMP)
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory lint
 
-unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+## fast: unit and contract tests (domain rules, the log, forms, messages, every store), under a minute
+FAST := tests/kernel tests/eventlog tests/pdf tests/edi tests/contract/test_event_store.py \
+	tests/test_architecture.py tests/items/test_addresses.py tests/items/test_customs.py \
+	tests/items/test_item_rules.py tests/sites/test_receptacle_rules.py tests/incidents/test_hold_rules.py
+fast: $(STAMP)
+	$(BIN)/pytest -q $(FAST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

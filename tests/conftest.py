@@ -24,6 +24,7 @@ from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.schema import LOG_TABLES, heads
 from postex.network.sql.tables import TABLES as REPLICATION_TABLES
 from postex.server import create_app
+from tests.factories import Caller, make_caller
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("POSTEX_TEST_DATABASE_URL", "")
@@ -163,3 +164,18 @@ def _catalogue_round_trips() -> Iterator[None]:
     Projections.apply = apply  # type: ignore[method-assign]
     yield
     Projections.apply = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def alice(node: Container) -> Caller:
+    return make_caller(node, "Alice Exports Ltd")
+
+
+@pytest.fixture
+def bob(node: Container) -> Caller:
+    return make_caller(node, "Bob Shipping plc")
+
+
+@pytest.fixture
+def sqlite_alice(sqlite_node: Container) -> Caller:
+    return make_caller(sqlite_node, "Alice Exports Ltd")

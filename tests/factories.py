@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
+from postex.accounts.app.auth import Principal, Role, issue_token
 from postex.accounts.app.customers import CreatedCustomer, create_customer
+from postex.accounts.app.staff import create_user
 from postex.bootstrap import Container
 from postex.items.app.preadvice import ItemRecord, pre_advise
 from postex.items.domain.items import parse_pre_advice
@@ -77,3 +80,69 @@ def new_customer(node: Container, name: str = "Thistle & Thread Ltd") -> Created
 def new_items(node: Container, customer_id: str, n: int = 1, **changes: Any) -> list[ItemRecord]:
     advice = parse_pre_advice(item_payload(**changes))
     return pre_advise(node.ctx, customer_id, [advice] * n)
+
+
+# --- callers: customers with API keys, staff and partner credentials --------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: str
+    api_key: str
+    key_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_caller(node: Container, name: str) -> Caller:
+    created = new_customer(node, name)
+    return Caller(created.record.id, created.api_key, created.key_id)
+
+
+SITE = "GBLALA"
+SERIES = {"destination": "USJFKA", "category": "A", "subclass": "UN"}
+
+
+@dataclass(frozen=True)
+class Staff:
+    principal: Principal
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def staff(node: Container, role: str, site: str | None = SITE, name: str = "") -> Staff:
+    created = create_user(node.ctx, name or f"{role}.{site or 'all'}".lower(), role, site)
+    r = created.record
+    p = Principal("staff", r.id, Role(role), created.key_id, site=r.site, name=r.username)
+    return Staff(p, created.token)
+
+
+def partner(node: Container, offices: tuple[str, ...] = ("BA",)) -> Staff:
+    """A partner key (the partners feature has its own command; here only the credential)."""
+    token = issue_token("partner", "prt_test", Role.PARTNER, offices=offices, name="BA")
+    with node.ctx.store.write(node.ctx.site) as uow:
+        uow.append([token.event])
+    p = Principal("partner", "prt_test", Role.PARTNER, token.key_id, offices=offices)
+    return Staff(p, token.token)
+
+
+def letters(node: Container, n: int = 3, documents: int = 1, **changes: Any) -> list[ItemRecord]:
+    """Tracked letters with goods for the US, and some documents-only letters."""
+    customer = new_customer(node)
+    goods = new_items(node, customer.record.id, n, **changes)
+    docs = [
+        new_items(
+            node,
+            customer.record.id,
+            1,
+            **{k: v for k, v in DOCUMENTS_LETTER.items() if k != "importer"},
+            importer=None,
+        )[0]
+        for _ in range(documents)
+    ]
+    return goods + docs

@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by the core's tests."""
+"""Hypothesis strategies for every test, in one place (grouped by what they generate)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from postex.incidents.domain import Scope
+from postex.kernel.network import load_network
+from postex.sites.domain.receptacles import Series
+
+# --- the log and ids ------------------------------------------------------------------
 MAX_SAFE = 2**53 - 1
 
 ascii_keys = st.text(
@@ -29,3 +34,73 @@ s10_prefixes = st.sampled_from(
     [a + b for a in "ABCDEFGHILMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
 )
 countries = st.sampled_from(["GB", "US", "DE", "FR", "SE", "IN", "HU", "LV", "JP", "CN"])
+
+
+# --- site operations: series from the routing table, bag facts ------------------------
+ROUTES = load_network().routes
+
+
+def series() -> st.SearchStrategy[Series]:
+    """A series one of our offices of exchange really despatches."""
+    return st.sampled_from(ROUTES).map(
+        lambda r: Series(r.origin, r.destination, r.category, r.subclass)
+    )
+
+
+gross_weights = st.integers(min_value=1, max_value=1_500_000)
+year_digits = st.integers(min_value=0, max_value=9)
+despatch_serials = st.integers(min_value=1, max_value=9999)
+
+
+# --- partner input: JSON-ish values and event-like objects ----------------------------
+PARTNER_FIELDS = ["item_id", "event_code", "occurred_at", "office", "reason_code", "next_office"]
+
+partner_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+partner_rows = st.dictionaries(
+    st.sampled_from(PARTNER_FIELDS) | st.text(max_size=12),
+    partner_json_values
+    | st.sampled_from(["LA100000003GB", "EMD", "2026-11-03T15:22:00-05:00", "USJFKA"]),
+    max_size=7,
+)
+
+partner_payloads = st.one_of(
+    partner_json_values,
+    st.fixed_dictionaries({"events": st.lists(partner_rows | partner_json_values, max_size=6)}),
+)
+
+
+# --- incidents: scopes and the subjects holds look at ---------------------------------
+SITES = ("GBLALA", "GBLGWA", "GBBHXA")
+COUNTRIES = ("US", "FR", "DE", "JP")
+SERVICES = ("standard_letter", "tracked", "parcel")
+FORMS = (None, "CN22", "CN23")
+
+
+def _subset(values: tuple[str, ...]) -> st.SearchStrategy[tuple[str, ...]]:
+    return st.sets(st.sampled_from(values), max_size=2).map(lambda s: tuple(sorted(s)))
+
+
+scopes: st.SearchStrategy[Scope] = st.builds(
+    Scope,
+    sites=_subset(SITES),
+    destinations=_subset(COUNTRIES),
+    services=_subset(SERVICES),
+    goods_only=st.booleans(),
+)
+
+subjects: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
+    {
+        "site": st.sampled_from(SITES),
+        "destination": st.sampled_from(COUNTRIES),
+        "service": st.sampled_from(SERVICES),
+        "has_goods": st.booleans(),
+        "customs_form": st.sampled_from(FORMS),
+    }
+)

@@ -9,7 +9,7 @@ from postex.eventlog.sql.admin import execute_raw
 from postex.incidents.app.holds import place_hold
 from postex.sites.app import receptacles as rcp
 from tests.console.helpers import SITE, csrf_of, sign_in, user
-from tests.site_ops.helpers import SERIES, letters, staff
+from tests.factories import SERIES, letters, staff
 
 ACCEPT = f"/console/sites/{SITE}/accept"
 HTMX = {"HX-Request": "true"}

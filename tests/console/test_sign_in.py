@@ -181,7 +181,7 @@ def test_a_missing_or_wrong_csrf_token_is_403_and_writes_nothing(
     console_node: Container, browser_client: TestClient
 ) -> None:
     """A scan or a sign-out without the session's token is refused before any write."""
-    from tests.site_ops.helpers import letters
+    from tests.factories import letters
 
     user(console_node, "clara", "clerk")
     [item] = letters(console_node, 1, 0)
@@ -258,7 +258,7 @@ def test_another_sites_console_is_not_found_for_a_clerk(
 ) -> None:
     """A clerk's console shows only their own site: another one is 404, as in the API, and
     a scan posted there writes nothing."""
-    from tests.site_ops.helpers import letters
+    from tests.factories import letters
 
     user(console_node, "clara", "clerk")
     [item] = letters(console_node, 1, 0)

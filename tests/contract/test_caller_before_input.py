@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.customer_api.conftest import make_caller
-from tests.site_ops.helpers import SITE, partner, staff
+from tests.factories import SITE, make_caller, partner, staff
 
 from postex.bootstrap import Container
 from postex.server import create_app

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.customer_api.conftest import make_caller
-from tests.site_ops.helpers import partner
+from tests.factories import make_caller, partner
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw

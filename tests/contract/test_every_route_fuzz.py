@@ -24,13 +24,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
-from tests.customer_api.conftest import make_caller
-from tests.site_ops.helpers import SERIES, SITE, letters, partner, staff
+from tests.factories import SERIES, SITE, letters, make_caller, partner, staff
 
 from postex.bootstrap import Container
 from postex.server import create_app
 
-CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/customer_api/test_api_fuzz.py
+CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/items/test_api_fuzz.py
 EXAMPLES_PER_MODE = 8
 PROBLEM = "application/problem+json"
 

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from tests.conftest import IN_CI
 from tests.console.helpers import PASSWORD, SITE, user
-from tests.site_ops.helpers import letters, staff
+from tests.factories import letters, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw

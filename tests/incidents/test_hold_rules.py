@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
-from tests.incidents.strategies import scopes, subjects
+from tests.strategies import scopes, subjects
 
 from postex.incidents.domain import (
     HoldStatus,

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postex.bootstrap import Container
+from tests.strategies import partner_payloads as payloads
 from tests.tracking.conftest import auth, partner_key
-from tests.tracking.strategies import payloads
 
 URL = "/api/v1/partner/events"
 

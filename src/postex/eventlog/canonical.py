@@ -4,7 +4,7 @@ Postex event bodies are restricted to the subset where orjson with sorted keys (
 UTF-8, escaping only what JSON requires, hex escapes in lower case) is byte-identical to
 RFC 8785: objects with ASCII string keys, arrays, strings, booleans, null and integers of
 magnitude below 2**53. (Floats are refused: weights are grams, money is minor units.) A
-property test in ``tests/unit/eventlog`` proves the equivalence against the reference
+property test in ``tests/eventlog`` proves the equivalence against the reference
 ``rfc8785`` package, which is some twenty times slower — too slow for the append path.
 """
 

@@ -1,0 +1,87 @@
+"""Label and CN23 PDFs through the API: a real barcode reader and text extraction read them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymupdf
+import zxingcpp
+from fastapi.testclient import TestClient
+from tests.factories import DOCUMENTS_LETTER, Caller, item_payload
+
+DPI = 200
+
+
+def read_pdf(data: bytes) -> pymupdf.Document:
+    assert data.startswith(b"%PDF-")
+    return pymupdf.open(stream=data, filetype="pdf")
+
+
+def code128(page: pymupdf.Page) -> list[str]:
+    pix = page.get_pixmap(dpi=DPI)
+    image = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
+    return [s.text for s in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128)]
+
+
+def words(document: pymupdf.Document) -> str:
+    return " ".join(" ".join(str(page.get_text()).split()) for page in document)
+
+
+def create(client: TestClient, who: Caller, body: dict[str, object]) -> str:
+    r = client.post("/api/v1/items", json=body, headers=who.headers)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_label_barcode_decodes_to_the_s10_id_and_shows_the_cn22(
+    sqlite_client: TestClient, sqlite_alice: Caller
+) -> None:
+    """The 4×6 label's Code 128 reads back as the S10 id; the CN22 lists the contents."""
+    item_id = create(sqlite_client, sqlite_alice, item_payload())
+    r = sqlite_client.get(f"/api/v1/items/{item_id}/label.pdf", headers=sqlite_alice.headers)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    doc = read_pdf(r.content)
+    page = doc[0]
+    assert (round(page.rect.width), round(page.rect.height)) == (288, 432)
+    assert code128(page) == [item_id]
+    text = words(doc)
+    assert "Cotton T-shirt" in text
+    assert "610910" in text
+    assert "Bartholomew Quincey" in text
+    assert "CN 22" in text or "CN22" in text
+
+
+def test_cn23_for_a_parcel_carries_barcode_and_contents(
+    sqlite_client: TestClient, sqlite_alice: Caller
+) -> None:
+    """A parcel's CN23 is A4, decodes to the S10 id and lists the declared goods."""
+    body = item_payload(service="parcel")
+    body["contents"]["lines"][0]["description"] = "Merino wool jumper"
+    item_id = create(sqlite_client, sqlite_alice, body)
+    r = sqlite_client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=sqlite_alice.headers)
+    assert r.status_code == 200
+    doc = read_pdf(r.content)
+    assert (round(doc[0].rect.width), round(doc[0].rect.height)) == (595, 842)
+    assert item_id in code128(doc[0])
+    assert "Merino wool jumper" in words(doc)
+    assert "IM1234567890" in words(doc)
+
+
+def test_cn23_of_an_item_without_one_is_409(
+    sqlite_client: TestClient, sqlite_alice: Caller
+) -> None:
+    """A CN22 item and a documents letter have no CN23: 409 problem with rule no_cn23."""
+    for body, form in ((item_payload(), "CN22"), (DOCUMENTS_LETTER, None)):
+        item_id = create(sqlite_client, sqlite_alice, body)
+        r = sqlite_client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=sqlite_alice.headers)
+        assert r.status_code == 409
+        assert (r.json()["rule"], r.json()["customs_form"]) == ("no_cn23", form)
+
+
+def test_cancelled_item_has_no_label(sqlite_client: TestClient, sqlite_alice: Caller) -> None:
+    """Printing the label of a cancelled item is refused with 409."""
+    item_id = create(sqlite_client, sqlite_alice, item_payload())
+    sqlite_client.delete(f"/api/v1/items/{item_id}", headers=sqlite_alice.headers)
+    r = sqlite_client.get(f"/api/v1/items/{item_id}/label.pdf", headers=sqlite_alice.headers)
+    assert r.status_code == 409
+    assert r.json()["rule"] == "cancelled"
