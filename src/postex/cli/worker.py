@@ -8,9 +8,6 @@ from typing import Annotated
 import typer
 
 from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors
-from postex.incidents.app.holds import activation_chore
-from postex.items.app.idempotency import expiry_chore
-from postex.tracking.app.webhooks import deliver_due
 
 
 @handle_errors
@@ -30,6 +27,10 @@ def worker(
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
+    from postex.incidents.app.holds import activation_chore
+    from postex.items.app.idempotency import expiry_chore
+    from postex.tracking.app.webhooks import deliver_due
+
     c = claimed(db, home)
     if c.settings.role == "hub":
         # The sites deliver their customers' webhooks, purge their idempotency answers and
