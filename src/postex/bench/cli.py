@@ -1,16 +1,19 @@
-"""``postex bench …``: benchmarks that print the real path next to a same-run baseline."""
+"""``postex bench …``: benchmarks that print the real path next to a same-run baseline.
 
-from __future__ import annotations
+Every benchmark's command is declared here, in the order ``postex bench --help`` lists
+them; each imports its module (which builds nodes, servers, NATS clients) only when it runs.
+"""
 
 import os
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from postex.cli.common import err, out
+from postex.cli.common import DbOpt, Group, HomeOpt, err, handle_errors, out
 
-app = typer.Typer(help="Benchmarks; results belong in docs/benchmarks.md.", no_args_is_help=True)
+app = typer.Typer(
+    cls=Group, help="Benchmarks; results belong in docs/benchmarks.md.", no_args_is_help=True
+)
 
 PgOpt = Annotated[
     str | None,
@@ -37,6 +40,8 @@ def append(
 
     Example: postex bench append --events 100000 --postgres postgresql://postgres@127.0.0.1/test
     """
+    from rich.table import Table
+
     from postex.bench.append import bench_append
     from postex.bench.common import machine
 
@@ -72,6 +77,8 @@ def verify(
 
     Example: postex bench verify --events 200000
     """
+    from rich.table import Table
+
     from postex.bench.append import bench_verify
     from postex.bench.common import machine
 
@@ -86,3 +93,133 @@ def verify(
         table.add_row(r.store, f"{r.events:,}", f"{r.verify_per_s:,.0f}", f"{r.plain_per_s:,.0f}",
                       f"{r.ratio:.2f}")  # fmt: skip
     out.print(table)
+
+
+@app.command("holds")
+@handle_errors
+def holds(
+    items: Annotated[int, typer.Option("--items", help="Accepted items the hold covers.")] = 20_000,
+    batch: Annotated[int, typer.Option("--batch", help="Letters per pre-advice batch.")] = 1_000,
+    runs: Annotated[int, typer.Option("--runs", help="Repetitions (medians are reported).")] = 3,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Hold and release N accepted items; pre-advice with and without an active hold.
+
+    Example: postex bench holds --items 20000 --runs 3
+    """
+    from postex.bench.holds import bench_holds
+
+    bench_holds(items, batch, runs, db, home)
+
+
+@app.command("manifest")
+@handle_errors
+def manifest(
+    items: Annotated[int, typer.Option("--items", help="Items in the manifest.")] = 10_000,
+    runs: Annotated[int, typer.Option("--runs", help="Runs per variant (median shown).")] = 3,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """POST a manifest to a real uvicorn server on SQLite; print seconds and items/s.
+
+    Without --db/--home every run uses a fresh node in a temporary directory.
+
+    Example: postex bench manifest --items 10000 --runs 3
+    """
+    from postex.bench.manifest import bench_manifest
+
+    bench_manifest(items, runs, db, home, as_json)
+
+
+@app.command("rate-limit")
+@handle_errors
+def rate_limit(
+    requests: Annotated[int, typer.Option("--requests", help="Checks per phase.")] = 5_000,
+    keys: Annotated[int, typer.Option("--keys", help="Distinct API key ids.")] = 100,
+    threads: Annotated[int, typer.Option("--threads", help="Concurrent checkers.")] = 4,
+    batch: Annotated[int, typer.Option("--batch", help="Letters per write, under load.")] = 500,
+    runs: Annotated[int, typer.Option("--runs", help="Repetitions (medians are reported).")] = 3,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Per-request cost of the shared rate limiter against the in-process one.
+
+    Example: postex bench rate-limit --db postgresql://postgres@127.0.0.1:5432/bench
+    """
+    from postex.bench.rate import bench_rate_limit
+
+    bench_rate_limit(requests, keys, threads, batch, runs, db, home)
+
+
+@app.command("replication")
+@handle_errors
+def replication(
+    nats: Annotated[str, typer.Option("--nats", help="NATS URL with JetStream.")] = "",
+    hub_db: Annotated[str | None, typer.Option("--hub-db", help="Hub database URL.")] = None,
+    events: Annotated[int, typer.Option("--events", help="Events per replication run.")] = 100_000,
+    baseline_events: Annotated[
+        int,
+        typer.Option(
+            "--baseline-events", help="Events for the baseline (one per message, each ack awaited)."
+        ),
+    ] = 5_000,
+    runs: Annotated[int, typer.Option("--runs", help="Runs per figure (median).")] = 3,
+    drill_events: Annotated[
+        int, typer.Option("--drill-events", help="Site size for the drill's RTO (0: skip).")
+    ] = 1_000_000,
+) -> None:
+    """Events/s replicated through JetStream, restore events/s, and the drill's RTO.
+
+    Example: postex bench replication --nats nats://127.0.0.1:4222 --runs 3
+    """
+    from postex.bench.replication import bench_replication
+
+    bench_replication(nats, hub_db, events, baseline_events, runs, drill_events)
+
+
+@app.command("site")
+@handle_errors
+def site(
+    items: Annotated[int, typer.Option("--items", min=100, help="Items in the day.")] = 50_000,
+    postgres: Annotated[
+        str | None,
+        typer.Option("--postgres", help="Also run on this (empty) PostgreSQL database URL."),
+    ] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """A day at one site: accept, sort into bags, close and hand over 20+ despatches.
+
+    Runs on a fresh SQLite file (or --db, which must be empty) and, with --postgres, on
+    PostgreSQL too. Scans are acceptance scans plus receptacle scans plus despatched items.
+
+    Example: postex bench site --items 50000 --postgres postgresql://postgres@127.0.0.1/bench
+    """
+    from postex.bench.site import bench_site
+
+    bench_site(items, postgres, db, home)
+
+
+@app.command("tracking")
+@handle_errors
+def tracking(
+    items: Annotated[int, typer.Option("--items", help="Items the node serves.")] = 1_000_000,
+    seconds: Annotated[float, typer.Option("--seconds", help="Time per load phase.")] = 10.0,
+    requests: Annotated[int, typer.Option("--requests", help="Cap per load phase.")] = 50_000,
+    conns: Annotated[int, typer.Option("--connections", help="Keep-alive connections.")] = 4,
+    partner_events: Annotated[
+        int, typer.Option("--partner-events", help="Partner events to ingest.")
+    ] = 50_000,
+    port: Annotated[int, typer.Option("--port", help="Port for the server (0: any free).")] = 0,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Public tracking lookups/s vs a trivial endpoint (ratio, p50/p99), partner events/s.
+
+    Example: postex bench tracking --items 1000000 --seconds 10
+    """
+    from postex.bench.tracking import bench_tracking
+
+    bench_tracking(items, seconds, requests, conns, partner_events, port, db, home)

@@ -13,16 +13,14 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich.table import Table
 
 from postex.accounts.app.auth import Principal, Role, issue_token
 from postex.accounts.app.customers import create_customer
-from postex.bench.cli import app
 from postex.bootstrap import Container, build
-from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
+from postex.cli.common import err, out, progress_bar
 from postex.config import load_settings
 from postex.incidents.app.holds import confirm_hold, place_hold, release_hold
 from postex.items.app.preadvice import pre_advise
@@ -82,19 +80,8 @@ def _pre_advise(c: Container, customer: str, letter: PreAdvice, batch: int) -> f
     return _timed(lambda: pre_advise(c.ctx, customer, [letter] * batch))
 
 
-@app.command("holds")
-@handle_errors
-def bench_holds(
-    items: Annotated[int, typer.Option("--items", help="Accepted items the hold covers.")] = 20_000,
-    batch: Annotated[int, typer.Option("--batch", help="Letters per pre-advice batch.")] = 1_000,
-    runs: Annotated[int, typer.Option("--runs", help="Repetitions (medians are reported).")] = 3,
-    db: DbOpt = None,
-    home: HomeOpt = None,
-) -> None:
-    """Hold and release N accepted items; pre-advice with and without an active hold.
-
-    Example: postex bench holds --items 20000 --runs 3
-    """
+def bench_holds(items: int, batch: int, runs: int, db: str | None, home: str | None) -> None:
+    """Print the medians of ``runs`` runs over ``items`` accepted items (see the module)."""
     work = Path(home) if home else Path(tempfile.mkdtemp(prefix="postex-bench-holds-"))
     url = db or f"sqlite:///{work / 'bench.db'}"
     c = build(load_settings(home=str(work), db_url=url, site=SITE), create=True)

@@ -19,13 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from postex.bench.cli import app
 from postex.bootstrap import Container, build
-from postex.cli.common import DbOpt, HomeOpt, emit_json, handle_errors, out
+from postex.cli.common import emit_json, out, progress_bar
 from postex.config import load_settings
 from postex.eventlog.sql.admin import execute_raw
 from postex.items.http.schemas import ITEM_EXAMPLE
@@ -144,23 +141,11 @@ def _run(
     return elapsed
 
 
-@app.command("manifest")
-@handle_errors
-def bench_manifest(
-    items: Annotated[int, typer.Option("--items", help="Items in the manifest.")] = 10_000,
-    runs: Annotated[int, typer.Option("--runs", help="Runs per variant (median shown).")] = 3,
-    db: DbOpt = None,
-    home: HomeOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
-) -> None:
-    """POST a manifest to a real uvicorn server on SQLite; print seconds and items/s.
+def bench_manifest(items: int, runs: int, db: str | None, home: str | None, as_json: bool) -> None:
+    """Print the median seconds and items/s of each variant over ``runs`` runs (see the module).
 
-    Without --db/--home every run uses a fresh node in a temporary directory.
-
-    Example: postex bench manifest --items 10000 --runs 3
+    Without ``db``/``home`` every run uses a fresh node in a temporary directory.
     """
-    from postex.cli.common import progress_bar
-
     payload = _items(items)
     json_body = json.dumps(payload).encode()
     csv_body = _csv(payload)

@@ -21,16 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
 from postex.accounts.app.customers import create_customer
-from postex.bench.cli import app
 from postex.bench.holds import LETTER
 from postex.bootstrap import Container, build
-from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out
+from postex.cli.common import err, out
 from postex.config import load_settings
 from postex.http.limits import RateLimiter, SharedRateLimiter
 from postex.items.app.preadvice import pre_advise
@@ -119,21 +116,10 @@ def _http(c: Container, shared: bool, n: int) -> list[float]:
     return times
 
 
-@app.command("rate-limit")
-@handle_errors
 def bench_rate_limit(
-    requests: Annotated[int, typer.Option("--requests", help="Checks per phase.")] = 5_000,
-    keys: Annotated[int, typer.Option("--keys", help="Distinct API key ids.")] = 100,
-    threads: Annotated[int, typer.Option("--threads", help="Concurrent checkers.")] = 4,
-    batch: Annotated[int, typer.Option("--batch", help="Letters per write, under load.")] = 500,
-    runs: Annotated[int, typer.Option("--runs", help="Repetitions (medians are reported).")] = 3,
-    db: DbOpt = None,
-    home: HomeOpt = None,
+    requests: int, keys: int, threads: int, batch: int, runs: int, db: str | None, home: str | None
 ) -> None:
-    """Per-request cost of the shared rate limiter against the in-process one.
-
-    Example: postex bench rate-limit --db postgresql://postgres@127.0.0.1:5432/bench
-    """
+    """Print each limiter's per-request latencies, the medians of ``runs`` runs (see the module)."""
     work = Path(home) if home else Path(tempfile.mkdtemp(prefix="postex-bench-rate-"))
     url = db or f"sqlite:///{work / 'bench.db'}"
     c = build(load_settings(home=str(work), db_url=url, webhook_worker_seconds=0), create=True)

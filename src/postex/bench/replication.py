@@ -15,19 +15,16 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
-from postex.bench.cli import app
 from postex.bootstrap import Container, build, replication
-from postex.cli.common import handle_errors, out, progress_bar
+from postex.cli.common import out, progress_bar
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
 from postex.network.app.drill import seed_ticks
 from postex.network.app.restore import restore_site
-from postex.network.cli.drill import Loops, _trust, run_drill
+from postex.network.cli.ransomware import Loops, _trust, run_drill
 
 SITE = "GBLALA"
 
@@ -89,27 +86,10 @@ def _restore(work: Path, site: Container, hub: Container, run: int) -> float:
     return seconds
 
 
-@app.command("replication")
-@handle_errors
 def bench_replication(
-    nats: Annotated[str, typer.Option("--nats", help="NATS URL with JetStream.")] = "",
-    hub_db: Annotated[str | None, typer.Option("--hub-db", help="Hub database URL.")] = None,
-    events: Annotated[int, typer.Option("--events", help="Events per replication run.")] = 100_000,
-    baseline_events: Annotated[
-        int,
-        typer.Option(
-            "--baseline-events", help="Events for the baseline (one per message, each ack awaited)."
-        ),
-    ] = 5_000,
-    runs: Annotated[int, typer.Option("--runs", help="Runs per figure (median).")] = 3,
-    drill_events: Annotated[
-        int, typer.Option("--drill-events", help="Site size for the drill's RTO (0: skip).")
-    ] = 1_000_000,
+    nats: str, hub_db: str | None, events: int, baseline_events: int, runs: int, drill_events: int
 ) -> None:
-    """Events/s replicated through JetStream, restore events/s, and the drill's RTO.
-
-    Example: postex bench replication --nats nats://127.0.0.1:4222 --runs 3
-    """
+    """Print replication and restore events/s (medians of ``runs``) and the drill's RTO."""
     url = nats or load_settings().nats_url
     if not url:
         raise ValidationError.single("nats", "required", "", "give --nats URL")

@@ -13,17 +13,15 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich.table import Table
 
 from postex.accounts.app.auth import Principal, Role
 from postex.accounts.app.customers import create_customer
 from postex.accounts.app.staff import create_user
-from postex.bench.cli import app
 from postex.bootstrap import Container, build
-from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
+from postex.cli.common import err, out, progress_bar
 from postex.config import load_settings
 from postex.items.app.preadvice import ItemRecord, pre_advise
 from postex.items.domain.items import PreAdvice, parse_pre_advice
@@ -170,23 +168,10 @@ def _fresh(url: str | None, home: Path) -> Container:
     return build(load_settings(home=str(home), db_url=db, site=SITE), create=True)
 
 
-@app.command("site")
-@handle_errors
-def site(
-    items: Annotated[int, typer.Option("--items", min=100, help="Items in the day.")] = 50_000,
-    postgres: Annotated[
-        str | None,
-        typer.Option("--postgres", help="Also run on this (empty) PostgreSQL database URL."),
-    ] = None,
-    db: DbOpt = None,
-    home: HomeOpt = None,
-) -> None:
-    """A day at one site: accept, sort into bags, close and hand over 20+ despatches.
+def bench_site(items: int, postgres: str | None, db: str | None, home: str | None) -> None:
+    """Print each phase's rate for a day of ``items`` items, on SQLite and on ``postgres``.
 
-    Runs on a fresh SQLite file (or --db, which must be empty) and, with --postgres, on
-    PostgreSQL too. Scans are acceptance scans plus receptacle scans plus despatched items.
-
-    Example: postex bench site --items 50000 --postgres postgresql://postgres@127.0.0.1/bench
+    SQLite runs on a fresh file (or ``db``, which must be empty).
     """
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import typer
@@ -31,9 +31,8 @@ from rich.table import Table
 
 from postex.accounts.app.customers import create_customer
 from postex.accounts.app.partners import create_partner
-from postex.bench.cli import app
 from postex.bootstrap import Container, build
-from postex.cli.common import DbOpt, HomeOpt, err, handle_errors, out, progress_bar
+from postex.cli.common import err, out, progress_bar
 from postex.config import load_settings
 from postex.eventlog.ports import UnitOfWork
 from postex.eventlog.sql.admin import execute_raw
@@ -223,24 +222,17 @@ def ingest(port: int, key: str, first: int, total_events: int) -> tuple[float, l
     return sum(c for c, _ in bodies) / (time.perf_counter() - started), rates
 
 
-@app.command("tracking")
-@handle_errors
-def tracking(
-    items: Annotated[int, typer.Option("--items", help="Items the node serves.")] = 1_000_000,
-    seconds: Annotated[float, typer.Option("--seconds", help="Time per load phase.")] = 10.0,
-    requests: Annotated[int, typer.Option("--requests", help="Cap per load phase.")] = 50_000,
-    conns: Annotated[int, typer.Option("--connections", help="Keep-alive connections.")] = 4,
-    partner_events: Annotated[
-        int, typer.Option("--partner-events", help="Partner events to ingest.")
-    ] = 50_000,
-    port: Annotated[int, typer.Option("--port", help="Port for the server (0: any free).")] = 0,
-    db: DbOpt = None,
-    home: HomeOpt = None,
+def bench_tracking(
+    items: int,
+    seconds: float,
+    requests: int,
+    conns: int,
+    partner_events: int,
+    port: int,
+    db: str | None,
+    home: str | None,
 ) -> None:
-    """Public tracking lookups/s vs a trivial endpoint (ratio, p50/p99), partner events/s.
-
-    Example: postex bench tracking --items 1000000 --seconds 10
-    """
+    """Print lookups/s against the trivial endpoint, p50/p99, and partner events/s."""
     work = Path(home) if home else Path(tempfile.mkdtemp(prefix="postex-bench-tracking-"))
     url = db or f"sqlite:///{work / 'bench.db'}"
     c = build(load_settings(db_url=url, home=str(work)), create=True)

@@ -1,6 +1,9 @@
 """Options and helpers shared by every command: --db, --home, --site, --json, exit codes.
 
 Exit codes: 0 ok, 1 an integrity failure was found, 2 bad usage or input.
+
+Every command module imports this one at start-up, so it imports nothing heavier than
+Typer and rich's console: the node (bootstrap, SQLAlchemy) is built only by a command.
 """
 
 from __future__ import annotations
@@ -10,15 +13,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from postex.bootstrap import Container, build
-from postex.config import load_settings
 from postex.kernel.errors import IntegrityError, PostexError
+
+if TYPE_CHECKING:
+    from postex.bootstrap import Container
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -46,15 +50,39 @@ SiteOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 
+class Group(typer.core.TyperGroup):
+    """A command group (``typer.Typer(cls=Group)``) whose unset ``--help`` is False, not None.
+
+    Typer coerces every parameter value that is not already a bool through a pydantic
+    TypeAdapter, so ``postex holds --help`` imported pydantic (longer to import than Typer
+    itself) only to read the root group's unset flag as None.
+    """
+
+    # The base method takes Typer's vendored click Context, which Typer does not export.
+    def get_help_option(  # type: ignore[override]
+        self, ctx: typer.Context
+    ) -> typer.core.TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
+
 def container(
     db: str | None, home: str | None = None, site: str | None = None, create: bool = False
 ) -> Container:
+    from postex.bootstrap import build
+    from postex.config import load_settings
+
     return build(load_settings(db_url=db, home=home, site=site), create=create)
 
 
 def claimed(db: str | None, home: str | None = None, site: str | None = None) -> Container:
     """The node for a command that runs it: refused if the configured role contradicts the
     database's (recorded on first use)."""
+    from postex.bootstrap import build
+    from postex.config import load_settings
+
     return build(load_settings(db_url=db, home=home, site=site), claim=True)
 
 
@@ -86,6 +114,14 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr; yields ``update(done)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -1,4 +1,11 @@
-"""``postex``: the command line. ``postex COMMAND --help`` shows an example for each."""
+"""``postex``: the command line. ``postex COMMAND --help`` shows an example for each.
+
+The command modules imported here declare options and help only: each command imports
+the node, the web app or a driver when it runs, so ``postex --help`` stays fast
+(``tests/integration/test_cli_startup.py`` checks what start-up imports). They do not use
+``from __future__ import annotations`` either: Typer reads every command's signature at
+start-up, and string annotations cost it an ``eval`` of each ``typer.Option(...)`` twice.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,13 @@ import typer
 from postex.accounts.cli import customers, partners, users
 from postex.accounts.cli import kek as keys
 from postex.bench import cli as bench
-from postex.bench import holds as _bench_holds  # noqa: F401
-from postex.bench import manifest as _bench_manifest  # noqa: F401
-from postex.bench import rate as _bench_rate  # noqa: F401
-from postex.bench import replication as _bench_replication  # noqa: F401
-from postex.bench import site as _bench_site  # noqa: F401
-from postex.bench import tracking as _bench_tracking  # noqa: F401
 from postex.cli import node, worker
+from postex.cli.common import Group
 from postex.incidents.cli import audit, holds
 from postex.network.cli import backup, drill, replication
 
 app = typer.Typer(
+    cls=Group,
     help="Postex: back office for international export mail on a tamper-evident log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

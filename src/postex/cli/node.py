@@ -1,7 +1,5 @@
 """Node commands: init, serve, demo, verify, rebuild."""
 
-from __future__ import annotations
-
 import signal
 from dataclasses import replace
 from typing import Annotated
@@ -22,8 +20,6 @@ from postex.cli.common import (
     out,
     progress_bar,
 )
-from postex.demo import seed_demo, seed_demo_staff
-from postex.network.app.integrity import verify_store
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port.")]
@@ -69,15 +65,14 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from postex.bootstrap import build
     from postex.config import load_settings
-    from postex.network.cli.replication import serve_publisher
+    from postex.network.cli.loops import serve_publisher
     from postex.server import create_app
 
     settings = load_settings(db_url=c_db, home=home, site=site, host=host, port=port)
     if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
         settings = replace(settings, webhook_worker_seconds=0)
-    from postex.bootstrap import build
-
     c = build(settings, create=create, claim=True)
     try:
         publisher = serve_publisher(c, publish)
@@ -136,6 +131,8 @@ def demo(
 
     Example: postex demo            (what `make run` does)
     """
+    from postex.demo import seed_demo, seed_demo_staff
+
     c = container(db, home, site, create=True)
     result = seed_demo(c.ctx)
     if result.items:
@@ -168,6 +165,8 @@ def verify(
 
     Example: postex verify --site GBLALA      (on a hub: postex verify --hub)
     """
+    from postex.network.app.integrity import verify_store
+
     c = container(db, home)
     if hub:
         from postex.network.cli.replication import verify_hub

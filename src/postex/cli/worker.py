@@ -28,6 +28,7 @@ def worker(
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
+
     c = claimed(db, home)
     if c.settings.role == "hub":
         # The sites deliver their customers' webhooks, purge their idempotency answers and

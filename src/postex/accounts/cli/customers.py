@@ -1,15 +1,13 @@
 """Customer accounts: create, list, erase."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from postex.accounts.app.customers import create_customer, erase_customer, list_customers
 from postex.accounts.cli import holder_keys as customer_keys
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -18,7 +16,7 @@ from postex.cli.common import (
     out,
 )
 
-app = typer.Typer(help="Business customer accounts.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Business customer accounts.", no_args_is_help=True)
 app.add_typer(customer_keys.app, name="keys")
 
 
@@ -34,6 +32,8 @@ def create(
 
     Example: postex customers create --name "Acme Exports" --json
     """
+    from postex.accounts.app.customers import create_customer
+
     c = container(db, home)
     created = create_customer(c.ctx, name, actor="cli")
     result = {"id": created.record.id, "name": created.record.name, "api_key": created.api_key}
@@ -52,6 +52,8 @@ def list_(db: DbOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> N
 
     Example: postex customers list --json
     """
+    from postex.accounts.app.customers import list_customers
+
     c = container(db, home)
     rows = list_customers(c.ctx)
     c.close()
@@ -76,6 +78,8 @@ def erase(
 
     Example: postex customers erase cus_3f9a0c… --reason "GDPR request 2026-114" --yes
     """
+    from postex.accounts.app.customers import erase_customer
+
     if not yes:
         typer.confirm(
             f"Erase all personal data of {customer_id}? This cannot be undone", abort=True

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from postex.accounts.app.api_keys import list_keys, revoke_key, rotate_key
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -43,7 +43,7 @@ def keys_app(kind: str, group: str, holder: str, example_id: str) -> typer.Typer
     (``customer``), ``example_id`` an id for the examples.
     """
     keys = typer.Typer(
-        help=f"A {holder}'s API keys (only hashes are stored).", no_args_is_help=True
+        cls=Group, help=f"A {holder}'s API keys (only hashes are stored).", no_args_is_help=True
     )
     holder_arg = Annotated[str, typer.Argument(help=f"The {holder} id, e.g. {example_id}.")]
     prefix = f"postex {group} keys"
@@ -57,6 +57,8 @@ def keys_app(kind: str, group: str, holder: str, example_id: str) -> typer.Typer
     def list_(
         holder_id: holder_arg, db: DbOpt = None, home: HomeOpt = None, as_json: JsonOpt = False
     ) -> None:
+        from postex.accounts.app.api_keys import list_keys
+
         c = container(db, home)
         try:
             found = list_keys(c.ctx, holder_id, kind)
@@ -88,6 +90,8 @@ def keys_app(kind: str, group: str, holder: str, example_id: str) -> typer.Typer
         home: HomeOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
+        from postex.accounts.app.api_keys import revoke_key
+
         c = container(db, home)
         try:
             info = revoke_key(c.ctx, holder_id, key_id, _actor(), reason, kind)
@@ -112,6 +116,8 @@ def keys_app(kind: str, group: str, holder: str, example_id: str) -> typer.Typer
         home: HomeOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
+        from postex.accounts.app.api_keys import rotate_key
+
         c = container(db, home)
         try:
             rotated = rotate_key(c.ctx, holder_id, _actor(), key_id, reason, kind)

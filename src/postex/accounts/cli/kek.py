@@ -1,12 +1,10 @@
 """Key management: rotate the key-encryption key."""
 
-from __future__ import annotations
-
 import typer
 
-from postex.accounts.app.keys import rotate_kek
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     container,
     handle_errors,
@@ -14,7 +12,7 @@ from postex.cli.common import (
     progress_bar,
 )
 
-app = typer.Typer(help="Key-encryption key and signing keys.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Key-encryption key and signing keys.", no_args_is_help=True)
 
 
 @app.command("rotate")
@@ -24,6 +22,8 @@ def rotate(db: DbOpt = None, home: HomeOpt = None) -> None:
 
     Example: postex keys rotate
     """
+    from postex.accounts.app.keys import rotate_kek
+
     c = container(db, home)
     with progress_bar("re-wrapping data keys", None) as update:
         result = rotate_kek(c.ctx, c.kek, update)

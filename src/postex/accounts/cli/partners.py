@@ -1,15 +1,13 @@
 """Partners (destination posts, airlines): create with their IMPC offices, list."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from postex.accounts.app.partners import create_partner, list_partners
 from postex.accounts.cli.holder_keys import keys_app
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -18,7 +16,9 @@ from postex.cli.common import (
     out,
 )
 
-app = typer.Typer(help="Partners that send tracking events (EMSEVT).", no_args_is_help=True)
+app = typer.Typer(
+    cls=Group, help="Partners that send tracking events (EMSEVT).", no_args_is_help=True
+)
 app.add_typer(keys_app("partner", "partners", "partner", "ptn_5b8e21c0d9a4f3e6b7a1"), name="keys")
 
 
@@ -37,6 +37,8 @@ def create(
 
     Example: postex partners create --name USPS --impc USJFKA --impc USJFKC --json
     """
+    from postex.accounts.app.partners import create_partner
+
     c = container(db, home)
     created = create_partner(c.ctx, name, impc)
     c.close()
@@ -60,6 +62,8 @@ def list_(db: DbOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> N
 
     Example: postex partners list --json
     """
+    from postex.accounts.app.partners import list_partners
+
     c = container(db, home)
     rows = list_partners(c.ctx)
     c.close()

@@ -1,16 +1,14 @@
 """Staff users: create with a role (and a site for clerks and supervisors)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
 import typer
 
-from postex.accounts.app.staff import create_user
 from postex.accounts.cli.holder_keys import keys_app
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -19,7 +17,7 @@ from postex.cli.common import (
     out,
 )
 
-app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Staff users and their roles.", no_args_is_help=True)
 app.add_typer(keys_app("staff", "users", "staff user", "usr_0c7d2e9f4a1b8c3d6e5f"), name="keys")
 
 
@@ -43,6 +41,8 @@ def create(
 
     Example: postex users create --username j.smith --role clerk --site GBLALA --json
     """
+    from postex.accounts.app.staff import create_user
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     c = container(db, home)
     try:

@@ -1,7 +1,5 @@
 """``postex audit``: read the audit trail on the node (newest first, with filters)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -15,7 +13,6 @@ from postex.cli.common import (
     handle_errors,
     out,
 )
-from postex.incidents.app.audit_trail import make_filter, read_audit
 
 
 @handle_errors
@@ -39,6 +36,8 @@ def audit(
 
     Example: postex audit --action "hold.*" --since 2023-01-11T00:00:00Z
     """
+    from postex.incidents.app.audit_trail import make_filter, read_audit
+
     c = container(db, home)
     page = read_audit(c.ctx, make_filter(actor, action, target, since, until), cursor, limit)
     c.close()

@@ -5,16 +5,13 @@ create``), so the two-person rule sees two real users. Reading without a token a
 local auditor (the CLI runs on the node, next to its database).
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from postex.accounts.app.auth import CredentialRepository, Principal, Role, authenticate
-from postex.bootstrap import Container
 from postex.cli.common import (
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -22,16 +19,15 @@ from postex.cli.common import (
     handle_errors,
     out,
 )
-from postex.incidents.app.holds import (
-    confirm_hold,
-    held_items,
-    list_holds,
-    place_hold,
-    release_hold,
-)
-from postex.incidents.app.policy import HoldRecord, ReleaseOutcome
 
-app = typer.Typer(help="Export holds (incidents): place, confirm, release.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from postex.accounts.app.auth import Principal
+    from postex.bootstrap import Container
+    from postex.incidents.app.policy import HoldRecord, ReleaseOutcome
+
+app = typer.Typer(
+    cls=Group, help="Export holds (incidents): place, confirm, release.", no_args_is_help=True
+)
 TokenOpt = Annotated[
     str, typer.Option("--token", help="Your staff token (pxk_…) from `postex users create`.")
 ]
@@ -89,14 +85,16 @@ def _say(text: str) -> None:
     out.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
-def _principal(c: Container, token: str | None) -> Principal:
+def _principal(c: "Container", token: str | None) -> "Principal":
+    from postex.accounts.app.auth import CredentialRepository, Principal, Role, authenticate
+
     if token is None:
         return Principal("cli", "cli", Role.AUDITOR, "local", name="local CLI")
     with c.ctx.store.read() as uow:
         return authenticate(uow.repo(CredentialRepository), token)
 
 
-def _hold_dict(h: HoldRecord, c: Container) -> dict[str, Any]:
+def _hold_dict(h: "HoldRecord", c: "Container") -> dict[str, Any]:
     return {
         "id": h.id, "status": str(h.status(c.ctx.clock.now())), "scope": h.scope.to_dict(),
         "reason": h.reason, "advisory": h.advisory, "advisory_id": h.advisory_id,
@@ -119,7 +117,7 @@ def _print_hold(d: dict[str, Any]) -> None:
     )
 
 
-def _print_outcome(o: ReleaseOutcome, c: Container, as_json: bool) -> None:
+def _print_outcome(o: "ReleaseOutcome", c: "Container", as_json: bool) -> None:
     hold = _hold_dict(o.hold, c)
     if as_json:
         emit_json({"hold": hold, "released": o.released, "pending_confirmation": o.pending,
@@ -163,6 +161,8 @@ def place(
 
     Example: postex holds place --goods-only --reason "cyber incident" --advisory "Hold export items with goods" --token pxk_…
     """  # noqa: E501
+    from postex.incidents.app.holds import place_hold
+
     c = container(db, home)
     payload: dict[str, Any] = {
         "scope": {"sites": site or [], "destinations": destination or [],
@@ -198,6 +198,8 @@ def list_(
 
     Example: postex holds list --status active
     """
+    from postex.incidents.app.holds import list_holds
+
     c = container(db, home)
     rows = [_hold_dict(h, c) for h in list_holds(c.ctx, _principal(c, token), status)]
     c.close()
@@ -221,6 +223,8 @@ def confirm(
 
     Example: postex holds confirm hold_3f9a… --token pxk_…
     """
+    from postex.incidents.app.holds import confirm_hold
+
     c = container(db, home)
     outcome = confirm_hold(c.ctx, _principal(c, token), hold_id)
     if outcome.request_id is None and not as_json:  # the placement was confirmed, no release
@@ -249,6 +253,8 @@ def release(
 
     Example: postex holds release hold_3f9a… --service standard_letter --reason "letters resume" --token pxk_…
     """  # noqa: E501
+    from postex.incidents.app.holds import release_hold
+
     c = container(db, home)
     payload = {"items": item or [], "services": service or [], "reason": reason,
                "emergency": emergency}  # fmt: skip
@@ -274,6 +280,8 @@ def held(
 
     Example: postex holds held --site GBLALA
     """
+    from postex.incidents.app.holds import held_items
+
     c = container(db, home)
     rows = held_items(c.ctx, _principal(c, token), site, hold_id, None, limit)
     c.close()

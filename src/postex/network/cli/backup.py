@@ -1,17 +1,15 @@
 """``postex backup --to DIR``, ``postex backup verify DIR`` and ``postex restore``."""
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from postex.bootstrap import Container, build, replication
 from postex.cli.common import (
     EXIT_INTEGRITY,
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     container,
@@ -23,10 +21,12 @@ from postex.cli.common import (
 )
 from postex.config import Settings, load_settings
 from postex.kernel.errors import ValidationError
-from postex.network.app.backup import verify_backup
-from postex.network.app.restore import RestoreReport, RestoreSource, restore_site
 
-app = typer.Typer(invoke_without_command=True)
+if TYPE_CHECKING:
+    from postex.bootstrap import Container
+    from postex.network.app.restore import RestoreReport, RestoreSource
+
+app = typer.Typer(cls=Group, invoke_without_command=True)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -52,6 +52,8 @@ def backup(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from postex.bootstrap import replication
+
     if not to:
         raise ValidationError.single("to", "required", "", "give --to DIR")
     c = container(db, home)
@@ -81,6 +83,9 @@ def verify(
 
     Example: postex backup verify /mnt/backups/postex-2026-11-23
     """
+    from postex.bootstrap import replication
+    from postex.network.app.backup import verify_backup
+
     c = container(None, home)
     reader = replication(c).backup_reader(Path(directory))
     trusted = c.trusted_keys()
@@ -126,7 +131,9 @@ def _quarantine(settings: Settings) -> Path | None:
     return aside
 
 
-def open_target(db: str | None, home: str | None, site: str | None, force: bool) -> Container:
+def open_target(db: str | None, home: str | None, site: str | None, force: bool) -> "Container":
+    from postex.bootstrap import build
+
     settings = load_settings(db_url=db, home=home, site=site)
     aside = _quarantine(settings)
     if aside is not None:
@@ -142,7 +149,10 @@ def open_target(db: str | None, home: str | None, site: str | None, force: bool)
     return c
 
 
-def run_restore(c: Container, site: str, source: RestoreSource) -> RestoreReport:
+def run_restore(c: "Container", site: str, source: "RestoreSource") -> "RestoreReport":
+    from postex.bootstrap import replication
+    from postex.network.app.restore import restore_site
+
     rep = replication(c)
     with progress_bar(f"restoring {site} from {source.kind}", source.head(site)) as update:
         return restore_site(
@@ -176,6 +186,8 @@ def restore(
 
     Example: postex restore --site GBLALA --from hub --nats nats://hub.example:4222
     """
+    from postex.bootstrap import replication
+
     c = open_target(db, home, site, force)
     rep = replication(c)
     if source == "hub" and hub_db:

@@ -1,20 +1,14 @@
 """Replication commands: `postex replicate` (a site), `postex hub …`, `postex replication …`."""
 
-from __future__ import annotations
-
-import asyncio
 import base64
-import contextlib
-import signal
-import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from postex.bootstrap import Container, replication
 from postex.cli.common import (
     EXIT_INTEGRITY,
     DbOpt,
+    Group,
     HomeOpt,
     JsonOpt,
     SiteOpt,
@@ -26,7 +20,9 @@ from postex.cli.common import (
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
-from postex.network.app.status import clear_alarm, integrity_overview, verify_copies
+
+if TYPE_CHECKING:
+    from postex.bootstrap import Container
 
 NatsOpt = Annotated[
     str | None, typer.Option("--nats", help="NATS URL (default: the configured nats_url).")
@@ -35,13 +31,15 @@ PrefixOpt = Annotated[
     str | None, typer.Option("--prefix", help="Subject prefix (default: postex).")
 ]
 
-hub_app = typer.Typer(help="The hub: consume every site's log, verify and witness it.")
-rep_app = typer.Typer(help="Replication status and key exchange between sites and the hub.")
-network_app = typer.Typer(help="The node's place in the network: role and serial slot.")
+hub_app = typer.Typer(cls=Group, help="The hub: consume every site's log, verify and witness it.")
+rep_app = typer.Typer(
+    cls=Group, help="Replication status and key exchange between sites and the hub."
+)
+network_app = typer.Typer(cls=Group, help="The node's place in the network: role and serial slot.")
 
 
 def node(db: str | None, home: str | None, site: str | None, role: str,
-         nats: str | None = None, prefix: str | None = None) -> Container:  # fmt: skip
+         nats: str | None = None, prefix: str | None = None) -> "Container":  # fmt: skip
     from postex.bootstrap import build
 
     settings = load_settings(
@@ -50,74 +48,6 @@ def node(db: str | None, home: str | None, site: str | None, role: str,
     if not settings.nats_url and role != "single":
         raise ValidationError.single("nats", "required", "", "set --nats or POSTEX_NATS_URL")
     return build(settings, create=True)
-
-
-async def _until_signal(run: object) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await run(stop)  # type: ignore[operator]
-
-
-class BackgroundPublisher:
-    """The site's publisher on an event loop of its own thread, beside ``postex serve``.
-
-    Its own loop keeps the publisher's log reads off the HTTP server's loop. ``stop`` lets
-    the current round finish (acknowledged seqs are persisted), so a restart resumes there.
-    """
-
-    def __init__(self, c: Container) -> None:
-        self.publisher = replication(c).publisher()
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="postex-publisher", daemon=True)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._run())
-        finally:
-            self._loop.close()
-
-    async def _run(self) -> None:
-        self._stop = asyncio.Event()
-        self._started.set()
-        await self.publisher.run(self._stop)
-
-    def start(self) -> None:
-        self._thread.start()
-        self._started.wait(10)
-
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Ask the publisher to stop and wait for it; False if it did not stop in time."""
-        if self._stop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-
-def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher | None:
-    """The publisher ``postex serve`` runs: by default on a site with a NATS URL.
-
-    ``publish`` True insists (and needs role site and a NATS URL); False turns it off (run
-    ``postex replicate`` separately instead); None decides from the settings.
-    """
-    s = c.settings
-    able = s.role == "site" and bool(s.nats_url)
-    if publish is None:
-        publish = able
-    if not publish:
-        return None
-    if not able:
-        raise ValidationError.single(
-            "publish", "site_with_nats", s.role,
-            "--publish needs role site (POSTEX_ROLE=site) and a NATS URL (POSTEX_NATS_URL)",
-        )  # fmt: skip
-    return BackgroundPublisher(c)
 
 
 def register(app: typer.Typer) -> None:
@@ -142,10 +72,13 @@ def replicate(
 
     Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
     """
+    from postex.bootstrap import replication
+    from postex.network.cli.loops import run_until_signal
+
     c = node(db, home, site, "site", nats, prefix)
     pub = replication(c).publisher()
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
-    asyncio.run(_until_signal(pub.run))
+    run_until_signal(pub.run)
     c.close()
 
 
@@ -165,20 +98,22 @@ def consume(
 
     Example: postex hub consume --db postgresql://postex@db/hub --nats nats://127.0.0.1:4222
     """
+    from postex.bootstrap import replication
+    from postex.network.cli.loops import run_until_signal
+
     c = node(db, home, "HUB", "hub", nats, prefix)
     consumer = replication(c).consumer(c.trusted_keys())
     sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
     out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
-
-    async def run(stop: asyncio.Event) -> None:
-        await consumer.run(stop, sites)
-
-    asyncio.run(_until_signal(run))
+    run_until_signal(lambda stop: consumer.run(stop, sites))
     c.close()
 
 
-def verify_hub(c: Container, as_json: bool) -> None:
+def verify_hub(c: "Container", as_json: bool) -> None:
     """``postex verify --hub``: every copy, every countersignature, every open alarm."""
+    from postex.bootstrap import replication
+    from postex.network.app.status import verify_copies
+
     rep = replication(c)
     total = sum(c.store.head(s)[0] for s in c.store.sites())
     with progress_bar("verifying hub copies", total) as update:
@@ -225,7 +160,8 @@ def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None
 
     Example: postex replication status --site GBLALA
     """
-    from postex.bootstrap import build
+    from postex.bootstrap import build, replication
+    from postex.network.app.status import integrity_overview
 
     c = build(load_settings(db_url=db, home=home, site=site))
     view = integrity_overview(c.store, replication(c).state, c.settings.role, c.settings.site)
@@ -286,7 +222,8 @@ def clear_alarm_cmd(
 
     Example: postex replication clear-alarm --id 3 --reason "INC-2231: site restored from hub"
     """
-    from postex.bootstrap import build
+    from postex.bootstrap import build, replication
+    from postex.network.app.status import clear_alarm
 
     c = build(load_settings(db_url=db, home=home))
     rep = replication(c)

@@ -1,0 +1,89 @@
+"""Event loops for the replication commands: in the foreground until a signal, or in a
+background thread beside ``postex serve``.
+
+Imported only by the commands that run a loop, so ``postex --help`` does not load asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+
+from postex.bootstrap import Container, replication
+from postex.kernel.errors import ValidationError
+
+
+def run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``run(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``."""
+    asyncio.run(_until_signal(run))
+
+
+async def _until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+
+
+class BackgroundPublisher:
+    """The site's publisher on an event loop of its own thread, beside ``postex serve``.
+
+    Its own loop keeps the publisher's log reads off the HTTP server's loop. ``stop`` lets
+    the current round finish (acknowledged seqs are persisted), so a restart resumes there.
+    """
+
+    def __init__(self, c: Container) -> None:
+        self.publisher = replication(c).publisher()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="postex-publisher", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._loop.close()
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        self._started.set()
+        await self.publisher.run(self._stop)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Ask the publisher to stop and wait for it; False if it did not stop in time."""
+        if self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher | None:
+    """The publisher ``postex serve`` runs: by default on a site with a NATS URL.
+
+    ``publish`` True insists (and needs role site and a NATS URL); False turns it off (run
+    ``postex replicate`` separately instead); None decides from the settings.
+    """
+    s = c.settings
+    able = s.role == "site" and bool(s.nats_url)
+    if publish is None:
+        publish = able
+    if not publish:
+        return None
+    if not able:
+        raise ValidationError.single(
+            "publish", "site_with_nats", s.role,
+            "--publish needs role site (POSTEX_ROLE=site) and a NATS URL (POSTEX_NATS_URL)",
+        )  # fmt: skip
+    return BackgroundPublisher(c)
