@@ -21,11 +21,11 @@ from postex.accounts.app.customers import create_customer
 from postex.bench.common import median, scratch_node, timed
 from postex.bench.storage import EventBatch, copy_event_batches, flush_to_disk
 from postex.bootstrap import Container
-from postex.demo import demo_item
 from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import pre_advise, pre_advised
 from postex.items.domain.items import parse_pre_advice
+from postex.items.samples import demo_item
 from postex.kernel.ids import S10
 from postex.network.app.integrity import verify_store
 

@@ -16,12 +16,14 @@ from urllib.parse import urlencode
 from fastapi import Query
 
 from postex.kernel.errors import ValidationError
-from postex.sites.app.ops import Position
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 CURSOR = Query(None, max_length=200, description="next_cursor of the page before")
 LIMIT = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="rows per page")
+
+
+Position = tuple[str, str]  # a list's sort key and id, as the paged repositories take it
 
 
 def decode_cursor(value: str | None) -> Position | None:

@@ -8,10 +8,10 @@ same transaction, so a use case reads its own writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -19,10 +19,30 @@ from postex.eventlog.canonical import canonical
 from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import ZERO_HASH, chain_hashes, format_time
 from postex.eventlog.events import AnyEvent, NewEvent, StoredEvent
+from postex.eventlog.ports import Clock
 from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.projections import Projections
+from postex.eventlog.sql.repositories import Repositories
 
-if TYPE_CHECKING:
-    from postex.eventlog.sql.store import SqlStore
+
+class LogStore(Protocol):
+    """What a unit of work needs of its store (:class:`postex.eventlog.sql.store.SqlStore`)."""
+
+    projections: Projections
+    repositories: Repositories
+    clock: Clock
+    is_postgres: bool
+    ph: str
+    append_chunk: int
+
+    def writer(self, fn: Callable[..., None], *args: Any) -> Future[None]: ...
+
+    def upsert_head(
+        self, conn: Connection, site: str, seq: int, digest: bytes, at: str
+    ) -> None: ...
+
+    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> None: ...
+
 
 # Events per batch insert on SQLite: a long append writes one chunk while it encodes the next.
 APPEND_CHUNK = 250
@@ -31,7 +51,7 @@ APPEND_CHUNK = 250
 class SqlUnitOfWork:
     """One transaction on one connection; see :class:`postex.eventlog.ports.UnitOfWork`."""
 
-    def __init__(self, store: SqlStore, conn: Connection, site: str, writable: bool) -> None:
+    def __init__(self, store: LogStore, conn: Connection, site: str, writable: bool) -> None:
         self.store = store
         self.conn = conn
         self._site = site

@@ -43,7 +43,7 @@ from postex.items.http.schemas import (
     problems,
 )
 from postex.kernel.errors import ValidationError
-from postex.tracking.domain import event_codes
+from postex.kernel.event_codes import event_codes
 
 router = APIRouter(prefix="/api/v1", tags=["items"])
 ITEM_ID = Path(min_length=1, max_length=40, description="S10 item id", examples=["LA100000003GB"])

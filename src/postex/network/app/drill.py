@@ -11,10 +11,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from postex.demo import demo_item
 from postex.eventlog.context import Context
 from postex.items.app.preadvice import pre_advise
 from postex.items.domain.items import parse_pre_advice
+from postex.items.samples import demo_item
 from postex.kernel.errors import PostexError
 from postex.network.events import DrillTick
 

@@ -364,7 +364,3 @@ def _carrier_reported(
                 " <> '21')",
                 [(d.occurred_at, d.despatch_id)],
             )
-
-
-# Registers the repositories (a module of their own to keep both short).
-from postex.sites.sql import queries as _queries  # noqa: E402, F401

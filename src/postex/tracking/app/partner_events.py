@@ -22,8 +22,8 @@ from postex.eventlog.context import Context
 from postex.items.domain.items import ItemState, transition
 from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, InvalidStateError, ValidationError
+from postex.kernel.event_codes import Status, event_codes
 from postex.kernel.ids import S10
-from postex.tracking.domain import Status, event_codes
 from postex.tracking.events import PartnerEventRecorded
 
 MAX_BATCH = 5000

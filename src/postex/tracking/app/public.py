@@ -10,9 +10,9 @@ from postex.eventlog.context import Context
 from postex.items.app.timeline import TrackingRow
 from postex.kernel.countries import country_name
 from postex.kernel.errors import NotFoundError
+from postex.kernel.event_codes import Status, event_codes
 from postex.kernel.ids import S10
 from postex.kernel.reference import services
-from postex.tracking.domain import Status, event_codes
 
 
 class TrackingRepository(Protocol):

@@ -40,7 +40,7 @@ from postex.eventlog.context import Context, new_id
 from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.items.app.preadvice import refusing_erased
 from postex.kernel.errors import KeyUnavailableError, NotFoundError, ValidationError
-from postex.tracking.domain import Status, event_codes
+from postex.kernel.event_codes import Status, event_codes
 from postex.tracking.events import (
     WebhookDeleted,
     WebhookDeliveryAttempted,

@@ -1,4 +1,8 @@
-"""UPU tracking event codes (EMSEVT) and the normalised statuses customers understand."""
+"""UPU tracking event codes (EMSEVT) and the normalised statuses customers understand.
+
+Reference data (tracking_events.json) shared by items (timelines) and tracking (partners,
+webhooks, public pages).
+"""
 
 from __future__ import annotations
 
