@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from postex.bootstrap import chores
 from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors
 
 
@@ -28,6 +27,8 @@ def worker(
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
+    from postex.bootstrap import chores
+
 
     c = claimed(db, home)
     if c.settings.role == "hub":
