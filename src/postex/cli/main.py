@@ -2,7 +2,7 @@
 
 The command modules imported here declare options and help only: each command imports
 the node, the web app or a driver when it runs, so ``postex --help`` stays fast
-(``tests/integration/test_cli_startup.py`` checks what start-up imports). They do not use
+(``tests/cli/test_cli_startup.py`` checks what start-up imports). They do not use
 ``from __future__ import annotations`` either: Typer reads every command's signature at
 start-up, and string annotations cost it an ``eval`` of each ``typer.Option(...)`` twice.
 """
@@ -16,7 +16,7 @@ import typer
 from postex.accounts.cli import customers, partners, users
 from postex.accounts.cli import kek as keys
 from postex.bench import cli as bench
-from postex.cli import node, worker
+from postex.cli import catalogue, node, worker
 from postex.cli.common import Group
 from postex.incidents.cli import audit, holds
 from postex.network.cli import backup, drill, replication
@@ -37,6 +37,7 @@ app.add_typer(holds.app, name="holds")
 app.command("audit")(audit.audit)
 app.add_typer(partners.app, name="partners")
 worker.register(app)
+catalogue.register(app)
 replication.register(app)
 app.add_typer(backup.app, name="backup")
 app.command("restore")(backup.restore)

@@ -29,7 +29,6 @@ def worker(
     """
     from postex.bootstrap import chores
 
-
     c = claimed(db, home)
     if c.settings.role == "hub":
         # The sites deliver their customers' webhooks, purge their idempotency answers and

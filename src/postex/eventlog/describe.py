@@ -45,8 +45,10 @@ def writers_in_source(
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root.parent).with_suffix("")
         module = ".".join(rel.parts).removesuffix(".__init__")
-        skipped = module.endswith(".events") or module.startswith(
-            (f"{package}.bench", f"{package}.eventlog")
+        skipped = (
+            module.endswith(".events")
+            or ".sql" in module
+            or module.startswith((f"{package}.bench", f"{package}.eventlog"))
         )
         if skipped:
             continue
@@ -57,9 +59,10 @@ def writers_in_source(
             fn = node.func
             if isinstance(fn, ast.Attribute) and fn.attr == "of":  # SomeEvent.of(...)
                 fn = fn.value
-            name = _called_name(fn)
-            if name in names:
-                found[names[name]].add(module)
+            # SomeEvent(...), or SomeEvent handed to a builder: _chunks(HoldItemsHeld, ...)
+            for name in (_called_name(fn), *(_called_name(a) for a in node.args)):
+                if name in names:
+                    found[names[name]].add(module)
     return {t: sorted(m) for t, m in found.items()}
 
 
@@ -71,7 +74,7 @@ def _called_name(fn: ast.expr) -> str | None:
 
 def _type_text(annotation: object) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or str(annotation).replace("typing.", "")
+    return (text or str(annotation).replace("typing.", "")).replace("|", "\\|")
 
 
 def render(
@@ -105,6 +108,6 @@ def render(
     if catalogue.upcasters:
         out.append("\n## Old versions\n\n| stored type | read as | how |\n| --- | --- | --- |\n")
         for old, up in sorted(catalogue.upcasters.items()):
-            how = " ".join((up.convert.__doc__ or "converted on replay").split())
+            how = " ".join((up.convert.__doc__ or "converted on replay").split()).replace("``", "`")
             out.append(f"| `{old}` | `{up.new.TYPE}` | {how} |\n")
     return "".join(out)

@@ -65,6 +65,7 @@ class ReceptacleItemsAdded(Event):
 
 
 def _items_added_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """v1's parallel ``item_ids`` and ``weights_g`` lists become v2's ``items``, in order."""
     pairs = zip(body["item_ids"], body["weights_g"], strict=True)
     return {
         "receptacle_id": body["receptacle_id"],
