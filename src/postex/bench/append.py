@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from postex.accounts.app.customers import create_customer
@@ -25,6 +25,7 @@ from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import pre_advise, pre_advised
 from postex.items.domain.items import parse_pre_advice
+from postex.items.events import ItemPreAdvised
 from postex.items.samples import demo_item
 from postex.kernel.ids import S10
 from postex.network.app.integrity import verify_store
@@ -112,7 +113,10 @@ def bench_append(
         # path proper builds each event with a fresh S10 id, then encodes, hashes, inserts
         # and projects it.
         with c.store.write(c.settings.site) as uow:
-            templates = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
+            made = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
+        # Every field but the first (the item id), in declaration order: each event is then
+        # built the way pre-advice builds it, one constructor call with a fresh S10 id.
+        templates = [astuple(m)[1:] for m in made]
         serial = 10_000_000
         real, plain, use_case, bulk = [], [], [], []
 
@@ -129,7 +133,7 @@ def bench_append(
                         evs = []
                         for t in templates:
                             serial += 1
-                            evs.append(replace(t, item_id=str(S10("LB", serial, "GB"))))
+                            evs.append(ItemPreAdvised(str(S10("LB", serial, "GB")), *t))
                         uow.append(evs)
 
             flush()  # each timed phase starts clean and pays for its own writes
