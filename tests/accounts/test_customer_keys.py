@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import make_caller
 from typer.testing import CliRunner
 
 from postex.accounts.app.api_keys import list_keys, revoke_key, rotate_key
 from postex.bootstrap import Container
 from postex.cli.main import app as cli
 from postex.kernel.errors import InvalidStateError, NotFoundError, ValidationError
+from tests.factories import make_caller
 
 ACTOR = {"kind": "test", "id": "keys"}
 

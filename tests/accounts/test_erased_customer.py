@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.factories import Caller, item_payload
-from tests.items.test_manifests import EXAMPLES
 
 from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
+from tests.factories import Caller, item_payload
+from tests.items.test_manifests import EXAMPLES
 
 
 def _erased(r: Any) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_node
 from typer.testing import CliRunner
 
 from postex.cli.main import app as cli
 from postex.server import create_app
+from tests.conftest import make_node
 
 
 def run(db: str, home: Path, *args: str, code: int = 0) -> Any:

@@ -7,8 +7,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.factories import ITEM, new_customer, new_items
 from typer.testing import CliRunner
 
 from postex.accounts.app.customers import erase_customer
@@ -18,6 +16,8 @@ from postex.items.app.preadvice import get_item
 from postex.kernel.errors import KeyUnavailableError
 from postex.network.app.integrity import verify_store
 from postex.tracking.app.public import public_tracking
+from tests.conftest import make_node
+from tests.factories import ITEM, new_customer, new_items
 
 MARKED = [
     ITEM["sender"]["name"], "Marigold Lane", ITEM["sender"]["email"],

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from tests.conftest import make_node
-from tests.factories import SERIES, SITE, staff
 from typer.testing import CliRunner
 
 from postex.accounts.app.staff import UserRepository, check_password, create_user
@@ -15,6 +13,8 @@ from postex.bootstrap import Container
 from postex.cli.main import app as cli
 from postex.eventlog.sql.admin import execute_raw
 from postex.server import create_app
+from tests.conftest import make_node
+from tests.factories import SERIES, SITE, staff
 
 
 def test_users_create_prints_id_and_a_token_that_works(tmp_path: Path, sqlite_url: str) -> None:

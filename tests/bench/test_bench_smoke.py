@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import PG_URL, need_service
 from typer.testing import CliRunner
 
 from postex.cli.main import app
+from tests.conftest import PG_URL, need_service
 
 runner = CliRunner()
 

@@ -7,12 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.incidents.incident_helpers import staff
 from typer.testing import CliRunner
 
 from postex.accounts.app.auth import Role
 from postex.cli.main import app
+from tests.conftest import make_node
+from tests.incidents.incident_helpers import staff
 
 runner = CliRunner()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.factories import new_customer, new_items
 
 from postex.bootstrap import Container
+from tests.factories import new_customer, new_items
 
 
 def test_healthz_and_readyz_answer(client: TestClient) -> None:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import SITE, make_caller, partner, staff
 
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.factories import SITE, make_caller, partner, staff
 
 BAD_JSON = b'{"items": ['
 

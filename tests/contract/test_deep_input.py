@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import make_caller, partner
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.server import create_app
+from tests.factories import make_caller, partner
 
 DEEP = 100_000  # far past the interpreter's recursion limit
 

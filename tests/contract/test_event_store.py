@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests.factories import item_payload, new_customer, new_items
 
 from postex.bootstrap import Container
 from postex.eventlog.chain import ZERO_HASH, ChainState, verify_events
@@ -13,6 +12,7 @@ from postex.eventlog.events import NewEvent
 from postex.items.app.preadvice import ItemRepository, allocate_ids, pre_advised
 from postex.items.domain.items import parse_pre_advice
 from postex.kernel.errors import ValidationError
+from tests.factories import item_payload, new_customer, new_items
 
 
 def append(node: Container, site: str, n: int, type_: str = "test.noted.v1") -> None:

@@ -24,10 +24,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
-from tests.factories import SERIES, SITE, letters, make_caller, partner, staff
 
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.factories import SERIES, SITE, letters, make_caller, partner, staff
 
 CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/items/test_api_fuzz.py
 EXAMPLES_PER_MODE = 8

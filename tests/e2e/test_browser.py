@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from tests.conftest import IN_CI
-from tests.factories import ITEM, new_customer, new_items
 
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.conftest import IN_CI
+from tests.factories import ITEM, new_customer, new_items
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -18,9 +18,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from tests.conftest import IN_CI
-from tests.console.helpers import PASSWORD, SITE, user
-from tests.factories import letters, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
@@ -28,6 +25,9 @@ from postex.incidents.app.holds import place_hold
 from postex.kernel.reference import services
 from postex.server import create_app
 from postex.sites.app import receptacles as rcp
+from tests.conftest import IN_CI
+from tests.console.helpers import PASSWORD, SITE, user
+from tests.factories import letters, staff
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

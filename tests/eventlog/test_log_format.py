@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import rfc8785
 from hypothesis import given, settings
-from tests.strategies import event_bodies, json_values
 
 from postex.eventlog.canonical import canonical
 from postex.eventlog.chain import ZERO_HASH, event_hash
 from postex.kernel.errors import ValidationError
+from tests.strategies import event_bodies, json_values
 
 DOC = (Path(__file__).parents[2] / "docs" / "log-format.md").read_text()
 

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
 from typer.testing import CliRunner
 
 from postex.bootstrap import Container
@@ -20,6 +18,8 @@ from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import cancel_item
 from postex.network.app.integrity import verify_store
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
 
 SITE = "GBLALA"
 runner = CliRunner()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.factories import new_customer
-from tests.incidents.incident_helpers import StepClock, bearer, clock, iclient, inode, staff
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role
@@ -12,6 +10,8 @@ from postex.accounts.app.customers import erase_customer
 from postex.accounts.app.keys import rotate_kek
 from postex.bootstrap import Container
 from postex.incidents.app.audit_trail import make_filter, read_audit
+from tests.factories import new_customer
+from tests.incidents.incident_helpers import StepClock, bearer, clock, iclient, inode, staff
 
 __all__ = ["clock", "iclient", "inode"]
 

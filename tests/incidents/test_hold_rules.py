@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
-from tests.strategies import scopes, subjects
 
 from postex.incidents.domain import (
     HoldStatus,
@@ -17,6 +16,7 @@ from postex.incidents.domain import (
     parse_scope,
 )
 from postex.kernel.errors import ValidationError
+from tests.strategies import scopes, subjects
 
 NOW = datetime(2023, 1, 11, 9, 0, tzinfo=UTC)
 GOODS_LETTER = {"site": "GBLALA", "destination": "US", "service": "standard_letter",

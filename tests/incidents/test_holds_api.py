@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from postex.accounts.app.auth import Role
+from postex.bootstrap import Container
+from postex.items.app.preadvice import cancel_item
 from tests.factories import DOCUMENTS_LETTER, item_payload, new_customer, new_items
 from tests.incidents.incident_helpers import (
     StepClock,
@@ -18,10 +22,6 @@ from tests.incidents.incident_helpers import (
     item_state,
     staff,
 )
-
-from postex.accounts.app.auth import Role
-from postex.bootstrap import Container
-from postex.items.app.preadvice import cancel_item
 
 __all__ = ["clock", "iclient", "inode"]
 

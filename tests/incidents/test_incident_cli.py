@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.incidents.incident_helpers import staff
 from typer.testing import CliRunner
 
 from postex.accounts.app.auth import Role
 from postex.cli.main import app
+from tests.conftest import make_node
+from tests.incidents.incident_helpers import staff
 
 
 def test_cli_places_confirms_lists_releases_and_audits(tmp_path: Path, sqlite_url: str) -> None:

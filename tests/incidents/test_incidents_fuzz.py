@@ -14,11 +14,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.incidents.incident_helpers import bearer, staff
 
 from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.incidents.incident_helpers import bearer, staff
 
 INCIDENT_PATHS = r"^/(api/v1/(holds|advisories|audit)|status)"
 EXAMPLES_PER_MODE = 20

@@ -7,6 +7,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from postex.accounts.app.auth import Principal, Role, issue_token
+from postex.bootstrap import Container
+from postex.incidents.domain import network
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import parse_pre_advice
+from postex.kernel.errors import HeldError
+from postex.sites.app.receptacles import add_items, open_receptacle
+from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
+from postex.tracking.app.webhooks import subscribe
 from tests.factories import DOCUMENTS_LETTER, item_payload, new_customer
 from tests.incidents.incident_helpers import (
     ACCEPTED,
@@ -19,16 +29,6 @@ from tests.incidents.incident_helpers import (
     item_state,
     staff,
 )
-
-from postex.accounts.app.auth import Principal, Role, issue_token
-from postex.bootstrap import Container
-from postex.incidents.domain import network
-from postex.items.app.preadvice import pre_advise
-from postex.items.domain.items import parse_pre_advice
-from postex.kernel.errors import HeldError
-from postex.sites.app.receptacles import add_items, open_receptacle
-from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
-from postex.tracking.app.webhooks import subscribe
 
 __all__ = ["clock", "iclient", "inode"]  # fixtures used by name
 

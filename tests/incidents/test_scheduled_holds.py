@@ -7,6 +7,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from postex.accounts.app.auth import Role
+from postex.bootstrap import Container, build
+from postex.cli.main import app
+from postex.config import load_settings
+from postex.eventlog.sql.admin import execute_raw
+from postex.eventlog.sql.engine import is_postgres
+from postex.incidents.app.holds import activate_due, activation_chore, get_hold, place_hold
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items
 from tests.incidents.incident_helpers import (
@@ -17,15 +26,6 @@ from tests.incidents.incident_helpers import (
     item_state,
     staff,
 )
-from typer.testing import CliRunner
-
-from postex.accounts.app.auth import Role
-from postex.bootstrap import Container, build
-from postex.cli.main import app
-from postex.config import load_settings
-from postex.eventlog.sql.admin import execute_raw
-from postex.eventlog.sql.engine import is_postgres
-from postex.incidents.app.holds import activate_due, activation_chore, get_hold, place_hold
 
 __all__ = ["clock", "inode"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.incidents.incident_helpers import bearer, clock, iclient, inode, staff
 
 from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
+from tests.incidents.incident_helpers import bearer, clock, iclient, inode, staff
 
 __all__ = ["clock", "iclient", "inode"]
 

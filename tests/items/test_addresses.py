@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.factories import ITEM
 
 from postex.items.domain.addresses import normalise_postcode, parse_address
 from postex.kernel.errors import ValidationError
+from tests.factories import ITEM
 
 VALID = {
     "GB": ["SW1A 1AA", "ec1a1bb", "M1 1AE", "GIR 0AA"],

@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.factories import make_caller, new_items
 
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.factories import make_caller, new_items
 
 CUSTOMER_PATHS = r"^/api/v1/(items|manifests)"
 EXAMPLES_PER_MODE = 25

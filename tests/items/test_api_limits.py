@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_node
-from tests.factories import Caller, make_caller
 
 from postex.accounts.app.rate_limits import SlidingWindow
 from postex.bootstrap import Container, build
@@ -18,6 +16,8 @@ from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.kernel.errors import ConfigurationError
 from postex.server import MAX_BODY_BYTES, create_app
+from tests.conftest import make_node
+from tests.factories import Caller, make_caller
 
 
 @pytest.fixture

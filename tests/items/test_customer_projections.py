@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.factories import item_payload, make_caller
 
 from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
 from postex.server import create_app
+from tests.factories import item_payload, make_caller
 
 
 def test_rebuild_recreates_idempotency_and_reference_index(

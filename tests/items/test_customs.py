@@ -6,11 +6,11 @@ import copy
 from typing import Any
 
 import pytest
-from tests.factories import ITEM
 
 from postex.items.domain.customs import parse_contents, required_form
 from postex.kernel.errors import ValidationError
 from postex.kernel.reference import services
+from tests.factories import ITEM
 
 
 def contents(**line_changes: Any) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
-from tests.factories import Caller, item_payload, make_caller
 from typer.testing import CliRunner
 
 from postex.bootstrap import Container, build
@@ -24,6 +23,7 @@ from postex.items.events import IdempotentAnswersExpired
 from postex.items.sql.customer_api import idempotency_answers
 from postex.kernel.errors import ConfigurationError
 from postex.server import create_app
+from tests.factories import Caller, item_payload, make_caller
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

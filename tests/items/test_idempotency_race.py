@@ -5,13 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.factories import item_payload, make_caller
-
 from postex.bootstrap import Container
 from postex.items.app.customer_items import Answer, create_items, list_customer_items
 from postex.items.app.idempotency import idempotency
 from postex.items.app.preadvice import ItemFilter
 from postex.items.domain.items import parse_pre_advice
+from tests.factories import item_payload, make_caller
 
 
 def test_racing_retries_store_one_item(node: Container) -> None:

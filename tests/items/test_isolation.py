@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from tests.factories import Caller, make_caller, new_items
 
 from postex.accounts.app.api_keys import rotate_key
 from postex.bootstrap import Container
 from postex.kernel.ids import S10
+from tests.factories import Caller, make_caller, new_items
 
 Params = dict[str, str]
 PATH_PARAM = re.compile(r"\{[^}]+\}")

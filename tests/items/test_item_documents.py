@@ -6,6 +6,7 @@ import numpy as np
 import pymupdf
 import zxingcpp
 from fastapi.testclient import TestClient
+
 from tests.factories import DOCUMENTS_LETTER, Caller, item_payload
 
 DPI = 200

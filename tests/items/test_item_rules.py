@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.factories import DOCUMENTS_LETTER, item_payload
 
 from postex.items.domain.items import (
     TRANSITIONS,
@@ -20,6 +19,7 @@ from postex.items.domain.items import (
     transition,
 )
 from postex.kernel.errors import InvalidStateError, ValidationError
+from tests.factories import DOCUMENTS_LETTER, item_payload
 
 S = ItemState
 HAPPY_PATH = [S.PRE_ADVISED, S.ACCEPTED, S.IN_RECEPTACLE, S.DESPATCHED, S.IN_TRANSIT, S.DELIVERED]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import DOCUMENTS_LETTER, Caller, item_payload
 
 from postex.kernel.ids import is_valid_s10
+from tests.factories import DOCUMENTS_LETTER, Caller, item_payload
 
 
 def post(client: TestClient, who: Caller, body: Any, **headers: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
 from tests.factories import Caller
 from tests.items.test_manifests import EXAMPLES, csv_rows, example_rows, send_csv, stored
 

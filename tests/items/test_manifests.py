@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.factories import Caller, item_payload
 
 from postex.items.app.manifests import COLUMNS
+from tests.factories import Caller, item_payload
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+
 from tests.factories import Caller
 
 # Authentication, role, strict query, body size (middleware: any request), rate limit.

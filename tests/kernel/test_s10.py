@@ -7,10 +7,10 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.strategies import countries, s10_prefixes, s10_serials
 
 from postex.kernel.errors import ValidationError
 from postex.kernel.ids import S10, s10_check_digit
+from tests.strategies import countries, s10_prefixes, s10_serials
 
 REAL = ["RR287043775IN", "LE704280574SE", "EH036261918US", "LM219469900SE", "UA132229530HU",
         "RK166520145LV", "RB123456785GB"]  # fmt: skip

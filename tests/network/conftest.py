@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import NATS_URL, make_node, need_service
 
 from postex.bootstrap import Container, replication
 from postex.network.app.wire import Subjects
+from tests.conftest import NATS_URL, make_node, need_service
 
 
 @pytest.fixture
@@ -182,9 +182,9 @@ def pg_hub_url() -> Iterator[str]:
     import uuid
 
     from sqlalchemy import create_engine, text
-    from tests.conftest import PG_URL
 
     from postex.eventlog.sql.engine import normalise_url
+    from tests.conftest import PG_URL
 
     need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
     admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")

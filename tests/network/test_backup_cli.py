@@ -7,11 +7,11 @@ import json
 import os
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
 from typer.testing import CliRunner
 
 from postex.cli.main import app
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
 
 runner = CliRunner()
 

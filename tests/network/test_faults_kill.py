@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.factories import new_customer
-from tests.network.conftest import Loops, pair, wait_until
 
 from postex.bootstrap import replication
 from postex.network.app.integrity import verify_store
+from tests.factories import new_customer
+from tests.network.conftest import Loops, pair, wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

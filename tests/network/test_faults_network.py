@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.factories import new_customer
-from tests.network.conftest import Loops, OwnNats, pair, start_replication, wait_until
 
 from postex.bootstrap import replication
 from postex.network.app.drill import Traffic
 from postex.network.app.integrity import verify_store
+from tests.factories import new_customer
+from tests.network.conftest import Loops, OwnNats, pair, start_replication, wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

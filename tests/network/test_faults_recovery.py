@@ -6,9 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
-from tests.network.conftest import Loops, pair, trust, wait_until
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.verify import verify_site
@@ -17,6 +14,9 @@ from postex.network.app.backup import verify_backup
 from postex.network.app.drill import Traffic
 from postex.network.app.integrity import verify_store
 from postex.network.app.restore import restore_site
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
+from tests.network.conftest import Loops, pair, trust, wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

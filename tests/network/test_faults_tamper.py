@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.network.conftest import Loops, pair, start_replication, wait_until
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.errors import IntegrityError
 from postex.network.app.restore import restore_site
+from tests.conftest import make_node
+from tests.network.conftest import Loops, pair, start_replication, wait_until
 
 pytestmark = pytest.mark.nats
 

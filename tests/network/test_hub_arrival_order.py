@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
 
 from postex.accounts.app.auth import Principal, Role
 from postex.accounts.app.partners import create_partner
@@ -22,6 +20,8 @@ from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.admin import execute_raw
 from postex.network.app.hub import Hub
 from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
 
 
 def _network(tmp_path: Path) -> tuple[list[StoredEvent], list[StoredEvent], str]:

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
-from tests.network.conftest import Loops, trust, wait_until
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import StoredEvent
@@ -16,6 +13,9 @@ from postex.items.app.preadvice import cancel_item
 from postex.network.app.hub import Hub
 from postex.server import create_app
 from postex.tracking.app.public import public_tracking
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
+from tests.network.conftest import Loops, trust, wait_until
 
 pytestmark = pytest.mark.nats
 

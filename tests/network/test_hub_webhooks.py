@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
 
 from postex.bootstrap import Container, replication
 from postex.network.app.hub import Hub
 from postex.tracking.app.webhooks import deliver_due, subscribe
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
 
 
 def _count(node: Container, table: str) -> int:

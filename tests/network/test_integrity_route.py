@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.factories import new_customer, new_items
 
 from postex.accounts.app.auth import Role, issue_token
 from postex.bootstrap import Container, replication
+from tests.factories import new_customer, new_items
 
 
 def _token(node: Container, role: Role) -> str:

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.factories import new_customer, new_items
-from tests.network.conftest import Loops, pair, start_replication, wait_until
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from postex.eventlog.sql.admin import execute_raw
 from postex.network.app.integrity import verify_store
 from postex.network.app.status import integrity_overview
+from tests.factories import new_customer, new_items
+from tests.network.conftest import Loops, pair, start_replication, wait_until
 
 pytestmark = pytest.mark.nats
 

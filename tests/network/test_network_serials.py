@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.factories import item_payload, new_customer
-
 from postex.bootstrap import Container
 from postex.items.app.preadvice import pre_advise
 from postex.items.domain.items import parse_pre_advice
 from postex.kernel.ids import S10
 from postex.kernel.network import load_network
 from postex.kernel.reference import services
+from tests.conftest import make_node
+from tests.factories import item_payload, new_customer
 
 SERVICES = ("tracked", "parcel", "express", "signed", "standard_letter")
 

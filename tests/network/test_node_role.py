@@ -12,9 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.factories import item_payload, new_customer, new_items
-from tests.incidents.incident_helpers import StepClock, accept_items, staff
 from typer.testing import CliRunner
 
 from postex.accounts.app.auth import Role
@@ -27,6 +24,9 @@ from postex.items.app.preadvice import pre_advise
 from postex.items.domain.items import parse_pre_advice
 from postex.kernel.errors import ConfigurationError
 from postex.kernel.network import load_network
+from tests.conftest import make_node
+from tests.factories import item_payload, new_customer, new_items
+from tests.incidents.incident_helpers import StepClock, accept_items, staff
 
 
 def _run(*args: str, role: str = "single", site: str = "GBLALA") -> tuple[int, str, str]:

@@ -11,10 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.factories import new_customer, new_items
-from tests.network.conftest import Loops, pair, wait_until
 
 from postex.bootstrap import Container, replication
+from tests.factories import new_customer, new_items
+from tests.network.conftest import Loops, pair, wait_until
 
 pytestmark = pytest.mark.nats
 

@@ -8,9 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_node
-from tests.factories import new_customer, new_items
-from tests.network.conftest import Loops, pair, trust, wait_until
 
 from postex.bootstrap import Container, replication
 from postex.eventlog.checkpoints import make_checkpoint
@@ -18,6 +15,9 @@ from postex.eventlog.events import NewEvent, StoredEvent
 from postex.network.app.hub import Hub
 from postex.network.app.signatures import MessageSignature, events_claim, keys_claim, sign_message
 from postex.network.app.wire import encode_events, encode_keys
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items
+from tests.network.conftest import Loops, pair, trust, wait_until
 
 pytestmark = pytest.mark.nats
 

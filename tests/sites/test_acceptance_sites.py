@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.factories import SERIES, SITE, letters, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
@@ -11,6 +10,7 @@ from postex.kernel.errors import HeldError, InvalidStateError
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.factories import SERIES, SITE, letters, staff
 
 
 def test_a_site_that_is_not_an_office_of_exchange_records_ema_only(sqlite_node: Container) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.factories import Staff, letters, staff
-
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.kernel.errors import ValidationError
 from postex.sites.app.acceptance import Scan, accept
+from tests.conftest import make_node
+from tests.factories import Staff, letters, staff
 
 ROUNDS = 12
 

@@ -12,15 +12,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.factories import letters, staff
-
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.items.app.preadvice import cancel_item
 from postex.kernel.errors import InvalidStateError, ValidationError
 from postex.sites.app.acceptance import Scan, accept
+from tests.conftest import make_node
+from tests.factories import letters, staff
 
 ROUNDS = 12
 

@@ -6,14 +6,13 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import make_node
-from tests.factories import SERIES, SITE, letters, staff
-
 from postex.kernel.dispatch_ids import ReceptacleId
 from postex.kernel.errors import InvalidStateError
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.conftest import make_node
+from tests.factories import SERIES, SITE, letters, staff
 
 BAGS = 16
 THREADS = 8

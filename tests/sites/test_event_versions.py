@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tests.factories import SERIES, SITE, letters, staff
-
 from postex.bootstrap import CATALOGUE, Container
 from postex.eventlog.events import NewEvent
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
 from postex.sites.events import ReceptacleItemsAdded
+from tests.factories import SERIES, SITE, letters, staff
 
 
 def test_a_v1_items_added_body_is_read_as_v2_with_each_weight() -> None:

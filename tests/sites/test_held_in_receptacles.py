@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, letters, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
@@ -16,6 +15,7 @@ from postex.kernel.errors import HeldError
 from postex.server import create_app
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.factories import SERIES, SITE, letters, staff
 
 SITE_HOLD = {"scope": {"sites": [SITE]}, "reason": "power cut", "advisory": "Heathrow paused."}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.strategies import despatch_serials, gross_weights, series, year_digits
 
 from postex.kernel.dispatch_ids import ReceptacleId
 from postex.kernel.errors import ConflictError, InvalidStateError, ValidationError
 from postex.sites.domain.despatches import bill_form, check_composition, next_serial
 from postex.sites.domain.receptacles import Series, check_closing, closed_id, fits, weight_error
+from tests.strategies import despatch_serials, gross_weights, series, year_digits
 
 
 @given(

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, Staff, letters, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.ports import UnitOfWork
 from postex.eventlog.sql.admin import execute_raw
 from postex.items.app.preadvice import cancel_item
 from postex.kernel.errors import HeldError
+from tests.factories import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"
 CA_SERIES = {"destination": "CAYTOA", "category": "A", "subclass": "UN"}

@@ -9,11 +9,11 @@ import numpy as np
 import pymupdf
 import zxingcpp
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, letters, partner, staff
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.kernel.dispatch_ids import ReceptacleId
+from tests.factories import SERIES, SITE, letters, partner, staff
 
 API = f"/api/v1/sites/{SITE}"
 

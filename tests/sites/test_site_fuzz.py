@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.factories import SITE, staff
 
 from postex.bootstrap import Container
+from tests.factories import SITE, staff
 
 json_values = st.recursive(
     st.none()

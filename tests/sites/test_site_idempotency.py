@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, Staff, letters, staff
 
 from postex.bootstrap import Container
 from postex.items.app.idempotency import claim, idempotency, run_once, staff_scope
 from postex.kernel.errors import ConflictError
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.factories import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"
 

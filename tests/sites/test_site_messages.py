@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, letters, partner, staff
-from tests.sites.test_site_day import resdit
 
 from postex.accounts.app.customers import erase_customer
 from postex.bootstrap import Container
@@ -14,6 +12,8 @@ from postex.kernel.errors import KeyUnavailableError
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.factories import SERIES, SITE, letters, partner, staff
+from tests.sites.test_site_day import resdit
 
 PLAN = ("BA", "BA0117", "2026-11-24")
 

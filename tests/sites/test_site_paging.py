@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import SERIES, SITE, Staff, letters, staff
 
 from postex.bootstrap import Container
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from tests.factories import SERIES, SITE, Staff, letters, staff
 
 API = f"/api/v1/sites/{SITE}"
 
