@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from pdfcheck import (
+from postex.pdf import Category, Cn23Data, TaxReference, TaxScheme, render_cn23
+from tests.pdf.pdfcheck import (
     ADDRESSEE,
     CATEGORY,
     MUG,
@@ -15,8 +16,6 @@ from pdfcheck import (
     open_pdf,
     text,
 )
-
-from postex.pdf import Category, Cn23Data, TaxReference, TaxScheme, render_cn23
 
 ITEM = "CP123456785GB"
 CN23 = Cn23Data(

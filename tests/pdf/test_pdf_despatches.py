@@ -3,10 +3,18 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from pdfcheck import HEATHROW, JFK, all_text, assert_laid_out_cleanly, barcodes, open_pdf, text
 
 from postex.kernel.errors import ValidationError
 from postex.pdf import DespatchBillData, ReceptacleLine, render_despatch_bill
+from tests.pdf.pdfcheck import (
+    HEATHROW,
+    JFK,
+    all_text,
+    assert_laid_out_cleanly,
+    barcodes,
+    open_pdf,
+    text,
+)
 
 DESPATCH = "GBLALAUSJFKAAUN40001"
 

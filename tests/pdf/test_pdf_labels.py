@@ -5,7 +5,10 @@ import dataclasses
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pdfcheck import (
+
+from postex.kernel.errors import ValidationError
+from postex.pdf import Address, Cn22Data, ContentsLine, LabelData, render_label
+from tests.pdf.pdfcheck import (
     ADDRESSEE,
     CATEGORY,
     MUG,
@@ -17,9 +20,6 @@ from pdfcheck import (
     open_pdf,
     text,
 )
-
-from postex.kernel.errors import ValidationError
-from postex.pdf import Address, Cn22Data, ContentsLine, LabelData, render_label
 
 ITEM = "LA123456785GB"
 CN22 = Cn22Data(

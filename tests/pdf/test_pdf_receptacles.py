@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from pdfcheck import HEATHROW, JFK, assert_laid_out_cleanly, barcodes, open_pdf, text
 
 from postex.kernel.errors import ValidationError
 from postex.pdf import Cn35Data, Office, render_cn35
+from tests.pdf.pdfcheck import HEATHROW, JFK, assert_laid_out_cleanly, barcodes, open_pdf, text
 
 RECEPTACLE = "GBLALAUSJFKAAUN40001002100123"
 
