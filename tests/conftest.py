@@ -1,5 +1,12 @@
 """Shared fixtures: real SQLite and PostgreSQL stores, a node, an HTTP client.
 
+There is one `node` fixture. A test shapes it through two fixtures a directory conftest or
+a module may override, and one marker:
+- `node_settings`: settings for every node of that directory or module (default none);
+- `clock`: the node's clock, None for the system clock or a `ManualClock` to move by hand;
+- `@pytest.mark.node(**settings)`: settings for one test, over `node_settings`.
+`@pytest.mark.sqlite_only` keeps a test off PostgreSQL (its PostgreSQL case is deselected).
+
 PostgreSQL tests read POSTEX_TEST_DATABASE_URL; NATS tests read POSTEX_TEST_NATS_URL.
 Without them those tests skip with a one-line reason, except under CI=true, where a
 missing service is a failure.
@@ -18,13 +25,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from postex.accounts.sql.sessions import staff_sessions, staff_sign_in_throttle
 from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
 from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.schema import LOG_TABLES, heads
 from postex.network.sql.tables import TABLES as REPLICATION_TABLES
 from postex.server import create_app
-from tests.factories import Caller, make_caller
+from tests.factories import Caller, ManualClock, make_caller
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("POSTEX_TEST_DATABASE_URL", "")
@@ -64,8 +72,13 @@ def pg_database() -> Iterator[str]:
 def _truncate_pg(url: str) -> None:
     engine = create_engine(url)
     # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
-    # test would make the next test's node refuse its role.
-    tables = [t.name for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES]]
+    # test would make the next test's node refuse its role. Operational tables (sessions,
+    # sign-in throttle) are not projections but must not leak from test to test either.
+    operational = [staff_sessions, staff_sign_in_throttle]
+    tables = [
+        t.name
+        for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES, *operational]
+    ]
     with engine.begin() as conn:
         existing = {
             r[0]
@@ -107,24 +120,47 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make_node(home: Path, url: str, site: str = "GBLALA", **settings: object) -> Container:
+def make_node(
+    home: Path,
+    url: str,
+    site: str = "GBLALA",
+    clock: ManualClock | None = None,
+    **settings: object,
+) -> Container:
     """A node with fresh keys. The webhook worker is off unless a test turns it on: a
     background writer would make "rebuild equals live" comparisons race."""
     settings.setdefault("webhook_worker_seconds", 0)
-    return build(load_settings(home=str(home), db_url=url, site=site, **settings), create=True)
+    return build(
+        load_settings(home=str(home), db_url=url, site=site, **settings), create=True, clock=clock
+    )
 
 
 @pytest.fixture
-def node(tmp_path: Path, db_url: str) -> Iterator[Container]:
-    """A single node on the parametrised store, with fresh keys."""
-    c = make_node(tmp_path / "home", db_url)
-    yield c
-    c.close()
+def node_settings() -> dict[str, object]:
+    """Settings for every node of a directory or module; override it there."""
+    return {}
 
 
 @pytest.fixture
-def sqlite_node(tmp_path: Path, sqlite_url: str) -> Iterator[Container]:
-    c = make_node(tmp_path / "home", sqlite_url)
+def clock() -> ManualClock | None:
+    """The node's clock: None is the system clock; override with a `ManualClock`."""
+    return None
+
+
+@pytest.fixture
+def node(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    db_url: str,
+    node_settings: dict[str, object],
+    clock: ManualClock | None,
+) -> Iterator[Container]:
+    """A single node on the parametrised store, with fresh keys: `node_settings` and the
+    test's `@pytest.mark.node(...)` settings, on `clock`."""
+    settings = dict(node_settings)
+    for marker in reversed(list(request.node.iter_markers("node"))):
+        settings.update(marker.kwargs)
+    c = make_node(tmp_path / "home", db_url, clock=clock, **settings)  # type: ignore[arg-type]
     yield c
     c.close()
 
@@ -135,10 +171,21 @@ def client(node: Container) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture
-def sqlite_client(sqlite_node: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_node)) as c:
-        yield c
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the PostgreSQL case of tests marked `sqlite_only` (they are not skipped:
+    there is nothing to run, so nothing to report)."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("db_url") == "postgres"
+        if on_postgres and item.get_closest_marker("sqlite_only") is not None:
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -174,8 +221,3 @@ def alice(node: Container) -> Caller:
 @pytest.fixture
 def bob(node: Container) -> Caller:
     return make_caller(node, "Bob Shipping plc")
-
-
-@pytest.fixture
-def sqlite_alice(sqlite_node: Container) -> Caller:
-    return make_caller(sqlite_node, "Alice Exports Ltd")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from postex.accounts.app.auth import Principal, Role, issue_token
@@ -146,3 +147,17 @@ def letters(node: Container, n: int = 3, documents: int = 1, **changes: Any) -> 
         for _ in range(documents)
     ]
     return goods + docs
+
+
+class ManualClock:
+    """A clock the test moves by hand (always timezone-aware UTC), so expiry, backoff and
+    schedules are driven, never slept through. It starts now unless given a start."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.t = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, **delta: float) -> None:
+        self.t += timedelta(**delta)

@@ -31,12 +31,13 @@ def database_bytes(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
 
 
-def test_a_copied_database_file_holds_no_personal_data(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_a_copied_database_file_holds_no_personal_data(node: Container) -> None:
     """Names, streets, e-mails, phones and references are nowhere in the database files."""
-    customer = new_customer(sqlite_node)
-    new_items(sqlite_node, customer.record.id, 20)
-    sqlite_node.rebuilder.rebuild()
-    db = Path(sqlite_node.settings.db_url.removeprefix("sqlite:///"))
+    customer = new_customer(node)
+    new_items(node, customer.record.id, 20)
+    node.rebuilder.rebuild()
+    db = Path(node.settings.db_url.removeprefix("sqlite:///"))
     raw = database_bytes(db)
     assert len(raw) > 50_000
     for text in MARKED:
@@ -72,17 +73,18 @@ def test_erasure_destroys_the_key_but_keeps_tracking_and_the_chain(node: Contain
     assert all(r.ok for r in verify_store(node.store, node.trusted_keys()))
 
 
-def test_erased_key_bytes_are_gone_from_the_sqlite_file(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_erased_key_bytes_are_gone_from_the_sqlite_file(node: Container) -> None:
     """secure_delete overwrites the destroyed wrapped key inside the file."""
-    customer = new_customer(sqlite_node)
-    with sqlite_node.store.read() as uow:
+    customer = new_customer(node)
+    with node.store.read() as uow:
         from postex.eventlog.ports import DataKeys
 
         _kid, wrapped = uow.repo(DataKeys).get(customer.record.id) or ("", b"")
     assert wrapped
-    erase_customer(sqlite_node.ctx, customer.record.id)
-    db = Path(sqlite_node.settings.db_url.removeprefix("sqlite:///"))
-    sqlite_node.close()
+    erase_customer(node.ctx, customer.record.id)
+    db = Path(node.settings.db_url.removeprefix("sqlite:///"))
+    node.close()
     assert wrapped not in database_bytes(db)
 
 

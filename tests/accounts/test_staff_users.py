@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -53,27 +54,27 @@ def test_users_create_refuses_bad_input_with_exit_code_2(tmp_path: Path, sqlite_
     assert taken.exit_code == 2 and "taken" in taken.output
 
 
-def test_passwords_are_kept_as_argon2_hashes(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_passwords_are_kept_as_argon2_hashes(node: Container) -> None:
     """The console password is verifiable but never stored or logged in clear."""
     password = "correct horse battery staple"
-    created = create_user(sqlite_node.ctx, "sup.one", "supervisor", SITE, password)
-    with sqlite_node.ctx.store.read() as uow:
+    created = create_user(node.ctx, "sup.one", "supervisor", SITE, password)
+    with node.ctx.store.read() as uow:
         record = uow.repo(UserRepository).get(created.record.id)
     assert record is not None and record.password_hash
     assert record.password_hash.startswith("$argon2id$")
     assert check_password(record, password) and not check_password(record, "wrong password!")
-    bodies = execute_raw(sqlite_node.engine, "SELECT body FROM events")
+    bodies = execute_raw(node.engine, "SELECT body FROM events")
     assert all(password.encode() not in bytes(b[0]) for b in bodies)
 
 
-def test_ops_act_at_every_site_and_creation_is_audited(
-    sqlite_node: Container, sqlite_client: TestClient
-) -> None:
+@pytest.mark.sqlite_only
+def test_ops_act_at_every_site_and_creation_is_audited(node: Container, client: TestClient) -> None:
     """An operations lead opens receptacles at any office; every user creation is audited."""
-    ops = staff(sqlite_node, "ops", None)
-    got = sqlite_client.post(f"/api/v1/sites/{SITE}/receptacles", json=SERIES, headers=ops.headers)
+    ops = staff(node, "ops", None)
+    got = client.post(f"/api/v1/sites/{SITE}/receptacles", json=SERIES, headers=ops.headers)
     assert got.status_code == 201
     audits = execute_raw(
-        sqlite_node.engine, "SELECT count(*) FROM events WHERE type = 'audit.recorded.v1'"
+        node.engine, "SELECT count(*) FROM events WHERE type = 'audit.recorded.v1'"
     )
     assert audits[0][0] >= 2  # the user's creation and the receptacle's opening

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from postex.accounts.sql.sessions import staff_sessions, staff_sign_in_throttle
-from postex.bootstrap import Container, build
-from postex.config import load_settings
+from postex.bootstrap import Container
 from postex.server import create_app
-from tests.console.helpers import SITE, StepClock
+from tests.factories import ManualClock
 
 
 @pytest.fixture
-def clock() -> StepClock:
-    return StepClock()
+def clock() -> ManualClock:
+    """Console nodes start now and move by hand (sessions, TOTP windows, throttles)."""
+    return ManualClock()
 
 
 @pytest.fixture
-def console_node(tmp_path: Path, db_url: str, clock: StepClock) -> Iterator[Container]:
-    settings = load_settings(home=str(tmp_path / "home"), db_url=db_url, site=SITE,
-                             webhook_worker_seconds=0)  # fmt: skip
-    c = build(settings, create=True, clock=clock)
-    # Operational tables are not projections: the shared PostgreSQL database keeps them
-    # from test to test unless emptied here.
-    with c.engine.begin() as conn:
-        for table in (staff_sessions, staff_sign_in_throttle):
-            conn.execute(table.delete())
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def browser_client(console_node: Container) -> Iterator[TestClient]:
+def browser_client(node: Container) -> Iterator[TestClient]:
     """A client like a browser on plain http: cookies kept, redirects not followed."""
-    with TestClient(create_app(console_node), follow_redirects=False) as c:
+    with TestClient(create_app(node), follow_redirects=False) as c:
         yield c

@@ -1,31 +1,18 @@
-"""Helpers for console tests: a clock tests move, staff with passwords, sign-in, CSRF."""
+"""Helpers for console tests: staff with passwords, sign-in, CSRF, TOTP codes."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 import pyotp
 from fastapi.testclient import TestClient
 
 from postex.accounts.app.staff import CreatedUser, create_user
 from postex.bootstrap import Container
+from tests.factories import ManualClock
 
 PASSWORD = "correct horse battery"
 SITE = "GBLALA"
-
-
-class StepClock:
-    """A clock tests move forward by hand (always timezone-aware UTC)."""
-
-    def __init__(self) -> None:
-        self.moment = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **kwargs: float) -> None:
-        self.moment += timedelta(**kwargs)
 
 
 def user(node: Container, name: str, role: str, site: str | None = SITE) -> CreatedUser:
@@ -45,7 +32,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def totp_code(html: str, clock: StepClock) -> str:
+def totp_code(html: str, clock: ManualClock) -> str:
     """The current code for the key an enrolment page shows."""
     found = re.search(r"<code>([A-Z2-7]+)</code>", html)
     assert found is not None, html

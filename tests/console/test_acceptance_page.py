@@ -27,14 +27,14 @@ def _scan(client: TestClient, item_id: str, weight: object) -> str:
 
 
 def test_a_scan_typed_in_lower_case_with_spaces_is_accepted_and_names_the_open_bag(
-    console_node: Container, browser_client: TestClient
+    node: Container, browser_client: TestClient
 ) -> None:
     """A hand-typed id is read like a scanned one; the answer names the series and the open
     receptacle that takes the item, from the routing table and the site's open bags."""
-    user(console_node, "clara", "clerk")
-    clerk = staff(console_node, "clerk", name="api.clerk")
-    [item] = letters(console_node, 1, 0)
-    bag = rcp.open_receptacle(console_node.site_ops, clerk.principal, SITE, **SERIES)
+    user(node, "clara", "clerk")
+    clerk = staff(node, "clerk", name="api.clerk")
+    [item] = letters(node, 1, 0)
+    bag = rcp.open_receptacle(node.site_ops, clerk.principal, SITE, **SERIES)
     sign_in(browser_client, "clara")
     typed = " ".join([item.id[:2], item.id[2:10], item.id[10:]]).lower()
     answer = _scan(browser_client, typed, item.weight_g)
@@ -44,16 +44,16 @@ def test_a_scan_typed_in_lower_case_with_spaces_is_accepted_and_names_the_open_b
     assert "category A, subclass UN" in answer
     assert bag.id in answer
     assert '<dd id="count-accepted">1</dd>' in answer
-    rows = execute_raw(console_node.engine, "SELECT state FROM items")
+    rows = execute_raw(node.engine, "SELECT state FROM items")
     assert rows == [("accepted",)]
 
 
 def test_a_refused_scan_says_which_rule_and_what_to_do(
-    console_node: Container, browser_client: TestClient
+    node: Container, browser_client: TestClient
 ) -> None:
     """A weight outside the tolerance and an unknown id are refused in plain words."""
-    user(console_node, "clara", "clerk")
-    [item] = letters(console_node, 1, 0)
+    user(node, "clara", "clerk")
+    [item] = letters(node, 1, 0)
     sign_in(browser_client, "clara")
     heavy = _scan(browser_client, item.id, item.weight_g * 3)
     assert 'data-outcome="refused"' in heavy
@@ -62,18 +62,18 @@ def test_a_refused_scan_says_which_rule_and_what_to_do(
     assert 'data-outcome="refused"' in unknown
     assert "no pre-advice for this item" in unknown
     assert '<dd id="count-refused">2</dd>' in unknown
-    assert execute_raw(console_node.engine, "SELECT state FROM items") == [("pre_advised",)]
+    assert execute_raw(node.engine, "SELECT state FROM items") == [("pre_advised",)]
 
 
 def test_a_scan_under_an_export_hold_is_held_with_its_advisory(
-    console_node: Container, browser_client: TestClient
+    node: Container, browser_client: TestClient
 ) -> None:
     """An item covered by a hold gets the amber answer: which hold and its advisory."""
-    user(console_node, "clara", "clerk")
-    boss = staff(console_node, "supervisor", name="boss")
-    [item] = letters(console_node, 1, 0)
+    user(node, "clara", "clerk")
+    boss = staff(node, "supervisor", name="boss")
+    [item] = letters(node, 1, 0)
     hold = place_hold(
-        console_node.ctx,
+        node.ctx,
         boss.principal,
         {"scope": {"sites": [SITE]}, "reason": "power cut", "advisory": "Heathrow paused."},
     )
@@ -86,11 +86,11 @@ def test_a_scan_under_an_export_hold_is_held_with_its_advisory(
 
 
 def test_the_page_without_javascript_answers_with_the_whole_page(
-    console_node: Container, browser_client: TestClient
+    node: Container, browser_client: TestClient
 ) -> None:
     """A plain form post (no htmx) gets the full page with the answer in it."""
-    user(console_node, "clara", "clerk")
-    [item] = letters(console_node, 1, 0)
+    user(node, "clara", "clerk")
+    [item] = letters(node, 1, 0)
     sign_in(browser_client, "clara")
     token = csrf_of(browser_client.get(ACCEPT).text)
     r = browser_client.post(
@@ -121,10 +121,10 @@ def test_console_pages_stay_out_of_the_openapi_document(browser_client: TestClie
 
 
 def test_a_refused_htmx_request_gets_an_answer_in_place_not_a_page(
-    console_node: Container, browser_client: TestClient
+    node: Container, browser_client: TestClient
 ) -> None:
     """A forged scan from the page is 403 with a red answer fragment, not a whole page."""
-    user(console_node, "clara", "clerk")
+    user(node, "clara", "clerk")
     sign_in(browser_client, "clara")
     r = browser_client.post(ACCEPT, data={"item_id": "RB123456785GB"}, headers=HTMX)
     assert r.status_code == 403

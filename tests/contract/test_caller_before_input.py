@@ -68,18 +68,18 @@ PARTNER_ROUTES = [
 
 
 @pytest.fixture
-def tokens(sqlite_node: Container) -> dict[str, dict[str, str]]:
+def tokens(node: Container) -> dict[str, dict[str, str]]:
     return {
-        "customer": make_caller(sqlite_node, "Order Ltd").headers,
-        "clerk": staff(sqlite_node, "clerk").headers,
-        "ops": staff(sqlite_node, "ops", site=None).headers,
-        "partner": partner(sqlite_node, offices=("USJFKA",)).headers,
+        "customer": make_caller(node, "Order Ltd").headers,
+        "clerk": staff(node, "clerk").headers,
+        "ops": staff(node, "ops", site=None).headers,
+        "partner": partner(node, offices=("USJFKA",)).headers,
     }
 
 
 @pytest.fixture
-def api(sqlite_node: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_node)) as c:
+def api(node: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(node)) as c:
         yield c
 
 
@@ -101,6 +101,7 @@ def refused_then_accepted(
     assert status == 401, body
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("bad", CUSTOMER_ROUTES, ids=lambda b: f"{b.method} {b.url}")
 def test_staff_and_partners_get_403_before_422_on_customer_routes(
     api: TestClient, tokens: dict[str, dict[str, str]], bad: Bad
@@ -108,6 +109,7 @@ def test_staff_and_partners_get_403_before_422_on_customer_routes(
     refused_then_accepted(api, tokens, bad, "customer", ("clerk", "ops", "partner"), "kind")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("bad", SITE_ROUTES, ids=lambda b: f"{b.method} {b.url}")
 def test_customers_and_partners_get_403_before_422_on_site_routes(
     api: TestClient, tokens: dict[str, dict[str, str]], bad: Bad
@@ -115,6 +117,7 @@ def test_customers_and_partners_get_403_before_422_on_site_routes(
     refused_then_accepted(api, tokens, bad, "clerk", ("customer", "partner"), "kind")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("bad", OPS_ROUTES, ids=lambda b: f"{b.method} {b.url}")
 def test_customers_and_partners_get_403_before_422_on_ops_routes(
     api: TestClient, tokens: dict[str, dict[str, str]], bad: Bad
@@ -122,6 +125,7 @@ def test_customers_and_partners_get_403_before_422_on_ops_routes(
     refused_then_accepted(api, tokens, bad, "ops", ("customer", "partner"), "role")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("bad", PARTNER_ROUTES, ids=lambda b: f"{b.method} {b.url}")
 def test_customers_and_staff_get_403_before_422_on_partner_routes(
     api: TestClient, tokens: dict[str, dict[str, str]], bad: Bad
@@ -129,6 +133,7 @@ def test_customers_and_staff_get_403_before_422_on_partner_routes(
     refused_then_accepted(api, tokens, bad, "partner", ("customer", "clerk", "ops"), "role")
 
 
+@pytest.mark.sqlite_only
 def test_a_role_the_route_is_not_for_is_refused_before_its_input(
     api: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:

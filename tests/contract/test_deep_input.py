@@ -22,8 +22,8 @@ DEEP = 100_000  # far past the interpreter's recursion limit
 
 
 @pytest.fixture
-def api(sqlite_node: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_node), raise_server_exceptions=False) as c:
+def api(node: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(node), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -44,25 +44,27 @@ def assert_refused(r: object, field: str, rule: str) -> None:
     [b"[" * DEEP, b"[" * DEEP + b"]" * DEEP, b'{"a":' * DEEP, b'{"events":' + b"[" * DEEP],
     ids=["open", "closed", "objects", "inside"],
 )
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("route", ["manifests", "partner/events"])
 def test_deeply_nested_json_bodies_are_refused(
-    sqlite_node: Container, api: TestClient, route: str, body: bytes
+    node: Container, api: TestClient, route: str, body: bytes
 ) -> None:
-    who = make_caller(sqlite_node, "Deep Ltd").headers
+    who = make_caller(node, "Deep Ltd").headers
     if route == "partner/events":
-        who = partner(sqlite_node, offices=("USJFKA",)).headers
-    before = _head(sqlite_node)
+        who = partner(node, offices=("USJFKA",)).headers
+    before = _head(node)
     r = api.post(
         f"/api/v1/{route}", content=body, headers={**who, "Content-Type": "application/json"}
     )
     assert_refused(r, "body", "json")
-    assert _head(sqlite_node) == before  # nothing written
+    assert _head(node) == before  # nothing written
 
 
+@pytest.mark.sqlite_only
 def test_a_multipart_upload_that_is_not_multipart_is_refused(
-    sqlite_node: Container, api: TestClient
+    node: Container, api: TestClient
 ) -> None:
-    who = partner(sqlite_node, offices=("USJFKA",)).headers
+    who = partner(node, offices=("USJFKA",)).headers
     r = api.post(
         "/api/v1/partner/events",
         content=b'{"events": []}',

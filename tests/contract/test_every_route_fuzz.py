@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import cycle
 from typing import Any
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -126,12 +127,13 @@ def seed(node: Container, who: Callers) -> dict[str, list[str]]:
     }
 
 
-def test_every_route_answers_with_a_result_or_a_problem(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_every_route_answers_with_a_result_or_a_problem(node: Container) -> None:
     """A few hundred generated requests over every non-customer route: no 5xx, only problems."""
-    who = callers(sqlite_node)
-    real = {name: cycle(ids) for name, ids in seed(sqlite_node, who).items()}
+    who = callers(node)
+    real = {name: cycle(ids) for name, ids in seed(node, who).items()}
     aim = cycle((True, False))
-    app = create_app(sqlite_node)
+    app = create_app(node)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
         path_regex=CUSTOMER_FUZZED
     )
@@ -176,11 +178,12 @@ WRONG: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def test_callers_a_route_is_not_for_get_403_whatever_they_send(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_callers_a_route_is_not_for_get_403_whatever_they_send(node: Container) -> None:
     """Generated input, good or bad, from a caller of the wrong kind or role: always 403
     (401 only where the case dropped the key), never a 422 about input it may not send."""
-    who = callers(sqlite_node)
-    app = create_app(sqlite_node)
+    who = callers(node)
+    app = create_app(node)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     gated = [(op, w) for op in operations for p, w in WRONG if re.match(p, op.path)]

@@ -28,10 +28,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(sqlite_node: Container) -> Iterator[str]:
+def server(node: Container) -> Iterator[str]:
     """The node served by uvicorn on a free loopback port, in a thread."""
     port = _free_port()
-    config = uvicorn.Config(create_app(sqlite_node), host="127.0.0.1", port=port, log_level="error")
+    config = uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="error")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -61,12 +61,13 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+@pytest.mark.sqlite_only
 def test_public_tracking_page_shows_the_item_and_no_personal_data(
-    sqlite_node: Container, server: str, browser: object, tmp_path: Path
+    node: Container, server: str, browser: object, tmp_path: Path
 ) -> None:
     """A person opening /track/{id} sees status and destination, never names or streets."""
-    customer = new_customer(sqlite_node)
-    [item] = new_items(sqlite_node, customer.record.id)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
     page = browser.new_page()  # type: ignore[attr-defined]
     response = page.goto(f"{server}/track/{item.id}")
     assert response.status == 200
@@ -79,6 +80,7 @@ def test_public_tracking_page_shows_the_item_and_no_personal_data(
     assert (tmp_path / "track.png").stat().st_size > 1000
 
 
+@pytest.mark.sqlite_only
 def test_unknown_item_page_says_so(server: str, browser: object) -> None:
     """A valid but unknown id gets a readable 404 page, not a stack trace."""
     page = browser.new_page()  # type: ignore[attr-defined]
@@ -87,6 +89,7 @@ def test_unknown_item_page_says_so(server: str, browser: object) -> None:
     assert "Traceback" not in page.content()
 
 
+@pytest.mark.sqlite_only
 def test_status_page_renders(server: str, browser: object) -> None:
     """The public status page loads in a browser."""
     page = browser.new_page()  # type: ignore[attr-defined]

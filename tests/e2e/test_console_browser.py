@@ -46,10 +46,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(sqlite_node: Container) -> Iterator[str]:
+def server(node: Container) -> Iterator[str]:
     """The node served by uvicorn on a free loopback port, in a thread."""
     port = _free_port()
-    config = uvicorn.Config(create_app(sqlite_node), host="127.0.0.1", port=port, log_level="error")
+    config = uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="error")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -85,12 +85,12 @@ def _no_serious_violations(page: Any, name: str) -> None:
     assert bad == [], f"{name}: {bad}"
 
 
+@pytest.mark.sqlite_only
 def test_a_clerk_signs_in_and_scans_green_red_and_amber(
-    sqlite_node: Container, server: str, browser: Any, tmp_path: Path
+    node: Container, server: str, browser: Any, tmp_path: Path
 ) -> None:
     """Scans typed into the scan field are answered in place, each in its colour, with
     the bag for the accepted item and the hold's advisory for the held one."""
-    node = sqlite_node
     user(node, "clara", "clerk")
     clerk = staff(node, "clerk", name="api.clerk")
     boss = staff(node, "supervisor", name="boss")
@@ -153,12 +153,13 @@ def test_a_clerk_signs_in_and_scans_green_red_and_amber(
     assert dict(rows) == {letter.id: "accepted", goods.id: "pre_advised"}
 
 
+@pytest.mark.sqlite_only
 def test_a_supervisor_is_shown_the_totp_enrolment_with_a_qr_code(
-    sqlite_node: Container, server: str, browser: Any, tmp_path: Path
+    node: Container, server: str, browser: Any, tmp_path: Path
 ) -> None:
     """A supervisor's first sign-in stops at the enrolment page: a QR code drawn by Postex
     (inline SVG, no outside request) and the key in text, accessible as the rest."""
-    user(sqlite_node, "sam", "supervisor")
+    user(node, "sam", "supervisor")
     shots = Path(os.environ.get(SHOTS_VARIABLE) or tmp_path)
     page = browser.new_page(viewport=SIZES["small"])
     outside: list[str] = []

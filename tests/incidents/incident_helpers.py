@@ -1,35 +1,13 @@
-"""Helpers for incident tests: staff principals, a settable clock, accepted items."""
+"""Helpers for incident tests: staff principals, item states, accepted items."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
-from fastapi.testclient import TestClient
-
 from postex.accounts.app.auth import Principal, Role, issue_token
-from postex.bootstrap import Container, build
-from postex.config import load_settings
+from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.items.domain.items import ItemState
-from postex.server import create_app
 from postex.sites.app.acceptance import Scan, accept
-
-
-class StepClock:
-    """A clock tests move forward by hand (always timezone-aware UTC)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.moment = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **kwargs: float) -> None:
-        self.moment += timedelta(**kwargs)
 
 
 def staff(
@@ -57,28 +35,6 @@ def item_state(node: Container, item_id: str) -> str:
 
 
 ACCEPTED = str(ItemState.ACCEPTED)
-
-
-@pytest.fixture
-def clock() -> StepClock:
-    return StepClock()
-
-
-@pytest.fixture
-def inode(tmp_path: Path, db_url: str, clock: StepClock) -> Iterator[Container]:
-    """A node on the parametrised store whose clock the test moves by hand."""
-    settings = load_settings(
-        home=str(tmp_path / "home"), db_url=db_url, site="GBLALA", webhook_worker_seconds=0
-    )
-    c = build(settings, create=True, clock=clock)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def iclient(inode: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(inode)) as c:
-        yield c
 
 
 def accept_items(node: Container, item_ids: list[str], site: str = "GBLALA") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -30,10 +31,11 @@ CHECKS = [
 ]
 
 
-def test_incident_routes_hold_to_their_schema(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_incident_routes_hold_to_their_schema(node: Container) -> None:
     """Generated requests from an ops user get documented answers and never a 5xx."""
-    _, token = staff(sqlite_node, "usr_fuzz_ops", Role.OPS)
-    app = create_app(sqlite_node)
+    _, token = staff(node, "usr_fuzz_ops", Role.OPS)
+    app = create_app(node)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=INCIDENT_PATHS)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9

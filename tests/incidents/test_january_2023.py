@@ -17,20 +17,8 @@ from postex.kernel.errors import HeldError
 from postex.sites.app.receptacles import add_items, open_receptacle
 from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
 from postex.tracking.app.webhooks import subscribe
-from tests.factories import DOCUMENTS_LETTER, item_payload, new_customer
-from tests.incidents.incident_helpers import (
-    ACCEPTED,
-    StepClock,
-    accept_items,
-    bearer,
-    clock,
-    iclient,
-    inode,
-    item_state,
-    staff,
-)
-
-__all__ = ["clock", "iclient", "inode"]  # fixtures used by name
+from tests.factories import DOCUMENTS_LETTER, ManualClock, item_payload, new_customer
+from tests.incidents.incident_helpers import ACCEPTED, accept_items, bearer, item_state, staff
 
 ADVICE = "Please hold export items with goods; letters without customs data still go."
 
@@ -49,7 +37,7 @@ def _partner(node: Container) -> Principal:
 
 
 def _inbound(
-    node: Container, clock: StepClock, partner: Principal, item_id: str, code: str
+    node: Container, clock: ManualClock, partner: Principal, item_id: str, code: str
 ) -> None:
     office = network().route("US", "U").destination
     rows = parse_json_batch(
@@ -65,12 +53,11 @@ def _codes(client: TestClient, item_id: str) -> list[str]:
 
 
 def test_january_2023_goods_exports_held_letters_flow_and_release_in_two_steps(
-    inode: Container, iclient: TestClient, clock: StepClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """A network-wide hold on goods stops goods exports while documents letters and inbound
     partner events flow; held items are released letters first, then tracked; every step is
     in the audit trail."""
-    node, client = inode, iclient
     customer = new_customer(node)
     cid = customer.record.id
     _, t_ops1 = staff(node, "usr_ops_anna", Role.OPS)

@@ -17,17 +17,8 @@ from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.sql.engine import is_postgres
 from postex.incidents.app.holds import activate_due, activation_chore, get_hold, place_hold
 from tests.conftest import make_node
-from tests.factories import new_customer, new_items
-from tests.incidents.incident_helpers import (
-    StepClock,
-    accept_items,
-    clock,
-    inode,
-    item_state,
-    staff,
-)
-
-__all__ = ["clock", "inode"]
+from tests.factories import ManualClock, new_customer, new_items
+from tests.incidents.incident_helpers import accept_items, item_state, staff
 
 LALA = {"scope": {"sites": ["GBLALA"]}, "reason": "power cut", "advisory": "Heathrow paused."}
 
@@ -54,37 +45,37 @@ def _scheduled(node: Container, start: datetime, n: int = 2) -> tuple[str, list[
 
 
 def test_a_worker_round_holds_the_items_of_a_scheduled_hold_at_its_start(
-    inode: Container, clock: StepClock
+    node: Container, clock: ManualClock
 ) -> None:
     """Before the start the chore does nothing; after it the items are held (EXD) without
     anyone reading holds, and a second round changes nothing."""
-    hold_id, items = _scheduled(inode, clock.now() + timedelta(hours=2))
-    chore = activation_chore(inode.ctx)
+    hold_id, items = _scheduled(node, clock.now() + timedelta(hours=2))
+    chore = activation_chore(node.ctx)
     assert chore() == 0
     clock.advance(hours=1, minutes=59)
     assert chore() == 0
-    assert {item_state(inode, i) for i in items} == {"accepted"}
+    assert {item_state(node, i) for i in items} == {"accepted"}
     clock.advance(minutes=2)
     assert chore() > 0
-    assert {item_state(inode, i) for i in items} == {"held"}
-    exd = _count(inode, "SELECT count(*) FROM tracking_events WHERE code = ?", "EXD")
+    assert {item_state(node, i) for i in items} == {"held"}
+    exd = _count(node, "SELECT count(*) FROM tracking_events WHERE code = ?", "EXD")
     assert exd == len(items)
-    ops, _ = staff(inode, "usr_ops", Role.OPS)
-    hold = get_hold(inode.ctx, ops, hold_id)
+    ops, _ = staff(node, "usr_ops", Role.OPS)
+    hold = get_hold(node.ctx, ops, hold_id)
     assert hold.activated_at is not None and hold.held == len(items)
-    head = inode.store.head(inode.ctx.site)
+    head = node.store.head(node.ctx.site)
     assert chore() == 0
-    assert inode.store.head(inode.ctx.site) == head
-    assert _activations(inode) == 1
+    assert node.store.head(node.ctx.site) == head
+    assert _activations(node) == 1
 
 
 def test_two_workers_on_one_store_activate_a_due_hold_once(
-    inode: Container, clock: StepClock, tmp_path: Path
+    node: Container, clock: ManualClock, tmp_path: Path
 ) -> None:
     """Two nodes' workers racing on the same database hold each item exactly once."""
-    _hold_id, items = _scheduled(inode, clock.now() + timedelta(minutes=10), n=3)
+    _hold_id, items = _scheduled(node, clock.now() + timedelta(minutes=10), n=3)
     settings = load_settings(
-        home=str(tmp_path / "home"), db_url=inode.settings.db_url, site="GBLALA",
+        home=str(tmp_path / "home"), db_url=node.settings.db_url, site="GBLALA",
         webhook_worker_seconds=0,
     )  # fmt: skip
     other = build(settings, clock=clock)
@@ -101,16 +92,16 @@ def test_two_workers_on_one_store_activate_a_due_hold_once(
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=run, args=(n,)) for n in (inode, other)]
+        threads = [threading.Thread(target=run, args=(n,)) for n in (node, other)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert errors == []
         assert sorted(done)[0] == 0 and sorted(done)[1] > 0
-        assert _activations(inode) == 1
-        assert _count(inode, "SELECT count(*) FROM hold_items") == len(items)
-        assert {item_state(inode, i) for i in items} == {"held"}
+        assert _activations(node) == 1
+        assert _count(node, "SELECT count(*) FROM hold_items") == len(items)
+        assert {item_state(node, i) for i in items} == {"held"}
     finally:
         other.close()
 
@@ -118,7 +109,7 @@ def test_two_workers_on_one_store_activate_a_due_hold_once(
 def test_postex_worker_once_activates_a_due_hold(tmp_path: Path, sqlite_url: str) -> None:
     """`postex worker --once` (real clock) activates a hold scheduled from an earlier time."""
     home = tmp_path / "home"
-    past = StepClock(datetime.now(UTC) - timedelta(hours=1))
+    past = ManualClock(datetime.now(UTC) - timedelta(hours=1))
     node = build(
         load_settings(home=str(home), db_url=sqlite_url, site="GBLALA", webhook_worker_seconds=0),
         create=True,

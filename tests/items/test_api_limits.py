@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,20 +16,15 @@ from postex.eventlog.sql.engine import is_postgres
 from postex.kernel.errors import ConfigurationError
 from postex.server import MAX_BODY_BYTES, create_app
 from tests.conftest import make_node
-from tests.factories import Caller, make_caller
+from tests.factories import Caller, ManualClock, make_caller
 
 
-@pytest.fixture
-def strict_node(tmp_path: Path, sqlite_url: str) -> Iterator[Container]:
-    c = make_node(tmp_path / "home", sqlite_url, api_rate_per_second=1, api_burst=3)
-    yield c
-    c.close()
-
-
-def test_a_key_over_its_rate_gets_429_with_retry_after(strict_node: Container) -> None:
+@pytest.mark.sqlite_only
+@pytest.mark.node(api_rate_per_second=1, api_burst=3)
+def test_a_key_over_its_rate_gets_429_with_retry_after(node: Container) -> None:
     """After its burst a key gets 429 problems with Retry-After; another key is unaffected."""
-    alice, bob = make_caller(strict_node, "Alice"), make_caller(strict_node, "Bob")
-    with TestClient(create_app(strict_node)) as client:
+    alice, bob = make_caller(node, "Alice"), make_caller(node, "Bob")
+    with TestClient(create_app(node)) as client:
         codes = [client.get("/api/v1/items", headers=alice.headers).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200]
         assert codes[3:] == [429, 429]
@@ -41,40 +35,28 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(strict_node: Container) -
         assert client.get("/api/v1/items", headers=bob.headers).status_code == 200
 
 
-def test_body_over_the_limit_is_413_problem(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_body_over_the_limit_is_413_problem(client: TestClient, alice: Caller) -> None:
     """A manifest body over 32 MiB is refused with a 413 problem before it is parsed."""
     body = b"[" + b" " * MAX_BODY_BYTES + b"]"
-    headers = {**sqlite_alice.headers, "Content-Type": "application/json"}
-    r = sqlite_client.post("/api/v1/manifests", content=body, headers=headers)
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    r = client.post("/api/v1/manifests", content=body, headers=headers)
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["rule"] == "max_body_bytes"
 
 
-def test_default_limits_do_not_throttle_normal_use(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_default_limits_do_not_throttle_normal_use(client: TestClient, alice: Caller) -> None:
     """The default per-key budget allows well over a hundred quick requests in a row."""
-    codes = {
-        sqlite_client.get("/api/v1/items", headers=sqlite_alice.headers).status_code
-        for _ in range(150)
-    }
+    codes = {client.get("/api/v1/items", headers=alice.headers).status_code for _ in range(150)}
     assert codes == {200}
 
 
-class _Clock:
-    """A wall clock the test moves by hand, shared by both nodes."""
-
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.t
+RATE_T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
 
-def _two_nodes(tmp_path: Path, url: str, clock: _Clock, **settings: object) -> list[Container]:
+def _two_nodes(tmp_path: Path, url: str, clock: ManualClock, **settings: object) -> list[Container]:
     """Two nodes (two engines, as two server processes) on one database, one manual clock."""
     first = make_node(tmp_path / "a", url, api_rate_per_second=1, api_burst=5, **settings)
     second = build(
@@ -97,7 +79,7 @@ def _alternate(nodes: list[Container], caller: Caller, n: int) -> list[int]:
 def test_two_app_instances_share_one_budget(tmp_path: Path, db_url: str) -> None:
     """A key sending to two server processes gets its burst once, not once per process; the
     budget comes back with time as one sliding window of burst/rate seconds."""
-    clock = _Clock()
+    clock = ManualClock(RATE_T0)
     nodes = _two_nodes(tmp_path, db_url, clock, api_rate_scope="shared")
     try:
         alice, bob = make_caller(nodes[0], "Alice"), make_caller(nodes[0], "Bob")
@@ -106,9 +88,9 @@ def test_two_app_instances_share_one_budget(tmp_path: Path, db_url: str) -> None
         assert _alternate(nodes, bob, 2) == [200, 200]  # another key has its own budget
         # 8.5 s on, 3.5 s into the next 5 s window: the first window still counts 30 %
         # (1.5 of its 5 requests), so 3 more fit.
-        clock.t += timedelta(seconds=8.5)
+        clock.advance(seconds=8.5)
         assert _alternate(nodes, alice, 6) == [200] * 3 + [429] * 3
-        clock.t += timedelta(seconds=11)  # two windows on: all of it again
+        clock.advance(seconds=11)  # two windows on: all of it again
         assert _alternate(nodes, alice, 7) == [200] * 5 + [429] * 2
     finally:
         for c in nodes:
@@ -118,7 +100,7 @@ def test_two_app_instances_share_one_budget(tmp_path: Path, db_url: str) -> None
 def test_per_process_limits_give_each_process_the_burst(tmp_path: Path, sqlite_url: str) -> None:
     """With api_rate_scope "process" (the "auto" choice on SQLite), each process has its own
     bucket: twice the burst in all."""
-    nodes = _two_nodes(tmp_path, sqlite_url, _Clock(), api_rate_scope="process")
+    nodes = _two_nodes(tmp_path, sqlite_url, ManualClock(RATE_T0), api_rate_scope="process")
     try:
         alice = make_caller(nodes[0], "Alice")
         assert _alternate(nodes, alice, 12) == [200] * 10 + [429] * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from postex.accounts.app.customers import erase_customer
@@ -27,15 +28,16 @@ def test_rebuild_recreates_idempotency_and_reference_index(
     assert [i["reference"] for i in found] == ["REB-2"]
 
 
-def test_erased_customer_items_show_no_personal_data(sqlite_node: Container) -> None:
+@pytest.mark.sqlite_only
+def test_erased_customer_items_show_no_personal_data(node: Container) -> None:
     """After erasure the detail has no personal data, search finds nothing, no label prints."""
-    alice = make_caller(sqlite_node, "Alice")
-    with TestClient(create_app(sqlite_node)) as client:
+    alice = make_caller(node, "Alice")
+    with TestClient(create_app(node)) as client:
         item = client.post(
             "/api/v1/items", json=item_payload(reference="GONE-1"), headers=alice.headers
         ).json()
-        erase_customer(sqlite_node.ctx, alice.id, reason="test")
-        sqlite_node.vault.forget_cached()
+        erase_customer(node.ctx, alice.id, reason="test")
+        node.vault.forget_cached()
         detail = client.get(f"/api/v1/items/{item['id']}", headers=alice.headers).json()
         assert detail["personal_data_erased"] is True
         assert detail["addressee"] is None

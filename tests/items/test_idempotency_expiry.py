@@ -6,7 +6,6 @@ ManualClock, which the test moves past the retention.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,33 +22,14 @@ from postex.items.events import IdempotentAnswersExpired
 from postex.items.sql.customer_api import idempotency_answers
 from postex.kernel.errors import ConfigurationError
 from postex.server import create_app
-from tests.factories import Caller, item_payload, make_caller
+from tests.factories import Caller, ManualClock, item_payload, make_caller
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, **delta: float) -> None:
-        self.t += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def cnode(tmp_path: Path, db_url: str, clock: ManualClock) -> Iterator[Container]:
-    settings = load_settings(home=str(tmp_path / "home"), db_url=db_url, webhook_worker_seconds=0)
-    c = build(settings, create=True, clock=clock)
-    yield c
-    c.close()
+    return ManualClock(T0)
 
 
 def _post(client: TestClient, caller: Caller, key: str, reference: str) -> tuple[int, str, bool]:
@@ -67,11 +47,11 @@ def _answers(node: Container) -> int:
 
 
 def test_key_replays_within_retention_and_is_free_after(
-    cnode: Container, clock: ManualClock
+    node: Container, clock: ManualClock
 ) -> None:
     """Same key: replayed at 23 h 59 min; after 24 h a new request is answered anew."""
-    alice = make_caller(cnode, "Alice")
-    with TestClient(create_app(cnode)) as client:
+    alice = make_caller(node, "Alice")
+    with TestClient(create_app(node)) as client:
         status, first, replayed = _post(client, alice, "order-7", "EXP-1")
         assert (status, replayed) == (201, False)
         clock.advance(hours=23, minutes=59)
@@ -89,36 +69,34 @@ def test_key_replays_within_retention_and_is_free_after(
         assert second != first
         # The new answer replaces the old one and is replayed from now on.
         assert _post(client, alice, "order-7", "EXP-2") == (201, second, True)
-    assert _answers(cnode) == 1
+    assert _answers(node) == 1
 
 
-def test_purge_removes_only_expired_answers_in_batches(
-    cnode: Container, clock: ManualClock
-) -> None:
+def test_purge_removes_only_expired_answers_in_batches(node: Container, clock: ManualClock) -> None:
     """Bounded batches, oldest first; fresh answers stay; a rebuild agrees with live."""
-    alice, bob = make_caller(cnode, "Alice"), make_caller(cnode, "Bob")
-    with TestClient(create_app(cnode)) as client:
+    alice, bob = make_caller(node, "Alice"), make_caller(node, "Bob")
+    with TestClient(create_app(node)) as client:
         for n in range(5):
             assert _post(client, alice, f"a-{n}", f"A-{n}")[0] == 201
         assert _post(client, bob, "b-0", "B-0")[0] == 201
         clock.advance(hours=12)
         fresh = _post(client, bob, "b-1", "B-1")
-        assert purge_expired(cnode.ctx, timedelta(hours=24)) == 0  # nothing old enough
+        assert purge_expired(node.ctx, timedelta(hours=24)) == 0  # nothing old enough
         clock.advance(hours=13)  # the first six are 25 h old, b-1 13 h
-        assert purge_expired(cnode.ctx, timedelta(hours=24), limit=4) == 4
-        assert _answers(cnode) == 3
-        chore = expiry_chore(cnode.ctx, 24)
+        assert purge_expired(node.ctx, timedelta(hours=24), limit=4) == 4
+        assert _answers(node) == 3
+        chore = expiry_chore(node.ctx, 24)
         assert chore() == 2
         assert chore() == 0
-        assert _answers(cnode) == 1
+        assert _answers(node) == 1
         assert _post(client, bob, "b-1", "B-1") == (201, fresh[1], True)
     expiries = [
-        e for e in cnode.store.read_events("GBLALA") if e.type == IdempotentAnswersExpired.TYPE
+        e for e in node.store.read_events("GBLALA") if e.type == IdempotentAnswersExpired.TYPE
     ]
     assert [len(e.data["keys"]) for e in expiries] == [4, 2]
-    live = cnode.rebuilder.projection_digest()
-    cnode.rebuilder.rebuild()
-    assert cnode.rebuilder.projection_digest() == live
+    live = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live
 
 
 def test_retention_setting_is_checked(tmp_path: Path) -> None:
@@ -130,8 +108,7 @@ def test_retention_setting_is_checked(tmp_path: Path) -> None:
 def test_postex_worker_once_purges_expired_answers(tmp_path: Path, sqlite_url: str) -> None:
     """`postex worker --once` (real clock) purges answers recorded two days earlier."""
     home = tmp_path / "home"
-    past = ManualClock()
-    past.t = datetime.now(UTC) - timedelta(days=2)
+    past = ManualClock(datetime.now(UTC) - timedelta(days=2))
     node = build(
         load_settings(home=str(home), db_url=sqlite_url, webhook_worker_seconds=0),
         create=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pymupdf
+import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
 
@@ -33,12 +34,13 @@ def create(client: TestClient, who: Caller, body: dict[str, object]) -> str:
     return str(r.json()["id"])
 
 
+@pytest.mark.sqlite_only
 def test_label_barcode_decodes_to_the_s10_id_and_shows_the_cn22(
-    sqlite_client: TestClient, sqlite_alice: Caller
+    client: TestClient, alice: Caller
 ) -> None:
     """The 4×6 label's Code 128 reads back as the S10 id; the CN22 lists the contents."""
-    item_id = create(sqlite_client, sqlite_alice, item_payload())
-    r = sqlite_client.get(f"/api/v1/items/{item_id}/label.pdf", headers=sqlite_alice.headers)
+    item_id = create(client, alice, item_payload())
+    r = client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers)
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
     doc = read_pdf(r.content)
@@ -52,14 +54,13 @@ def test_label_barcode_decodes_to_the_s10_id_and_shows_the_cn22(
     assert "CN 22" in text or "CN22" in text
 
 
-def test_cn23_for_a_parcel_carries_barcode_and_contents(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_cn23_for_a_parcel_carries_barcode_and_contents(client: TestClient, alice: Caller) -> None:
     """A parcel's CN23 is A4, decodes to the S10 id and lists the declared goods."""
     body = item_payload(service="parcel")
     body["contents"]["lines"][0]["description"] = "Merino wool jumper"
-    item_id = create(sqlite_client, sqlite_alice, body)
-    r = sqlite_client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=sqlite_alice.headers)
+    item_id = create(client, alice, body)
+    r = client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=alice.headers)
     assert r.status_code == 200
     doc = read_pdf(r.content)
     assert (round(doc[0].rect.width), round(doc[0].rect.height)) == (595, 842)
@@ -68,21 +69,21 @@ def test_cn23_for_a_parcel_carries_barcode_and_contents(
     assert "IM1234567890" in words(doc)
 
 
-def test_cn23_of_an_item_without_one_is_409(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_cn23_of_an_item_without_one_is_409(client: TestClient, alice: Caller) -> None:
     """A CN22 item and a documents letter have no CN23: 409 problem with rule no_cn23."""
     for body, form in ((item_payload(), "CN22"), (DOCUMENTS_LETTER, None)):
-        item_id = create(sqlite_client, sqlite_alice, body)
-        r = sqlite_client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=sqlite_alice.headers)
+        item_id = create(client, alice, body)
+        r = client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=alice.headers)
         assert r.status_code == 409
         assert (r.json()["rule"], r.json()["customs_form"]) == ("no_cn23", form)
 
 
-def test_cancelled_item_has_no_label(sqlite_client: TestClient, sqlite_alice: Caller) -> None:
+@pytest.mark.sqlite_only
+def test_cancelled_item_has_no_label(client: TestClient, alice: Caller) -> None:
     """Printing the label of a cancelled item is refused with 409."""
-    item_id = create(sqlite_client, sqlite_alice, item_payload())
-    sqlite_client.delete(f"/api/v1/items/{item_id}", headers=sqlite_alice.headers)
-    r = sqlite_client.get(f"/api/v1/items/{item_id}/label.pdf", headers=sqlite_alice.headers)
+    item_id = create(client, alice, item_payload())
+    client.delete(f"/api/v1/items/{item_id}", headers=alice.headers)
+    r = client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers)
     assert r.status_code == 409
     assert r.json()["rule"] == "cancelled"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import Caller
@@ -21,8 +22,9 @@ def _customer_operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str
     }
 
 
-def test_every_customer_route_declares_its_problems(sqlite_client: TestClient) -> None:
-    ops = _customer_operations(sqlite_client.get("/openapi.json").json())
+@pytest.mark.sqlite_only
+def test_every_customer_route_declares_its_problems(client: TestClient) -> None:
+    ops = _customer_operations(client.get("/openapi.json").json())
     assert len(ops) == 8
     for (method, path), op in ops.items():
         statuses = {s for s in op["responses"] if s[0] in "45"}
@@ -40,8 +42,9 @@ def test_every_customer_route_declares_its_problems(sqlite_client: TestClient) -
             assert content["application/problem+json"]["schema"]["title"] == "Problem"
 
 
-def test_creating_routes_document_the_erased_account(sqlite_client: TestClient) -> None:
-    ops = _customer_operations(sqlite_client.get("/openapi.json").json())
+@pytest.mark.sqlite_only
+def test_creating_routes_document_the_erased_account(client: TestClient) -> None:
+    ops = _customer_operations(client.get("/openapi.json").json())
     for key in (("POST", "/api/v1/items"), ("POST", "/api/v1/manifests")):
         forbidden = ops[key]["responses"]["403"]
         assert "customer_erased" in forbidden["description"]
@@ -53,8 +56,9 @@ def test_creating_routes_document_the_erased_account(sqlite_client: TestClient) 
         )
 
 
-def test_manifest_body_documents_the_multipart_upload(sqlite_client: TestClient) -> None:
-    ops = _customer_operations(sqlite_client.get("/openapi.json").json())
+@pytest.mark.sqlite_only
+def test_manifest_body_documents_the_multipart_upload(client: TestClient) -> None:
+    ops = _customer_operations(client.get("/openapi.json").json())
     content = ops[("POST", "/api/v1/manifests")]["requestBody"]["content"]
     assert set(content) == {"application/json", "text/csv", "multipart/form-data"}
     form = content["multipart/form-data"]["schema"]
@@ -62,26 +66,28 @@ def test_manifest_body_documents_the_multipart_upload(sqlite_client: TestClient)
     assert form["properties"]["file"]["format"] == "binary"
 
 
-def test_unparseable_json_names_the_body(sqlite_client: TestClient, sqlite_alice: Caller) -> None:
-    r = sqlite_client.post(
+@pytest.mark.sqlite_only
+def test_unparseable_json_names_the_body(client: TestClient, alice: Caller) -> None:
+    r = client.post(
         "/api/v1/items",
         content=b'{"service": ',
-        headers={**sqlite_alice.headers, "Content-Type": "application/json"},
+        headers={**alice.headers, "Content-Type": "application/json"},
     )
     assert r.status_code == 422
     assert (r.json()["field"], r.json()["rule"]) == ("body", "json_invalid")
-    latin1 = sqlite_client.post(
+    latin1 = client.post(
         "/api/v1/items",
         content='{"service": "tracked", "reference": "Ñ"}'.encode("latin-1"),
-        headers={**sqlite_alice.headers, "Content-Type": "application/json"},
+        headers={**alice.headers, "Content-Type": "application/json"},
     )
     assert latin1.status_code == 422
     assert (latin1.json()["field"], latin1.json()["rule"]) == ("body", "json_invalid")
 
 
-def test_body_limit_is_declared_on_every_operation(sqlite_client: TestClient) -> None:
+@pytest.mark.sqlite_only
+def test_body_limit_is_declared_on_every_operation(client: TestClient) -> None:
     """The 413 comes from middleware, so every operation of the whole API can give it."""
-    spec = sqlite_client.get("/openapi.json").json()
+    spec = client.get("/openapi.json").json()
     operations = [op for ops in spec["paths"].values() for op in ops.values()]
     assert len(operations) > 20
     for op in operations:
@@ -90,8 +96,9 @@ def test_body_limit_is_declared_on_every_operation(sqlite_client: TestClient) ->
     assert items["content"]["application/problem+json"]["example"]["rule"] == "max_body_bytes"
 
 
-def test_webhook_routes_declare_their_problems(sqlite_client: TestClient) -> None:
-    spec = sqlite_client.get("/openapi.json").json()
+@pytest.mark.sqlite_only
+def test_webhook_routes_declare_their_problems(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
     ops = {
         (method.upper(), path): op
         for path, methods in spec["paths"].items()
@@ -111,25 +118,23 @@ def test_webhook_routes_declare_their_problems(sqlite_client: TestClient) -> Non
     assert "customer_erased" in created["content"]["application/problem+json"]["examples"]
 
 
-def test_too_large_body_is_refused_on_any_route(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_too_large_body_is_refused_on_any_route(client: TestClient, alice: Caller) -> None:
     """Even a GET with a body over the limit: the documented 413 problem."""
     from postex.server import MAX_BODY_BYTES
 
-    r = sqlite_client.request(
+    r = client.request(
         "GET",
         "/api/v1/items",
         content=b"x" * (MAX_BODY_BYTES + 1),
-        headers=sqlite_alice.headers,
+        headers=alice.headers,
     )
     assert r.status_code == 413
     assert r.json()["rule"] == "max_body_bytes"
 
 
-def test_authentication_comes_before_parameter_checks(
-    sqlite_client: TestClient, sqlite_alice: Caller
-) -> None:
+@pytest.mark.sqlite_only
+def test_authentication_comes_before_parameter_checks(client: TestClient, alice: Caller) -> None:
     """Without a valid key: 401 for an unknown query parameter, a bad parameter value and an
     undecodable body alike; the caller learns nothing about the parameters. With a key, the
     same requests are the 422 problems that name them."""
@@ -145,16 +150,16 @@ def test_authentication_comes_before_parameter_checks(
     ]
     for method, url, kwargs in requests:
         for headers in ({}, bad_key):
-            r = sqlite_client.request(
+            r = client.request(
                 method, url, headers={**headers, "Content-Type": "application/json"}, **kwargs
             )
             assert r.status_code == 401, (method, url, headers, r.text)
             assert "field" not in r.json() and "errors" not in r.json()
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
-        r = sqlite_client.request(
+        r = client.request(
             method,
             url,
-            headers={**sqlite_alice.headers, "Content-Type": "application/json"},
+            headers={**alice.headers, "Content-Type": "application/json"},
             **kwargs,
         )
         assert r.status_code == 422, (method, url, r.text)

@@ -25,8 +25,8 @@ from postex.items.domain.items import parse_pre_advice
 from postex.kernel.errors import ConfigurationError
 from postex.kernel.network import load_network
 from tests.conftest import make_node
-from tests.factories import item_payload, new_customer, new_items
-from tests.incidents.incident_helpers import StepClock, accept_items, staff
+from tests.factories import ManualClock, item_payload, new_customer, new_items
+from tests.incidents.incident_helpers import accept_items, staff
 
 
 def _run(*args: str, role: str = "single", site: str = "GBLALA") -> tuple[int, str, str]:
@@ -182,7 +182,7 @@ def test_ids_above_the_slot_are_found_too(tmp_path: Path, db_url: str) -> None:
 def test_worker_on_a_hub_runs_no_site_chores(tmp_path: Path, sqlite_url: str) -> None:
     """A hold scheduled at a site, due by now, copied to the hub: `postex worker` on the hub
     activates nothing there (the site does) and the hub writes no event of its own."""
-    past = StepClock(datetime.now(UTC) - timedelta(hours=1))
+    past = ManualClock(datetime.now(UTC) - timedelta(hours=1))
     site = build(
         load_settings(home=str(tmp_path / "s"), db_url=f"sqlite:///{tmp_path / 's.db'}",
                       site="GBLALA", role="site", webhook_worker_seconds=0),

@@ -47,10 +47,8 @@ class Site:
 
 
 @pytest.fixture
-def site(sqlite_node: Container, sqlite_client: TestClient) -> Site:
-    return Site(
-        sqlite_node, sqlite_client, staff(sqlite_node, "clerk"), staff(sqlite_node, "supervisor")
-    )
+def site(node: Container, client: TestClient) -> Site:
+    return Site(node, client, staff(node, "clerk"), staff(node, "supervisor"))
 
 
 def refused(site: Site, response: Any, before: Any, status: int, rule: str) -> dict[str, Any]:
@@ -64,6 +62,7 @@ def refused(site: Site, response: Any, before: Any, status: int, rule: str) -> d
     return problem
 
 
+@pytest.mark.sqlite_only
 def test_scanning_an_unknown_item_is_refused(site: Site) -> None:
     """An S10 id nobody pre-advised is refused with advice to ask the sender to pre-advise it."""
     before = site.snapshot()
@@ -72,6 +71,7 @@ def test_scanning_an_unknown_item_is_refused(site: Site) -> None:
     assert "pre-advise" in problem["detail"]
 
 
+@pytest.mark.sqlite_only
 def test_scanning_a_cancelled_item_is_refused(site: Site) -> None:
     """A cancelled item cannot be accepted."""
     item = letters(site.node, 1, 0)[0]
@@ -81,6 +81,7 @@ def test_scanning_a_cancelled_item_is_refused(site: Site) -> None:
     refused(site, got, before, 422, "state_cancelled")
 
 
+@pytest.mark.sqlite_only
 def test_scanning_a_held_item_is_refused(site: Site) -> None:
     """An item the holds feature marked held is refused with a hold problem."""
     item = letters(site.node, 1, 0)[0]
@@ -90,6 +91,7 @@ def test_scanning_a_held_item_is_refused(site: Site) -> None:
     refused(site, got, before, 409, "item_held")
 
 
+@pytest.mark.sqlite_only
 def test_an_export_hold_policy_is_enforced_at_every_step(site: Site) -> None:
     """Acceptance, receptacle and despatch steps each consult the export policies."""
     seen: list[str] = []
@@ -108,6 +110,7 @@ def test_an_export_hold_policy_is_enforced_at_every_step(site: Site) -> None:
     assert seen == ["acceptance"]
 
 
+@pytest.mark.sqlite_only
 def test_weight_outside_tolerance_is_refused(site: Site) -> None:
     """A measured weight far from the declared one is refused, naming the allowed range."""
     item = letters(site.node, 1, 0)[0]
@@ -117,6 +120,7 @@ def test_weight_outside_tolerance_is_refused(site: Site) -> None:
     assert "weigh the item again" in problem["detail"]
 
 
+@pytest.mark.sqlite_only
 def test_an_item_accepted_twice_is_refused(site: Site) -> None:
     """A second scan of an accepted item, or the same item twice in a batch, is refused."""
     items = letters(site.node, 2, 0)
@@ -128,6 +132,7 @@ def test_an_item_accepted_twice_is_refused(site: Site) -> None:
     refused(site, site.post("/acceptances", {"scans": twice}), before, 422, "duplicate")
 
 
+@pytest.mark.sqlite_only
 def test_a_not_yet_accepted_item_cannot_go_into_a_receptacle(site: Site) -> None:
     """Only accepted items are bagged."""
     item = letters(site.node, 1, 0)[0]
@@ -138,6 +143,7 @@ def test_a_not_yet_accepted_item_cannot_go_into_a_receptacle(site: Site) -> None
     assert "accept it first" in problem["errors"][0]["message"]
 
 
+@pytest.mark.sqlite_only
 def test_an_item_for_another_destination_is_refused(site: Site) -> None:
     """A letter for Canada does not go into a bag for New York."""
     item = letters(
@@ -159,6 +165,7 @@ def test_an_item_for_another_destination_is_refused(site: Site) -> None:
     assert "CAYTOA" in problem["errors"][0]["message"]
 
 
+@pytest.mark.sqlite_only
 def test_an_item_already_in_a_receptacle_is_refused(site: Site) -> None:
     """An item cannot be in two receptacles."""
     items = letters(site.node, 1, 0)
@@ -170,6 +177,7 @@ def test_an_item_already_in_a_receptacle_is_refused(site: Site) -> None:
     refused(site, got, before, 422, "state_in_receptacle")
 
 
+@pytest.mark.sqlite_only
 def test_a_receptacle_over_its_weight_limit_is_refused(site: Site) -> None:
     """Adding items beyond the receptacle's limit is refused; nothing is added."""
     ops = site.node.site_ops
@@ -182,6 +190,7 @@ def test_a_receptacle_over_its_weight_limit_is_refused(site: Site) -> None:
     refused(site, got, before, 422, "over_limit")
 
 
+@pytest.mark.sqlite_only
 def test_closing_an_empty_receptacle_is_refused(site: Site) -> None:
     """An empty receptacle has no S9 id to get."""
     rid = site.bag()
@@ -190,6 +199,7 @@ def test_closing_an_empty_receptacle_is_refused(site: Site) -> None:
     refused(site, got, before, 409, "empty_receptacle")
 
 
+@pytest.mark.sqlite_only
 def test_composing_receptacles_of_different_series_is_refused(site: Site) -> None:
     """Bags for New York and Toronto cannot make one despatch."""
     us = letters(site.node, 1, 0)
@@ -208,6 +218,7 @@ def test_composing_receptacles_of_different_series_is_refused(site: Site) -> Non
     refused(site, got, before, 422, "other_series")
 
 
+@pytest.mark.sqlite_only
 def test_handing_over_an_open_despatch_is_refused(site: Site) -> None:
     """A despatch must be closed (bill and messages) before the carrier takes it."""
     items = letters(site.node, 1, 0)
@@ -222,6 +233,7 @@ def test_handing_over_an_open_despatch_is_refused(site: Site) -> None:
     assert "close it first" in problem["detail"]
 
 
+@pytest.mark.sqlite_only
 def test_acting_at_another_site_is_not_found(site: Site) -> None:
     """A Gatwick clerk does not see Heathrow: its routes answer 404."""
     gatwick = staff(site.node, "clerk", "GBLGWA")
@@ -230,6 +242,7 @@ def test_acting_at_another_site_is_not_found(site: Site) -> None:
     refused(site, got, before, 404, None)  # type: ignore[arg-type]
 
 
+@pytest.mark.sqlite_only
 def test_auditors_read_but_do_not_act(site: Site) -> None:
     """An auditor lists receptacles anywhere but may not open one."""
     auditor = staff(site.node, "auditor", None)
@@ -238,6 +251,7 @@ def test_auditors_read_but_do_not_act(site: Site) -> None:
     refused(site, site.post("/receptacles", SERIES, auditor), before, 403, "role")
 
 
+@pytest.mark.sqlite_only
 def test_a_customer_key_cannot_use_site_routes(site: Site) -> None:
     """Site routes are for staff tokens."""
     from tests.factories import new_customer
@@ -253,6 +267,7 @@ def _addressee() -> dict[str, Any]:
     return dict(ITEM["addressee"])
 
 
+@pytest.mark.sqlite_only
 def test_clerks_do_not_compose_despatches(site: Site) -> None:
     """Composing, closing and handing over are for supervisors (and ops)."""
     items = letters(site.node, 1, 0)

@@ -57,18 +57,19 @@ PATHS = [
 
 
 @pytest.fixture
-def boss(sqlite_node: Container) -> dict[str, str]:
-    return staff(sqlite_node, "supervisor").headers
+def boss(node: Container) -> dict[str, str]:
+    return staff(node, "supervisor").headers
 
 
+@pytest.mark.sqlite_only
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(path=st.sampled_from(PATHS), body=json_values, site=st.sampled_from([SITE, "XX", "GBLGWA"]))
 def test_site_routes_never_fail_with_a_server_error(
-    boss: dict[str, str], sqlite_client: TestClient, path: str, body: Any, site: str
+    boss: dict[str, str], client: TestClient, path: str, body: Any, site: str
 ) -> None:
     """Random JSON bodies on every site POST route get a 2xx or a 4xx problem."""
     who = boss
-    got = sqlite_client.post(f"/api/v1/sites/{site}{path}", json=body, headers=who)
+    got = client.post(f"/api/v1/sites/{site}{path}", json=body, headers=who)
     assert got.status_code < 500, got.text

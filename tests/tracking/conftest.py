@@ -1,4 +1,4 @@
-"""Fixtures for track and trace: a node with a hand-driven clock, a partner, a receiver."""
+"""Fixtures for track and trace: node settings, a hand-driven clock, a partner, a receiver."""
 
 from __future__ import annotations
 
@@ -6,57 +6,28 @@ import http.server
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
 from postex.accounts.app.auth import Role, issue_token
 from postex.accounts.app.partners import create_partner
-from postex.bootstrap import Container, build
-from postex.config import load_settings
-from postex.server import create_app
+from postex.bootstrap import Container
+from tests.factories import ManualClock
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-class ManualClock:
-    """A clock the test moves by hand (backoff is driven, never slept through)."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.t = start
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, **delta: float) -> None:
-        self.t += timedelta(**delta)
+@pytest.fixture
+def node_settings() -> dict[str, object]:
+    """Webhook receivers in these tests listen on 127.0.0.1."""
+    return {"webhook_allow_private": True}
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
-
-
-def tracking_node(home: Path, url: str, clock: ManualClock, **settings: object) -> Container:
-    values: dict[str, object] = {"webhook_allow_private": True, "webhook_worker_seconds": 0}
-    values.update(settings)
-    return build(load_settings(home=str(home), db_url=url, **values), create=True, clock=clock)
-
-
-@pytest.fixture
-def tnode(tmp_path: Path, db_url: str, clock: ManualClock) -> Iterator[Container]:
-    """A single node on SQLite and PostgreSQL whose clock the test drives."""
-    c = tracking_node(tmp_path / "home", db_url, clock)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def tclient(tnode: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(tnode)) as c:
-        yield c
+    """Tracking nodes start at T0 and move by hand."""
+    return ManualClock(T0)
 
 
 def partner_key(node: Container, offices: tuple[str, ...] = ("USJFKA",), name: str = "USPS") -> str:

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from postex.bootstrap import Container
 from postex.kernel.ids import S10
 from postex.tracking.app.partner_events import MAX_BATCH
-from tests.factories import item_payload, new_customer, new_items
-from tests.tracking.conftest import ManualClock, auth, partner_key, staff_token
+from tests.factories import ManualClock, item_payload, new_customer, new_items
+from tests.tracking.conftest import auth, partner_key, staff_token
 
 GOOD_TIME = "2026-11-03T15:22:00-05:00"
 URL = "/api/v1/partner/events"
@@ -23,14 +23,14 @@ def _timeline(client: TestClient, item_id: str) -> list[str]:
 
 
 def test_each_bad_row_is_named_and_nothing_is_stored(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """Unknown code, future time, malformed S10, bad office: 422 naming each row; no writes."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    key = partner_key(tnode)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    key = partner_key(node)
     clock.advance(days=4)
-    head = tnode.store.head(tnode.ctx.site)
+    head = node.store.head(node.ctx.site)
     batch = [
         _ev(item.id),
         _ev(item.id, code="ZZZ"),
@@ -40,7 +40,7 @@ def test_each_bad_row_is_named_and_nothing_is_stored(
         _ev(item.id, code="EMA"),
         _ev(item.id, code="EMF", at="2026-11-03 10:00"),
     ]
-    r = tclient.post(URL, json={"events": batch}, headers=auth(key))
+    r = client.post(URL, json={"events": batch}, headers=auth(key))
     assert r.status_code == 422
     rules = {(e["index"], e["rule"]) for e in r.json()["errors"]}
     assert rules == {
@@ -51,36 +51,36 @@ def test_each_bad_row_is_named_and_nothing_is_stored(
         (5, "origin_event"),
         (6, "timestamp"),
     }
-    assert tnode.store.head(tnode.ctx.site) == head
-    assert _timeline(tclient, item.id) == ["PRE"]
+    assert node.store.head(node.ctx.site) == head
+    assert _timeline(client, item.id) == ["PRE"]
 
 
 def test_partial_stores_good_rows_and_reports_bad_ones(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """With partial=true the good rows are stored and each bad row is reported."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    key = partner_key(tnode)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    key = partner_key(node)
     clock.advance(days=4)
     batch = [_ev(item.id), _ev(item.id, code="ZZZ")]
-    r = tclient.post(URL, params={"partial": "true"}, json={"events": batch}, headers=auth(key))
+    r = client.post(URL, params={"partial": "true"}, json={"events": batch}, headers=auth(key))
     assert r.status_code == 200
     body = r.json()
     assert body["accepted"] == 1
     assert [p["index"] for p in body["rejected"]] == [1]
-    assert _timeline(tclient, item.id) == ["PRE", "EMD"]
+    assert _timeline(client, item.id) == ["PRE", "EMD"]
 
 
 def test_events_before_pre_advice_are_impossible(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """An event earlier than the item's pre-advice is refused with before_pre_advice."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    key = partner_key(tnode)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    key = partner_key(node)
     clock.advance(days=4)
-    r = tclient.post(
+    r = client.post(
         URL, json={"events": [_ev(item.id, at="2026-10-01T10:00:00+00:00")]}, headers=auth(key)
     )
     assert r.status_code == 422
@@ -88,52 +88,50 @@ def test_events_before_pre_advice_are_impossible(
 
 
 def test_a_partner_cannot_send_for_another_posts_items(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """Canada Post's key is refused for an item routed to the United States."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    canada = partner_key(tnode, ("CAYTOA",), "Canada Post")
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    canada = partner_key(node, ("CAYTOA",), "Canada Post")
     clock.advance(days=4)
-    r = tclient.post(URL, json={"events": [_ev(item.id, office="CAYTOA")]}, headers=auth(canada))
+    r = client.post(URL, json={"events": [_ev(item.id, office="CAYTOA")]}, headers=auth(canada))
     assert r.status_code == 422
     assert r.json()["rule"] == "not_routed_to_you"
-    assert _timeline(tclient, item.id) == ["PRE"]
+    assert _timeline(client, item.id) == ["PRE"]
 
 
-def test_customer_keys_cannot_send_partner_events(tnode: Container, tclient: TestClient) -> None:
+def test_customer_keys_cannot_send_partner_events(node: Container, client: TestClient) -> None:
     """Only partner keys may post tracking events (403 for a customer's key)."""
-    customer = new_customer(tnode)
-    r = tclient.post(URL, json={"events": []}, headers=auth(customer.api_key))
+    customer = new_customer(node)
+    r = client.post(URL, json={"events": []}, headers=auth(customer.api_key))
     assert r.status_code == 403
 
 
-def test_oversize_and_broken_batches_are_refused_whole(
-    tnode: Container, tclient: TestClient
-) -> None:
+def test_oversize_and_broken_batches_are_refused_whole(node: Container, client: TestClient) -> None:
     """More than MAX_BATCH events, a bad CSV header or non-UTF-8 bytes: one clear problem."""
-    key = partner_key(tnode)
+    key = partner_key(node)
     big = [_ev("RB123456785GB")] * (MAX_BATCH + 1)
-    r = tclient.post(URL, json={"events": big}, headers=auth(key))
+    r = client.post(URL, json={"events": big}, headers=auth(key))
     assert (r.status_code, r.json()["rule"]) == (422, "batch_too_large")
     csv = {**auth(key), "Content-Type": "text/csv"}
-    r = tclient.post(URL, content=b"item,code\nx,y\n", headers=csv)
+    r = client.post(URL, content=b"item,code\nx,y\n", headers=csv)
     assert (r.status_code, r.json()["rule"]) == (422, "header")
-    r = tclient.post(URL, content=b"\xff\xfe\x00garbage", headers=csv)
+    r = client.post(URL, content=b"\xff\xfe\x00garbage", headers=csv)
     assert (r.status_code, r.json()["rule"]) == (422, "encoding")
-    r = tclient.post(
+    r = client.post(
         URL, content=b"{not json", headers={**auth(key), "Content-Type": "application/json"}
     )
     assert (r.status_code, r.json()["rule"]) == (422, "json")
 
 
 def test_csv_rows_report_their_line_numbers(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """A bad CSV row is reported with its 1-based line (the header is line 1)."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    key = partner_key(tnode)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    key = partner_key(node)
     clock.advance(days=4)
     data = (
         "item_id,event_code,occurred_at,office,reason_code,next_office\n"
@@ -141,75 +139,75 @@ def test_csv_rows_report_their_line_numbers(
         f"{item.id},XXX,{GOOD_TIME},USJFKA,,\n"
     ).encode()
     files = {"file": ("events.csv", data, "text/csv")}
-    r = tclient.post(URL, params={"partial": "true"}, files=files, headers=auth(key))
+    r = client.post(URL, params={"partial": "true"}, files=files, headers=auth(key))
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 1
     assert [p["line"] for p in r.json()["rejected"]] == [3]
 
 
 def test_unknown_items_wait_in_quarantine_and_attach_when_pre_advised(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """An event for an item not yet known is quarantined, listed for ops, and joins the
     timeline (moving no state the machine refuses) when the item is pre-advised."""
-    key = partner_key(tnode)
+    key = partner_key(node)
     future_id = str(S10("LA", 10_000_000, "GB"))  # the first tracked id this node issues
     clock.advance(hours=1)
-    r = tclient.post(
+    r = client.post(
         URL, json={"events": [_ev(future_id, at="2026-11-02T09:55:00+00:00")]}, headers=auth(key)
     )
     assert r.json()["quarantined"] == 1
-    ops = staff_token(tnode)
-    waiting = tclient.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"]
+    ops = staff_token(node)
+    waiting = client.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"]
     assert [(q["item_id"], q["code"]) for q in waiting] == [(future_id, "EMD")]
-    customer = new_customer(tnode)
-    assert tclient.get("/api/v1/ops/quarantine", headers=auth(customer.api_key)).status_code == 403
+    customer = new_customer(node)
+    assert client.get("/api/v1/ops/quarantine", headers=auth(customer.api_key)).status_code == 403
     clock.advance(minutes=1)
-    [item] = new_items(tnode, customer.record.id)
+    [item] = new_items(node, customer.record.id)
     assert item.id == future_id
-    assert _timeline(tclient, item.id) == ["EMD", "PRE"]  # event time order: 09:55, 10:01
-    assert tclient.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"] == []
+    assert _timeline(client, item.id) == ["EMD", "PRE"]  # event time order: 09:55, 10:01
+    assert client.get("/api/v1/ops/quarantine", headers=auth(ops)).json()["events"] == []
 
 
 def test_quarantined_event_of_the_wrong_post_is_refused_on_arrival(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """A quarantined event from a post the item is not routed to never joins its timeline."""
-    canada = partner_key(tnode, ("CAYTOA",), "Canada Post")
+    canada = partner_key(node, ("CAYTOA",), "Canada Post")
     future_id = str(S10("LA", 10_000_000, "GB"))
     clock.advance(hours=1)
-    tclient.post(URL, json={"events": [_ev(future_id, office="CAYTOA",
+    client.post(URL, json={"events": [_ev(future_id, office="CAYTOA",
                                             at="2026-11-02T09:55:00+00:00")]},
                  headers=auth(canada))  # fmt: skip
     clock.advance(minutes=1)
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    assert _timeline(tclient, item.id) == ["PRE"]
-    ops = staff_token(tnode)
-    refused = tclient.get(
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    assert _timeline(client, item.id) == ["PRE"]
+    ops = staff_token(node)
+    refused = client.get(
         "/api/v1/ops/quarantine", params={"status": "refused"}, headers=auth(ops)
     ).json()["events"]
     assert len(refused) == 1
 
 
 def test_partner_events_move_states_only_where_the_machine_allows(
-    tnode: Container, clock: ManualClock, tclient: TestClient
+    node: Container, clock: ManualClock, client: TestClient
 ) -> None:
     """A despatched-equivalent move is not forced: a pre-advised item stays pre-advised,
     while delivery of an in-transit item makes it delivered."""
     from postex.items.sql.core import set_state
 
-    customer = new_customer(tnode)
-    [a, b] = new_items(tnode, customer.record.id, 2, **{"service": "tracked"})
-    with tnode.store.write(tnode.ctx.site) as uow:
+    customer = new_customer(node)
+    [a, b] = new_items(node, customer.record.id, 2, **{"service": "tracked"})
+    with node.store.write(node.ctx.site) as uow:
         set_state(uow.conn, [("in_transit", None, "2026-11-02T10:00:00.000000Z", b.id)])  # type: ignore[attr-defined]
-    key = partner_key(tnode)
+    key = partner_key(node)
     clock.advance(days=4)
     events = [_ev(i, code="EMI") for i in (a.id, b.id)]
-    tclient.post(URL, json={"events": events}, headers=auth(key))
-    states = {i: tclient.get(f"/api/v1/tracking/{i}").json()["status"] for i in (a.id, b.id)}
+    client.post(URL, json={"events": events}, headers=auth(key))
+    states = {i: client.get(f"/api/v1/tracking/{i}").json()["status"] for i in (a.id, b.id)}
     assert states == {a.id: "delivered", b.id: "delivered"}
-    with tnode.store.read() as uow:
+    with node.store.read() as uow:
         from postex.items.app.preadvice import ItemRepository
 
         repo = uow.repo(ItemRepository)
@@ -219,59 +217,59 @@ def test_partner_events_move_states_only_where_the_machine_allows(
 
 
 def test_documented_example_journey_file_is_accepted(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """docs/examples/emsevt-partner-journey.csv uploads as documented: six events, delivered."""
     from pathlib import Path
 
     clock.t = clock.t.replace(year=2026, month=3, day=1)
-    customer = new_customer(tnode)
-    items = new_items(tnode, customer.record.id, 2)
+    customer = new_customer(node)
+    items = new_items(node, customer.record.id, 2)
     assert items[1].id == "LA100000017GB"
     clock.advance(days=5)
     example = Path(__file__).parents[2] / "docs" / "examples" / "emsevt-partner-journey.csv"
     files = {"file": ("journey.csv", example.read_bytes(), "text/csv")}
-    r = tclient.post(URL, files=files, headers=auth(partner_key(tnode)))
+    r = client.post(URL, files=files, headers=auth(partner_key(node)))
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 6
-    assert tclient.get("/api/v1/tracking/LA100000017GB").json()["status"] == "delivered"
+    assert client.get("/api/v1/tracking/LA100000017GB").json()["status"] == "delivered"
 
 
 def test_rebuild_after_quarantine_and_attach_equals_live(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """A quarantined event attached later rebuilds to the same projections as live, even
     though rebuild replays both events in one batch."""
-    key = partner_key(tnode)
+    key = partner_key(node)
     future_id = str(S10("LA", 10_000_000, "GB"))
     clock.advance(hours=1)
-    tclient.post(
+    client.post(
         URL, json={"events": [_ev(future_id, at="2026-11-02T09:55:00+00:00")]}, headers=auth(key)
     )
     clock.advance(minutes=1)
-    customer = new_customer(tnode)
-    new_items(tnode, customer.record.id)
-    live = tnode.rebuilder.projection_digest()
-    tnode.rebuilder.rebuild()
-    assert tnode.rebuilder.projection_digest() == live
+    customer = new_customer(node)
+    new_items(node, customer.record.id)
+    live = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == live
 
 
 def test_quarantined_event_far_before_the_pre_advice_is_refused_on_arrival(
-    tnode: Container, tclient: TestClient, clock: ManualClock
+    node: Container, client: TestClient, clock: ManualClock
 ) -> None:
     """The before-pre-advice rule also holds for an event that waited in quarantine."""
-    key = partner_key(tnode)
+    key = partner_key(node)
     future_id = str(S10("LA", 10_000_000, "GB"))
     clock.advance(hours=1)
-    tclient.post(
+    client.post(
         URL, json={"events": [_ev(future_id, at="2026-11-02T09:10:00+00:00")]}, headers=auth(key)
     )
     clock.advance(minutes=1)
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    assert _timeline(tclient, item.id) == ["PRE"]
-    ops = staff_token(tnode)
-    refused = tclient.get(
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    assert _timeline(client, item.id) == ["PRE"]
+    ops = staff_token(node)
+    refused = client.get(
         "/api/v1/ops/quarantine", params={"status": "refused"}, headers=auth(ops)
     ).json()["events"]
     assert [q["item_id"] for q in refused] == [future_id]

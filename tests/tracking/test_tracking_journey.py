@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
 from postex.tracking.app.webhooks import deliver_due
-from tests.factories import ITEM, new_customer, new_items
-from tests.tracking.conftest import ManualClock, Receiver, auth, partner_key
+from tests.factories import ITEM, ManualClock, new_customer, new_items
+from tests.tracking.conftest import Receiver, auth, partner_key
 
 # EMD … EMI: each a different customer-facing status, times in New York (UTC-5).
 JOURNEY = [
@@ -57,29 +57,29 @@ def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def test_partner_journey_reaches_webhook_once_signed_after_outage(
-    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+    node: Container, client: TestClient, clock: ManualClock, receiver: Receiver
 ) -> None:
     """Out-of-order, repeated partner events give one signed delivery per status after an
     outage, the right timeline and state, and a public page with no personal data."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    hook = tclient.post(
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    hook = client.post(
         "/api/v1/webhooks", json={"url": receiver.url}, headers=auth(customer.api_key)
     )
     assert hook.status_code == 201, hook.text
     secret, hook_id = hook.json()["secret"], hook.json()["id"]
-    key = partner_key(tnode)
+    key = partner_key(node)
     clock.advance(days=4)
 
     events = [_event(item.id, *e) for e in JOURNEY]
     shuffled = random.Random(5).sample(events, len(events))
-    first = tclient.post("/api/v1/partner/events", json={"events": shuffled[:3]}, headers=auth(key))
+    first = client.post("/api/v1/partner/events", json={"events": shuffled[:3]}, headers=auth(key))
     assert first.json() == {"accepted": 3, "duplicates": 0, "quarantined": 0, "rejected": []}
-    again = tclient.post(
+    again = client.post(
         "/api/v1/partner/events", json={"events": shuffled[::-1]}, headers=auth(key)
     )
     assert (again.json()["accepted"], again.json()["duplicates"]) == (2, 3)
-    as_file = tclient.post(
+    as_file = client.post(
         "/api/v1/partner/events",
         content=_csv(item.id),
         headers={**auth(key), "Content-Type": "text/csv"},
@@ -87,33 +87,33 @@ def test_partner_journey_reaches_webhook_once_signed_after_outage(
     assert (as_file.json()["accepted"], as_file.json()["duplicates"]) == (0, 5)
 
     receiver.fail_first = 5  # the receiver is down for the first round
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 5
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0  # backing off
-    log = tclient.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=auth(customer.api_key))
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 5
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 0  # backing off
+    log = client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=auth(customer.api_key))
     assert {(d["state"], d["last_status"]) for d in log.json()["deliveries"]} == {("pending", 503)}
     clock.advance(seconds=61)
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 5
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 5
     clock.advance(days=3)
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 0
 
     delivered = [(h, b) for h, b, status in receiver.requests if status == 200]
     assert all(_verify(secret, h, b) for h, b in delivered)
     got = sorted(json.loads(b)["data"]["status"] for _, b in delivered)
     assert got == sorted(STATUSES)
 
-    public = tclient.get(f"/api/v1/tracking/{item.id}").json()
+    public = client.get(f"/api/v1/tracking/{item.id}").json()
     assert public["status"] == "delivered"
     assert [e["code"] for e in public["events"]] == ["PRE"] + [c for c, _, _ in JOURNEY]
     assert public["events"][1]["time"] == "2026-11-03T15:22:00-05:00"
-    page = tclient.get(f"/track/{item.id}")
+    page = client.get(f"/track/{item.id}")
     assert page.status_code == 200
     assert "Delivered" in page.text
     assert "Arrived at the inward office of exchange" in page.text
     for value in _personal_values():
         assert value not in page.text
         assert value not in json.dumps(public)
-    assert tnode.ctx.store is tnode.store
-    with tnode.store.read() as uow:
+    assert node.ctx.store is node.store
+    with node.store.read() as uow:
         from postex.items.app.preadvice import ItemRepository
 
         record = uow.repo(ItemRepository).get_any(item.id)
@@ -121,25 +121,25 @@ def test_partner_journey_reaches_webhook_once_signed_after_outage(
 
 
 def test_rebuild_recreates_deliveries_and_sends_nothing_twice(
-    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+    node: Container, client: TestClient, clock: ManualClock, receiver: Receiver
 ) -> None:
     """After a rebuild the projections are identical and delivered events are not resent."""
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    tclient.post("/api/v1/webhooks", json={"url": receiver.url}, headers=auth(customer.api_key))
-    key = partner_key(tnode)
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=auth(customer.api_key))
+    key = partner_key(node)
     clock.advance(days=4)
-    tclient.post(
+    client.post(
         "/api/v1/partner/events",
         json={"events": [_event(item.id, *e) for e in JOURNEY[:2]]},
         headers=auth(key),
     )
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 2
-    before = tnode.rebuilder.projection_digest()
-    tnode.rebuilder.rebuild()
-    assert tnode.rebuilder.projection_digest() == before
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 2
+    before = node.rebuilder.projection_digest()
+    node.rebuilder.rebuild()
+    assert node.rebuilder.projection_digest() == before
     clock.advance(days=2)
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 0
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 0
     assert len(receiver.requests) == 2
 
 
@@ -156,23 +156,23 @@ def _documented_verify() -> object:
 
 
 def test_documented_verification_snippet_accepts_ours_and_rejects_tampering(
-    tnode: Container, tclient: TestClient, clock: ManualClock, receiver: Receiver
+    node: Container, client: TestClient, clock: ManualClock, receiver: Receiver
 ) -> None:
     """The docs/api.md snippet verifies a real delivery and refuses a changed body or an
     old timestamp."""
     verify = _documented_verify()
-    customer = new_customer(tnode)
-    [item] = new_items(tnode, customer.record.id)
-    secret = tclient.post(
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    secret = client.post(
         "/api/v1/webhooks", json={"url": receiver.url}, headers=auth(customer.api_key)
     ).json()["secret"]
     clock.advance(days=4)
-    tclient.post(
+    client.post(
         "/api/v1/partner/events",
         json={"events": [_event(item.id, *JOURNEY[0])]},
-        headers=auth(partner_key(tnode)),
+        headers=auth(partner_key(node)),
     )
-    assert deliver_due(tnode.ctx, tnode.webhook_sender_factory(True)) == 1
+    assert deliver_due(node.ctx, node.webhook_sender_factory(True)) == 1
     headers, body, _ = receiver.requests[0]
     header = headers["Postex-Signature"]
     sent_at = clock.now().timestamp()
