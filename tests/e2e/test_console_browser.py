@@ -8,71 +8,24 @@ screenshots at the two screen sizes the console is built for (to docs/console/ w
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
 from postex.incidents.app.holds import place_hold
 from postex.kernel.reference import services
-from postex.server import create_app
 from postex.sites.app import receptacles as rcp
-from tests.conftest import IN_CI
 from tests.console.helpers import PASSWORD, SITE, user
 from tests.factories import letters, staff
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Screenshots go to a temporary folder unless POSTEX_CONSOLE_SHOTS names one (the committed
 # ones: POSTEX_CONSOLE_SHOTS=docs/console), so that a test run leaves the tree unchanged.
 SHOTS_VARIABLE = "POSTEX_CONSOLE_SHOTS"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
 SIZES = {"small": {"width": 1024, "height": 600}, "large": {"width": 1920, "height": 1080}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(node: Container) -> Iterator[str]:
-    """The node served by uvicorn on a free loopback port, in a thread."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="error")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail("Debian's chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _no_serious_violations(page: Any, name: str) -> None:
