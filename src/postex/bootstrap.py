@@ -24,7 +24,7 @@ from postex.accounts.app.partners import PartnerRepository
 from postex.accounts.app.rate_limits import RateWindows
 from postex.accounts.app.sessions import Console, SessionPolicy, TotpRepository
 from postex.accounts.app.staff import UserRepository
-from postex.accounts.keys.kek import KEK_FILE, KekProvider
+from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
 from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p

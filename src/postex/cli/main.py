@@ -13,8 +13,7 @@ import gc
 
 import typer
 
-from postex.accounts.cli import customers, partners, users
-from postex.accounts.cli import kek as keys
+from postex.accounts.cli import customers, keys, partners, users
 from postex.bench import cli as bench
 from postex.cli import catalogue, node, worker
 from postex.cli.common import Group

@@ -22,7 +22,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from postex.accounts.keys.kek import KekProvider
+from postex.accounts.keys.key_encryption_key import KekProvider
 from postex.eventlog.ports import DataKeys, Progress, UnitOfWork
 from postex.kernel.errors import KeyUnavailableError
 
