@@ -182,7 +182,6 @@ class Container:
     signer: FileSigner
     ctx: Context
     _sql: SqlStore = field(repr=False)  # behind the ports; the wiring here reads it
-    extras: dict[str, object] = field(default_factory=dict)
     documents: Documents = field(default_factory=PdfDocuments)
     partner_file_reader: FileReader = read_emsevt_csv  # EMSEVT flat files from partners
     webhook_sender_factory: Callable[[bool], WebhookSender] = HttpWebhookSender  # allow_private

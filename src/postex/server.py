@@ -28,7 +28,6 @@ from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
 from postex.web import assets as web_assets
 
-log = logging.getLogger("postex.http")
 chore_log = logging.getLogger("postex.chores")
 ROUTERS: list[APIRouter] = [
     health.router,

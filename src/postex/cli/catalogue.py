@@ -10,13 +10,11 @@ from postex.cli.common import out
 def markdown() -> str:
     """docs/events.md for this node's catalogue and projections."""
     import postex
-    from postex.bootstrap import CATALOGUE, PROJECTIONS
+    from postex.bootstrap import CATALOGUE, projections
     from postex.eventlog.describe import render, writers_in_source
 
-    readers: dict[str, list[str]] = {}
-    for p in PROJECTIONS:
-        for event_type in p.handlers:
-            readers.setdefault(event_type, []).append(p.name)
+    node = projections()
+    readers = {event_type: node.readers_of(event_type) for event_type in CATALOGUE.types}
     classes = list(CATALOGUE.types.values())
     writers = writers_in_source(Path(postex.__file__).parent, "postex", classes)
     feature_of = {cls.TYPE: cls.__module__.split(".")[1] for cls in classes}
