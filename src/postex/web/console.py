@@ -61,14 +61,26 @@ def home_site(request: Request, session: Session) -> str:
     return session.site or container(request).settings.site
 
 
+SITE_PAGES = (("Acceptance", "accept"), ("Bags", "bags"), ("Despatches", "despatches"),
+              ("Held items", "held"))  # fmt: skip
+NETWORK_PAGES = (
+    ("Holds", "/console/holds", (Role.SUPERVISOR, Role.OPS, Role.AUDITOR)),
+    ("Advisories", "/console/advisories", (Role.OPS, Role.AUDITOR)),
+    ("Audit", "/console/audit", (Role.OPS, Role.AUDITOR, Role.ADMIN)),
+    ("Network", "/console/network", (Role.OPS, Role.AUDITOR, Role.ADMIN)),
+    ("Users", "/console/users", (Role.ADMIN,)),
+)
+
+
 def nav(request: Request, session: Session | None) -> list[NavLink]:
     """The links a signed-in user's role may follow (none before sign-in)."""
     if session is None or session.stage is not Stage.SIGNED_IN:
         return []
     links = []
-    if session.role in (Role.CLERK, Role.SUPERVISOR, Role.OPS, Role.ADMIN):
+    if session.role in (Role.CLERK, Role.SUPERVISOR, Role.OPS):
         site = home_site(request, session)
-        links.append(NavLink("Acceptance", f"/console/sites/{site}/accept"))
+        links += [NavLink(label, f"/console/sites/{site}/{path}") for label, path in SITE_PAGES]
+    links += [NavLink(label, href) for label, href, roles in NETWORK_PAGES if session.role in roles]
     links.append(NavLink("Second factor", "/console/totp/enrol"))
     return links
 
