@@ -45,3 +45,14 @@ def test_site_data_benchmarks_run(tmp_path: Path) -> None:
         "holds", "--items", "300", "--batch", "100", "--runs", "1", "--home", str(tmp_path / "h2")
     )
     bench("site", "--items", "200", "--home", str(tmp_path / "h3"))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_console_benchmark_scans_through_both_paths(kind: str) -> None:
+    """Every scan of both paths must be accepted, or the benchmark exits 2."""
+    extra: list[str] = []
+    if kind == "postgres":
+        need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
+        extra = ["--postgres", PG_URL]
+    out = bench("console", "--clerks", "2", "--scans", "10", "--rounds", "1", *extra)
+    assert "ratio console / JSON" in out and ("postgres" in out) == (kind == "postgres")

@@ -95,6 +95,24 @@ def verify(
     out.print(table)
 
 
+@app.command("console")
+@handle_errors
+def console(
+    clerks: Annotated[int, typer.Option("--clerks", min=1, help="Clerks scanning at once.")] = 4,
+    scans: Annotated[int, typer.Option("--scans", min=10, help="Scans per clerk a round.")] = 150,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds of each path.")] = 3,
+    postgres: PgOpt = None,
+) -> None:
+    """A scan through the console (session, CSRF, acceptance, rendered answer) vs the JSON
+    acceptance route, four clerks at once, on one server in one run: ratio and p99.
+
+    Example: postex bench console --clerks 4 --scans 150 --postgres postgresql://postgres@127.0.0.1/test
+    """
+    from postex.bench.console import bench_console
+
+    bench_console(clerks, scans, rounds, pg_url(postgres))
+
+
 @app.command("holds")
 @handle_errors
 def holds(
