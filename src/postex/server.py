@@ -26,6 +26,7 @@ from postex.sites.http import sites
 from postex.tracking import pages as tracking_page
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
+from postex.web import api_docs
 from postex.web import assets as web_assets
 
 chore_log = logging.getLogger("postex.chores")
@@ -46,6 +47,7 @@ ROUTERS: list[APIRouter] = [
     tracking_page.router,
     integrity.router,
     web_assets.router,
+    api_docs.router,
     account_pages.router,
     site_pages.router,
 ]
@@ -95,6 +97,8 @@ def create_app(container: Container) -> FastAPI:
         version=__version__,
         summary="Back office for international export mail: pre-advice, despatch, tracking.",
         lifespan=lifespan,
+        docs_url=None,  # served by web.api_docs with the node's own assets
+        redoc_url=None,
     )
     app.state.container = container
     problems.install(app)

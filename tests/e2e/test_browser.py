@@ -47,3 +47,28 @@ def test_status_page_renders(server: str, browser: object) -> None:
     response = page.goto(f"{server}/status")
     assert response.status == 200
     assert page.title()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".opblock"), ("/redoc", "[role=menuitem]")])
+def test_api_docs_render_with_the_internet_down(
+    server: str, browser: object, path: str, ready: str
+) -> None:
+    """Every request leaving the node is refused, as at a site with its link down; the
+    Swagger UI and ReDoc pages still draw the operations, and none was even attempted."""
+    page = browser.new_page()  # type: ignore[attr-defined]
+    outside: list[str] = []
+
+    def only_the_node(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(server):
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            outside.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    page.route("**/*", only_the_node)
+    assert page.goto(f"{server}{path}").status == 200
+    page.locator(ready).first.wait_for(timeout=20_000)
+    assert "acceptances" in page.inner_text("body").lower()
+    assert outside == []
