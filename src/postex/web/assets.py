@@ -16,6 +16,8 @@ TYPES = {
     "htmx.min.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "public.css": "text/css; charset=utf-8",
+    "local-time.js": "text/javascript; charset=utf-8",
     "accepted.wav": "audio/wav",
     "refused.wav": "audio/wav",
     "held.wav": "audio/wav",

@@ -57,7 +57,10 @@ def tracking_dict(t: PublicTracking) -> dict[str, object]:
         "service": t.service,
         "destination_country": t.destination_country,
         "destination_name": t.destination_name,
-        "events": [vars(e) for e in t.events],
+        "events": [
+            {"code": e.code, "description": e.description, "place": e.place, "time": e.time}
+            for e in t.events
+        ],
     }
 
 
