@@ -2,21 +2,33 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run test fast lint fmt bench clean
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "installing Postex and its pinned dependencies into $(VENV) ..."
+$(VENV)/bin/python:
+	$(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
+
+# What running needs: Postex and its pinned runtime dependencies (pip shows each download).
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	@echo "installing Postex and its pinned runtime dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install --progress-bar on -e . | grep -v '^Requirement already satisfied' || true
+	@$(BIN)/python -c 'import postex.cli.main' || { echo "installation failed: see above"; exit 1; }
+	@rm -f $(VENV)/.runtime-*
+	@touch $(RUNTIME)
+
+# What testing needs on top: the test, lint and browser-driving tools (the dev extra).
+$(STAMP): $(RUNTIME)
+	@echo "installing the test tools (pytest, Playwright, ruff, mypy, ...) into $(VENV) ..."
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-## run: set up and run a single node on SQLite with demo data at http://127.0.0.1:8000
-run: $(STAMP)
-	$(BIN)/postex demo
+## run: set up and run a single node on SQLite with demo data at http://127.0.0.1:8000 (PORT=8001 for another port)
+run: $(RUNTIME)
+	$(BIN)/postex demo $(if $(PORT),--port $(PORT))
 
 ## test: set up and run every test, then the linters
 test: $(STAMP)

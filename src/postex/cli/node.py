@@ -54,6 +54,31 @@ def init(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
     c.close()
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (uvicorn binds with SO_REUSEADDR too)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def refuse_taken_port(host: str, port: int) -> None:
+    """One clear line and exit 2 when the port is taken, before anything is set up."""
+    if not port_free(host, port):
+        err.print(
+            f"[red]port {port} on {host} is taken[/red] (another Postex or another program "
+            f"listens there): choose another with --port, e.g. --port {port + 1} "
+            f"(make run PORT={port + 1})",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
+
 def _serve(
     c_db: str | None,
     home: str | None,
@@ -71,6 +96,7 @@ def _serve(
     from postex.server import create_app
 
     settings = load_settings(db_url=c_db, home=home, site=site, host=host, port=port)
+    refuse_taken_port(settings.host, settings.port)
     if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
         settings = replace(settings, webhook_worker_seconds=0)
     c = build(settings, create=create, claim=True)
@@ -131,20 +157,34 @@ def demo(
 
     Example: postex demo            (what `make run` does)
     """
-    from postex.demo import seed_demo, seed_demo_staff
+    from postex.demo import DEMO_SHOWN_STATES, seed_demo, seed_demo_day, seed_demo_staff
 
+    if not seed_only:
+        from postex.config import load_settings
+
+        wanted = load_settings(db_url=db, home=home, site=site, host=host, port=port)
+        refuse_taken_port(wanted.host, wanted.port)
     c = container(db, home, site, create=True)
-    result = seed_demo(c.ctx)
-    if result.items:
-        out.print(f"seeded {result.customers} demo customers and {len(result.items)} items")
-    some = [i.id for i in result.items[:3]]
-    sign_ins = seed_demo_staff(c.ctx)
+    try:
+        result = seed_demo(c.ctx)
+        sign_ins = seed_demo_staff(c.ctx)
+        day = seed_demo_day(c.ctx, c.site_ops, result.items) if result.items else None
+    finally:
+        c.close()
     address = f"http://{host or c.settings.host}:{port or c.settings.port}"
-    c.close()
-    if some:
-        out.print("try: " + "  ".join(f"/api/v1/tracking/{i}" for i in some))
-    out.print(f"staff console: {address}/console")
-    out.print("demo sign-ins (supervisor and ops set up TOTP at first sign-in):")
+    if result.items:
+        out.print(f"seeded {result.customers} demo customers and {len(result.items)} items, "
+                  "taken through a day at the site")  # fmt: skip
+    out.print(f"\n[bold]landing page[/bold]  {address}/")
+    out.print(f"[bold]staff console[/bold] {address}/console")
+    out.print(f"[bold]API reference[/bold] {address}/docs")
+    if day is not None:
+        out.print("tracking pages, one item in each state of the day:")
+        for state in DEMO_SHOWN_STATES:
+            if state in day.examples:
+                out.print(f"  {state.replace('_', ' '):<14} {address}/track/{day.examples[state]}")
+    out.print("demo sign-ins, for this local demo only (supervisor and ops set up TOTP at "
+              "first sign-in):")  # fmt: skip
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")
     if not seed_only:
