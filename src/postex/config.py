@@ -49,6 +49,10 @@ class Settings:
     console_session_hours: int = 12  # and every session ends this long after sign-in
     console_max_failures: int = 5  # failed sign-ins in a row before the name is locked
     console_lockout_minutes: int = 15  # how long a locked name stays locked
+    # Addresses (comma-separated IPs or CIDRs) of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty: none, so no client can forge its address (rate
+    # limits, the audit trail) or claim https. E.g. "10.0.0.5" for the site's TLS proxy.
+    trusted_proxies: str = ""
 
     def resolved(self) -> Settings:
         home = self.home

@@ -2,7 +2,7 @@
 
 import signal
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,9 @@ PublishOpt = Annotated[
         show_default=False,
     ),
 ]
+
+if TYPE_CHECKING:
+    from postex.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -79,6 +82,14 @@ def refuse_taken_port(host: str, port: int) -> None:
         raise typer.Exit(2)
 
 
+def uvicorn_options(settings: "Settings") -> dict[str, Any]:
+    """How uvicorn serves this node. Forwarded headers are believed only from the configured
+    proxies: uvicorn's own default trusts any loopback client's X-Forwarded-For."""
+    trusted = settings.trusted_proxies.strip()
+    return {"host": settings.host, "port": settings.port, "log_level": "warning",
+            "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}  # fmt: skip
+
+
 def _serve(
     c_db: str | None,
     home: str | None,
@@ -114,7 +125,7 @@ def _serve(
     # found: make that handler an ordinary exit, so the publisher and the store close too.
     previous = signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        uvicorn.run(create_app(c), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(c), **uvicorn_options(settings))
     except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn after its shutdown
         pass
     finally:
