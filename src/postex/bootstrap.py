@@ -36,7 +36,7 @@ from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
 from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Progress, Rebuilder, Store
 from postex.eventlog.sql.admin import SqlLogAdmin
-from postex.eventlog.sql.engine import normalise_url
+from postex.eventlog.sql.engine import normalise_url, probe
 from postex.eventlog.sql.projections import Projection, Projections
 from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
@@ -276,6 +276,10 @@ def build(
     store = open_store(
         settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every
     )
+    problem = probe(store.engine)
+    if problem is not None:
+        store.dispose()
+        raise problem
     if create:
         store.migrate()
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none

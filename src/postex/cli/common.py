@@ -1,6 +1,8 @@
 """Options and helpers shared by every command: --db, --home, --site, --json, exit codes.
 
-Exit codes: 0 ok, 1 an integrity failure was found, 2 bad usage or input.
+Exit codes: 0 ok, 1 an integrity failure was found (data was read and found wrong), 2 bad
+usage or input, or a database or service that cannot be reached. With ``--json`` an error is
+one JSON document on stdout too (``{"ok": false, "error": {...problem}}``).
 
 Every command module imports this one at start-up, so it imports nothing heavier than
 Typer and rich's console: the node (bootstrap, SQLAlchemy) is built only by a command.
@@ -86,27 +88,64 @@ def claimed(db: str | None, home: str | None = None, site: str | None = None) ->
     return build(load_settings(db_url=db, home=home, site=site), claim=True)
 
 
+_printed_json: list[bool] = [False]  # whether the running command printed its document
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
+    _printed_json[0] = True
+
+
+def _connection_problem(exc: Exception) -> PostexError | None:
+    """A database connection lost or refused in the middle of a command, as one line
+    (the driver's traceback and the URL's password never reach the operator's screen)."""
+    module = type(exc).__module__
+    if not module.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+        return None
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    from postex.kernel.errors import StoreUnreachableError
+
+    first = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["connection lost"])[0]
+    return StoreUnreachableError(
+        f"lost the database connection: {first[:200]}; check that the database server is "
+        "running and reachable, then run the command again"
+    )
+
+
+def _fail(exc: PostexError, code: int, as_json: bool) -> typer.Exit:
+    problem = exc.to_problem()
+    if as_json and not _printed_json[0]:  # a report printed before the exit stands alone
+        emit_json({"ok": False, "exit_code": code, "error": problem})
+    if isinstance(exc, IntegrityError):
+        err.print(f"[red]integrity failure:[/red] {exc.detail}", soft_wrap=True)
+    else:
+        where = f" (field {problem['field']}, rule {problem['rule']})" if "field" in problem else ""
+        err.print(f"[red]error:[/red] {exc.detail}{where}", soft_wrap=True)
+    return typer.Exit(code)
 
 
 def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn Postex errors into a one-line message on stderr and the documented exit code."""
+    """Turn Postex errors into a one-line message on stderr (and, with ``--json``, one JSON
+    document on stdout) and the documented exit code."""
 
     @wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        as_json = bool(kwargs.get("as_json"))
+        _printed_json[0] = False
         try:
             return fn(*args, **kwargs)
         except IntegrityError as exc:
-            err.print(f"[red]integrity failure:[/red] {exc.detail}")
-            raise typer.Exit(EXIT_INTEGRITY) from None
+            raise _fail(exc, EXIT_INTEGRITY, as_json) from None
         except PostexError as exc:
-            problem = exc.to_problem()
-            where = (
-                f" (field {problem['field']}, rule {problem['rule']})" if "field" in problem else ""
-            )
-            err.print(f"[red]error:[/red] {exc.detail}{where}")
-            raise typer.Exit(EXIT_USAGE) from None
+            raise _fail(exc, EXIT_USAGE, as_json) from None
+        except Exception as exc:
+            lost = _connection_problem(exc)
+            if lost is None:
+                raise
+            raise _fail(lost, EXIT_USAGE, as_json) from None
 
     return run
 

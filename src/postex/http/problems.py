@@ -42,6 +42,7 @@ STATUS: list[tuple[type[PostexError], int]] = [
     (e.PayloadTooLargeError, 413),
     (e.IntegrityError, 500),
     (e.KeyUnavailableError, 503),
+    (e.StoreUnreachableError, 503),
     (e.ConfigurationError, 500),
 ]
 

@@ -186,6 +186,14 @@ class StoreUnreadableError(IntegrityError):
     title = "The store cannot be read"
 
 
+class StoreUnreachableError(PostexError):
+    """The database cannot be reached (bad URL, server down, refused, wrong credentials):
+    nothing was read, so nothing is known about the data's integrity."""
+
+    code = "store-unreachable"
+    title = "The database cannot be reached"
+
+
 class KeyUnavailableError(PostexError):
     """A key is missing, destroyed or does not match (never says which bytes)."""
 

@@ -13,9 +13,56 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
-from postex.kernel.errors import ConfigurationError, StoreUnreadableError
+from postex.kernel.errors import ConfigurationError, StoreUnreachableError, StoreUnreadableError
+
+URL_HINT = "expected sqlite:///path/to/postex.db or postgresql://user@host:5432/database"
+CHECK = (
+    "check the URL (--db or POSTEX_DB_URL), that the database server is running and "
+    "reachable from here, and that it accepts this user"
+)
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    try:
+        shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+        return shown.replace("postgresql+psycopg://", "postgresql://", 1)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
+def _first_line(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc
+    return (str(inner).strip().splitlines() or [type(inner).__name__])[0][:200]
+
+
+def unreachable(engine: Engine, exc: BaseException) -> StoreUnreachableError:
+    """The one-line error for a database that cannot be reached."""
+    return StoreUnreachableError(
+        f"cannot reach the database {shown_url(str(engine.url))}: {_first_line(exc)}; {CHECK}"
+    )
+
+
+def probe(engine: Engine) -> StoreUnreachableError | None:
+    """Connect and read the catalogue once: None when that works, else the connection
+    problem. A file that opens but is not a database (SQLite's "file is not a database")
+    is not a connection problem: None, and reading it later says the store is unreadable."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+            else:
+                conn.exec_driver_sql("SELECT 1").all()
+    except OperationalError as exc:
+        if engine.dialect.name == "sqlite" and "unable to open" not in str(exc.orig):
+            return None  # opened, then found damaged: an integrity matter, not a connection
+        return unreachable(engine, exc)
+    except SQLAlchemyDatabaseError:
+        return None
+    return None
 
 
 def normalise_url(url: str) -> str:
@@ -29,7 +76,12 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine on ``url``; ConfigurationError for a scheme other than SQLite or PostgreSQL."""
     url = normalise_url(url)
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"the database URL is not one Postex can use: {URL_HINT}"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -75,6 +127,11 @@ def readable(engine: Engine, what: str) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyDatabaseError, dbapi_error) as exc:
+        # Only a store that answers and holds bad data is unreadable; one that cannot be
+        # reached says nothing about the data (an operator must not restore on that word).
+        problem = probe(engine)
+        if problem is not None:
+            raise problem from None
         raise StoreUnreadableError(
             f"cannot read {what} from the store ({type(exc).__name__}): the database may be "
             "damaged, overwritten or encrypted; restore the site (docs/operations.md)"
