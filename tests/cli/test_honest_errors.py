@@ -71,3 +71,16 @@ def test_a_connection_lost_mid_command_is_a_connection_problem() -> None:
     problem = _connection_problem(lost)
     assert problem is not None and "lost the database connection" in problem.detail
     assert _connection_problem(ValueError("not a driver error")) is None
+
+
+def test_restore_refuses_to_start_without_the_sites_keys_and_names_them(tmp_path: Path) -> None:
+    """New keys made in their place would leave the log sealed and its signatures untrusted."""
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    home = tmp_path / "new-machine"
+    result = runner.invoke(
+        app, ["restore", "--site", "GBLALA", "--from", str(backup), "--home", str(home)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "kek.json" in result.stderr and "signing-GBLALA.json" in result.stderr
+    assert not (home / "keys").exists() and not (home / "postex.db").exists()

@@ -20,7 +20,7 @@ from postex.cli.common import (
     progress_bar,
 )
 from postex.config import Settings, load_settings
-from postex.kernel.errors import ValidationError
+from postex.kernel.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from postex.bootstrap import Container
@@ -131,10 +131,30 @@ def _quarantine(settings: Settings) -> Path | None:
     return aside
 
 
+def missing_keys(settings: "Settings", site: str) -> list[str]:
+    """The key files a restore of ``site`` needs that this home lacks. They are never in
+    the database or a backup (by design): they come from the site's key backup."""
+    import os
+
+    from postex.network.signing import signer_path
+
+    wanted = [] if os.environ.get("POSTEX_KEK") else [settings.keys_dir / "kek.json"]
+    wanted.append(signer_path(settings.keys_dir, site))
+    return [str(path) for path in wanted if not path.exists()]
+
+
 def open_target(db: str | None, home: str | None, site: str | None, force: bool) -> "Container":
     from postex.bootstrap import build
 
     settings = load_settings(db_url=db, home=home, site=site)
+    absent = missing_keys(settings.resolved(), site or settings.site)
+    if absent:
+        raise ConfigurationError(
+            f"restore needs this site's keys and {', '.join(absent)} "
+            f"{'is' if len(absent) == 1 else 'are'} missing: copy them from the site's key "
+            "backup (the key-encryption key may come from POSTEX_KEK instead), then run the "
+            "restore again (docs/operations.md, 'Restore a site after ransomware')"
+        )
     aside = _quarantine(settings)
     if aside is not None:
         err.print(f"the store was unreadable; kept as evidence at {aside}")

@@ -50,6 +50,9 @@ def ransomware(
             shutil.rmtree(work, ignore_errors=True)
     if as_json:
         emit_json({**result.__dict__, "rpo_events": result.rpo_events, "ok": result.ok})
+        if not result.ok:
+            raise typer.Exit(1)
+        return
     out.print(f"site head when destroyed   {result.site_head_at_destruction} events")
     out.print(f"held by the hub            {result.replicated_at_destruction} events")
     out.print(f"RPO                        {result.rpo_events} events not replicated")
