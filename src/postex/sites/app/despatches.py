@@ -207,6 +207,33 @@ def take_out(
         return TakenOut(_get(uow, site.code, d.id), _receptacle(uow, site.code, r.id))
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Closed bags numbered into the next despatch of one series: what may be composed."""
+
+    despatch_id: str
+    destination: str
+    category: str
+    subclass: str
+    receptacles: list[ReceptacleRecord]
+
+
+def pending_despatches(ops: SiteOps, p: Principal, site_code: str) -> list[Pending]:
+    """The site's closed bags not in a despatch, grouped by the despatch their S9 names."""
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        closed = uow.repo(SiteOpsRepository).receptacles(site.code, ReceptacleState.CLOSED)
+    groups: dict[str, list[ReceptacleRecord]] = defaultdict(list)
+    for r in closed:
+        if r.s9:
+            groups[r.s9[:20]].append(r)
+    return [
+        Pending(did, rs[0].destination, rs[0].category, rs[0].subclass,
+                sorted(rs, key=lambda r: str(r.s9)))
+        for did, rs in sorted(groups.items())
+    ]  # fmt: skip
+
+
 def _receptacle(uow: UnitOfWork, site: str, rid: str) -> ReceptacleRecord:
     found = uow.repo(SiteOpsRepository).receptacle(site, rid)
     assert found is not None

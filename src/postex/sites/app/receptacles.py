@@ -251,7 +251,7 @@ def close_receptacle(
     p: Principal,
     site_code: str,
     rid: str,
-    gross_weight_g: int,
+    gross_weight_g: object,
     last: bool | None = None,
 ) -> ClosedReceptacle:
     """Close with the measured gross weight; the receptacle gets its S9 id.
