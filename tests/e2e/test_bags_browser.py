@@ -176,7 +176,7 @@ def test_a_clerks_shift_scans_200_items_bags_them_and_prints_a_cn35(
     text = page.inner_text("main")
     assert ca[0].id in text and "Mail to Canada is checked again." in text
     assert f"{bags['CAYTOA/A/UN']}: 40 held item(s)" in text
-    _check(page, shots, "held")
+    _check(page, shots, "held-queue")
     rows = dict(execute_raw(node.engine, "SELECT state, count(*) FROM items GROUP BY state"))
     assert rows == {"in_receptacle": 150, "held": 40, "accepted": 9, "pre_advised": 1}
 
