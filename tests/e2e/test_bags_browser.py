@@ -51,7 +51,7 @@ def _s10(serial: int) -> str:
     digits = f"{serial:08d}"
     total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
     check = 11 - total % 11
-    return f"RR{digits}{ {10: 0, 11: 5}.get(check, check)}GB"
+    return f"RR{digits}{ {10: 0, 11: 5}.get(check, check) }GB"
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -113,7 +113,8 @@ def test_a_clerks_shift_scans_200_items_bags_them_and_prints_a_cn35(
     page.focus("#scan")
     series: dict[str, str] = {}
     for n, (item_id, outcome) in enumerate(scans):
-        typed = " ".join([item_id[:2], item_id[2:10], item_id[10:]]).lower() if n % 7 == 0 else item_id
+        spaced = " ".join([item_id[:2], item_id[2:10], item_id[10:]]).lower()
+        typed = spaced if n % 7 == 0 else item_id  # a person typing: lower case, spaces
         text = _wedge(page, typed, outcome, item_id)
         if outcome == "accepted":
             found = re.search(r"\(([A-Z]{6})\), category ([A-D]), subclass ([A-Z]{2})", text)
@@ -211,7 +212,8 @@ def test_a_supervisor_composes_takes_a_bag_out_and_hands_the_despatch_over(
     page.wait_for_selector("text=Continue to the console")
 
     page.goto(f"{server}/console/sites/{SITE}/despatches")
-    assert page.is_checked(f'input[value="{first}"]') and page.is_checked(f'input[value="{second}"]')
+    for bag in (first, second):
+        assert page.is_checked(f'input[value="{bag}"]')
     _check(page, shots, "despatches")
     page.click("text=Compose despatch")
     page.wait_for_url(re.compile(r".*/despatches/GBLALAUSJFKAAUN\d{5}$"))
