@@ -5,6 +5,7 @@ another site's objects and the clerk's view."""
 from __future__ import annotations
 
 import itertools
+import re
 
 from fastapi.testclient import TestClient
 
@@ -230,3 +231,22 @@ def test_a_supervisor_composes_takes_a_bag_out_closes_and_hands_over(
     assert rows == {did: "handed_over"}
     states = dict(execute_raw(node.engine, "SELECT id, state FROM items"))
     assert {states[i] for i in second_items} == {"in_receptacle"}
+
+
+def test_an_auditor_reads_bags_and_despatches_without_a_single_form(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    """Every page an auditor opens here has no form but sign-out."""
+    bag, _ = _closed_bag(node)
+    boss = staff(node, "supervisor", name="boss")
+    d = dsp.compose(node.site_ops, boss.principal, SITE, [bag])
+    clerk = staff(node, "clerk", name="api.clerk.open")
+    still_open = rcp.open_receptacle(node.site_ops, clerk.principal, SITE, **SERIES)
+    user(node, "audrey", "auditor", site=SITE)
+    sign_in_enrolling(browser_client, "audrey", clock)
+    for url in (BAGS, f"{BAGS}/{bag}", f"{BAGS}/{still_open.id}", DESPATCHES,
+                f"{DESPATCHES}/{d.id}", f"/console/sites/{SITE}/held"):  # fmt: skip
+        r = browser_client.get(url)
+        assert r.status_code == 200, url
+        forms = re.findall(r'<form[^>]*\saction="([^"]+)"', r.text)
+        assert forms == ["/console/sign-out"], (url, forms)

@@ -14,7 +14,7 @@ from postex.sites.app.ops import READING_ROLES
 from postex.sites.app.routing import series_from
 from postex.sites.app.scanning import scan_into_bag
 from postex.sites.domain.receptacles import MAX_REASON, ReceptacleState
-from postex.sites.pages.common import after_post, ops_of, pdf, supervising
+from postex.sites.pages.common import after_post, handling, ops_of, pdf, supervising
 from postex.web.console import changing, guarded, page, session_of
 
 router = APIRouter(prefix="/console/sites/{site}/bags")
@@ -39,7 +39,7 @@ def bags_page(request: Request, site: str) -> Response:
         closed = rcp.list_receptacles(ops, p, site, ReceptacleState.CLOSED, limit=1000)
         return page(request, "sites/bags.html", session, site=where.code,
                     site_name=where.name, open_bags=open_bags, closed=closed,
-                    series=series_from(ops, p, site))  # fmt: skip
+                    series=series_from(ops, p, site), handling=handling(session))  # fmt: skip
 
     return guarded(request, answer)
 
@@ -67,7 +67,8 @@ def _bag_context(request: Request, site: str, rid: str) -> dict[str, Any]:
     where = ops.site(p, site, READING_ROLES)
     return {"site": where.code, "site_name": where.name, "bag": bag,
             "items": rcp.receptacle_item_ids(ops, p, site, rid),
-            "supervising": supervising(session), "max_reason": MAX_REASON}  # fmt: skip
+            "supervising": supervising(session), "handling": handling(session),
+            "max_reason": MAX_REASON}  # fmt: skip
 
 
 @router.get("/{rid}")

@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from postex.accounts.app.sessions import Session
-from postex.sites.app.ops import SUPERVISING_ROLES, SiteOps
+from postex.sites.app.ops import SITE_ROLES, SUPERVISING_ROLES, SiteOps
 from postex.web.console import container
 
 
@@ -17,6 +17,11 @@ def ops_of(request: Request) -> SiteOps:
 def supervising(session: Session) -> bool:
     """Whether to show the forms only supervisors may use (the app refuses others anyway)."""
     return session.role in SUPERVISING_ROLES
+
+
+def handling(session: Session) -> bool:
+    """Whether to show the forms that handle bags (not to auditors, who only read)."""
+    return session.role in SITE_ROLES
 
 
 def after_post(request: Request, where: str) -> Response:
