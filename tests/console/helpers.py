@@ -37,3 +37,14 @@ def totp_code(html: str, clock: ManualClock) -> str:
     found = re.search(r"<code>([A-Z2-7]+)</code>", html)
     assert found is not None, html
     return pyotp.TOTP(found.group(1)).at(clock.now())
+
+
+def sign_in_enrolling(client: TestClient, name: str, clock: ManualClock) -> None:
+    """Sign in a user who must enrol a second factor at first sign-in (supervisor, ops)."""
+    assert sign_in(client, name) == "/console/totp/enrol"
+    enrol = client.get("/console/totp/enrol")
+    r = client.post(
+        "/console/totp/enrol",
+        data={"code": totp_code(enrol.text, clock), "csrf_token": csrf_of(enrol.text)},
+    )
+    assert r.status_code == 200, r.text

@@ -105,6 +105,17 @@ class ReceptacleClosed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ReceptacleReopened(Event):
+    """A supervisor opened a closed bag again (not in a despatch) so items can come out."""
+
+    TYPE: ClassVar[str] = "receptacle.reopened.v1"
+    receptacle_id: str
+    site: str
+    s9: str = field(metadata=doc("the S9 id it had, void from now on (a new one on closing)"))
+    reason: str = field(metadata=doc("why, as the supervisor wrote it (at most 500 characters)"))
+
+
+@dataclass(frozen=True, slots=True)
 class DespatchComposed(Event):
     TYPE: ClassVar[str] = "despatch.composed.v1"
     despatch_id: str = field(metadata=doc("the 20-character despatch id (S8)"))
@@ -118,6 +129,28 @@ class DespatchComposed(Event):
     receptacle_ids: list[str]
     item_count: int
     gross_weight_g: int
+
+
+@dataclass(frozen=True, slots=True)
+class DespatchReceptacleRemoved(Event):
+    """A supervisor took a closed bag out of a composed (not yet closed) despatch.
+
+    The bag is closed and free again, numbered into the next pending despatch of its
+    series (a new S9 and CN35); the despatch keeps its other bags, or is cancelled when
+    none is left (its number stays used)."""
+
+    TYPE: ClassVar[str] = "despatch.receptacle_removed.v1"
+    despatch_id: str
+    site: str
+    receptacle_id: str
+    reason: str = field(metadata=doc("why, as the supervisor wrote it (at most 500 characters)"))
+    item_count: int = field(metadata=doc("items leaving the despatch with the bag"))
+    gross_weight_g: int = field(metadata=doc("the bag's gross weight, grams"))
+    cancelled: bool = field(metadata=doc("true when the despatch has no bag left"))
+    s9: str = field(metadata=doc("the bag's new S9 id, in the next pending despatch"))
+    year_digit: int
+    despatch_serial: int
+    receptacle_serial: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +207,9 @@ EVENTS: tuple[type[Event], ...] = (
     ReceptacleItemsAdded,
     ReceptacleItemRemoved,
     ReceptacleClosed,
+    ReceptacleReopened,
     DespatchComposed,
+    DespatchReceptacleRemoved,
     DespatchClosed,
     DespatchHandedOver,
     DespatchMessageWritten,

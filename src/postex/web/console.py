@@ -21,7 +21,12 @@ from postex.accounts.app.auth import Role
 from postex.accounts.app.sessions import Console, Session, Stage, check_csrf, current
 from postex.bootstrap import Container
 from postex.http.problems import status_for
-from postex.kernel.errors import ForbiddenError, PostexError, UnauthenticatedError
+from postex.kernel.errors import (
+    ForbiddenError,
+    PostexError,
+    UnauthenticatedError,
+    ValidationError,
+)
 from postex.web.templating import render
 
 COOKIE = "postex_console"
@@ -144,10 +149,15 @@ def guarded(request: Request, answer: Callable[[], Response]) -> Response:
         detail = exc.detail if status < 500 else "something went wrong on our side"
         # htmx swaps an error answer in place of the scan's (console.js lets 4xx swap).
         fragment = bool(request.headers.get("HX-Request"))
+        # The same rules as the API's problem: each field and rule, or the error's rule.
+        problems = exc.errors if isinstance(exc, ValidationError) and status < 500 else []
+        rule = exc.extra.get("rule") if status < 500 else None
+        came_from = request.headers.get("Referer", "")
+        back = came_from if came_from.startswith(str(request.base_url)) else "/console"
         return render(
             request,
             "web/error_fragment.html" if fragment else "web/error.html",
-            {"session": None, "nav": [], "csrf": "", "status": status,
-             "title": exc.title, "detail": detail},
+            {"session": None, "nav": [], "csrf": "", "status": status, "title": exc.title,
+             "detail": detail, "problems": problems, "rule": rule, "back": back},
             status,
         )  # fmt: skip

@@ -1,4 +1,5 @@
-"""Despatches: compose closed receptacles, close (bill, PREDES, ITMATT), hand over (CARDIT).
+"""Despatches: compose closed receptacles, close (bill, PREDES, ITMATT), hand over (CARDIT);
+a supervisor may take a bag out of a composed despatch, with a reason.
 
 Despatch numbers are gapless per series and year: they are taken inside the site's write
 transaction, which holds the site's single-writer lock.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ from postex.kernel.errors import (
     ConflictError,
     FieldError,
     HeldError,
+    InvalidStateError,
     NotFoundError,
     ValidationError,
 )
@@ -38,6 +41,7 @@ from postex.sites.app.ops import (
     Transport,
     check_listing,
 )
+from postex.sites.app.receptacles import number
 from postex.sites.domain.despatches import (
     DespatchState,
     advance,
@@ -45,12 +49,13 @@ from postex.sites.domain.despatches import (
     check_composition,
     next_serial,
 )
-from postex.sites.domain.receptacles import ReceptacleState
+from postex.sites.domain.receptacles import ReceptacleState, check_reason
 from postex.sites.events import (
     DespatchClosed,
     DespatchComposed,
     DespatchHandedOver,
     DespatchMessageWritten,
+    DespatchReceptacleRemoved,
 )
 
 # An ITMATT part holds at most this many items, so that no event outgrows a replication
@@ -136,6 +141,103 @@ def compose(ops: SiteOps, p: Principal, site_code: str, refs: Sequence[str]) -> 
         )
         uow.append([composed, audit_event(p.actor(), "despatch.composed", str(d))])
         return _get(uow, site.code, str(d))
+
+
+@dataclass(frozen=True)
+class TakenOut:
+    """A bag taken out of a composed despatch, and what is left of the despatch."""
+
+    despatch: DespatchRecord
+    receptacle: ReceptacleRecord
+
+
+def take_out(
+    ops: SiteOps, p: Principal, site_code: str, did: str, rid: str, reason: object
+) -> TakenOut:
+    """Take a bag out of a composed despatch that is not closed yet (supervisors and ops).
+
+    The bag is closed and free again: it is numbered into the next despatch of its series
+    (a new S9 id; print its CN35 again), so it can be composed again, or reopened to take a
+    held item out. The despatch keeps its other bags (their serials keep the gap: their
+    labels are printed); a despatch left without a bag is cancelled and its number stays
+    used. Refused: a despatch that is closed already, a bag not in it, a reason missing.
+    """
+    site = ops.site(p, site_code, SUPERVISING_ROLES)
+    why = check_reason(reason)
+    with ops.ctx.store.write(site.code) as uow:
+        repo = uow.repo(SiteOpsRepository)
+        d = _get(uow, site.code, did)
+        r = repo.receptacle(site.code, rid) if isinstance(rid, str) else None
+        if r is None or r.despatch_id != d.id:
+            raise NotFoundError(f"no receptacle {rid} in despatch {did}")
+        if d.state != DespatchState.OPEN:
+            raise InvalidStateError(
+                f"despatch {d.id} is {d.state}: only a composed despatch that is not closed"
+                " can be taken apart",
+                rule="despatch_state",
+                state=str(d.state),
+            )
+        assert r.s9 is not None and r.gross_weight_g is not None
+        old = ReceptacleId.parse(r.s9)
+        free = replace(r, despatch_id=None, state=ReceptacleState.CLOSED)
+        s9 = number(ops, uow, free, None, bool(old.registered), r.gross_weight_g)
+        uow.append(
+            [
+                DespatchReceptacleRemoved(
+                    despatch_id=d.id,
+                    site=site.code,
+                    receptacle_id=r.id,
+                    reason=why,
+                    item_count=r.item_count,
+                    gross_weight_g=r.gross_weight_g,
+                    cancelled=d.receptacle_count <= 1,
+                    s9=str(s9),
+                    year_digit=s9.despatch.year_digit,
+                    despatch_serial=s9.despatch.serial,
+                    receptacle_serial=s9.receptacle_serial,
+                ),
+                audit_event(
+                    p.actor(),
+                    "despatch.receptacle_removed",
+                    d.id,
+                    details={"receptacle_id": r.id, "s9": str(s9), "reason": why},
+                ),
+            ]
+        )
+        return TakenOut(_get(uow, site.code, d.id), _receptacle(uow, site.code, r.id))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Closed bags numbered into the next despatch of one series: what may be composed."""
+
+    despatch_id: str
+    destination: str
+    category: str
+    subclass: str
+    receptacles: list[ReceptacleRecord]
+
+
+def pending_despatches(ops: SiteOps, p: Principal, site_code: str) -> list[Pending]:
+    """The site's closed bags not in a despatch, grouped by the despatch their S9 names."""
+    site = ops.site(p, site_code, READING_ROLES)
+    with ops.ctx.store.read() as uow:
+        closed = uow.repo(SiteOpsRepository).receptacles(site.code, ReceptacleState.CLOSED)
+    groups: dict[str, list[ReceptacleRecord]] = defaultdict(list)
+    for r in closed:
+        if r.s9:
+            groups[r.s9[:20]].append(r)
+    return [
+        Pending(did, rs[0].destination, rs[0].category, rs[0].subclass,
+                sorted(rs, key=lambda r: str(r.s9)))
+        for did, rs in sorted(groups.items())
+    ]  # fmt: skip
+
+
+def _receptacle(uow: UnitOfWork, site: str, rid: str) -> ReceptacleRecord:
+    found = uow.repo(SiteOpsRepository).receptacle(site, rid)
+    assert found is not None
+    return found
 
 
 def _get(uow: UnitOfWork, site: str, did: str) -> DespatchRecord:
@@ -349,7 +451,7 @@ def despatch_bill(ops: SiteOps, p: Principal, site_code: str, did: str) -> bytes
     site = ops.site(p, site_code, READING_ROLES)
     with ops.ctx.store.read() as uow:
         d = _get(uow, site.code, did)
-        if d.state == DespatchState.OPEN:
+        if d.state in (DespatchState.OPEN, DespatchState.CANCELLED):
             advance(d.id, d.state, DespatchState.HANDED_OVER)
         receptacles = uow.repo(SiteOpsRepository).receptacles(site.code, despatch_id=did)
     on = date.fromisoformat(d.flight_date) if d.flight_date else ops.ctx.clock.now().date()

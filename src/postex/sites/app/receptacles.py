@@ -1,4 +1,5 @@
-"""Receptacles at a site: open for a series, add and remove items, close with an S9 id.
+"""Receptacles at a site: open for a series, add and remove items, close with an S9 id,
+and (supervisors) reopen a closed one with a reason.
 
 Every change is one event in the site's log plus an audit event, in one transaction.
 """
@@ -15,6 +16,7 @@ from postex.eventlog.ports import UnitOfWork
 from postex.incidents.app.policy import HoldRepository
 from postex.items.app.preadvice import ItemRecord
 from postex.items.domain.items import ItemState
+from postex.kernel.dispatch_ids import ReceptacleId
 from postex.kernel.errors import (
     FieldError,
     HeldError,
@@ -29,6 +31,7 @@ from postex.sites.app.acceptance import item_subject
 from postex.sites.app.ops import (
     READING_ROLES,
     SITE_ROLES,
+    SUPERVISING_ROLES,
     Position,
     ReceptacleRecord,
     SiteOps,
@@ -36,13 +39,22 @@ from postex.sites.app.ops import (
     check_listing,
 )
 from postex.sites.domain.despatches import next_serial
-from postex.sites.domain.receptacles import ReceptacleState, Series, check_closing, closed_id, fits
+from postex.sites.domain.receptacles import (
+    ReceptacleState,
+    Series,
+    check_closing,
+    check_reason,
+    closed_id,
+    fits,
+    free_serial,
+)
 from postex.sites.events import (
     BaggedItem,
     ReceptacleClosed,
     ReceptacleItemRemoved,
     ReceptacleItemsAdded,
     ReceptacleOpened,
+    ReceptacleReopened,
 )
 
 
@@ -239,13 +251,13 @@ def close_receptacle(
     p: Principal,
     site_code: str,
     rid: str,
-    gross_weight_g: int,
+    gross_weight_g: object,
     last: bool | None = None,
 ) -> ClosedReceptacle:
     """Close with the measured gross weight; the receptacle gets its S9 id.
 
     The despatch number is the next one of its series this year (the despatch it will be
-    composed into); the receptacle serial follows the receptacles already closed for it.
+    composed into); the receptacle serial is the lowest one free in it.
     ``last`` marks the highest receptacle of that despatch (True), another one (False) or
     is not known yet (None: indicator 9). Refused: an empty or closed
     receptacle, a weight below its contents or over the limit, and a receptacle after the
@@ -259,22 +271,10 @@ def close_receptacle(
         gross = check_closing(
             r.item_count, r.content_g, gross_weight_g, ops.rules.receptacle_limit_g
         )
-        year = ops.ctx.clock.now().year % 10
-        key = (r.destination, r.category, r.subclass)
-        serial = next_serial(repo.last_despatch_serial(site.code, key, year))
-        pending = repo.pending(site.code, key, year, serial)
-        if any(x.s9 and x.s9[23] == "1" for x in pending):
-            raise InvalidStateError(
-                f"the last receptacle of despatch {serial:04d} is closed: compose that despatch"
-                " before closing more receptacles of the series",
-                rule="despatch_complete",
-            )
         inside = [h.item_id for h in repo.receptacle_items(rid)]
         _refuse_held(uow, rid, inside)
         registered = any(_registered(i) for i in inside)
-        s9 = closed_id(
-            Series(site.code, *key), year, serial, len(pending) + 1, last, registered, gross
-        )
+        s9 = number(ops, uow, r, last, registered, gross)
         uow.append(
             [
                 ReceptacleClosed(
@@ -282,8 +282,8 @@ def close_receptacle(
                     site=site.code,
                     s9=str(s9),
                     gross_weight_g=gross,
-                    year_digit=year,
-                    despatch_serial=serial,
+                    year_digit=s9.despatch.year_digit,
+                    despatch_serial=s9.despatch.serial,
                     receptacle_serial=s9.receptacle_serial,
                     highest=s9.highest,
                     registered=s9.registered,
@@ -292,6 +292,64 @@ def close_receptacle(
             ]
         )
         return ClosedReceptacle(_get(uow, site.code, rid), str(s9))
+
+
+def number(
+    ops: SiteOps,
+    uow: UnitOfWork,
+    r: ReceptacleRecord,
+    last: bool | None,
+    registered: bool,
+    gross: int,
+) -> ReceptacleId:
+    """The S9 id of ``r`` closing now: in the next despatch of its series this year (the one
+    it will be composed into), with the lowest receptacle serial free in it.
+
+    InvalidStateError (``despatch_complete``) when that despatch's last bag is closed.
+    """
+    repo = uow.repo(SiteOpsRepository)
+    year = ops.ctx.clock.now().year % 10
+    key = (r.destination, r.category, r.subclass)
+    serial = next_serial(repo.last_despatch_serial(r.site, key, year))
+    pending = [x for x in repo.pending(r.site, key, year, serial) if x.id != r.id and x.s9]
+    if any(x.s9 and x.s9[23] == "1" for x in pending):
+        raise InvalidStateError(
+            f"the last receptacle of despatch {serial:04d} is closed: compose that despatch"
+            " before closing more receptacles of the series",
+            rule="despatch_complete",
+        )
+    used = [ReceptacleId.parse(x.s9).receptacle_serial for x in pending if x.s9]
+    return closed_id(Series(r.site, *key), year, serial, free_serial(used), last, registered, gross)
+
+
+def reopen_receptacle(
+    ops: SiteOps, p: Principal, site_code: str, rid: str, reason: object
+) -> ReceptacleRecord:
+    """Open a closed bag again (supervisors and ops), so that items can be taken out: a
+    held item, most often. Its S9 id is void; closing it again gives it a new one (and a
+    new CN35). A bag in a despatch is taken out of the despatch first."""
+    site = ops.site(p, site_code, SUPERVISING_ROLES)
+    why = check_reason(reason)
+    with ops.ctx.store.write(site.code) as uow:
+        r = _get(uow, site.code, rid)
+        if r.state != ReceptacleState.CLOSED or r.s9 is None:
+            hint = (
+                f"it is in despatch {r.despatch_id}: take it out of the despatch first"
+                if r.state == ReceptacleState.IN_DESPATCH
+                else "only a closed receptacle can be reopened"
+            )
+            raise InvalidStateError(
+                f"receptacle {rid} is {r.state}: {hint}", rule=f"receptacle_{r.state}"
+            )
+        uow.append(
+            [
+                ReceptacleReopened(receptacle_id=rid, site=site.code, s9=r.s9, reason=why),
+                audit_event(
+                    p.actor(), "receptacle.reopened", rid, details={"s9": r.s9, "reason": why}
+                ),
+            ]
+        )
+        return _get(uow, site.code, rid)
 
 
 def _refuse_held(uow: UnitOfWork, rid: str, item_ids: list[str]) -> None:

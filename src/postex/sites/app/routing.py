@@ -78,6 +78,29 @@ def which_bag(ops: SiteOps, p: Principal, site_code: str, item_id: str) -> BagAd
     )
 
 
+@dataclass(frozen=True)
+class SeriesChoice:
+    """A despatch series this site makes: a receptacle may be opened for it."""
+
+    destination: str
+    destination_name: str
+    category: str
+    subclass: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.destination}/{self.category}/{self.subclass}"
+
+
+def series_from(ops: SiteOps, p: Principal, site_code: str) -> list[SeriesChoice]:
+    """The series the routing table has this site despatch, by destination and class."""
+    site = ops.site(p, site_code, READING_ROLES)
+    found = {
+        (r.destination, r.category, r.subclass) for r in ops.network.routes if r.origin == site.code
+    }
+    return [SeriesChoice(d, _office_name(d), c, s) for d, c, s in sorted(found)]
+
+
 def _office_name(impc: str) -> str:
     """The office's name from the IMPC code list, or the code when the list lacks it."""
     office = impc_codes().get(impc)

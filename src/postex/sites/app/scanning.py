@@ -16,7 +16,8 @@ from enum import StrEnum
 from postex.accounts.app.auth import Principal
 from postex.kernel.errors import FieldError, HeldError, ValidationError
 from postex.sites.app.acceptance import Scan, accept
-from postex.sites.app.ops import SITE_ROLES, SiteOps
+from postex.sites.app.ops import SITE_ROLES, ReceptacleRecord, SiteOps
+from postex.sites.app.receptacles import add_items
 from postex.sites.app.routing import BagAdvice, which_bag
 
 
@@ -75,3 +76,31 @@ def scan_at_counter(
         return ScanResult(Outcome.REFUSED, item_id, tuple(exc.errors), detail=exc.detail)
     bag = which_bag(ops, p, site_code, item_id)
     return ScanResult(Outcome.ACCEPTED, item_id, bag=bag, events=done[0].events)
+
+
+@dataclass(frozen=True)
+class BagScan:
+    """One item scanned into an open bag: bagged (accepted), refused or held."""
+
+    outcome: Outcome
+    item_id: str
+    receptacle: ReceptacleRecord | None = None
+    problems: tuple[FieldError, ...] = ()
+    hold_id: str | None = None
+    detail: str = ""
+
+
+def scan_into_bag(ops: SiteOps, p: Principal, site_code: str, rid: str, item_text: str) -> BagScan:
+    """Put one scanned item into open bag ``rid`` with the same :func:`add_items` as
+    ``POST …/receptacles/{rid}/items``; refusals and holds are results. A closed or missing
+    bag, another site or a role that may not bag raise, as in the API."""
+    ops.site(p, site_code, SITE_ROLES)
+    item_id = typed_id(item_text)
+    try:
+        record = add_items(ops, p, site_code, rid, [item_id])
+    except HeldError as exc:
+        return BagScan(Outcome.HELD, item_id, hold_id=exc.extra.get("hold_id"), detail=exc.detail)
+    except ValidationError as exc:
+        problems = tuple(FieldError("item_id", e.rule, e.value, e.message) for e in exc.errors)
+        return BagScan(Outcome.REFUSED, item_id, problems=problems, detail=exc.detail)
+    return BagScan(Outcome.ACCEPTED, item_id, receptacle=record)

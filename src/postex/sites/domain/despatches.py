@@ -2,7 +2,8 @@
 
 ``open`` (composed) → ``closed`` (bill and messages written, items despatched) →
 ``handed_over`` (to the carrier, items in transit) → ``in_custody`` (carrier RESDIT 74) →
-``delivered`` (RESDIT 21 for every receptacle).
+``delivered`` (RESDIT 21 for every receptacle). A composed despatch whose last bag a
+supervisor takes out is ``cancelled``; its number stays used.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ class DespatchState(StrEnum):
     HANDED_OVER = "handed_over"
     IN_CUSTODY = "in_custody"
     DELIVERED = "delivered"
+    CANCELLED = "cancelled"
 
 
 D = DespatchState
 NEXT: dict[DespatchState, frozenset[DespatchState]] = {
-    D.OPEN: frozenset({D.CLOSED}),
+    D.OPEN: frozenset({D.CLOSED, D.CANCELLED}),
     D.CLOSED: frozenset({D.HANDED_OVER}),
     D.HANDED_OVER: frozenset({D.IN_CUSTODY, D.DELIVERED}),
     D.IN_CUSTODY: frozenset({D.IN_CUSTODY, D.DELIVERED}),
     D.DELIVERED: frozenset(),
+    D.CANCELLED: frozenset(),
 }
 HINTS = {
     (D.OPEN, D.HANDED_OVER): "close it first (POST …/close with the planned flight)",

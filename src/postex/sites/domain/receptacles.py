@@ -14,11 +14,13 @@ from enum import StrEnum
 
 from postex.kernel.dispatch_ids import DespatchId, ReceptacleId, weight_field
 from postex.kernel.errors import FieldError, InvalidStateError, ValidationError
+from postex.kernel.validation import Checker
 
 HIGHEST = {True: 1, False: 0, None: 9}  # S9 position 24: last, not last, unknown
 DEFAULT_LIMIT_G = 30_000  # a 30 kg bag
 TARE_ALLOWANCE_G = 2_000  # the bag, seal and label on top of the contents
 MIN_TOLERANCE_G = 20  # scales are not better than this on small items
+MAX_REASON = 500  # a supervisor's reason for reopening a bag or taking it out of a despatch
 
 
 class ReceptacleState(StrEnum):
@@ -122,3 +124,19 @@ def closed_id(
         1 if registered else 0,
         weight_field(gross_g),
     )
+
+
+def free_serial(used: list[int]) -> int:
+    """The receptacle serial a bag closing into a pending despatch takes: the lowest one
+    free, so that a serial left by a reopened bag is taken again and serials run 1…n."""
+    taken = set(used)
+    return next(n for n in range(1, len(taken) + 2) if n not in taken)
+
+
+def check_reason(value: object) -> str:
+    """A supervisor's reason: required, 3 to MAX_REASON characters, no control characters."""
+    checker = Checker()
+    reason = checker.text({"reason": value}, "reason", min_len=3, max_len=MAX_REASON)
+    checker.done()
+    assert reason is not None
+    return reason

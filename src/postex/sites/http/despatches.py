@@ -17,7 +17,9 @@ from postex.sites.app.ops import DespatchRecord, SiteOps
 from postex.sites.http.idempotency import IDEMPOTENCY_KEY, once
 from postex.sites.http.sites import (
     PROBLEMS,
+    ReasonIn,
     ReceptacleOut,
+    Rid,
     SiteCode,
     Strict,
     receptacle_out,
@@ -68,7 +70,7 @@ class DespatchOut(BaseModel):
 def despatch_out(d: DespatchRecord) -> DespatchOut:
     base = f"/api/v1/sites/{d.site}/despatches/{d.id}"
     links = {"self": base, "receptacles": f"{base}/receptacles", "messages": f"{base}/messages"}
-    if d.state != "open":
+    if d.state not in ("open", "cancelled"):
         links["bill"] = f"{base}/bill.pdf"
     return DespatchOut(**vars(d), links=links)
 
@@ -135,6 +137,34 @@ def get_despatch_receptacles(
     site: SiteCode, did: Did, p: Principal = Depends(SITE_STAFF), ops: SiteOps = Depends(site_ops)
 ) -> list[ReceptacleOut]:
     return [receptacle_out(r) for r in dsp.despatch_receptacles(ops, p, site, did)]
+
+
+class TakenOutOut(BaseModel):
+    despatch: DespatchOut
+    receptacle: ReceptacleOut
+
+
+@router.post(
+    "/{did}/receptacles/{rid}/remove",
+    response_model=TakenOutOut,
+    responses=PROBLEMS,
+    summary="Take a receptacle out of a composed despatch (supervisors), with a reason",
+    description="Only before the despatch is closed. The receptacle is closed and free again,"
+    " numbered into the next despatch of its series (a new S9 id and CN35); a despatch left"
+    " without receptacles is cancelled.",
+)
+def post_remove_receptacle(
+    site: SiteCode,
+    did: Did,
+    rid: Rid,
+    body: ReasonIn,
+    p: Principal = Depends(SITE_STAFF),
+    ops: SiteOps = Depends(site_ops),
+) -> TakenOutOut:
+    done = dsp.take_out(ops, p, site, did, rid, body.reason)
+    return TakenOutOut(
+        despatch=despatch_out(done.despatch), receptacle=receptacle_out(done.receptacle)
+    )
 
 
 @router.post(

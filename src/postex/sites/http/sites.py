@@ -262,6 +262,33 @@ def post_close_receptacle(
     return receptacle_out(closed.record)
 
 
+class ReasonIn(Strict):
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why, in words (3 to 500 characters); kept in the log and the audit trail",
+        examples=["item LA100000003GB held by hold_3f9a…: taking it out"],
+    )
+
+
+@router.post(
+    "/receptacles/{rid}/reopen",
+    response_model=ReceptacleOut,
+    responses=PROBLEMS,
+    summary="Reopen a closed receptacle (supervisors), with a reason",
+    description="For a closed receptacle not in a despatch: it is open again, its S9 id is"
+    " void, and items (a held one) can be taken out. Closing it again gives a new S9 id.",
+)
+def post_reopen_receptacle(
+    site: SiteCode,
+    rid: Rid,
+    body: ReasonIn,
+    p: Principal = Depends(SITE_STAFF),
+    ops: SiteOps = Depends(site_ops),
+) -> ReceptacleOut:
+    return receptacle_out(rcp.reopen_receptacle(ops, p, site, rid, body.reason))
+
+
 @router.get(
     "/receptacles/{rid}/cn35.pdf",
     response_class=Response,

@@ -21,12 +21,14 @@ from postex.sites.events import (
     DespatchComposed,
     DespatchHandedOver,
     DespatchMessageWritten,
+    DespatchReceptacleRemoved,
     ItemAccepted,
     ItemArrivedAtExchange,
     ReceptacleClosed,
     ReceptacleItemRemoved,
     ReceptacleItemsAdded,
     ReceptacleOpened,
+    ReceptacleReopened,
 )
 
 staff_users = Table(
@@ -247,6 +249,17 @@ def _closed(conn: Connection, events: Sequence[StoredEvent[ReceptacleClosed]]) -
     )
 
 
+@site_p.on(ReceptacleReopened)
+def _reopened(conn: Connection, events: Sequence[StoredEvent[ReceptacleReopened]]) -> None:
+    executemany(
+        conn,
+        "UPDATE receptacles SET state = 'open', closed_at = NULL, s9 = NULL,"
+        " gross_weight_g = NULL, year_digit = NULL, despatch_serial = NULL,"
+        " receptacle_serial = NULL WHERE id = ?",
+        [(e.event.receptacle_id,) for e in events],
+    )
+
+
 @site_p.on(DespatchComposed)
 def _composed(conn: Connection, events: Sequence[StoredEvent[DespatchComposed]]) -> None:
     for e in events:
@@ -278,6 +291,35 @@ def _composed(conn: Connection, events: Sequence[StoredEvent[DespatchComposed]])
             conn, "UPDATE receptacles SET state = 'in_despatch', despatch_id = ? WHERE id = ?", rows
         )
         executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
+
+
+@site_p.on(DespatchReceptacleRemoved)
+def _taken_out(conn: Connection, events: Sequence[StoredEvent[DespatchReceptacleRemoved]]) -> None:
+    for e in events:
+        d = e.event
+        executemany(
+            conn,
+            "UPDATE receptacles SET state = 'closed', despatch_id = NULL, s9 = ?,"
+            " year_digit = ?, despatch_serial = ?, receptacle_serial = ? WHERE id = ?",
+            [(d.s9, d.year_digit, d.despatch_serial, d.receptacle_serial, d.receptacle_id)],
+        )
+        executemany(
+            conn,
+            "UPDATE item_handling SET despatch_id = NULL WHERE receptacle_id = ?",
+            [(d.receptacle_id,)],
+        )
+        executemany(
+            conn,
+            "UPDATE despatches SET receptacle_count = receptacle_count - 1,"
+            " item_count = item_count - ?, gross_weight_g = gross_weight_g - ? WHERE id = ?",
+            [(d.item_count, d.gross_weight_g, d.despatch_id)],
+        )
+        if d.cancelled:
+            executemany(
+                conn,
+                "UPDATE despatches SET state = 'cancelled' WHERE id = ?",
+                [(d.despatch_id,)],
+            )
 
 
 @site_p.on(DespatchMessageWritten)

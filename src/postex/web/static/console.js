@@ -11,10 +11,11 @@
     if (status >= 400 && status < 500) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
   function scanField() { return document.getElementById("scan"); }
+  // Back to the scan field unless the person chose another field, list or button.
+  var KEEP = { INPUT: 1, SELECT: 1, TEXTAREA: 1, BUTTON: 1, A: 1 };
   function refocus() {
-    var f = scanField();
-    if (f && document.activeElement !== f &&
-        !(document.activeElement && document.activeElement.id === "weight")) { f.focus(); }
+    var f = scanField(), a = document.activeElement;
+    if (f && a !== f && !(a && KEEP[a.tagName])) { f.focus(); }
   }
   document.addEventListener("click", function () { window.setTimeout(refocus, 0); });
   window.addEventListener("focus", refocus);

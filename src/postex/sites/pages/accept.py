@@ -1,4 +1,4 @@
-"""Console pages of sites: acceptance at the counter, one scan at a time.
+"""Acceptance at the counter, one scan at a time.
 
 The scan field posts to the same app function chain as ``POST /api/v1/sites/{site}/
 acceptances`` (``scan_at_counter`` → ``accept``, then ``which_bag``); htmx swaps the
