@@ -24,6 +24,7 @@ from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
 from postex.sites.app.ops import SiteOps
+from postex.sites.app.returns import return_to_sender
 from postex.tracking.app.partner_events import ingest_partner_events, parse_json_batch
 
 DEMO_CUSTOMERS = ["Thistle & Thread Ltd", "Cotswold Ceramics", "Brick Lane Books"]
@@ -68,7 +69,7 @@ def seed_demo_staff(ctx: Context) -> list[tuple[str, str, str]]:
 
 
 DEMO_SHOWN_STATES = ("pre_advised", "accepted", "in_receptacle", "despatched", "in_transit",
-                     "delivered", "held")  # fmt: skip
+                     "delivered", "returned", "held")  # fmt: skip
 
 
 @dataclass
@@ -139,8 +140,7 @@ def _partner_says(ctx: Context, office: str, events: list[tuple[str, str]]) -> N
 def seed_demo_day(ctx: Context, ops: SiteOps, items: list[ItemRecord]) -> DemoDay:
     """Take the demo's pre-advised items through a day at the site, so that every state a
     real day has is there to look at: pre-advised, accepted, in a bag, despatched, in
-    transit, delivered, and held under a public advisory. (Returned is not: no use case
-    returns an item to its sender yet.)"""
+    transit, delivered, returned to its sender, and held under a public advisory."""
     clerk, boss = _principal(ctx, "clerk.demo"), _principal(ctx, "supervisor.demo")
     ops_lead = _principal(ctx, "ops.demo")
     site = ops_site(clerk)
@@ -168,10 +168,14 @@ def seed_demo_day(ctx: Context, ops: SiteOps, items: list[ItemRecord]) -> DemoDa
                     "customs there is unavailable. They leave as soon as it is back.",
         "emergency": True,
     })  # fmt: skip
-    rest = [i for r, group in series[4:] for i in group] or flown
+    rest = [i for r, group in series[4:] for i in group]
+    if len(rest) >= 2:
+        return_to_sender(ops, boss, site, rest[1].id, "Demo: sender asked for it back")
     examples.update({
-        "accepted": rest[0].id, "in_receptacle": bagged[0].id, "despatched": closed[0].id,
+        "accepted": rest[0].id if rest else flown[0].id, "in_receptacle": bagged[0].id,
+        "despatched": closed[0].id,
         "in_transit": travelling[0].id if travelling else flown[0].id,
         "delivered": delivered.id, "held": held[0].id,
+        **({"returned": rest[1].id} if len(rest) >= 2 else {}),
     })  # fmt: skip
     return DemoDay(examples)

@@ -250,3 +250,31 @@ def test_an_auditor_reads_bags_and_despatches_without_a_single_form(
         assert r.status_code == 200, url
         forms = re.findall(r'<form[^>]*\saction="([^"]+)"', r.text)
         assert forms == ["/console/sign-out"], (url, forms)
+
+
+def test_a_supervisor_returns_a_held_item_to_its_sender_from_the_queue(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    """The queue offers "Return" to a supervisor (never to a clerk); the item leaves the
+    queue, its tracking says returned, and a post without the token writes nothing."""
+    [item] = _accepted(node, 1)
+    place_hold(node.ctx, staff(node, "ops").principal, {
+        "scope": {"sites": [SITE], "destinations": ["US"]}, "reason": "closed",
+        "advisory": "Items to the US wait.", "emergency": True,
+    })  # fmt: skip
+    queue = f"/console/sites/{SITE}/held"
+    user(node, "sam", "supervisor")
+    sign_in_enrolling(browser_client, "sam", clock)
+    page = browser_client.get(queue)
+    assert f"/held/{item}/return" in page.text
+    before = _head(node)
+    forged = browser_client.post(f"{queue}/{item}/return", data={"reason": "no token"})
+    assert forged.status_code == 403 and _head(node) == before
+    r = browser_client.post(
+        f"{queue}/{item}/return",
+        data={"reason": "sender wants it back", "csrf_token": csrf_of(page.text)},
+    )
+    assert r.status_code == 303
+    assert item not in browser_client.get(queue).text
+    [(state,)] = execute_raw(node.engine, f"SELECT state FROM items WHERE id = '{item}'")
+    assert state == "returned"

@@ -102,6 +102,9 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
     },
     ("POST", "/api/v1/sites/{site}/receptacles/{rid}/close"): S9,
     ("GET", "/api/v1/sites/{site}/receptacles/{rid}/cn35.pdf"): S9,
+    ("POST", "/api/v1/sites/{site}/receptacles/{rid}/reopen"): S9,
+    ("POST", "/api/v1/sites/{site}/despatches/{did}/receptacles/{rid}/remove"): {**S8, **S9},
+    ("POST", "/api/v1/sites/{site}/items/{item_id}/return"): {**SITE, **NO_ITEM},
     ("POST", "/api/v1/sites/{site}/despatches"): SITE,
     ("GET", "/api/v1/sites/{site}/despatches"): SITE,
     ("GET", "/api/v1/sites/{site}/despatches/{did}"): S8,
@@ -125,6 +128,23 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
 CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("GET", "/console/sites/{site}/accept"): SITE,
     ("POST", "/console/sites/{site}/accept"): SITE,
+    ("GET", "/console/sites/{site}/bags"): SITE,
+    ("POST", "/console/sites/{site}/bags"): SITE,
+    ("GET", "/console/sites/{site}/bags/{rid}"): S9,
+    ("GET", "/console/sites/{site}/bags/{rid}/cn35.pdf"): S9,
+    ("POST", "/console/sites/{site}/bags/{rid}/close"): S9,
+    ("POST", "/console/sites/{site}/bags/{rid}/items"): S9,
+    ("POST", "/console/sites/{site}/bags/{rid}/items/{item_id}/remove"): {**S9, **NO_ITEM},
+    ("POST", "/console/sites/{site}/bags/{rid}/reopen"): S9,
+    ("GET", "/console/sites/{site}/despatches"): SITE,
+    ("POST", "/console/sites/{site}/despatches"): SITE,
+    ("GET", "/console/sites/{site}/despatches/{did}"): S8,
+    ("GET", "/console/sites/{site}/despatches/{did}/bill.pdf"): S8,
+    ("POST", "/console/sites/{site}/despatches/{did}/close"): S8,
+    ("POST", "/console/sites/{site}/despatches/{did}/handover"): S8,
+    ("POST", "/console/sites/{site}/despatches/{did}/receptacles/{rid}/remove"): {**S8, **S9},
+    ("GET", "/console/sites/{site}/held"): SITE,
+    ("POST", "/console/sites/{site}/held/{item_id}/return"): {**SITE, **NO_ITEM},
 }
 
 

@@ -26,6 +26,16 @@ class ItemArrivedAtExchange(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ItemReturnedToSender(Event):
+    """An accepted item sent back to its sender from the site (EXX, export cancelled)."""
+
+    TYPE: ClassVar[str] = "item.returned_to_sender.v1"
+    item_id: str
+    site: str
+    reason: str = field(metadata=doc("why, in the supervisor's words (staff only, not public)"))
+
+
+@dataclass(frozen=True, slots=True)
 class ReceptacleOpened(Event):
     TYPE: ClassVar[str] = "receptacle.opened.v1"
     receptacle_id: str
@@ -203,6 +213,7 @@ class DespatchCarrierReported(Event):
 EVENTS: tuple[type[Event], ...] = (
     ItemAccepted,
     ItemArrivedAtExchange,
+    ItemReturnedToSender,
     ReceptacleOpened,
     ReceptacleItemsAdded,
     ReceptacleItemRemoved,

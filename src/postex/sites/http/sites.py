@@ -20,6 +20,7 @@ from postex.kernel.errors import ValidationError
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
 from postex.sites.app.ops import ReceptacleRecord, SiteOps
+from postex.sites.app.returns import return_to_sender
 from postex.sites.http.idempotency import IDEMPOTENCY_KEY, once
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["sites"])
@@ -287,6 +288,32 @@ def post_reopen_receptacle(
     ops: SiteOps = Depends(site_ops),
 ) -> ReceptacleOut:
     return receptacle_out(rcp.reopen_receptacle(ops, p, site, rid, body.reason))
+
+
+class ReturnedOut(BaseModel):
+    item_id: str = Field(examples=["LA100000003GB"])
+    state: str = Field(examples=["returned"])
+    site: str = Field(examples=["GBLALA"])
+
+
+@router.post(
+    "/items/{item_id}/return",
+    response_model=ReturnedOut,
+    responses=PROBLEMS,
+    summary="Return an accepted item to its sender (supervisors), with a reason",
+    description="For an item accepted at this site and in no bag (held or not): it is"
+    " `returned`, its tracking shows EXX (export cancelled) and the public sees"
+    ' "Returned". The reason stays with staff.',
+)
+def post_return_to_sender(
+    site: SiteCode,
+    item_id: Annotated[str, Path(max_length=40, examples=["LA100000003GB"])],
+    body: ReasonIn,
+    p: Principal = Depends(SITE_STAFF),
+    ops: SiteOps = Depends(site_ops),
+) -> ReturnedOut:
+    done = return_to_sender(ops, p, site, item_id, body.reason)
+    return ReturnedOut(item_id=done.id, state=done.state, site=site)
 
 
 @router.get(

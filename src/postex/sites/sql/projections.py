@@ -24,6 +24,7 @@ from postex.sites.events import (
     DespatchReceptacleRemoved,
     ItemAccepted,
     ItemArrivedAtExchange,
+    ItemReturnedToSender,
     ReceptacleClosed,
     ReceptacleItemRemoved,
     ReceptacleItemsAdded,
@@ -163,6 +164,16 @@ def _at_exchange(conn: Connection, events: Sequence[StoredEvent[ItemArrivedAtExc
         conn,
         TRACKING_INSERT,
         [tracking_row(e, e.event.item_id, "EMB", e.event.site) for e in events],
+    )
+
+
+@site_p.on(ItemReturnedToSender)
+def _returned(conn: Connection, events: Sequence[StoredEvent[ItemReturnedToSender]]) -> None:
+    set_state(conn, [("returned", None, e.recorded_at, e.event.item_id) for e in events])
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.event.item_id, "EXX", e.event.site) for e in events],
     )
 
 
