@@ -173,7 +173,7 @@ def test_advisory_preview_follows_the_text_typed(
     box = olga.locator("textarea[id^=update-]")
     box.fill("Tracked letters resume at noon.")
     olga.locator("#status-preview").get_by_text("Tracked letters resume at noon.").wait_for()
-    _check(olga, shots, "ops-advisory-preview", both=False)
+    _check(olga, shots, "ops-advisory-preview")
 
     audrey = browser.new_context(viewport=SIZES["small"]).new_page()
     _sign_in(audrey, server, "audrey")

@@ -34,6 +34,12 @@ def _utc(value: str) -> str:
     return value + "Z" if LOCAL_MINUTE.fullmatch(value) else value
 
 
+def _details(details: dict[str, object]) -> list[tuple[str, str]]:
+    """An entry's details as short ``name: value`` lines (nested values as compact JSON)."""
+    return [(k, v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":")))
+            for k, v in sorted(details.items())]  # fmt: skip
+
+
 @router.get("")
 def audit_page(
     request: Request,
@@ -56,7 +62,7 @@ def audit_page(
                               _utc(filters["until"]), filters["site"])  # fmt: skip
             found = search_audit(container(request).ctx, session.principal(), flt,
                                  cursor or None, PAGE_SIZE)  # fmt: skip
-            entries = [(e, json.dumps(e.details, sort_keys=True)) for e in found.entries]
+            entries = [(e, _details(e.details)) for e in found.entries]
             if found.next_cursor:
                 nxt = f"{AUDIT}?{urlencode({**kept, 'cursor': found.next_cursor})}"
         except ValidationError as exc:
