@@ -364,6 +364,8 @@ def test_network_health_on_a_single_node(
     fragment = browser_client.get("/console/network/fragment")
     assert fragment.text.startswith('<div id="health" hx-get="/console/network/fragment"')
     assert 'hx-trigger="every 30s"' in fragment.text
+    assert "Alarm 1: fork" in fragment.text
+    assert "/clear" not in fragment.text  # a refresh never wipes a reason being typed
     (alarm,) = state.alarms()
     short = browser_client.post(
         f"/console/network/alarms/{alarm.id}/clear",

@@ -15,7 +15,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from postex.bootstrap import Container
+from postex.bootstrap import Container, replication
 from postex.incidents.app.holds import list_holds
 from tests.console.helpers import PASSWORD, user
 from tests.e2e.test_console_browser import SHOTS_VARIABLE, SIZES, _no_serious_violations
@@ -144,10 +144,17 @@ def test_two_ops_users_hold_confirm_and_release_in_stages(
     who = olga.locator("strong.who").all_inner_texts()
     assert set(who) == {"olga", "otto"}
     _check(olga, shots, "ops-audit")
+    node.admin.checkpoint_now("GBLALA")
+    when = node.ctx.clock.now().isoformat()
+    replication(node).state.raise_alarm("GBLALA", 12, "fork", "two histories at seq 12", when)
     olga.goto(f"{server}/console/network")
     assert "this node" in olga.inner_text("main")
     assert olga.locator(".chart svg rect.bar").count() == 24
     _check(olga, shots, "ops-network")
+    olga.fill("input[id^=clear-]", "INC-7: the site was restored from the hub")
+    olga.get_by_role("button", name=re.compile("Clear alarm")).click()
+    olga.wait_for_url(f"{server}/console/network")
+    assert replication(node).state.alarms() == []
     assert outside == []
 
 
