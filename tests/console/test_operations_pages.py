@@ -381,3 +381,18 @@ def test_network_health_on_a_single_node(
     audit = browser_client.get("/console/audit", params={"action": "integrity.*"})
     assert "INC-7: replayed from the hub" in audit.text
     assert re.findall(r'<strong class="who">([^<]+)</strong>', audit.text) == ["olga"]
+
+
+def test_the_refreshing_fragment_does_not_keep_a_session_alive(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    """Polls every 30 s are not activity: 31 idle minutes after the last real request the
+    poll is sent to sign in, as any page would be."""
+    signed_in(node, browser_client, "olga", "ops", clock, site=None)
+    browser_client.get("/console/network")
+    for _ in range(3):
+        clock.advance(minutes=10)
+        assert browser_client.get("/console/network/fragment").status_code == 200
+    clock.advance(minutes=1, seconds=1)
+    r = browser_client.get("/console/network/fragment", headers={"HX-Request": "true"})
+    assert (r.status_code, r.headers.get("HX-Redirect")) == (204, "/console/sign-in")

@@ -102,10 +102,11 @@ def network_page(request: Request) -> Response:
 
 @router.get("/fragment")
 def fragment(request: Request) -> Response:
-    """The refreshing part of the page (htmx polls it every 30 seconds)."""
+    """The refreshing part of the page (htmx polls it every 30 seconds). A poll is not
+    activity: an unattended screen still signs out after the idle timeout."""
 
     def answer() -> Response:
-        session = session_for(request, NETWORK)
+        session = session_for(request, NETWORK, touch=False)
         return page(request, "network/body.html", session, **_context(request, session))
 
     return guarded(request, answer)
