@@ -397,3 +397,21 @@ def test_the_refreshing_fragment_does_not_keep_a_session_alive(
     clock.advance(minutes=1, seconds=1)
     r = browser_client.get("/console/network/fragment", headers={"HX-Request": "true"})
     assert (r.status_code, r.headers.get("HX-Redirect")) == (204, "/console/sign-in")
+
+
+def test_the_hold_form_previews_the_new_advisory_on_the_status_page(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    """While a hold is being placed, its advisory is shown as /status would show it; a
+    supervisor (who has no advisories page) gets the preview too."""
+    signed_in(node, browser_client, "sam", "supervisor", clock)
+    params = {"mode": "new", "advisory": "Parcels to <Canada> wait.", "destinations": "CA",
+              "services": "parcel", "sites": SITE}  # fmt: skip
+    r = browser_client.get("/console/advisories/preview", params=params)
+    assert r.status_code == 200
+    assert "Parcels to &lt;Canada&gt; wait." in r.text
+    assert "Canada (CA)" in r.text and "Some export services are affected" in r.text
+    bad = browser_client.get("/console/advisories/preview", params={**params, "services": "x"})
+    assert "scope.services[0]" in bad.text
+    assert browser_client.get("/console/advisories/preview").status_code == 403
+    assert browser_client.get("/console/advisories").status_code == 403

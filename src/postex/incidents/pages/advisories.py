@@ -23,7 +23,10 @@ from postex.incidents.app.advisories import (
     list_advisories,
     resolve_advisory,
 )
+from postex.incidents.domain import parse_scope
+from postex.incidents.pages.holds import HOLDS
 from postex.incidents.pages.status import status_body
+from postex.kernel.errors import ValidationError
 from postex.web.console import changing, container, guarded, page, session_for
 
 ADVISORIES = "/console/advisories"
@@ -50,18 +53,36 @@ def advisories_page(request: Request) -> Response:
     return guarded(request, answer)
 
 
+def _new(request: Request, words: str, at: str) -> AdvisoryRecord:
+    """The advisory a hold being placed would publish (scope from the hold form)."""
+    q = request.query_params
+    scope = parse_scope({"sites": q.getlist("sites"), "destinations": q.getlist("destinations"),
+                         "services": q.getlist("services"),
+                         "goods_only": q.get("goods_only") == "on"})  # fmt: skip
+    return AdvisoryRecord("adv_preview", "", words, scope, at, at, None)
+
+
 @router.get("/preview")
 def preview(
     request: Request, advisory_id: str = "", text: str = "", mode: str = "update"
 ) -> Response:
-    """The status page as it would read with this update (or resolution); nothing written."""
+    """The status page as it would read with this update, resolution or (``mode=new``,
+    from the holds form) new advisory; nothing written."""
 
     def answer() -> Response:
-        session_for(request, ADVISORIES)
+        session_for(request, HOLDS if mode == "new" else ADVISORIES)
         ctx = container(request).ctx
         at = format_time(ctx.clock.now())
-        words = text.strip()[:2000]
+        typed = request.query_params.get("advisory", text) if mode == "new" else text
+        words = typed.strip()[:2000]  # the holds form calls its field "advisory"
         rows = []
+        if mode == "new" and words:
+            try:
+                rows.append(_new(request, words, at))
+            except ValidationError as exc:
+                problem = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+                return page(request, "incidents/hold_preview.html", None, count=None,
+                            problem=problem)  # fmt: skip
         for a in list_advisories(ctx):
             if a.id == advisory_id and a.closed_at is None and words:
                 rows.append(dataclasses.replace(
