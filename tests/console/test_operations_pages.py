@@ -415,3 +415,24 @@ def test_the_hold_form_previews_the_new_advisory_on_the_status_page(
     assert "scope.services[0]" in bad.text
     assert browser_client.get("/console/advisories/preview").status_code == 403
     assert browser_client.get("/console/advisories").status_code == 403
+
+
+def test_an_unconfirmed_release_lapses_and_the_release_form_comes_back(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    (item,) = letters(node, 1, 0)
+    accept_items(node, [item.id])
+    signed_in(node, browser_client, "olga", "ops", clock, site=None)
+    hold_url = browser_client.post(
+        "/console/holds", data=place_form(browser_client, emergency="on")
+    ).headers["location"]
+    page = browser_client.get(hold_url)
+    browser_client.post(
+        f"{hold_url}/release",
+        data={"csrf_token": csrf_of(page.text), "what": "all", "reason": "over"},
+    )
+    assert "Release waiting for a second person" in browser_client.get(hold_url).text
+    clock.advance(minutes=16)
+    lapsed = browser_client.get(hold_url)
+    assert "Release waiting for a second person" not in lapsed.text
+    assert f"{hold_url}/release" in post_forms(lapsed.text)

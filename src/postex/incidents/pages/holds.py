@@ -28,7 +28,7 @@ from postex.incidents.app.holds import (
     release_hold,
 )
 from postex.incidents.app.policy import HoldRecord, parse_stamp
-from postex.incidents.domain import CONFIRM_WINDOW, HoldStatus, network
+from postex.incidents.domain import CONFIRM_WINDOW, HoldStatus, network, within_window
 from postex.kernel.countries import country_name
 from postex.kernel.errors import FieldError, ValidationError
 from postex.kernel.reference import services
@@ -71,6 +71,9 @@ def _view(request: Request, session: Session, hold: HoldRecord, names: dict[str,
     requester = str(rr["requested_by"].get("id", "")) if rr else ""
     deadline = format_time(parse_stamp(hold.placed_at) + CONFIRM_WINDOW)
     ops = session.role is Role.OPS
+    in_force = status in (HoldStatus.ACTIVE, HoldStatus.SCHEDULED)
+    # A release request not confirmed within the window lapses (the use case refuses it).
+    asked = rr is not None and in_force and within_window(parse_stamp(rr["requested_at"]), now)
     return {
         "hold": hold,
         "status": str(status),
@@ -81,11 +84,10 @@ def _view(request: Request, session: Session, hold: HoldRecord, names: dict[str,
         "deadline": deadline,
         "placed_by_me": placer == session.user_id,
         "may_confirm": ops and status is HoldStatus.PENDING and placer != session.user_id,
-        "release_waiting": rr is not None and status in (HoldStatus.ACTIVE, HoldStatus.SCHEDULED),
+        "release_waiting": asked,
         "release_requested_by": names.get(requester, requester),
         "release_requested_by_me": requester == session.user_id,
-        "may_confirm_release": ops and rr is not None and requester != session.user_id
-        and status in (HoldStatus.ACTIVE, HoldStatus.SCHEDULED),
+        "may_confirm_release": ops and asked and requester != session.user_id,
         "release_request": rr,
         "may_release": _may_hold(session)
         and status in (HoldStatus.ACTIVE, HoldStatus.SCHEDULED, HoldStatus.PENDING)
