@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     from postex.network.nats.consumer import HubConsumer
     from postex.network.nats.publisher import JetStreamPublisher
     from postex.network.restore_sources import HubStoreSource, NatsHubSource
+    from postex.network.sql.health import SqlAcceptanceCounts
     from postex.network.sql.hub import HubCopy
 
 
@@ -386,6 +387,12 @@ class Replication:
 
     def now(self) -> str:
         return format_time(self._c.ctx.clock.now())
+
+    def acceptance_counts(self) -> SqlAcceptanceCounts:
+        """Items accepted per site and hour (the network health page)."""
+        from postex.network.sql.health import SqlAcceptanceCounts
+
+        return SqlAcceptanceCounts(self._c._sql)
 
     def publisher(self) -> JetStreamPublisher:
         """The site's publisher, woken by every commit of the site."""

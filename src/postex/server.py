@@ -15,11 +15,15 @@ from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
-from postex.incidents import pages as web_status
 from postex.incidents.http import advisories, audit, holds
+from postex.incidents.pages import advisories as advisory_pages
+from postex.incidents.pages import audit as audit_pages
+from postex.incidents.pages import holds as hold_pages
+from postex.incidents.pages import status as web_status
 from postex.items.http import items, manifests
 from postex.items.http.schemas import declare_everywhere
 from postex.network import http as integrity
+from postex.network import pages as network_pages
 from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
@@ -50,6 +54,10 @@ ROUTERS: list[APIRouter] = [
     api_docs.router,
     account_pages.router,
     site_pages.router,
+    hold_pages.router,
+    advisory_pages.router,
+    audit_pages.router,
+    network_pages.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

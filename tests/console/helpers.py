@@ -48,3 +48,20 @@ def sign_in_enrolling(client: TestClient, name: str, clock: ManualClock) -> None
         data={"code": totp_code(enrol.text, clock), "csrf_token": csrf_of(enrol.text)},
     )
     assert r.status_code == 200, r.text
+
+
+def signed_in(
+    node: Container, client: TestClient, name: str, role: str, clock: ManualClock,
+    site: str | None = SITE,
+) -> CreatedUser:  # fmt: skip
+    """A new user signed in on ``client``: password, then the TOTP enrolment a role that
+    needs a second factor is sent to (its first code computed on the node's clock)."""
+    created = user(node, name, role, site)
+    where = sign_in(client, name)
+    if where == "/console/totp/enrol":
+        enrol = client.get(where)
+        r = client.post(
+            where, data={"code": totp_code(enrol.text, clock), "csrf_token": csrf_of(enrol.text)}
+        )
+        assert r.status_code == 200, r.text
+    return created

@@ -103,9 +103,21 @@ def page(
     return render(request, template, {**base, **context}, status)
 
 
-def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN) -> Session:
-    """The caller's live session at ``stage``; UnauthenticatedError otherwise."""
-    session = current(console(request), request.cookies.get(COOKIE))
+def session_for(request: Request, href: str, *, touch: bool = True) -> Session:
+    """The caller's session, if their role may open the network page ``href`` (the same
+    roles as its navigation link); ForbiddenError otherwise. The use cases behind the page
+    check the caller again."""
+    session = session_of(request, touch=touch)
+    roles = next(r for _, h, r in NETWORK_PAGES if h == href)
+    if session.role not in roles:
+        raise ForbiddenError(f"this page is not for the {session.role} role", rule="role")
+    return session
+
+
+def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN, touch: bool = True) -> Session:
+    """The caller's live session at ``stage``; UnauthenticatedError otherwise (``touch``:
+    see :func:`postex.accounts.app.sessions.current`)."""
+    session = current(console(request), request.cookies.get(COOKIE), touch=touch)
     if session.stage is not stage:
         if session.stage is Stage.SIGNED_IN:
             raise UnauthenticatedError("you are signed in already")

@@ -28,19 +28,29 @@ SECURITY_HEADERS = {
 }
 
 
+def stamp(value: object) -> str:
+    """A stored time (``2026-12-04T23:11:52.608161Z``) as people read it: to the second."""
+    text = str(value or "")
+    if len(text) >= 19 and text[10] == "T":
+        return f"{text[:10]} {text[11:19]} UTC"
+    return text
+
+
 @functools.cache
 def environment() -> Environment:
     """One environment per process, built on first use (not at import)."""
     loader = PrefixLoader(
         {name: PackageLoader(f"postex.{name}", "templates") for name in FEATURES}, delimiter="/"
     )
-    return Environment(
+    env = Environment(
         loader=loader,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["stamp"] = stamp
+    return env
 
 
 def render(

@@ -219,9 +219,10 @@ def sign_in(console: Console, username: str, password: str, ip: str | None) -> O
 TOUCH_EVERY_SECONDS = 15
 
 
-def current(console: Console, token: str | None) -> Session:
+def current(console: Console, token: str | None, *, touch: bool = True) -> Session:
     """The live session behind a cookie value; UnauthenticatedError if none, expired or
-    revoked (an expired session is removed)."""
+    revoked (an expired session is removed). ``touch=False`` reads it without counting as
+    activity: a page refreshing itself must not keep an unattended session alive."""
     if not token:
         raise UnauthenticatedError("sign in first")
     key = digest(token)
@@ -233,7 +234,7 @@ def current(console: Console, token: str | None) -> Session:
     if now - session.last_seen > p.idle_seconds or now - session.created_at > p.absolute_seconds:
         console.sessions.remove(key)
         raise UnauthenticatedError("your session has ended: sign in again")
-    if now - session.last_seen >= TOUCH_EVERY_SECONDS:
+    if touch and now - session.last_seen >= TOUCH_EVERY_SECONDS:
         console.sessions.touch(key, now)
         return replace(session, last_seen=now)
     return session

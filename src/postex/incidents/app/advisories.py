@@ -17,6 +17,7 @@ from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
+from postex.eventlog.ports import UnitOfWork
 from postex.incidents.domain import ADVISORY_ID, MAX_ADVISORY, Scope, well_formed
 from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.kernel.errors import InvalidStateError, NotFoundError
@@ -93,29 +94,62 @@ def list_advisories(
     ]
 
 
-def add_update(ctx: Context, p: Principal, advisory_id: str, text: object) -> AdvisoryRecord:
-    """Ops add a customer-facing update to an open advisory (audited)."""
-    require_roles(p, Role.OPS)
+def get_advisory(ctx: Context, advisory_id: str) -> AdvisoryRecord:
+    """One advisory (public, like the status page); NotFoundError when there is none."""
+    with ctx.store.read() as uow:
+        return _find(uow.repo(AdvisoryRepository), advisory_id)
+
+
+def _find(repo: AdvisoryRepository, advisory_id: str) -> AdvisoryRecord:
+    record = repo.get(advisory_id) if well_formed(ADVISORY_ID, advisory_id) else None
+    if record is None:
+        raise NotFoundError(f"no advisory {advisory_id}")
+    return record
+
+
+def _clean_text(text: object) -> str:
     c = Checker()
     clean = c.text({"text": text}, "text", max_len=MAX_ADVISORY)
     c.done()
     assert clean is not None
+    return clean
+
+
+def add_update(ctx: Context, p: Principal, advisory_id: str, text: object) -> AdvisoryRecord:
+    """Ops add a customer-facing update to an open advisory (audited)."""
+    require_roles(p, Role.OPS)
+    clean = _clean_text(text)
+    return _append(ctx, p, advisory_id, updated_event(advisory_id, clean), "advisory.updated")
+
+
+def resolve_advisory(ctx: Context, p: Principal, advisory_id: str, text: object) -> AdvisoryRecord:
+    """Ops resolve an open advisory with a last word to customers (audited); the hold, if
+    still in force, stays: this only ends what the status page says. A hold released later
+    does not resolve it twice."""
+    require_roles(p, Role.OPS)
+    clean = _clean_text(text)
+    closed = AdvisoryClosed(advisory_id=advisory_id, text=clean)
+    return _append(ctx, p, advisory_id, closed, "advisory.resolved")
+
+
+def _append(
+    ctx: Context, p: Principal, advisory_id: str, event: Event, action: str
+) -> AdvisoryRecord:
     with ctx.store.write(ctx.site) as uow:
         repo = uow.repo(AdvisoryRepository)
-        record = repo.get(advisory_id) if well_formed(ADVISORY_ID, advisory_id) else None
-        if record is None:
-            raise NotFoundError(f"no advisory {advisory_id}")
+        record = _find(repo, advisory_id)
         if record.closed_at is not None:
             raise InvalidStateError(
                 f"advisory {advisory_id} is resolved; it takes no more updates", rule="closed"
             )
         details: dict[str, Any] = {"hold_id": record.hold_id}
-        uow.append(
-            [
-                updated_event(advisory_id, clean),
-                audit_event(p.actor(), "advisory.updated", advisory_id, "", details),
-            ]
-        )
+        uow.append([event, audit_event(p.actor(), action, advisory_id, "", details)])
         updated = repo.get(advisory_id)
     assert updated is not None
     return updated
+
+
+def is_open(uow: UnitOfWork, advisory_id: str) -> bool:
+    """Whether an advisory exists and is not resolved yet (within a unit of work)."""
+    record = uow.repo(AdvisoryRepository).get(advisory_id)
+    return record is not None and record.closed_at is None

@@ -22,7 +22,12 @@ from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
 from postex.eventlog.ports import UnitOfWork
-from postex.incidents.app.advisories import closed_event, published_event, updated_event
+from postex.incidents.app.advisories import (
+    closed_event,
+    is_open,
+    published_event,
+    updated_event,
+)
 from postex.incidents.app.policy import (
     FlaggedReceptacle,
     HeldItem,
@@ -40,6 +45,7 @@ from postex.incidents.domain import (
     network,
     parse_hold,
     parse_release,
+    parse_scope,
     well_formed,
     within_window,
 )
@@ -348,7 +354,7 @@ def _do_release(
         confirmed_by=p.actor() if requested_by is not None else None,
     )  # fmt: skip
     events: list[Event] = [*_chunks(HoldItemsReleased, hold.id, back), released]
-    if hold.advisory_id:
+    if hold.advisory_id and is_open(uow, hold.advisory_id):
         if complete:
             events.append(closed_event(hold.advisory_id))
         elif back:
@@ -365,6 +371,17 @@ def _do_release(
     fresh = uow.repo(HoldRepository).get(hold.id)
     assert fresh is not None
     return ReleaseOutcome(fresh, released=[i for i, _ in back])
+
+
+def preview_hold(ctx: Context, p: Principal, scope: object) -> int:
+    """How many items a hold on ``scope`` would hold if placed now (nothing is written).
+
+    The same authorization and scope validation as :func:`place_hold`.
+    """
+    parsed = parse_scope(scope)
+    _may_hold(p, parsed)
+    with ctx.store.read() as uow:
+        return len(uow.repo(HoldRepository).candidates(parsed))
 
 
 def list_holds(ctx: Context, p: Principal, status: str | None = None) -> list[HoldRecord]:

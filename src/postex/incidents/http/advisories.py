@@ -11,7 +11,12 @@ from postex.accounts.app.auth import Principal, Role
 from postex.accounts.http import roles
 from postex.eventlog.context import Context
 from postex.http.deps import context
-from postex.incidents.app.advisories import AdvisoryRecord, add_update, list_advisories
+from postex.incidents.app.advisories import (
+    AdvisoryRecord,
+    add_update,
+    list_advisories,
+    resolve_advisory,
+)
 from postex.incidents.http.holds import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["advisories"])
@@ -70,3 +75,17 @@ def update(
     ctx: Context = Depends(context),
 ) -> AdvisoryOut:
     return advisory_out(add_update(ctx, p, advisory_id, payload.get("text")), ctx)
+
+
+@router.post(
+    "/advisories/{advisory_id}/resolve", response_model=AdvisoryOut, responses=ERRORS,
+    summary="Resolve an open advisory with a last word to customers (ops)",
+)  # fmt: skip
+def resolve(
+    advisory_id: str = Path(max_length=40),
+    payload: dict[str, Any] = Body(examples=[{"text": "Exports to the US have resumed."}]),
+    p: Principal = Depends(roles(Role.OPS)),
+    ctx: Context = Depends(context),
+) -> AdvisoryOut:
+    """The status page shows it as resolved; a hold still in force stays in force."""
+    return advisory_out(resolve_advisory(ctx, p, advisory_id, payload.get("text")), ctx)

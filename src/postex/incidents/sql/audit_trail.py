@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from postex.accounts.events import AuditRecorded
 from postex.eventlog.events import StoredEvent
-from postex.eventlog.sql.fast import executemany
+from postex.eventlog.sql.fast import executemany, fetchall
 from postex.eventlog.sql.projections import projection
 from postex.eventlog.sql.schema import metadata
 from postex.incidents.app.audit_trail import AuditEntry, AuditFilter, Position
@@ -89,6 +89,8 @@ class SqlAudit:
                 q = q.where(a.c.action == flt.action)
         if flt.target:
             q = q.where(a.c.target == flt.target)
+        if flt.site:
+            q = q.where(a.c.site == flt.site)
         if flt.since:
             q = q.where(a.c.recorded_at >= flt.since)
         if flt.until:
@@ -104,3 +106,27 @@ class SqlAudit:
             )
         q = q.order_by(a.c.recorded_at.desc(), a.c.site.desc(), a.c.seq.desc()).limit(limit)
         return [_entry(r) for r in self.conn.execute(q)]
+
+    def names(self, actor_ids: Sequence[str]) -> dict[str, str]:
+        """Staff usernames, customer and partner names (tables of accounts, sites and
+        tracking, read by name: their projections live in those features)."""
+        ids = [i for i in actor_ids if i][:500]
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = [
+            *fetchall(
+                self.conn, f"SELECT id, username FROM staff_users WHERE id IN ({marks})", ids
+            ),
+            *fetchall(
+                self.conn,
+                f"SELECT id, name FROM customers WHERE erased_at IS NULL AND id IN ({marks})",
+                ids,
+            ),
+            *fetchall(self.conn, f"SELECT id, name FROM partners WHERE id IN ({marks})", ids),
+        ]
+        return {str(i): str(n) for i, n in rows}
+
+    def staff_id(self, username: str) -> str | None:
+        rows = fetchall(self.conn, "SELECT id FROM staff_users WHERE username = ?", [username])
+        return str(rows[0][0]) if rows else None

@@ -41,7 +41,7 @@ def despatches_page(request: Request, site: str) -> Response:
 def compose(
     request: Request,
     site: str,
-    receptacle_ids: list[str] = Form([]),  # noqa: B008
+    receptacle_ids: list[str] = Form([]),
     csrf_token: str = Form(""),
 ) -> Response:
     def answer() -> Response:

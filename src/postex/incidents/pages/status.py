@@ -88,8 +88,8 @@ def _by_service(live: list[AdvisoryRecord]) -> str:
     )
 
 
-def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
-    """The whole page; advisories in force first, then scheduled, then resolved."""
+def status_body(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
+    """What the page says, without its frame: the console's preview shows exactly this."""
     order = {"active": 0, "scheduled": 1, "resolved": 2}
     pairs = sorted(zip(rows, statuses, strict=True), key=lambda p: order.get(p[1], 3))
     live = any(st != "resolved" for st in statuses)
@@ -99,12 +99,16 @@ def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
         else '<p class="ok">All export services are running normally.</p>'
     )
     table = _by_service([a for a, st in pairs if st == "active"])
-    body = table + "".join(_advisory(a, st) for a, st in pairs)
+    return summary + table + "".join(_advisory(a, st) for a, st in pairs)
+
+
+def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
+    """The whole page; advisories in force first, then scheduled, then resolved."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Postex service status</title><style>{STYLE}</style></head>"
-        f"<body><h1>Service status</h1>{summary}{body}</body></html>"
+        f"<body><h1>Service status</h1>{status_body(rows, statuses)}</body></html>"
     )
 
 
