@@ -87,6 +87,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
 }
 
 SITE = {"site": "GBLALA"}
+HOLD = {"hold_id": "hld_00000000000000000000"}
+ADVISORY = {"advisory_id": "adv_00000000000000000000"}
 S9 = {**SITE, "rid": "GBLALAUSJFKAAUN61001100010000"}
 S8 = {**SITE, "did": "GBLALAUSJFKAAUN61001"}
 # Staff routes (sites, holds, advisories): a customer's key never gets a 2xx or a 5xx.
@@ -105,6 +107,7 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/api/v1/sites/{site}/receptacles/{rid}/reopen"): S9,
     ("POST", "/api/v1/sites/{site}/despatches/{did}/receptacles/{rid}/remove"): {**S8, **S9},
     ("POST", "/api/v1/sites/{site}/items/{item_id}/return"): {**SITE, **NO_ITEM},
+    ("POST", "/api/v1/advisories/{advisory_id}/resolve"): ADVISORY,
     ("POST", "/api/v1/sites/{site}/despatches"): SITE,
     ("GET", "/api/v1/sites/{site}/despatches"): SITE,
     ("GET", "/api/v1/sites/{site}/despatches/{did}"): S8,
@@ -144,6 +147,12 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/console/sites/{site}/despatches/{did}/handover"): S8,
     ("POST", "/console/sites/{site}/despatches/{did}/receptacles/{rid}/remove"): {**S8, **S9},
     ("GET", "/console/sites/{site}/held"): SITE,
+    ("GET", "/console/holds/{hold_id}"): HOLD,
+    ("POST", "/console/holds/{hold_id}/confirm"): HOLD,
+    ("POST", "/console/holds/{hold_id}/release"): HOLD,
+    ("POST", "/console/advisories/{advisory_id}/resolve"): ADVISORY,
+    ("POST", "/console/advisories/{advisory_id}/updates"): ADVISORY,
+    ("POST", "/console/network/alarms/{alarm_id}/clear"): {"alarm_id": "1"},
     ("POST", "/console/sites/{site}/held/{item_id}/return"): {**SITE, **NO_ITEM},
 }
 
