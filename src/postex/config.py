@@ -49,6 +49,10 @@ class Settings:
     console_session_hours: int = 12  # and every session ends this long after sign-in
     console_max_failures: int = 5  # failed sign-ins in a row before the name is locked
     console_lockout_minutes: int = 15  # how long a locked name stays locked
+    # Addresses of TLS-terminating proxies whose X-Forwarded-Proto/-For `serve` believes
+    # (comma-separated IPs or networks, "*" for any); the console's cookies are Secure when
+    # the request came over https, directly or through one of these.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def resolved(self) -> Settings:
         home = self.home

@@ -88,7 +88,16 @@ def _serve(
     # found: make that handler an ordinary exit, so the publisher and the store close too.
     previous = signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        uvicorn.run(create_app(c), host=settings.host, port=settings.port, log_level="warning")
+        # Behind a TLS proxy at a trusted address, X-Forwarded-Proto makes the request https
+        # (and so the console's cookies Secure); from any other address it is ignored.
+        uvicorn.run(
+            create_app(c),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
     except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn after its shutdown
         pass
     finally:
