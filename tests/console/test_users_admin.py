@@ -14,7 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from postex.accounts.app.sessions import cleanup_chore, digest
 from postex.accounts.sql.sessions import SqlTotpSteps
-from postex.bootstrap import Container
+from postex.bootstrap import Container, chores
 from postex.server import create_app
 from postex.web.console import COOKIE
 from tests.console.helpers import PASSWORD, SITE, csrf_of, post_sign_in, sign_in, user
@@ -241,6 +241,7 @@ def test_the_sign_in_form_without_its_token_is_403_and_counts_nothing(
         r = browser_client.post("/console/sign-in", data={"username": "clara", "password": "no"})
         assert r.status_code == 403
     theirs = csrf_of(other_client.get("/console/sign-in").text)
+    assert csrf_of(other_client.get("/console/sign-in").text) == theirs  # a second tab works
     browser_client.get("/console/sign-in")
     stolen = browser_client.post(
         "/console/sign-in", data={"username": "clara", "password": PASSWORD, "csrf_token": theirs}
@@ -329,6 +330,7 @@ def test_the_clean_up_chore_deletes_expired_sessions_and_stale_throttle_rows(
     user(node, "carl", "clerk")
     sign_in(browser_client, "clara")
     post_sign_in(other_client, "carl", "wrong password")
+    assert "console clean-up" in [c.name for c in chores(node)]  # serve and worker run it
     chore = cleanup_chore(node.console)
     assert chore() == 0  # nothing is old yet
     clock.advance(minutes=31)

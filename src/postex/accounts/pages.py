@@ -74,7 +74,12 @@ def _sign_in_page(
 
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
-    return _sign_in_page(request, sessions.sign_in_form_token(console(request)))
+    # Keep a valid token (a second tab's form still works); draw a new one otherwise.
+    cookie = request.cookies.get(FORM_COOKIE)
+    if not sessions.check_sign_in_form(console(request), cookie, cookie):
+        cookie = sessions.sign_in_form_token(console(request))
+    assert cookie is not None
+    return _sign_in_page(request, cookie)
 
 
 @router.post("/sign-in")

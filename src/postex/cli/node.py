@@ -153,7 +153,7 @@ def demo(
     if some:
         out.print("try: " + "  ".join(f"/api/v1/tracking/{i}" for i in some))
     out.print(f"staff console: {address}/console")
-    out.print("demo sign-ins (supervisor and ops set up TOTP at first sign-in):")
+    out.print("demo sign-ins (all but the clerk set up TOTP at first sign-in):")
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")
     if not seed_only:
