@@ -366,3 +366,41 @@ def test_cookies_are_secure_behind_a_trusted_tls_proxy(
     assert r.status_code == 303
     cookies = [c for c in r.headers.get_list("set-cookie") if c.startswith(COOKIE)]
     assert ("secure" in cookies[0].lower()) is secure
+
+
+def test_the_audit_trail_shows_every_sign_in_and_admin_step(
+    node: Container, browser_client: TestClient, other_client: TestClient, clock: ManualClock
+) -> None:
+    """Sign-in, failure, lockout, sign-out, disable, enable and ended sessions, as an
+    auditor reads them from the audit route (with the admin's reason)."""
+    from postex.accounts.app.staff_admin import CLI_ADMIN, disable_user, enable_user, end_sessions
+    from tests.factories import staff
+
+    auditor = staff(node, "auditor", None, name="audrey")
+    user(node, "clara", "clerk")
+    user(node, "carl", "clerk")
+    for _ in range(5):
+        post_sign_in(other_client, "carl", "wrong")
+    sign_in(browser_client, "clara")
+    page = browser_client.get(ACCEPT)
+    browser_client.post("/console/sign-out", data={"csrf_token": csrf_of(page.text)})
+    sign_in(browser_client, "clara")
+    end_sessions(node.console, CLI_ADMIN, "clara", "shift over")
+    sign_in(browser_client, "clara")
+    disable_user(node.console, CLI_ADMIN, "clara", "on leave")
+    enable_user(node.console, CLI_ADMIN, "clara", "back")
+    r = browser_client.get("/api/v1/audit?action=staff.*&limit=500", headers=auditor.headers)
+    assert r.status_code == 200, r.text
+    entries = r.json()["entries"]
+    actions = {e["action"] for e in entries}
+    assert {
+        "staff.signed_in",
+        "staff.sign_in_failed",
+        "staff.locked_out",
+        "staff.signed_out",
+        "staff.sessions_ended",
+        "staff.disabled",
+        "staff.enabled",
+    } <= actions
+    disabled = next(e for e in entries if e["action"] == "staff.disabled")
+    assert disabled["reason"] == "on leave"
