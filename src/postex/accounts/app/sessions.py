@@ -6,6 +6,10 @@ its last request and never longer than 12 hours after sign-in (``SessionPolicy``
 change of stage (password, second factor, enrolment) gives a new id, so an id planted
 before sign-in is worth nothing after it. Failed sign-ins in a row lock the username for
 a while. Sign-in, failure, lockout and sign-out are audit events in the node's log.
+
+The sign-in form, posted before any session exists, carries a signed double-submit token
+(``sign_in_form_token``). A disabled user cannot sign in, and their sessions open nothing
+(``SessionStore.get``). ``cleanup_chore`` deletes what has expired.
 """
 
 from __future__ import annotations

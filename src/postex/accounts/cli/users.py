@@ -149,7 +149,10 @@ def enable(
 
 
 sessions_app = typer.Typer(
-    cls=Group, help="A user's console sessions: list them, end them.", no_args_is_help=True
+    cls=Group,
+    help="A user's console sessions: list them, end them.\n\n"
+    "Example: postex users sessions list j.smith",
+    no_args_is_help=True,
 )
 app.add_typer(sessions_app, name="sessions")
 
