@@ -125,6 +125,10 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
 CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("GET", "/console/sites/{site}/accept"): SITE,
     ("POST", "/console/sites/{site}/accept"): SITE,
+    ("GET", "/console/users/{username}"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/disable"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/enable"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/sessions/end"): {"username": "clerk.gblala"},
 }
 
 
