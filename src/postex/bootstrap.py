@@ -10,6 +10,7 @@ SQL adapter behind them stays here, where the other SQL adapters are wired from 
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +23,27 @@ from postex.accounts.app.auth import CredentialRepository
 from postex.accounts.app.customers import CustomerRepository
 from postex.accounts.app.partners import PartnerRepository
 from postex.accounts.app.rate_limits import RateWindows
-from postex.accounts.app.sessions import Console, SessionPolicy, TotpRepository
+from postex.accounts.app.sessions import (
+    Console,
+    SessionPolicy,
+    StaffStatusRepository,
+    TotpRepository,
+    cleanup_chore,
+)
 from postex.accounts.app.staff import UserRepository
 from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
 from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
-from postex.accounts.sql.sessions import SqlSessions, SqlSignInThrottle, SqlTotp, totp_p
+from postex.accounts.sql.sessions import (
+    SqlSessions,
+    SqlSignInThrottle,
+    SqlStaffStatus,
+    SqlTotp,
+    SqlTotpSteps,
+    staff_status_p,
+    totp_p,
+)
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
 from postex.eventlog.catalogue import Catalogue
@@ -128,6 +143,7 @@ CATALOGUE = Catalogue(
 PROJECTIONS: tuple[Projection, ...] = (
     credentials_p,
     totp_p,
+    staff_status_p,
     customers_p,
     items_p,
     customer_api_p,
@@ -154,6 +170,7 @@ REPOSITORIES: Repositories = {
     SiteOpsRepository: SqlSiteOps,
     UserRepository: SqlUsers,
     TotpRepository: SqlTotp,
+    StaffStatusRepository: SqlStaffStatus,
     PartnerRepository: SqlPartners,
     PartnerEventRepository: SqlPartnerEvents,
     WebhookRepository: SqlWebhooks,
@@ -223,7 +240,11 @@ class Container:
             s.console_lockout_minutes * 60,
         )
         engine = self._sql.engine
-        return Console(self.ctx, SqlSessions(engine), SqlSignInThrottle(engine), policy)
+        # The sign-in form's CSRF tokens are signed with a key derived from the KEK, so every
+        # process of the node accepts them (a KEK rotation only means reloading the form).
+        form_key = hmac.new(self.kek.active()[1], b"postex.console.sign-in-form", "sha256")
+        return Console(self.ctx, SqlSessions(engine), SqlSignInThrottle(engine), policy,
+                       SqlTotpSteps(engine), form_key.digest())  # fmt: skip
 
     def trusted_keys(self) -> dict[str, bytes]:
         return trusted_keys(self.settings.keys_dir)
@@ -366,6 +387,11 @@ def chores(c: Container) -> list[Chore]:
             expiry_chore(c.ctx, s.idempotency_retention_hours),
         ),
         Chore("scheduled hold activation", "scheduled holds activated", activation_chore(c.ctx)),
+        Chore(
+            "console clean-up",
+            "expired console sessions and stale sign-in throttle rows deleted",
+            cleanup_chore(c.console),
+        ),
     ]
 
 

@@ -52,7 +52,8 @@ def seed_demo(ctx: Context, items_per_customer: int = 40, seed: int = 2023) -> D
 # Console sign-ins of the local demo only: fixed, printed passwords are fine for a node
 # on 127.0.0.1 with made-up data, never for anything else.
 DEMO_PASSWORD = "postex-demo-password"  # noqa: S105 - the demo's printed sign-in
-DEMO_STAFF = (("clerk.demo", "clerk"), ("supervisor.demo", "supervisor"), ("ops.demo", "ops"))
+DEMO_STAFF = (("clerk.demo", "clerk"), ("supervisor.demo", "supervisor"), ("ops.demo", "ops"),
+              ("admin.demo", "admin"))  # fmt: skip
 
 
 def seed_demo_staff(ctx: Context) -> list[tuple[str, str, str]]:

@@ -51,7 +51,14 @@ def run_fresh(*args: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "args",
-    [("--help",), ("holds", "--help"), ("bench", "--help"), ("holds", "place", "--help"), ()],
+    [
+        ("--help",),
+        ("holds", "--help"),
+        ("bench", "--help"),
+        ("holds", "place", "--help"),
+        ("users", "sessions", "end", "--help"),
+        (),
+    ],
     ids=" ".join,
 )
 def test_help_imports_no_web_app_database_or_driver(args: tuple[str, ...]) -> None:

@@ -6,6 +6,7 @@ import re
 
 import pyotp
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from postex.accounts.app.staff import CreatedUser, create_user
 from postex.bootstrap import Container
@@ -19,9 +20,17 @@ def user(node: Container, name: str, role: str, site: str | None = SITE) -> Crea
     return create_user(node.ctx, name, role, site, password=PASSWORD)
 
 
+def post_sign_in(client: TestClient, name: str, password: str = PASSWORD) -> Response:
+    """Open the sign-in page (its CSRF cookie and token) and post the form as a browser does."""
+    form = client.get("/console/sign-in")
+    assert form.status_code == 200, form.text
+    data = {"username": name, "password": password, "csrf_token": csrf_of(form.text)}
+    return client.post("/console/sign-in", data=data)
+
+
 def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     """Post the sign-in form; the address it sends the browser to next."""
-    r = client.post("/console/sign-in", data={"username": name, "password": password})
+    r = post_sign_in(client, name, password)
     assert r.status_code == 303, r.text
     return r.headers["location"]
 

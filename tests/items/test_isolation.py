@@ -154,6 +154,10 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/console/advisories/{advisory_id}/updates"): ADVISORY,
     ("POST", "/console/network/alarms/{alarm_id}/clear"): {"alarm_id": "1"},
     ("POST", "/console/sites/{site}/held/{item_id}/return"): {**SITE, **NO_ITEM},
+    ("GET", "/console/users/{username}"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/disable"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/enable"): {"username": "clerk.gblala"},
+    ("POST", "/console/users/{username}/sessions/end"): {"username": "clerk.gblala"},
 }
 
 

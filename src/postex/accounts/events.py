@@ -85,6 +85,22 @@ class AuditRecorded(Event):
     details: dict[str, Any] = field(metadata=doc("counts and ids, never personal data"))
 
 
+@dataclass(frozen=True, slots=True)
+class StaffDisabled(Event):
+    TYPE: ClassVar[str] = "staff.disabled.v1"
+    user_id: str
+    actor: Actor = field(metadata=doc(ACTOR_DOC))
+    reason: str = field(metadata=doc("why, as the admin gave it"))
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEnabled(Event):
+    TYPE: ClassVar[str] = "staff.enabled.v1"
+    user_id: str
+    actor: Actor = field(metadata=doc(ACTOR_DOC))
+    reason: str = field(metadata=doc("why, as the admin gave it"))
+
+
 EVENTS: tuple[type[Event], ...] = (
     CustomerCreated,
     CustomerErased,
@@ -94,4 +110,6 @@ EVENTS: tuple[type[Event], ...] = (
     PartnerRegistered,
     KeysRotated,
     AuditRecorded,
+    StaffDisabled,
+    StaffEnabled,
 )

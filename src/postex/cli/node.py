@@ -125,6 +125,8 @@ def _serve(
     # found: make that handler an ordinary exit, so the publisher and the store close too.
     previous = signal.signal(signal.SIGTERM, _exit_quietly)
     try:
+        # Behind a TLS proxy named in trusted_proxies, X-Forwarded-Proto makes the request
+        # https (and so the console's cookies Secure); from any other address it is ignored.
         uvicorn.run(create_app(c), **uvicorn_options(settings))
     except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn after its shutdown
         pass
@@ -194,7 +196,7 @@ def demo(
         for state in DEMO_SHOWN_STATES:
             if state in day.examples:
                 out.print(f"  {state.replace('_', ' '):<14} {address}/track/{day.examples[state]}")
-    out.print("demo sign-ins, for this local demo only (supervisor and ops set up TOTP at "
+    out.print("demo sign-ins, for this local demo only (all but the clerk set up TOTP at "
               "first sign-in):")  # fmt: skip
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")

@@ -21,8 +21,9 @@ def worker(
 ) -> None:
     """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
 
-    Each round also purges a batch of expired idempotency answers and puts scheduled holds
-    whose start has come into effect (their items become held). On a hub there is nothing
+    Each round also purges a batch of expired idempotency answers, puts scheduled holds
+    whose start has come into effect (their items become held) and, once a minute, deletes
+    expired console sessions and stale sign-in lockout counters. On a hub there is nothing
     to do (the sites run these chores): it says so and exits.
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex

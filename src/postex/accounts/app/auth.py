@@ -80,6 +80,7 @@ class CredentialRecord:
     offices: tuple[str, ...] = ()
     name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    disabled: bool = False  # its staff user is disabled: refused like a revoked one
 
     @property
     def prefix(self) -> str:
@@ -148,6 +149,7 @@ def authenticate(repo: CredentialRepository, token: str | None) -> Principal:
     if (
         record is None
         or record.revoked_at is not None
+        or record.disabled
         or not hmac.compare_digest(record.secret_hash, _hash(secret))
     ):
         raise UnauthenticatedError("missing or invalid credentials")

@@ -6,6 +6,10 @@ its last request and never longer than 12 hours after sign-in (``SessionPolicy``
 change of stage (password, second factor, enrolment) gives a new id, so an id planted
 before sign-in is worth nothing after it. Failed sign-ins in a row lock the username for
 a while. Sign-in, failure, lockout and sign-out are audit events in the node's log.
+
+The sign-in form, posted before any session exists, carries a signed double-submit token
+(``sign_in_form_token``). A disabled user cannot sign in, and their sessions open nothing
+(``SessionStore.get``). ``cleanup_chore`` deletes what has expired.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
@@ -30,6 +35,7 @@ from postex.kernel.errors import RateLimitedError, UnauthenticatedError
 TOTP_REQUIRED = frozenset({Role.SUPERVISOR, Role.OPS, Role.AUDITOR, Role.ADMIN})
 WRONG = "wrong username or password"
 WRONG_CODE = "that code is not right: sign in again"
+DISABLED = "this account is disabled: ask an administrator"
 UNKNOWN = "unknown"  # the audit target of a sign-in with a name nobody has
 
 
@@ -74,7 +80,23 @@ class SessionStore(Protocol):
 
     def add(self, s: Session) -> None: ...
 
-    def get(self, id_sha256: str) -> Session | None: ...
+    def get(self, id_sha256: str) -> Session | None:
+        """The session, or None if there is none or its user is disabled."""
+        ...
+
+    def for_user(self, user_id: str) -> list[Session]: ...
+
+    def counts(self, seen_after: int, created_after: int) -> dict[str, int]:
+        """How many live sessions each user has (last seen and created after the times)."""
+        ...
+
+    def remove_user(self, user_id: str, id_prefix: str = "") -> int:
+        """Delete the user's sessions (those whose id hash starts with ``id_prefix``)."""
+        ...
+
+    def purge(self, seen_before: int, created_before: int) -> int:
+        """Delete sessions last seen or created before the times; how many."""
+        ...
 
     def touch(self, id_sha256: str, at: int) -> None: ...
 
@@ -96,6 +118,20 @@ class SignInThrottle(Protocol):
 
     def clear(self, username: str) -> None: ...
 
+    def purge(self, now: int, untouched_since: int) -> int:
+        """Delete rows no longer locked at ``now`` whose last failure is older than
+        ``untouched_since``; how many."""
+        ...
+
+
+class TotpSteps(Protocol):
+    """The last TOTP time step accepted per user, shared by every process on the database."""
+
+    def use(self, user_id: str, step: int) -> bool:
+        """Record ``step`` if it is later than the last one accepted; False if it is not
+        (the code was used already)."""
+        ...
+
 
 @dataclass(frozen=True)
 class TotpRecord:
@@ -104,18 +140,48 @@ class TotpRecord:
     recovery_sha256: tuple[str, ...]  # the codes not spent yet
 
 
+@dataclass(frozen=True)
+class StaffStatus:
+    """What the log says of a user beyond their creation: disabled, last signed in."""
+
+    user_id: str
+    disabled_at: str | None = None
+    disabled_reason: str = ""
+    last_sign_in_at: str | None = None
+
+
+class StaffStatusRepository(Protocol):
+    def get(self, user_id: str) -> StaffStatus | None: ...
+
+    def all(self) -> dict[str, StaffStatus]: ...
+
+
+def is_disabled(repo: StaffStatusRepository, user_id: str) -> bool:
+    status = repo.get(user_id)
+    return status is not None and status.disabled_at is not None
+
+
 class TotpRepository(Protocol):
     def get(self, user_id: str) -> TotpRecord | None: ...
+
+    def enrolled(self) -> set[str]:
+        """The ids of every user with a second factor."""
+        ...
 
 
 @dataclass
 class Console:
-    """What console sign-in needs: the node's context, the session store and its rules."""
+    """What console sign-in needs: the node's context, the session store and its rules.
+
+    ``form_key`` signs the sign-in form's CSRF token (no session exists yet to hold one).
+    """
 
     ctx: Context
     sessions: SessionStore
     throttle: SignInThrottle
     policy: SessionPolicy
+    steps: TotpSteps
+    form_key: bytes
 
 
 @dataclass(frozen=True)
@@ -139,9 +205,42 @@ def _now(console: Console) -> int:
     return int(console.ctx.clock.now().timestamp())
 
 
-def write_audit(console: Console, actor: dict[str, object], action: str, target: str) -> None:
+def write_audit(
+    console: Console,
+    actor: dict[str, object],
+    action: str,
+    target: str,
+    reason: str = "",
+    details: dict[str, object] | None = None,
+) -> None:
     with console.ctx.store.write(console.ctx.site) as uow:
-        uow.append([audit_event(actor, action, target)])
+        uow.append([audit_event(actor, action, target, reason, details)])
+
+
+# --- the sign-in form's CSRF token: signed double submit, before any session exists ------
+FORM_TOKEN_SECONDS = 12 * 3600
+
+
+def _form_mac(console: Console, body: str) -> str:
+    return hmac.new(console.form_key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_in_form_token(console: Console) -> str:
+    """A token for the sign-in form, set both as a cookie and in the form: ``time.nonce.mac``."""
+    body = f"{_now(console)}.{secrets.token_urlsafe(16)}"
+    return f"{body}.{_form_mac(console, body)}"
+
+
+def check_sign_in_form(console: Console, cookie: str | None, sent: str | None) -> bool:
+    """Whether the form sent back the token of its own cookie, signed by this node and
+    less than 12 hours old."""
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        return False
+    body, _, mac = cookie.rpartition(".")
+    issued = body.split(".", 1)[0]
+    if not issued.isdigit() or not hmac.compare_digest(mac, _form_mac(console, body)):
+        return False
+    return 0 <= _now(console) - int(issued) <= FORM_TOKEN_SECONDS
 
 
 def open_session(console: Console, user: UserRecord, stage: Stage, ip: str | None) -> Opened:
@@ -194,12 +293,17 @@ def sign_in(console: Console, username: str, password: str, ip: str | None) -> O
     with console.ctx.store.read() as uow:
         user = uow.repo(UserRepository).by_username(name)
         enrolled = user is not None and uow.repo(TotpRepository).get(user.id) is not None
+        disabled = user is not None and is_disabled(uow.repo(StaffStatusRepository), user.id)
     target = user.id if user else UNKNOWN
     anonymous: dict[str, object] = {"kind": "console", "id": target, "ip": ip}
     # An unknown name costs one argon2 verification too, so timing does not tell names apart.
     if not check_password(user or _nobody(), password) or user is None:
         fail(console, name, target, anonymous)
         raise UnauthenticatedError(WRONG)
+    if disabled:
+        # Only someone who knows the password learns the account is disabled.
+        write_audit(console, anonymous, "staff.sign_in_failed", user.id, "disabled")
+        raise UnauthenticatedError(DISABLED)
     if enrolled:
         stage = Stage.TOTP
     elif user.role in TOTP_REQUIRED:
@@ -247,3 +351,27 @@ def check_csrf(session: Session, sent: str | None) -> bool:
 def sign_out(console: Console, session: Session) -> None:
     console.sessions.remove(session.id_sha256)
     write_audit(console, session.principal().actor(), "staff.signed_out", session.user_id)
+
+
+# --- housekeeping --------------------------------------------------------------------------
+THROTTLE_RETENTION_SECONDS = 24 * 3600  # failures untouched this long are forgotten
+CLEANUP_EVERY_SECONDS = 60
+
+
+def cleanup_chore(console: Console) -> Callable[[], int]:
+    """One round of the worker's clean-up: delete sessions past their idle or absolute limit
+    and sign-in throttle rows neither locked nor touched for a day. Returns how many rows.
+    Rounds come every second or so; this one works at most once a minute."""
+    last = [-CLEANUP_EVERY_SECONDS]
+
+    def run() -> int:
+        now = _now(console)
+        if now - last[0] < CLEANUP_EVERY_SECONDS:
+            return 0
+        last[0] = now
+        p = console.policy
+        ended = console.sessions.purge(now - p.idle_seconds, now - p.absolute_seconds)
+        forgotten = console.throttle.purge(now, now - THROTTLE_RETENTION_SECONDS)
+        return ended + forgotten
+
+    return run

@@ -48,6 +48,8 @@ class UserRepository(Protocol):
 
     def get(self, user_id: str) -> UserRecord | None: ...
 
+    def all(self) -> list[UserRecord]: ...
+
 
 def _check(username: object, role: object, site: object, password: object) -> tuple[Role, str]:
     errors: list[FieldError] = []

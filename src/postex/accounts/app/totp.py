@@ -10,6 +10,7 @@ spent after a rebuild.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 import pyotp
@@ -53,22 +54,87 @@ def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
 
 
-def _right(console: Console, secret: str, code: str) -> bool:
+def _step(console: Console, secret: str, code: str) -> int | None:
+    """The time step ``code`` is right for (now, or one step either side), or None."""
     code = code.replace(" ", "").strip()
-    now = console.ctx.clock.now()
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+    if not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(console.ctx.clock.now())
+    for step in (now, now - 1, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
-def confirm_enrolment(console: Console, session: Session, code: str) -> tuple[Opened, list[str]]:
+def _right(console: Console, user_id: str, secret: str, code: str) -> bool:
+    """Whether ``code`` is right now and not used before: each time step's code signs in
+    once (the last accepted step is kept per user, in the database every process shares)."""
+    step = _step(console, secret, code)
+    return step is not None and console.steps.use(user_id, step)
+
+
+def _factor(console: Console, session: Session, code: str) -> bool | None:
+    """Whether ``code`` is the user's TOTP code now (not used before) or an unspent recovery
+    code, which is spent if so; None when the user has no second factor."""
+    with console.ctx.store.read() as uow:
+        record = uow.repo(TotpRepository).get(session.user_id)
+        if record is None:
+            return None
+        secret = str(console.ctx.vault.open(uow, session.user_id, SEALED_AS,
+                                            record.sealed_secret)["secret"])  # fmt: skip
+    # Outside any write of the log: the step store keeps short transactions of its own.
+    if _right(console, session.user_id, secret, code):
+        return True
+    if not code or _hash(code) not in record.recovery_sha256:
+        return False
+    actor = session.principal().actor()
+    with console.ctx.store.write(console.ctx.site) as uow:
+        again = uow.repo(TotpRepository).get(session.user_id)  # spent meanwhile?
+        if again is None or _hash(code) not in again.recovery_sha256:
+            return False
+        uow.append(
+            [
+                RecoveryCodeUsed(session.user_id, _hash(code)),
+                audit_event(actor, "staff.recovery_code_used", session.user_id),
+            ]
+        )
+    return True
+
+
+def is_enrolled(console: Console, user_id: str) -> bool:
+    with console.ctx.store.read() as uow:
+        return uow.repo(TotpRepository).get(user_id) is not None
+
+
+def confirm_enrolment(
+    console: Console, session: Session, code: str, current: str = ""
+) -> tuple[Opened, list[str]]:
     """Record the pending secret once ``code`` proves it; returns the signed-in session and
-    the recovery codes (to show once). ValidationError for a wrong code."""
+    the recovery codes (to show once). ValidationError for a wrong code.
+
+    A user who has a second factor already must also give its ``current`` code (or a
+    recovery code): a session left open on a shared PC must not be enough to take over the
+    account's second factor. A wrong current code counts as a failed sign-in.
+    """
     secret = session.pending_totp
     if secret is None:
         raise InvalidStateError("start the enrolment again", rule="no_pending_totp")
-    if not _right(console, secret, code):
+    step = _step(console, secret, code)
+    if step is None:
         raise ValidationError.single(
             "code", "totp", None, "that code is not right: type the 6 digits your app shows now"
         )
+    if session.stage is Stage.SIGNED_IN:
+        refuse_if_locked(console, session.username)
+        if _factor(console, session, current) is False:
+            fail(console, session.username, session.user_id, session.principal().actor())
+            raise ValidationError.single(
+                "current", "totp", None,
+                "that is not your current code: type the 6 digits your old app shows now",
+            )  # fmt: skip
+    # The new key's first code is spent too (the old key may have spent this step already).
+    console.steps.use(session.user_id, step)
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
     actor = session.principal().actor()
     with console.ctx.store.write(console.ctx.site) as uow:
@@ -97,21 +163,9 @@ def second_factor(console: Console, session: Session, code: str) -> Opened:
         raise InvalidStateError("no code is expected now", rule="totp_stage")
     refuse_if_locked(console, session.username)
     actor = session.principal().actor()
-    with console.ctx.store.write(console.ctx.site) as uow:
-        record = uow.repo(TotpRepository).get(session.user_id)
-        if record is None:
-            raise InvalidStateError("no second factor enrolled", rule="no_totp")
-        secret = str(console.ctx.vault.open(uow, session.user_id, SEALED_AS,
-                                            record.sealed_secret)["secret"])  # fmt: skip
-        ok = _right(console, secret, code)
-        if not ok and _hash(code) in record.recovery_sha256:
-            uow.append(
-                [
-                    RecoveryCodeUsed(session.user_id, _hash(code)),
-                    audit_event(actor, "staff.recovery_code_used", session.user_id),
-                ]
-            )
-            ok = True
+    ok = _factor(console, session, code)
+    if ok is None:
+        raise InvalidStateError("no second factor enrolled", rule="no_totp")
     if not ok:
         fail(console, session.username, session.user_id, actor)
         raise UnauthenticatedError(WRONG_CODE)

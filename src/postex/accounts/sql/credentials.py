@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
-from sqlalchemy import Column, Connection, LargeBinary, String, Table, Text, select
+from sqlalchemy import Column, Connection, LargeBinary, String, Table, Text, exists, select
 
 from postex.accounts.app.auth import CredentialRecord, Role
 from postex.accounts.events import CredentialIssued, CredentialRevoked
+from postex.accounts.sql.sessions import staff_status
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
@@ -73,8 +75,15 @@ class SqlCredentials:
         self.conn = conn
 
     def get(self, key_id: str) -> CredentialRecord | None:
-        row = self.conn.execute(select(credentials).where(credentials.c.key_id == key_id)).first()
-        return _record(row) if row else None
+        """The credential, marked ``disabled`` while its staff user is disabled."""
+        c, u = credentials, staff_status
+        off = exists().where(u.c.user_id == c.c.subject, u.c.disabled_at.is_not(None))
+        row = self.conn.execute(
+            select(c, off.label("disabled")).where(c.c.key_id == key_id)
+        ).first()
+        if row is None:
+            return None
+        return replace(_record(row), disabled=bool(row._mapping["disabled"]))
 
     def for_subject(self, subject: str) -> list[CredentialRecord]:
         rows = self.conn.execute(

@@ -219,3 +219,6 @@ class SqlUsers:
     def get(self, user_id: str) -> UserRecord | None:
         rows = _rows(self.conn, select(staff_users).where(staff_users.c.id == user_id))
         return _user(rows[0]) if rows else None
+
+    def all(self) -> list[UserRecord]:
+        return [_user(m) for m in _rows(self.conn, select(staff_users))]
