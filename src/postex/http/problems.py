@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from postex.accounts.http import Gate, bearer_scheme, principal
 from postex.http.deps import context
 from postex.kernel import errors as e
+from postex.kernel import text as text_policy
 from postex.kernel.errors import FieldError, PostexError, ValidationError
 
 log = logging.getLogger("postex.http")
@@ -87,7 +88,13 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
         value = err.get("input")
         if isinstance(value, dict | list):
             value = None  # the whole object: naming the field is enough
-        out.append(FieldError(path, rule, value, str(err.get("msg", "invalid value"))))
+        message = str(err.get("msg", "invalid value"))
+        extra: dict[str, str] = {}
+        if rule == "string_unicode":  # a lone surrogate: the text policy's own rule name
+            bad = text_policy.forbidden(value, xml=True) if isinstance(value, str) else None
+            rule, message = text_policy.RULE, "a lone surrogate is not a character"
+            extra = {"character": text_policy.code_point(bad)} if bad else {}
+        out.append(FieldError(path, rule, value, message, extra=extra))
     return out or [FieldError("body", "invalid", None, "the request is not valid")]
 
 

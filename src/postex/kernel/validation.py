@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from postex.kernel import text as text_policy
 from postex.kernel.errors import FieldError, ValidationError
 
 T = TypeVar("T")
@@ -47,7 +48,11 @@ class Checker:
         required: bool = True,
         min_len: int = 1,
         max_len: int = 100,
+        multiline: bool = False,
     ) -> str | None:
+        """Free text under the one text policy (kernel.text): NFC, stripped, no control
+        (except tab and line feed when ``multiline``), surrogate or noncharacter, and
+        ``min_len`` to ``max_len`` characters."""
         value = data.get(field)
         if value is None or (isinstance(value, str) and value.strip() == "" and not required):
             if required:
@@ -56,17 +61,13 @@ class Checker:
         if not isinstance(value, str):
             self.fail(field, "type", value, f"{field} must be a string")
             return None
-        stripped = value.strip()
-        if CONTROL.search(stripped):
-            self.fail(field, "control_characters", value, f"{field} has control characters")
+        checked = text_policy.error(
+            value, field, min_len=min_len, max_len=max_len, multiline=multiline
+        )
+        if isinstance(checked, FieldError):
+            self.errors.append(checked.at(self.prefix) if self.prefix else checked)
             return None
-        if len(stripped) < min_len:
-            self.fail(field, "min_length", value, f"{field} needs at least {min_len} characters")
-            return None
-        if len(stripped) > max_len:
-            self.fail(field, "max_length", value, f"{field} has at most {max_len} characters")
-            return None
-        return stripped
+        return checked
 
     def integer(
         self,
