@@ -74,7 +74,8 @@ def check(
     """``value`` normalised and stripped, or ValidationError naming field, rule and value.
 
     Rules: ``control_characters`` and ``unwritable_character`` (a character the policy
-    refuses; ``character`` in the error names its code point), ``min_length``, ``max_length`` (counted in characters after normalisation).
+    refuses; ``character`` in the error names its code point), ``min_length`` and
+    ``max_length`` (counted in characters after normalisation).
     """
     problem = error(value, field, min_len=min_len, max_len=max_len, multiline=multiline)
     if isinstance(problem, FieldError):

@@ -16,8 +16,8 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role, issue_token
 from postex.accounts.events import PartnerRegistered
 from postex.eventlog.context import Context, new_id
-from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel import text as text_policy
+from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, ValidationError
 from postex.kernel.network import ImpcOffice, Network, impc_codes, load_network
 from postex.kernel.reference import services
