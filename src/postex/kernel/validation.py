@@ -109,3 +109,24 @@ def reject_unknown(data: dict[str, Any], allowed: set[str], checker: Checker) ->
     for key in data:
         if key not in allowed:
             checker.fail(str(key), "unknown_field", key, f"unknown field {key!r}")
+
+
+MAX_JSON_DEPTH = 16  # a manifest is 5 deep (array, item, contents, lines, line)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def check_json_depth(raw: bytes, field: str = "body", limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a (well-formed) JSON document nested deeper than ``limit`` (rule
+    ``json_depth``), without recursion: strings are cut out, the brackets kept, and one
+    level of empty pairs removed per pass; anything left after ``limit`` passes is deeper."""
+    skeleton = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        if not skeleton:
+            return
+        skeleton = _INNERMOST.sub(b"", skeleton)
+    if skeleton:
+        raise ValidationError.single(
+            field, "json_depth", limit, f"JSON nested deeper than {limit} levels"
+        )
