@@ -35,6 +35,8 @@ _NEVER = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uf
 _ONE_LINE = re.compile(f"[{_NEVER}\t\n\r]")
 _MULTILINE = re.compile(f"[{_NEVER}\r]")
 _XML = re.compile(f"[{_NEVER}]")  # what XML 1.0 documents may hold (tab, CR and LF are fine)
+_ASCII_ONE_LINE = re.compile("[\x00-\x1f\x7f]")  # the same rules on ASCII-only text
+_ASCII_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def forbidden(text: str, *, multiline: bool = False, xml: bool = False) -> str | None:
@@ -92,8 +94,15 @@ def error(
     multiline: bool = False,
 ) -> str | FieldError:
     """Like :func:`check`, but returns the FieldError instead of raising it."""
-    text = normalise(value).strip()
-    bad = forbidden(text, multiline=multiline)
+    if value.isascii():  # the common case: NFC already, only ASCII controls to look for
+        text = value.strip()
+        if multiline and "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        found = (_ASCII_MULTILINE if multiline else _ASCII_ONE_LINE).search(text)
+    else:
+        text = normalise(value).strip()
+        found = (_MULTILINE if multiline else _ONE_LINE).search(text)
+    bad = found.group() if found else None
     if bad is not None:
         allowed = " (tab and line breaks are allowed)" if multiline else ""
         rule = CONTROL_RULE if unicodedata.category(bad) == "Cc" else RULE
