@@ -34,7 +34,7 @@ _NEVER = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uf
 )
 _ONE_LINE = re.compile(f"[{_NEVER}\t\n\r]")
 _MULTILINE = re.compile(f"[{_NEVER}\r]")
-_XML = re.compile(f"[{_NEVER}]")  # what XML 1.0 documents may hold (tab, CR and LF are fine)
+_XML = re.compile(f"[{_NEVER}]")  # what XML 1.0 cannot carry (tab, CR and LF it can)
 _ASCII_ONE_LINE = re.compile("[\x00-\x1f\x7f]")  # the same rules on ASCII-only text
 _ASCII_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
