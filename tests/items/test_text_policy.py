@@ -182,3 +182,14 @@ def test_whatever_pre_advice_accepts_every_edi_writer_and_pdf_can_write(
     ops = node.site_ops
     kinds = {m.kind for m in dsp.list_messages(ops, _people(node)[1].principal, SITE, did)}
     assert {"itmatt", "predes", "cardit"} <= kinds
+
+
+def test_a_reference_search_matches_whichever_way_the_accent_was_typed(
+    client: TestClient, alice: Caller
+) -> None:
+    """Stored references are NFC; the search normalises the same way."""
+    body = item_payload(reference="Re\u0301f-1")
+    assert client.post("/api/v1/items", json=body, headers=alice.headers).status_code == 201
+    for typed in ("R\u00e9f-1", "Re\u0301f-1"):
+        found = client.get("/api/v1/items", params={"reference": typed}, headers=alice.headers)
+        assert [i["reference"] for i in found.json()["items"]] == ["R\u00e9f-1"], typed
