@@ -104,3 +104,36 @@ subjects: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
         "customs_form": st.sampled_from(FORMS),
     }
 )
+
+
+# --- free text: what customers type, and what attackers paste --------------------------
+# Characters the text policy (postex.kernel.text) refuses, characters it must let through
+# although they are unusual (combining marks, direction overrides, zero-width, private use,
+# unassigned, astral), and spellings that NFC changes.
+AWKWARD_CHARACTERS = [
+    "\uffff", "\ufffe", "\U0001fffe", "\U0010ffff", "\ufdd0", "\ufdef",  # noncharacters
+    "\ud800", "\udfff",  # lone surrogates
+    "\x00", "\x08", "\x1f", "\x7f", "\x85", "\x9f", "\t", "\n", "\r",  # C0, DEL, C1
+    "\u2028", "\u202e", "\u200b", "\u200d", "\ufeff", "\ue000", "\U000f0000", "\u0378",
+    "e\u0301", "\u212b", "\U0001f600", "\uff1d", "ß", "İ", "&", "<", "]]>",
+]  # fmt: skip
+hostile_texts = st.lists(
+    st.sampled_from(AWKWARD_CHARACTERS) | st.text(st.characters(), min_size=1, max_size=6),
+    min_size=1,
+    max_size=6,
+).map("".join)
+WRITABLE_AWKWARD = [c for c in AWKWARD_CHARACTERS if len(c) > 1 or c in "\u2028\u202e\u200b"
+                    "\u200d\ufeff\ue000\U000f0000\u0378\U0001f600\uff1dßİ&<"]  # fmt: skip
+# Text the policy must accept: anything but controls, surrogates and noncharacters.
+writable_texts = st.lists(
+    st.sampled_from(WRITABLE_AWKWARD)
+    | st.text(
+        st.characters(blacklist_categories=("Cs", "Cc")).filter(
+            lambda c: not (0xFDD0 <= ord(c) <= 0xFDEF or ord(c) & 0xFFFE == 0xFFFE)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    min_size=1,
+    max_size=5,
+).map("".join)

@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
 from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
+from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
 from postex.incidents.pages import advisories as advisory_pages
 from postex.incidents.pages import audit as audit_pages
@@ -112,7 +113,10 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every API route refuses query parameters it does not define (http.query).
+        api = any(getattr(r, "path", "").startswith("/api/") for r in router.routes)
+        strict = [Depends(strict_query)] if api else []
+        app.include_router(router, dependencies=strict)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_utf16_encoded_entity_bomb_is_refused() -> None:
 @pytest.mark.parametrize(
     ("event", "field", "rule"),
     [
-        (GOOD_EVENT.replace(">74<", ">99<"), "event[1].Code", "event_code"),
+        (GOOD_EVENT.replace(">74<", ">99<"), "event[1].Code", "unknown_event_code"),
         (GOOD_EVENT.replace("+00:00", ""), "event[1].OccurredAt", "timestamp"),
         (GOOD_EVENT.replace("LHR", "heathrow"), "event[1].Location", "location"),
         (GOOD_EVENT.replace("0123<", "012<"), "event[1].receptacle_id", "length"),
@@ -123,7 +123,7 @@ def test_bad_csv_rows_are_reported_with_line_field_rule_and_value() -> None:
         ("item_id", "check_digit", "LA100000018GB")
     ]
     assert {(e.field, e.rule) for e in errors[1].errors} == {
-        ("event_code", "event_code"),
+        ("event_code", "unknown_event_code"),
         ("occurred_at", "timestamp"),
         ("office", "impc_format"),
     }

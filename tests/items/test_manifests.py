@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from postex.items.app.manifests import COLUMNS
@@ -124,6 +125,25 @@ def test_csv_formulas_in_text_fields_are_refused(client: TestClient, alice: Call
     assert r.status_code == 422
     formula = [(e["line"], e["field"]) for e in r.json()["errors"] if e["rule"] == "csv_formula"]
     assert formula == [(2, "addressee_name"), (4, "description")]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [" =1+1", "\uff1d1+1", "\u200b=1+1", "\ufeff@SUM(A1)", "\u00a0\u2060+1", "\uff0b1", "\uff20x"],
+    ids=["space", "fullwidth", "zero-width-space", "bom", "nbsp-word-joiner", "fw-plus", "fw-at"],
+)
+def test_csv_formulas_are_found_after_normalising(
+    client: TestClient, alice: Caller, cell: str
+) -> None:
+    """Regression (issue 15): a leading space, a full-width ＝ or a zero-width prefix hid a
+    formula from the check; it now looks at the NFKC text past invisible characters."""
+    rows = example_rows()
+    rows[0]["addressee_name"] = cell
+    r = send_csv(client, alice, csv_rows(rows))
+    assert r.status_code == 422, r.text
+    formula = [(e["line"], e["field"]) for e in r.json()["errors"] if e["rule"] == "csv_formula"]
+    assert formula == [(2, "addressee_name")]
+    assert stored(client, alice) == []
 
 
 def test_non_utf8_csv_is_refused(client: TestClient, alice: Caller) -> None:

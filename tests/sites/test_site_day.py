@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -30,10 +31,13 @@ def pdf_barcodes_and_text(data: bytes) -> tuple[list[str], str]:
     return found, text
 
 
-def resdit(*events: tuple[str, str]) -> bytes:
+def resdit(*events: tuple[str, str], at: str | None = None) -> bytes:
+    """A RESDIT document; its receipts are stamped ``at`` (default: now, a receipt cannot
+    precede the handover)."""
+    stamp = at or datetime.now(UTC).isoformat(timespec="seconds")
     body = "".join(
         f"<Event><ReceptacleId>{s9}</ReceptacleId><Code>{code}</Code>"
-        "<OccurredAt>2026-11-24T09:40:00+00:00</OccurredAt><Location>LHR</Location></Event>"
+        f"<OccurredAt>{stamp}</OccurredAt><Location>LHR</Location></Event>"
         for s9, code in events
     )
     return (

@@ -66,7 +66,9 @@ def _check(values: list[str], line: int) -> EmsevtRow | RowError:
     except ValidationError as exc:
         errors.extend(exc.errors)
     if code not in EVENT_CODES:
-        errors.append(FieldError("event_code", "event_code", code, "not an EMSEVT event code"))
+        errors.append(
+            FieldError("event_code", "unknown_event_code", code, "not an EMSEVT event code")
+        )
     occurred_at = aware_timestamp(raw_time)
     if occurred_at is None:
         errors.append(

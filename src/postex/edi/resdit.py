@@ -51,7 +51,7 @@ def _event(event: ET.Element, path: str, errors: list[FieldError]) -> ResditEven
         except ValidationError as exc:
             errors.extend(e.at(path) for e in exc.errors)
     if code is not None and code not in RESDIT_EVENTS:
-        errors.append(FieldError(f"{path}.Code", "event_code", code, "expected 74 or 21"))
+        errors.append(FieldError(f"{path}.Code", "unknown_event_code", code, "expected 74 or 21"))
     occurred_at = aware_timestamp(raw_time) if raw_time is not None else None
     if raw_time is not None and occurred_at is None:
         errors.append(

@@ -84,7 +84,12 @@ class SharedRateLimiter:
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse bodies over ``max_bytes`` with a 413 problem, reading no more."""
+    """ASGI middleware: refuse bodies over ``max_bytes`` with a 413 problem, reading no more.
+
+    A declared Content-Length over the limit is refused before reading; a streamed body
+    (chunked, or lying about its length) is counted as it arrives and refused the moment
+    it passes the limit, whoever reads it (a route, or FastAPI decoding JSON: see
+    problems.py, which keeps that a 413 too)."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -106,7 +111,11 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLargeError(f"request body over {self.max_bytes} bytes")
+                    raise PayloadTooLargeError(
+                        f"the request body is over {self.max_bytes} bytes",
+                        rule="max_body_bytes",
+                        value=self.max_bytes,
+                    )
             return message
 
         try:

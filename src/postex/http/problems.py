@@ -8,7 +8,10 @@ internals, only a correlation id that is also in the log.
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from postex.accounts.http import Gate, bearer_scheme, principal
 from postex.http.deps import context
 from postex.kernel import errors as e
+from postex.kernel import text as text_policy
 from postex.kernel.errors import FieldError, PostexError, ValidationError
 
 log = logging.getLogger("postex.http")
@@ -51,10 +55,43 @@ def status_for(exc: PostexError) -> int:
     return next((status for cls, status in STATUS if isinstance(exc, cls)), 400)
 
 
+def where(exc: BaseException) -> str:
+    """An exception for the log without its message or any value: class names and the
+    frames they were raised in. Messages may quote request input (a validation error's
+    text lists the values it refused: names, addresses, phone numbers), so none is logged.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 5:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)[-6:]
+        trail = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames)
+        parts.append(f"{type(current).__name__} at {trail or '?'}")
+        current = current.__cause__ or current.__context__
+    return "; caused by ".join(parts)
+
+
+def _safe(value: Any, depth: int = 0) -> Any:
+    """A problem body any UTF-8 response can carry: lone surrogates become U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if depth > 6:
+        return None
+    if isinstance(value, dict):
+        return {_safe(k, depth + 1): _safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v, depth + 1) for v in value]
+    return value
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def problem_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {**body, "status": status}
+    body = _safe({**body, "status": status})
     if not str(body.get("type", "")).startswith(("http", "about:")):
         body["type"] = TYPE_BASE + str(body.get("type", "error"))
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -88,7 +125,13 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
         value = err.get("input")
         if isinstance(value, dict | list):
             value = None  # the whole object: naming the field is enough
-        out.append(FieldError(path, rule, value, str(err.get("msg", "invalid value"))))
+        message = str(err.get("msg", "invalid value"))
+        extra: dict[str, str] = {}
+        if rule == "string_unicode":  # a lone surrogate: the text policy's own rule name
+            bad = text_policy.forbidden(value, xml=True) if isinstance(value, str) else None
+            rule, message = text_policy.RULE, "a lone surrogate is not a character"
+            extra = {"character": text_policy.code_point(bad)} if bad else {}
+        out.append(FieldError(path, rule, value, message, extra=extra))
     return out or [FieldError("body", "invalid", None, "the request is not valid")]
 
 
@@ -145,6 +188,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, e.PayloadTooLargeError):
+            # FastAPI reads JSON bodies itself and turns BodySizeLimit's error into a 400:
+            # a body over the limit (chunked, without Content-Length) is still a 413.
+            return postex_problem(request, exc.__cause__)
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
             # A JSON body that is not even UTF-8: bad input like any other JSON error.
             return await _invalid_input(request, ValidationError.single(
@@ -161,15 +208,43 @@ def install(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        cid = uuid.uuid4().hex
-        log.exception("unhandled error %s on %s %s", cid, request.method, request.url.path)
-        return problem_response(
-            500,
-            {
-                "type": "internal-error",
-                "title": "Internal error",
-                "detail": f"correlation id {cid}",
-            },
-        )
+    app.add_middleware(CrashGuard)
+
+
+class CrashGuard:
+    """ASGI middleware: an unexpected exception becomes a 500 problem with a correlation id,
+    logged as :func:`where` says (class names and frames, never a message), and is not
+    raised further, so no server (uvicorn's "Exception in ASGI application") logs its text
+    with the request input it may quote.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except e.PayloadTooLargeError:
+            raise  # BodySizeLimit, outside, answers it
+        except Exception as exc:
+            cid = uuid.uuid4().hex
+            path = str(scope.get("path", ""))[:200]
+            log.error("unhandled error %s on %s %s: %s", cid, scope.get("method"), path, where(exc))
+            if started:
+                return  # the answer is under way; the client sees a cut response
+            response = problem_response(
+                500,
+                {"type": "internal-error", "title": "Internal error",
+                 "detail": f"correlation id {cid}"},
+            )  # fmt: skip
+            await response(scope, receive, send)

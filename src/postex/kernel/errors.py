@@ -11,6 +11,7 @@ Values echoed back are truncated and never logged: they may be personal data.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +20,29 @@ MAX_ECHOED_VALUE = 120
 
 
 def _echo(value: object) -> object:
-    """Return a value safe to show back to the caller who sent it (short, JSON-friendly)."""
+    """Return a value safe to show back to the caller who sent it (short, JSON-friendly).
+
+    Never recursive: a container is summarised, not rendered (a value nested a thousand
+    levels deep must not cost a RecursionError). Lone surrogates, which no UTF-8 response
+    can carry, are shown as U+FFFD.
+    """
     if value is None or isinstance(value, bool | int):
         return value
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= MAX_ECHOED_VALUE else text[:MAX_ECHOED_VALUE] + "…"
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict):
+        text = f"{{object with {len(value)} members}}"
+    elif isinstance(value, list | tuple):
+        text = f"[array of {len(value)}]"
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = type(value).__name__
+    text = text if len(text) <= MAX_ECHOED_VALUE else text[:MAX_ECHOED_VALUE] + "…"
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class PostexError(Exception):

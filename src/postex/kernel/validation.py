@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from postex.kernel import text as text_policy
 from postex.kernel.errors import FieldError, ValidationError
 
 T = TypeVar("T")
@@ -47,7 +48,11 @@ class Checker:
         required: bool = True,
         min_len: int = 1,
         max_len: int = 100,
+        multiline: bool = False,
     ) -> str | None:
+        """Free text under the one text policy (kernel.text): NFC, stripped, no control
+        (except tab and line feed when ``multiline``), surrogate or noncharacter, and
+        ``min_len`` to ``max_len`` characters."""
         value = data.get(field)
         if value is None or (isinstance(value, str) and value.strip() == "" and not required):
             if required:
@@ -56,17 +61,13 @@ class Checker:
         if not isinstance(value, str):
             self.fail(field, "type", value, f"{field} must be a string")
             return None
-        stripped = value.strip()
-        if CONTROL.search(stripped):
-            self.fail(field, "control_characters", value, f"{field} has control characters")
+        checked = text_policy.error(
+            value, field, min_len=min_len, max_len=max_len, multiline=multiline
+        )
+        if isinstance(checked, FieldError):
+            self.errors.append(checked.at(self.prefix) if self.prefix else checked)
             return None
-        if len(stripped) < min_len:
-            self.fail(field, "min_length", value, f"{field} needs at least {min_len} characters")
-            return None
-        if len(stripped) > max_len:
-            self.fail(field, "max_length", value, f"{field} has at most {max_len} characters")
-            return None
-        return stripped
+        return checked
 
     def integer(
         self,
@@ -108,3 +109,24 @@ def reject_unknown(data: dict[str, Any], allowed: set[str], checker: Checker) ->
     for key in data:
         if key not in allowed:
             checker.fail(str(key), "unknown_field", key, f"unknown field {key!r}")
+
+
+MAX_JSON_DEPTH = 16  # a manifest is 5 deep (array, item, contents, lines, line)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def check_json_depth(raw: bytes, field: str = "body", limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a (well-formed) JSON document nested deeper than ``limit`` (rule
+    ``json_depth``), without recursion: strings are cut out, the brackets kept, and one
+    level of empty pairs removed per pass; anything left after ``limit`` passes is deeper."""
+    skeleton = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        if not skeleton:
+            return
+        skeleton = _INNERMOST.sub(b"", skeleton)
+    if skeleton:
+        raise ValidationError.single(
+            field, "json_depth", limit, f"JSON nested deeper than {limit} levels"
+        )

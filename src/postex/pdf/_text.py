@@ -16,6 +16,8 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
+from postex.kernel import text as text_policy
+
 REGULAR = "PostexSans"
 BOLD = "PostexSans-Bold"
 _CANDIDATES: tuple[tuple[str, str], ...] = (
@@ -57,9 +59,11 @@ def clean(text: str) -> str:
     """One printable line: whitespace collapsed, invisible controls dropped, undrawable → ``?``."""
     covered = _fonts().covered
     out: list[str] = []
-    for ch in unicodedata.normalize("NFC", text):
+    for ch in text_policy.normalise(text):
         kind = unicodedata.category(ch)
-        if kind[0] == "Z" or kind == "Cc":
+        if text_policy.forbidden(ch, multiline=True) is not None and kind != "Cc":
+            out.append(REPLACEMENT)  # refused at the edge (kernel.text); never drawn
+        elif kind[0] == "Z" or kind == "Cc":
             out.append(" ")
         elif kind == "Cf":
             continue  # joiners and direction marks: nothing to draw

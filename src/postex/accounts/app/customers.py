@@ -9,6 +9,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role, issue_token
 from postex.accounts.events import CustomerCreated, CustomerErased
 from postex.eventlog.context import Context, new_id
+from postex.kernel import text as text_policy
 from postex.kernel.errors import NotFoundError, ValidationError
 
 
@@ -38,7 +39,7 @@ def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCusto
 
     The name is the account's business name.
     """
-    clean = name.strip() if isinstance(name, str) else ""
+    clean = text_policy.clean(name, "name") if isinstance(name, str) else ""
     if not 1 <= len(clean) <= 200:
         raise ValidationError.single("name", "length", name, "a name of 1 to 200 characters")
     customer_id = new_id("cus")

@@ -16,6 +16,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Role, issue_token
 from postex.accounts.events import PartnerRegistered
 from postex.eventlog.context import Context, new_id
+from postex.kernel import text as text_policy
 from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, ValidationError
 from postex.kernel.network import ImpcOffice, Network, impc_codes, load_network
@@ -66,7 +67,7 @@ def create_partner(
     ctx: Context, name: str, offices: Iterable[object], actor: dict[str, str] | None = None
 ) -> CreatedPartner:
     """Register a partner with its offices and issue its first API key (shown once)."""
-    clean = name.strip() if isinstance(name, str) else ""
+    clean = text_policy.clean(name, "name") if isinstance(name, str) else ""
     if not 1 <= len(clean) <= 200:
         raise ValidationError.single("name", "length", name, "a name of 1 to 200 characters")
     codes = check_offices(offices)

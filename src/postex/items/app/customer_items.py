@@ -34,6 +34,7 @@ from postex.items.app.preadvice import (
 from postex.items.app.timeline import TrackingRow
 from postex.items.domain.items import PreAdvice
 from postex.items.events import ItemReferencesIndexed
+from postex.kernel import text as text_policy
 from postex.kernel.errors import KeyUnavailableError, NotFoundError
 from postex.kernel.ids import S10
 
@@ -66,7 +67,9 @@ class Answer:
 
 
 def reference_index(ctx: Context, uow: UnitOfWork, customer_id: str, reference: str) -> str:
-    return ctx.vault.blind_index(uow, customer_id, REFERENCE_PURPOSE, reference.strip())
+    """The blind index of a reference: stored ones are NFC (kernel.text), so a search is too."""
+    clean = text_policy.normalise(reference).strip()
+    return ctx.vault.blind_index(uow, customer_id, REFERENCE_PURPOSE, clean)
 
 
 def create_items(

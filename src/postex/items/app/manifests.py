@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from postex.items.app.preadvice import ItemRecord
 from postex.items.domain.addresses import PHONE
 from postex.items.domain.items import PreAdvice, parse_pre_advice
 from postex.kernel.errors import FieldError, ValidationError
+from postex.kernel.validation import check_json_depth
 
 MAX_ITEMS = 10_000
 MAX_CSV_ROWS = 100_000
@@ -114,12 +116,29 @@ def _header(row: list[str]) -> list[str]:
     return names
 
 
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet could take the cell for a formula: it starts with = + - @, a tab
+    or a carriage return, also after NFKC (a full-width ＝ is =) and after leading
+    whitespace and invisible format characters (zero-width space, BOM, direction marks)."""
+    if not value:
+        return False
+    if value[0] in FORMULA_CHARS:
+        return True
+    text = unicodedata.normalize("NFKC", value)
+    start = 0
+    while start < len(text) and (
+        text[start].isspace() or unicodedata.category(text[start]) in ("Cf", "Cc", "Zs")
+    ):
+        start += 1
+    return start < len(text) and text[start] in FORMULA_CHARS
+
+
 def _cell_errors(line: int, cells: dict[str, object]) -> list[FieldError]:
     errors = []
     for column, value in cells.items():
         if (
             isinstance(value, str)
-            and value[0] in FORMULA_CHARS
+            and looks_like_formula(value)
             and column not in INTEGER_COLUMNS
             and not (column in PHONE_COLUMNS and PHONE.fullmatch(value))
         ):
@@ -321,8 +340,10 @@ def submit_manifest(
 def parse_json_body(raw: bytes) -> object:
     """Decode a JSON request body; ValidationError (not a crash) for anything malformed."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except RecursionError:  # nested deeper than the decoder can follow
         raise ValidationError.single("body", "json", None, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError.single("body", "json", None, f"not valid UTF-8 JSON: {exc}") from None
+    check_json_depth(raw)
+    return value

@@ -1,4 +1,6 @@
-"""What every customer route shares: the calling customer, its rate limit, strict queries.
+"""What every customer route shares: the calling customer and its rate limit.
+
+Query strings are strict on every API route (``postex.http.query``, added by the server).
 
 ``customer`` authenticates first (401 for no key or a revoked key, before anything is
 looked up), refuses staff and partner tokens (403) and takes one token from the key's
@@ -9,18 +11,16 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from postex.accounts.app.auth import Principal, customer_id_of
-from postex.accounts.http import CUSTOMERS, principal
+from postex.accounts.http import CUSTOMERS
 from postex.http.deps import container
 from postex.http.limits import RateLimiter, SharedRateLimiter
 from postex.items.app.customer_items import Answer
 from postex.items.app.documents import Documents
-from postex.kernel.errors import FieldError, ValidationError
 
 IDEMPOTENCY_KEY = Header(
     None,
@@ -75,24 +75,6 @@ def customer(request: Request, p: Principal = Depends(CUSTOMERS)) -> str:
     customer_id = customer_id_of(p)
     limiter(request).check(p.key_id)
     return customer_id
-
-
-def known_query(*names: str) -> Any:
-    """A dependency refusing query parameters the route does not define (typos never pass).
-
-    It authenticates first (the caller's principal, shared with the route's own dependency):
-    a caller without a valid key gets 401 and learns nothing about the parameters.
-    """
-    allowed = frozenset(names)
-
-    def check(request: Request, _caller: Principal = Depends(principal)) -> None:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError(
-                FieldError(k, "unknown_field", k, f"unknown query parameter {k!r}") for k in unknown
-            )
-
-    return Depends(check)
 
 
 def answer_response(answer: Answer, location: str | None = None) -> JSONResponse:

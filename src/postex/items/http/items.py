@@ -30,7 +30,6 @@ from postex.items.http.customer import (
     customer,
     documents,
     idempotency_retention,
-    known_query,
 )
 from postex.items.http.schemas import (
     ItemDetail,
@@ -101,7 +100,6 @@ def detail_out(view: ItemView) -> dict[str, Any]:
     "customs form it needs (CN22, CN23 or none). Export holds in scope refuse it (409). "
     "An erased customer account can no longer pre-advise (403, rule customer_erased).",
     responses=problems(401, 403, 409, 413, 422, 429, 503, creating=True),
-    dependencies=[known_query()],
 )
 def create_item(
     payload: ItemIn,
@@ -173,18 +171,6 @@ def _utc(value: str | None, field: str) -> str | None:
     summary="List own items",
     description="Own items only, oldest first, filtered; page with the opaque next_cursor.",
     responses=problems(401, 403, 422, 429),
-    dependencies=[
-        known_query(
-            "state",
-            "destination",
-            "service",
-            "created_from",
-            "created_to",
-            "reference",
-            "cursor",
-            "limit",
-        )
-    ],
 )
 def list_items(
     state: ItemStateName | None = Query(None),
@@ -223,7 +209,6 @@ def list_items(
     response_model=ItemDetail,
     summary="One own item in full",
     responses=problems(401, 403, 404, 422, 429),
-    dependencies=[known_query()],
 )
 def read_item(
     item_id: str = ITEM_ID,
@@ -239,7 +224,6 @@ def read_item(
     summary="Cancel an item before acceptance",
     description="Allowed while the item is pre-advised; afterwards 409.",
     responses=problems(401, 403, 404, 409, 422, 429),
-    dependencies=[known_query()],
 )
 def delete_item(
     item_id: str = ITEM_ID,
@@ -255,7 +239,6 @@ def delete_item(
     response_model=Timeline,
     summary="Full timeline of an own item",
     responses=problems(401, 403, 404, 422, 429),
-    dependencies=[known_query()],
 )
 def item_events(
     item_id: str = ITEM_ID,
@@ -293,7 +276,6 @@ PDF_OK: dict[int | str, dict[str, Any]] = {
     response_class=PdfResponse,
     summary="4×6 inch address label (with the CN22 when needed)",
     responses={**PDF_OK, **problems(401, 403, 404, 409, 422, 429)},
-    dependencies=[known_query()],
 )
 def label_pdf(
     item_id: str = ITEM_ID,
@@ -311,7 +293,6 @@ def label_pdf(
     summary="CN23 customs declaration on A4",
     description="Only for items whose customs_form is CN23; 409 (rule no_cn23) otherwise.",
     responses={**PDF_OK, **problems(401, 403, 404, 409, 422, 429)},
-    dependencies=[known_query()],
 )
 def cn23_pdf(
     item_id: str = ITEM_ID,

@@ -36,7 +36,6 @@ from postex.items.http.customer import (
     answer_response,
     customer,
     idempotency_retention,
-    known_query,
 )
 from postex.items.http.schemas import ManifestOut, problems
 from postex.kernel.errors import FieldError, ValidationError
@@ -197,7 +196,6 @@ def _render(
         "`partial=true` the good items are stored and the bad ones reported in `errors`."
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
-    dependencies=[known_query("partial")],
     responses=problems(401, 403, 409, 413, 422, 429, 503, creating=True),
 )
 async def post_manifest(

@@ -15,6 +15,7 @@ from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.eventlog.chain import ChainFault
 from postex.eventlog.ports import Progress, Store
 from postex.eventlog.verify import SiteReport
+from postex.kernel import text as text_policy
 from postex.kernel.errors import NotFoundError, ValidationError
 from postex.network.app.hub import Alarm, ReplicationState, VerificationRecord
 from postex.network.app.integrity import verify_store
@@ -129,7 +130,7 @@ def clear_alarm(
 
     Raises ValidationError without a reason and NotFoundError for no such open alarm.
     """
-    text = reason.strip() if isinstance(reason, str) else ""
+    text = text_policy.clean(reason, "reason", multiline=True) if isinstance(reason, str) else ""
     if not 3 <= len(text) <= 500:
         raise ValidationError.single("reason", "length", reason, "say why, in 3 to 500 characters")
     alarm = state.clear_alarm(alarm_id, text, now)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
 from postex.eventlog.catalogue import Event
+from postex.kernel import plausibility
 from postex.kernel.errors import FieldError, ForbiddenError, ValidationError
 from postex.sites.app.ops import (
     CarrierReport,
@@ -38,15 +40,49 @@ def _speaks_for(p: Principal, d: DespatchRecord) -> bool:
     return not p.offices or bool({d.carrier, d.destination} & set(p.offices))
 
 
-def record_resdit(ops: SiteOps, p: Principal, data: bytes) -> ResditOutcome:
-    """Record a RESDIT document's events on receptacles, despatches and items."""
-    if p.kind != "partner":
-        raise ForbiddenError("carrier receipts come from partner keys", rule="kind")
-    reports = ops.docs.read_resdit(data)
-    if not reports:
-        raise ValidationError.single("resdit", "empty", 0, "the document has no Event")
-    found: list[tuple[CarrierReport, ReceptacleRecord, DespatchRecord]] = []
+def _implausible(
+    report: CarrierReport,
+    d: DespatchRecord,
+    now: datetime,
+    custody: dict[str, str],
+    path: str,
+) -> FieldError | None:
+    """A receipt that cannot have happened when it says (kernel.plausibility): in the
+    future, before the handover (custody before we handed the mail over), or a delivery
+    before the carrier's first receipt of the despatch (or of the receptacle, in this
+    document)."""
+    at = plausibility.parse_time(report.occurred_at)
+    tolerance = int(plausibility.ORDER_TOLERANCE.total_seconds() // 60)
+    if plausibility.in_future(at, now):
+        skew = int(plausibility.FUTURE_SKEW.total_seconds() // 60)
+        return FieldError(
+            path, "in_future", report.occurred_at,
+            f"the receipt is stamped more than {skew} minutes in the future",
+        )  # fmt: skip
+    if plausibility.before(at, d.handed_over_at):
+        return FieldError(
+            path, "before_handover", report.occurred_at,
+            f"the receipt is more than {tolerance} minutes earlier than the handover of "
+            f"despatch {d.id}",
+        )  # fmt: skip
+    first = custody.get(report.s9) or d.custody_at
+    if report.code == "21" and plausibility.before(at, first):
+        return FieldError(
+            path, "before_custody", report.occurred_at,
+            f"the delivery is more than {tolerance} minutes earlier than the carrier's receipt",
+        )  # fmt: skip
+    return None
+
+
+Found = list[tuple[CarrierReport, ReceptacleRecord, DespatchRecord]]
+
+
+def _checked(ops: SiteOps, p: Principal, reports: list[CarrierReport]) -> Found:
+    """Each report with its receptacle and despatch; ValidationError listing every problem."""
+    found: Found = []
     errors: list[FieldError] = []
+    now = ops.ctx.clock.now()
+    custody: dict[str, str] = {}  # receipts (74) of this document, by S9
     with ops.ctx.store.read() as uow:
         repo = uow.repo(SiteOpsRepository)
         for i, report in enumerate(reports, start=1):
@@ -72,9 +108,30 @@ def record_resdit(ops: SiteOps, p: Principal, data: bytes) -> ResditOutcome:
                     )
                 )
             else:
-                found.append((report, r, d))
+                problem = _implausible(report, d, now, custody, f"event[{i}].OccurredAt")
+                if problem is not None:
+                    errors.append(problem)
+                else:
+                    found.append((report, r, d))
+                    if report.code == "74":
+                        custody.setdefault(report.s9, report.occurred_at)
     if errors:
         raise ValidationError(errors)
+    return found
+
+
+def record_resdit(ops: SiteOps, p: Principal, data: bytes) -> ResditOutcome:
+    """Record a RESDIT document's events on receptacles, despatches and items.
+
+    All or nothing: an unknown receptacle, one not handed over, or a receipt that cannot
+    have happened when it says (``in_future``, ``before_handover``, ``before_custody``)
+    refuses the whole document with every problem listed."""
+    if p.kind != "partner":
+        raise ForbiddenError("carrier receipts come from partner keys", rule="kind")
+    reports = ops.docs.read_resdit(data)
+    if not reports:
+        raise ValidationError.single("resdit", "empty", 0, "the document has no Event")
+    found = _checked(ops, p, reports)
     by_site: dict[str, list[tuple[CarrierReport, ReceptacleRecord, DespatchRecord]]]
     by_site = defaultdict(list)
     for entry in found:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from postex.accounts.app.auth import Principal
 from postex.accounts.http import SITE_STAFF
 from postex.http.paging import CURSOR, LIMIT, decode_cursor, page
-from postex.items.http.customer import known_query
 from postex.sites.app import despatches as dsp
 from postex.sites.app.ops import DespatchRecord, SiteOps
 from postex.sites.http.idempotency import IDEMPOTENCY_KEY, once
@@ -108,7 +107,6 @@ class DespatchPage(BaseModel):
     responses=PROBLEMS,
     summary="The site's despatches, oldest composed first",
     description="Filter by state; page with the opaque next_cursor (or follow links.next).",
-    dependencies=[known_query("state", "cursor", "limit")],
 )
 def get_despatches(
     site: SiteCode,

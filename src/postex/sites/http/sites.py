@@ -15,7 +15,6 @@ from postex.accounts.app.auth import Principal
 from postex.accounts.http import SITE_STAFF
 from postex.bootstrap import Container
 from postex.http.paging import CURSOR, LIMIT, decode_cursor, page
-from postex.items.http.customer import known_query
 from postex.kernel.errors import ValidationError
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
@@ -170,7 +169,6 @@ class ReceptaclePage(BaseModel):
     responses=PROBLEMS,
     summary="The site's receptacles, oldest opened first",
     description="Filter by state; page with the opaque next_cursor (or follow links.next).",
-    dependencies=[known_query("state", "cursor", "limit")],
 )
 def get_receptacles(
     site: SiteCode,

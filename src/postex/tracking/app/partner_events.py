@@ -20,6 +20,7 @@ from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.accounts.app.partners import operators_of, routed_operator
 from postex.eventlog.context import Context
 from postex.items.domain.items import ItemState, transition
+from postex.kernel import plausibility
 from postex.kernel.dispatch_ids import is_impc_code
 from postex.kernel.errors import FieldError, InvalidStateError, ValidationError
 from postex.kernel.event_codes import Status, event_codes
@@ -27,7 +28,9 @@ from postex.kernel.ids import S10
 from postex.tracking.events import PartnerEventRecorded
 
 MAX_BATCH = 5000
-CLOCK_SKEW = timedelta(minutes=15)
+# Quarantined events attach to an item appearing later with the tolerance they were stored
+# under (the projection replays this decision on every rebuild, so it cannot change).
+QUARANTINE_SKEW = timedelta(minutes=15)
 MAX_AGE = timedelta(days=400)  # S10 ids are not reused within 12 months
 PARTNER_LEGS = frozenset({"transit", "destination"})
 EVENT_FIELDS = frozenset(
@@ -95,6 +98,8 @@ class ItemBrief:
     service: str
     state: str
     created_at: str
+    accepted_at: str | None = None  # our acceptance scan, if the item was accepted
+    handed_over_at: str | None = None  # its despatch handed to the carrier, if it was
 
 
 @dataclass(frozen=True)
@@ -288,8 +293,9 @@ def ingest_partner_events(
     """Store a partner's batch; raise ValidationError listing every bad row unless partial.
 
     Rules beyond the shape: not in the future beyond a small clock skew, not older than
-    400 days, not before the item's pre-advice, and only for items routed to an office of
-    the partner's operator. Duplicates (within the batch or of stored events) are counted
+    400 days, not before the item's previous physical event (pre-advice, acceptance,
+    handover; kernel.plausibility states the tolerances), and only for items routed to an
+    office of the partner's operator. Duplicates (within the batch or of stored events) are counted
     and skipped. Unknown items are accepted into the quarantine.
     """
     require_roles(partner, Role.PARTNER)
@@ -300,10 +306,11 @@ def ingest_partner_events(
     for row in rows:
         if isinstance(row, RowProblem):
             result.rejected.append(row)
-        elif row.occurred_at > now + CLOCK_SKEW:
+        elif plausibility.in_future(row.occurred_at, now):
             result.rejected.append(
                 _reject(row, "occurred_at", "in_future", row.occurred_at.isoformat(),
-                        "the event time is in the future")
+                        f"the event time is more than {_minutes(plausibility.FUTURE_SKEW)}"
+                        " minutes in the future")
             )  # fmt: skip
         elif row.occurred_at < now - MAX_AGE:
             result.rejected.append(
@@ -355,10 +362,21 @@ def _item_problem(
     if routed_operator(item.destination, item.service) not in operators:
         return _reject(row, "item_id", "not_routed_to_you", row.item_id,
                        "this item is not routed to your offices")  # fmt: skip
-    if row.occurred_at < _utc(item.created_at) - CLOCK_SKEW:
-        return _reject(row, "occurred_at", "before_pre_advice", row.occurred_at.isoformat(),
-                       "the event is earlier than the item's pre-advice")  # fmt: skip
+    tolerance = _minutes(plausibility.ORDER_TOLERANCE)
+    for rule, previous, what in (
+        ("before_handover", item.handed_over_at, "its handover to the carrier"),
+        ("before_acceptance", item.accepted_at, "its acceptance at our office"),
+        ("before_pre_advice", item.created_at, "the item's pre-advice"),
+    ):
+        if plausibility.before(row.occurred_at, previous):
+            return _reject(row, "occurred_at", rule, row.occurred_at.isoformat(),
+                           f"the event is more than {tolerance} minutes earlier than {what}",
+                           )  # fmt: skip
     return None
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
 
 
 @lru_cache(maxsize=65_536)
@@ -390,7 +408,7 @@ def may_attach(
     speaks for the item's route and it is not earlier than the pre-advice (the same rules
     as for a known item, from the quarantine's stored columns only, so a rebuild decides
     alike)."""
-    if _utc(occurred_utc) < _utc(pre_advised_at) - CLOCK_SKEW:
+    if _utc(occurred_utc) < _utc(pre_advised_at) - QUARANTINE_SKEW:
         return False
     return routed_operator(destination, service) in set(operators)
 

@@ -20,6 +20,7 @@ from postex.accounts.http import roles
 from postex.bootstrap import Container
 from postex.http.deps import container
 from postex.kernel.errors import ValidationError
+from postex.kernel.validation import check_json_depth
 from postex.tracking.app.partner_events import (
     MAX_BATCH,
     Row,
@@ -77,6 +78,7 @@ async def _rows(request: Request, c: Container) -> list[Row]:
         raise ValidationError.single("body", "json", None, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError.single("body", "json", str(exc)[:80], "not valid JSON") from None
+    check_json_depth(data)
     return parse_json_batch(payload)
 
 

@@ -14,13 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from postex.bootstrap import Container
 from postex.http.deps import container
 from postex.items.http.customer import customer as customer_id
-from postex.items.http.customer import known_query
 from postex.items.http.schemas import problems
 from postex.tracking.app import webhooks as wh
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 ERRORS = problems(401, 403, 404, 422, 429)  # 422: unknown query parameters, bad values
-STRICT = [known_query()]
 
 
 class WebhookIn(BaseModel):
@@ -39,7 +37,6 @@ class WebhookIn(BaseModel):
     description="An erased customer account can no longer subscribe (403, rule "
     "customer_erased): the secret would be sealed under its destroyed data key.",
     responses=problems(401, 403, 413, 422, 429, 503, creating=True),
-    dependencies=STRICT,
 )
 def create_webhook(
     body: WebhookIn,
@@ -57,7 +54,6 @@ def create_webhook(
     "/webhooks",
     summary="Your webhook subscriptions",
     responses=problems(401, 403, 422, 429),
-    dependencies=STRICT,
 )
 def list_webhooks(
     cid: str = Depends(customer_id), c: Container = Depends(container)
@@ -69,7 +65,6 @@ def list_webhooks(
     "/webhooks/{webhook_id}",
     summary="One webhook subscription",
     responses=ERRORS,
-    dependencies=STRICT,
 )
 def get_webhook(
     webhook_id: str, cid: str = Depends(customer_id), c: Container = Depends(container)
@@ -82,7 +77,6 @@ def get_webhook(
     status_code=204,
     summary="Unsubscribe",
     responses=ERRORS,
-    dependencies=STRICT,
 )
 def delete_webhook(
     webhook_id: str, cid: str = Depends(customer_id), c: Container = Depends(container)
@@ -95,7 +89,6 @@ def delete_webhook(
     "/webhooks/{webhook_id}/deliveries",
     summary="Delivery log of a subscription, newest first",
     responses=ERRORS,
-    dependencies=[known_query("limit")],
 )
 def list_deliveries(
     webhook_id: str,
@@ -111,7 +104,6 @@ def list_deliveries(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}",
     summary="One delivery and its attempts (time, HTTP status or error class, duration)",
     responses=ERRORS,
-    dependencies=STRICT,
 )
 def get_delivery(
     webhook_id: str,
@@ -129,7 +121,6 @@ def get_delivery(
     status_code=202,
     summary="Send a delivery again (a fresh budget of attempts)",
     responses=ERRORS,
-    dependencies=STRICT,
 )
 def redeliver(
     webhook_id: str,

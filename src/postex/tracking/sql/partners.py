@@ -164,8 +164,11 @@ class SqlPartnerEvents:
         for part in chunks(item_ids):
             for r in fetchall(
                 self.conn,
-                "SELECT id, customer_id, destination, service, state, created_at FROM items"
-                f" WHERE id IN ({marks(len(part))})",
+                "SELECT i.id, i.customer_id, i.destination, i.service, i.state, i.created_at,"
+                " h.accepted_at, d.handed_over_at FROM items i"
+                " LEFT JOIN item_handling h ON h.item_id = i.id"
+                " LEFT JOIN despatches d ON d.id = h.despatch_id"
+                f" WHERE i.id IN ({marks(len(part))})",
                 part,
             ):
                 out[r[0]] = pe.ItemBrief(*r)
