@@ -126,3 +126,35 @@ def test_a_supervisor_is_shown_the_totp_enrolment_with_a_qr_code(
     _no_serious_violations(page, "enrolment")
     page.screenshot(path=str(shots / "enrol-1024x600.png"), full_page=True)
     assert outside == []
+
+
+@pytest.mark.sqlite_only
+def test_a_wedge_scale_types_the_weight_into_the_scan_field(
+    node: Container, server: str, browser: Any
+) -> None:
+    """A scale that types "853" and Enter, then the scanner the S10: accepted at the
+    scale's weight; the reading is used once, so the next item must be weighed again."""
+    user(node, "clara", "clerk")
+    first, second = letters(node, 2, 0)
+    page = browser.new_page(viewport=SIZES["small"])
+    page.goto(f"{server}/console/sign-in")
+    page.fill("#username", "clara")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/console/sites/{SITE}/accept")
+    scan = page.locator("#scan")
+    grams = first.weight_g + 3
+    page.keyboard.type(f"{grams}\n")  # the scale
+    assert page.input_value("#weight") == str(grams)
+    assert "from the scale" in page.inner_text("#weight-note")
+    assert scan.input_value() == "" and page.evaluate("document.activeElement.id") == "scan"
+    page.keyboard.type(f"{first.id}\n")  # the scanner
+    page.locator("#answer [data-outcome=accepted]").wait_for(timeout=10_000)
+    assert page.input_value("#weight") == ""  # used once
+    page.keyboard.type(f"{second.id}\n")  # scanned without weighing
+    page.locator("#answer [data-outcome=refused]").wait_for(timeout=10_000)
+    assert "weigh the item" in page.inner_text("#answer")
+    [(measured,)] = execute_raw(
+        node.engine, f"SELECT measured_g FROM item_handling WHERE item_id = '{first.id}'"
+    )
+    assert measured == grams
