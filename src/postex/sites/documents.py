@@ -165,7 +165,10 @@ class PdfEdiSiteDocuments:
         message_id: str,
         prepared_at: str,
     ) -> bytes:
-        departure = datetime.combine(transport.flight_date, time(0, 0), tzinfo=UTC)
+        # The scheduled departure when it was given; else the flight's day (00:00 UTC).
+        departure = transport.departs_at or datetime.combine(
+            transport.flight_date, time(0, 0), tzinfo=UTC
+        )
         return edi.write_cardit(
             edi.CarditConsignment(
                 header=_header("cardit", message_id, prepared_at, d.site, transport.carrier),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from postex.eventlog.catalogue import Event, Upcaster, doc
+from postex.eventlog.catalogue import Event, Upcaster, doc, omit_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,7 @@ class DespatchClosed(Event):
     flight: str
     flight_date: str = field(metadata=doc("ISO date"))
     item_ids: list[str]
+    departs_at: str | None = omit_none("scheduled departure, ISO 8601 with the site's offset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,7 @@ class DespatchHandedOver(Event):
     flight: str
     flight_date: str
     item_ids: list[str]
+    departs_at: str | None = omit_none("scheduled departure, ISO 8601 with the site's offset")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal
@@ -28,6 +29,7 @@ from postex.kernel.errors import (
     NotFoundError,
     ValidationError,
 )
+from postex.kernel.zones import country_zones
 from postex.sites.app.acceptance import item_subject
 from postex.sites.app.ops import (
     READING_ROLES,
@@ -247,8 +249,31 @@ def _get(uow: UnitOfWork, site: str, did: str) -> DespatchRecord:
     return found
 
 
-def transport(carrier: object, flight: object, flight_date: object) -> Transport:
-    """A checked carrier, flight number and date (ValidationError naming the field)."""
+def site_zone(site: str) -> ZoneInfo:
+    """The time zone a site's clocks show (its country's principal zone)."""
+    return ZoneInfo(country_zones().get(site[:2], ("UTC",))[0])
+
+
+def _departure(day: date, text: object, site: str) -> datetime | FieldError | None:
+    """``HH:MM`` (24-hour, the site's local time) on ``day``; None when not given."""
+    if text is None or text == "":
+        return None
+    parsed = None
+    if isinstance(text, str):
+        with contextlib.suppress(ValueError):
+            parsed = time.fromisoformat(text.strip())
+    if parsed is None or parsed.tzinfo is not None:
+        return FieldError("departure_time", "format", text,
+                          "the scheduled departure as HH:MM, the site's local time")  # fmt: skip
+    return datetime.combine(day, parsed.replace(second=0, microsecond=0), tzinfo=site_zone(site))
+
+
+def transport(
+    carrier: object, flight: object, flight_date: object, departure: object = None,
+    site: str = "GB",
+) -> Transport:  # fmt: skip
+    """A checked carrier, flight number, date and (optional) departure time at ``site``
+    (ValidationError naming each wrong field)."""
     errors = []
     if not isinstance(carrier, str) or len(carrier) != 2 or not set(carrier) <= FLIGHT_CHARS:
         errors.append(FieldError("carrier", "format", carrier, "an IATA airline code, e.g. BA"))
@@ -260,10 +285,14 @@ def transport(carrier: object, flight: object, flight_date: object) -> Transport
             day = date.fromisoformat(flight_date)
     if day is None:
         errors.append(FieldError("flight_date", "format", flight_date, "a date YYYY-MM-DD"))
+    departs = _departure(day, departure, site) if day is not None else None
+    if isinstance(departs, FieldError):
+        errors.append(departs)
     if errors:
         raise ValidationError(errors)
     assert isinstance(carrier, str) and isinstance(flight, str) and day is not None
-    return Transport(carrier, flight, day)
+    assert not isinstance(departs, FieldError)
+    return Transport(carrier, flight, day, departs)
 
 
 def _items(uow: UnitOfWork, ops: SiteOps, d: DespatchRecord, target: ItemState) -> list[ItemRecord]:
@@ -336,6 +365,7 @@ def close_despatch(
     carrier: object,
     flight: object,
     flight_date: object,
+    departure_time: object = None,
 ) -> DespatchRecord:
     """Close an open despatch for a planned flight: items despatched, PREDES and ITMATT written.
 
@@ -344,7 +374,7 @@ def close_despatch(
     message is an event of its own.
     """
     site = ops.site(p, site_code, SUPERVISING_ROLES)
-    plan = transport(carrier, flight, flight_date)
+    plan = transport(carrier, flight, flight_date, departure_time, site.code)
     with ops.ctx.store.write(site.code) as uow:
         repo = uow.repo(SiteOpsRepository)
         d = _get(uow, site.code, did)
@@ -379,6 +409,7 @@ def _movement(
         flight=plan.flight,
         flight_date=plan.flight_date.isoformat(),
         item_ids=[i.id for i in items],
+        departs_at=plan.departs_at.isoformat() if plan.departs_at else None,
     )
 
 
@@ -390,13 +421,22 @@ def hand_over(
     carrier: object,
     flight: object,
     flight_date: object,
+    departure_time: object = None,
 ) -> DespatchRecord:
-    """Hand a closed despatch to the carrier: CARDIT written, EMC for every item."""
+    """Hand a closed despatch to the carrier: CARDIT written (with the departure time given
+    now, or at closing for the same flight), EMC for every item."""
     site = ops.site(p, site_code, SUPERVISING_ROLES)
-    plan = transport(carrier, flight, flight_date)
+    plan = transport(carrier, flight, flight_date, departure_time, site.code)
     with ops.ctx.store.write(site.code) as uow:
         repo = uow.repo(SiteOpsRepository)
         d = _get(uow, site.code, did)
+        same_flight = (d.carrier, d.flight, d.flight_date) == (
+            plan.carrier,
+            plan.flight,
+            plan.flight_date.isoformat(),
+        )
+        if plan.departs_at is None and same_flight and d.departs_at:
+            plan = replace(plan, departs_at=datetime.fromisoformat(d.departs_at))
         advance(d.id, d.state, DespatchState.HANDED_OVER)
         items = _items(uow, ops, d, ItemState.IN_TRANSIT)
         receptacles = repo.receptacles(site.code, despatch_id=d.id)

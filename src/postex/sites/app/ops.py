@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from postex.accounts.app.auth import Principal, Role, require_roles, require_site
@@ -85,6 +85,7 @@ class DespatchRecord:
     carrier: str | None
     flight: str | None
     flight_date: str | None
+    departs_at: str | None
     handed_over_at: str | None
     receptacle_count: int
     item_count: int
@@ -160,6 +161,7 @@ class Transport:
     carrier: str
     flight: str
     flight_date: date
+    departs_at: datetime | None = None  # the scheduled departure, when it was given
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class TransportIn(Strict):
     carrier: str = Field(max_length=3, examples=["BA"])
     flight: str = Field(max_length=8, examples=["BA0117"])
     flight_date: str = Field(max_length=10, examples=["2026-11-24"])
+    departure_time: str | None = Field(
+        default=None, max_length=8, examples=["14:35"],
+        description="scheduled departure, HH:MM in the site's local time (CARDIT's departure;"
+        " without it CARDIT gives the flight's day at 00:00 UTC)",
+    )  # fmt: skip
 
 
 class DespatchOut(BaseModel):
@@ -57,6 +62,7 @@ class DespatchOut(BaseModel):
     carrier: str | None
     flight: str | None
     flight_date: str | None
+    departs_at: str | None = Field(examples=["2026-11-24T14:35:00+00:00"])
     handed_over_at: str | None
     receptacle_count: int
     item_count: int
@@ -179,7 +185,9 @@ def post_close(
     ops: SiteOps = Depends(site_ops),
 ) -> DespatchOut:
     return despatch_out(
-        dsp.close_despatch(ops, p, site, did, body.carrier, body.flight, body.flight_date)
+        dsp.close_despatch(
+            ops, p, site, did, body.carrier, body.flight, body.flight_date, body.departure_time
+        )
     )
 
 
@@ -197,7 +205,9 @@ def post_handover(
     ops: SiteOps = Depends(site_ops),
 ) -> DespatchOut:
     return despatch_out(
-        dsp.hand_over(ops, p, site, did, body.carrier, body.flight, body.flight_date)
+        dsp.hand_over(
+            ops, p, site, did, body.carrier, body.flight, body.flight_date, body.departure_time
+        )
     )
 
 

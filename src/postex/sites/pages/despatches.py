@@ -77,12 +77,13 @@ def close(
     carrier: str = Form(""),
     flight: str = Form(""),
     flight_date: str = Form(""),
+    departure_time: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
     def answer() -> Response:
         session = changing(request, csrf_token)
         dsp.close_despatch(ops_of(request), session.principal(), site, did, _typed(carrier),
-                           _typed(flight), flight_date.strip())  # fmt: skip
+                           _typed(flight), flight_date.strip(), departure_time.strip())  # fmt: skip
         return after_post(request, f"/console/sites/{site}/despatches/{did}")
 
     return guarded(request, answer)
@@ -96,12 +97,13 @@ def hand_over(
     carrier: str = Form(""),
     flight: str = Form(""),
     flight_date: str = Form(""),
+    departure_time: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
     def answer() -> Response:
         session = changing(request, csrf_token)
         dsp.hand_over(ops_of(request), session.principal(), site, did, _typed(carrier),
-                      _typed(flight), flight_date.strip())  # fmt: skip
+                      _typed(flight), flight_date.strip(), departure_time.strip())  # fmt: skip
         return after_post(request, f"/console/sites/{site}/despatches/{did}")
 
     return guarded(request, answer)

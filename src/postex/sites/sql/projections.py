@@ -95,6 +95,7 @@ despatches = Table(
     Column("carrier", String(3)),
     Column("flight", String(8)),
     Column("flight_date", String(10)),
+    Column("departs_at", String(32)),
     Column("handed_over_at", String(32)),
     Column("receptacle_count", Integer, nullable=False),
     Column("item_count", Integer, nullable=False),
@@ -364,8 +365,8 @@ def _despatch_closed(conn: Connection, events: Sequence[StoredEvent[DespatchClos
         executemany(
             conn,
             "UPDATE despatches SET state = 'closed', closed_at = ?, carrier = ?,"
-            " flight = ?, flight_date = ? WHERE id = ?",
-            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.despatch_id)],
+            " flight = ?, flight_date = ?, departs_at = ? WHERE id = ?",
+            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.departs_at, d.despatch_id)],
         )
         set_state(conn, [("despatched", None, e.recorded_at, i) for i in d.item_ids])
 
@@ -377,8 +378,8 @@ def _handed_over(conn: Connection, events: Sequence[StoredEvent[DespatchHandedOv
         executemany(
             conn,
             "UPDATE despatches SET state = 'handed_over', handed_over_at = ?,"
-            " carrier = ?, flight = ?, flight_date = ? WHERE id = ?",
-            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.despatch_id)],
+            " carrier = ?, flight = ?, flight_date = ?, departs_at = ? WHERE id = ?",
+            [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.departs_at, d.despatch_id)],
         )
         set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d.item_ids])
         executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d.site) for i in d.item_ids])
