@@ -19,6 +19,7 @@ from postex.incidents import pages as web_status
 from postex.incidents.http import advisories, audit, holds
 from postex.items.http import items, manifests
 from postex.items.http.schemas import declare_everywhere
+from postex.kernel.errors import IntegrityError
 from postex.network import http as integrity
 from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
@@ -74,10 +75,16 @@ def create_app(container: Container) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def checkpoint() -> None:
+            try:
+                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+            except IntegrityError as exc:  # events past the authenticated head: never signed
+                chore_log.error("checkpoint refused at seq %s: %s", exc.seq, exc.detail)
+
         async def checkpoint_timer() -> None:
             while True:
                 await asyncio.sleep(settings.checkpoint_seconds)
-                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+                await checkpoint()
 
         tasks = [asyncio.create_task(checkpoint_timer())]
         if settings.webhook_worker_seconds > 0:  # 0: `postex worker` runs the chores instead
@@ -90,7 +97,7 @@ def create_app(container: Container) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+            await checkpoint()
 
     app = FastAPI(
         title="Postex",

@@ -229,7 +229,7 @@ def verify(
         return
     total = sum(c.store.head(s)[0] for s in ([site] if site else c.store.sites()))
     with progress_bar("verifying", total) as update:
-        reports = verify_store(c.store, c.trusted_keys(), site, update)
+        reports = verify_store(c.store, c.trusted_keys(), site, update, c.authority)
     c.close()
     bad = [r for r in reports if not r.ok]
     if as_json:
@@ -244,6 +244,7 @@ def verify(
                         "checkpoints_checked": r.checkpoints_checked,
                         "first_bad_seq": r.first_fault.seq if r.first_fault else None,
                         "reason": r.first_fault.reason if r.first_fault else None,
+                        "authenticated": r.authenticated,
                     }
                     for r in reports
                 ],
@@ -252,9 +253,12 @@ def verify(
     for r in reports:
         f = r.first_fault
         if f is None:
+            how = {True: ", authenticated head", None: ""}.get(
+                r.authenticated, ", no authenticated head yet (recorded at the next write)"
+            )
             err.print(
                 f"[green]ok[/green] {r.site}: {r.events_checked} events, "
-                f"{r.checkpoints_checked} checkpoints"
+                f"{r.checkpoints_checked} checkpoints{how}"
             )
         else:
             err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
