@@ -57,7 +57,8 @@ class SqlRebuilder:
         fault = report.first_fault
         if fault is not None:
             raise IntegrityError(
-                f"rebuild refused: {fault.reason}", site=fault.site, seq=fault.seq
+                f"rebuild refused at {fault.site} seq {fault.seq}: {fault.reason}",
+                site=fault.site, seq=fault.seq,
             )  # fmt: skip
 
     def replay(
