@@ -468,11 +468,14 @@ class Replication:
         store = open_store(hub_db, clock)
         return HubStoreSource(store, SqlReplicationState(store))
 
-    def nats_source(self, url: str | None = None) -> NatsHubSource:
-        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``)."""
+    def nats_source(
+        self, url: str | None = None, timeout: float = 15.0, attempts: int | None = None
+    ) -> NatsHubSource:
+        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``);
+        ``attempts`` bounds the connection attempts (default: nats-py's)."""
         from postex.network.restore_sources import NatsHubSource
 
-        return NatsHubSource(url or self._c.settings.nats_url, self.subjects)
+        return NatsHubSource(url or self._c.settings.nats_url, self.subjects, timeout, attempts)
 
     async def delete_stream(self) -> bool:
         from postex.network.nats.jetstream import delete_stream

@@ -10,6 +10,7 @@ and key operations (:mod:`.admin`) work on a store from their own modules.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -72,6 +73,8 @@ class SqlStore:
         self._fault_listeners: list[FaultListener] = []
         self.authority: LogAuthority = authority or NoAuthority()
         self._keys: dict[str, LogKey | None] = {}
+        self._anchored: dict[str, float] = {}  # when each site's anchor last moved
+        self.anchor_seconds = 1.0
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -144,10 +147,20 @@ class SqlStore:
         return head.seq if key.valid(head.seq, head.hash, head.mac) else 0
 
     def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
-        """Move the local anchor to a head just signed (or first authenticated)."""
+        """Move the local anchor to a head just signed (or first authenticated).
+
+        Checkpoints signed inside appends move it at most every ``anchor_seconds`` (an
+        anchor is a durable file write); the first authenticated head and the checkpoint
+        timer (``checkpoint_now``: ``uow.timer``) always do.
+        """
         mark = uow.signed or uow.first_auth
-        if mark is not None and self.log_key(site) is not None:
+        if mark is None or self.log_key(site) is None:
+            return
+        now = time.monotonic()
+        due = now - self._anchored.get(site, -1e9) >= self.anchor_seconds
+        if due or uow.first_auth is not None or uow.timer:
             self.authority.save_anchor(site, *mark)
+            self._anchored[site] = now
 
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:
@@ -222,7 +235,7 @@ class SqlStore:
                 return None
             cp = make_checkpoint(signer, site, seq, digest, self._now())
             insert_checkpoint(uow.conn, cp)
-            uow.signed = (seq, digest)
+            uow.signed, uow.timer = (seq, digest), True
             if self.log_key(site) is not None and not uow.has_auth_row:
                 uow.authenticate(seq, digest)  # an upgraded log: its first authenticated head
             return cp

@@ -75,6 +75,7 @@ class SqlUnitOfWork:
         self._auth_row = False  # whether the site has a log_heads row to update
         self.appended = 0
         self.signed: tuple[int, bytes] | None = None  # a checkpoint signed in this transaction
+        self.timer = False  # signed by the checkpoint timer or at shutdown (not by an append)
         self.first_auth: tuple[int, bytes] | None = None  # the site's first authenticated head
         self.refused = False  # the log moved without the key: the store raises an alarm
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from postex.eventlog.authlog import LogAuthority
+from postex.eventlog.chain import ChainFault
+from postex.eventlog.checkpoints import keys_for_site, signature_valid
+from postex.eventlog.events import Checkpoint
 from postex.eventlog.ports import Store
 from postex.eventlog.verify import SiteAuth, SiteReport, verify_site_rows
+from postex.network.app.witness import Witness, witness_valid
 
 PROGRESS_EVERY = 10_000
 
@@ -50,3 +54,41 @@ def site_auth(store: Store, authority: LogAuthority | None, site: str) -> SiteAu
     if key is None or authority is None:
         return None
     return SiteAuth(key, store.log_head(site), authority.anchor(site))
+
+
+def newest_witnessed(
+    site: str,
+    checkpoints: Sequence[Checkpoint],
+    witnesses: Sequence[Witness],
+    trusted: Mapping[str, bytes],
+) -> Checkpoint | None:
+    """The newest checkpoint of ``site`` signed by a key trusted for it and countersigned by
+    a trusted witness (the hub): a head that left the site and was seen elsewhere."""
+    site_keys = keys_for_site(trusted, site)
+    for cp in sorted(checkpoints, key=lambda c: c.seq, reverse=True):
+        if cp.site != site or not signature_valid(cp, site_keys):
+            continue
+        if any(w.seq == cp.seq and witness_valid(w, cp, trusted) for w in witnesses):
+            return cp
+    return None
+
+
+def hub_fault(store: Store, site: str, witnessed: Checkpoint | None) -> ChainFault | None:
+    """Whether the local log reaches, and agrees with, the checkpoint the hub witnessed:
+    a tail cut inside the last checkpoint window, with the head row and anchor rolled back
+    too, is found here (the hub's copy lies outside this host)."""
+    if witnessed is None:
+        return None
+    head = store.head(site)[0]
+    if head < witnessed.seq:
+        return ChainFault(
+            site,
+            head + 1,
+            f"log ends at {head} but the hub witnessed a checkpoint at {witnessed.seq}",
+        )
+    row = next(iter(store.read_rows(site, witnessed.seq - 1, witnessed.seq)), None)
+    if row is None or bytes(row[6]) != witnessed.hash:
+        return ChainFault(
+            site, witnessed.seq, "event differs from the checkpoint the hub witnessed"
+        )
+    return None
