@@ -21,7 +21,7 @@ from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import ZERO_HASH, chain_hashes, format_time
 from postex.eventlog.events import AnyEvent, NewEvent, StoredEvent
 from postex.eventlog.ports import Clock
-from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
 from postex.kernel.errors import IntegrityError
@@ -54,7 +54,7 @@ class LogStore(Protocol):
 _HEAD_AND_AUTH = (
     "SELECT h.seq, h.hash, h.recorded_at, l.seq, l.hash, l.mac,"
     " (SELECT e.seq FROM events e WHERE e.site = s.site ORDER BY e.seq DESC LIMIT 1)"
-    " FROM (SELECT CAST({p} AS VARCHAR(16)) AS site) s"
+    " FROM (SELECT CAST(? AS VARCHAR(16)) AS site) s"
     " LEFT JOIN heads h ON h.site = s.site LEFT JOIN log_heads l ON l.site = s.site"
 )
 
@@ -119,9 +119,7 @@ class SqlUnitOfWork:
 
     def _authenticated_head(self, key: LogKey, fresh_ok: bool) -> tuple[int, bytes, str]:
         site = self._site
-        row = self.conn.exec_driver_sql(
-            _HEAD_AND_AUTH.format(p=self.store.ph), (site,)
-        ).one()  # fmt: skip
+        (row,) = fetchall(self.conn, _HEAD_AND_AUTH, (site,))  # the DB-API cursor: cheaper
         head = (row[0], bytes(row[1]), row[2]) if row[0] is not None else (0, ZERO_HASH, "")
         stored = int(row[6] or 0)
         if stored != head[0]:  # events written or removed behind the head's back
@@ -205,17 +203,13 @@ class SqlUnitOfWork:
         key = self._key
         if key is None:
             return
-        mac, p = key.mac(seq, digest), self.store.ph
+        mac = key.mac(seq, digest)
         if self._auth_row:
-            self.conn.exec_driver_sql(
-                f"UPDATE log_heads SET seq = {p}, hash = {p}, mac = {p} WHERE site = {p}",
-                (seq, digest, mac, self._site),
-            )
+            execute(self.conn, "UPDATE log_heads SET seq = ?, hash = ?, mac = ? WHERE site = ?",
+                    (seq, digest, mac, self._site))  # fmt: skip
         else:
-            self.conn.exec_driver_sql(
-                f"INSERT INTO log_heads (site, seq, hash, mac) VALUES ({p}, {p}, {p}, {p})",
-                (self._site, seq, digest, mac),
-            )
+            execute(self.conn, "INSERT INTO log_heads (site, seq, hash, mac) VALUES (?, ?, ?, ?)",
+                    (self._site, seq, digest, mac))  # fmt: skip
             self._auth_row = True
             self.first_auth = (seq, digest)
 
