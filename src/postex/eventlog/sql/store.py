@@ -231,7 +231,10 @@ class SqlStore:
             return None
         with self.write(site) as uow:  # refused (IntegrityError) if the log moved without the key
             seq, digest, _ = uow.load_head()
-            if seq == 0 or self._last_checkpoint(uow.conn, site) >= seq:
+            if seq == 0:
+                return None
+            if self._last_checkpoint(uow.conn, site) >= seq:
+                uow.signed, uow.timer = (seq, digest), True  # the anchor catches up, if behind
                 return None
             cp = make_checkpoint(signer, site, seq, digest, self._now())
             insert_checkpoint(uow.conn, cp)
