@@ -8,7 +8,10 @@ key directory), the local anchor and site-bound checkpoint keys find it.
 
 from __future__ import annotations
 
+import base64
 import json
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,3 +289,14 @@ def test_a_head_row_with_a_forged_mac_is_refused(populated: Container) -> None:
         new_customer(populated)
     code, report = verify_cli(populated)
     assert code == 1 and "MAC is not valid" in bad_site(report)["reason"]
+
+
+def test_init_makes_the_log_key_outside_the_database(tmp_path: Path) -> None:
+    """`postex init` writes log-<SITE>.json with mode 0600; its secret is not in the database."""
+    result = runner.invoke(app_(), ["init", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "keys" / "log-GBLALA.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    secret = base64.b64decode(json.loads(path.read_text())["key"])
+    assert len(secret) == 32
+    assert secret not in b"".join(p.read_bytes() for p in tmp_path.glob("postex.db*"))
