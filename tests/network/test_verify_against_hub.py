@@ -78,3 +78,30 @@ def test_against_hub_without_a_reachable_hub_is_a_connection_problem(
     code, report = _verify(node, "--against-hub", "--nats", "nats://127.0.0.1:1")
     assert code == 2
     assert "not reachable" in json.dumps(report)
+
+
+def test_events_written_without_the_log_key_never_leave_the_site(
+    tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str, loops: Loops
+) -> None:
+    """The publisher sends only authenticated events: a forged one stays behind, unsigned,
+    and the hub's copy ends at the authenticated head."""
+    from postex.eventlog.chain import event_hash
+
+    site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
+    new_items(site, new_customer(site).record.id, n=3)
+    seq, prev = site.store.head("GBLALA")
+    at = "2099-01-01T00:00:00.000000Z"
+    body = b'{"n":1}'
+    digest = event_hash(prev, "GBLALA", seq + 1, at, "test.thing.v1", body)
+    execute_raw(
+        site.engine,
+        "INSERT INTO events (site, seq, recorded_at, type, body, prev_hash, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ["GBLALA", seq + 1, at, "test.thing.v1", body, prev, digest],
+    )
+    execute_raw(site.engine, "UPDATE heads SET seq = ?, hash = ?", [seq + 1, digest])
+    pub, _ = start_replication(loops, site, hub)
+    wait_until(lambda: hub.store.head("GBLALA")[0] == seq, what="the authenticated part")
+    wait_until(lambda: pub.acked == seq, what="acknowledgement")
+    assert hub.store.head("GBLALA")[0] == seq  # the forged event never arrived
+    loops.stop()
