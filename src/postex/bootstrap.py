@@ -451,7 +451,9 @@ class Replication:
         from postex.network.backup.files import FileBackupWriter
 
         c = self._c
-        return FileBackupWriter(c.store, c.admin, self.state, c.signer, self.now())
+        return FileBackupWriter(
+            c.store, c.admin, self.state, c.signer, self.now(), authority=c.authority
+        )
 
     @staticmethod
     def backup_reader(directory: Path) -> BackupChain:

@@ -108,3 +108,38 @@ def test_restore_names_a_missing_log_key(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "log-GBLALA.json" in result.stderr
+
+
+def test_a_tampered_log_is_never_backed_up(node: Container, tmp_path: Path) -> None:
+    """A forged event past the authenticated head (valid hashes) would be signed into the
+    backup's manifest and authenticated afresh by a restore: the backup refuses instead."""
+    from postex.eventlog.chain import event_hash
+
+    _populated(node)
+    seq, prev = node.store.head(SITE)
+    at = "2099-01-01T00:00:00.000000Z"
+    digest = event_hash(prev, SITE, seq + 1, at, "test.thing.v1", b'{"n":1}')
+    ph = "%s" if node.engine.dialect.name == "postgresql" else "?"
+    execute_raw(
+        node.engine,
+        "INSERT INTO events (site, seq, recorded_at, type, body, prev_hash, hash) "
+        f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+        [SITE, seq + 1, at, "test.thing.v1", b'{"n":1}', prev, digest],
+    )
+    execute_raw(node.engine, f"UPDATE heads SET seq = {ph}, hash = {ph}", [seq + 1, digest])
+    with pytest.raises(IntegrityError, match="backup refused: events") as refused:
+        replication(node).backup_writer().write(tmp_path / "bk")
+    assert refused.value.seq == seq + 1
+    assert not (tmp_path / "bk" / "manifest.json").exists()
+
+
+def test_an_incremental_backup_of_an_authenticated_log_is_written(
+    node: Container, tmp_path: Path
+) -> None:
+    _populated(node)
+    replication(node).backup_writer().write(tmp_path / "full")
+    new_items(node, new_customer(node).record.id, 4)
+    heads = replication(node).backup_writer().write(tmp_path / "inc", since=tmp_path / "full")
+    assert heads[SITE] == node.store.head(SITE)[0]
+    reader = replication(node).backup_reader(tmp_path / "inc")
+    assert all(r.ok for r in verify_backup(reader, node.trusted_keys()))
