@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,10 @@ from postex.accounts.sql.sessions import (
 )
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
+from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
+from postex.eventlog.checkpoints import TrustedKeys
 from postex.eventlog.context import Context
 from postex.eventlog.ports import Clock, DataKeys, LogAdmin, Progress, Rebuilder, Store
 from postex.eventlog.sql.admin import SqlLogAdmin
@@ -82,12 +84,13 @@ from postex.items.sql.customer_api import (
 )
 from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
-from postex.kernel.errors import ConfigurationError
+from postex.kernel.errors import ConfigurationError, IntegrityError
 from postex.kernel.network import SerialSlot, load_network
 from postex.kernel.reference import services
 from postex.network import events as network_events
 from postex.network.app import node_role
 from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
+from postex.network.log_keys import FileLogAuthority
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.network.sql import tables as _replication  # noqa: F401
 from postex.sites import events as sites_events
@@ -246,8 +249,14 @@ class Container:
         return Console(self.ctx, SqlSessions(engine), SqlSignInThrottle(engine), policy,
                        SqlTotpSteps(engine), form_key.digest())  # fmt: skip
 
-    def trusted_keys(self) -> dict[str, bytes]:
+    def trusted_keys(self) -> TrustedKeys:
+        """Every trusted public key, and for which site each signs checkpoints."""
         return trusted_keys(self.settings.keys_dir)
+
+    @property
+    def authority(self) -> LogAuthority:
+        """The sites' log keys and local anchors (the authenticated log)."""
+        return self._sql.authority
 
     def close(self) -> None:
         self._sql.dispose()
@@ -294,16 +303,26 @@ def build(
             signers[site] = load_or_create_signer(settings.keys_dir, site)
         return signers.get(site)
 
+    def holds_log_key(site: str) -> bool:
+        # The same sites as signer_for: a single node every site it plays, otherwise only
+        # the node's own log (a hub checks the sites' copies by their signatures).
+        return site == settings.site or settings.role == "single"
+
+    authority = FileLogAuthority(settings.keys_dir, holds_log_key)
+    if create:
+        authority.key(settings.site)  # `postex init` makes the log key with the others
     clock = clock or SystemClock()
     store = open_store(
-        settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every
-    )
+        settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every,
+        authority=authority,
+    )  # fmt: skip
     problem = probe(store.engine)
     if problem is not None:
         store.dispose()
         raise problem
     if create:
         store.migrate()
+    store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
         store.engine.update_execution_options(**{HUB_OPTION: True})
     vault = EnvelopeVault(kek)
@@ -325,6 +344,15 @@ def build(
             c.close()
             raise
     return c
+
+
+def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -> None:
+    """A write refused because the log moved without the site's log key: an alarm."""
+    from postex.network.sql.state import SqlReplicationState
+
+    SqlReplicationState(store).raise_alarm(
+        exc.site or "", exc.seq or 0, "unauthenticated-log", exc.detail, format_time(clock.now())
+    )
 
 
 def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
@@ -432,7 +460,7 @@ class Replication:
         pub.attach()
         return pub
 
-    def hub(self, trusted: dict[str, bytes]) -> Hub:
+    def hub(self, trusted: Mapping[str, bytes]) -> Hub:
         """The hub over a fresh view of its copies; the keys directory says which trusted
         key signs for which site."""
         from postex.network.app.hub import Hub
@@ -442,7 +470,7 @@ class Replication:
         by_site = site_keys(c.settings.keys_dir)
         return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
 
-    def consumer(self, trusted: dict[str, bytes]) -> HubConsumer:
+    def consumer(self, trusted: Mapping[str, bytes]) -> HubConsumer:
         from postex.network.nats.consumer import HubConsumer
 
         return HubConsumer(self.hub(trusted), self._c.settings.nats_url, self.subjects)
@@ -456,7 +484,9 @@ class Replication:
         from postex.network.backup.files import FileBackupWriter
 
         c = self._c
-        return FileBackupWriter(c.store, c.admin, self.state, c.signer, self.now())
+        return FileBackupWriter(
+            c.store, c.admin, self.state, c.signer, self.now(), authority=c.authority
+        )
 
     @staticmethod
     def backup_reader(directory: Path) -> BackupChain:
@@ -473,11 +503,14 @@ class Replication:
         store = open_store(hub_db, clock)
         return HubStoreSource(store, SqlReplicationState(store))
 
-    def nats_source(self, url: str | None = None) -> NatsHubSource:
-        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``)."""
+    def nats_source(
+        self, url: str | None = None, timeout: float = 15.0, attempts: int | None = None
+    ) -> NatsHubSource:
+        """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``);
+        ``attempts`` bounds the connection attempts (default: nats-py's)."""
         from postex.network.restore_sources import NatsHubSource
 
-        return NatsHubSource(url or self._c.settings.nats_url, self.subjects)
+        return NatsHubSource(url or self._c.settings.nats_url, self.subjects, timeout, attempts)
 
     async def delete_stream(self) -> bool:
         from postex.network.nats.jetstream import delete_stream

@@ -23,6 +23,7 @@ from postex.incidents.pages import holds as hold_pages
 from postex.incidents.pages import status as web_status
 from postex.items.http import items, manifests
 from postex.items.http.schemas import declare_everywhere
+from postex.kernel.errors import IntegrityError
 from postex.network import http as integrity
 from postex.network import pages as network_pages
 from postex.sites import pages as site_pages
@@ -83,10 +84,16 @@ def create_app(container: Container) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def checkpoint() -> None:
+            try:
+                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+            except IntegrityError as exc:  # events past the authenticated head: never signed
+                chore_log.error("checkpoint refused at seq %s: %s", exc.seq, exc.detail)
+
         async def checkpoint_timer() -> None:
             while True:
                 await asyncio.sleep(settings.checkpoint_seconds)
-                await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+                await checkpoint()
 
         tasks = [asyncio.create_task(checkpoint_timer())]
         if settings.webhook_worker_seconds > 0:  # 0: `postex worker` runs the chores instead
@@ -99,7 +106,7 @@ def create_app(container: Container) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await asyncio.to_thread(container.admin.checkpoint_now, settings.site)
+            await checkpoint()
 
     app = FastAPI(
         title="Postex",

@@ -37,6 +37,8 @@ def test_append_and_verify_benchmarks_run(kind: str) -> None:
     assert "own bulk insert" in out and ("postgres" in out) == (kind == "postgres")
     out = bench("verify", "--events", "2000", "--rounds", "1", *extra)
     assert "read+hash" in out
+    out = bench("authlog", "--events", "1000", "--batch", "250", "--rounds", "2", *extra)
+    assert "bench authlog" in out and ("postgres" in out) == (kind == "postgres")
 
 
 def test_site_data_benchmarks_run(tmp_path: Path) -> None:

@@ -65,3 +65,19 @@ def test_floats_and_huge_integers_are_refused() -> None:
     for bad in ({"w": 1.5}, {"n": 2**53}, {"k": {1: 2}}, {"ü": 1}):
         with pytest.raises(ValidationError):
             canonical(bad)
+
+
+def test_vector_3_the_authenticated_head_is_recomputed() -> None:
+    """The head MAC and anchor MAC of docs/log-format.md, under the key 00 01 … 1f."""
+    from postex.eventlog.authlog import ANCHOR_DOMAIN, LogKey
+
+    section = DOC.split("### Test vector 3")[1]
+    head_mac = re.search(r"\| head mac \| `([0-9a-f]{64})` \|", section)
+    anchor_mac = re.search(r"\| anchor mac \| `([0-9a-f]{64})`", section)
+    assert head_mac and anchor_mac
+    key = LogKey("GBLALA", bytes(range(32)))
+    digest = bytes.fromhex(_doc_hash(2))
+    assert key.mac(2, digest).hex() == head_mac.group(1)
+    assert key.mac(2, digest, ANCHOR_DOMAIN).hex() == anchor_mac.group(1)
+    assert key.valid(2, digest, bytes.fromhex(head_mac.group(1)))
+    assert not key.valid(3, digest, bytes.fromhex(head_mac.group(1)))

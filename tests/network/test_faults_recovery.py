@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,13 @@ def _converges(hub: Container, site: Container) -> None:
 def _witnessed(hub: Container, name: str, count: int) -> None:
     state = replication(hub).state
     wait_until(lambda: len(state.witnesses(name)) == count, 20, "witnesses")
+
+
+def _keys_copy(site_home: Path, home: Path) -> Path:
+    """Another machine holding the site's keys from its key backup, not its local anchor:
+    each restored database is a log of its own, and one home's anchor vouches for one log."""
+    shutil.copytree(site_home / "keys", home / "keys", ignore=shutil.ignore_patterns("anchor-*"))
+    return home
 
 
 def _restore(target: Container, source: object) -> None:
@@ -81,14 +89,15 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     source = replication(hub).hub_source(pg_hub_url, hub.ctx.clock)
     _restore(from_hub, source)
     source.store.dispose()
-    from_backup = make_node(site.settings.home, f"sqlite:///{tmp_path / 'from-bk.db'}", role="site")
+    bk_home = _keys_copy(site.settings.home, tmp_path / "home-bk")
+    from_backup = make_node(bk_home, f"sqlite:///{tmp_path / 'from-bk.db'}", role="site")
     reader = replication(from_backup).backup_reader(backup_dir)
     assert all(r.ok for r in verify_backup(reader, from_backup.trusted_keys()))
     _restore(from_backup, reader)
 
     over_nats = make_node(
-        site.settings.home, f"sqlite:///{tmp_path / 'nats.db'}", role="site", nats_url=nats_url,
-        nats_prefix=prefix,
+        _keys_copy(site.settings.home, tmp_path / "home-nats"), f"sqlite:///{tmp_path / 'nats.db'}",
+        role="site", nats_url=nats_url, nats_prefix=prefix,
     )  # fmt: skip
     nats_source = replication(over_nats).nats_source()
     _restore(over_nats, nats_source)
@@ -96,7 +105,10 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
 
     for restored in (from_hub, from_backup, over_nats):
         assert restored.store.head("GBLALA")[0] == head[0] + 1  # the restore is audited
-        assert verify_store(restored.store, restored.trusted_keys(), "GBLALA")[0].ok
+        report = verify_store(
+            restored.store, restored.trusted_keys(), "GBLALA", authority=restored.authority
+        )[0]
+        assert report.ok and report.authenticated, report.faults
         live = restored.rebuilder.projection_digest()
         restored.rebuilder.rebuild()
         assert restored.rebuilder.projection_digest() == live  # restored projections == a rebuild

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ def test_concurrent_closing_and_composing_numbers_despatches_without_gaps(
 ) -> None:
     """Eight threads over two stores (two engines, so the database lock decides) number 1…16."""
     first = make_node(tmp_path / "a", db_url)
+    # Two processes of one site share its keys (the log key authenticates every append).
+    shutil.copytree(tmp_path / "a" / "keys", tmp_path / "b" / "keys")
     second = make_node(tmp_path / "b", db_url)
     try:
         clerk, boss = staff(first, "clerk"), staff(first, "supervisor")

@@ -95,6 +95,37 @@ def verify(
     out.print(table)
 
 
+@app.command("authlog")
+def authlog(
+    events: Annotated[int, typer.Option(help="Events per round and node.")] = 50_000,
+    batch: Annotated[int, typer.Option(help="Events per transaction.")] = 1000,
+    rounds: Annotated[int, typer.Option(help="Rounds; the median is reported.")] = 3,
+    postgres: PgOpt = None,
+) -> None:
+    """Append and verify with the authenticated log vs the same code without a log key.
+
+    Example: postex bench authlog --events 50000 --batch 1000 --postgres postgresql://postgres@127.0.0.1/test
+    """
+    from rich.table import Table
+
+    from postex.bench.authlog import bench_authlog
+    from postex.bench.common import machine
+
+    results = [bench_authlog("sqlite", events, batch, rounds, progress=err.print)]
+    url = pg_url(postgres)
+    if url:
+        results.append(bench_authlog("postgres", events, batch, rounds, url, progress=err.print))
+    table = Table(title=f"postex bench authlog — {machine()}")
+    for col in ("store", "batch", "append with ev/s", "without", "ratio", "verify with ev/s",
+                "without", "ratio"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(r.store, str(r.batch), f"{r.append_with:,.0f}", f"{r.append_without:,.0f}",
+                      f"{r.append_ratio:.2f}", f"{r.verify_with:,.0f}",
+                      f"{r.verify_without:,.0f}", f"{r.verify_ratio:.2f}")  # fmt: skip
+    out.print(table)
+
+
 @app.command("console")
 @handle_errors
 def console(

@@ -34,7 +34,9 @@ PublishOpt = Annotated[
 ]
 
 if TYPE_CHECKING:
+    from postex.bootstrap import Container
     from postex.config import Settings
+    from postex.eventlog.verify import SiteReport
 
 
 def register(app: typer.Typer) -> None:
@@ -213,8 +215,22 @@ def verify(
     hub: Annotated[
         bool, typer.Option("--hub", help="A hub: also countersignatures and integrity alarms.")
     ] = False,
+    against_hub: Annotated[
+        bool | None,
+        typer.Option(
+            "--against-hub/--not-against-hub",
+            help="Also compare this site's log with the newest checkpoint the hub witnessed "
+            "(over NATS from `postex hub consume`). Default: on for a site with a NATS URL, "
+            "where an unreachable hub is only noted; asked for explicitly, it is exit 2.",
+            show_default=False,
+        ),
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option("--nats", help="NATS URL of the hub (default: nats_url).")
+    ] = None,
 ) -> None:
-    """Verify every hash, link and signed checkpoint; exit 1 naming the first bad seq.
+    """Verify every hash, link, signed checkpoint and the authenticated head; exit 1 naming
+    the first bad seq.
 
     Example: postex verify --site GBLALA      (on a hub: postex verify --hub)
     """
@@ -229,10 +245,13 @@ def verify(
         finally:
             c.close()
         return
-    total = sum(c.store.head(s)[0] for s in ([site] if site else c.store.sites()))
-    with progress_bar("verifying", total) as update:
-        reports = verify_store(c.store, c.trusted_keys(), site, update)
-    c.close()
+    try:
+        total = sum(c.store.head(s)[0] for s in ([site] if site else c.store.sites()))
+        with progress_bar("verifying", total) as update:
+            reports = verify_store(c.store, c.trusted_keys(), site, update, c.authority)
+        hub_check = _against_hub(c, reports, against_hub, nats)
+    finally:
+        c.close()
     bad = [r for r in reports if not r.ok]
     if as_json:
         emit_json(
@@ -246,22 +265,84 @@ def verify(
                         "checkpoints_checked": r.checkpoints_checked,
                         "first_bad_seq": r.first_fault.seq if r.first_fault else None,
                         "reason": r.first_fault.reason if r.first_fault else None,
+                        "authenticated": r.authenticated,
                     }
                     for r in reports
                 ],
+                "hub": hub_check,
             }
         )
     for r in reports:
         f = r.first_fault
         if f is None:
+            how = {True: ", authenticated head", None: ""}.get(
+                r.authenticated, ", no authenticated head yet (recorded at the next write)"
+            )
             err.print(
                 f"[green]ok[/green] {r.site}: {r.events_checked} events, "
-                f"{r.checkpoints_checked} checkpoints"
+                f"{r.checkpoints_checked} checkpoints{how}"
             )
         else:
             err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
+    if hub_check is not None and hub_check.get("note"):
+        err.print(f"hub: {hub_check['note']}")
     if bad:
         raise typer.Exit(EXIT_INTEGRITY)
+
+
+def _against_hub(
+    c: "Container", reports: list["SiteReport"], wanted: bool | None, nats: str | None
+) -> dict[str, Any] | None:
+    """Compare the node's own site with the newest checkpoint the hub witnessed; the
+    fault, if any, joins that site's report. None when not asked for and not configured."""
+    from postex.kernel.errors import ConfigurationError
+    from postex.network.app.integrity import hub_fault, newest_witnessed
+
+    s = c.settings
+    url = nats or s.nats_url
+    automatic = wanted is None and s.role == "site" and bool(url)
+    if not (wanted or automatic):
+        return None
+    if not url:
+        raise ConfigurationError("--against-hub needs the hub's NATS URL: give --nats URL")
+    own = next((r for r in reports if r.site == s.site), None)
+    if own is None:
+        return {"site": s.site, "compared": False, "note": f"no log of {s.site} here"}
+    from postex.bootstrap import replication
+
+    try:
+        timeout = 10.0 if wanted else 3.0
+        source = replication(c).nats_source(url, timeout, attempts=int(timeout // 2))
+    except Exception as exc:  # NATS down or no hub: only an explicit request fails on it
+        if wanted:
+            raise ConfigurationError(
+                f"the hub at {url} is not reachable ({exc.__class__.__name__}): is NATS up "
+                "and `postex hub consume` running?"
+            ) from None
+        return {"site": s.site, "compared": False, "note": f"not reachable at {url}; not compared"}
+    try:
+        witnessed = newest_witnessed(
+            s.site, source.checkpoints(s.site), source.witnesses(s.site), c.trusted_keys()
+        )
+    except ConfigurationError as exc:
+        if wanted:
+            raise
+        return {"site": s.site, "compared": False, "note": exc.detail}
+    finally:
+        source.close()
+    fault = hub_fault(c.store, s.site, witnessed)
+    if fault is not None:
+        own.faults.append(fault)
+    seq = witnessed.seq if witnessed else None
+    note = (
+        f"the log agrees with the checkpoint the hub witnessed at seq {seq}"
+        if witnessed is not None and fault is None
+        else "the hub witnessed no checkpoint of this site yet"
+        if witnessed is None
+        else None
+    )
+    return {"site": s.site, "compared": True, "witnessed_seq": seq, "ok": fault is None,
+            "note": note}  # fmt: skip
 
 
 @handle_errors

@@ -12,7 +12,7 @@ The signed text is (UTF-8, lines ending in LF, no trailing newline)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -56,3 +56,34 @@ def signature_valid(cp: Checkpoint, trusted: Mapping[str, bytes]) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+class TrustedKeys(Mapping[str, bytes]):
+    """Every public key a node trusts (by key id), and which site each one signs for.
+
+    As a mapping it holds all of them (witnesses, backup manifests); :meth:`for_site` gives
+    the keys a checkpoint of that site may be signed by: a key trusted for another site,
+    or the hub's, does not sign for this one.
+    """
+
+    def __init__(self, by_site: Mapping[str, Mapping[str, bytes]]) -> None:
+        self._by_site = {site: dict(keys) for site, keys in by_site.items()}
+        self._all = {kid: raw for keys in self._by_site.values() for kid, raw in keys.items()}
+
+    def __getitem__(self, key_id: str) -> bytes:
+        return self._all[key_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def for_site(self, site: str) -> Mapping[str, bytes]:
+        return self._by_site.get(site, {})
+
+
+def keys_for_site(trusted: Mapping[str, bytes], site: str) -> Mapping[str, bytes]:
+    """The keys trusted to sign ``site``'s checkpoints: bound to the site when ``trusted``
+    says which key belongs to which site (:class:`TrustedKeys`), else all of them."""
+    return trusted.for_site(site) if isinstance(trusted, TrustedKeys) else trusted

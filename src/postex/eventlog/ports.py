@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from postex.eventlog.authlog import Anchor, LogHead
 from postex.eventlog.events import AnyEvent, Checkpoint, EventRow, StoredEvent
 
 R = TypeVar("R")
@@ -60,6 +61,10 @@ class Store(Protocol):
 
     def checkpoints(self, site: str) -> list[Checkpoint]: ...
 
+    def log_head(self, site: str) -> LogHead | None:
+        """The site's authenticated head row as stored (postex.eventlog.authlog)."""
+        ...
+
 
 class Rebuilder(Protocol):
     """Projections rebuilt from the log (``postex rebuild``, the hub's arrival order)."""
@@ -111,7 +116,17 @@ class LogAdmin(Protocol):
         ...
 
     def checkpoint_now(self, site: str) -> Checkpoint | None:
-        """Sign the site's head unless it is checkpointed already (or this node signs nothing)."""
+        """Sign the site's head unless it is checkpointed already (or this node signs nothing).
+
+        Raise IntegrityError when events lie past the authenticated head."""
+        ...
+
+    def anchor(self, site: str) -> Anchor | None:
+        """The site's local anchor (postex.eventlog.authlog), if this node keeps one."""
+        ...
+
+    def reanchor(self, site: str) -> None:
+        """Move the local anchor to the authenticated head, even backwards (a restore)."""
         ...
 
 

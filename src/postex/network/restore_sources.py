@@ -61,13 +61,19 @@ class NatsHubSource:
 
     kind = "hub"
 
-    def __init__(self, url: str, subjects: Subjects, timeout: float = 15.0) -> None:
+    def __init__(
+        self, url: str, subjects: Subjects, timeout: float = 15.0, attempts: int | None = None
+    ) -> None:
         import nats
 
         self.subjects = subjects
         self.timeout = timeout
         self.loop = asyncio.new_event_loop()
-        self.nc = self.loop.run_until_complete(nats.connect(url, connect_timeout=5))
+        # ``attempts`` bounds the (re)connection attempts, 2 s apart (nats-py's default: 60).
+        options: dict[str, Any] = {"connect_timeout": 5}
+        if attempts is not None:
+            options["max_reconnect_attempts"] = attempts
+        self.nc = self.loop.run_until_complete(nats.connect(url, **options))
         self._meta: dict[str, dict[str, Any]] = {}
 
     def _ask(self, site: str, body: dict[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from postex.accounts.keys.files import read_secret, write_secret
+from postex.eventlog.checkpoints import TrustedKeys
 
 
 def key_id_of(public: bytes) -> str:
@@ -46,18 +47,10 @@ def load_or_create_signer(keys_dir: Path, site: str) -> FileSigner:
     return FileSigner(Ed25519PrivateKey.from_private_bytes(base64.b64decode(data["private"])))
 
 
-def trusted_keys(keys_dir: Path) -> dict[str, bytes]:
-    """Public keys this node trusts: its own sites' keys and witnessed keys (``*.pub``)."""
-    out: dict[str, bytes] = {}
-    if not keys_dir.is_dir():
-        return out
-    for path in sorted(keys_dir.glob("signing-*.json")):
-        signer = load_or_create_signer(keys_dir, path.stem.removeprefix("signing-"))
-        out[signer.key_id] = signer.public
-    for path in sorted(keys_dir.glob("*.pub")):
-        raw = base64.b64decode(path.read_text().strip())
-        out[key_id_of(raw)] = raw
-    return out
+def trusted_keys(keys_dir: Path) -> TrustedKeys:
+    """Public keys this node trusts: its own sites' keys and witnessed keys (``*.pub``),
+    each bound to the site it signs for (:func:`site_keys`)."""
+    return TrustedKeys(site_keys(keys_dir))
 
 
 def site_keys(keys_dir: Path) -> dict[str, dict[str, bytes]]:

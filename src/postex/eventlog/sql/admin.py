@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from postex.eventlog.authlog import Anchor
 from postex.eventlog.chain import ChainState, verify_events
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import DataKeyRow
@@ -41,7 +42,9 @@ class SqlLogAdmin:
             uow = SqlUnitOfWork(store, conn, site, writable=True)
             conn.begin()
             try:
-                seq, prev, _ = uow.load_head()
+                # A keyed site's authenticated head is checked first and moved after: a
+                # restore starts an empty log over (even below a local anchor).
+                seq, prev, _ = uow.load_head(fresh_ok=True)
                 fault = verify_events(ChainState(site, seq, prev), events)
                 if fault is not None:
                     raise IntegrityError(fault.reason, site=fault.site, seq=fault.seq)
@@ -54,6 +57,7 @@ class SqlLogAdmin:
                     store.projections.apply(conn, events)
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
+                uow.authenticate(last.seq, last.hash)
             except BaseException:
                 conn.rollback()
                 raise
@@ -103,8 +107,23 @@ class SqlLogAdmin:
         self.store.save_checkpoint(cp)
 
     def checkpoint_now(self, site: str) -> Checkpoint | None:
-        """Sign the site's current head unless it is already checkpointed (shutdown, timer)."""
+        """Sign the site's current head unless it is already checkpointed (shutdown, timer).
+
+        Raises IntegrityError (and the store's fault listeners raise an alarm) when events
+        lie past the authenticated head: the node never signs over them.
+        """
         return self.store.checkpoint_now(site)
+
+    def anchor(self, site: str) -> Anchor | None:
+        """The site's local anchor, if this node keeps one."""
+        return self.store.authority.anchor(site) if self.store.log_key(site) else None
+
+    def reanchor(self, site: str) -> None:
+        """Move the local anchor to the site's authenticated head, even backwards: after a
+        restore whose copy was verified by its signed checkpoints."""
+        head = self.store.log_head(site)
+        if head is not None and self.store.log_key(site) is not None:
+            self.store.authority.save_anchor(site, head.seq, head.hash, force=True)
 
 
 def execute_raw(engine: Engine, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -29,6 +29,15 @@ def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> No
         cur.close()
 
 
+def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+    """One statement straight through the DB-API cursor (no result)."""
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(_sql(conn, sql), tuple(params))
+    finally:
+        cur.close()
+
+
 def fetchall(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     cur = conn.connection.cursor()
     try:

@@ -19,6 +19,8 @@ from postex.eventlog.ports import Progress
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.engine import write_connection
 from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.verify import SiteAuth, verify_site_rows
+from postex.kernel.errors import IntegrityError
 
 
 class SqlRebuilder:
@@ -26,14 +28,38 @@ class SqlRebuilder:
         self.store = store
 
     def rebuild(self, progress: Progress | None = None, batch: int = 5000) -> int:
-        """Empty every projection and replay all sites' logs, merged by recorded time."""
+        """Empty every projection and replay all sites' logs, merged by recorded time.
+
+        Credentials, roles and keys are never taken from an unauthenticated event: first
+        every log whose key this node holds must end exactly at its authenticated head
+        (and reach its anchor), else IntegrityError names the first bad seq and nothing
+        changes.
+        """
         store = self.store
+        for site in store.sites():
+            self.authenticate(site)
         streams = [
             ((ev.recorded_at, ev.site, ev.seq, ev) for ev in store.read_events(s))
             for s in store.sites()
         ]
         merged = (t[3] for t in heapq.merge(*streams, key=lambda t: (t[0], t[1], t[2])))
         return self.replay(merged, progress, batch)
+
+    def authenticate(self, site: str) -> None:
+        """Raise IntegrityError unless ``site``'s log is the authenticated one (a no-op
+        without its log key, or before its first authenticated head)."""
+        store = self.store
+        key = store.log_key(site)
+        if key is None:
+            return
+        auth = SiteAuth(key, store.log_head(site), store.authority.anchor(site))
+        report = verify_site_rows(site, store.read_rows(site), [], {}, auth=auth)
+        fault = report.first_fault
+        if fault is not None:
+            raise IntegrityError(
+                f"rebuild refused at {fault.site} seq {fault.seq}: {fault.reason}",
+                site=fault.site, seq=fault.seq,
+            )  # fmt: skip
 
     def replay(
         self, events: Iterable[StoredEvent], progress: Progress | None = None, batch: int = 5000

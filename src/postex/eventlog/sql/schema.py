@@ -54,6 +54,17 @@ data_keys = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+# The authenticated head of each site: (seq, hash) MAC'd under the site's log key, which
+# lives outside the database (postex.eventlog.authlog). Not a projection: rebuild keeps it.
+log_heads = Table(
+    "log_heads",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("mac", LargeBinary(32), nullable=False),
+)
+
 # --- projections: recreated from the log by `postex rebuild` ---------------------------
 heads = Table(
     "heads",
@@ -116,4 +127,4 @@ tracking_events = Table(
     Index("ix_tracking_item_time", "item_id", "occurred_utc"),
 )
 
-LOG_TABLES = (events, checkpoints, data_keys)
+LOG_TABLES = (events, checkpoints, data_keys, log_heads)

@@ -10,6 +10,7 @@ and key operations (:mod:`.admin`) work on a store from their own modules.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from postex.eventlog.authlog import (
+    LogAuthority,
+    LogHead,
+    LogKey,
+    NoAuthority,
+    missing_head_fault,
+)
 from postex.eventlog.chain import ZERO_HASH, format_time
 from postex.eventlog.checkpoints import Signer, make_checkpoint
 from postex.eventlog.events import Checkpoint, EventRow, StoredEvent
@@ -27,8 +35,10 @@ from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.reading import read_rows
 from postex.eventlog.sql.repositories import Repositories
 from postex.eventlog.sql.unit_of_work import APPEND_CHUNK, SqlUnitOfWork
+from postex.kernel.errors import IntegrityError
 
 CommitListener = Callable[[str, int], None]
+FaultListener = Callable[[IntegrityError], None]
 
 
 class SqlStore:
@@ -40,6 +50,7 @@ class SqlStore:
         repositories: Repositories,
         signer_for: Callable[[str], Signer | None] = lambda _site: None,
         checkpoint_every: int = 1000,
+        authority: LogAuthority | None = None,
     ) -> None:
         self.projections = projections
         self.repositories = repositories
@@ -59,6 +70,11 @@ class SqlStore:
         self._site_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._listeners: list[CommitListener] = []
+        self._fault_listeners: list[FaultListener] = []
+        self.authority: LogAuthority = authority or NoAuthority()
+        self._keys: dict[str, LogKey | None] = {}
+        self._anchored: dict[str, float] = {}  # when each site's anchor last moved
+        self.anchor_seconds = 1.0
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -97,6 +113,55 @@ class SqlStore:
         """Called after each commit that appended events, with (site, new head seq)."""
         self._listeners.append(listener)
 
+    def add_fault_listener(self, listener: FaultListener) -> None:
+        """Called when a write transaction is refused because the log moved without the
+        site's log key (after the rollback): the node raises an integrity alarm."""
+        self._fault_listeners.append(listener)
+
+    # --- the authenticated log (postex.eventlog.authlog) -----------------------------
+    def log_key(self, site: str) -> LogKey | None:
+        """The site's log key, or None when this node holds none for it (cached)."""
+        if site not in self._keys:
+            self._keys[site] = self.authority.key(site)
+        return self._keys[site]
+
+    def anchor_missing(self, site: str, log_seq: int) -> tuple[int, str] | None:
+        """With no head row: a fault if the local anchor says there was one."""
+        return missing_head_fault(self.authority.anchor(site), log_seq)
+
+    def log_head(self, site: str) -> LogHead | None:
+        """The site's authenticated head row as stored (its MAC is checked by the reader)."""
+        with readable(self.engine, "the authenticated head"), self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                f"SELECT seq, hash, mac FROM log_heads WHERE site = {self.ph}", (site,)
+            ).first()
+        return LogHead(site, int(row[0]), bytes(row[1]), bytes(row[2])) if row else None
+
+    def authenticated_seq(self, site: str) -> int | None:
+        """How far the site's log is authenticated: the MAC'd head's seq (0 if its MAC is
+        not valid), or None without a log key or before the first authenticated head."""
+        key = self.log_key(site)
+        head = self.log_head(site) if key is not None else None
+        if key is None or head is None:
+            return None
+        return head.seq if key.valid(head.seq, head.hash, head.mac) else 0
+
+    def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
+        """Move the local anchor to a head just signed (or first authenticated).
+
+        Checkpoints signed inside appends move it at most every ``anchor_seconds`` (an
+        anchor is a durable file write); the first authenticated head and the checkpoint
+        timer (``checkpoint_now``: ``uow.timer``) always do.
+        """
+        mark = uow.signed or uow.first_auth
+        if mark is None or self.log_key(site) is None:
+            return
+        now = time.monotonic()
+        due = now - self._anchored.get(site, -1e9) >= self.anchor_seconds
+        if due or uow.first_auth is not None or uow.timer:
+            self.authority.save_anchor(site, *mark)
+            self._anchored[site] = now
+
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:
         """This process's lock on writing ``site`` (the database's lock is taken as well)."""
@@ -113,10 +178,17 @@ class SqlStore:
                 uow.load_head()
                 yield uow
                 uow.finish()
+            except IntegrityError as exc:
+                conn.rollback()
+                if uow.refused:
+                    for fault_listener in self._fault_listeners:
+                        fault_listener(exc)
+                raise
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
+        self._after_commit(site, uow)
         head = uow.new_head_seq
         if head is not None:
             for listener in self._listeners:
@@ -141,25 +213,34 @@ class SqlStore:
             (site, seq, digest, at),
         )
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> None:
+    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool:
+        """Sign (seq, digest) if a checkpoint is due; whether one was signed."""
         signer = self.signer_for(site)
         if signer is None:
-            return
+            return False
         last = self._last_checkpoint(conn, site)
         if seq - last >= self.checkpoint_every:
             insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, self._now()))
+            return True
+        return False
 
     def checkpoint_now(self, site: str) -> Checkpoint | None:
         """Sign the site's current head unless it is already checkpointed (shutdown, timer)."""
         signer = self.signer_for(site)
         if signer is None:
             return None
-        with self.write(site) as uow:
+        with self.write(site) as uow:  # refused (IntegrityError) if the log moved without the key
             seq, digest, _ = uow.load_head()
-            if seq == 0 or self._last_checkpoint(uow.conn, site) >= seq:
+            if seq == 0:
+                return None
+            if self._last_checkpoint(uow.conn, site) >= seq:
+                uow.signed, uow.timer = (seq, digest), True  # the anchor catches up, if behind
                 return None
             cp = make_checkpoint(signer, site, seq, digest, self._now())
             insert_checkpoint(uow.conn, cp)
+            uow.signed, uow.timer = (seq, digest), True
+            if self.log_key(site) is not None and not uow.has_auth_row:
+                uow.authenticate(seq, digest)  # an upgraded log: its first authenticated head
             return cp
 
     def save_checkpoint(self, cp: Checkpoint) -> None:

@@ -15,14 +15,16 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from postex.eventlog.authlog import LogHead, LogKey, head_fault
 from postex.eventlog.canonical import canonical
 from postex.eventlog.catalogue import Event
 from postex.eventlog.chain import ZERO_HASH, chain_hashes, format_time
 from postex.eventlog.events import AnyEvent, NewEvent, StoredEvent
 from postex.eventlog.ports import Clock
-from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
+from postex.kernel.errors import IntegrityError
 
 
 class LogStore(Protocol):
@@ -41,8 +43,20 @@ class LogStore(Protocol):
         self, conn: Connection, site: str, seq: int, digest: bytes, at: str
     ) -> None: ...
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> None: ...
+    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool: ...
 
+    def log_key(self, site: str) -> LogKey | None: ...
+
+    def anchor_missing(self, site: str, log_seq: int) -> tuple[int, str] | None: ...
+
+
+# The write path's one read: the head, the authenticated head and the newest stored seq.
+_HEAD_AND_AUTH = (
+    "SELECT h.seq, h.hash, h.recorded_at, l.seq, l.hash, l.mac,"
+    " (SELECT e.seq FROM events e WHERE e.site = s.site ORDER BY e.seq DESC LIMIT 1)"
+    " FROM (SELECT CAST(? AS VARCHAR(16)) AS site) s"
+    " LEFT JOIN heads h ON h.site = s.site LEFT JOIN log_heads l ON l.site = s.site"
+)
 
 # Events per batch insert on SQLite: a long append writes one chunk while it encodes the next.
 APPEND_CHUNK = 250
@@ -57,7 +71,13 @@ class SqlUnitOfWork:
         self._site = site
         self._writable = writable
         self._head: tuple[int, bytes, str] | None = None
+        self._key: LogKey | None = None
+        self._auth_row = False  # whether the site has a log_heads row to update
         self.appended = 0
+        self.signed: tuple[int, bytes] | None = None  # a checkpoint signed in this transaction
+        self.timer = False  # signed by the checkpoint timer or at shutdown (not by an append)
+        self.first_auth: tuple[int, bytes] | None = None  # the site's first authenticated head
+        self.refused = False  # the log moved without the key: the store raises an alarm
 
     @property
     def site(self) -> str:
@@ -71,23 +91,60 @@ class SqlUnitOfWork:
     def repo(self, port: type[Any]) -> Any:
         return self.store.repositories[port](self.conn)
 
-    def load_head(self) -> tuple[int, bytes, str]:
+    def load_head(self, fresh_ok: bool = False) -> tuple[int, bytes, str]:
         """(seq, hash, recorded_at) of the site's head, read once per transaction.
 
         On PostgreSQL this also takes the site's advisory lock: one writer per site, also
-        across processes.
+        across processes. When this node holds the site's log key, the same query reads
+        the authenticated head and the newest stored seq: a log that moved without the key
+        (events appended or a head rewritten by someone with only database access) raises
+        IntegrityError before anything is written. ``fresh_ok`` lets an empty log without a
+        head row start over despite a local anchor (a restore copying a log back).
         """
         if self._head is None:
             if self.store.is_postgres:
                 self.conn.exec_driver_sql(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", ("postex-site:" + self._site,)
                 )
-            row = self.conn.exec_driver_sql(
-                f"SELECT seq, hash, recorded_at FROM heads WHERE site = {self.store.ph}",
-                (self._site,),
-            ).first()
-            self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
+            key = self.store.log_key(self._site) if self._writable else None
+            if key is None:
+                row = self.conn.exec_driver_sql(
+                    f"SELECT seq, hash, recorded_at FROM heads WHERE site = {self.store.ph}",
+                    (self._site,),
+                ).first()
+                self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
+            else:
+                self._head = self._authenticated_head(key, fresh_ok)
         return self._head
+
+    def _authenticated_head(self, key: LogKey, fresh_ok: bool) -> tuple[int, bytes, str]:
+        site = self._site
+        (row,) = fetchall(self.conn, _HEAD_AND_AUTH, (site,))  # the DB-API cursor: cheaper
+        head = (row[0], bytes(row[1]), row[2]) if row[0] is not None else (0, ZERO_HASH, "")
+        stored = int(row[6] or 0)
+        if stored != head[0]:  # events written or removed behind the head's back
+            if stored > head[0]:
+                seq, why = head[0] + 1, f"events {head[0] + 1}..{stored} are not authenticated"
+            else:
+                seq, why = stored + 1, f"log ends at {stored} but its head says {head[0]}"
+            self.refused = True
+            raise IntegrityError(f"{why}; nothing written", site=site, seq=seq)
+        auth = LogHead(site, row[3], bytes(row[4]), bytes(row[5])) if row[3] is not None else None
+        self._key, self._auth_row = key, auth is not None
+        if auth is None:
+            # No head row: a new or just-upgraded log is trusted on first use, unless the
+            # local anchor says this site had an authenticated head already.
+            fault = None if fresh_ok and head[0] == 0 else self.store.anchor_missing(site, head[0])
+        else:
+            fault = head_fault(key, auth, head[0], head[1])
+        if fault is not None:
+            self.refused = True
+            raise IntegrityError(f"{fault[1]}; nothing written", site=site, seq=fault[0])
+        return head
+
+    @property
+    def has_auth_row(self) -> bool:
+        return self._auth_row
 
     def append(self, events: Sequence[AnyEvent]) -> list[StoredEvent[Any]]:
         if not self._writable:
@@ -132,12 +189,29 @@ class SqlUnitOfWork:
         return stored
 
     def finish(self) -> None:
-        """Before commit: record the new head and sign a checkpoint when one is due."""
+        """Before commit: record the new head (and its MAC), sign a checkpoint when due."""
         if self._head is None or not self.appended:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
-        self.store.checkpoint_if_due(self.conn, self._site, seq, digest)
+        self.authenticate(seq, digest)
+        if self.store.checkpoint_if_due(self.conn, self._site, seq, digest):
+            self.signed = (seq, digest)
+
+    def authenticate(self, seq: int, digest: bytes) -> None:
+        """Move the site's authenticated head to (seq, digest) (one statement)."""
+        key = self._key
+        if key is None:
+            return
+        mac = key.mac(seq, digest)
+        if self._auth_row:
+            execute(self.conn, "UPDATE log_heads SET seq = ?, hash = ?, mac = ? WHERE site = ?",
+                    (seq, digest, mac, self._site))  # fmt: skip
+        else:
+            execute(self.conn, "INSERT INTO log_heads (site, seq, hash, mac) VALUES (?, ?, ?, ?)",
+                    (self._site, seq, digest, mac))  # fmt: skip
+            self._auth_row = True
+            self.first_auth = (seq, digest)
 
 
 def _records(

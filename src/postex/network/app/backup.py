@@ -61,6 +61,7 @@ def verify_backup(
     done = 0
     for site in reader.sites():
         events = _flat(reader.batches(site), progress, done)
+        # bound to the site inside: only the site's own keys sign its checkpoints
         report = verify_site(site, events, reader.checkpoints(site), trusted)
         done += report.events_checked
         if report.ok and report.head_seq != reader.head(site):

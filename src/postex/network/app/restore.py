@@ -1,12 +1,14 @@
 """Rebuild a wiped site from the hub's copy of its log or from a backup.
 
 Every event's link and hash is checked as it is imported; every checkpoint's signature
-must come from a trusted site key and agree with the events; the log must reach the
+must come from a key trusted for that site and agree with the events; the log must reach the
 newest checkpoint (no truncation); from the hub, the newest checkpoint must also carry
 the hub's valid countersignature. Anything wrong and the target is wiped again and
 :class:`IntegrityError` names the first bad seq: a tampered copy is never restored.
 The projections are built as the events come back (the target starts empty), the restore
-is audited in the log, and the site resumes writing at the next seq.
+is audited in the log, and the site resumes writing at the next seq. The restored log's
+authenticated head is written afresh under the site's log key (the copy is vouched for by
+its checkpoints), and the local anchor moves to it once the copy agreed with it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Protocol
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.customers import CustomerRepository
-from postex.eventlog.checkpoints import signature_valid
+from postex.eventlog.authlog import Anchor
+from postex.eventlog.checkpoints import keys_for_site, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import LogAdmin, Progress, Store
 from postex.kernel.errors import IntegrityError
@@ -62,6 +65,20 @@ def _refuse(admin: LogAdmin, detail: str, site: str, seq: int | None) -> Integri
     return IntegrityError(f"restore refused: {detail}", site=site, seq=seq)
 
 
+def _check_anchor(target: Store, admin: LogAdmin, site: str, head: int) -> Anchor | None:
+    """The local anchor (the newest head this node vouched for before the loss); the copy
+    must agree with it where it reaches it."""
+    anchor = admin.anchor(site)
+    if anchor is not None and 0 < anchor.seq <= head:
+        at_anchor = next(iter(target.read_events(site, anchor.seq - 1, anchor.seq)), None)
+        if at_anchor is None or at_anchor.hash != anchor.hash:
+            raise _refuse(
+                admin, "the copy differs from the head this node signed (its local anchor)",
+                site, anchor.seq,
+            )  # fmt: skip
+    return anchor
+
+
 def restore_site(
     target: Store,
     admin: LogAdmin,
@@ -79,9 +96,12 @@ def restore_site(
     if target.head(site)[0] != 0:
         raise IntegrityError(f"restore refused: the target already holds a log for {site}")
     cps = sorted(source.checkpoints(site), key=lambda c: c.seq)
+    site_keys = keys_for_site(trusted, site)  # only the site's own keys sign its checkpoints
     for cp in cps:
-        if cp.site != site or not signature_valid(cp, trusted):
-            raise _refuse(admin, "a checkpoint is not signed by a trusted key", site, cp.seq)
+        if cp.site != site or not signature_valid(cp, site_keys):
+            raise _refuse(
+                admin, f"a checkpoint is not signed by a key trusted for {site}", site, cp.seq
+            )
     wanted = {cp.seq: cp.hash for cp in cps}
     done = 0
     for batch in source.batches(site):
@@ -112,6 +132,7 @@ def restore_site(
             admin, "the newest checkpoint carries no valid countersignature of a trusted hub",
             site, newest.seq if newest else None,
         )  # fmt: skip
+    anchor = _check_anchor(target, admin, site, head)
     for cp in cps:
         admin.save_checkpoint(cp)
     for w in witnesses:
@@ -121,8 +142,11 @@ def restore_site(
     keys = admin.import_data_keys([k for k in source.data_keys(site) if k[0] not in erased])
     state.set_acked(site, head if source.kind == "hub" else 0, now())
     details = {"source": source.kind, "events": done, "head_seq": head}
+    lost = anchor is not None and anchor.seq > head  # events after the copy's end are lost
+    details.update({"anchor_seq": anchor.seq} if lost and anchor is not None else {})
     with target.write(site) as uow:
         uow.append([audit_event({"kind": "system", "id": actor}, SITE_RESTORED, site, "", details)])
+    admin.reanchor(site)  # the verified copy, with a fresh authenticated head, is the log now
     return RestoreReport(
         site, source.kind, done, head, newest.seq if newest else 0, witnessed, keys,
         time.perf_counter() - started,

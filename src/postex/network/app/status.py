@@ -12,6 +12,7 @@ from typing import Any
 
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import Principal, Role, require_roles
+from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.chain import ChainFault
 from postex.eventlog.ports import Progress, Store
 from postex.eventlog.verify import SiteReport
@@ -40,9 +41,11 @@ def verify_copies(
     trusted: Mapping[str, bytes],
     now: str,
     progress: Progress | None = None,
+    authority: LogAuthority | None = None,
 ) -> HubVerification:
-    """Verify every copy the hub holds, every countersignature, and list the open alarms."""
-    reports = verify_store(store, trusted, None, progress)
+    """Verify every copy the hub holds, every countersignature, and list the open alarms;
+    with ``authority``, the hub's own log is authenticated too (it holds no site's key)."""
+    reports = verify_store(store, trusted, None, progress, authority)
     faults = []
     for site in store.sites():
         cps = {cp.seq: cp for cp in store.checkpoints(site)}

@@ -34,17 +34,25 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import LogAdmin, Progress, Store
+from postex.eventlog.verify import LogChecker
 from postex.kernel.errors import IntegrityError, ValidationError
 from postex.network.app.hub import ReplicationState
+from postex.network.app.integrity import site_auth
 from postex.network.app.wire import DataKey, checkpoint_dict, checkpoint_from
 from postex.network.app.witness import Witness
 
 FORMAT = "postex-backup-v1"
 SEGMENT_EVENTS = 100_000
 READ_BATCH = 10_000
+
+
+def _batched(events: Iterator[StoredEvent]) -> Iterator[list[StoredEvent]]:
+    while batch := list(itertools.islice(events, READ_BATCH)):
+        yield batch
 
 
 def _sha256(path: Path) -> str:
@@ -69,11 +77,18 @@ class FileBackupWriter:
     state: ReplicationState
     signer: Signer
     created_at: str
+    authority: LogAuthority | None = None  # the sites' log keys: only authenticated logs
 
     def write(
         self, directory: Path, progress: Progress | None = None, since: Path | None = None
     ) -> dict[str, int]:
-        """Write every site's log (after ``since``'s heads: an incremental backup)."""
+        """Write every site's log (after ``since``'s heads: an incremental backup).
+
+        Every link and hash is checked as the events are written and, for every site whose
+        log key this node holds, the log must end at its authenticated head and reach its
+        anchor: a tampered log is never backed up (IntegrityError; no manifest is written,
+        so the directory is no backup).
+        """
         base = self._base(directory, since)
         directory.mkdir(parents=True, exist_ok=True)
         if (directory / "manifest.json").exists():
@@ -96,22 +111,33 @@ class FileBackupWriter:
         for site in sites:
             head, head_hash = self.store.head(site)
             start = self._start(base, site, head) if base is not None else 0
+            begin = (start, bytes.fromhex(base.head_hash(site))) if base and start else None
+            checker = LogChecker(site, site_auth(self.store, self.authority, site), begin)
             site_dir = directory / site
             site_dir.mkdir(exist_ok=True)
-            segments = []
+            segments: list[dict[str, Any]] = []
             for first in range(start + 1, head + 1, SEGMENT_EVENTS):
                 last = min(head, first + SEGMENT_EVENTS - 1)
                 path = site_dir / f"events-{first:012d}-{last:012d}.jsonl.gz"
                 with gzip.open(path, "wt", compresslevel=3, encoding="ascii") as f:
-                    for e in self.store.read_events(site, first - 1, last, batch=READ_BATCH):
-                        f.write(_row(e) + "\n")
-                        done += 1
-                        if progress and done % READ_BATCH == 0:
+                    for batch in _batched(
+                        self.store.read_events(site, first - 1, last, batch=READ_BATCH)
+                    ):
+                        checker.feed(batch)
+                        f.write("".join(_row(e) + "\n" for e in batch))
+                        done += len(batch)
+                        if progress:
                             progress(done)
                 segments.append(
                     {"file": f"{site}/{path.name}", "first": first, "last": last,
                      "sha256": _sha256(path)}
                 )  # fmt: skip
+            try:
+                checker.finish()
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"backup refused: {exc.detail}", site=exc.site, seq=exc.seq
+                ) from None
             cps = [checkpoint_dict(cp) for cp in self.store.checkpoints(site) if cp.seq <= head]
             wits = [
                 {"site": w.site, "seq": w.seq, "witnessed_at": w.witnessed_at,

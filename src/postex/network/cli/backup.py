@@ -136,10 +136,12 @@ def missing_keys(settings: "Settings", site: str) -> list[str]:
     the database or a backup (by design): they come from the site's key backup."""
     import os
 
+    from postex.network.log_keys import log_key_path
     from postex.network.signing import signer_path
 
     wanted = [] if os.environ.get("POSTEX_KEK") else [settings.keys_dir / "kek.json"]
     wanted.append(signer_path(settings.keys_dir, site))
+    wanted.append(log_key_path(settings.keys_dir, site))
     return [str(path) for path in wanted if not path.exists()]
 
 

@@ -157,7 +157,10 @@ def run_drill(work: Path, nats: str, hub_db: str | None, seconds: float, offline
         after = Traffic(site.ctx, customer.record.id, batch=1)
         after.one_batch(random.Random(2))  # noqa: S311 - test data, not secrets
         rto = time.perf_counter() - started
-        verified = all(r.ok for r in verify_store(site.store, site.trusted_keys(), SITE))
+        verified = all(
+            r.ok and r.authenticated
+            for r in verify_store(site.store, site.trusted_keys(), SITE, authority=site.authority)
+        )
         loops.start(replication(site).publisher().run)
         after.batch = 10
         after.one_batch(random.Random(3))  # noqa: S311 - test data, not secrets

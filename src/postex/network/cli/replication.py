@@ -117,7 +117,7 @@ def verify_hub(c: "Container", as_json: bool) -> None:
     rep = replication(c)
     total = sum(c.store.head(s)[0] for s in c.store.sites())
     with progress_bar("verifying hub copies", total) as update:
-        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update)
+        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update, c.authority)
     if as_json:
         emit_json(
             {

@@ -25,6 +25,7 @@ from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.ports import Clock, LogAdmin
 from postex.eventlog.sql.store import SqlStore
+from postex.kernel.errors import IntegrityError
 from postex.network.app.hub import ReplicationState
 from postex.network.app.signatures import MessageClaim, events_claim, keys_claim, sign_message
 from postex.network.app.wire import (
@@ -130,7 +131,10 @@ class JetStreamPublisher:
             self._wake.clear()
             now = loop.time()
             if now - last_checkpoint >= self.checkpoint_seconds:
-                await asyncio.to_thread(self.admin.checkpoint_now, self.site)
+                try:
+                    await asyncio.to_thread(self.admin.checkpoint_now, self.site)
+                except IntegrityError as exc:  # the store raised an alarm; never sign over it
+                    log.error("checkpoint refused at seq %s: %s", exc.seq, exc.detail)
                 last_checkpoint = now
             await self.publish_pending(nc)
             now = loop.time()
@@ -158,8 +162,10 @@ class JetStreamPublisher:
         pending: deque[tuple[int, asyncio.Future[Any]]] = deque()
         subject = self.subjects.events(self.site)
         position = self.acked
+        # Only authenticated events leave the site: none past the MAC'd head.
+        until = self.store.authenticated_seq(self.site)
         for run in chunk_events(
-            self.store.read_events(self.site, position), self.max_events, self.max_bytes
+            self.store.read_events(self.site, position, until), self.max_events, self.max_bytes
         ):
             first, last = run[0].seq, run[-1].seq
             data = encode_events(self.site, run)
