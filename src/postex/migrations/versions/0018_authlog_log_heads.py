@@ -1,14 +1,14 @@
 """The authenticated log: each site's head, MAC'd under a log key kept outside the database.
 
-Revision ID: 0016
-Revises: 0001
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0001"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
