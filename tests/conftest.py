@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from postex.accounts.sql.portal_users import customer_users
 from postex.accounts.sql.sessions import staff_sessions, staff_sign_in_throttle
 from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
@@ -74,7 +75,7 @@ def _truncate_pg(url: str) -> None:
     # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
     # test would make the next test's node refuse its role. Operational tables (sessions,
     # sign-in throttle) are not projections but must not leak from test to test either.
-    operational = [staff_sessions, staff_sign_in_throttle]
+    operational = [staff_sessions, staff_sign_in_throttle, customer_users]
     tables = [
         t.name
         for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES, *operational]

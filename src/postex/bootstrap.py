@@ -21,6 +21,7 @@ from postex.accounts import session_events
 from postex.accounts.app.auth import CredentialRepository
 from postex.accounts.app.customers import CustomerRepository
 from postex.accounts.app.partners import PartnerRepository
+from postex.accounts.app.portal_users import CustomerUserRepository
 from postex.accounts.app.rate_limits import RateWindows
 from postex.accounts.app.sessions import Console, SessionPolicy, TotpRepository
 from postex.accounts.app.staff import UserRepository
@@ -28,6 +29,7 @@ from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
 from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
+from postex.accounts.sql.portal_users import SqlCustomerUsers
 from postex.accounts.sql.sessions import SqlSessions, SqlSignInThrottle, SqlTotp, totp_p
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
@@ -157,6 +159,7 @@ REPOSITORIES: Repositories = {
     PartnerEventRepository: SqlPartnerEvents,
     WebhookRepository: SqlWebhooks,
     PublicTrackingRepository: SqlPublicTracking,
+    CustomerUserRepository: SqlCustomerUsers,
 }
 
 

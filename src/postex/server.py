@@ -17,7 +17,8 @@ from postex.http import health, problems
 from postex.http.limits import BodySizeLimit
 from postex.incidents import pages as web_status
 from postex.incidents.http import advisories, audit, holds
-from postex.items.http import items, manifests
+from postex.items import pages as portal_pages
+from postex.items.http import items, labels, manifests
 from postex.items.http.schemas import declare_everywhere
 from postex.network import http as integrity
 from postex.sites import pages as site_pages
@@ -35,6 +36,7 @@ ROUTERS: list[APIRouter] = [
     tracking.router,
     items.router,
     manifests.router,
+    labels.router,
     sites.router,
     site_despatches.router,
     partner_resdit.router,
@@ -50,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     api_docs.router,
     account_pages.router,
     site_pages.router,
+    portal_pages.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

@@ -101,6 +101,8 @@ def page(
 def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN) -> Session:
     """The caller's live session at ``stage``; UnauthenticatedError otherwise."""
     session = current(console(request), request.cookies.get(COOKIE))
+    if session.customer_id is not None:  # a sender portal session is no console session
+        raise UnauthenticatedError("sign in first")
     if session.stage is not stage:
         if session.stage is Stage.SIGNED_IN:
             raise UnauthenticatedError("you are signed in already")

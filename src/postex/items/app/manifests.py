@@ -229,6 +229,21 @@ def entries_from_csv(raw: bytes) -> list[Entry]:
     return entries
 
 
+def entry_from_form(item: dict[str, str], lines: Sequence[dict[str, str]]) -> Entry:
+    """One item from a form whose fields are the CSV's item columns, with goods lines
+    numbered from 1 (an empty line is left out); errors name the column and, for a goods
+    line, its number as the line."""
+    cells = _cells({k: v for k, v in item.items() if k in ITEM_COLUMNS})
+    entry = Entry(1, _item(cells), errors=_cell_errors(1, cells))
+    for n, line in enumerate(lines, 1):
+        goods = _goods_line(_cells({k: v for k, v in line.items() if k in LINE_COLUMNS}))
+        if goods is not None:
+            entry.data["contents"]["lines"].append(goods)
+            entry.line_rows.append(n)
+            entry.errors.extend(_cell_errors(n, goods))
+    return entry
+
+
 _CSV_PATH = re.compile(r"^(sender|addressee)\.(address_lines)\.(\d+)$")
 
 
