@@ -223,8 +223,8 @@ def test_a_manifest_with_bad_rows_lists_each_refusal_then_the_fixed_one_is_store
     csrf = csrf_of(browser_client.get("/portal/manifests").text)
     bad = {4: "addressee_country", 7: "weight_g", 11: "sender_name"}
     before = head(node)
-    r = browser_client.post("/portal/manifests", data={"csrf_token": csrf},
-                            files={"file": ("day.csv", manifest_csv(12, bad), "text/csv")})  # fmt: skip
+    upload = {"file": ("day.csv", manifest_csv(12, bad), "text/csv")}
+    r = browser_client.post("/portal/manifests", data={"csrf_token": csrf}, files=upload)
     assert r.status_code == 422
     assert head(node) == before
     table = r.text.split('id="refusals"', 1)[1].split("</table>", 1)[0]
@@ -235,8 +235,8 @@ def test_a_manifest_with_bad_rows_lists_each_refusal_then_the_fixed_one_is_store
                      (11, "sender_name", "=HYPERLINK(1)")}  # fmt: skip
     assert all(rule for _l, _c, rule, _v in rows)
     assert "csv_formula" in table
-    fixed = browser_client.post("/portal/manifests", data={"csrf_token": csrf},
-                                files={"file": ("day.csv", manifest_csv(12), "text/csv")})  # fmt: skip
+    upload = {"file": ("day.csv", manifest_csv(12), "text/csv")}
+    fixed = browser_client.post("/portal/manifests", data={"csrf_token": csrf}, files=upload)
     assert fixed.status_code == 201
     stored = item_ids(fixed.text.split('id="stored"', 1)[1])
     assert len(stored) == 12
@@ -298,8 +298,8 @@ def test_the_portal_prints_a_batch_and_the_collection_manifest(
     assert r.headers["content-type"] == "application/pdf"
     labels = open_pdf(r.content)
     assert {b for p in labels if p.rect.width < 300 for b in barcodes(p)} == set(own)
-    refused = browser_client.post("/portal/labels", data={"csrf_token": csrf,
-                                                          "ids": f"{own[0]}\n{foreign}"})  # fmt: skip
+    both = {"csrf_token": csrf, "ids": f"{own[0]}\n{foreign}"}
+    refused = browser_client.post("/portal/labels", data=both)
     assert refused.status_code == 404
     assert "Nothing was printed" in refused.text
     everything = browser_client.post("/portal/labels", data={"csrf_token": csrf, "ids": ""})
