@@ -131,7 +131,7 @@ def demo(
 
     Example: postex demo            (what `make run` does)
     """
-    from postex.demo import seed_demo, seed_demo_staff
+    from postex.demo import seed_demo, seed_demo_sender, seed_demo_staff
 
     c = container(db, home, site, create=True)
     result = seed_demo(c.ctx)
@@ -139,6 +139,7 @@ def demo(
         out.print(f"seeded {result.customers} demo customers and {len(result.items)} items")
     some = [i.id for i in result.items[:3]]
     sign_ins = seed_demo_staff(c.ctx)
+    demo_sender = seed_demo_sender(c.ctx)
     address = f"http://{host or c.settings.host}:{port or c.settings.port}"
     c.close()
     if some:
@@ -147,6 +148,10 @@ def demo(
     out.print("demo sign-ins (supervisor and ops set up TOTP at first sign-in):")
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")
+    if demo_sender is not None:
+        name, business, password = demo_sender
+        out.print(f"sender portal: {address}/portal  (a sender of {business})")
+        out.print(f"  {'sender':<10} username {name:<16} password {password}")
     if not seed_only:
         _serve(db, home, site, host, port, create=False)
 
