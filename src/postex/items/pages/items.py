@@ -152,6 +152,8 @@ def _field_name(error: FieldError) -> str:
     """The form field an error is about: goods-line columns carry their row number."""
     if error.field in LINE_COLUMNS and error.line:
         return f"{error.field}-{error.line}"
+    if error.field in ("sender_address_lines", "addressee_address_lines"):
+        return error.field.replace("lines", "line_1")
     return error.field
 
 
@@ -211,9 +213,11 @@ def cancel(request: Request, item_id: str, csrf_token: str = Form("")) -> Respon
     return guarded(request, answer)
 
 
-def pdf(body: bytes, filename: str) -> Response:
+def pdf(body: bytes, filename: str, *, download: bool = False) -> Response:
+    """A PDF answer: shown in the browser, or saved (``download``) as batches are."""
+    how = "attachment" if download else "inline"
     return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"',
+                    headers={"Content-Disposition": f'{how}; filename="{filename}"',
                              "Cache-Control": "no-store"})  # fmt: skip
 
 

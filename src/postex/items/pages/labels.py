@@ -74,7 +74,7 @@ def print_labels(
             message = "; ".join(details) or exc.detail
             return page(request, "items/labels.html", session, status_for(exc), ids=ids,
                         day=day, error=message, max_batch=MAX_BATCH)  # fmt: skip
-        return pdf(body, "labels.pdf")
+        return pdf(body, "labels.pdf", download=True)
 
     return guarded(request, answer)
 
@@ -104,6 +104,6 @@ def collection_pdf(request: Request, date: str = Query("", max_length=10)) -> Re
         c = container(request)
         day = _day(request, date)
         body = collection_manifest(c.ctx, c.documents, customer_of(session), day)
-        return pdf(body, f"collection-{day.isoformat()}.pdf")
+        return pdf(body, f"collection-{day.isoformat()}.pdf", download=True)
 
     return guarded(request, answer)
