@@ -127,6 +127,15 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/console/sites/{site}/accept"): SITE,
 }
 
+# Sender portal pages (cookie sessions of customer users): the owner's user reaches the
+# item, another customer's user gets the page of a missing item (tests/portal for the rest).
+PORTAL_ROUTES: dict[tuple[str, str], int] = {
+    ("GET", "/portal/items/{item_id}"): 200,
+    ("GET", "/portal/items/{item_id}/label.pdf"): 200,
+    ("GET", "/portal/items/{item_id}/cn23.pdf"): 200,
+    ("POST", "/portal/items/{item_id}/cancel"): 303,
+}
+
 
 def id_routes(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route with a path parameter, through included routers too."""
@@ -161,7 +170,8 @@ def same_as_missing(response: Any, missing: Any, real: Params, fake: Params) -> 
 
 def test_every_id_route_is_in_the_matrix(client: TestClient) -> None:
     """Each route with a path parameter is covered by exactly one table of this test."""
-    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES)]
+    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES),
+              set(PORTAL_ROUTES)]  # fmt: skip
     covered = set().union(*tables)
     assert sum(len(t) for t in tables) == len(covered), "a route is in two tables"
     found = id_routes(client.app)
@@ -245,6 +255,38 @@ def test_console_pages_send_anyone_without_a_session_to_sign_in(
         r = client.request(method, target, headers=headers, follow_redirects=False)
         assert (r.status_code, r.headers.get("location")) == (303, "/console/sign-in")
     assert node.store.head("GBLALA")[0] == before
+
+
+@pytest.mark.parametrize("route", sorted(PORTAL_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_only_the_owners_portal_users_reach_an_item(
+    node: Container, client: TestClient, route: tuple[str, str]
+) -> None:
+    """The owner's portal user succeeds; another customer's user gets exactly the page of a
+    missing id and nothing is written; without a portal session (even with the owner's API
+    key) the caller is sent to sign-in."""
+    from tests.portal.helpers import csrf_of, portal_sign_in, sender
+
+    method, path = route
+    owner, other = sender(node, "Owner Ltd", "owner"), sender(node, "Other Ltd", "other")
+    [item] = new_items(node, owner.customer_id, service="parcel")
+    target, missing = url(path, {"item_id": item.id}), url(path, NO_ITEM)
+
+    def ask(where: str) -> Any:
+        data = {"csrf_token": csrf_of(client.get("/portal/items/new").text)}
+        return client.request(method, where, data=data if method == "POST" else None,
+                              follow_redirects=False)  # fmt: skip
+
+    anonymous = client.request(method, target, follow_redirects=False)
+    assert (anonymous.status_code, anonymous.headers.get("location")) == (303, "/portal/sign-in")
+    portal_sign_in(client, other.username)
+    before = node.store.head("GBLALA")[0]
+    as_other, as_missing = ask(target), ask(missing)
+    assert as_other.status_code == 404
+    assert same_as_missing(as_other, as_missing, {"item_id": item.id}, NO_ITEM)
+    assert node.store.head("GBLALA")[0] == before
+    client.cookies.clear()
+    portal_sign_in(client, owner.username)
+    assert ask(target).status_code == PORTAL_ROUTES[route]
 
 
 def test_list_and_reference_search_never_show_another_customers_items(

@@ -44,7 +44,8 @@ def sender(node: Container, business: str, username: str) -> Sender:
 
 
 def portal_sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    r = client.post("/portal/sign-in", data={"username": username, "password": password})
+    form = {"username": username, "password": password}
+    r = client.post("/portal/sign-in", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     return r.headers["location"]
 
