@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from postex.accounts.app.sessions import Session
 from postex.items.app.documents import MAX_BATCH
 from postex.items.app.manifests import (
     check_entries,
@@ -32,6 +33,7 @@ from postex.web.portal import PATH, changing, customer_of, guarded, page, sessio
 
 router = APIRouter(prefix=PATH)
 MAX_FORM_BYTES = 32 * 1024 * 1024
+SHOWN = 200  # stored items listed on the answer page (all are under Items)
 
 
 class InMemoryParser(MultiPartParser):
@@ -76,11 +78,24 @@ def _refusal(e: FieldError) -> dict[str, Any]:
             "message": e.message}  # fmt: skip
 
 
+def _page(
+    request: Request,
+    session: Session,
+    status: int,
+    refusals: list[dict[str, Any]],
+    stored: list[dict[str, Any]],
+    detail: str,
+    filename: str,
+) -> Response:
+    return page(request, "items/manifests.html", session, status, refusals=refusals,
+                stored=stored, detail=detail, filename=filename, max_batch=MAX_BATCH,
+                shown=SHOWN)  # fmt: skip
+
+
 @router.get("/manifests")
 def upload_page(request: Request) -> Response:
     def answer() -> Response:
-        return page(request, "items/manifests.html", session_of(request), refusals=[],
-                    stored=[], detail="", filename="", max_batch=MAX_BATCH)  # fmt: skip
+        return _page(request, session_of(request), 200, [], [], "", "")
 
     return guarded(request, answer)
 
@@ -103,11 +118,8 @@ async def upload(request: Request) -> Response:
             stored = submit_manifest(ctx, customer_of(session), checked, _render, partial).body
             refused = [_refusal(e) for e in checked.errors]
         except ValidationError as exc:
-            return page(request, "items/manifests.html", session, 422,
-                        refusals=[_refusal(e) for e in exc.errors], stored=[],
-                        detail=exc.detail, filename=name, max_batch=MAX_BATCH)  # fmt: skip
-        return page(request, "items/manifests.html", session, 201, refusals=refused,
-                    stored=stored["items"], detail="", filename=name,
-                    max_batch=MAX_BATCH)  # fmt: skip
+            refusals = [_refusal(e) for e in exc.errors]
+            return _page(request, session, 422, refusals, [], exc.detail, name)
+        return _page(request, session, 201, refused, stored["items"], "", name)
 
     return await anyio.to_thread.run_sync(guarded, request, answer)
