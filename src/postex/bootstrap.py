@@ -52,6 +52,7 @@ from postex.incidents.sql import holds as _incidents  # noqa: F401
 from postex.incidents.sql.audit_trail import SqlAudit, audit_p
 from postex.incidents.sql.holds import SqlAdvisories, SqlHolds, advisories_p, holds_p
 from postex.items import events as items_events
+from postex.items.app.column_mapping import ColumnMappingRepository
 from postex.items.app.customer_items import CustomerItemQueries
 from postex.items.app.documents import Documents
 from postex.items.app.idempotency import IdempotencyRepository, expiry_chore
@@ -67,6 +68,7 @@ from postex.items.sql.customer_api import (
     SqlRateWindows,
     customer_api_p,
 )
+from postex.items.sql.portal import SqlColumnMappings
 from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
 from postex.kernel.errors import ConfigurationError
@@ -160,6 +162,7 @@ REPOSITORIES: Repositories = {
     WebhookRepository: SqlWebhooks,
     PublicTrackingRepository: SqlPublicTracking,
     CustomerUserRepository: SqlCustomerUsers,
+    ColumnMappingRepository: SqlColumnMappings,
 }
 
 

@@ -244,6 +244,29 @@ def entry_from_form(item: dict[str, str], lines: Sequence[dict[str, str]]) -> En
     return entry
 
 
+def remap_csv(raw: bytes, mapping: dict[str, str]) -> bytes:
+    """A foreign CSV in the manifest's columns: ``mapping`` names, for a column of ours,
+    the header the sender's file gives it. Mapped columns are renamed, columns already named
+    as ours are kept, and every other column is left out; rows keep their line numbers."""
+    text = _decode(raw)
+    theirs = {header.strip(): ours for ours, header in mapping.items()}
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        keep = [(i, theirs.get(h, h)) for i, h in enumerate(header)
+                if h in theirs or (h in COLUMNS and h not in mapping)]  # fmt: skip
+        writer.writerow([name for _, name in keep])
+        for cells in reader:
+            writer.writerow([cells[i] if i < len(cells) else "" for i, _ in keep])
+    except csv.Error as exc:
+        raise ValidationError.single(
+            "file", "csv_syntax", str(exc), "not a valid CSV file"
+        ) from None
+    return out.getvalue().encode()
+
+
 _CSV_PATH = re.compile(r"^(sender|addressee)\.(address_lines)\.(\d+)$")
 
 

@@ -1,5 +1,5 @@
 """Sender portal: customer users (argon2id hashes, outside the log) and the customer a
-console-store session belongs to.
+console-store session belongs to; each account's CSV column mapping.
 
 Revision ID: 0016
 Revises: 0015
@@ -26,9 +26,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("staff_sessions") as batch:
         batch.add_column(sa.Column("customer_id", sa.String(40)))
+    op.create_table(
+        "customer_column_mappings",
+        sa.Column("customer_id", sa.String(40), primary_key=True),
+        sa.Column("mapping", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("customer_column_mappings")
     with op.batch_alter_table("staff_sessions") as batch:
         batch.drop_column("customer_id")
     op.drop_table("customer_users")
