@@ -12,17 +12,21 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from postex.accounts.app.sessions import Session
+from postex.items.app.column_mapping import column_mapping, save_column_mapping
 from postex.items.app.documents import MAX_BATCH
 from postex.items.app.manifests import (
+    COLUMNS,
+    REQUIRED_COLUMNS,
     check_entries,
     entries_from_csv,
     entries_from_json,
     parse_json_body,
+    remap_csv,
     submit_manifest,
 )
 from postex.items.app.preadvice import ItemRecord
@@ -87,9 +91,10 @@ def _page(
     detail: str,
     filename: str,
 ) -> Response:
+    mapped = bool(column_mapping(container(request).ctx, customer_of(session)))
     return page(request, "items/manifests.html", session, status, refusals=refusals,
                 stored=stored, detail=detail, filename=filename, max_batch=MAX_BATCH,
-                shown=SHOWN)  # fmt: skip
+                shown=SHOWN, mapped=mapped)  # fmt: skip
 
 
 @router.get("/manifests")
@@ -113,6 +118,9 @@ async def upload(request: Request) -> Response:
             if not raw:
                 raise ValidationError.single("file", "required", None, "choose a CSV or JSON file")
             as_json = name.lower().endswith(".json") or raw.lstrip()[:1] == b"["
+            mapping = column_mapping(ctx, customer_of(session))
+            if not as_json and fields.get("mapped") == "on" and mapping:
+                raw = remap_csv(raw, mapping)
             entries = entries_from_json(parse_json_body(raw)) if as_json else entries_from_csv(raw)
             checked = check_entries(entries, ctx.country, csv_rows=not as_json)
             stored = submit_manifest(ctx, customer_of(session), checked, _render, partial).body
@@ -121,5 +129,38 @@ async def upload(request: Request) -> Response:
             refusals = [_refusal(e) for e in exc.errors]
             return _page(request, session, 422, refusals, [], exc.detail, name)
         return _page(request, session, 201, refused, stored["items"], "", name)
+
+    return await anyio.to_thread.run_sync(guarded, request, answer)
+
+
+@router.get("/manifests/mapping")
+def mapping_page(request: Request, saved: str = "") -> Response:
+    def answer() -> Response:
+        session = session_of(request)
+        mapping = column_mapping(container(request).ctx, customer_of(session))
+        return page(request, "items/mapping.html", session, columns=COLUMNS,
+                    required=REQUIRED_COLUMNS, values=mapping, errors={},
+                    notice="Column mapping saved." if saved else "")  # fmt: skip
+
+    return guarded(request, answer)
+
+
+@router.post("/manifests/mapping")
+async def save_mapping(request: Request) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def answer() -> Response:
+        session = changing(request, values.get("csrf_token"))
+        wanted = {c: values.get(f"map-{c}", "") for c in COLUMNS}
+        try:
+            save_column_mapping(container(request).ctx, customer_of(session), wanted,
+                                session.principal().actor())  # fmt: skip
+        except ValidationError as exc:
+            errors = {e.field: f"{e.message} (rule {e.rule})" for e in exc.errors}
+            return page(request, "items/mapping.html", session, 422, columns=COLUMNS,
+                        required=REQUIRED_COLUMNS, values=wanted, errors=errors,
+                        notice="")  # fmt: skip
+        return RedirectResponse("/portal/manifests/mapping?saved=1", status_code=303)
 
     return await anyio.to_thread.run_sync(guarded, request, answer)
