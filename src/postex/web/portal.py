@@ -32,6 +32,7 @@ NAV = (
     NavLink("Upload a manifest", "/portal/manifests"),
     NavLink("Print labels", "/portal/labels"),
     NavLink("Collection", "/portal/collection"),
+    NavLink("API keys", "/portal/api-keys"),
     NavLink("Second factor", "/portal/totp/enrol"),
 )
 

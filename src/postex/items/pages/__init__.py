@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from postex.items.pages import items, labels, manifests, sign_in
+from postex.items.pages import api_keys, items, labels, manifests, sign_in
 
 router = APIRouter(include_in_schema=False)
-for _part in (sign_in, items, manifests, labels):
+for _part in (sign_in, items, manifests, labels, api_keys):
     router.include_router(_part.router)
