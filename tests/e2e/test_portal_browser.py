@@ -162,6 +162,18 @@ def test_a_senders_day(node: Container, server: str, browser: Any, tmp_path: Pat
     assert sorted(code for p in doc for code in barcodes(p)) == sorted(stored)
     assert "Thistle & Thread Ltd" in all_text(doc)
 
+    page.goto(f"{server}/portal/manifests/mapping")
+    _look(page, shots, "column-mapping")
+
+    page.click("nav >> text=API keys")
+    page.wait_for_url("**/portal/api-keys")
+    page.click("text=Create a new key")
+    page.locator("#secret").wait_for()
+    assert re.search(r"pxk_[0-9a-f]+_", page.inner_text("#secret"))
+    # The picture for the docs shows where the key appears, not a key.
+    page.evaluate("document.querySelector('#secret code').textContent = 'pxk_…_…'")
+    _look(page, shots, "api-keys")
+
     page.click("nav >> text=Second factor")
     page.wait_for_url("**/portal/totp/enrol")
     _no_serious_violations(page, "enrol")
