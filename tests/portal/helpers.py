@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -43,9 +44,15 @@ def sender(node: Container, business: str, username: str) -> Sender:
     return Sender(created.record.id, username, business)
 
 
+def post_sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    """The sign-in form as a browser sends it: its page first (for the form's token)."""
+    token = csrf_of(client.get("/portal/sign-in").text)
+    form = {"username": username, "password": password, "csrf_token": token}
+    return client.post("/portal/sign-in", data=form, follow_redirects=False)
+
+
 def portal_sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    form = {"username": username, "password": password}
-    r = client.post("/portal/sign-in", data=form, follow_redirects=False)
+    r = post_sign_in(client, username, password)
     assert r.status_code == 303, r.text
     return r.headers["location"]
 

@@ -18,7 +18,7 @@ from postex.cli.main import app
 from postex.demo import DEMO_PASSWORD, DEMO_SENDER, seed_demo, seed_demo_sender
 from postex.kernel.errors import ConflictError, NotFoundError, ValidationError
 from tests.factories import SITE, new_customer
-from tests.portal.helpers import PASSWORD, portal_sign_in, sender
+from tests.portal.helpers import PASSWORD, portal_sign_in, post_sign_in, sender
 
 runner = CliRunner()
 
@@ -57,7 +57,7 @@ def test_an_erased_accounts_users_cannot_sign_in(
     portal_sign_in(browser_client, "anna")
     browser_client.cookies.clear()
     erase_customer(node.ctx, anna.customer_id)
-    r = browser_client.post("/portal/sign-in", data={"username": "anna", "password": PASSWORD})
+    r = post_sign_in(browser_client, "anna")
     assert r.status_code == 401
 
 

@@ -22,6 +22,7 @@ from tests.portal.helpers import (
     csrf_of,
     manifest_csv,
     portal_sign_in,
+    post_sign_in,
     sender,
 )
 
@@ -43,7 +44,7 @@ def test_a_sender_signs_in_and_sees_only_their_items(
     bob = sender(node, "Brick Lane Books", "bob")
     own = {i.id for i in new_items(node, anna.customer_id, 3)}
     theirs = {i.id for i in new_items(node, bob.customer_id, 2)}
-    r = browser_client.post("/portal/sign-in", data={"username": "anna", "password": PASSWORD})
+    r = post_sign_in(browser_client, "anna")
     assert (r.status_code, r.headers["location"]) == (303, "/portal/items")
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/portal" in cookie
@@ -58,10 +59,25 @@ def test_a_wrong_password_is_refused_and_opens_nothing(
     node: Container, browser_client: TestClient
 ) -> None:
     sender(node, "Thistle & Thread Ltd", "anna")
-    r = browser_client.post("/portal/sign-in", data={"username": "anna", "password": "nope" * 4})
+    r = post_sign_in(browser_client, "anna", "nope" * 4)
     assert r.status_code == 401
     assert "wrong username or password" in r.text
     assert browser_client.get("/portal/items").headers["location"] == "/portal/sign-in"
+
+
+def test_a_sign_in_form_without_the_browsers_token_is_403_and_checks_nothing(
+    node: Container, browser_client: TestClient
+) -> None:
+    """A form posted from another site (no token, or not this browser's) signs nobody in
+    and counts no failure."""
+    sender(node, "Thistle & Thread Ltd", "anna")
+    before = head(node)
+    for token in ("", "guessed"):
+        form = {"username": "anna", "password": PASSWORD, "csrf_token": token}
+        r = browser_client.post("/portal/sign-in", data=form)
+        assert r.status_code == 403
+        assert browser_client.cookies.get(COOKIE) is None
+    assert head(node) == before
 
 
 def test_staff_and_portal_sessions_do_not_open_each_other(

@@ -105,8 +105,9 @@ def bench_portal(items: int, rounds: int, labels: int) -> None:
         uploads: list[Upload] = []
         ids: list[str] = []
         try:
-            r = web.post("/portal/sign-in",
-                         data={"username": "bench.sender", "password": PASSWORD})  # fmt: skip
+            token = _csrf(web.get("/portal/sign-in").text)
+            form = {"username": "bench.sender", "password": PASSWORD, "csrf_token": token}
+            r = web.post("/portal/sign-in", data=form)
             if r.status_code != 303:
                 raise RuntimeError(f"portal sign-in answered {r.status_code}")
             csrf = _csrf(web.get("/portal/manifests").text)

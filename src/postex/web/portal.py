@@ -9,6 +9,8 @@ another customer's item is the same 404 page as a missing one.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ from postex.web.console import NavLink, console
 from postex.web.templating import render
 
 COOKIE = "postex_portal"
+SIGN_IN_COOKIE = "postex_portal_sign_in"  # the sign-in form's token, before any session
 PATH = "/portal"
 SIGN_IN = "/portal/sign-in"
 CODE = "/portal/sign-in/code"
@@ -81,6 +84,25 @@ def page(
     base = {"session": session, "nav": list(NAV) if signed_in else [],
             "csrf": session.csrf if session else "", "here": request.url.path}  # fmt: skip
     return render(request, template, {**base, **context}, status)
+
+
+def sign_in_token(request: Request) -> str:
+    """The sign-in form's CSRF token: the browser's own (a cookie only this site's pages
+    send, SameSite=Strict) or a new one. A form posted from another site lacks it, so
+    nobody can sign a visitor in to an account of theirs."""
+    return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+
+
+def sign_in_token_right(request: Request, sent: str) -> bool:
+    kept = request.cookies.get(SIGN_IN_COOKIE, "")
+    return bool(kept) and bool(sent) and hmac.compare_digest(kept, sent)
+
+
+def set_sign_in_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, httponly=True, samesite="strict", path=f"{PATH}/sign-in",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
 
 
 def set_cookie(request: Request, response: Response, token: str) -> None:

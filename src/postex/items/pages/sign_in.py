@@ -21,6 +21,9 @@ from postex.web.portal import (
     page,
     session_of,
     set_cookie,
+    set_sign_in_cookie,
+    sign_in_token,
+    sign_in_token_right,
 )
 
 router = APIRouter(prefix=PATH)
@@ -42,22 +45,37 @@ def home(request: Request) -> Response:
     return guarded(request, answer)
 
 
+def _form(request: Request, status: int = 200, error: str = "", username: str = "") -> Response:
+    token = sign_in_token(request)
+    response = page(request, "items/sign_in.html", None, status, error=error,
+                    username=username[:40], form_token=token)  # fmt: skip
+    set_sign_in_cookie(request, response, token)
+    return response
+
+
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
-    return page(request, "items/sign_in.html", None, error="", username="")
+    return _form(request)
 
 
 @router.post("/sign-in")
-def sign_in(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
-    """Check the password; a right one opens a new session (never the caller's old one)."""
+def sign_in(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Check the password; a right one opens a new session (never the caller's old one).
+    A form without this browser's sign-in token is 403 and checks nothing."""
+    if not sign_in_token_right(request, csrf_token):
+        return _form(request, 403, "the form is stale or forged: sign in again", username)
     try:
         opened = portal_users.sign_in_customer(
             console(request), username, password, client_ip(request)
         )
     except (UnauthenticatedError, RateLimitedError) as exc:
         status = 429 if isinstance(exc, RateLimitedError) else 401
-        return page(request, "items/sign_in.html", None, status,
-                    error=exc.detail, username=username[:40])  # fmt: skip
+        return _form(request, status, exc.detail, username)
     return _go(request, opened.token, opened.session.stage)
 
 
