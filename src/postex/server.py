@@ -25,6 +25,7 @@ from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
 from postex.tracking import pages as tracking_page
+from postex.tracking import portal_pages as portal_webhooks
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
 from postex.web import api_docs
@@ -53,6 +54,7 @@ ROUTERS: list[APIRouter] = [
     account_pages.router,
     site_pages.router,
     portal_pages.router,
+    portal_webhooks.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

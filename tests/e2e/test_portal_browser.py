@@ -174,6 +174,17 @@ def test_a_senders_day(node: Container, server: str, browser: Any, tmp_path: Pat
     page.evaluate("document.querySelector('#secret code').textContent = 'pxk_…_…'")
     _look(page, shots, "api-keys")
 
+    page.click("nav >> text=Webhooks")
+    page.wait_for_url("**/portal/webhooks")
+    page.fill("#url", "https://shop.example/postex-hook")
+    page.click("main form button[type=submit]")
+    page.locator("#secret").wait_for()
+    page.evaluate("document.querySelector('#secret code').textContent = 'whsec_…'")
+    _look(page, shots, "webhooks")
+    page.click("main table a")
+    page.wait_for_url("**/portal/webhooks/whk_*")
+    _no_serious_violations(page, "webhook")
+
     page.click("nav >> text=Second factor")
     page.wait_for_url("**/portal/totp/enrol")
     _no_serious_violations(page, "enrol")

@@ -127,14 +127,43 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/console/sites/{site}/accept"): SITE,
 }
 
+
 # Sender portal pages (cookie sessions of customer users): the owner's user reaches the
-# item, another customer's user gets the page of a missing item (tests/portal for the rest).
-PORTAL_ROUTES: dict[tuple[str, str], int] = {
-    ("GET", "/portal/items/{item_id}"): 200,
-    ("GET", "/portal/items/{item_id}/label.pdf"): 200,
-    ("GET", "/portal/items/{item_id}/cn23.pdf"): 200,
-    ("POST", "/portal/items/{item_id}/cancel"): 303,
-}
+# object, another customer's user gets the page of a missing id (tests/portal for the rest).
+def portal_item(node: Container, customer_id: str) -> Params:
+    return {"item_id": new_items(node, customer_id, service="parcel")[0].id}
+
+
+def portal_webhook(node: Container, customer_id: str) -> Params:
+    from postex.tracking.app.webhooks import subscribe
+
+    made = subscribe(node.ctx, customer_id, "https://example.com/postex-hook")
+    return {"webhook_id": made.record.id}
+
+
+def portal_delivery(node: Container, customer_id: str) -> Params:
+    from postex.tracking.app.webhooks import deliveries
+
+    params = portal_webhook(node, customer_id)
+    new_items(node, customer_id)  # its pre-advice event queues a delivery
+    [sent] = deliveries(node.ctx, customer_id, params["webhook_id"])
+    return {**params, "delivery_id": sent.id}
+
+
+NO_DELIVERY = {**NO_WEBHOOK, "delivery_id": "whd_00000000000000000000"}
+PortalCase = tuple[Callable[[Container, str], Params], int, Params]
+PORTAL_ROUTES: dict[tuple[str, str], PortalCase] = {
+    ("GET", "/portal/items/{item_id}"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/label.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/cn23.pdf"): (portal_item, 200, NO_ITEM),
+    ("POST", "/portal/items/{item_id}/cancel"): (portal_item, 303, NO_ITEM),
+    ("GET", "/portal/webhooks/{webhook_id}"): (portal_webhook, 200, NO_WEBHOOK),
+    ("POST", "/portal/webhooks/{webhook_id}/delete"): (portal_webhook, 303, NO_WEBHOOK),
+    ("GET", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}"): (
+        portal_delivery, 200, NO_DELIVERY),
+    ("POST", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): (
+        portal_delivery, 303, NO_DELIVERY),
+}  # fmt: skip
 
 
 def id_routes(app: Any) -> set[tuple[str, str]]:
@@ -258,18 +287,19 @@ def test_console_pages_send_anyone_without_a_session_to_sign_in(
 
 
 @pytest.mark.parametrize("route", sorted(PORTAL_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
-def test_only_the_owners_portal_users_reach_an_item(
+def test_only_the_owners_portal_users_reach_an_object(
     node: Container, client: TestClient, route: tuple[str, str]
 ) -> None:
     """The owner's portal user succeeds; another customer's user gets exactly the page of a
-    missing id and nothing is written; without a portal session (even with the owner's API
-    key) the caller is sent to sign-in."""
+    missing id (item, webhook, delivery) and nothing is written; without a portal session
+    the caller is sent to sign-in."""
     from tests.portal.helpers import csrf_of, portal_sign_in, sender
 
     method, path = route
+    make, ok, fake = PORTAL_ROUTES[route]
     owner, other = sender(node, "Owner Ltd", "owner"), sender(node, "Other Ltd", "other")
-    [item] = new_items(node, owner.customer_id, service="parcel")
-    target, missing = url(path, {"item_id": item.id}), url(path, NO_ITEM)
+    params = make(node, owner.customer_id)
+    target, missing = url(path, params), url(path, fake)
 
     def ask(where: str) -> Any:
         data = {"csrf_token": csrf_of(client.get("/portal/items/new").text)}
@@ -282,11 +312,11 @@ def test_only_the_owners_portal_users_reach_an_item(
     before = node.store.head("GBLALA")[0]
     as_other, as_missing = ask(target), ask(missing)
     assert as_other.status_code == 404
-    assert same_as_missing(as_other, as_missing, {"item_id": item.id}, NO_ITEM)
+    assert same_as_missing(as_other, as_missing, params, fake)
     assert node.store.head("GBLALA")[0] == before
     client.cookies.clear()
     portal_sign_in(client, owner.username)
-    assert ask(target).status_code == PORTAL_ROUTES[route]
+    assert ask(target).status_code == ok
 
 
 def test_list_and_reference_search_never_show_another_customers_items(

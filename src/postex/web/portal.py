@@ -36,6 +36,7 @@ NAV = (
     NavLink("Print labels", "/portal/labels"),
     NavLink("Collection", "/portal/collection"),
     NavLink("API keys", "/portal/api-keys"),
+    NavLink("Webhooks", "/portal/webhooks"),
     NavLink("Second factor", "/portal/totp/enrol"),
 )
 
