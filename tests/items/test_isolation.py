@@ -159,6 +159,7 @@ PORTAL_ROUTES: dict[tuple[str, str], PortalCase] = {
     ("POST", "/portal/items/{item_id}/cancel"): (portal_item, 303, NO_ITEM),
     ("GET", "/portal/webhooks/{webhook_id}"): (portal_webhook, 200, NO_WEBHOOK),
     ("POST", "/portal/webhooks/{webhook_id}/delete"): (portal_webhook, 303, NO_WEBHOOK),
+    ("POST", "/portal/webhooks/{webhook_id}/test"): (portal_webhook, 303, NO_WEBHOOK),
     ("GET", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}"): (
         portal_delivery, 200, NO_DELIVERY),
     ("POST", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): (

@@ -43,6 +43,13 @@ def test_add_see_deliveries_send_again_and_delete(
     assert again.status_code == 303
     assert "queued again" in browser_client.get(again.headers["location"]).text
 
+    tested = browser_client.post(f"/portal/webhooks/{sub.id}/test", data={"csrf_token": csrf})
+    assert tested.status_code == 303
+    sent_now = deliveries(node.ctx, anna.customer_id, sub.id)
+    assert sorted(d.event_type for d in sent_now) == ["item.tracking_event", "webhook.test"]
+    test_body = next(d.payload for d in sent_now if d.event_type == "webhook.test")
+    assert item.id not in test_body and "Thistle" not in test_body
+
     before = node.store.head(SITE)[0]
     forged = browser_client.post(f"/portal/webhooks/{sub.id}/delete", data={})
     assert forged.status_code == 403 and node.store.head(SITE)[0] == before

@@ -70,6 +70,17 @@ def webhook_page(request: Request, webhook_id: str) -> Response:
     return guarded(request, answer)
 
 
+@router.post("/webhooks/{webhook_id}/test")
+def send_test_event(request: Request, webhook_id: str, csrf_token: str = Form("")) -> Response:
+    def answer() -> Response:
+        session = changing(request, csrf_token)
+        wh.send_test(container(request).ctx, customer_of(session), webhook_id)
+        where = f"/portal/webhooks/{webhook_id}?notice=Test+event+queued"
+        return RedirectResponse(where, status_code=303)
+
+    return guarded(request, answer)
+
+
 @router.post("/webhooks/{webhook_id}/delete")
 def delete(request: Request, webhook_id: str, csrf_token: str = Form("")) -> Response:
     def answer() -> Response:
