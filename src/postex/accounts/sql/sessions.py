@@ -52,7 +52,7 @@ staff_sessions = Table(
     Column("accepted", Integer, nullable=False),
     Column("refused", Integer, nullable=False),
     Column("held", Integer, nullable=False),
-    Column("customer_id", String(40)),  # a sender portal session (0016)
+    Column("customer_id", String(40)),  # a sender portal session (0016_portal)
     Index("ix_staff_sessions_user", "user_id"),
 )
 staff_sign_in_throttle = Table(

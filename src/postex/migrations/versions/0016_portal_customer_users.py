@@ -1,14 +1,14 @@
 """Sender portal: customer users (argon2id hashes, outside the log) and the customer a
 console-store session belongs to; each account's CSV column mapping.
 
-Revision ID: 0016
+Revision ID: 0016_portal (its own id: main's 0016 also follows 0015, on another branch)
 Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0016_portal"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
