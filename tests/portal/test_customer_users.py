@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -17,8 +18,9 @@ from postex.bootstrap import Container
 from postex.cli.main import app
 from postex.demo import DEMO_PASSWORD, DEMO_SENDER, seed_demo, seed_demo_sender
 from postex.kernel.errors import ConflictError, NotFoundError, ValidationError
-from tests.factories import SITE, new_customer
-from tests.portal.helpers import PASSWORD, portal_sign_in, post_sign_in, sender
+from tests.console.helpers import totp_code
+from tests.factories import SITE, ManualClock, new_customer
+from tests.portal.helpers import PASSWORD, csrf_of, portal_sign_in, post_sign_in, sender
 
 runner = CliRunner()
 
@@ -90,3 +92,31 @@ def test_the_cli_creates_and_lists_users_without_printing_secrets(tmp_path: Path
                                  "--json", *home])  # fmt: skip
     assert [u["username"] for u in json.loads(listed.stdout)["users"]] == ["anna"]
     assert "argon2" not in listed.output
+
+
+def test_a_sender_turns_on_totp_and_then_signs_in_with_a_code(
+    node: Container, browser_client: TestClient, clock: ManualClock
+) -> None:
+    sender(node, "Acme", "anna")
+    portal_sign_in(browser_client, "anna")
+    page = browser_client.get("/portal/totp/enrol")
+    assert page.status_code == 200 and "<svg" in page.text
+    code = totp_code(page.text, clock)
+    done = browser_client.post("/portal/totp/enrol",
+                               data={"csrf_token": csrf_of(page.text), "code": code})  # fmt: skip
+    assert done.status_code == 200 and "recovery codes" in done.text
+    signed_out = browser_client.post("/portal/sign-out", data={"csrf_token": csrf_of(done.text)})
+    assert signed_out.headers["location"] == "/portal/sign-in"
+    clock.advance(seconds=60)
+    assert portal_sign_in(browser_client, "anna") == "/portal/sign-in/code"
+    assert browser_client.get("/portal/items").headers["location"] == "/portal/sign-in/code"
+    step = browser_client.get("/portal/sign-in/code")
+    form = {"csrf_token": csrf_of(step.text), "code": "000000"}
+    wrong = browser_client.post("/portal/sign-in/code", data=form)
+    assert wrong.status_code == 401
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", page.text)
+    assert secret is not None
+    right = pyotp.TOTP(secret.group(1)).at(clock.now())
+    ok = browser_client.post("/portal/sign-in/code", data={**form, "code": right})
+    assert ok.headers["location"] == "/portal/items"
+    assert browser_client.get("/portal/items").status_code == 200
