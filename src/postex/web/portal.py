@@ -120,15 +120,15 @@ def to_sign_in(request: Request, where: str = SIGN_IN) -> Response:
 
 
 def error_page(request: Request, exc: PostexError) -> Response:
+    """The error as a page; with the portal's navigation when the caller is signed in."""
     status = status_for(exc)
     detail = exc.detail if status < 500 else "something went wrong on our side"
-    return render(
-        request,
-        "web/portal_error.html",
-        {"session": None, "nav": [], "csrf": "", "here": request.url.path, "status": status,
-         "title": exc.title, "detail": detail},
-        status,
-    )  # fmt: skip
+    try:
+        session: Session | None = session_of(request)
+    except PostexError:
+        session = None
+    return page(request, "web/portal_error.html", session, status, code=status,
+                title=exc.title, detail=detail)  # fmt: skip
 
 
 def guarded(request: Request, answer: Callable[[], Response]) -> Response:
