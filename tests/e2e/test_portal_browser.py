@@ -103,7 +103,7 @@ def test_a_senders_day(node: Container, server: str, browser: Any, tmp_path: Pat
     _look(page, shots, "sign-in")
     _sign_in(page, server, "anna")
 
-    page.click("nav >> text=Upload a manifest")
+    page.click("nav >> text=Manifests")
     page.wait_for_url("**/portal/manifests")
     _look(page, shots, "manifest-upload")
     _upload(page, "today.csv", manifest_csv(50, BAD))
@@ -150,7 +150,7 @@ def test_a_senders_day(node: Container, server: str, browser: Any, tmp_path: Pat
     assert "rule" in page.inner_text("#e-weight_g")
     _look(page, shots, "new-item-problems")
 
-    page.click("nav >> text=Print labels")
+    page.click("nav >> text=Labels")
     page.wait_for_url("**/portal/labels")
     _look(page, shots, "labels")
 

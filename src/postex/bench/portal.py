@@ -7,7 +7,7 @@ portal (a session cookie and its CSRF token) and the same customer's API key pos
 noise falls on both sides; each round uploads a fresh manifest of ``items`` one-line items
 as CSV. The ratio is of the medians of the rounds' items per second. Then the labels of 500
 of the stored items are asked for in one PDF, through ``POST /api/v1/labels`` and through
-the portal's *Print labels* form, and timed.
+the portal's *Labels* form, and timed.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ CODE = "/portal/sign-in/code"
 NAV = (
     NavLink("Items", "/portal/items"),
     NavLink("New item", "/portal/items/new"),
-    NavLink("Upload a manifest", "/portal/manifests"),
-    NavLink("Print labels", "/portal/labels"),
+    NavLink("Manifests", "/portal/manifests"),
+    NavLink("Labels", "/portal/labels"),
     NavLink("Collection", "/portal/collection"),
     NavLink("API keys", "/portal/api-keys"),
     NavLink("Webhooks", "/portal/webhooks"),
