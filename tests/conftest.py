@@ -25,11 +25,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from postex.accounts.sql.portal_users import customer_users
 from postex.accounts.sql.sessions import staff_sessions, staff_sign_in_throttle
 from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
 from postex.eventlog.sql.engine import normalise_url
 from postex.eventlog.sql.schema import LOG_TABLES, heads
+from postex.items.sql.portal import customer_column_mappings
 from postex.network.sql.tables import TABLES as REPLICATION_TABLES
 from postex.server import create_app
 from tests.factories import Caller, ManualClock, make_caller
@@ -74,7 +76,7 @@ def _truncate_pg(url: str) -> None:
     # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
     # test would make the next test's node refuse its role. Operational tables (sessions,
     # sign-in throttle) are not projections but must not leak from test to test either.
-    operational = [staff_sessions, staff_sign_in_throttle]
+    operational = [staff_sessions, staff_sign_in_throttle, customer_users, customer_column_mappings]
     tables = [
         t.name
         for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES, *operational]

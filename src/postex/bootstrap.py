@@ -22,6 +22,7 @@ from postex.accounts import session_events
 from postex.accounts.app.auth import CredentialRepository
 from postex.accounts.app.customers import CustomerRepository
 from postex.accounts.app.partners import PartnerRepository
+from postex.accounts.app.portal_users import CustomerUserRepository
 from postex.accounts.app.rate_limits import RateWindows
 from postex.accounts.app.sessions import (
     Console,
@@ -35,6 +36,7 @@ from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
 from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
+from postex.accounts.sql.portal_users import SqlCustomerUsers
 from postex.accounts.sql.sessions import (
     SqlSessions,
     SqlSignInThrottle,
@@ -67,6 +69,7 @@ from postex.incidents.sql import holds as _incidents  # noqa: F401
 from postex.incidents.sql.audit_trail import SqlAudit, audit_p
 from postex.incidents.sql.holds import SqlAdvisories, SqlHolds, advisories_p, holds_p
 from postex.items import events as items_events
+from postex.items.app.column_mapping import ColumnMappingRepository
 from postex.items.app.customer_items import CustomerItemQueries
 from postex.items.app.documents import Documents
 from postex.items.app.idempotency import IdempotencyRepository, expiry_chore
@@ -82,6 +85,7 @@ from postex.items.sql.customer_api import (
     SqlRateWindows,
     customer_api_p,
 )
+from postex.items.sql.portal import SqlColumnMappings
 from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
 from postex.kernel.errors import ConfigurationError, IntegrityError
@@ -178,6 +182,8 @@ REPOSITORIES: Repositories = {
     PartnerEventRepository: SqlPartnerEvents,
     WebhookRepository: SqlWebhooks,
     PublicTrackingRepository: SqlPublicTracking,
+    CustomerUserRepository: SqlCustomerUsers,
+    ColumnMappingRepository: SqlColumnMappings,
 }
 
 

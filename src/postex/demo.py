@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from postex.accounts.app.auth import Principal, Role
 from postex.accounts.app.customers import create_customer, list_customers
 from postex.accounts.app.partners import create_partner
+from postex.accounts.app.portal_users import CustomerUserRepository, create_customer_user
 from postex.accounts.app.staff import UserRepository, create_user
 from postex.eventlog.context import Context
 from postex.incidents.app.holds import place_hold
@@ -180,3 +181,21 @@ def seed_demo_day(ctx: Context, ops: SiteOps, items: list[ItemRecord]) -> DemoDa
         **({"returned": rest[1].id} if len(rest) >= 2 else {}),
     })  # fmt: skip
     return DemoDay(examples)
+
+
+DEMO_SENDER = "sender.demo"
+
+
+def seed_demo_sender(ctx: Context) -> tuple[str, str, str] | None:
+    """Create the demo sender user (of the first demo customer) unless it exists; returns
+    (username, business name, password) for the demo to print, or None without customers."""
+    customers = [c for c in list_customers(ctx) if c.erased_at is None]
+    if not customers:
+        return None
+    with ctx.store.read() as uow:
+        found = uow.repo(CustomerUserRepository).by_username(DEMO_SENDER)
+    owner = next((c for c in customers if found and c.id == found.customer_id), customers[0])
+    if found is None:
+        create_customer_user(ctx, owner.id, DEMO_SENDER, DEMO_PASSWORD,
+                             actor={"kind": "demo", "id": "demo", "role": "admin"})  # fmt: skip
+    return DEMO_SENDER, owner.name, DEMO_PASSWORD

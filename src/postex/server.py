@@ -21,7 +21,8 @@ from postex.incidents.pages import advisories as advisory_pages
 from postex.incidents.pages import audit as audit_pages
 from postex.incidents.pages import holds as hold_pages
 from postex.incidents.pages import status as web_status
-from postex.items.http import items, manifests
+from postex.items import pages as portal_pages
+from postex.items.http import items, labels, manifests
 from postex.items.http.schemas import declare_everywhere
 from postex.kernel.errors import IntegrityError
 from postex.network import http as integrity
@@ -30,6 +31,7 @@ from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
 from postex.tracking import pages as tracking_page
+from postex.tracking import portal_pages as portal_webhooks
 from postex.tracking.http import partner, tracking, webhooks
 from postex.tracking.http import resdit as partner_resdit
 from postex.web import api_docs
@@ -41,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     tracking.router,
     items.router,
     manifests.router,
+    labels.router,
     sites.router,
     site_despatches.router,
     partner_resdit.router,
@@ -60,6 +63,8 @@ ROUTERS: list[APIRouter] = [
     advisory_pages.router,
     audit_pages.router,
     network_pages.router,
+    portal_pages.router,
+    portal_webhooks.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

@@ -58,3 +58,10 @@ def test_console_benchmark_scans_through_both_paths(kind: str) -> None:
         extra = ["--postgres", PG_URL]
     out = bench("console", "--clerks", "2", "--scans", "10", "--rounds", "1", *extra)
     assert "ratio console / JSON" in out and ("postgres" in out) == (kind == "postgres")
+
+
+def test_portal_benchmark_uploads_through_both_paths_and_prints_a_batch() -> None:
+    """Every upload of both paths must store its items and the batch PDF must come back,
+    or the benchmark exits 2."""
+    out = bench("portal", "--items", "50", "--rounds", "1", "--labels", "20")
+    assert "ratio portal / API" in out and "batch PDF of 20 labels" in out

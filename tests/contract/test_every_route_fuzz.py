@@ -30,7 +30,7 @@ from postex.bootstrap import Container
 from postex.server import create_app
 from tests.factories import SERIES, SITE, letters, make_caller, partner, staff
 
-CUSTOMER_FUZZED = r"^/api/v1/(items|manifests)"  # tests/items/test_api_fuzz.py
+CUSTOMER_FUZZED = r"^/api/v1/(items|manifests|labels)"  # tests/items/test_api_fuzz.py
 EXAMPLES_PER_MODE = 8
 PROBLEM = "application/problem+json"
 
@@ -171,7 +171,7 @@ def test_every_route_answers_with_a_result_or_a_problem(node: Container) -> None
 
 # Callers a route is not for at all (the kind, or a role the route never allows).
 WRONG: list[tuple[str, tuple[str, ...]]] = [
-    (r"^/api/v1/(items|manifests|webhooks)", ("clerk", "ops", "partner")),
+    (r"^/api/v1/(items|manifests|labels|webhooks)", ("clerk", "ops", "partner")),
     (r"^/api/v1/sites/", ("customer", "partner")),
     (r"^/api/v1/(holds|advisories/)|^/api/v1/(audit|ops/|integrity)", ("customer", "partner")),
     (r"^/api/v1/partner/", ("customer", "clerk", "ops")),

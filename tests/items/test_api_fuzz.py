@@ -32,7 +32,7 @@ from postex.bootstrap import Container
 from postex.server import create_app
 from tests.factories import make_caller, new_items
 
-CUSTOMER_PATHS = r"^/api/v1/(items|manifests)"
+CUSTOMER_PATHS = r"^/api/v1/(items|manifests|labels)"
 EXAMPLES_PER_MODE = 25
 CHECKS = [
     not_a_server_error,
@@ -53,7 +53,7 @@ def test_customer_routes_hold_to_their_schema(node: Container) -> None:
     app = create_app(node)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=CUSTOMER_PATHS)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     sent = 0
     negative: Counter[tuple[bool, int]] = Counter()  # (key sent, status) of negative cases
     for operation in operations:

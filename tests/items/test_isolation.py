@@ -161,6 +161,45 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
 }
 
 
+# Sender portal pages (cookie sessions of customer users): the owner's user reaches the
+# object, another customer's user gets the page of a missing id (tests/portal for the rest).
+def portal_item(node: Container, customer_id: str) -> Params:
+    return {"item_id": new_items(node, customer_id, service="parcel")[0].id}
+
+
+def portal_webhook(node: Container, customer_id: str) -> Params:
+    from postex.tracking.app.webhooks import subscribe
+
+    made = subscribe(node.ctx, customer_id, "https://example.com/postex-hook")
+    return {"webhook_id": made.record.id}
+
+
+def portal_delivery(node: Container, customer_id: str) -> Params:
+    from postex.tracking.app.webhooks import deliveries
+
+    params = portal_webhook(node, customer_id)
+    new_items(node, customer_id)  # its pre-advice event queues a delivery
+    [sent] = deliveries(node.ctx, customer_id, params["webhook_id"])
+    return {**params, "delivery_id": sent.id}
+
+
+NO_DELIVERY = {**NO_WEBHOOK, "delivery_id": "whd_00000000000000000000"}
+PortalCase = tuple[Callable[[Container, str], Params], int, Params]
+PORTAL_ROUTES: dict[tuple[str, str], PortalCase] = {
+    ("GET", "/portal/items/{item_id}"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/label.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/cn23.pdf"): (portal_item, 200, NO_ITEM),
+    ("POST", "/portal/items/{item_id}/cancel"): (portal_item, 303, NO_ITEM),
+    ("GET", "/portal/webhooks/{webhook_id}"): (portal_webhook, 200, NO_WEBHOOK),
+    ("POST", "/portal/webhooks/{webhook_id}/delete"): (portal_webhook, 303, NO_WEBHOOK),
+    ("POST", "/portal/webhooks/{webhook_id}/test"): (portal_webhook, 303, NO_WEBHOOK),
+    ("GET", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}"): (
+        portal_delivery, 200, NO_DELIVERY),
+    ("POST", "/portal/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): (
+        portal_delivery, 303, NO_DELIVERY),
+}  # fmt: skip
+
+
 def id_routes(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route with a path parameter, through included routers too."""
     found = set()
@@ -194,7 +233,8 @@ def same_as_missing(response: Any, missing: Any, real: Params, fake: Params) -> 
 
 def test_every_id_route_is_in_the_matrix(client: TestClient) -> None:
     """Each route with a path parameter is covered by exactly one table of this test."""
-    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES)]
+    tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES),
+              set(PORTAL_ROUTES)]  # fmt: skip
     covered = set().union(*tables)
     assert sum(len(t) for t in tables) == len(covered), "a route is in two tables"
     found = id_routes(client.app)
@@ -278,6 +318,39 @@ def test_console_pages_send_anyone_without_a_session_to_sign_in(
         r = client.request(method, target, headers=headers, follow_redirects=False)
         assert (r.status_code, r.headers.get("location")) == (303, "/console/sign-in")
     assert node.store.head("GBLALA")[0] == before
+
+
+@pytest.mark.parametrize("route", sorted(PORTAL_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_only_the_owners_portal_users_reach_an_object(
+    node: Container, client: TestClient, route: tuple[str, str]
+) -> None:
+    """The owner's portal user succeeds; another customer's user gets exactly the page of a
+    missing id (item, webhook, delivery) and nothing is written; without a portal session
+    the caller is sent to sign-in."""
+    from tests.portal.helpers import csrf_of, portal_sign_in, sender
+
+    method, path = route
+    make, ok, fake = PORTAL_ROUTES[route]
+    owner, other = sender(node, "Owner Ltd", "owner"), sender(node, "Other Ltd", "other")
+    params = make(node, owner.customer_id)
+    target, missing = url(path, params), url(path, fake)
+
+    def ask(where: str) -> Any:
+        data = {"csrf_token": csrf_of(client.get("/portal/items/new").text)}
+        return client.request(method, where, data=data if method == "POST" else None,
+                              follow_redirects=False)  # fmt: skip
+
+    anonymous = client.request(method, target, follow_redirects=False)
+    assert (anonymous.status_code, anonymous.headers.get("location")) == (303, "/portal/sign-in")
+    portal_sign_in(client, other.username)
+    before = node.store.head("GBLALA")[0]
+    as_other, as_missing = ask(target), ask(missing)
+    assert as_other.status_code == 404
+    assert same_as_missing(as_other, as_missing, params, fake)
+    assert node.store.head("GBLALA")[0] == before
+    client.cookies.clear()
+    portal_sign_in(client, owner.username)
+    assert ask(target).status_code == ok
 
 
 def test_list_and_reference_search_never_show_another_customers_items(

@@ -182,6 +182,23 @@ def manifest(
     bench_manifest(items, runs, db, home, as_json)
 
 
+@app.command("portal")
+@handle_errors
+def portal(
+    items: Annotated[int, typer.Option("--items", min=1, help="Items in each manifest.")] = 10_000,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds of each path.")] = 2,
+    labels: Annotated[int, typer.Option("--labels", min=1, help="Labels in the batch PDF.")] = 500,
+) -> None:
+    """A CSV manifest through the sender portal vs the API, alternating on one server in one
+    run (ratio of items/s), then one PDF of 500 labels through both.
+
+    Example: postex bench portal --items 10000 --rounds 2 --labels 500
+    """
+    from postex.bench.portal import bench_portal
+
+    bench_portal(items, rounds, labels)
+
+
 @app.command("rate-limit")
 @handle_errors
 def rate_limit(

@@ -172,7 +172,13 @@ def demo(
 
     Example: postex demo            (what `make run` does)
     """
-    from postex.demo import DEMO_SHOWN_STATES, seed_demo, seed_demo_day, seed_demo_staff
+    from postex.demo import (
+        DEMO_SHOWN_STATES,
+        seed_demo,
+        seed_demo_day,
+        seed_demo_sender,
+        seed_demo_staff,
+    )
 
     if not seed_only:
         from postex.config import load_settings
@@ -183,6 +189,7 @@ def demo(
     try:
         result = seed_demo(c.ctx)
         sign_ins = seed_demo_staff(c.ctx)
+        demo_sender = seed_demo_sender(c.ctx)
         day = seed_demo_day(c.ctx, c.site_ops, result.items) if result.items else None
     finally:
         c.close()
@@ -192,6 +199,7 @@ def demo(
                   "taken through a day at the site")  # fmt: skip
     out.print(f"\n[bold]landing page[/bold]  {address}/")
     out.print(f"[bold]staff console[/bold] {address}/console")
+    out.print(f"[bold]sender portal[/bold] {address}/portal")
     out.print(f"[bold]API reference[/bold] {address}/docs")
     if day is not None:
         out.print("tracking pages, one item in each state of the day:")
@@ -202,6 +210,9 @@ def demo(
               "first sign-in):")  # fmt: skip
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")
+    if demo_sender is not None:
+        name, business, password = demo_sender
+        out.print(f"  {'sender':<10} username {name:<16} password {password}  (portal, {business})")
     if not seed_only:
         _serve(db, home, site, host, port, create=False)
 

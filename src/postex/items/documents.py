@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from postex.items.app.preadvice import ItemView
 from postex.kernel.reference import services
+from postex.pdf.batch import render_batch
+from postex.pdf.collection import CollectionData, CollectionRow, render_collection
 from postex.pdf.customs import render_cn23
 from postex.pdf.labels import render_label
 from postex.pdf.models import (
@@ -71,6 +74,31 @@ class PdfDocuments:
     """Implements :class:`postex.items.app.documents.Documents` with the reportlab renderers."""
 
     def label(self, view: ItemView, printed_on: date) -> bytes:
+        return render_label(self._label(view, printed_on))
+
+    def cn23(self, view: ItemView, printed_on: date) -> bytes:
+        return render_cn23(self._cn23(view, printed_on))
+
+    def batch(self, views: Sequence[ItemView], printed_on: date) -> bytes:
+        labels = [self._label(v, printed_on) for v in views]
+        cn23s = [self._cn23(v, printed_on) for v in views if v.record.customs_form == "CN23"]
+        return render_batch(labels, cn23s)
+
+    def collection(self, sender: str, day: date, views: Sequence[ItemView]) -> bytes:
+        rows = tuple(
+            CollectionRow(
+                v.record.id,
+                _service_name(v.record.service),
+                v.record.destination,
+                v.record.weight_g,
+                str((v.personal or {}).get("reference") or ""),
+                v.record.state,
+            )
+            for v in views
+        )
+        return render_collection(CollectionData(sender, day, rows))
+
+    def _label(self, view: ItemView, printed_on: date) -> LabelData:
         record, personal = view.record, view.personal or {}
         sender = _address(personal.get("sender", {}))
         contents = personal.get("contents", {})
@@ -85,43 +113,37 @@ class PdfDocuments:
                 signatory=sender.name,
                 category_explanation=contents.get("comments") or "",
             )
-        return render_label(
-            LabelData(
-                item_id=record.id,
-                service=_service_name(record.service),
-                sender=sender,
-                addressee=_address(personal.get("addressee", {})),
-                weight_g=record.weight_g,
-                cn22=cn22,
-            )
+        return LabelData(
+            item_id=record.id,
+            service=_service_name(record.service),
+            sender=sender,
+            addressee=_address(personal.get("addressee", {})),
+            weight_g=record.weight_g,
+            cn22=cn22,
         )
 
-    def cn23(self, view: ItemView, printed_on: date) -> bytes:
+    def _cn23(self, view: ItemView, printed_on: date) -> Cn23Data:
         record, personal = view.record, view.personal or {}
         contents = personal.get("contents", {})
         importer = personal.get("importer", {}) or {}
         sender = _address(personal.get("sender", {}))
-        return render_cn23(
-            Cn23Data(
-                item_id=record.id,
-                sender=sender,
-                addressee=_address(personal.get("addressee", {})),
-                category=_category(contents),
-                lines=_lines(contents),
-                currency=_currency(contents),
-                gross_weight_g=record.weight_g,
-                postal_charges_minor=0,
-                signed_on=printed_on,
-                signatory=sender.name,
-                category_explanation=contents.get("comments") or "",
-                importer_references=tuple(
-                    TaxReference(scheme, importer[key])
-                    for key, scheme in SCHEMES
-                    if importer.get(key)
-                ),
-                licence_numbers=tuple(x for x in [contents.get("licence")] if x),
-                certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
-                invoice_number=contents.get("invoice_number") or "",
-                comments=contents.get("comments") or "",
-            )
+        return Cn23Data(
+            item_id=record.id,
+            sender=sender,
+            addressee=_address(personal.get("addressee", {})),
+            category=_category(contents),
+            lines=_lines(contents),
+            currency=_currency(contents),
+            gross_weight_g=record.weight_g,
+            postal_charges_minor=0,
+            signed_on=printed_on,
+            signatory=sender.name,
+            category_explanation=contents.get("comments") or "",
+            importer_references=tuple(
+                TaxReference(scheme, importer[key]) for key, scheme in SCHEMES if importer.get(key)
+            ),
+            licence_numbers=tuple(x for x in [contents.get("licence")] if x),
+            certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
+            invoice_number=contents.get("invoice_number") or "",
+            comments=contents.get("comments") or "",
         )

@@ -242,6 +242,11 @@ class Pages:
         self._foot()
         return finish(self.canvas, buffer)
 
+    def close(self) -> None:
+        """Foot and end the last page, leaving the canvas open for more documents."""
+        self._foot()
+        self.canvas.showPage()
+
     def table(self, table: Table, rows: Iterable[Sequence[str]]) -> None:
         """Flow rows under a header that is repeated on every page the table reaches."""
         self.ensure(3 * table.size * LEADING * 2)

@@ -47,6 +47,13 @@ def render_cn23(doc: Cn23Data) -> bytes:
     """
     buffer = io.BytesIO()
     canvas = lay.new_canvas(buffer, A4, f"CN23 {doc.item_id}")
+    return draw_cn23(canvas, doc).finish(buffer)
+
+
+def draw_cn23(canvas: Canvas, doc: Cn23Data) -> lay.Pages:
+    """Draw a CN23 from the canvas's current page on (sized A4 here); the last page is left
+    open for the caller to finish (``Pages.finish``) or close (``Pages.close``)."""
+    canvas.setPageSize(A4)
 
     def continued(canvas: Canvas, top: float) -> float:
         heading = f"CN 23 (continued) — item {s10_readable(doc.item_id)}"
@@ -58,7 +65,7 @@ def render_cn23(doc: Cn23Data) -> bytes:
     pages.table(LINES, (_row(doc, n, line) for n, line in enumerate(doc.lines, start=1)))
     pages.ensure(FOOTER_HEIGHT)
     pages.y = _footer(canvas, doc, pages.y)
-    return pages.finish(buffer)
+    return pages
 
 
 def _first_page(canvas: Canvas, doc: Cn23Data, top: float) -> float:

@@ -47,13 +47,19 @@ def render_label(label: LabelData) -> bytes:
     """
     buffer = io.BytesIO()
     canvas = lay.new_canvas(buffer, (WIDTH, HEIGHT), f"Label {label.item_id}")
+    draw_label(canvas, label)
+    return lay.finish(canvas, buffer)
+
+
+def draw_label(canvas: Canvas, label: LabelData) -> None:
+    """Draw one label on the canvas's current page (sized 4×6 inches here)."""
+    canvas.setPageSize((WIDTH, HEIGHT))
     compact = label.cn22 is not None
     y = _heading(canvas, label)
     y = _sender(canvas, label, y, max_lines=2 if compact else 4)
     y = _addressee(canvas, label, y, compact=compact)
     if label.cn22 is not None:
         _cn22(canvas, label.cn22)
-    return lay.finish(canvas, buffer)
 
 
 def _heading(canvas: Canvas, label: LabelData) -> float:

@@ -68,10 +68,18 @@ class WebhookRedeliveryRequested(Event):
     customer_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookTestRequested(Event):
+    TYPE: ClassVar[str] = "webhook.test_requested.v1"
+    subscription_id: str
+    customer_id: str
+
+
 EVENTS: tuple[type[Event], ...] = (
     PartnerEventRecorded,
     WebhookSubscribed,
     WebhookDeleted,
     WebhookDeliveryAttempted,
     WebhookRedeliveryRequested,
+    WebhookTestRequested,
 )

@@ -17,6 +17,7 @@ TYPES = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "public.css": "text/css; charset=utf-8",
+    "portal.css": "text/css; charset=utf-8",
     "local-time.js": "text/javascript; charset=utf-8",
     "accepted.wav": "audio/wav",
     "refused.wav": "audio/wav",

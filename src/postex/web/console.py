@@ -118,6 +118,8 @@ def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN, touch: bool 
     """The caller's live session at ``stage``; UnauthenticatedError otherwise (``touch``:
     see :func:`postex.accounts.app.sessions.current`)."""
     session = current(console(request), request.cookies.get(COOKIE), touch=touch)
+    if session.customer_id is not None:  # a sender portal session is no console session
+        raise UnauthenticatedError("sign in first")
     if session.stage is not stage:
         if session.stage is Stage.SIGNED_IN:
             raise UnauthenticatedError("you are signed in already")

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, PrefixLoader, StrictUndefined, select_autoescape
 
-FEATURES = ("web", "accounts", "sites", "incidents", "network", "tracking")
+FEATURES = ("web", "accounts", "items", "sites", "incidents", "network", "tracking")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"

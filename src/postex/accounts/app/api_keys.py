@@ -16,6 +16,7 @@ from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import (
     CredentialRecord,
     CredentialRepository,
+    Role,
     issue_token,
     revoke_event,
 )
@@ -178,3 +179,29 @@ def rotate_key(
             ]
         )
     return RotatedKey(customer_id, new.key_id, new.token, old.key_id)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    info: ApiKeyInfo
+    api_key: str  # shown once
+
+
+def create_key(ctx: Context, customer_id: str, actor: dict[str, Any]) -> CreatedKey:
+    """One more API key for the customer (a second system, a key to rotate into);
+    NotFoundError for an unknown or erased account."""
+    with ctx.store.write(ctx.site) as uow:
+        account = uow.repo(CustomerRepository).get(customer_id)
+        if account is None or account.erased_at is not None:
+            raise NotFoundError(f"no customer {customer_id}")
+        token = issue_token("customer", customer_id, Role.CUSTOMER, name=account.name)
+        uow.append(
+            [
+                token.event,
+                audit_event(actor, "customer_key.created", token.key_id, "",
+                            {"customer": customer_id}),
+            ]
+        )  # fmt: skip
+        record = uow.repo(CredentialRepository).get(token.key_id)
+    assert record is not None
+    return CreatedKey(_info(record), token.token)

@@ -69,8 +69,12 @@ class Session:
     accepted: int = 0  # this shift's scans, by outcome
     refused: int = 0
     held: int = 0
+    customer_id: str | None = None  # a sender portal session: the customer its user acts for
 
     def principal(self) -> Principal:
+        if self.customer_id is not None:
+            return Principal("customer", self.customer_id, Role.CUSTOMER, "portal",
+                             name=self.username, ip=self.ip)  # fmt: skip
         return Principal("staff", self.user_id, self.role, "console", self.site,
                          name=self.username, ip=self.ip)  # fmt: skip
 

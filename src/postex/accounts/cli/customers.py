@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from postex.accounts.cli import customer_users
 from postex.accounts.cli import holder_keys as customer_keys
 from postex.cli.common import (
     DbOpt,
@@ -18,6 +19,7 @@ from postex.cli.common import (
 
 app = typer.Typer(cls=Group, help="Business customer accounts.", no_args_is_help=True)
 app.add_typer(customer_keys.app, name="keys")
+app.add_typer(customer_users.app, name="users")
 
 
 @app.command("create")

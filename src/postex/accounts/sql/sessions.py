@@ -59,6 +59,7 @@ staff_sessions = Table(
     Column("accepted", Integer, nullable=False),
     Column("refused", Integer, nullable=False),
     Column("held", Integer, nullable=False),
+    Column("customer_id", String(40)),  # a sender portal session (migration 0019)
     Index("ix_staff_sessions_user", "user_id"),
 )
 staff_sign_in_throttle = Table(
@@ -121,6 +122,7 @@ def _session(row: Any) -> Session:
         row["id_sha256"], row["user_id"], row["username"], Role(row["role"]), row["site"],
         Stage(row["stage"]), row["csrf"], row["created_at"], row["last_seen"], row["ip"],
         row["pending_totp"], row["accepted"], row["refused"], row["held"],
+        row["customer_id"],
     )  # fmt: skip
 
 
@@ -133,7 +135,7 @@ class SqlSessions(_Own):
                     role=str(s.role), site=s.site, stage=str(s.stage), csrf=s.csrf,
                     created_at=s.created_at, last_seen=s.last_seen, ip=s.ip,
                     pending_totp=s.pending_totp, accepted=s.accepted, refused=s.refused,
-                    held=s.held,
+                    held=s.held, customer_id=s.customer_id,
                 )
             )  # fmt: skip
 

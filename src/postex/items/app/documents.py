@@ -7,13 +7,21 @@ CN23 only for an item whose customs form is CN23 (a CN22 is printed on the label
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from postex.accounts.app.customers import CustomerRepository
+from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context
-from postex.items.app.preadvice import ItemView, get_item
+from postex.items.app.customer_items import list_customer_items
+from postex.items.app.preadvice import ItemFilter, ItemView, get_item
 from postex.items.domain.items import ItemState
-from postex.kernel.errors import InvalidStateError
+from postex.kernel.errors import FieldError, InvalidStateError, NotFoundError, ValidationError
+from postex.kernel.ids import S10
+
+MAX_BATCH = 1000  # labels in one batch PDF
+MAX_COLLECTION = 10_000  # items on one day's collection manifest
 
 
 class Documents(Protocol):
@@ -23,6 +31,14 @@ class Documents(Protocol):
 
     def cn23(self, view: ItemView, printed_on: date) -> bytes:
         """An A4 PDF CN23 customs declaration."""
+        ...
+
+    def batch(self, views: Sequence[ItemView], printed_on: date) -> bytes:
+        """One PDF: every item's label, then the CN23 of every item whose form is CN23."""
+        ...
+
+    def collection(self, sender: str, day: date, views: Sequence[ItemView]) -> bytes:
+        """The day's collection manifest: a row and a Code 128 barcode per item."""
         ...
 
 
@@ -56,3 +72,68 @@ def item_cn23(ctx: Context, documents: Documents, customer_id: str, item_id: str
             customs_form=form,
         )
     return documents.cn23(view, ctx.clock.now().date())
+
+
+def batch_labels(
+    ctx: Context, documents: Documents, customer_id: str, item_ids: Sequence[str]
+) -> bytes:
+    """One PDF of the owner's labels (and CN23s) in the order given, duplicates once.
+
+    ValidationError for an empty or too long list or a malformed id (field ``ids.N``);
+    NotFoundError naming the first id that is not the customer's (another customer's item
+    is reported exactly as a missing one); InvalidStateError for a cancelled or erased one.
+    Nothing is printed unless every item is printable.
+    """
+    if not item_ids:
+        raise ValidationError.single("ids", "min_items", 0, "give at least one item id")
+    if len(item_ids) > MAX_BATCH:
+        raise ValidationError.single(
+            "ids", "max_items", len(item_ids), f"at most {MAX_BATCH} items in one batch"
+        )
+    wanted: list[str] = []
+    errors: list[FieldError] = []
+    for n, raw in enumerate(item_ids):
+        text = raw.strip().replace(" ", "").upper() if isinstance(raw, str) else ""
+        try:
+            S10.parse(text)
+        except ValidationError:
+            errors.append(FieldError(f"ids.{n}", "s10", raw, "not an S10 item id"))
+            continue
+        if text not in wanted:
+            wanted.append(text)
+    if errors:
+        raise ValidationError(errors)
+    views = [_printable(ctx, customer_id, i) for i in wanted]
+    return documents.batch(views, ctx.clock.now().date())
+
+
+def day_bounds(day: date) -> tuple[str, str]:
+    """A calendar day (UTC) as the log's times: from its start, to the next day's start."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return format_time(start), format_time(start + timedelta(days=1))
+
+
+def collection_items(ctx: Context, customer_id: str, day: date) -> list[ItemView]:
+    """The items the customer pre-advised on ``day`` (UTC) and did not cancel: the ones it
+    hands in that day, in the order they were made, each in its state now."""
+    start, end = day_bounds(day)
+    found: list[ItemView] = []
+    after: tuple[str, str] | None = None
+    while len(found) < MAX_COLLECTION:
+        page = list_customer_items(
+            ctx, customer_id, ItemFilter(created_from=start, created_to=end), after=after, limit=500
+        )
+        found.extend(v for v in page if v.record.state != ItemState.CANCELLED)
+        if len(page) < 500:
+            break
+        after = (page[-1].record.created_at, page[-1].record.id)
+    return found[:MAX_COLLECTION]
+
+
+def collection_manifest(ctx: Context, documents: Documents, customer_id: str, day: date) -> bytes:
+    """The PDF of :func:`collection_items`; NotFoundError for an unknown account."""
+    with ctx.store.read() as uow:
+        account = uow.repo(CustomerRepository).get(customer_id)
+    if account is None:
+        raise NotFoundError(f"no customer {customer_id}")
+    return documents.collection(account.name, day, collection_items(ctx, customer_id, day))

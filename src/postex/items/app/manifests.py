@@ -248,6 +248,44 @@ def entries_from_csv(raw: bytes) -> list[Entry]:
     return entries
 
 
+def entry_from_form(item: dict[str, str], lines: Sequence[dict[str, str]]) -> Entry:
+    """One item from a form whose fields are the CSV's item columns, with goods lines
+    numbered from 1 (an empty line is left out); errors name the column and, for a goods
+    line, its number as the line."""
+    cells = _cells({k: v for k, v in item.items() if k in ITEM_COLUMNS})
+    entry = Entry(1, _item(cells), errors=_cell_errors(1, cells))
+    for n, line in enumerate(lines, 1):
+        goods = _goods_line(_cells({k: v for k, v in line.items() if k in LINE_COLUMNS}))
+        if goods is not None:
+            entry.data["contents"]["lines"].append(goods)
+            entry.line_rows.append(n)
+            entry.errors.extend(_cell_errors(n, goods))
+    return entry
+
+
+def remap_csv(raw: bytes, mapping: dict[str, str]) -> bytes:
+    """A foreign CSV in the manifest's columns: ``mapping`` names, for a column of ours,
+    the header the sender's file gives it. Mapped columns are renamed, columns already named
+    as ours are kept, and every other column is left out; rows keep their line numbers."""
+    text = _decode(raw)
+    theirs = {header.strip(): ours for ours, header in mapping.items()}
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        keep = [(i, theirs.get(h, h)) for i, h in enumerate(header)
+                if h in theirs or (h in COLUMNS and h not in mapping)]  # fmt: skip
+        writer.writerow([name for _, name in keep])
+        for cells in reader:
+            writer.writerow([cells[i] if i < len(cells) else "" for i, _ in keep])
+    except csv.Error as exc:
+        raise ValidationError.single(
+            "file", "csv_syntax", str(exc), "not a valid CSV file"
+        ) from None
+    return out.getvalue().encode()
+
+
 _CSV_PATH = re.compile(r"^(sender|addressee)\.(address_lines)\.(\d+)$")
 
 

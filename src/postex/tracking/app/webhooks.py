@@ -46,6 +46,7 @@ from postex.tracking.events import (
     WebhookDeliveryAttempted,
     WebhookRedeliveryRequested,
     WebhookSubscribed,
+    WebhookTestRequested,
 )
 
 log = logging.getLogger("postex.webhooks")
@@ -255,6 +256,21 @@ def advisory_payload(
     )
 
 
+TEST_TYPE = "webhook.test"
+
+
+def payload_of_test(delivery: str, recorded_at: str, subscription_id: str) -> str:
+    """The JSON body of a test delivery: no item, no personal data."""
+    data = {"subscription_id": subscription_id,
+            "message": "a test event from Postex: your endpoint is reached and can check "
+                       "the signature"}  # fmt: skip
+    return json.dumps(
+        {"id": delivery, "type": TEST_TYPE, "created_at": recorded_at, "data": data},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
 def wants(sub_statuses: Sequence[str] | None, code: str) -> bool:
     info = event_codes().get(code)
     return sub_statuses is None or (info is not None and str(info.status) in sub_statuses)
@@ -378,6 +394,16 @@ def delivery_history(
         if found is None or found.subscription_id != subscription_id:
             raise NotFoundError(f"no delivery {delivery}")
         return found, repo.attempts(customer_id, delivery)
+
+
+def send_test(ctx: Context, customer_id: str, subscription_id: str) -> None:
+    """Queue a test delivery to one of the customer's active subscriptions (signed and
+    retried like any other); NotFoundError for anyone else's or a deleted one."""
+    with ctx.store.write(ctx.site) as uow:
+        found = uow.repo(WebhookRepository).get(customer_id, subscription_id)
+        if found is None or found.state == "deleted":
+            raise NotFoundError(f"no webhook {subscription_id}")
+        uow.append([WebhookTestRequested(subscription_id, customer_id)])
 
 
 def redeliver(

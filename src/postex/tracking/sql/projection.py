@@ -30,6 +30,7 @@ from postex.tracking.events import (
     WebhookDeliveryAttempted,
     WebhookRedeliveryRequested,
     WebhookSubscribed,
+    WebhookTestRequested,
 )
 from postex.tracking.sql import partners, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
@@ -45,6 +46,7 @@ tracking_ops_p.on(WebhookSubscribed)(webhooks.subscribed)
 tracking_ops_p.on(WebhookDeleted)(webhooks.deleted)
 tracking_ops_p.on(WebhookDeliveryAttempted)(webhooks.attempted)
 tracking_ops_p.on(WebhookRedeliveryRequested)(webhooks.redeliver)
+tracking_ops_p.on(WebhookTestRequested)(webhooks.tested)
 
 
 def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None:

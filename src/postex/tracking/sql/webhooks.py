@@ -23,6 +23,7 @@ from postex.tracking.events import (
     WebhookDeliveryAttempted,
     WebhookRedeliveryRequested,
     WebhookSubscribed,
+    WebhookTestRequested,
 )
 from postex.tracking.sql.announce import DELIVERY_INSERT, deliverable_here, marks
 
@@ -103,6 +104,20 @@ def attempted(conn: Connection, events: Sequence[StoredEvent[WebhookDeliveryAtte
                 f"{int(wh.FAILING_AFTER)} THEN 'failing' ELSE state END WHERE id = ?"
             )
         executemany(conn, sql, [(a.subscription_id,)])
+
+
+def tested(conn: Connection, events: Sequence[StoredEvent[WebhookTestRequested]]) -> None:
+    """A test delivery per request (none on a hub, like every delivery)."""
+    if not deliverable_here(conn):
+        return
+    out = []
+    for e in events:
+        t = e.event
+        did = wh.delivery_id(t.subscription_id, f"{e.site}:{e.seq}")
+        payload = wh.payload_of_test(did, e.recorded_at, t.subscription_id)
+        out.append((did, t.subscription_id, t.customer_id, None, wh.TEST_TYPE, payload,
+                    e.recorded_at, e.recorded_at))  # fmt: skip
+    executemany(conn, DELIVERY_INSERT, out)
 
 
 def redeliver(conn: Connection, events: Sequence[StoredEvent[WebhookRedeliveryRequested]]) -> None:
