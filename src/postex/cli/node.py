@@ -206,13 +206,12 @@ def demo(
         for state in DEMO_SHOWN_STATES:
             if state in day.examples:
                 out.print(f"  {state.replace('_', ' '):<14} {address}/track/{day.examples[state]}")
-    out.print("demo sign-ins, for this local demo only (all but the clerk set up TOTP at "
-              "first sign-in):")  # fmt: skip
+    out.print("demo sign-ins, local demo only (all but the clerk set up TOTP first):")
     for name, role, password in sign_ins:
         out.print(f"  {role:<10} username {name:<16} password {password}")
     if demo_sender is not None:
-        name, business, password = demo_sender
-        out.print(f"  {'sender':<10} username {name:<16} password {password}  (portal, {business})")
+        name, _business, password = demo_sender
+        out.print(f"  {'sender':<10} username {name:<16} password {password}  (portal)")
     if not seed_only:
         _serve(db, home, site, host, port, create=False)
 
