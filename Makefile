@@ -52,9 +52,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-## bench: every benchmark; results go to docs/benchmarks.md by hand, with machine and date
-bench: $(STAMP)
-	$(BIN)/postex bench all
+## bench: list the benchmarks (`postex bench NAME --help` shows each one's options); results go
+## to docs/benchmarks.md by hand, with machine and date
+bench: $(RUNTIME)
+	$(BIN)/postex bench --help
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
