@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from postex.items.app.preadvice import ItemView
+from postex.kernel.network import impc_codes
 from postex.kernel.reference import services
 from postex.pdf.customs import render_cn23
 from postex.pdf.labels import render_label
@@ -27,7 +28,8 @@ def _address(data: dict[str, Any]) -> Address:
     return Address(
         name=data.get("name", ""),
         lines=tuple(data.get("address_lines", ())),
-        city=" ".join(p for p in (data.get("city"), data.get("region")) if p),
+        city=data.get("city") or "",
+        region=data.get("region") or "",
         postcode=data.get("postcode") or "",
         country=data.get("country", ""),
         company=data.get("company") or "",
@@ -62,6 +64,14 @@ def _category(contents: dict[str, Any]) -> Category:
         return Category.OTHER
 
 
+def _office(code: str) -> tuple[str, str]:
+    """The designated operator owning an office of exchange, and the office as printed."""
+    office = impc_codes().get(code)
+    if office is None:
+        return "", code
+    return office.operator_name, f"{office.name.title()} ({code})"
+
+
 def _service_name(code: str) -> str:
     svc = services().by_code.get(code)
     return svc.name if svc else code
@@ -84,6 +94,7 @@ class PdfDocuments:
                 signed_on=printed_on,
                 signatory=sender.name,
                 category_explanation=contents.get("comments") or "",
+                operator=_office(record.origin_site)[0],
             )
         return render_label(
             LabelData(
@@ -101,6 +112,9 @@ class PdfDocuments:
         contents = personal.get("contents", {})
         importer = personal.get("importer", {}) or {}
         sender = _address(personal.get("sender", {}))
+        operator, office = _office(record.origin_site)
+        addressee = personal.get("addressee", {})
+        contact = " · ".join(p for p in (addressee.get("phone"), addressee.get("email")) if p)
         return render_cn23(
             Cn23Data(
                 item_id=record.id,
@@ -123,5 +137,9 @@ class PdfDocuments:
                 certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
                 invoice_number=contents.get("invoice_number") or "",
                 comments=contents.get("comments") or "",
+                operator=operator,
+                office_of_origin=office,
+                posted_on=printed_on,
+                importer_contact=contact,
             )
         )

@@ -89,6 +89,7 @@ class CustomsRules:
     minor_unit_exponent: dict[str, int]
     categories: tuple[str, ...]
     vague_descriptions: frozenset[str]
+    cn22_max_lines: int = 3
 
     def to_threshold_currency(self, value_minor: int, currency: str) -> int | None:
         """Convert minor units of ``currency`` to minor units of the threshold currency.
@@ -112,6 +113,7 @@ def customs_rules() -> CustomsRules:
         version=raw["version"],
         currency=raw["currency"],
         cn22_max_value_minor=raw["cn22_max_value_minor"],
+        cn22_max_lines=raw.get("cn22_max_lines", 3),
         rates_ppm=dict(raw["rates_ppm"]),
         minor_unit_exponent=dict(raw["minor_unit_exponent"]),
         categories=tuple(raw["categories"]),
