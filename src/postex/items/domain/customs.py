@@ -3,7 +3,8 @@
 Rules (UPU.md section 4): CN22 for letter-post goods up to the threshold (UK: £270), CN23
 above it, for parcels and for more goods lines than a CN22 holds (3); no declaration for
 documents and correspondence sent as letter post. Goods lines need a specific description,
-a quantity, a net weight, a value above zero in an ISO 4217 currency, an HS code of 6–10 digits and a country of origin.
+a quantity, a net weight, a value above zero in an ISO 4217 currency, an HS code of 6–10
+digits and a country of origin.
 """
 
 from __future__ import annotations
