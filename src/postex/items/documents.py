@@ -93,7 +93,7 @@ class PdfDocuments:
                 gross_weight_g=record.weight_g,
                 signed_on=printed_on,
                 signatory=sender.name,
-                category_explanation=contents.get("comments") or "",
+                category_explanation=contents.get("explanation") or "",
                 operator=_office(record.origin_site)[0],
             )
         return render_label(
@@ -127,7 +127,7 @@ class PdfDocuments:
                 postal_charges_minor=0,
                 signed_on=printed_on,
                 signatory=sender.name,
-                category_explanation=contents.get("comments") or "",
+                category_explanation=contents.get("explanation") or "",
                 importer_references=tuple(
                     TaxReference(scheme, importer[key])
                     for key, scheme in SCHEMES
