@@ -58,10 +58,10 @@ def _item(parent: ET.Element, item: ItmattItem) -> None:
     _money(element, "TotalValue", item.total_value_minor, item.currency)
     _money(element, "PostalCharges", item.postal_charges_minor, item.currency)
     add_optional(element, "InvoiceNumber", item.invoice_number)
-    for number in item.licence_numbers:
-        add(element, "LicenceNumber", number)
-    for number in item.certificate_numbers:
-        add(element, "CertificateNumber", number)
+    for licence in item.licence_numbers:
+        add(element, "LicenceNumber", licence)
+    for certificate in item.certificate_numbers:
+        add(element, "CertificateNumber", certificate)
     add_optional(element, "Comments", item.comments)
 
 
