@@ -115,7 +115,8 @@ def test_twelve_goods_lines_get_a_cn23_with_all_twelve_on_paper(
         assert f"Cotton T-shirt style {n:02d}" in text
     assert "Total (12 lines)" in text
     assert "Designated operator: Royal Mail" in text
-    assert "Office of origin / date of posting: Langley Hwdc (GBLALA)" in text
+    origin = "Office of origin / date of posting: Heathrow Worldwide Distribution Centre"
+    assert f"{origin} (Langley) (GBLALA)" in text
     label = words(
         read_pdf(client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers).content)
     )

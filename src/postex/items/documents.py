@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
 from postex.items.app.preadvice import ItemView
-from postex.kernel.network import impc_codes
+from postex.kernel.network import impc_codes, load_network
 from postex.kernel.reference import services
 from postex.pdf.customs import render_cn23
 from postex.pdf.labels import render_label
@@ -64,12 +65,13 @@ def _category(contents: dict[str, Any]) -> Category:
         return Category.OTHER
 
 
+@cache
 def _office(code: str) -> tuple[str, str]:
-    """The designated operator owning an office of exchange, and the office as printed."""
+    """The designated operator owning the posting site, and the site as printed."""
     office = impc_codes().get(code)
-    if office is None:
-        return "", code
-    return office.operator_name, f"{office.name.title()} ({code})"
+    sites = {site.code: site.name for site in load_network().sites}
+    name = sites.get(code) or (office.name.title() if office else "")
+    return (office.operator_name if office else ""), (f"{name} ({code})" if name else code)
 
 
 def _service_name(code: str) -> str:

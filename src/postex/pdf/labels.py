@@ -195,7 +195,7 @@ def _cn22_fixed_height(cn22: Cn22Data) -> float:
     height += CN22_TABLE.height(_totals(cn22))
     height += 6.5 * lay.LEADING
     height += len(fit(CERTIFICATE, REGULAR, 4.6, ROOM, 3)) * 4.6 * lay.LEADING
-    height += 1 + 6.5 * lay.LEADING
+    height += 1 + 5.5 * lay.LEADING
     return height
 
 
@@ -247,5 +247,5 @@ def _cn22_footer(canvas: Canvas, cn22: Cn22Data, top: float) -> None:
     )
     y = lay.text_block(canvas, CERTIFICATE, MARGIN, y, ROOM, size=4.6, max_lines=3)
     signed = f"Date and sender's signature: {cn22.signed_on.isoformat()}  {cn22.signatory}"
-    y = lay.text_block(canvas, signed, MARGIN, y - 1, ROOM - 80, size=6.5, max_lines=1)
-    lay.rule(canvas, MARGIN + ROOM - 78, y + 1.5, 78, 0.5)
+    y = lay.text_block(canvas, signed, MARGIN, y - 1, ROOM - 70, size=5.5, max_lines=1)
+    lay.rule(canvas, MARGIN + ROOM - 66, y + 1.5, 66, 0.5)
