@@ -96,6 +96,8 @@ def test_label_and_cn23_pictures(key: str, addressee: dict[str, Any]) -> None:
         assert expected in cn23_text
     assert "International Tracked (letter post)" in label_text
     assert "Designated operator: Royal Mail" in label_text
+    assert "Importer's ref.: IOSS IM1234567890" in label_text
+    assert "Invoice: INV-77" in label_text
     for box in (
         "Designated operator: Royal Mail",
         "Office of origin / date of posting: Heathrow Worldwide Distribution Centre (Langley)",

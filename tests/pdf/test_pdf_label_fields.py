@@ -61,6 +61,8 @@ declarations = st.builds(
     signed_on=st.just(date(2026, 12, 4)),
     signatory=words(1, 3),
     operator=st.just("Royal Mail"),
+    invoice_number=words(0, 3),
+    importer_contact=words(0, 4),
 )
 
 
@@ -100,6 +102,8 @@ def test_every_field_of_both_parties_and_the_service_name_print(
     if cn22 is not None:
         for line in cn22.lines:
             assert folded(line.description) in page_text
+        assert folded(cn22.invoice_number) in page_text
+        assert folded(cn22.importer_contact) in page_text
     assert barcodes(page) == [ITEM]
     assert_laid_out_cleanly(page)
 

@@ -65,6 +65,19 @@ def _category(contents: dict[str, Any]) -> Category:
         return Category.OTHER
 
 
+def _importer(personal: dict[str, Any]) -> tuple[TaxReference, ...]:
+    importer = personal.get("importer") or {}
+    return tuple(
+        TaxReference(scheme, importer[key]) for key, scheme in SCHEMES if importer.get(key)
+    )
+
+
+def _contact(personal: dict[str, Any]) -> str:
+    """The importer's telephone / e-mail: the addressee's."""
+    addressee = personal.get("addressee") or {}
+    return " · ".join(p for p in (addressee.get("phone"), addressee.get("email")) if p)
+
+
 @cache
 def _office(code: str) -> tuple[str, str]:
     """The designated operator owning the posting site, and the site as printed."""
@@ -97,6 +110,11 @@ class PdfDocuments:
                 signatory=sender.name,
                 category_explanation=contents.get("explanation") or "",
                 operator=_office(record.origin_site)[0],
+                importer_references=_importer(personal),
+                importer_contact=_contact(personal),
+                licence_numbers=tuple(x for x in [contents.get("licence")] if x),
+                certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
+                invoice_number=contents.get("invoice_number") or "",
             )
         return render_label(
             LabelData(
@@ -112,11 +130,8 @@ class PdfDocuments:
     def cn23(self, view: ItemView, printed_on: date) -> bytes:
         record, personal = view.record, view.personal or {}
         contents = personal.get("contents", {})
-        importer = personal.get("importer", {}) or {}
         sender = _address(personal.get("sender", {}))
         operator, office = _office(record.origin_site)
-        addressee = personal.get("addressee", {})
-        contact = " · ".join(p for p in (addressee.get("phone"), addressee.get("email")) if p)
         return render_cn23(
             Cn23Data(
                 item_id=record.id,
@@ -130,11 +145,7 @@ class PdfDocuments:
                 signed_on=printed_on,
                 signatory=sender.name,
                 category_explanation=contents.get("explanation") or "",
-                importer_references=tuple(
-                    TaxReference(scheme, importer[key])
-                    for key, scheme in SCHEMES
-                    if importer.get(key)
-                ),
+                importer_references=_importer(personal),
                 licence_numbers=tuple(x for x in [contents.get("licence")] if x),
                 certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
                 invoice_number=contents.get("invoice_number") or "",
@@ -142,6 +153,6 @@ class PdfDocuments:
                 operator=operator,
                 office_of_origin=office,
                 posted_on=printed_on,
-                importer_contact=contact,
+                importer_contact=_contact(personal),
             )
         )

@@ -8,7 +8,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from postex.pdf import _layout as lay
 from postex.pdf._text import BOLD, REGULAR, fit, kg_from_g, money, s10_readable, width
-from postex.pdf.models import Cn22Data, LabelData
+from postex.pdf.models import Cn22Data, LabelData, TaxScheme
 
 WIDTH, HEIGHT = 288.0, 432.0
 MARGIN = 10.0
@@ -176,6 +176,35 @@ def _all_lines(cn22: Cn22Data) -> list[list[list[str]]]:
     ]
 
 
+SCHEME_NAMES = {
+    TaxScheme.TAX_ID: "Tax ID",
+    TaxScheme.VAT: "VAT",
+    TaxScheme.EORI: "EORI",
+    TaxScheme.IOSS: "IOSS",
+}
+
+
+def _references(cn22: Cn22Data) -> str:
+    """Importer's reference and contact, licence, certificate and invoice numbers: one
+    line of the CN22, printed only when the sender gave any of them."""
+    parts = []
+    if cn22.importer_references:
+        refs = "; ".join(
+            f"{r.scheme.value.upper().replace('_', ' ')} {r.value}"
+            for r in cn22.importer_references
+        )
+        parts.append(f"Importer's ref.: {refs}")
+    if cn22.importer_contact:
+        parts.append(f"Importer's tel./e-mail: {cn22.importer_contact}")
+    if cn22.licence_numbers:
+        parts.append(f"Licence: {', '.join(cn22.licence_numbers)}")
+    if cn22.certificate_numbers:
+        parts.append(f"Certificate: {', '.join(cn22.certificate_numbers)}")
+    if cn22.invoice_number:
+        parts.append(f"Invoice: {cn22.invoice_number}")
+    return " · ".join(parts)
+
+
 def _explanation(cn22: Cn22Data) -> str:
     return f"Explanation: {cn22.category_explanation}" if cn22.category_explanation else ""
 
@@ -191,6 +220,9 @@ def _cn22_fixed_height(cn22: Cn22Data) -> float:
     explanation = _explanation(cn22)
     if explanation:
         height += len(fit(explanation, REGULAR, 6, ROOM, 3)) * 6 * lay.LEADING
+    references = _references(cn22)
+    if references:
+        height += len(fit(references, REGULAR, 5.5, ROOM, 3)) * 5.5 * lay.LEADING
     height += 2 + CN22_TABLE.height(CN22_TABLE.layout([c.title for c in CN22_TABLE.columns]))
     height += CN22_TABLE.height(_totals(cn22))
     height += 6.5 * lay.LEADING
@@ -216,6 +248,9 @@ def _cn22(canvas: Canvas, cn22: Cn22Data, top_rule: float) -> None:
     explanation = _explanation(cn22)
     if explanation:
         y = lay.text_block(canvas, explanation, MARGIN, y, ROOM, size=6, max_lines=3)
+    references = _references(cn22)
+    if references:
+        y = lay.text_block(canvas, references, MARGIN, y, ROOM, size=5.5, max_lines=3)
     y = CN22_TABLE.header(canvas, MARGIN, y - 2)
     for laid in _laid_lines(cn22):
         y = CN22_TABLE.draw(canvas, MARGIN, y, laid)

@@ -114,6 +114,11 @@ class Cn22Data:
     signatory: str = ""
     category_explanation: str = ""
     operator: str = ""
+    importer_references: tuple[TaxReference, ...] = ()
+    importer_contact: str = ""
+    licence_numbers: tuple[str, ...] = ()
+    certificate_numbers: tuple[str, ...] = ()
+    invoice_number: str = ""
 
     def __post_init__(self) -> None:
         _check_declaration(self.currency, self.gross_weight_g)
