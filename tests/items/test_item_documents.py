@@ -139,3 +139,36 @@ def test_three_goods_lines_still_fit_a_cn22_on_the_label(client: TestClient, ali
     for n in range(3):
         assert f"Wool scarf pattern {n}" in text
     assert "more line(s)" not in text
+
+
+@pytest.mark.sqlite_only
+def test_a_cn22_item_from_before_the_line_rule_gets_its_cn23(
+    client: TestClient, alice: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pre-advised as CN22 with 12 lines (as before the rule): the CN23 prints all 12."""
+    import dataclasses
+
+    from postex.items.domain import customs
+
+    old = dataclasses.replace(customs.customs_rules(), cn22_max_lines=99)
+    monkeypatch.setattr(customs, "customs_rules", lambda: old)
+    body = item_payload()
+    line = body["contents"]["lines"][0]
+    body["contents"]["lines"] = [
+        {**line, "description": f"Linen napkin {n:02d}", "value_minor": 500, "net_weight_g": 50}
+        for n in range(12)
+    ]
+    item_id = create(client, alice, body)
+    monkeypatch.undo()
+    assert (
+        client.get(f"/api/v1/items/{item_id}", headers=alice.headers).json()["customs_form"]
+        == "CN22"
+    )
+    label = words(
+        read_pdf(client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers).content)
+    )
+    r = client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    text = words(read_pdf(r.content))
+    assert all(f"Linen napkin {n:02d}" in text for n in range(12))
+    assert "Linen napkin 00" in label

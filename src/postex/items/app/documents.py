@@ -14,6 +14,7 @@ from postex.eventlog.context import Context
 from postex.items.app.preadvice import ItemView, get_item
 from postex.items.domain.items import ItemState
 from postex.kernel.errors import InvalidStateError
+from postex.kernel.reference import customs_rules
 
 
 class Documents(Protocol):
@@ -44,11 +45,22 @@ def item_label(ctx: Context, documents: Documents, customer_id: str, item_id: st
     return documents.label(view, ctx.clock.now().date())
 
 
+def _overflows_cn22(view: ItemView) -> bool:
+    """A CN22 item pre-advised before the line rule with more lines than a CN22 holds: its
+    label's CN22 points to a CN23, so the CN23 is printed for it too."""
+    contents = (view.personal or {}).get("contents") or {}
+    lines = contents.get("lines") or []
+    return view.record.customs_form == "CN22" and len(lines) > customs_rules().cn22_max_lines
+
+
 def item_cn23(ctx: Context, documents: Documents, customer_id: str, item_id: str) -> bytes:
-    """The owner's CN23; InvalidStateError (409) when the item needs a CN22 or no form."""
+    """The owner's CN23; InvalidStateError (409) when the item needs a CN22 or no form.
+
+    Also for a CN22 item with more lines than a CN22 holds (pre-advised before that rule).
+    """
     view = _printable(ctx, customer_id, item_id)
     form = view.record.customs_form
-    if form != "CN23":
+    if form != "CN23" and not _overflows_cn22(view):
         needs = "a CN22, printed on its label" if form == "CN22" else "no customs declaration"
         raise InvalidStateError(
             f"item {item_id} needs {needs}, not a CN23",
