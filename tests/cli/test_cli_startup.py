@@ -77,7 +77,7 @@ def test_every_benchmark_is_registered_without_importing_it() -> None:
     result = run_fresh("bench", "--help")
     output = result["output"]
     for name in ("append", "verify", "holds", "manifest", "rate-limit", "replication", "site",
-                 "tracking"):  # fmt: skip
+                 "tracking", "labels"):  # fmt: skip
         assert name in output
     modules = set(result["modules"])
     assert sorted(m for m in modules if m.startswith("postex.bench.")) == ["postex.bench.cli"]

@@ -90,6 +90,7 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
         "replication trust": [("replication", "trust", "--name", "HUB", "--key", "not-a-key")],
         "network check": [("network", "check")],
         "backup verify": [("backup", "verify", str(home / "no-backup"))],
+        "bench labels": [("bench", "labels", "--runs", "5")],
     }  # fmt: skip
     untested = json_commands() - set(runs) - ELSEWHERE
     assert untested == set(), f"add these --json commands to this test: {sorted(untested)}"

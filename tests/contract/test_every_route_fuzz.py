@@ -88,6 +88,16 @@ def assert_documented_answer(response: Any, where: str) -> None:
         assert {"field", "rule", "value"} <= set(body), f"{where}: {body}"
 
 
+def assert_declared_media(case: Any, response: Any, where: str) -> None:
+    """A success answers in a media type its OpenAPI operation declares for that status."""
+    status = response.status_code
+    if status >= 400 or status == 204:
+        return
+    media = response.headers.get("content-type", [""])[0].split(";")[0]
+    declared = case.operation.definition.raw.get("responses", {}).get(str(status), {})
+    assert media in declared.get("content", {}), f"{where}: {status} as {media!r}, {declared}"
+
+
 def ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
@@ -158,7 +168,9 @@ def test_every_route_answers_with_a_result_or_a_problem(node: Container) -> None
                     for name in params.keys() & real.keys():
                         params[name] = next(real[name])  # an object that exists
                 response = case.call(headers=who.headers(next(roles)))  # noqa: B023
-                assert_documented_answer(response, f"{case.method} {case.formatted_path}")
+                where = f"{case.method} {case.formatted_path}"
+                assert_documented_answer(response, where)
+                assert_declared_media(case, response, where)
                 statuses[response.status_code] += 1
 
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -191,3 +192,33 @@ def test_naive_times_and_negative_amounts_are_refused() -> None:
         MessageHeader("PX-1", datetime(2026, 3, 2, 22, 0), "GBLALA", "USJFKA")
     with pytest.raises(ValidationError):
         CarditReceptacle(receptacle(1, 100), -1)
+
+
+def test_itmatt_carries_companies_regions_and_the_customs_boxes() -> None:
+    """What customs needs: both companies, the US state, the form, origin office and date,
+    invoice/licence/certificate numbers, comments and the total net weight."""
+    item = dataclasses.replace(
+        itmatt_item("LA100000017GB"),
+        sender=dataclasses.replace(party("Ann", "GB"), company="Thistle & Thread Ltd"),
+        addressee=dataclasses.replace(
+            party("Bob", "US"), company="Quincey Imports LLC", region="IL"
+        ),
+        customs_form="CN22",
+        invoice_number="INV-77",
+        licence_numbers=("LIC-1",),
+        certificate_numbers=("CERT-9",),
+        comments="Keep dry",
+        office_of_origin="GBLALA",
+        posted_on="2026-03-02",
+    )
+    found = texts(write_itmatt([item], HEADER), "urn:postex:edi:itmatt:1")
+    assert found["Company"] == ["Thistle & Thread Ltd", "Quincey Imports LLC"]
+    assert found["Region"] == ["IL"]
+    assert found["CustomsForm"] == ["CN22"]
+    assert found["OfficeOfOrigin"] == ["GBLALA"]
+    assert found["DateOfPosting"] == ["2026-03-02"]
+    assert found["InvoiceNumber"] == ["INV-77"]
+    assert found["LicenceNumber"] == ["LIC-1"]
+    assert found["CertificateNumber"] == ["CERT-9"]
+    assert found["Comments"] == ["Keep dry"]
+    assert found["TotalNetWeight"] == ["640"]

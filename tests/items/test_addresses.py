@@ -1,4 +1,4 @@
-"""Addresses: required parts and per-country postcode patterns."""
+"""Addresses: required parts and per-country rules from Google's address dataset."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ INVALID = {
     "DE": ["1011", "101155"],
     "FR": ["7500"],
     "NL": ["0123 AB", "1012 A"],
-    "IE": ["B02 X285", "D02"],
+    "IE": ["D02"],  # the dataset checks an Eircode's shape, not its routing key
     "AU": ["200"],
     "JP": ["10-00001"],
     "CN": ["10000"],
@@ -74,6 +74,7 @@ def addressee(**changes: Any) -> dict[str, Any]:
         ({"email": "not-an-email"}, "to.email", "email_format"),
         ({"phone": "call me"}, "to.phone", "phone_format"),
         ({"postcode": None}, "to.postcode", "required"),
+        ({"region": None}, "to.region", "required"),
         ({"planet": "Mars"}, "to.planet", "unknown_field"),
     ],
 )
@@ -94,3 +95,32 @@ def test_arbitrary_address_objects_raise_only_validation_errors(data: dict[str, 
     """Whatever a caller sends as an address, the answer is an Address or a ValidationError."""
     with contextlib.suppress(ValidationError):
         parse_address(data, "to")
+
+
+@pytest.mark.parametrize(
+    ("country", "postcode", "kind"),
+    [("US", "60601", "state"), ("CA", "K1A 0B1", "province"), ("JP", "100-0001", "prefecture"),
+     ("AU", "2000", "state")],
+)  # fmt: skip
+def test_a_destination_that_requires_a_region_names_it(
+    country: str, postcode: str, kind: str
+) -> None:
+    """The US needs a state, Japan a prefecture: the error names the field and the rule."""
+    data = addressee(country=country, postcode=postcode, region=None)
+    with pytest.raises(ValidationError) as exc:
+        parse_address(data, "addressee")
+    (error,) = exc.value.errors
+    assert (error.field, error.rule) == ("addressee.region", "required")
+    assert kind in error.message
+
+
+def test_a_region_name_becomes_the_code_the_destination_prints() -> None:
+    """ "Illinois" is stored as "IL", the code the US last line carries."""
+    data = addressee(region="Illinois", city="Chicago", postcode="60601")
+    assert parse_address(data, "addressee").region == "IL"
+
+
+def test_germany_needs_no_region() -> None:
+    """No region where the dataset requires none."""
+    data = addressee(country="DE", postcode="10115", city="Berlin", region=None)
+    assert parse_address(data, "addressee").region is None

@@ -87,3 +87,88 @@ def test_cancelled_item_has_no_label(client: TestClient, alice: Caller) -> None:
     r = client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers)
     assert r.status_code == 409
     assert r.json()["rule"] == "cancelled"
+
+
+@pytest.mark.sqlite_only
+def test_twelve_goods_lines_get_a_cn23_with_all_twelve_on_paper(
+    client: TestClient, alice: Caller
+) -> None:
+    """More lines than a CN22 holds (3): the item gets a CN23 and every line is printed on it."""
+    body = item_payload()
+    line = body["contents"]["lines"][0]
+    body["contents"]["lines"] = [
+        {
+            **line,
+            "description": f"Cotton T-shirt style {n:02d}",
+            "value_minor": 500,
+            "net_weight_g": 50,
+        }
+        for n in range(12)
+    ]
+    item_id = create(client, alice, body)
+    item = client.get(f"/api/v1/items/{item_id}", headers=alice.headers).json()
+    assert item["customs_form"] == "CN23"
+    r = client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    text = words(read_pdf(r.content))
+    for n in range(12):
+        assert f"Cotton T-shirt style {n:02d}" in text
+    assert "Total (12 lines)" in text
+    assert "Designated operator: Royal Mail" in text
+    origin = "Office of origin / date of posting: Heathrow Worldwide Distribution Centre"
+    assert f"{origin} (Langley) (GBLALA)" in text
+    label = words(
+        read_pdf(client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers).content)
+    )
+    assert "CN 22" not in label
+
+
+@pytest.mark.sqlite_only
+def test_three_goods_lines_still_fit_a_cn22_on_the_label(client: TestClient, alice: Caller) -> None:
+    """Three lines under the value threshold keep the CN22, and all three print on the label."""
+    body = item_payload()
+    line = body["contents"]["lines"][0]
+    body["contents"]["lines"] = [
+        {**line, "description": f"Wool scarf pattern {n}", "value_minor": 500, "net_weight_g": 50}
+        for n in range(3)
+    ]
+    item_id = create(client, alice, body)
+    r = client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers)
+    text = words(read_pdf(r.content))
+    assert "CUSTOMS DECLARATION CN 22" in text
+    for n in range(3):
+        assert f"Wool scarf pattern {n}" in text
+    assert "more line(s)" not in text
+
+
+@pytest.mark.sqlite_only
+def test_a_cn22_item_from_before_the_line_rule_gets_its_cn23(
+    client: TestClient, alice: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pre-advised as CN22 with 12 lines (as before the rule): the CN23 prints all 12."""
+    import dataclasses
+
+    from postex.items.domain import customs
+
+    old = dataclasses.replace(customs.customs_rules(), cn22_max_lines=99)
+    monkeypatch.setattr(customs, "customs_rules", lambda: old)
+    body = item_payload()
+    line = body["contents"]["lines"][0]
+    body["contents"]["lines"] = [
+        {**line, "description": f"Linen napkin {n:02d}", "value_minor": 500, "net_weight_g": 50}
+        for n in range(12)
+    ]
+    item_id = create(client, alice, body)
+    monkeypatch.undo()
+    assert (
+        client.get(f"/api/v1/items/{item_id}", headers=alice.headers).json()["customs_form"]
+        == "CN22"
+    )
+    label = words(
+        read_pdf(client.get(f"/api/v1/items/{item_id}/label.pdf", headers=alice.headers).content)
+    )
+    r = client.get(f"/api/v1/items/{item_id}/cn23.pdf", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    text = words(read_pdf(r.content))
+    assert all(f"Linen napkin {n:02d}" in text for n in range(12))
+    assert "Linen napkin 00" in label

@@ -65,11 +65,11 @@ def test_label_prints_id_service_weight_and_both_parties() -> None:
         "International Tracked",
         "0.900 kg",
         "Alice Sender",
-        "SW1A 1AA London",
+        "LONDON SW1A 1AA",
         "UNITED KINGDOM",
         "Åsa Müller",
         "Königstraße 12",
-        "10115 Berlin",
+        "10115 BERLIN",
         "GERMANY",
     ):
         assert expected in page_text
@@ -113,7 +113,7 @@ def test_cn22_counts_lines_that_do_not_fit_and_totals_all_of_them() -> None:
     page_text = text(page)
     assert "Shirt 0" in page_text
     assert "Shirt 29" not in page_text
-    assert "more line(s)" in page_text
+    assert "more line(s): on the CN23" in page_text
     assert "Total (30 lines)" in page_text
     assert "375.00" in page_text
     assert_laid_out_cleanly(page)

@@ -129,6 +129,9 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
     ids = [e.text for e in doc.iter("{urn:postex:edi:itmatt:1}ItemId")]
     assert sorted(ids) == sorted(goods)  # the documents-only letter needs no ITMATT
     assert b"Bartholomew Quincey" in itmatt.content
+    assert b"<Region>NY</Region>" in itmatt.content  # the US state customs needs
+    assert b"<Company>Thistle &amp; Thread Ltd</Company>" in itmatt.content
+    assert b"<OfficeOfOrigin>GBLALA</OfficeOfOrigin>" in itmatt.content
     stored = execute_raw(
         node.engine, "SELECT content, sealed FROM despatch_messages WHERE kind = 'itmatt'"
     )

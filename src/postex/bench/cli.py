@@ -289,3 +289,27 @@ def tracking(
     from postex.bench.tracking import bench_tracking
 
     bench_tracking(items, seconds, requests, conns, partner_events, port, db, home)
+
+
+@app.command("labels")
+@handle_errors
+def labels(
+    runs: Annotated[int, typer.Option("--runs", min=5, help="Labels rendered.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Median time to render one 4×6 label with a full address and a CN22 (goal < 20 ms).
+
+    Example: postex bench labels --runs 200
+    """
+    import dataclasses
+    import json
+
+    from postex.bench.labels import bench_labels, report
+
+    del home  # renders in memory: no node, no database
+    result = bench_labels(runs)
+    if as_json:
+        print(json.dumps(dataclasses.asdict(result)))
+    else:
+        report(result)

@@ -26,7 +26,6 @@ from postex.config import load_settings
 from postex.items.app.preadvice import ItemRecord, pre_advise
 from postex.items.domain.items import PreAdvice, parse_pre_advice
 from postex.kernel.errors import ValidationError
-from postex.kernel.reference import read_data_file
 from postex.sites.app import despatches as dsp
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
@@ -52,9 +51,9 @@ class Phase:
 
 def _advices() -> list[PreAdvice]:
     """One valid tracked letter for each country GBLALA sends letter post to."""
+    from postex.kernel.addressing import country_rules
     from postex.kernel.network import load_network
 
-    patterns = read_data_file("postcodes.json")["patterns"]
     base: dict[str, Any] = {
         "service": "tracked",
         "sender": {"name": "Bench Sender", "address_lines": ["1 High Street"],
@@ -70,9 +69,12 @@ def _advices() -> list[PreAdvice]:
         if route.origin != SITE or route.mail_class != "U":
             continue
         country = route.destination_country
-        postcode = patterns.get(country, {}).get("example", "1000") or None
+        rules = country_rules(country)
         addressee = {"name": "Bench Addressee", "address_lines": ["2 Main Street"],
-                     "city": "Capital", "postcode": postcode, "country": country}  # fmt: skip
+                     "city": "Capital", "postcode": rules.postcode_example or None,
+                     "country": country}  # fmt: skip
+        if rules.region_example:
+            addressee["region"] = rules.region_example
         try:
             found.append(parse_pre_advice({**base, "addressee": addressee}))
         except ValidationError:

@@ -12,11 +12,13 @@ from postex.edi.models import ItmattItem, MessageHeader, Party
 def _party(parent: ET.Element, tag: str, party: Party) -> None:
     element = add(parent, tag)
     add(element, "Name", party.name)
+    add_optional(element, "Company", party.company)
     address = add(element, "Address")
     for line in party.address_lines:
         add(address, "Line", line)
     add(element, "Postcode", party.postcode)
     add(element, "City", party.city)
+    add_optional(element, "Region", party.region)
     add(element, "Country", party.country)
     add_optional(element, "Email", party.email)
     add_optional(element, "Phone", party.phone)
@@ -29,6 +31,9 @@ def _money(parent: ET.Element, tag: str, minor: int, currency: str) -> None:
 def _item(parent: ET.Element, item: ItmattItem) -> None:
     element = add(parent, "Item")
     add(element, "ItemId", item.item_id)
+    add_optional(element, "CustomsForm", item.customs_form)
+    add_optional(element, "OfficeOfOrigin", item.office_of_origin)
+    add_optional(element, "DateOfPosting", item.posted_on)
     add(element, "Category", item.category)
     add_optional(element, "CategoryExplanation", item.category_explanation)
     _party(element, "Sender", item.sender)
@@ -48,9 +53,16 @@ def _item(parent: ET.Element, item: ItmattItem) -> None:
         _money(row, "Value", line.value_minor, line.currency)
         add(row, "HsCode", line.hs_code)
         add(row, "OriginCountry", line.origin_country)
+    add(element, "TotalNetWeight", sum(line.net_weight_g for line in item.contents), unit="g")
     add(element, "GrossWeight", item.gross_weight_g, unit="g")
     _money(element, "TotalValue", item.total_value_minor, item.currency)
     _money(element, "PostalCharges", item.postal_charges_minor, item.currency)
+    add_optional(element, "InvoiceNumber", item.invoice_number)
+    for licence in item.licence_numbers:
+        add(element, "LicenceNumber", licence)
+    for certificate in item.certificate_numbers:
+        add(element, "CertificateNumber", certificate)
+    add_optional(element, "Comments", item.comments)
 
 
 def write_itmatt(items: Sequence[ItmattItem], header: MessageHeader) -> bytes:

@@ -96,6 +96,8 @@ class Party:
     country: str
     email: str | None = None
     phone: str | None = None
+    company: str | None = None
+    region: str | None = None  # state, province or prefecture
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,13 @@ class ItmattItem:
     postal_charges_minor: int
     importer: ImporterReferences = field(default_factory=ImporterReferences)
     category_explanation: str | None = None
+    customs_form: str | None = None  # CN22 or CN23: the paper form the item travels with
+    invoice_number: str | None = None
+    licence_numbers: tuple[str, ...] = ()
+    certificate_numbers: tuple[str, ...] = ()
+    comments: str | None = None
+    office_of_origin: str | None = None  # IMPC code of the office where it was posted
+    posted_on: str | None = None  # ISO date of posting (pre-advice) at the office of origin
 
     def __post_init__(self) -> None:
         if self.category not in ITEM_CATEGORIES:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
+from postex.items.app.documents import needs_cn23
 from postex.items.app.preadvice import ItemView
+from postex.kernel.network import impc_codes, load_network
 from postex.kernel.reference import services
 from postex.pdf.batch import render_batch
 from postex.pdf.collection import CollectionData, CollectionRow, render_collection
@@ -30,7 +33,8 @@ def _address(data: dict[str, Any]) -> Address:
     return Address(
         name=data.get("name", ""),
         lines=tuple(data.get("address_lines", ())),
-        city=" ".join(p for p in (data.get("city"), data.get("region")) if p),
+        city=data.get("city") or "",
+        region=data.get("region") or "",
         postcode=data.get("postcode") or "",
         country=data.get("country", ""),
         company=data.get("company") or "",
@@ -65,6 +69,28 @@ def _category(contents: dict[str, Any]) -> Category:
         return Category.OTHER
 
 
+def _importer(personal: dict[str, Any]) -> tuple[TaxReference, ...]:
+    importer = personal.get("importer") or {}
+    return tuple(
+        TaxReference(scheme, importer[key]) for key, scheme in SCHEMES if importer.get(key)
+    )
+
+
+def _contact(personal: dict[str, Any]) -> str:
+    """The importer's telephone / e-mail: the addressee's."""
+    addressee = personal.get("addressee") or {}
+    return " · ".join(p for p in (addressee.get("phone"), addressee.get("email")) if p)
+
+
+@cache
+def _office(code: str) -> tuple[str, str]:
+    """The designated operator owning the posting site, and the site as printed."""
+    office = impc_codes().get(code)
+    sites = {site.code: site.name for site in load_network().sites}
+    name = sites.get(code) or (office.name.title() if office else "")
+    return (office.operator_name if office else ""), (f"{name} ({code})" if name else code)
+
+
 def _service_name(code: str) -> str:
     svc = services().by_code.get(code)
     return svc.name if svc else code
@@ -81,7 +107,7 @@ class PdfDocuments:
 
     def batch(self, views: Sequence[ItemView], printed_on: date) -> bytes:
         labels = [self._label(v, printed_on) for v in views]
-        cn23s = [self._cn23(v, printed_on) for v in views if v.record.customs_form == "CN23"]
+        cn23s = [self._cn23(v, printed_on) for v in views if needs_cn23(v)]
         return render_batch(labels, cn23s)
 
     def collection(self, sender: str, day: date, views: Sequence[ItemView]) -> bytes:
@@ -111,7 +137,13 @@ class PdfDocuments:
                 gross_weight_g=record.weight_g,
                 signed_on=printed_on,
                 signatory=sender.name,
-                category_explanation=contents.get("comments") or "",
+                category_explanation=contents.get("explanation") or "",
+                operator=_office(record.origin_site)[0],
+                importer_references=_importer(personal),
+                importer_contact=_contact(personal),
+                licence_numbers=tuple(x for x in [contents.get("licence")] if x),
+                certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
+                invoice_number=contents.get("invoice_number") or "",
             )
         return LabelData(
             item_id=record.id,
@@ -125,8 +157,8 @@ class PdfDocuments:
     def _cn23(self, view: ItemView, printed_on: date) -> Cn23Data:
         record, personal = view.record, view.personal or {}
         contents = personal.get("contents", {})
-        importer = personal.get("importer", {}) or {}
         sender = _address(personal.get("sender", {}))
+        operator, office = _office(record.origin_site)
         return Cn23Data(
             item_id=record.id,
             sender=sender,
@@ -138,12 +170,14 @@ class PdfDocuments:
             postal_charges_minor=0,
             signed_on=printed_on,
             signatory=sender.name,
-            category_explanation=contents.get("comments") or "",
-            importer_references=tuple(
-                TaxReference(scheme, importer[key]) for key, scheme in SCHEMES if importer.get(key)
-            ),
+            category_explanation=contents.get("explanation") or "",
+            importer_references=_importer(personal),
             licence_numbers=tuple(x for x in [contents.get("licence")] if x),
             certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
             invoice_number=contents.get("invoice_number") or "",
             comments=contents.get("comments") or "",
+            operator=operator,
+            office_of_origin=office,
+            posted_on=printed_on,
+            importer_contact=_contact(personal),
         )

@@ -23,7 +23,13 @@ DESTINATIONS: list[dict[str, Any]] = [
     {"country": "NL", "city": "Amsterdam", "postcode": "1012 AB", "street": "Damrak"},
     {"country": "IE", "city": "Dublin", "postcode": "D02 X285", "street": "Grafton Street"},
     {"country": "AU", "city": "Sydney", "region": "NSW", "postcode": "2000", "street": "George St"},
-    {"country": "JP", "city": "Tokyo", "postcode": "100-0001", "street": "Chiyoda"},
+    {
+        "country": "JP",
+        "city": "Chiyoda-ku",
+        "region": "Tokyo",
+        "postcode": "100-0001",
+        "street": "1-1 Marunouchi",
+    },
     {
         "country": "CA",
         "city": "Ottawa",
@@ -31,7 +37,13 @@ DESTINATIONS: list[dict[str, Any]] = [
         "postcode": "K1A 0B1",
         "street": "Wellington St",
     },
-    {"country": "CN", "city": "Beijing", "postcode": "100000", "street": "Chang'an Avenue"},
+    {
+        "country": "CN",
+        "city": "Beijing",
+        "region": "Beijing Shi",
+        "postcode": "100000",
+        "street": "Chang'an Avenue",
+    },
 ]
 GOODS = [
     ("Cotton T-shirt", "610910", 200, 1500),

@@ -7,7 +7,6 @@ never at import time, and each file is read once per process.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -89,6 +88,7 @@ class CustomsRules:
     minor_unit_exponent: dict[str, int]
     categories: tuple[str, ...]
     vague_descriptions: frozenset[str]
+    cn22_max_lines: int = 3
 
     def to_threshold_currency(self, value_minor: int, currency: str) -> int | None:
         """Convert minor units of ``currency`` to minor units of the threshold currency.
@@ -112,24 +112,9 @@ def customs_rules() -> CustomsRules:
         version=raw["version"],
         currency=raw["currency"],
         cn22_max_value_minor=raw["cn22_max_value_minor"],
+        cn22_max_lines=raw.get("cn22_max_lines", 3),
         rates_ppm=dict(raw["rates_ppm"]),
         minor_unit_exponent=dict(raw["minor_unit_exponent"]),
         categories=tuple(raw["categories"]),
         vague_descriptions=frozenset(d.lower() for d in raw["vague_descriptions"]),
     )
-
-
-@dataclass(frozen=True)
-class PostcodeRule:
-    pattern: re.Pattern[str]
-    example: str
-    required: bool
-
-
-@cache
-def postcode_rules() -> dict[str, PostcodeRule]:
-    raw = read_data_file("postcodes.json")
-    return {
-        country: PostcodeRule(re.compile(p["regex"]), p["example"], p.get("required", True))
-        for country, p in raw["patterns"].items()
-    }

@@ -15,6 +15,7 @@ import pycountry
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfgen.canvas import Canvas
 
+from postex.kernel.addressing import format_lines
 from postex.pdf._text import BOLD, REGULAR, ensure_fonts, fit, width
 from postex.pdf.models import Address, Category
 
@@ -332,6 +333,71 @@ def country_name(code: str) -> str:
     return str(country.name).upper() if country is not None else code.upper()
 
 
+def address_rows(address: Address) -> list[tuple[str, bool]]:
+    """The printed lines of an address, each with whether it is bold (name and country).
+
+    The lines follow the destination's own format (``postex.kernel.addressing``), then the
+    contacts, then the COUNTRY in capitals.
+    """
+    formatted = format_lines(
+        country=address.country.upper(),
+        name=address.name,
+        company=address.company,
+        address_lines=address.lines,
+        city=address.city,
+        region=address.region,
+        postcode=address.postcode,
+    )
+    name = address.name.strip().upper()
+    rows = [(line, line.strip().upper() == name) for line in formatted]
+    contacts = " · ".join(part for part in (address.phone, address.email) if part)
+    if contacts:
+        rows.append((contacts, False))
+    rows.append((country_name(address.country), True))
+    return rows
+
+
+def rows_height(rows: Sequence[tuple[str, bool]], room: float, size: float) -> float:
+    """Height of ``rows`` wrapped into ``room`` at ``size``, nothing cut."""
+    count = sum(
+        len(fit(text, BOLD if bold else REGULAR, size, room, 99)) or 1 for text, bold in rows
+    )
+    return count * size * LEADING
+
+
+def rows_block(
+    canvas: Canvas,
+    rows: Sequence[tuple[str, bool]],
+    x: float,
+    top: float,
+    room: float,
+    *,
+    size: float,
+    max_lines: int | None = None,
+) -> float:
+    """Draw every row wrapped into ``room``; return the y below the last.
+
+    Nothing is cut unless ``max_lines`` is given: then the rows share that budget, the last
+    row (the COUNTRY) keeps one line, and what does not fit is cut with an ellipsis.
+    """
+    if max_lines is None:
+        y = top
+        for text, bold in rows:
+            if text.strip():
+                y = text_block(canvas, text, x, y, room, size=size, max_lines=99, bold=bold)
+        return y
+    *body, last = rows
+    budget = max(0, max_lines - 1)
+    y = top
+    for text, bold in body:
+        if budget <= 0 or not text.strip():
+            continue
+        used = len(fit(text, BOLD if bold else REGULAR, size, room, budget))
+        y = text_block(canvas, text, x, y, room, size=size, max_lines=budget, bold=bold)
+        budget -= used
+    return text_block(canvas, last[0], x, y, room, size=size, max_lines=1, bold=last[1])
+
+
 def address_block(
     canvas: Canvas,
     address: Address,
@@ -343,14 +409,16 @@ def address_block(
     name_size: float,
     max_lines: int,
 ) -> float:
-    """Name (bold), company, street, postcode and city, contacts, then the COUNTRY (bold).
+    """The address in the destination's format, contacts, then the COUNTRY (bold).
 
-    The street lines share ``max_lines`` and are cut first; name and country always print.
+    Every line prints, wrapped; ``max_lines`` is a lower bound kept for callers, the block
+    shrinks its type (down to 60 %) rather than cut when the lines need more than
+    ``max_lines`` lines at ``size``. ``name_size`` is kept for callers and ignored.
     """
-    y = text_block(canvas, address.name, x, top, room, size=name_size, max_lines=2, bold=True)
-    place = " ".join(part for part in (address.postcode, address.city) if part)
-    contacts = " · ".join(part for part in (address.phone, address.email) if part)
-    lines = [address.company, *address.lines, place, contacts]
-    y = lines_block(canvas, lines, x, y, room, size=size, max_lines=max_lines)
-    country = country_name(address.country)
-    return text_block(canvas, country, x, y, room, size=size, max_lines=1, bold=True)
+    del name_size
+    rows = address_rows(address)
+    budget = max_lines * size * LEADING + 2 * size * LEADING
+    chosen = size
+    while chosen > size * 0.6 and rows_height(rows, room, chosen) > budget:
+        chosen -= 0.5
+    return rows_block(canvas, rows, x, top, room, size=chosen)

@@ -16,7 +16,7 @@ MARGIN = 36.0
 ROOM = A4[0] - 2 * MARGIN
 HALF = (ROOM - 12) / 2
 BAR_HEIGHT = 48.0
-FOOTER_HEIGHT = 180.0  # totals, references, comments, certificate and signature
+FOOTER_HEIGHT = 200.0  # totals, references, comments, certificate and signature
 
 SCHEMES = {
     TaxScheme.TAX_ID: "Tax ID",
@@ -73,7 +73,9 @@ def _first_page(canvas: Canvas, doc: Cn23Data, top: float) -> float:
         canvas, "CUSTOMS DECLARATION", MARGIN, top, 250, size=14, max_lines=1, bold=True
     )
     y = lay.text_block(canvas, "CN 23", MARGIN, y, 250, size=20, max_lines=1, bold=True)
-    lay.text_block(canvas, "May be opened officially", MARGIN, y, 250, size=8, max_lines=1)
+    y = lay.text_block(canvas, "May be opened officially", MARGIN, y, 250, size=8, max_lines=1)
+    operator = f"Designated operator: {doc.operator or '—'}"
+    lay.text_block(canvas, operator, MARGIN, y - 2, 250, size=9, max_lines=2, bold=True)
     right = MARGIN + ROOM - 250
     lay.barcode(canvas, doc.item_id, right, top - BAR_HEIGHT, room=250, bar_height=BAR_HEIGHT)
     readable = s10_readable(doc.item_id)
@@ -107,6 +109,11 @@ def _first_page(canvas: Canvas, doc: Cn23Data, top: float) -> float:
     y = lay.text_block(
         canvas, title + (references or "—"), MARGIN, y - 6, ROOM, size=9, max_lines=3
     )
+    contact = f"Importer's telephone / e-mail: {doc.importer_contact or '—'}"
+    y = lay.text_block(canvas, contact, MARGIN, y, ROOM, size=9, max_lines=2)
+    if doc.sender_reference:
+        text = f"Sender's customs reference: {doc.sender_reference}"
+        y = lay.text_block(canvas, text, MARGIN, y, ROOM, size=9, max_lines=2)
     y -= 4
     y = lay.category_boxes(canvas, doc.category, MARGIN, y, room=ROOM, size=9)
     if doc.category_explanation:
@@ -150,6 +157,9 @@ def _footer(canvas: Canvas, doc: Cn23Data, top: float) -> float:
             for n, fact in enumerate(facts[start : start + 3])
         ]
         y = min(ends) - 2
+    posted = doc.posted_on.isoformat() if doc.posted_on else "—"
+    origin = f"Office of origin / date of posting: {doc.office_of_origin or '—'} / {posted}"
+    y = lay.text_block(canvas, origin, MARGIN, y - 2, ROOM, size=9, max_lines=2)
     comments = f"Comments: {doc.comments or '—'}"
     y = lay.text_block(canvas, comments, MARGIN, y - 4, ROOM, size=9, max_lines=4)
     y = lay.text_block(canvas, CERTIFICATE, MARGIN, y - 6, ROOM, size=8, max_lines=3)

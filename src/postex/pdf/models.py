@@ -57,7 +57,11 @@ class TaxScheme(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """A sender or addressee as printed: name, optional company, street lines, place, contacts."""
+    """A sender or addressee as printed: name, optional company, street lines, place, contacts.
+
+    ``region`` is the state, province or prefecture; it is printed where the destination's
+    address format puts it (see ``postex.kernel.addressing``).
+    """
 
     name: str
     lines: tuple[str, ...]
@@ -67,6 +71,7 @@ class Address:
     company: str = ""
     phone: str = ""
     email: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,12 @@ class Cn22Data:
     signed_on: date
     signatory: str = ""
     category_explanation: str = ""
+    operator: str = ""
+    importer_references: tuple[TaxReference, ...] = ()
+    importer_contact: str = ""
+    licence_numbers: tuple[str, ...] = ()
+    certificate_numbers: tuple[str, ...] = ()
+    invoice_number: str = ""
 
     def __post_init__(self) -> None:
         _check_declaration(self.currency, self.gross_weight_g)
@@ -149,6 +160,11 @@ class Cn23Data:
     certificate_numbers: tuple[str, ...] = ()
     invoice_number: str = ""
     comments: str = ""
+    operator: str = ""
+    office_of_origin: str = ""
+    posted_on: date | None = None
+    sender_reference: str = ""
+    importer_contact: str = ""
 
     def __post_init__(self) -> None:
         _shape("item_id", self.item_id, _S10, "an S10 item identifier")

@@ -48,6 +48,8 @@ def _party(data: dict[str, Any]) -> edi.Party:
         country=data["country"],
         email=data.get("email"),
         phone=data.get("phone"),
+        company=data.get("company"),
+        region=data.get("region"),
     )
 
 
@@ -81,6 +83,13 @@ def itmatt_item(item: ItemRecord, personal: dict[str, Any]) -> edi.ItmattItem:
             importer.get("tax_id"), importer.get("ioss"), importer.get("eori")
         ),
         category_explanation=contents.get("explanation"),
+        customs_form=item.customs_form,
+        invoice_number=contents.get("invoice_number"),
+        licence_numbers=tuple(x for x in [contents.get("licence")] if x),
+        certificate_numbers=tuple(x for x in [contents.get("certificate")] if x),
+        comments=contents.get("comments"),
+        office_of_origin=item.origin_site,
+        posted_on=item.created_at[:10] or None,
     )
 
 

@@ -126,6 +126,7 @@ def track_search(request: Request, id: str = Query("", max_length=80)) -> Respon
     "/track/{item_id}",
     response_class=Response,
     summary="Public tracking page (HTML)",
+    responses={200: {"description": "The tracking page", "content": {"text/html": {}}}},
     dependencies=[Depends(public_rate_limit)],
 )
 def track_page(request: Request, item_id: str = Path(max_length=40)) -> Response:

@@ -19,6 +19,7 @@ from postex.items.app.preadvice import ItemFilter, ItemView, get_item
 from postex.items.domain.items import ItemState
 from postex.kernel.errors import FieldError, InvalidStateError, NotFoundError, ValidationError
 from postex.kernel.ids import S10
+from postex.kernel.reference import customs_rules
 
 MAX_BATCH = 1000  # labels in one batch PDF
 MAX_COLLECTION = 10_000  # items on one day's collection manifest
@@ -60,11 +61,27 @@ def item_label(ctx: Context, documents: Documents, customer_id: str, item_id: st
     return documents.label(view, ctx.clock.now().date())
 
 
+def _overflows_cn22(view: ItemView) -> bool:
+    """A CN22 item pre-advised before the line rule with more lines than a CN22 holds: its
+    label's CN22 points to a CN23, so the CN23 is printed for it too."""
+    contents = (view.personal or {}).get("contents") or {}
+    lines = contents.get("lines") or []
+    return view.record.customs_form == "CN22" and len(lines) > customs_rules().cn22_max_lines
+
+
+def needs_cn23(view: ItemView) -> bool:
+    """Whether the item's declaration is (also) a CN23 that must be printed."""
+    return view.record.customs_form == "CN23" or _overflows_cn22(view)
+
+
 def item_cn23(ctx: Context, documents: Documents, customer_id: str, item_id: str) -> bytes:
-    """The owner's CN23; InvalidStateError (409) when the item needs a CN22 or no form."""
+    """The owner's CN23; InvalidStateError (409) when the item needs a CN22 or no form.
+
+    Also for a CN22 item with more lines than a CN22 holds (pre-advised before that rule).
+    """
     view = _printable(ctx, customer_id, item_id)
     form = view.record.customs_form
-    if form != "CN23":
+    if not needs_cn23(view):
         needs = "a CN22, printed on its label" if form == "CN22" else "no customs declaration"
         raise InvalidStateError(
             f"item {item_id} needs {needs}, not a CN23",

@@ -1,4 +1,8 @@
-"""Postal addresses of senders and addressees, with per-country postcode patterns."""
+"""Postal addresses of senders and addressees, checked against each country's rules.
+
+Required fields and postcode patterns come from Google's address dataset
+(``postex.kernel.addressing``), not from hand-written patterns.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from postex.kernel.addressing import country_rules, postcode_valid
 from postex.kernel.countries import check_country
 from postex.kernel.errors import ValidationError
-from postex.kernel.reference import postcode_rules
 from postex.kernel.validation import Checker, as_mapping, reject_unknown
 
 GENERIC_POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
@@ -72,10 +76,13 @@ class Address:
 
 
 def normalise_postcode(country: str, value: object, field: str) -> str | None:
-    """Upper-case and trim a postcode, then check it against the country's pattern."""
-    rule = postcode_rules().get(country)
+    """Upper-case and trim a postcode, then check it against the destination's patterns.
+
+    Required, and the patterns, as Google's address dataset says (``kernel.addressing``).
+    """
+    rules = country_rules(country)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if rule is None or not rule.required:
+        if "postcode" not in rules.required:
             return None
         raise ValidationError.single(
             field, "required", value, f"a postcode is required for {country}"
@@ -83,13 +90,29 @@ def normalise_postcode(country: str, value: object, field: str) -> str | None:
     if not isinstance(value, str):
         raise ValidationError.single(field, "type", value, "postcode must be a string")
     code = " ".join(value.strip().upper().split())
-    pattern = rule.pattern if rule else GENERIC_POSTCODE
-    if not pattern.fullmatch(code):
-        example = f", e.g. {rule.example}" if rule and rule.example else ""
+    if not GENERIC_POSTCODE.fullmatch(code) or not postcode_valid(country, code):
+        example = f", e.g. {rules.postcode_example}" if rules.postcode_example else ""
         raise ValidationError.single(
             field, "postcode_format", value, f"not a valid postcode for {country}{example}"
         )
     return code
+
+
+def normalise_region(country: str, value: str | None, field: str) -> str | None:
+    """The state, province or prefecture: required where the destination requires one.
+
+    A name the dataset knows is replaced by its Latin-script code ("Illinois" → "IL"), as
+    the destination prints it; other values are kept as given.
+    """
+    rules = country_rules(country)
+    if value is None:
+        if "region" not in rules.required:
+            return None
+        example = f", e.g. {rules.region_example}" if rules.region_example else ""
+        raise ValidationError.single(
+            field, "required", value, f"a {rules.region_type} is required for {country}{example}"
+        )
+    return rules.region_keys.get(value.casefold(), value)
 
 
 def parse_address(value: object, field: str) -> Address:
@@ -116,6 +139,9 @@ def parse_address(value: object, field: str) -> Address:
     postcode = None
     if country is not None:
         postcode = c.run(lambda: normalise_postcode(country, data.get("postcode"), "postcode"))
+        if not any(e.field == c.path("region") for e in c.errors):
+            given = region
+            region = c.run(lambda: normalise_region(country, given, "region"))
     phone = c.text(data, "phone", required=False, max_len=30)
     if phone is not None and not PHONE.fullmatch(phone):
         c.fail("phone", "phone_format", phone, "phone: digits, spaces and + ( ) - . / only")

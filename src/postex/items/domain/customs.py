@@ -1,9 +1,10 @@
 """Customs declarations (CN22/CN23): categories, goods lines, totals and the form required.
 
 Rules (UPU.md section 4): CN22 for letter-post goods up to the threshold (UK: £270), CN23
-above it and for parcels; no declaration for documents and correspondence sent as letter
-post. Goods lines need a specific description, a quantity, a net weight, a value above
-zero in an ISO 4217 currency, an HS code of 6–10 digits and a country of origin.
+above it, for parcels and for more goods lines than a CN22 holds (3); no declaration for
+documents and correspondence sent as letter post. Goods lines need a specific description,
+a quantity, a net weight, a value above zero in an ISO 4217 currency, an HS code of 6–10
+digits and a country of origin.
 """
 
 from __future__ import annotations
@@ -236,12 +237,18 @@ def parse_importer(value: object, field: str = "importer") -> Importer:
 def required_form(
     service: Service, contents: Contents, rules: CustomsRules | None = None
 ) -> str | None:
-    """Which customs form the item needs: "CN22", "CN23" or None (documents by letter post)."""
+    """Which customs form the item needs: "CN22", "CN23" or None (documents by letter post).
+
+    A CN23 also when the goods lines are more than a CN22 holds (``cn22_max_lines`` in
+    customs.json: 3), so no line is ever declared only in electronic data.
+    """
     rules = rules or customs_rules()
     if service.is_parcel:
         return "CN23"
     if not contents.has_goods:
         return None
+    if len(contents.lines) > rules.cn22_max_lines:
+        return "CN23"  # more lines than a CN22 holds: every line goes on paper, on a CN23
     currency = contents.currency or rules.currency
     converted = rules.to_threshold_currency(contents.total_value_minor, currency)
     if converted is None or converted > rules.cn22_max_value_minor:

@@ -15,7 +15,9 @@ from postex.sites.app import despatches as dsp
 from postex.sites.app.ops import DespatchRecord, SiteOps
 from postex.sites.http.idempotency import IDEMPOTENCY_KEY, once
 from postex.sites.http.sites import (
+    PDF_OK,
     PROBLEMS,
+    XML_OK,
     ReasonIn,
     ReceptacleOut,
     Rid,
@@ -214,7 +216,7 @@ def post_handover(
 @router.get(
     "/{did}/bill.pdf",
     response_class=Response,
-    responses=PROBLEMS,
+    responses={**PDF_OK, **PROBLEMS},
     summary="The CN38 (air parcels) or CN31 (letter post) bill",
 )
 def get_bill(
@@ -251,7 +253,7 @@ def get_messages(
 @router.get(
     "/{did}/messages/{kind}",
     response_class=Response,
-    responses=PROBLEMS,
+    responses={**XML_OK, **PROBLEMS},
     summary="Download a PREDES, ITMATT or CARDIT message",
 )
 def get_message(

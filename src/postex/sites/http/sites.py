@@ -28,6 +28,13 @@ Rid = Annotated[str, Path(min_length=1, max_length=40, examples=["rcp_3f9a0c…"
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"content": {"application/problem+json": {}}} for s in (401, 403, 404, 409, 422)
 }
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+PDF_OK: dict[int | str, dict[str, Any]] = {
+    200: {"description": "PDF document", "content": {"application/pdf": BINARY}}
+}
+XML_OK: dict[int | str, dict[str, Any]] = {
+    200: {"description": "EDI message (XML)", "content": {"application/xml": BINARY}}
+}
 
 
 def site_ops(request: Request) -> SiteOps:
@@ -317,7 +324,7 @@ def post_return_to_sender(
 @router.get(
     "/receptacles/{rid}/cn35.pdf",
     response_class=Response,
-    responses=PROBLEMS,
+    responses={**PDF_OK, **PROBLEMS},
     summary="The CN35 label of a closed receptacle",
 )
 def get_cn35(
