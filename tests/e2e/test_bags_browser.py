@@ -34,15 +34,15 @@ from tests.pdf.pdfcheck import barcodes, open_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 DOCS = {k: v for k, v in DOCUMENTS_LETTER.items() if k not in ("importer", "addressee")}
-WHERE = {"US": ("New York", "10001"), "CA": ("Toronto", "M5V 2T6"),
-         "IN": ("New Delhi", "110001"), "JP": ("Tokyo", "100-0001")}  # fmt: skip
+WHERE = {"US": ("New York", "10001", "NY"), "CA": ("Toronto", "M5V 2T6", "ON"),
+         "IN": ("New Delhi", "110001", "Delhi"), "JP": ("Chiyoda-ku", "100-0001", "Tokyo")}  # fmt: skip
 
 
 def _letters(node: Container, customer_id: str, country: str, n: int) -> list[ItemRecord]:
     """n documents letters (60 g) to ``country``."""
-    city, postcode = WHERE[country]
+    city, postcode, region = WHERE[country]
     addressee = {**copy.deepcopy(ITEM["addressee"]), "country": country, "city": city,
-                 "postcode": postcode, "region": None}  # fmt: skip
+                 "postcode": postcode, "region": region}  # fmt: skip
     return new_items(node, customer_id, n, **DOCS, importer=None, addressee=addressee)
 
 
