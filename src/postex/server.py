@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
-from postex.http import health, problems
+from postex.http import health, metrics, observe, problems
 from postex.http.limits import BodySizeLimit
 from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
@@ -37,6 +37,7 @@ from postex.web import assets as web_assets
 chore_log = logging.getLogger("postex.chores")
 ROUTERS: list[APIRouter] = [
     health.router,
+    metrics.router,
     tracking.router,
     items.router,
     manifests.router,
@@ -112,6 +113,13 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    # Outermost: the request id, log line and metrics cover every answer, refusals included.
+    app.add_middleware(
+        observe.Observe, with_metrics=settings.metrics, with_log=settings.request_log
+    )
+    if settings.metrics:
+        container.store.observer = metrics.StoreMetrics()
+        metrics.watch_pool(container.store.engine)
     for router in ROUTERS:
         # Every API route refuses query parameters it does not define (http.query).
         api = any(getattr(r, "path", "").startswith("/api/") for r in router.routes)

@@ -10,10 +10,11 @@ and key operations (:mod:`.admin`) work on a store from their own modules.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from time import perf_counter
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
@@ -29,6 +30,14 @@ from postex.eventlog.sql.repositories import Repositories
 from postex.eventlog.sql.unit_of_work import APPEND_CHUNK, SqlUnitOfWork
 
 CommitListener = Callable[[str, int], None]
+
+
+class WriteObserver(Protocol):
+    """Told of each committed write that appended events (metrics; see http.metrics)."""
+
+    def committed(
+        self, site: str, types: Sequence[str], append_seconds: float, commit_seconds: float
+    ) -> None: ...
 
 
 class SqlStore:
@@ -59,6 +68,7 @@ class SqlStore:
         self._site_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._listeners: list[CommitListener] = []
+        self.observer: WriteObserver | None = None  # set by the server, for its metrics
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -108,6 +118,7 @@ class SqlStore:
         with self.site_lock(site), self.engine.connect() as raw:
             conn = raw.execution_options(postex_write=True)
             uow = SqlUnitOfWork(self, conn, site, writable=True)
+            started = perf_counter()
             conn.begin()
             try:
                 uow.load_head()
@@ -116,8 +127,11 @@ class SqlStore:
             except BaseException:
                 conn.rollback()
                 raise
+            ready = perf_counter()
             conn.commit()
         head = uow.new_head_seq
+        if head is not None and self.observer is not None:
+            self.observer.committed(site, uow.types, ready - started, perf_counter() - ready)
         if head is not None:
             for listener in self._listeners:
                 listener(site, head)

@@ -58,6 +58,7 @@ class SqlUnitOfWork:
         self._writable = writable
         self._head: tuple[int, bytes, str] | None = None
         self.appended = 0
+        self.types: list[str] = []  # of the events appended, in order (for metrics)
 
     @property
     def site(self) -> str:
@@ -109,6 +110,7 @@ class SqlUnitOfWork:
                 m = len(chunk)
                 first = seq + 1 + start
                 types, bodies, typed = _records(chunk)
+                self.types += types
                 part = [canonical(body) for body in bodies]
                 digests = chain_hashes(prev, site, first, recorded_at, types, part)
                 prevs = [prev, *digests[:-1]]
