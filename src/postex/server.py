@@ -118,8 +118,8 @@ def create_app(container: Container) -> FastAPI:
         observe.Observe, with_metrics=settings.metrics, with_log=settings.request_log
     )
     if settings.metrics:
-        container.store.observer = metrics.StoreMetrics()
-        metrics.watch_pool(container.store.engine)
+        container.observe_writes(metrics.StoreMetrics())
+        metrics.watch_pool(container.engine)
     for router in ROUTERS:
         # Every API route refuses query parameters it does not define (http.query).
         api = any(getattr(r, "path", "").startswith("/api/") for r in router.routes)
@@ -135,3 +135,15 @@ def create_app(container: Container) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """One worker process of ``postex serve --workers N``: its own node, built from the
+    POSTEX_* variables the command set (cli.node.worker_environment), with its own logs."""
+    from postex import logs
+    from postex.bootstrap import build
+    from postex.config import load_settings
+
+    settings = load_settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(build(settings, claim=True))

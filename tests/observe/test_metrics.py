@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from postex.accounts.app.auth import Role
 from postex.bootstrap import Container
 from postex.http import metrics
 from postex.server import create_app
-from postex.accounts.app.auth import Role
 from tests.factories import Caller, item_payload, new_customer, new_items
 from tests.incidents.incident_helpers import accept_items, bearer
 from tests.incidents.incident_helpers import staff as incident_staff
@@ -27,8 +27,12 @@ def scrape(client: TestClient, **headers: str) -> dict[str, list[tuple[dict[str,
     return out
 
 
-def value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
-    return sum(v for ls, v in samples.get(name, []) if all(ls.get(k) == x for k, x in labels.items()))
+def value(
+    samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str
+) -> float:
+    return sum(
+        v for ls, v in samples.get(name, []) if all(ls.get(k) == x for k, x in labels.items())
+    )
 
 
 def test_requests_events_and_database_gauges_are_counted(
@@ -52,7 +56,9 @@ def test_requests_events_and_database_gauges_are_counted(
         before, "postex_events_appended_total", site="GBLALA"
     )
     assert appended >= 1
-    assert value(after, "postex_commit_seconds_count") > value(before, "postex_commit_seconds_count")
+    assert value(after, "postex_commit_seconds_count") > value(
+        before, "postex_commit_seconds_count"
+    )
     assert value(after, "postex_db_up") == 1
     assert value(after, "postex_holds_active") == 0
     assert value(after, "postex_webhook_deliveries", state="pending") == 0
@@ -73,7 +79,9 @@ def test_unknown_paths_share_one_label(client: TestClient) -> None:
     assert 'route="unmatched"' in text
 
 
-def test_refusals_and_replays_are_counted(node: Container, client: TestClient, alice: Caller) -> None:
+def test_refusals_and_replays_are_counted(
+    node: Container, client: TestClient, alice: Caller
+) -> None:
     before = scrape(client)
     headers = {**alice.headers, "Idempotency-Key": "obs-test-1"}
     body = item_payload()
@@ -81,9 +89,11 @@ def test_refusals_and_replays_are_counted(node: Container, client: TestClient, a
     again = client.post("/api/v1/items", json=body, headers=headers)
     assert again.headers.get("Idempotent-Replayed") == "true"
     after = scrape(client)
-    assert value(after, "postex_idempotent_replays_total") - value(
-        before, "postex_idempotent_replays_total"
-    ) == 1
+    assert (
+        value(after, "postex_idempotent_replays_total")
+        - value(before, "postex_idempotent_replays_total")
+        == 1
+    )
 
 
 @pytest.mark.node(metrics_token="s3cret-metrics-token")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-
 from pathlib import Path
 
 import pytest
@@ -49,7 +48,7 @@ def test_an_unreadable_kek_makes_the_node_unready(node: Container) -> None:
 
 
 def test_a_schema_behind_the_migrations_is_unready(node: Container) -> None:
-    with node.store.engine.begin() as conn:
+    with node.engine.begin() as conn:
         first = conn.execute(text("SELECT MIN(version_num) FROM alembic_version")).scalar()
         conn.execute(text("DELETE FROM alembic_version WHERE version_num <> :v"), {"v": first})
     with TestClient(create_app(node)) as local:

@@ -89,7 +89,7 @@ def claimed(db: str | None, home: str | None = None, site: str | None = None) ->
     return build(load_settings(db_url=db, home=home, site=site), claim=True)
 
 
-def start_logs(settings: "Settings") -> None:
+def start_logs(settings: Settings) -> None:
     """Structured logs for a long-running command: JSON lines, or console lines on a
     terminal (``log_format``, ``log_level``; docs/monitoring.md)."""
     from postex import logs

@@ -51,7 +51,7 @@ def _database(c: Container) -> None:
 def _migrations(c: Container) -> None:
     from alembic.runtime.migration import MigrationContext
 
-    with c.store.engine.connect() as conn:
+    with c.engine.connect() as conn:
         current = frozenset(MigrationContext.configure(conn).get_current_heads())
     if current != migration_heads():
         raise RuntimeError("schema not at the migrations' head")

@@ -14,6 +14,7 @@ else gets 404, as if there were no such page.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -135,18 +136,18 @@ class DatabaseCollector(Collector):
     def _rows(self, conn: Any, sql: str, *args: Any) -> list[Any]:
         if not args:
             return list(conn.exec_driver_sql(sql).all())
-        return list(conn.exec_driver_sql(sql.replace("?", self.c.store.ph), args).all())
+        ph = "%s" if conn.dialect.name == "postgresql" else "?"
+        return list(conn.exec_driver_sql(sql.replace("?", ph), args).all())
 
     def _read(self) -> Iterable[Metric]:
         s = self.c.settings
-        store = self.c.store
         now = datetime.now(UTC)
         info = GaugeMetricFamily("postex_node_info", "This node: version, role and site.",
                                  labels=["version", "role", "site"])  # fmt: skip
         info.add_metric([__version__, s.role, s.site], 1)
         yield info
         pool = GaugeMetricFamily("postex_db_pool_size", "Connections the pool keeps open.")
-        size = getattr(store.engine.pool, "size", None)
+        size = getattr(self.c.engine.pool, "size", None)
         pool.add_metric([], float(size()) if callable(size) else 0.0)
         yield pool
         head = GaugeMetricFamily("postex_log_head_seq", "Newest seq of each site's log here.",
@@ -171,7 +172,7 @@ class DatabaseCollector(Collector):
             "postex_integrity_alarms_open", "Integrity alarms raised and not cleared, by site.",
             labels=["site"],
         )  # fmt: skip
-        with store.engine.connect() as conn:
+        with self.c.engine.connect() as conn:
             heads = {r[0]: (int(r[1]), r[2]) for r in self._rows(
                 conn, "SELECT site, seq, recorded_at FROM heads")}  # fmt: skip
             acked = {r[0]: int(r[1]) for r in self._rows(
@@ -192,8 +193,9 @@ class DatabaseCollector(Collector):
                 age = _age(now, signed_at)
                 if age is not None:
                     cp_age.add_metric([site], age)
-            open_by_site = dict(self._rows(conn, "SELECT site, COUNT(*) FROM integrity_alarms"
-                                                 " WHERE cleared_at IS NULL GROUP BY site"))  # fmt: skip
+            open_by_site = dict(self._rows(
+                conn, "SELECT site, COUNT(*) FROM integrity_alarms"
+                " WHERE cleared_at IS NULL GROUP BY site"))  # fmt: skip
             for site in sorted(set(open_by_site) | set(sites)):
                 alarms.add_metric([site], int(open_by_site.get(site, 0)))
             yield from (head, lag_ev, lag_s, cp_age, alarms)
@@ -289,6 +291,49 @@ class DatabaseCollector(Collector):
         yield attempts
 
 
+class WorkersCollector(Collector):
+    """Process metrics of every live server process, added up (multiprocess mode): the
+    processes are the ones that wrote metric files (``<kind>_<pid>.db``) in the directory."""
+
+    SUMMED = ("process_cpu_seconds_total", "process_resident_memory_bytes",
+              "process_virtual_memory_bytes", "process_open_fds")  # fmt: skip
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for name in os.listdir(self.directory):
+            tail = name.rsplit("_", 1)[-1].removesuffix(".db")
+            if tail.isdigit() and os.path.exists(f"/proc/{tail}"):
+                found.add(int(tail))
+        return sorted(found)
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client import ProcessCollector
+
+        pids = self.pids()
+        totals = dict.fromkeys(self.SUMMED, 0.0)
+        for pid in pids:
+            collector = ProcessCollector(pid=functools.partial(int, pid), registry=None)
+            for family in collector.collect():
+                for sample in family.samples:
+                    if sample.name in totals:
+                        totals[sample.name] += sample.value
+        workers = GaugeMetricFamily("postex_server_processes", "Live server processes.")
+        workers.add_metric([], len(pids))
+        yield workers
+        for name, total in totals.items():
+            kind = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
+            base = name.removesuffix("_total")
+            family = kind(base, f"{name} of every server process, added up.")
+            family.add_metric([], total)
+            yield family
+
+
 def registry_for(container: Container) -> CollectorRegistry:
     """What ``/metrics`` shows: this process's metrics (or every worker's, added up), the
     process's own resource use, and the database gauges."""
@@ -296,7 +341,8 @@ def registry_for(container: Container) -> CollectorRegistry:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(WorkersCollector(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     else:
         from prometheus_client import REGISTRY
 
