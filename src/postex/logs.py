@@ -22,7 +22,16 @@ FORMATS = ("auto", "json", "console")
 _SECRETS = re.compile(r"pxk_[A-Za-z0-9_\-]+|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+")
 # Libraries that log URLs or payloads at INFO (httpx logs each request's URL: a webhook's
 # URL may carry its receiver's secret in the query).
-QUIET = ("httpx", "httpcore", "uvicorn.access", "nats", "asyncio", "multipart", "alembic")
+QUIET = (
+    "httpx",
+    "httpcore",
+    "uvicorn.access",
+    "nats",
+    "asyncio",
+    "multipart",
+    "alembic",
+    "sqlalchemy",
+)
 
 
 def scrub(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

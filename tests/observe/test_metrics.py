@@ -144,3 +144,18 @@ def test_an_unreadable_database_is_a_gauge_not_a_failed_scrape(
     monkeypatch.setattr(collector, "_rows", down)
     [up] = list(collector.collect())
     assert (up.name, up.samples[0].value) == ("postex_db_up", 0)
+
+
+@pytest.mark.node(public_rate=1, public_burst=2)
+def test_rate_limit_refusals_are_counted(node: Container, client: TestClient) -> None:
+    customer = new_customer(node)
+    [item] = new_items(node, customer.record.id)
+    before = scrape(client)
+    statuses = [client.get(f"/api/v1/tracking/{item.id}").status_code for _ in range(5)]
+    assert 429 in statuses
+    after = scrape(client)
+    route = "/api/v1/tracking/{item_id}"
+    grew = value(after, "postex_rate_limited_total", route=route) - value(
+        before, "postex_rate_limited_total", route=route
+    )
+    assert grew == statuses.count(429)
