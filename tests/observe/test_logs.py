@@ -21,7 +21,7 @@ from tests import factories
 from tests.factories import Caller, item_payload, make_caller
 from tests.incidents.incident_helpers import bearer
 from tests.incidents.incident_helpers import staff as incident_staff
-from tests.tracking.conftest import Receiver, receiver  # noqa: F401  (the fixture)
+from tests.tracking.conftest import Receiver
 
 MARK = "zqxv"  # in every personal datum below; no log line may hold it, in any case
 PERSON = {
