@@ -42,7 +42,7 @@ from postex.eventlog.chain import format_time
 if TYPE_CHECKING:
     from postex.bootstrap import Container
 
-disable_created_metrics()  # no *_created series: half the output, nothing Prometheus needs
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: half the output, nothing Prometheus needs
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "unmatched"  # a path no route answers: never the path itself (unbounded labels)
