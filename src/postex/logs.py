@@ -15,6 +15,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 FORMATS = ("auto", "json", "console")
@@ -41,21 +42,35 @@ def scrub(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableM
     return event
 
 
+def _name(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``logger``: the name given to :func:`get` (standard records: their logger's name)."""
+    if "logger_name" in event:
+        event["logger"] = event.pop("logger_name")
+    return event
+
+
 def _shared() -> list[Any]:
     return [
+        _name,
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         scrub,
     ]
 
 
+def _json(event: Any, **_kw: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
     """Route structlog and standard logging to ``stream`` (stderr) as JSON or console lines.
 
     ``auto`` is console on a terminal and JSON otherwise (a service manager, a container).
+    Postex's own lines (structlog) are rendered straight to the stream, without the
+    standard library's records (the request line is on the hot path); other libraries'
+    records go through a standard handler with the same processors and renderer.
     """
     out = stream if stream is not None else sys.stderr
     tty = bool(getattr(out, "isatty", lambda: False)())
@@ -63,20 +78,18 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=tty)
         if console
-        else structlog.processors.JSONRenderer(sort_keys=False)
+        else structlog.processors.JSONRenderer(serializer=_json)
     )
+    number = logging.getLevelName(level.upper())
     structlog.configure(
-        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        processors=[*_shared(), renderer],
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared(),
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            renderer,
-        ],
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *_shared()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
@@ -85,11 +98,11 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
     for old in [h for h in root.handlers if h.get_name() == "postex"]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    root.setLevel(number)
     for name in QUIET:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(name).setLevel(max(logging.WARNING, number))
 
 
 def get(name: str) -> Any:
     """A structured logger: ``get("postex.http").info("request", route=..., status=...)``."""
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger(logger_name=name)

@@ -71,8 +71,8 @@ def wrk(name: str, port: int, script: Path | None, path: str, conns: int, second
     cmd.append(f"http://127.0.0.1:{port}{path}")
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"50%\s+(\S+)", text)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"99%\s+(\S+)", text)[1])  # type: ignore[index]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", text, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", text, re.M)[1])  # type: ignore[index]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     return Result(name, rate, p50, p99, int(bad[1]) if bad else 0)
 

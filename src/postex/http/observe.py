@@ -47,6 +47,9 @@ class Observe:
         self.app = app
         self.with_metrics = with_metrics
         self.with_log = with_log
+        # (method, route, status) -> its counter and histogram: .labels() on every request
+        # costs more than the increment. Bounded: routes are templates, methods a fixed set.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,8 +78,15 @@ class Observe:
             status = int(answer["status"])
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             if self.with_metrics:
-                metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-                metrics.HTTP_DURATION.labels(method, route).observe(seconds)
+                key = (method, route, status)
+                children = self._children.get(key)
+                if children is None:
+                    children = self._children[key] = (
+                        metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+                        metrics.HTTP_DURATION.labels(method, route),
+                    )
+                children[0].inc()
+                children[1].observe(seconds)
                 if status == 429:
                     metrics.RATE_LIMITED.labels(route).inc()
                 if answer["replayed"]:
