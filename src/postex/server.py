@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
-from postex.http import health, metrics, observe, problems
+from postex.http import health, metrics, observe, problems, tracing
 from postex.http.limits import BodySizeLimit
 from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
@@ -120,6 +120,7 @@ def create_app(container: Container) -> FastAPI:
     if settings.metrics:
         container.observe_writes(metrics.StoreMetrics())
         metrics.watch_pool(container.engine)
+    tracing.install(app, container.engine)  # only with OTEL_EXPORTER_OTLP_ENDPOINT set
     for router in ROUTERS:
         # Every API route refuses query parameters it does not define (http.query).
         api = any(getattr(r, "path", "").startswith("/api/") for r in router.routes)
