@@ -64,6 +64,20 @@ def _json(event: Any, **_kw: Any) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (a test runner or a CLI runner may
+    swap it, and close the one it swapped in)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
     """Route structlog and standard logging to ``stream`` (stderr) as JSON or console lines.
 
@@ -72,7 +86,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
     standard library's records (the request line is on the hot path); other libraries'
     records go through a standard handler with the same processors and renderer.
     """
-    out = stream if stream is not None else sys.stderr
+    out: Any = stream if stream is not None else _Stderr()
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = fmt == "console" or (fmt == "auto" and tty)
     renderer: Any = (

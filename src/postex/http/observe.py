@@ -12,6 +12,7 @@ a query string or a body.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from time import perf_counter
@@ -93,12 +94,13 @@ class Observe:
                     metrics.IDEMPOTENT_REPLAYS.labels(route).inc()
             if self.with_log:
                 caller = scope.get(CALLER)
-                log.info(
-                    "request", method=method, route=route, status=status,
-                    duration_ms=round(seconds * 1000, 2),
-                    caller_kind=caller[0] if caller else None,
-                    caller_id=caller[1] if caller else None,
-                )  # fmt: skip
+                with contextlib.suppress(ValueError, OSError):  # a closed log: not the caller's
+                    log.info(
+                        "request", method=method, route=route, status=status,
+                        duration_ms=round(seconds * 1000, 2),
+                        caller_kind=caller[0] if caller else None,
+                        caller_id=caller[1] if caller else None,
+                    )  # fmt: skip
             structlog.contextvars.reset_contextvars(**tokens)
 
 
