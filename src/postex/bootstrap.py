@@ -59,7 +59,7 @@ from postex.eventlog.sql.engine import normalise_url, probe
 from postex.eventlog.sql.projections import Projection, Projections
 from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
-from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.sql.store import SqlStore, WriteObserver
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
 from postex.incidents.app.audit_trail import AuditRepository
@@ -217,6 +217,10 @@ class Container:
     def engine(self) -> Engine:
         """The database: for benchmarks and drills that work below the ports."""
         return self._sql.engine
+
+    def observe_writes(self, observer: WriteObserver) -> None:
+        """Tell ``observer`` of each committed write that appended events (the metrics)."""
+        self._sql.observer = observer
 
     @functools.cached_property
     def site_ops(self) -> SiteOps:

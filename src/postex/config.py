@@ -16,6 +16,7 @@ from postex.kernel.errors import ConfigurationError
 
 ROLES = ("single", "site", "hub")
 RATE_SCOPES = ("auto", "shared", "process")
+LOG_FORMATS = ("auto", "json", "console")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class Settings:
     # X-Forwarded-Proto are believed. Empty: none, so no client can forge its address (rate
     # limits, the audit trail) or claim https. E.g. "10.0.0.5" for the site's TLS proxy.
     trusted_proxies: str = ""
+    # Observability (docs/monitoring.md). /metrics answers a request with "Authorization:
+    # Bearer <metrics_token>" when the token is set; without one, only a loopback client that
+    # came through no proxy. metrics=false / request_log=false turn them off.
+    metrics: bool = True
+    metrics_token: str = ""
+    request_log: bool = True  # one structured log line per HTTP request
+    log_format: str = "auto"  # json | console | auto (console on a terminal, JSON otherwise)
+    log_level: str = "info"
 
     def resolved(self) -> Settings:
         home = self.home
@@ -69,6 +78,14 @@ class Settings:
             raise ConfigurationError(
                 f"api_rate_scope must be one of {', '.join(RATE_SCOPES)}, "
                 f"not {self.api_rate_scope!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigurationError(
+                f"log_level must be debug, info, warning or error, not {self.log_level!r}"
             )
         return replace(self, db_url=db_url, keys_dir=keys_dir)
 

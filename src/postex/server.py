@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
-from postex.http import health, problems
+from postex.http import health, metrics, observe, problems, tracing
 from postex.http.limits import BodySizeLimit
 from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
@@ -40,6 +40,7 @@ from postex.web import assets as web_assets
 chore_log = logging.getLogger("postex.chores")
 ROUTERS: list[APIRouter] = [
     health.router,
+    metrics.router,
     tracking.router,
     items.router,
     manifests.router,
@@ -124,6 +125,14 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    # Outermost: the request id, log line and metrics cover every answer, refusals included.
+    app.add_middleware(
+        observe.Observe, with_metrics=settings.metrics, with_log=settings.request_log
+    )
+    if settings.metrics:
+        container.observe_writes(metrics.StoreMetrics())
+        metrics.watch_pool(container.engine)
+    tracing.install(app, container.engine)  # only with OTEL_EXPORTER_OTLP_ENDPOINT set
     for router in ROUTERS:
         # Every API route refuses query parameters it does not define (http.query).
         api = any(getattr(r, "path", "").startswith("/api/") for r in router.routes)
@@ -139,3 +148,15 @@ def create_app(container: Container) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """One worker process of ``postex serve --workers N``: its own node, built from the
+    POSTEX_* variables the command set (cli.node.worker_environment), with its own logs."""
+    from postex import logs
+    from postex.bootstrap import build
+    from postex.config import load_settings
+
+    settings = load_settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(build(settings, claim=True))

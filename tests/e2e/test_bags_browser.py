@@ -35,7 +35,8 @@ from tests.pdf.pdfcheck import barcodes, open_pdf
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 DOCS = {k: v for k, v in DOCUMENTS_LETTER.items() if k not in ("importer", "addressee")}
 WHERE = {"US": ("New York", "10001", "NY"), "CA": ("Toronto", "M5V 2T6", "ON"),
-         "IN": ("New Delhi", "110001", "Delhi"), "JP": ("Chiyoda-ku", "100-0001", "Tokyo")}  # fmt: skip
+         "IN": ("New Delhi", "110001", "Delhi"),
+         "JP": ("Chiyoda-ku", "100-0001", "Tokyo")}  # fmt: skip
 
 
 def _letters(node: Container, customer_id: str, country: str, n: int) -> list[ItemRecord]:

@@ -22,6 +22,7 @@ from postex.accounts.app.auth import (
 )
 from postex.eventlog.context import Context
 from postex.http.deps import context
+from postex.http.observe import set_caller
 from postex.kernel.errors import ForbiddenError
 
 bearer_scheme = HTTPBearer(auto_error=False, description="API key or staff token: pxk_…")
@@ -35,6 +36,7 @@ def principal(
     token = creds.credentials if creds and creds.scheme.lower() == "bearer" else None
     with ctx.store.read() as uow:
         p = authenticate(uow.repo(CredentialRepository), token)
+    set_caller(request.scope, p.kind, p.subject)
     return p.with_ip(request.client.host if request.client else None)
 
 

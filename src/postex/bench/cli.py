@@ -313,3 +313,22 @@ def labels(
         print(json.dumps(dataclasses.asdict(result)))
     else:
         report(result)
+
+
+@app.command("serve")
+@handle_errors
+def serve(
+    items: Annotated[int, typer.Option("--items", help="Items the node serves.")] = 100_000,
+    seconds: Annotated[int, typer.Option("--seconds", help="Seconds per wrk case.")] = 10,
+    conns: Annotated[int, typer.Option("--connections", help="wrk connections.")] = 2,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Public tracking served as deployed, with wrk: observability on vs off, against a
+    bare async endpoint, and --workers 2 vs 1 (needs wrk: apt-get install wrk).
+
+    Example: postex bench serve --items 100000 --seconds 10
+    """
+    from postex.bench.serve import bench_serve
+
+    bench_serve(items, seconds, conns, db, home)

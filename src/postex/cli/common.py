@@ -25,6 +25,7 @@ from postex.kernel.errors import IntegrityError, PostexError
 
 if TYPE_CHECKING:
     from postex.bootstrap import Container
+    from postex.config import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -86,6 +87,14 @@ def claimed(db: str | None, home: str | None = None, site: str | None = None) ->
     from postex.config import load_settings
 
     return build(load_settings(db_url=db, home=home, site=site), claim=True)
+
+
+def start_logs(settings: Settings) -> None:
+    """Structured logs for a long-running command: JSON lines, or console lines on a
+    terminal (``log_format``, ``log_level``; docs/monitoring.md)."""
+    from postex import logs
+
+    logs.configure(settings.log_format, settings.log_level)
 
 
 _printed_json: list[bool] = [False]  # whether the running command printed its document

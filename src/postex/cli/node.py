@@ -19,6 +19,7 @@ from postex.cli.common import (
     handle_errors,
     out,
     progress_bar,
+    start_logs,
 )
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address.")]
@@ -30,6 +31,15 @@ PublishOpt = Annotated[
         help="Publish this site's log to NATS in the background (default: on for a site "
         "with a NATS URL; --no-publish when `postex replicate` runs separately).",
         show_default=False,
+    ),
+]
+
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Server processes sharing the port (about one per core); metrics add them up.",
     ),
 ]
 
@@ -89,7 +99,38 @@ def uvicorn_options(settings: "Settings") -> dict[str, Any]:
     proxies: uvicorn's own default trusts any loopback client's X-Forwarded-For."""
     trusted = settings.trusted_proxies.strip()
     return {"host": settings.host, "port": settings.port, "log_level": "warning",
-            "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}  # fmt: skip
+            "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or "",
+            # Postex configures logging itself (postex.logs); uvicorn picks uvloop and
+            # httptools when they are installed (they are dependencies).
+            "log_config": None, "access_log": False}  # fmt: skip
+
+
+def worker_environment(settings: "Settings", metrics_dir: str) -> dict[str, str]:
+    """What each server process of ``--workers N`` reads its settings from: the command's
+    flags, as POSTEX_* variables, over the file and environment they came from."""
+    return {
+        "POSTEX_DB_URL": settings.db_url, "POSTEX_HOME": str(settings.home),
+        "POSTEX_SITE": settings.site, "POSTEX_HOST": settings.host,
+        "POSTEX_PORT": str(settings.port), "POSTEX_KEYS_DIR": str(settings.keys_dir),
+        "POSTEX_WEBHOOK_WORKER_SECONDS": str(settings.webhook_worker_seconds),
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }  # fmt: skip
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """An empty directory for the workers' metric files: PROMETHEUS_MULTIPROC_DIR if set,
+    else a new temporary one; and whether it was made here (and so is removed after)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not given:
+        return tempfile.mkdtemp(prefix="postex-metrics-"), True
+    Path(given).mkdir(parents=True, exist_ok=True)
+    for old in Path(given).glob("*.db"):  # counters of a previous run would add up
+        old.unlink()
+    return given, False
 
 
 def _serve(
@@ -100,7 +141,11 @@ def _serve(
     port: int | None,
     create: bool,
     publish: bool | None = False,
+    workers: int = 1,
 ) -> None:
+    import os
+    import shutil
+
     import uvicorn
 
     from postex.bootstrap import build
@@ -112,6 +157,7 @@ def _serve(
     refuse_taken_port(settings.host, settings.port)
     if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
         settings = replace(settings, webhook_worker_seconds=0)
+    start_logs(settings)
     c = build(settings, create=create, claim=True)
     try:
         publisher = serve_publisher(c, publish)
@@ -122,14 +168,27 @@ def _serve(
     if publisher is not None:
         out.print(f"publishing {settings.site} to {settings.nats_url} in the background")
         publisher.start()
-    out.print(f"serving at http://{settings.host}:{settings.port}  (Ctrl+C to stop)")
+    many = f" with {workers} workers" if workers > 1 else ""
+    out.print(f"serving at http://{settings.host}:{settings.port}{many}  (Ctrl+C to stop)")
     # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it
     # found: make that handler an ordinary exit, so the publisher and the store close too.
     previous = signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         # Behind a TLS proxy named in trusted_proxies, X-Forwarded-Proto makes the request
         # https (and so the console's cookies Secure); from any other address it is ignored.
-        uvicorn.run(create_app(c), **uvicorn_options(settings))
+        if workers == 1:
+            uvicorn.run(create_app(c), **uvicorn_options(settings))
+        else:
+            # Each worker process builds its own node from the environment (server.
+            # app_from_environment); this process keeps the publisher and supervises them.
+            metrics_dir, made = _metrics_dir()
+            os.environ.update(worker_environment(settings, metrics_dir))
+            try:
+                uvicorn.run("postex.server:app_from_environment", factory=True,
+                            workers=workers, **uvicorn_options(settings))  # fmt: skip
+            finally:
+                if made:
+                    shutil.rmtree(metrics_dir, ignore_errors=True)
     except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn after its shutdown
         pass
     finally:
@@ -151,12 +210,13 @@ def serve(
     host: HostOpt = None,
     port: PortOpt = None,
     publish: PublishOpt = None,
+    workers: WorkersOpt = 1,
 ) -> None:
     """Run the HTTP API (and, on a site with a NATS URL, publish its log to the hub).
 
-    Example: postex serve --host 0.0.0.0 --port 8000
+    Example: postex serve --host 0.0.0.0 --port 8000 --workers 2
     """
-    _serve(db, home, site, host, port, create=False, publish=publish)
+    _serve(db, home, site, host, port, create=False, publish=publish, workers=workers)
 
 
 @handle_errors

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors
+from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors, start_logs
 
 
 @handle_errors
@@ -28,9 +28,12 @@ def worker(
 
     Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
     """
+    from postex import logs
     from postex.bootstrap import chores
 
     c = claimed(db, home)
+    start_logs(c.settings)
+    log = logs.get("postex.worker")
     if c.settings.role == "hub":
         # The sites deliver their customers' webhooks, purge their idempotency answers and
         # activate their holds, each in its own log: a hub writes no site events.
@@ -46,6 +49,8 @@ def worker(
                 n = chore.run()
                 totals[chore.done] += n
                 done += n
+                if n:
+                    log.info("chore", chore=chore.name, done=n)
             if once:
                 break
             if not done:

@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from postex.accounts.app.auth import Role
 from postex.accounts.app.sessions import Console, Session, Stage, check_csrf, current
 from postex.bootstrap import Container
+from postex.http.observe import set_caller
 from postex.http.problems import status_for
 from postex.kernel.errors import (
     ForbiddenError,
@@ -120,6 +121,7 @@ def session_of(request: Request, *, stage: Stage = Stage.SIGNED_IN, touch: bool 
     session = current(console(request), request.cookies.get(COOKIE), touch=touch)
     if session.customer_id is not None:  # a sender portal session is no console session
         raise UnauthenticatedError("sign in first")
+    set_caller(request.scope, "staff", session.user_id)
     if session.stage is not stage:
         if session.stage is Stage.SIGNED_IN:
             raise UnauthenticatedError("you are signed in already")

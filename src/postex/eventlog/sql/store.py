@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from time import perf_counter
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
@@ -39,6 +40,14 @@ from postex.kernel.errors import IntegrityError
 
 CommitListener = Callable[[str, int], None]
 FaultListener = Callable[[IntegrityError], None]
+
+
+class WriteObserver(Protocol):
+    """Told of each committed write that appended events (metrics; see http.metrics)."""
+
+    def committed(
+        self, site: str, types: Sequence[str], append_seconds: float, commit_seconds: float
+    ) -> None: ...
 
 
 class SqlStore:
@@ -75,6 +84,7 @@ class SqlStore:
         self._keys: dict[str, LogKey | None] = {}
         self._anchored: dict[str, float] = {}  # when each site's anchor last moved
         self.anchor_seconds = 1.0
+        self.observer: WriteObserver | None = None  # set by the server, for its metrics
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -173,6 +183,7 @@ class SqlStore:
         with self.site_lock(site), self.engine.connect() as raw:
             conn = raw.execution_options(postex_write=True)
             uow = SqlUnitOfWork(self, conn, site, writable=True)
+            started = perf_counter()
             conn.begin()
             try:
                 uow.load_head()
@@ -187,9 +198,12 @@ class SqlStore:
             except BaseException:
                 conn.rollback()
                 raise
+            ready = perf_counter()
             conn.commit()
         self._after_commit(site, uow)
         head = uow.new_head_seq
+        if head is not None and self.observer is not None:
+            self.observer.committed(site, uow.types, ready - started, perf_counter() - ready)
         if head is not None:
             for listener in self._listeners:
                 listener(site, head)

@@ -78,6 +78,7 @@ class SqlUnitOfWork:
         self.timer = False  # signed by the checkpoint timer or at shutdown (not by an append)
         self.first_auth: tuple[int, bytes] | None = None  # the site's first authenticated head
         self.refused = False  # the log moved without the key: the store raises an alarm
+        self.types: list[str] = []  # of the events appended, in order (for metrics)
 
     @property
     def site(self) -> str:
@@ -166,6 +167,7 @@ class SqlUnitOfWork:
                 m = len(chunk)
                 first = seq + 1 + start
                 types, bodies, typed = _records(chunk)
+                self.types += types
                 part = [canonical(body) for body in bodies]
                 digests = chain_hashes(prev, site, first, recorded_at, types, part)
                 prevs = [prev, *digests[:-1]]

@@ -17,6 +17,7 @@ from postex.cli.common import (
     handle_errors,
     out,
     progress_bar,
+    start_logs,
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
@@ -76,6 +77,7 @@ def replicate(
     from postex.network.cli.loops import run_until_signal
 
     c = node(db, home, site, "site", nats, prefix)
+    start_logs(c.settings)
     pub = replication(c).publisher()
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
     run_until_signal(pub.run)
@@ -102,6 +104,7 @@ def consume(
     from postex.network.cli.loops import run_until_signal
 
     c = node(db, home, "HUB", "hub", nats, prefix)
+    start_logs(c.settings)
     consumer = replication(c).consumer(c.trusted_keys())
     sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
     out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
