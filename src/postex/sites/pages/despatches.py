@@ -4,7 +4,11 @@ composed despatch with a reason."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from postex.sites.app import despatches as dsp
@@ -69,44 +73,56 @@ def despatch_page(request: Request, site: str, did: str) -> Response:
     return guarded(request, answer)
 
 
-@router.post("/{did}/close")
-def close(
-    request: Request,
-    site: str,
-    did: str,
+@dataclass(frozen=True)
+class FlightForm:
+    """The close and hand-over forms' fields, as typed."""
+
+    carrier: str
+    flight: str
+    flight_date: str
+    departure_time: str
+    csrf_token: str
+
+
+def flight_form(
     carrier: str = Form(""),
     flight: str = Form(""),
     flight_date: str = Form(""),
     departure_time: str = Form(""),
     csrf_token: str = Form(""),
-) -> Response:
+) -> FlightForm:
+    return FlightForm(carrier, flight, flight_date, departure_time, csrf_token)
+
+
+Flight = Annotated[FlightForm, Depends(flight_form)]
+Step = Callable[..., object]  # dsp.close_despatch or dsp.hand_over
+
+
+def _for_flight(request: Request, site: str, did: str, form: FlightForm, step: Step) -> Response:
+    """Close or hand over (``step``) for the flight the form names, then back to the page."""
+
     def answer() -> Response:
-        session = changing(request, csrf_token)
-        dsp.close_despatch(ops_of(request), session.principal(), site, did, _typed(carrier),
-                           _typed(flight), flight_date.strip(), departure_time.strip())  # fmt: skip
+        session = changing(request, form.csrf_token)
+        flight, day, time = _typed(form.flight), form.flight_date.strip(), form.departure_time
+        step(ops_of(request), session.principal(), site, did, _typed(form.carrier), flight, day,
+             time.strip())  # fmt: skip
         return after_post(request, f"/console/sites/{site}/despatches/{did}")
 
     return guarded(request, answer)
+
+
+@router.post("/{did}/close")
+def close(
+    request: Request, site: str, did: str, form: FlightForm = Depends(flight_form)
+) -> Response:
+    return _for_flight(request, site, did, form, dsp.close_despatch)
 
 
 @router.post("/{did}/handover")
 def hand_over(
-    request: Request,
-    site: str,
-    did: str,
-    carrier: str = Form(""),
-    flight: str = Form(""),
-    flight_date: str = Form(""),
-    departure_time: str = Form(""),
-    csrf_token: str = Form(""),
+    request: Request, site: str, did: str, form: FlightForm = Depends(flight_form)
 ) -> Response:
-    def answer() -> Response:
-        session = changing(request, csrf_token)
-        dsp.hand_over(ops_of(request), session.principal(), site, did, _typed(carrier),
-                      _typed(flight), flight_date.strip(), departure_time.strip())  # fmt: skip
-        return after_post(request, f"/console/sites/{site}/despatches/{did}")
-
-    return guarded(request, answer)
+    return _for_flight(request, site, did, form, dsp.hand_over)
 
 
 @router.post("/{did}/receptacles/{rid}/remove")
