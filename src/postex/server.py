@@ -79,8 +79,8 @@ async def run_chores(todo: Sequence[Chore], interval: float) -> None:
         for chore in todo:
             try:
                 done += await asyncio.to_thread(chore.run)
-            except Exception:
-                chore_log.exception("%s round failed", chore.name)
+            except Exception as exc:  # its message may quote stored data: never logged
+                chore_log.error("%s round failed: %s", chore.name, problems.where(exc))
         if not done:
             await asyncio.sleep(interval)
 

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from postex.cli.common import DbOpt, HomeOpt, claimed, err, handle_errors, start_logs
+from postex.cli.common import (
+    EXIT_USAGE,
+    DbOpt,
+    HomeOpt,
+    claimed,
+    err,
+    handle_errors,
+    start_logs,
+)
 
 
 @handle_errors
@@ -42,11 +50,19 @@ def worker(
         return
     todo = chores(c)
     totals = dict.fromkeys((chore.done for chore in todo), 0)
+    failed = 0
     try:
         while True:
             done = 0
             for chore in todo:
-                n = chore.run()
+                try:
+                    n = chore.run()
+                except Exception as exc:  # as in `serve`: logged (no message), next round
+                    from postex.http.problems import where
+
+                    log.error("chore failed", chore=chore.name, error=where(exc))
+                    failed += 1
+                    continue
                 totals[chore.done] += n
                 done += n
                 if n:
@@ -60,6 +76,9 @@ def worker(
     finally:
         c.close()
     err.print(", ".join(f"{n} {what}" for what, n in totals.items()))
+    if failed:
+        err.print(f"{failed} chore round(s) failed: see the log")
+        raise typer.Exit(EXIT_USAGE)
 
 
 def register(app: typer.Typer) -> None:
