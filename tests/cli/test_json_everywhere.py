@@ -67,6 +67,8 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
                                     "--username", "anna")],
         "customers users list": [("customers", "users", "list", "--customer", cus),
                                  ("customers", "users", "list", "--customer", "cus_nope")],
+        "customers erase": [("customers", "erase", "cus_nope", "--yes"),
+                            ("customers", "erase", "cus_nope")],
         "users create": [("users", "create", "--username", "j.auditor", "--role", "auditor")],
         "users list": [("users", "list")],
         "users disable": [("users", "disable", "j.auditor", "--reason", "left"),
