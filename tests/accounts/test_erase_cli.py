@@ -12,7 +12,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from postex.accounts.app.customers import CustomerRepository, erase_customer
+from postex.bootstrap import Container
 from postex.cli.main import app
+from postex.eventlog.sql.admin import execute_raw
+from tests.factories import new_customer
 
 runner = CliRunner()
 
@@ -46,3 +50,45 @@ def test_erase_json_reports_the_remaining_copies(tmp_path: Path) -> None:
     assert doc["id"] == cus and doc["erased"] is True
     assert "backups" in doc["remaining_copies"] and "KEK" in doc["remaining_copies"]
     assert any("postex keys rotate" in step for step in doc["next_steps"])
+
+
+def test_erasure_blanks_the_account_name_in_the_projections(node: Container) -> None:
+    """The customers and credentials rows lose the name at erasure, and again on rebuild."""
+    customer = new_customer(node, "Ann Trader (sole trader)")
+    cus = customer.record.id
+
+    def names() -> list[str]:
+        rows = execute_raw(node.engine, "SELECT name FROM customers")
+        rows += execute_raw(node.engine, "SELECT name FROM credentials WHERE kind = 'customer'")
+        return [r[0] for r in rows]
+
+    assert "Ann Trader (sole trader)" in names()
+    erase_customer(node.ctx, cus, reason="erasure request")
+    assert "Ann Trader (sole trader)" not in names()
+    with node.ctx.store.read() as uow:
+        record = uow.repo(CustomerRepository).get(cus)
+    assert record is not None and record.erased_at is not None and record.name == ""
+    node.rebuilder.rebuild()
+    assert "Ann Trader (sole trader)" not in names()
+
+
+def test_migration_0020_blanks_names_erased_before_it(node: Container) -> None:
+    """A store whose erased accounts kept their names (before 0020) loses them on upgrade."""
+    from alembic import command
+
+    from postex.eventlog.sql.migrate import alembic_config, upgrade
+
+    customer = new_customer(node, "Ann Trader (sole trader)")
+    erase_customer(node.ctx, customer.record.id, reason="erasure request")
+    with node.engine.begin() as conn:  # as the projections left it before 0020
+        conn.exec_driver_sql("UPDATE customers SET name = 'Ann Trader (sole trader)'")
+        conn.exec_driver_sql("UPDATE credentials SET name = 'Ann Trader (sole trader)'")
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.stamp(cfg, "0019")
+    upgrade(node.engine)
+    [(name,)] = execute_raw(node.engine, "SELECT name FROM customers")
+    assert name == ""
+    assert execute_raw(
+        node.engine, "SELECT DISTINCT name FROM credentials WHERE kind = 'customer'"
+    ) == [("",)]
