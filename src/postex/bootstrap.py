@@ -90,6 +90,7 @@ from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
 from postex.kernel.errors import ConfigurationError, IntegrityError
 from postex.kernel.network import SerialSlot, load_network
+from postex.kernel.private import private_dir
 from postex.kernel.reference import services
 from postex.network import events as network_events
 from postex.network.app import node_role
@@ -300,8 +301,8 @@ def build(
     the database, recording it if there is none (see :func:`claim_role`).
     """
     if create:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(settings.home)
+        private_dir(settings.keys_dir)
     kek = load_kek(settings.keys_dir, create=create)
     signer = load_or_create_signer(settings.keys_dir, settings.site)
     signers = {settings.site: signer}

@@ -119,9 +119,11 @@ def test_confirming_a_hold_says_it_is_in_effect(tmp_path: Path, sqlite_url: str)
     node.close()
     where = ["--db", sqlite_url, "--home", str(home)]
     place = ["holds", "place", "--goods-only", "--reason", "incident", "--advisory", "Hold goods"]
-    placed = runner.invoke(app, [*place, "--token", first, "--json", *where])
+    placed = runner.invoke(app, [*place, "--json", *where], env={"POSTEX_TOKEN": first})
     hold_id = json.loads(placed.stdout)["id"]
-    confirmed = runner.invoke(app, ["holds", "confirm", hold_id, "--token", second, *where])
+    confirmed = runner.invoke(
+        app, ["holds", "confirm", hold_id, "--token-stdin", *where], input=second + "\n"
+    )
     assert confirmed.exit_code == 0, confirmed.output
     assert "confirmed: the hold is active" in confirmed.output
     assert "released 0 items" not in confirmed.output

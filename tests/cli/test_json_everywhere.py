@@ -51,6 +51,8 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
     _, user = _run(home, "users", "create", "--username", "j.auditor", "--role", "auditor")
     _, partner = _run(home, "partners", "create", "--name", "Json Post", "--impc", "USJFKA")
     cus, usr, prt = customer["id"], user["id"], partner["id"]
+    bogus = home / "bogus-token"
+    bogus.write_text("bogus\n")
     runs: dict[str, list[tuple[str, ...]]] = {
         "verify": [("verify",)],
         "audit": [("audit",)],
@@ -65,6 +67,8 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
                                     "--username", "anna")],
         "customers users list": [("customers", "users", "list", "--customer", cus),
                                  ("customers", "users", "list", "--customer", "cus_nope")],
+        "customers erase": [("customers", "erase", "cus_nope", "--yes"),
+                            ("customers", "erase", "cus_nope")],
         "users create": [("users", "create", "--username", "j.auditor", "--role", "auditor")],
         "users list": [("users", "list")],
         "users disable": [("users", "disable", "j.auditor", "--reason", "left"),
@@ -77,10 +81,10 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
         "users keys list": [("users", "keys", "list", usr)],
         "users keys revoke": [("users", "keys", "revoke", usr, "nokey")],
         "users keys rotate": [("users", "keys", "rotate", usr)],
-        "holds place": [("holds", "place", "--reason", "test", "--token", "bogus")],
+        "holds place": [("holds", "place", "--reason", "test", "--token-file", str(bogus))],
         "holds list": [("holds", "list")],
-        "holds confirm": [("holds", "confirm", "hld_nope", "--token", "bogus")],
-        "holds release": [("holds", "release", "hld_nope", "--token", "bogus")],
+        "holds confirm": [("holds", "confirm", "hld_nope", "--token-file", str(bogus))],
+        "holds release": [("holds", "release", "hld_nope", "--token-file", str(bogus))],
         "holds held": [("holds", "held")],
         "partners create": [("partners", "create", "--name", "X", "--impc", "ZZZZZZ")],
         "partners list": [("partners", "list")],

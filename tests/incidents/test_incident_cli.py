@@ -21,24 +21,27 @@ def test_cli_places_confirms_lists_releases_and_audits(tmp_path: Path, sqlite_ur
     _, t2 = staff(node, "usr_cli_two", Role.OPS)
     node.close()
     where = ["--db", sqlite_url, "--home", str(home)]
+    (tmp_path / "t1").write_text(t1 + "\n")
+    (tmp_path / "t2").write_text(t2 + "\n")
+    as1, as2 = ["--token-file", str(tmp_path / "t1")], ["--token-file", str(tmp_path / "t2")]
     run = CliRunner().invoke
     placed = run(app, ["holds", "place", "--goods-only", "--reason", "incident", "--advisory",
-                       "Hold goods", "--token", t1, "--json", *where])  # fmt: skip
+                       "Hold goods", *as1, "--json", *where])  # fmt: skip
     assert placed.exit_code == 0, placed.output
     hold = json.loads(placed.stdout)
     assert hold["status"] == "pending"
-    mine = run(app, ["holds", "confirm", hold["id"], "--token", t1, *where])
+    mine = run(app, ["holds", "confirm", hold["id"], *as1, *where])
     assert mine.exit_code == 2
-    confirmed = run(app, ["holds", "confirm", hold["id"], "--token", t2, "--json", *where])
+    confirmed = run(app, ["holds", "confirm", hold["id"], *as2, "--json", *where])
     assert json.loads(confirmed.stdout)["hold"]["status"] == "active"
     listed = run(app, ["holds", "list", "--json", *where])
     assert [h["id"] for h in json.loads(listed.stdout)["holds"]] == [hold["id"]]
     bad = run(app, ["holds", "place", "--site", "GBNOPE", "--reason", "x", "--advisory", "y",
-                    "--token", t1, *where])  # fmt: skip
+                    *as1, *where])  # fmt: skip
     assert bad.exit_code == 2
     assert "unknown_site" in bad.output
     emergency = run(app, ["holds", "release", hold["id"], "--emergency", "--reason", "over",
-                          "--token", t2, "--json", *where])  # fmt: skip
+                          *as2, "--json", *where])  # fmt: skip
     assert json.loads(emergency.stdout)["hold"]["status"] == "released"
     trail = run(app, ["audit", "--action", "hold.*", "--json", *where])
     actions = [e["action"] for e in json.loads(trail.stdout)["entries"]]

@@ -53,6 +53,60 @@ SiteOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 
+TOKEN_ENV = "POSTEX_TOKEN"  # noqa: S105 (the variable's name, not a token)
+TokenFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token-file",
+        help=f"Read your staff token (pxk_…) from this file's first line (or set {TOKEN_ENV}).",
+        show_default=False,
+    ),
+]
+TokenStdinOpt = Annotated[
+    bool, typer.Option("--token-stdin", help="Read your staff token from stdin (one line).")
+]
+ArgvTokenOpt = Annotated[
+    str | None, typer.Option("--token", hidden=True, help="Refused: use --token-file.")
+]
+
+
+def staff_token(token_file: str | None, token_stdin: bool, argv_token: str | None) -> str | None:
+    """The staff token from ``--token-stdin``, ``--token-file`` or ``$POSTEX_TOKEN`` (None: none).
+
+    Never from the command line: ``ps`` shows every user the arguments of every process, so
+    ``--token`` is refused (the token given that way should be rotated).
+    """
+    import os
+    from pathlib import Path
+
+    from postex.kernel.errors import UnauthenticatedError
+
+    if argv_token is not None:
+        raise UnauthenticatedError(
+            "--token is refused: the command line is visible to other users (ps); pass the "
+            f"token in {TOKEN_ENV}, --token-file PATH or --token-stdin, and rotate this one "
+            "(`postex users keys rotate`)"
+        )
+    if token_stdin and token_file:
+        raise UnauthenticatedError("give --token-stdin or --token-file, not both")
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    elif token_file:
+        try:
+            token = (Path(token_file).read_text().splitlines() or [""])[0].strip()
+        except OSError as exc:
+            raise UnauthenticatedError(
+                f"cannot read the token file {token_file}: {exc.strerror}"
+            ) from None
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            return None
+    if not token:
+        raise UnauthenticatedError("the staff token given is empty")
+    return token
+
+
 class Group(typer.core.TyperGroup):
     """A command group (``typer.Typer(cls=Group)``) whose unset ``--help`` is False, not None.
 

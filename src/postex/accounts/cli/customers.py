@@ -17,6 +17,16 @@ from postex.cli.common import (
     out,
 )
 
+ERASE_REMAINS = (
+    "backups taken before now and the hub's replicated copy still hold this customer's data "
+    "key wrapped under the current KEK, so any of them plus the KEK still opens its data"
+)
+ERASE_NEXT_STEPS = [
+    "run `postex keys rotate` (new KEK; the old one is retired) and destroy every escrowed "
+    "copy of the old KEK",
+    "let backups taken before the erasure age out of retention (or delete them)",
+]
+
 app = typer.Typer(cls=Group, help="Business customer accounts.", no_args_is_help=True)
 app.add_typer(customer_keys.app, name="keys")
 app.add_typer(customer_users.app, name="users")
@@ -75,13 +85,22 @@ def erase(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     db: DbOpt = None,
     home: HomeOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Destroy a customer's data key: their personal data becomes unreadable for good.
+
+    Backups taken before the erasure (and the hub's copy) still hold the data key wrapped
+    under the current KEK: the erasure reaches them once `postex keys rotate` has run, every
+    copy of the old KEK is destroyed and older backups have aged out.
 
     Example: postex customers erase cus_3f9a0c… --reason "GDPR request 2026-114" --yes
     """
     from postex.accounts.app.customers import erase_customer
 
+    if not yes and as_json:
+        from postex.kernel.errors import ValidationError
+
+        raise ValidationError.single("yes", "required", False, "--json needs --yes (no prompt)")
     if not yes:
         typer.confirm(
             f"Erase all personal data of {customer_id}? This cannot be undone", abort=True
@@ -89,4 +108,11 @@ def erase(
     c = container(db, home)
     erase_customer(c.ctx, customer_id, actor="cli", reason=reason)
     c.close()
+    if as_json:
+        emit_json({"id": customer_id, "erased": True, "remaining_copies": ERASE_REMAINS,
+                   "next_steps": ERASE_NEXT_STEPS})  # fmt: skip
+        return
     out.print(f"erased {customer_id}: its data key is destroyed; its items stay trackable")
+    out.print(f"[yellow]not yet everywhere:[/yellow] {ERASE_REMAINS}", soft_wrap=True)
+    for step in ERASE_NEXT_STEPS:
+        out.print(f"  next: {step}", soft_wrap=True, markup=False)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from postex.kernel.errors import ConfigurationError
+from postex.kernel.private import private_dir
 
 
 def write_secret(path: Path, data: dict[str, Any], *, replace: bool = False) -> None:
     """Write JSON to ``path`` with mode 0600 (atomically when replacing)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     payload = json.dumps(data, indent=2).encode()
     if not replace:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

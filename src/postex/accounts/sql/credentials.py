@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy import Column, Connection, LargeBinary, String, Table, Text, exists, select
 
 from postex.accounts.app.auth import CredentialRecord, Role
-from postex.accounts.events import CredentialIssued, CredentialRevoked
+from postex.accounts.events import CredentialIssued, CredentialRevoked, CustomerErased
 from postex.accounts.sql.sessions import staff_status
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
@@ -57,6 +57,16 @@ def _revoked(conn: Connection, events: Sequence[StoredEvent[CredentialRevoked]])
         conn,
         "UPDATE credentials SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
         [(e.recorded_at, e.event.key_id) for e in events],
+    )
+
+
+@credentials_p.on(CustomerErased)
+def _erased(conn: Connection, events: Sequence[StoredEvent[CustomerErased]]) -> None:
+    """An erased customer's name leaves its API keys' rows too."""
+    executemany(
+        conn,
+        "UPDATE credentials SET name = '' WHERE kind = 'customer' AND subject = ?",
+        [(e.event.customer_id,) for e in events],
     )
 
 

@@ -32,9 +32,11 @@ def _customer_created(conn: Connection, events: Sequence[StoredEvent[CustomerCre
 
 @customers_p.on(CustomerErased)
 def _customer_erased(conn: Connection, events: Sequence[StoredEvent[CustomerErased]]) -> None:
+    # The name may be a sole trader's: erased with the account. (The log's bodies of
+    # customer.created.v1 and credential.issued.v1 still hold it in clear.)
     executemany(
         conn,
-        "UPDATE customers SET erased_at = ? WHERE id = ?",
+        "UPDATE customers SET erased_at = ?, name = '' WHERE id = ?",
         [(e.recorded_at, e.event.customer_id) for e in events],
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -17,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from postex.kernel.errors import ConfigurationError, StoreUnreachableError, StoreUnreadableError
+from postex.kernel.private import private_file
 
 URL_HINT = "expected sqlite:///path/to/postex.db or postgresql://user@host:5432/database"
 CHECK = (
@@ -83,6 +85,7 @@ def make_engine(url: str) -> Engine:
             f"the database URL is not one Postex can use: {URL_HINT}"
         ) from None
     if parsed.get_backend_name() == "sqlite":
+        _create_private(parsed.database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -107,6 +110,19 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     raise ConfigurationError(f"unsupported database URL scheme: {parsed.get_backend_name()}")
+
+
+def _create_private(database: str | None) -> None:
+    """Create a missing SQLite file 0600 before SQLite does (it would follow the umask).
+
+    SQLite gives the -wal and -shm files the mode of the database file.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return  # an existing file keeps its mode; a missing folder is SQLite's error to report
+    private_file(path)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -1,8 +1,9 @@
 """Export holds from the command line: place, list, confirm, release, and the held queue.
 
-Commands that change a hold act as the staff user of ``--token`` (from ``postex users
-create``), so the two-person rule sees two real users. Reading without a token acts as a
-local auditor (the CLI runs on the node, next to its database).
+Commands that change a hold act as the staff user whose token (from ``postex users create``)
+is in ``$POSTEX_TOKEN``, ``--token-file PATH`` or ``--token-stdin`` (never on the command
+line, where ``ps`` shows it), so the two-person rule sees two real users. Reading without a
+token acts as a local auditor (the CLI runs on the node, next to its database).
 """
 
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,14 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from postex.cli.common import (
+    ArgvTokenOpt,
     DbOpt,
     Group,
     HomeOpt,
     JsonOpt,
+    TokenFileOpt,
+    TokenStdinOpt,
     container,
     emit_json,
     handle_errors,
     out,
+    staff_token,
 )
 
 if TYPE_CHECKING:
@@ -28,12 +33,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     cls=Group, help="Export holds (incidents): place, confirm, release.", no_args_is_help=True
 )
-TokenOpt = Annotated[
-    str, typer.Option("--token", help="Your staff token (pxk_…) from `postex users create`.")
-]
-ReadTokenOpt = Annotated[
-    str | None, typer.Option("--token", help="Read as this staff user (default: local auditor).")
-]
 SiteScope = Annotated[
     list[str] | None,
     typer.Option(
@@ -83,6 +82,20 @@ EmergencyOpt = Annotated[
 def _say(text: str) -> None:
     """One unwrapped, unstyled line (scripts grep these)."""
     out.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+def _token(
+    token_file: str | None, token_stdin: bool, argv: str | None, *, needed: bool
+) -> str | None:
+    from postex.kernel.errors import UnauthenticatedError
+
+    token = staff_token(token_file, token_stdin, argv)
+    if token is None and needed:
+        raise UnauthenticatedError(
+            "this command acts as a staff user: put your token (pxk_…) in $POSTEX_TOKEN, "
+            "a file given with --token-file PATH, or stdin with --token-stdin"
+        )
+    return token
 
 
 def _principal(c: "Container", token: str | None) -> "Principal":
@@ -136,7 +149,9 @@ def _print_outcome(o: "ReleaseOutcome", c: "Container", as_json: bool) -> None:
 @handle_errors
 def place(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
-    token: TokenOpt,
+    token_file: TokenFileOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    argv_token: ArgvTokenOpt = None,
     advisory: Annotated[
         str | None, typer.Option("--advisory", help="What customers are told.")
     ] = None,
@@ -159,7 +174,7 @@ def place(
 ) -> None:
     """Hold exports in a scope (no --site: the whole network, which a second ops user confirms).
 
-    Example: postex holds place --goods-only --reason "cyber incident" --advisory "Hold export items with goods" --token pxk_…
+    Example: postex holds place --goods-only --reason "cyber incident" --advisory "Hold export items with goods" --token-file ~/.postex-token
     """  # noqa: E501
     from postex.incidents.app.holds import place_hold
 
@@ -172,7 +187,9 @@ def place(
     }  # fmt: skip
     if starts_at:
         payload["starts_at"] = starts_at
-    hold = place_hold(c.ctx, _principal(c, token), payload)
+    hold = place_hold(
+        c.ctx, _principal(c, _token(token_file, token_stdin, argv_token, needed=True)), payload
+    )
     d = _hold_dict(hold, c)
     c.close()
     if as_json:
@@ -189,7 +206,9 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="pending|scheduled|active|released|expired")
     ] = None,
-    token: ReadTokenOpt = None,
+    token_file: TokenFileOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    argv_token: ArgvTokenOpt = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -201,7 +220,12 @@ def list_(
     from postex.incidents.app.holds import list_holds
 
     c = container(db, home)
-    rows = [_hold_dict(h, c) for h in list_holds(c.ctx, _principal(c, token), status)]
+    rows = [
+        _hold_dict(h, c)
+        for h in list_holds(
+            c.ctx, _principal(c, _token(token_file, token_stdin, argv_token, needed=False)), status
+        )
+    ]
     c.close()
     if as_json:
         emit_json({"holds": rows})
@@ -214,19 +238,23 @@ def list_(
 @handle_errors
 def confirm(
     hold_id: Annotated[str, typer.Argument(help="The hold id, e.g. hold_3f9a…")],
-    token: TokenOpt,
+    token_file: TokenFileOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    argv_token: ArgvTokenOpt = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Confirm a pending network-wide hold, or its pending release (a different ops user).
 
-    Example: postex holds confirm hold_3f9a… --token pxk_…
+    Example: POSTEX_TOKEN=$(cat ~/.postex-token) postex holds confirm hold_3f9a…
     """
     from postex.incidents.app.holds import confirm_hold
 
     c = container(db, home)
-    outcome = confirm_hold(c.ctx, _principal(c, token), hold_id)
+    outcome = confirm_hold(
+        c.ctx, _principal(c, _token(token_file, token_stdin, argv_token, needed=True)), hold_id
+    )
     if outcome.request_id is None and not as_json:  # the placement was confirmed, no release
         hold = _hold_dict(outcome.hold, c)
         _print_hold(hold)
@@ -240,7 +268,9 @@ def confirm(
 @handle_errors
 def release(
     hold_id: Annotated[str, typer.Argument(help="The hold id, e.g. hold_3f9a…")],
-    token: TokenOpt,
+    token_file: TokenFileOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    argv_token: ArgvTokenOpt = None,
     item: ReleaseItems = None,
     service: ReleaseServices = None,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
@@ -251,14 +281,19 @@ def release(
 ) -> None:
     """Release a hold: every held item (the hold ends), or only --item ids or --service codes.
 
-    Example: postex holds release hold_3f9a… --service standard_letter --reason "letters resume" --token pxk_…
+    Example: postex holds release hold_3f9a… --service standard_letter --reason "letters resume" --token-stdin < ~/.postex-token
     """  # noqa: E501
     from postex.incidents.app.holds import release_hold
 
     c = container(db, home)
     payload = {"items": item or [], "services": service or [], "reason": reason,
                "emergency": emergency}  # fmt: skip
-    outcome = release_hold(c.ctx, _principal(c, token), hold_id, payload)
+    outcome = release_hold(
+        c.ctx,
+        _principal(c, _token(token_file, token_stdin, argv_token, needed=True)),
+        hold_id,
+        payload,
+    )
     _print_outcome(outcome, c, as_json)
     c.close()
 
@@ -271,7 +306,9 @@ def held(
     ] = None,
     hold_id: Annotated[str | None, typer.Option("--hold", help="Only this hold's items.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 1000,
-    token: ReadTokenOpt = None,
+    token_file: TokenFileOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    argv_token: ArgvTokenOpt = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -283,7 +320,14 @@ def held(
     from postex.incidents.app.holds import held_items
 
     c = container(db, home)
-    rows = held_items(c.ctx, _principal(c, token), site, hold_id, None, limit)
+    rows = held_items(
+        c.ctx,
+        _principal(c, _token(token_file, token_stdin, argv_token, needed=False)),
+        site,
+        hold_id,
+        None,
+        limit,
+    )
     c.close()
     if as_json:
         emit_json({"items": [vars(r) | {"receptacles": list(r.receptacles)} for r in rows]})

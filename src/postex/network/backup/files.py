@@ -40,6 +40,7 @@ from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import LogAdmin, Progress, Store
 from postex.eventlog.verify import LogChecker
 from postex.kernel.errors import IntegrityError, ValidationError
+from postex.kernel.private import private_dir, private_file
 from postex.network.app.hub import ReplicationState
 from postex.network.app.integrity import site_auth
 from postex.network.app.wire import DataKey, checkpoint_dict, checkpoint_from
@@ -90,7 +91,7 @@ class FileBackupWriter:
         so the directory is no backup).
         """
         base = self._base(directory, since)
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         if (directory / "manifest.json").exists():
             raise ValidationError.single("to", "empty", str(directory), "holds a backup already")
         manifest: dict[str, Any] = {
@@ -114,12 +115,12 @@ class FileBackupWriter:
             begin = (start, bytes.fromhex(base.head_hash(site))) if base and start else None
             checker = LogChecker(site, site_auth(self.store, self.authority, site), begin)
             site_dir = directory / site
-            site_dir.mkdir(exist_ok=True)
+            private_dir(site_dir)
             segments: list[dict[str, Any]] = []
             for first in range(start + 1, head + 1, SEGMENT_EVENTS):
                 last = min(head, first + SEGMENT_EVENTS - 1)
                 path = site_dir / f"events-{first:012d}-{last:012d}.jsonl.gz"
-                with gzip.open(path, "wt", compresslevel=3, encoding="ascii") as f:
+                with gzip.open(private_file(path), "wt", compresslevel=3, encoding="ascii") as f:
                     for batch in _batched(
                         self.store.read_events(site, first - 1, last, batch=READ_BATCH)
                     ):
@@ -157,8 +158,10 @@ class FileBackupWriter:
         ]
         manifest["data_keys"] = self._json(directory, "data-keys.json", keys)
         body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-        (directory / "manifest.json").write_bytes(body)
-        (directory / "manifest.sig").write_text(base64.b64encode(self.signer.sign(body)).decode())
+        private_file(directory / "manifest.json").write_bytes(body)
+        private_file(directory / "manifest.sig").write_text(
+            base64.b64encode(self.signer.sign(body)).decode()
+        )
         if progress:
             progress(done)
         return heads
@@ -195,7 +198,7 @@ class FileBackupWriter:
 
     def _json(self, directory: Path, name: str, data: Any) -> dict[str, str]:
         path = directory / name
-        path.write_text(json.dumps(data, sort_keys=True))
+        private_file(path).write_text(json.dumps(data, sort_keys=True))
         return {"file": name, "sha256": _sha256(path)}
 
 

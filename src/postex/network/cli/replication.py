@@ -205,7 +205,9 @@ def trust(
     if len(raw) != 32 or not name.isalnum():
         raise ValidationError.single("key", "ed25519_public", key, "a base64 32-byte public key")
     settings = load_settings(home=home)
-    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    from postex.kernel.private import private_dir
+
+    private_dir(settings.keys_dir)
     (settings.keys_dir / f"{name}.pub").write_text(key.strip() + "\n")
     if as_json:
         emit_json({"name": name, "file": str(settings.keys_dir / f"{name}.pub")})
