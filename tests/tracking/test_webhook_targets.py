@@ -292,3 +292,23 @@ def test_customers_see_coarse_outcomes_without_error_classes_or_failure_timings(
     text = body.text
     for leak in ("ConnectError", "ConnectTimeout", "10012", "Errno", "refused"):
         assert leak not in text
+
+
+def test_a_refused_address_falls_back_to_the_next_checked_one(
+    listener: tuple[int, list[dict[str, str]]],
+) -> None:
+    """Two addresses from one lookup: the first refuses (nothing listens on 127.0.0.2), the
+    second answers; still one lookup."""
+    port, seen = listener
+    calls: list[str] = []
+
+    def two(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return ["127.0.0.2", "127.0.0.1"]
+
+    sender = HttpWebhookSender(allow_private=True, resolver=two)
+    try:
+        assert sender.post(f"http://two.example:{port}/x", b"{}", {}).status == 200
+    finally:
+        sender.close()
+    assert calls == ["two.example"] and len(seen) == 1

@@ -30,7 +30,8 @@ from postex.tracking.app.webhooks import (
 )
 
 TIMEOUT_S = 10.0
-MAX_ADDRESSES = 4  # addresses tried in turn when a connection fails
+MAX_ADDRESSES = 2  # checked addresses tried in turn when a connection fails; two connect
+# timeouts (2 × TIMEOUT_S) stay within the worker's SEND_BUDGET_S
 log = logging.getLogger("postex.webhooks")
 
 Resolver = Callable[[str, int], list[str]]
