@@ -56,3 +56,30 @@ def test_add_see_deliveries_send_again_and_delete(
     gone = browser_client.post(f"/portal/webhooks/{sub.id}/delete", data={"csrf_token": csrf})
     assert gone.status_code == 303
     assert [s.state for s in list_subscriptions(node.ctx, anna.customer_id)] in ([], ["deleted"])
+
+
+def test_a_failed_attempt_shows_a_coarse_outcome_without_class_or_timing(
+    node: Container, browser_client: TestClient
+) -> None:
+    """An attempt recorded with an exception class and a duration (an older log) is shown
+    as ``failed: could not connect``: no class, no milliseconds (a port-scan oracle)."""
+    from postex.eventlog.chain import format_time
+    from postex.tracking.app.webhooks import subscribe
+    from postex.tracking.events import WebhookDeliveryAttempted
+
+    anna = sender(node, "Thistle & Thread Ltd", "anna")
+    sub = subscribe(node.ctx, anna.customer_id, "https://example.com/hook").record
+    new_items(node, anna.customer_id)
+    [sent] = deliveries(node.ctx, anna.customer_id, sub.id)
+    now = format_time(node.ctx.clock.now())
+    with node.ctx.store.write(node.ctx.site) as uow:
+        uow.append([WebhookDeliveryAttempted(
+            delivery_id=sent.id, subscription_id=sub.id, attempt=1, at=now, ok=False,
+            status=None, error="ConnectTimeout", state="pending", next_attempt_at=now,
+            duration_ms=10012,
+        )])  # fmt: skip
+    portal_sign_in(browser_client, "anna")
+    for path in (f"/portal/webhooks/{sub.id}", f"/portal/webhooks/{sub.id}/deliveries/{sent.id}"):
+        text = browser_client.get(path).text
+        assert "failed: could not connect" in text
+        assert "ConnectTimeout" not in text and "10012" not in text

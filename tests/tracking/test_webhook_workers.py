@@ -201,8 +201,8 @@ def test_no_send_starts_that_the_lease_could_not_cover(
 def test_delivery_history_lists_each_attempt_to_its_owner_only(
     node: Container, client: TestClient, clock: ManualClock, receiver: Receiver
 ) -> None:
-    """Each attempt's time, status or error class and duration; no body; owner only; the
-    same history after a rebuild."""
+    """Each attempt's time, status, coarse outcome and (delivered only) duration; no body;
+    owner only; the same history after a rebuild."""
     owner, other = new_customer(node, "Owner Ltd"), new_customer(node, "Other Ltd")
     hook = _subscribe(client, owner.api_key, receiver.url)
     new_items(node, owner.record.id)
@@ -226,8 +226,14 @@ def test_delivery_history_lists_each_attempt_to_its_owner_only(
     ]
     assert attempts[0]["at"] == first_at
     assert attempts[1]["at"] == format_time(clock.now())
-    assert all(isinstance(a["duration_ms"], int) and a["duration_ms"] >= 0 for a in attempts)
-    assert set(attempts[0]) == {"attempt", "at", "status", "error", "duration_ms"}
+    # a duration only for the delivered attempt: a failure's timing is a port-scan oracle
+    assert attempts[0]["duration_ms"] is None
+    assert isinstance(attempts[1]["duration_ms"], int) and attempts[1]["duration_ms"] >= 0
+    assert [a["outcome"] for a in attempts] == [
+        "failed: the endpoint answered 5xx",
+        "delivered",
+    ]
+    assert set(attempts[0]) == {"attempt", "at", "status", "error", "outcome", "duration_ms"}
     assert client.get(url, headers=auth(other.api_key)).status_code == 404
     other_hook = _subscribe(client, other.api_key, receiver.url)
     r = client.get(f"/api/v1/webhooks/{other_hook}/deliveries/{d['id']}",

@@ -52,7 +52,12 @@ class WebhookDeliveryAttempted(Event):
     at: str
     ok: bool
     status: int | None = field(metadata=doc("HTTP status, None when no answer came"))
-    error: str | None = field(metadata=doc("error class, at most 200 characters"))
+    error: str | None = field(
+        metadata=doc(
+            "http_status, unreachable, private_target or key_unavailable (an exception class in"
+            " older logs), at most 200 characters"
+        )
+    )
     state: str = field(metadata=doc("delivered, pending or failed"))
     next_attempt_at: str | None
     duration_ms: int | None = omit_none(

@@ -25,6 +25,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -111,7 +112,10 @@ class DeliveryRecord:
             "attempts": self.attempts,
             "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
             "last_status": self.last_status,
-            "last_error": self.last_error,
+            "last_error": coarse_error(self.last_status, self.last_error),
+            "last_outcome": outcome_text(self.last_status, self.last_error)
+            if self.attempts
+            else None,
             "created_at": self.created_at,
             "delivered_at": self.delivered_at,
         }
@@ -119,25 +123,60 @@ class DeliveryRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt at a delivery: when, the HTTP status or an error class, how long.
+    """One attempt at a delivery: when, the HTTP status or a coarse error, how long.
 
     Never the response body or headers (they may hold the receiver's data or secrets).
+    The customer sees coarse outcomes only (``coarse_error``, ``outcome_text``) and a
+    duration only for a delivered attempt: an exception class or the time a failure took
+    would tell a closed port from a filtered one (a port-scan oracle).
     """
 
     attempt: int
     at: str
     status: int | None
-    error: str | None  # http_status, key_unavailable, private_target or an exception class
+    error: str | None  # see ERRORS; older logs may hold an exception class
     duration_ms: int | None  # None for attempts recorded before durations were measured
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "attempt": self.attempt,
             "at": self.at,
             "status": self.status,
-            "error": self.error,
-            "duration_ms": self.duration_ms,
+            "error": coarse_error(self.status, self.error),
+            "outcome": outcome_text(self.status, self.error),
+            "duration_ms": self.duration_ms if self.delivered else None,
         }
+
+
+# The errors a customer may see; anything else recorded (an exception class from an older
+# log) is shown as ``unreachable``.
+ERRORS = {
+    "http_status": "failed: the endpoint answered {status_class}",
+    "unreachable": "failed: could not connect",
+    "private_target": "failed: the address is private, loopback or link-local",
+    "key_unavailable": "failed: the account's signing key is no longer available",
+}
+
+
+def coarse_error(status: int | None, error: str | None) -> str | None:
+    """The error code a customer sees: one of ``ERRORS`` or None."""
+    if error is None:
+        return None if status is None or 200 <= status < 300 else "http_status"
+    return error if error in ERRORS else "unreachable"
+
+
+def outcome_text(status: int | None, error: str | None) -> str:
+    """``delivered`` or ``failed: …`` in words, as coarse as ``coarse_error``."""
+    code = coarse_error(status, error)
+    if code is None:
+        return "delivered" if status is not None else "not attempted"
+    if code == "http_status" and status is None:
+        return ERRORS["unreachable"]
+    return ERRORS[code].format(status_class=f"{(status or 0) // 100}xx")
 
 
 @dataclass(frozen=True)
@@ -287,7 +326,7 @@ def check_url(url: object, allow_private: bool) -> str:
         raise ValidationError.single("url", "format", url, "not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValidationError.single("url", "scheme", url, "only http:// and https:// URLs")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if any(ch.isspace() or ord(ch) < 32 for ch in url) or "%" in host:
         raise ValidationError.single("url", "format", url, "no spaces or control characters")
     if not allow_private and is_private_host(host):
         raise ValidationError.single(
@@ -297,13 +336,60 @@ def check_url(url: object, allow_private: bool) -> str:
 
 
 def is_private_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+    """Whether ``host`` names this machine or a non-global address in any spelling a
+    resolver or HTTP client accepts (``2130706433``, ``0x7f000001``, ``127.1``,
+    ``0177.0.0.1``, ``[::ffff:127.0.0.1]``, a trailing dot)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
         return True
+    ip = host_address(name)
+    return ip is not None and not is_global_address(ip)
+
+
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a numeric host stands for, or None for a name.
+
+    IPv4 is read as ``inet_aton`` reads it: one to four parts, each decimal, ``0x`` hex or
+    ``0`` octal, the last part filling the remaining bytes.
+    """
+    name = host.strip("[]").rstrip(".")
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(name)
     except ValueError:
+        pass
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = []
+    for part in parts:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]*", part):
+            values.append(int(part[2:] or "0", 16))
+        elif re.fullmatch(r"0[0-7]*", part):
+            values.append(int(part, 8))
+        elif re.fullmatch(r"[1-9][0-9]*", part):
+            values.append(int(part))
+        else:
+            return None
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number += v << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+def is_global_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Globally reachable, also for IPv4 carried in IPv6 (mapped, 6to4, Teredo, NAT64)."""
+    if not ip.is_global or ip.is_multicast:
         return False
-    return not ip.is_global
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in ipaddress.ip_network("64:ff9b::/96"):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return is_global_address(inner)
+    return True
 
 
 def _statuses(value: object) -> list[str] | None:

@@ -102,7 +102,7 @@ def list_deliveries(
 
 @router.get(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}",
-    summary="One delivery and its attempts (time, HTTP status or error class, duration)",
+    summary="One delivery and its attempts (time, HTTP status, coarse outcome)",
     responses=ERRORS,
 )
 def get_delivery(
