@@ -6,9 +6,8 @@ import asyncio
 import base64
 import secrets
 import shutil
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from postex.bootstrap import Container, replication
 from postex.network.app.wire import Subjects
+from postex.network.cli.ransomware import Loops
 from tests.conftest import NATS_URL, make_node, need_service
 
 
@@ -67,45 +67,12 @@ def sqlite_hub_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
-class Loops:
-    """Runs coroutines ``fn(stop)`` on an event loop in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runs: list[tuple[asyncio.Event, Any]] = []
-
-    def start(self, fn: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> asyncio.Event:
-        stop = asyncio.run_coroutine_threadsafe(_new_event(), self.loop).result()
-        self.runs.append((stop, asyncio.run_coroutine_threadsafe(fn(stop), self.loop)))
-        return stop
-
-    def stop_one(self, stop: asyncio.Event) -> None:
-        for ev, fut in self.runs:
-            if ev is stop:
-                self.loop.call_soon_threadsafe(ev.set)
-                fut.result(timeout=15)
-
-    def stop(self) -> None:
-        for ev, fut in self.runs:
-            self.loop.call_soon_threadsafe(ev.set)
-            fut.result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
-
-
-async def _new_event() -> asyncio.Event:
-    return asyncio.Event()
-
-
 @pytest.fixture
 def loops() -> Iterator[Loops]:
     running = Loops()
     yield running
     if running.loop.is_running():
-        running.stop()
+        running.close()
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:

@@ -118,7 +118,7 @@ def test_site_destroyed_is_restored_from_hub_and_from_backup_while_another_site_
     assert other_traffic.items > before  # the other site never stopped
     wait_until(lambda: hub.store.head("GBLGWA") == other.store.head("GBLGWA"), 30, "GBLGWA")
     assert replication(hub).state.alarms() == []
-    loops.stop()
+    loops.close()
     hub.close()
 
 

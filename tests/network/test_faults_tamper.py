@@ -30,7 +30,7 @@ def _replicated(tmp_path: Path, nats_url: str, prefix: str, hub_url: str,
     wait_until(lambda: hub.store.head("GBLALA") == site.store.head("GBLALA"), what="copy")
     rep = replication(hub)
     wait_until(lambda: len(rep.state.witnesses("GBLALA")) == 3, what="witnesses")
-    loops.stop()
+    loops.close()
     return site, hub
 
 

@@ -90,7 +90,7 @@ def test_hub_tracks_items_of_every_site_and_rebuild_equals_live(
         count = uow.conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
     assert count == len(a_items) + len(b_items)
 
-    loops.stop()
+    loops.close()
     live = hub.rebuilder.projection_digest()
     replication(hub).rebuild_hub()
     assert hub.rebuilder.projection_digest() == live

@@ -52,7 +52,7 @@ def test_site_log_is_copied_verified_and_witnessed(
     )  # fmt: skip
     mine = integrity_overview(site.store, replication(site).state, "site", "GBLALA")
     assert mine["sites"][0]["replication"] == {"acked_seq": head, "lag": 0}
-    loops.stop()
+    loops.close()
 
 
 def _hub_view(hub: Container) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def test_broken_event_is_refused_and_raises_an_alarm(
     alarm = rep.state.alarms()[0]
     assert (alarm.site, alarm.seq, alarm.kind) == ("GBLALA", 6, "broken-chain")
     assert hub.store.head("GBLALA")[0] == 5
-    loops.stop()
+    loops.close()
 
 
 def test_history_rewritten_after_witnessing_is_flagged(
@@ -89,7 +89,7 @@ def test_history_rewritten_after_witnessing_is_flagged(
         uow.append([NewEvent("test.thing.v1", {"n": i}) for i in range(10)])
     start_replication(loops, site, hub)
     wait_until(lambda: _converged(site, hub), what="first copy")
-    loops.stop()
+    loops.close()
     # The site's store is replaced by another, self-consistent history of the same length
     # (by someone with the host: the local anchor goes too, or the site refuses to write).
     site.admin.wipe()
@@ -103,7 +103,7 @@ def test_history_rewritten_after_witnessing_is_flagged(
     wait_until(lambda: bool(rep.state.alarms()), what="an alarm")
     assert rep.state.alarms()[0].kind == "inconsistent-history"
     assert hub.store.head("GBLALA")[0] == 10
-    again.stop()
+    again.close()
 
 
 def test_erasing_a_customer_removes_its_data_key_from_the_hub(
@@ -120,4 +120,4 @@ def test_erasing_a_customer_removes_its_data_key_from_the_hub(
     erase_customer(site.ctx, erased.record.id)
     wait_until(lambda: len(state.data_keys("GBLALA")) == 1, what="the erased key to go")
     assert [k[0] for k in state.data_keys("GBLALA")] == [kept.record.id]
-    loops.stop()
+    loops.close()

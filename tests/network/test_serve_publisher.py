@@ -81,7 +81,7 @@ def test_a_site_started_with_serve_replicates_to_the_hub(
     with hub.store.read() as uow:
         items = uow.conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
     assert items == 35
-    loops.stop()
+    loops.close()
     site.close()
     hub.close()
 

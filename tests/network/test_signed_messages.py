@@ -105,7 +105,7 @@ def test_rogue_publisher_with_another_key_is_refused_and_the_site_is_stored(
     assert _stored(hub) == site.store.head("GBLALA")[0]
     wait_until(lambda: len(rep.state.data_keys("GBLALA")) == 1, what="the site's data key")
     assert len(rep.state.alarms()) == alarms_before  # nothing the real site sent was refused
-    loops.stop()
+    loops.close()
     for node in (site, rogue, hub):
         node.close()
 

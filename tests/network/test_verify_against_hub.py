@@ -67,7 +67,7 @@ def test_a_tail_cut_with_head_row_and_anchor_gone_is_found_against_the_hub(
     bad = report["sites"][0]  # type: ignore[index]
     assert bad["first_bad_seq"] == keep + 1
     assert f"hub witnessed a checkpoint at {head}" in bad["reason"]
-    loops.stop()
+    loops.close()
 
 
 def test_against_hub_without_a_reachable_hub_is_a_connection_problem(
@@ -104,4 +104,4 @@ def test_events_written_without_the_log_key_never_leave_the_site(
     wait_until(lambda: hub.store.head("GBLALA")[0] == seq, what="the authenticated part")
     wait_until(lambda: pub.acked == seq, what="acknowledgement")
     assert hub.store.head("GBLALA")[0] == seq  # the forged event never arrived
-    loops.stop()
+    loops.close()

@@ -63,6 +63,8 @@ class Loops:
             fut.result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 async def _event() -> asyncio.Event:
