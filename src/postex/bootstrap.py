@@ -461,12 +461,16 @@ class Replication:
 
     def publisher(self) -> JetStreamPublisher:
         """The site's publisher, woken by every commit of the site."""
+        from postex.network.nats.access import access_from, limits_from
         from postex.network.nats.publisher import JetStreamPublisher
+        from postex.network.signing import site_keys
 
         c, s = self._c, self._c.settings
         pub = JetStreamPublisher(
             c._sql, c.admin, self.state, s.site, s.nats_url, c.ctx.clock, self.subjects,
-            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer,
+            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer, access=access_from(s),
+            limits=limits_from(s), trusted_senders=lambda: site_keys(s.keys_dir),
+            replay_interval_s=s.replay_interval_seconds,
         )  # fmt: skip
         pub.attach()
         return pub
@@ -482,9 +486,14 @@ class Replication:
         return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
 
     def consumer(self, trusted: Mapping[str, bytes]) -> HubConsumer:
+        from postex.network.nats.access import access_from, limits_from
         from postex.network.nats.consumer import HubConsumer
 
-        return HubConsumer(self.hub(trusted), self._c.settings.nats_url, self.subjects)
+        s = self._c.settings
+        return HubConsumer(
+            self.hub(trusted), s.nats_url, self.subjects, access=access_from(s),
+            limits=limits_from(s), name=s.site,
+        )  # fmt: skip
 
     def rebuild_hub(self, progress: Progress | None = None) -> int:
         """``postex rebuild`` on a hub: the projections replayed in the order the copies
@@ -519,14 +528,21 @@ class Replication:
     ) -> NatsHubSource:
         """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``);
         ``attempts`` bounds the connection attempts (default: nats-py's)."""
+        from postex.network.nats.access import access_from
         from postex.network.restore_sources import NatsHubSource
 
-        return NatsHubSource(url or self._c.settings.nats_url, self.subjects, timeout, attempts)
+        c = self._c
+        return NatsHubSource(
+            url or c.settings.nats_url, self.subjects, c.settings.site, c.signer, c.ctx.clock,
+            timeout, attempts, access_from(c.settings),
+        )  # fmt: skip
 
     async def delete_stream(self) -> bool:
+        from postex.network.nats.access import access_from
         from postex.network.nats.jetstream import delete_stream
 
-        return await delete_stream(self._c.settings.nats_url, self.subjects)
+        s = self._c.settings
+        return await delete_stream(s.nats_url, self.subjects, access_from(s))
 
     def _copies(self) -> HubCopy:
         from postex.network.sql.hub import HubCopy

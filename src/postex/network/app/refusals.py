@@ -1,0 +1,91 @@
+"""Refused messages as one aggregated alarm per source, not one alarm per message.
+
+Anyone who can publish on NATS can send messages the hub refuses. Each refusal is counted
+under a *source*: all sites the hub has no key for together (kind ``unknown-publisher``),
+or one known site and what was wrong (``unsigned-message``, ``bad-message-signature``).
+Each source has at most one open alarm, created at the first refusal and then updated
+(``N messages naming M sites in the last 10 min``) rather than multiplied; the operator
+clears it in one action, and a refusal after that opens a new one. None of these alarms
+means the hub's copies changed: nothing refused is stored (see :data:`PUBLISHER_KINDS`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from postex.eventlog.chain import format_time
+from postex.eventlog.ports import Clock
+
+if TYPE_CHECKING:
+    from postex.network.app.hub import ReplicationState
+
+UNKNOWN_PUBLISHER = "unknown-publisher"
+UNSIGNED = "unsigned-message"
+BAD_SIGNATURE = "bad-message-signature"
+# Alarms about messages the hub refused and did not store: an honest signal that someone
+# without a site's key publishes on NATS, but not a fault in any copy (docs/security.md).
+PUBLISHER_KINDS = frozenset({UNKNOWN_PUBLISHER, UNSIGNED, BAD_SIGNATURE})
+UNKNOWN_SOURCE = "*"  # the alarm's site for every site the hub has no key for
+WINDOW_S = 600.0
+WRITE_EVERY_S = 1.0  # an open alarm's text is rewritten at most this often (and on flush)
+NAMED = 5  # sites named in the text of an unknown-publisher alarm
+
+
+@dataclass
+class _Source:
+    seen: deque[tuple[float, str]] = field(default_factory=deque)
+    latest: str = ""
+    written: float = float("-inf")
+    dirty: bool = False
+
+
+@dataclass
+class RefusalAlarms:
+    """Count refusals per source over a sliding window; keep one open alarm per source."""
+
+    state: ReplicationState
+    clock: Clock
+    window_s: float = WINDOW_S
+    monotonic: Callable[[], float] = time.monotonic
+    _sources: dict[tuple[str, str], _Source] = field(default_factory=dict)
+
+    def refuse(self, source: str, kind: str, named: str, latest: str) -> None:
+        """Count one refused message; ``named`` is the site its subject names (may be
+        invented), ``latest`` why it was refused (never its payload)."""
+        now = self.monotonic()
+        src = self._sources.setdefault((source, kind), _Source())
+        src.seen.append((now, named))
+        src.latest, src.dirty = latest, True
+        if now - src.written >= WRITE_EVERY_S:
+            self._write(source, kind, src, now)
+
+    def flush(self) -> None:
+        """Bring every open alarm's text up to date (the consumer calls this when idle)."""
+        now = self.monotonic()
+        for (source, kind), src in self._sources.items():
+            if src.dirty:
+                self._write(source, kind, src, now)
+
+    def _write(self, source: str, kind: str, src: _Source, now: float) -> None:
+        while src.seen and now - src.seen[0][0] > self.window_s:
+            src.seen.popleft()
+        count = len(src.seen)
+        minutes = f"{self.window_s / 60:g} min"
+        if source == UNKNOWN_SOURCE:
+            names = sorted({n for _, n in src.seen})
+            shown = ", ".join(names[:NAMED]) + (", …" if len(names) > NAMED else "")
+            detail = (
+                f"unknown sites: {count} message(s) naming {len(names)} site(s) in the last "
+                f"{minutes} ({shown}), ignored, nothing stored; latest: {src.latest}"
+            )
+        else:
+            detail = (
+                f"{count} message(s) on {source}'s subjects refused in the last {minutes}, "
+                f"nothing stored; latest: {src.latest}"
+            )
+        self.state.upsert_alarm(source, kind, detail, format_time(self.clock.now()))
+        src.written, src.dirty = now, False
