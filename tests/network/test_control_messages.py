@@ -128,9 +128,7 @@ def test_replay_requests_need_the_hubs_signature_and_are_rate_limited(
     ]))  # fmt: skip
     gate = pub.replay_gate
     wait_until(lambda: gate.refused.total() == 33, what="every request checked")
-    assert gate.refused == {
-        "unsigned": 30, "sender-not-allowed": 1, "untrusted-key": 1, "stale": 1
-    }
+    assert gate.refused == {"unsigned": 30, "sender-not-allowed": 1, "untrusted-key": 1, "stale": 1}
     assert pub._replays == 0
     assert asyncio.run(_stream_messages(nats_url, prefix)) == before
 

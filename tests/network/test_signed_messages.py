@@ -59,7 +59,6 @@ def test_rogue_publisher_with_another_key_is_refused_and_the_site_is_stored(
     )  # fmt: skip
     assert rogue.signer.key_id != site.signer.key_id
     new_items(rogue, new_customer(rogue).record.id, n=3)  # a valid chain, with a data key
-    rogue_head = rogue.store.head("GBLALA")[0]
     rep = replication(hub)
     loops.start(rep.consumer(hub.trusted_keys()).run)
     rogue_stop = loops.start(replication(rogue).publisher().run)

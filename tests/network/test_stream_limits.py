@@ -52,14 +52,19 @@ def test_an_existing_unlimited_stream_gets_the_default_limits_then_the_configure
     before = asyncio.run(_config(nats_url, prefix))
     assert before.max_bytes in (None, -1) and before.max_age in (None, 0)
     site, hub = pair(
-        tmp_path, nats_url, prefix, sqlite_hub_url  # the site on the defaults
+        tmp_path,
+        nats_url,
+        prefix,
+        sqlite_hub_url,  # the site on the defaults
     )
     pub = replication(site).publisher()
     stop = loops.start(pub.run)
     wait_until(lambda: pub.connected, what="the site connected")
     config = asyncio.run(_config(nats_url, prefix))
     assert (config.max_age, config.max_bytes, config.discard) == (
-        14 * DAY, 2 * 1024**3, DiscardPolicy.OLD
+        14 * DAY,
+        2 * 1024**3,
+        DiscardPolicy.OLD,
     )
     loops.stop_one(stop)
     hub.close()
@@ -71,9 +76,7 @@ def test_an_existing_unlimited_stream_gets_the_default_limits_then_the_configure
     )  # fmt: skip
     consumer = replication(hub).consumer(hub.trusted_keys())
     loops.start(consumer.run)
-    wait_until(
-        lambda: asyncio.run(_config(nats_url, prefix)).max_age == 3 * DAY, what="new limits"
-    )
+    wait_until(lambda: asyncio.run(_config(nats_url, prefix)).max_age == 3 * DAY, what="new limits")
     assert asyncio.run(_config(nats_url, prefix)).max_bytes == 64 * 1024**2
     loops.close()
     site.close()
@@ -86,9 +89,7 @@ def test_what_the_stream_discarded_the_hub_gets_back_by_replay(
     """A 1 MiB stream, a site publishing about 3 MiB while the hub is down: the oldest
     messages are discarded; the hub, seeing a gap, asks the site (signed) to replay, and
     its copy reaches the site's head, verified."""
-    site, hub = pair(
-        tmp_path, nats_url, prefix, sqlite_hub_url, nats_stream_max_bytes=1024**2
-    )
+    site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url, nats_stream_max_bytes=1024**2)
     with site.store.write("GBLALA") as uow:
         uow.append([NewEvent("test.thing.v1", {"n": i, "pad": "x" * 3000}) for i in range(1000)])
     pub = replication(site).publisher()

@@ -121,8 +121,9 @@ def test_a_bad_signature_on_a_known_sites_subject_fails_no_verification(
     asyncio.run(_flood(nats_url, prefix, ["GBLALA"] * 30, payload))
     state = replication(hub).state
     wait_until(
-        lambda: [a.detail[:40] for a in state.alarms()]
-        == ["30 message(s) on GBLALA's subjects refus"],
+        lambda: (
+            [a.detail[:40] for a in state.alarms()] == ["30 message(s) on GBLALA's subjects refus"]
+        ),
         what="one alarm for the 30 unsigned messages",
     )
     assert hub.store.head("GBLALA")[0] == 0

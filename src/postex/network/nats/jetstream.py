@@ -104,7 +104,7 @@ def _access_problem(exc: BaseException) -> str | None:
 
 def access_error(url: str, problem: str) -> NatsAccessError:
     return NatsAccessError(
-        f"NATS at {_public(url)} refused this client: {problem}; check nats_user and "
+        f"cannot use NATS at {_public(url)}: {problem}; check nats_user and "
         "POSTEX_NATS_PASSWORD (or nats_password_file), nats_token, nats_nkey_seed_file and "
         "the nats_tls_* settings (docs/operations.md)"
     )
