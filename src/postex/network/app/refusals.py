@@ -15,13 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from postex.eventlog.chain import format_time
 from postex.eventlog.ports import Clock
-
-if TYPE_CHECKING:
-    from postex.network.app.hub import ReplicationState
 
 UNKNOWN_PUBLISHER = "unknown-publisher"
 UNSIGNED = "unsigned-message"
@@ -33,6 +30,12 @@ UNKNOWN_SOURCE = "*"  # the alarm's site for every site the hub has no key for
 WINDOW_S = 600.0
 WRITE_EVERY_S = 1.0  # an open alarm's text is rewritten at most this often (and on flush)
 NAMED = 5  # sites named in the text of an unknown-publisher alarm
+
+
+class AlarmWriter(Protocol):
+    """The part of :class:`postex.network.app.hub.ReplicationState` this module uses."""
+
+    def upsert_alarm(self, site: str, kind: str, detail: str, at: str) -> int: ...
 
 
 @dataclass
@@ -47,7 +50,7 @@ class _Source:
 class RefusalAlarms:
     """Count refusals per source over a sliding window; keep one open alarm per source."""
 
-    state: ReplicationState
+    state: AlarmWriter
     clock: Clock
     window_s: float = WINDOW_S
     monotonic: Callable[[], float] = time.monotonic
