@@ -72,7 +72,7 @@ def test_status_reports_count_only_when_the_site_signed_them_freshly(
     consumer = replication(hub).consumer(hub.trusted_keys())
     loops.start(consumer.run)
     subject = Subjects(prefix).status("GBLALA")
-    wait_until(lambda: consumer._nc is not None and consumer._nc.is_connected, what="the hub")
+    wait_until(lambda: consumer.listening, what="the hub listening")
     good, good_h = _status(site, "GBLALA", subject, 7)
     forged, forged_h = _status(other, "GBLGWA", subject, 999)  # another site, its own key
     claimed, claimed_h = _status(other, "GBLALA", subject, 999)  # claims GBLALA, wrong key
@@ -153,7 +153,7 @@ def test_fetch_requests_are_answered_only_for_the_sites_own_signed_request(
     trust(hub, other, "GBLGWA")
     consumer = replication(hub).consumer(hub.trusted_keys())
     loops.start(consumer.run)
-    wait_until(lambda: consumer._nc is not None and consumer._nc.is_connected, what="the hub")
+    wait_until(lambda: consumer.listening, what="the hub listening")
     subject = Subjects(prefix).fetch("GBLALA")
     body = {"what": "meta"}
     unsigned = asyncio.run(_ask(nats_url, subject, json.dumps(body).encode(), None))

@@ -63,6 +63,7 @@ class HubConsumer:
     access: NatsAccess = field(default_factory=NatsAccess)
     limits: StreamLimits = field(default_factory=StreamLimits)
     name: str = HUB_NAME  # the name sites trust the hub's key under
+    listening: bool = False  # subscribed to status and fetch requests
     _nc: Client | None = None
     _status_gate: ControlGate | None = None
     _fetch_gate: ControlGate | None = None
@@ -91,6 +92,7 @@ class HubConsumer:
                 await self._ensure_consumer(nc)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 await nc.subscribe(self.subjects.fetch("*"), cb=self._on_fetch)
+                self.listening = True
                 for site in sites or []:
                     await self._ask_replay(site, force=True)
                 sites = None
@@ -121,6 +123,7 @@ class HubConsumer:
                 log.info("hub consumer: %s; retrying", exc.__class__.__name__)
                 await asyncio.sleep(0.5)
             finally:
+                self.listening = False
                 if self._nc is not None and not self._nc.is_closed:
                     try:
                         await asyncio.wait_for(self._nc.close(), 2)
