@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import hmac
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from postex.accounts import events as accounts_events
 from postex.accounts import session_events
@@ -130,6 +131,7 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
+_T = TypeVar("_T")
 
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
@@ -469,7 +471,7 @@ class Replication:
         pub = JetStreamPublisher(
             c._sql, c.admin, self.state, s.site, s.nats_url, c.ctx.clock, self.subjects,
             checkpoint_seconds=s.checkpoint_seconds, signer=c.signer, access=access_from(s),
-            limits=limits_from(s), trusted_senders=lambda: site_keys(s.keys_dir),
+            limits=limits_from(s), trusted_senders=_cached(lambda: site_keys(s.keys_dir)),
             replay_interval_s=s.replay_interval_seconds,
         )  # fmt: skip
         pub.attach()
@@ -549,6 +551,20 @@ class Replication:
 
         c = self._c
         return HubCopy(c._sql, c.admin, c.rebuilder)
+
+
+def _cached(read: Callable[[], _T], seconds: float = 5.0) -> Callable[[], _T]:
+    """``read``'s answer, read again at most every ``seconds`` (a key newly trusted counts
+    within that time; a flood of forged requests does not read the key directory each)."""
+    held: list[tuple[float, _T]] = []
+
+    def get() -> _T:
+        now = time.monotonic()
+        if not held or now - held[0][0] > seconds:
+            held[:] = [(now, read())]
+        return held[0][1]
+
+    return get
 
 
 def replication(c: Container) -> Replication:

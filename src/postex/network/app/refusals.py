@@ -30,6 +30,7 @@ UNKNOWN_SOURCE = "*"  # the alarm's site for every site the hub has no key for
 WINDOW_S = 600.0
 WRITE_EVERY_S = 1.0  # an open alarm's text is rewritten at most this often (and on flush)
 NAMED = 5  # sites named in the text of an unknown-publisher alarm
+MAX_NAMES = 10_000  # distinct invented sites remembered per window
 
 
 class AlarmWriter(Protocol):
@@ -40,10 +41,33 @@ class AlarmWriter(Protocol):
 
 @dataclass
 class _Source:
-    seen: deque[tuple[float, str]] = field(default_factory=deque)
+    """Refusals of one source: counts per second, and the sites named with when last named
+    (at most :data:`MAX_NAMES`, so memory stays bounded whatever a flood invents)."""
+
+    seconds: deque[list[float]] = field(default_factory=deque)  # [second, count]
+    names: dict[str, float] = field(default_factory=dict)
+    names_full: bool = False
     latest: str = ""
     written: float = float("-inf")
     dirty: bool = False
+
+    def add(self, now: float, named: str) -> None:
+        second = float(int(now))
+        if self.seconds and self.seconds[-1][0] == second:
+            self.seconds[-1][1] += 1
+        else:
+            self.seconds.append([second, 1])
+        if named in self.names or len(self.names) < MAX_NAMES:
+            self.names[named] = now
+        else:
+            self.names_full = True
+
+    def forget_before(self, oldest: float) -> None:
+        while self.seconds and self.seconds[0][0] < oldest:
+            self.seconds.popleft()
+        if self.names and min(self.names.values()) < oldest:
+            self.names = {n: t for n, t in self.names.items() if t >= oldest}
+            self.names_full = False
 
 
 @dataclass
@@ -61,7 +85,7 @@ class RefusalAlarms:
         invented), ``latest`` why it was refused (never its payload)."""
         now = self.monotonic()
         src = self._sources.setdefault((source, kind), _Source())
-        src.seen.append((now, named))
+        src.add(now, named)
         src.latest, src.dirty = latest, True
         if now - src.written >= WRITE_EVERY_S:
             self._write(source, kind, src, now)
@@ -74,15 +98,15 @@ class RefusalAlarms:
                 self._write(source, kind, src, now)
 
     def _write(self, source: str, kind: str, src: _Source, now: float) -> None:
-        while src.seen and now - src.seen[0][0] > self.window_s:
-            src.seen.popleft()
-        count = len(src.seen)
+        src.forget_before(now - self.window_s)
+        count = int(sum(c for _, c in src.seconds))
         minutes = f"{self.window_s / 60:g} min"
         if source == UNKNOWN_SOURCE:
-            names = sorted({n for _, n in src.seen})
+            names = sorted(src.names)
             shown = ", ".join(names[:NAMED]) + (", …" if len(names) > NAMED else "")
+            many = f"more than {MAX_NAMES}" if src.names_full else str(len(names))
             detail = (
-                f"unknown sites: {count} message(s) naming {len(names)} site(s) in the last "
+                f"unknown sites: {count} message(s) naming {many} site(s) in the last "
                 f"{minutes} ({shown}), ignored, nothing stored; latest: {src.latest}"
             )
         else:
