@@ -115,6 +115,13 @@ def test_a_wrong_password_is_one_clear_line_and_exit_2(
     assert "not-the-password" not in result.output + result.stderr
     none = _replicate_cli(tmp_path, password_nats.url, {})
     assert none.exit_code == 2 and "authorization violation" in none.stderr
+    hub = runner.invoke(app, [
+        "hub", "consume", "--home", str(tmp_path / "cli-hub"), "--nats", password_nats.url,
+        "--db", f"sqlite:///{tmp_path / 'cli-hub.db'}",
+    ], env={"POSTEX_ROLE": "hub", **wrong})  # fmt: skip
+    assert hub.exit_code == 2, hub.output
+    assert "the server refused the credentials" in hub.stderr
+    assert "Traceback" not in hub.output + hub.stderr
 
 
 # --- TLS ------------------------------------------------------------------------------
