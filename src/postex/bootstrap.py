@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import hmac
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from postex.accounts import events as accounts_events
 from postex.accounts import session_events
@@ -130,6 +131,7 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
+_T = TypeVar("_T")
 
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
@@ -461,12 +463,16 @@ class Replication:
 
     def publisher(self) -> JetStreamPublisher:
         """The site's publisher, woken by every commit of the site."""
+        from postex.network.nats.access import access_from, limits_from
         from postex.network.nats.publisher import JetStreamPublisher
+        from postex.network.signing import site_keys
 
         c, s = self._c, self._c.settings
         pub = JetStreamPublisher(
             c._sql, c.admin, self.state, s.site, s.nats_url, c.ctx.clock, self.subjects,
-            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer,
+            checkpoint_seconds=s.checkpoint_seconds, signer=c.signer, access=access_from(s),
+            limits=limits_from(s), trusted_senders=_cached(lambda: site_keys(s.keys_dir)),
+            replay_interval_s=s.replay_interval_seconds,
         )  # fmt: skip
         pub.attach()
         return pub
@@ -482,9 +488,14 @@ class Replication:
         return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
 
     def consumer(self, trusted: Mapping[str, bytes]) -> HubConsumer:
+        from postex.network.nats.access import access_from, limits_from
         from postex.network.nats.consumer import HubConsumer
 
-        return HubConsumer(self.hub(trusted), self._c.settings.nats_url, self.subjects)
+        s = self._c.settings
+        return HubConsumer(
+            self.hub(trusted), s.nats_url, self.subjects, access=access_from(s),
+            limits=limits_from(s), name=s.site,
+        )  # fmt: skip
 
     def rebuild_hub(self, progress: Progress | None = None) -> int:
         """``postex rebuild`` on a hub: the projections replayed in the order the copies
@@ -519,20 +530,41 @@ class Replication:
     ) -> NatsHubSource:
         """The hub's copy over NATS from ``postex hub consume`` (default: ``nats_url``);
         ``attempts`` bounds the connection attempts (default: nats-py's)."""
+        from postex.network.nats.access import access_from
         from postex.network.restore_sources import NatsHubSource
 
-        return NatsHubSource(url or self._c.settings.nats_url, self.subjects, timeout, attempts)
+        c = self._c
+        return NatsHubSource(
+            url or c.settings.nats_url, self.subjects, c.settings.site, c.signer, c.ctx.clock,
+            timeout, attempts, access_from(c.settings),
+        )  # fmt: skip
 
     async def delete_stream(self) -> bool:
+        from postex.network.nats.access import access_from
         from postex.network.nats.jetstream import delete_stream
 
-        return await delete_stream(self._c.settings.nats_url, self.subjects)
+        s = self._c.settings
+        return await delete_stream(s.nats_url, self.subjects, access_from(s))
 
     def _copies(self) -> HubCopy:
         from postex.network.sql.hub import HubCopy
 
         c = self._c
         return HubCopy(c._sql, c.admin, c.rebuilder)
+
+
+def _cached(read: Callable[[], _T], seconds: float = 5.0) -> Callable[[], _T]:
+    """``read``'s answer, read again at most every ``seconds`` (a key newly trusted counts
+    within that time; a flood of forged requests does not read the key directory each)."""
+    held: list[tuple[float, _T]] = []
+
+    def get() -> _T:
+        now = time.monotonic()
+        if not held or now - held[0][0] > seconds:
+            held[:] = [(now, read())]
+        return held[0][1]
+
+    return get
 
 
 def replication(c: Container) -> Replication:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,24 @@ class Settings:
     keys_dir: Path = Path()  # default: <home>/keys
     nats_url: str = ""
     nats_prefix: str = "postex"  # subjects <prefix>.events.<SITE>; stream <PREFIX>_LOG
+    # NATS credentials and TLS, for every NATS client of the node (docs/operations.md).
+    # Secrets come from the environment (POSTEX_NATS_PASSWORD, POSTEX_NATS_TOKEN) or a file
+    # (nats_password_file, nats_token_file), never from a command-line argument.
+    nats_user: str = ""
+    nats_password: str = field(default="", repr=False)
+    nats_password_file: str = ""
+    nats_token: str = field(default="", repr=False)
+    nats_token_file: str = ""
+    nats_nkey_seed_file: str = ""  # an nkey seed file (needs the nkeys package)
+    nats_tls_ca: str = ""  # CA file the server's certificate must chain to
+    nats_tls_cert: str = ""  # client certificate (when the server verifies clients)
+    nats_tls_key: str = ""
+    nats_tls_verify_hostname: bool = True
+    # The replication stream's limits, set on creation and on every start (discard old).
+    nats_stream_max_age_days: int = 14
+    nats_stream_max_bytes: int = 2 * 1024**3
+    # A site re-publishes its log at most once per this many seconds per requester.
+    replay_interval_seconds: int = 5
     host: str = "127.0.0.1"
     port: int = 8000
     country: str = "GB"
@@ -86,6 +104,11 @@ class Settings:
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigurationError(
                 f"log_level must be debug, info, warning or error, not {self.log_level!r}"
+            )
+        if self.nats_stream_max_age_days < 1 or self.nats_stream_max_bytes < 1024**2:
+            raise ConfigurationError(
+                "nats_stream_max_age_days must be at least 1 and nats_stream_max_bytes at "
+                "least 1048576"
             )
         return replace(self, db_url=db_url, keys_dir=keys_dir)
 

@@ -49,8 +49,9 @@ def test_rogue_publisher_with_another_key_is_refused_and_the_site_is_stored(
     tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str, loops: Loops
 ) -> None:
     """A rogue publishes a well-formed chain for a site the hub has not seen, with its own
-    key: refused before anything is stored, with an alarm naming the site and seq range.
-    An unsigned message (an old publisher) is refused too. The real site is then stored."""
+    key: refused before anything is stored, with one alarm naming the site and what was
+    refused. An unsigned message (an old publisher) is refused too. The real site is then
+    stored."""
     site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
     rogue = make_node(
         tmp_path / "rogue", f"sqlite:///{tmp_path / 'rogue.db'}", site="GBLALA", role="site",
@@ -58,25 +59,24 @@ def test_rogue_publisher_with_another_key_is_refused_and_the_site_is_stored(
     )  # fmt: skip
     assert rogue.signer.key_id != site.signer.key_id
     new_items(rogue, new_customer(rogue).record.id, n=3)  # a valid chain, with a data key
-    rogue_head = rogue.store.head("GBLALA")[0]
     rep = replication(hub)
     loops.start(rep.consumer(hub.trusted_keys()).run)
     rogue_stop = loops.start(replication(rogue).publisher().run)
 
-    def refused_events() -> list[str]:
+    def refused() -> list[str]:
         return [
             a.detail
             for a in rep.state.alarms()
-            if (a.site, a.seq, a.kind) == ("GBLALA", 1, "bad-message-signature")
-            and a.detail.startswith(f"events 1-{rogue_head} refused")
+            if (a.site, a.seq, a.kind) == ("GBLALA", 0, "bad-message-signature")
         ]
 
-    wait_until(lambda: bool(refused_events()), what="an alarm for the rogue's events")
-    assert "not a key trusted for GBLALA" in refused_events()[0]
+    # The rogue's events and its data keys: two messages, one alarm.
     wait_until(
-        lambda: any(a.detail.startswith("keys refused") for a in rep.state.alarms()),
-        what="an alarm for the rogue's data keys",
+        lambda: any(d.startswith("2 message(s) on GBLALA's subjects") for d in refused()),
+        what="one alarm counting the rogue's events and keys",
     )
+    assert len(refused()) == 1
+    assert "not a key trusted for GBLALA" in refused()[0]
     loops.stop_one(rogue_stop)
     assert hub.store.head("GBLALA")[0] == 0 and _stored(hub) == 0
     assert rep.state.data_keys("GBLALA") == []
@@ -91,8 +91,9 @@ def test_rogue_publisher_with_another_key_is_refused_and_the_site_is_stored(
         what="an alarm for the unsigned message",
     )
     unsigned = next(a for a in rep.state.alarms() if a.kind == "unsigned-message")
-    assert (unsigned.site, unsigned.seq) == ("GBLALA", 1)
-    assert unsigned.detail.startswith(f"events 1-{len(real)} refused, nothing stored: unsigned")
+    assert (unsigned.site, unsigned.seq) == ("GBLALA", 0)
+    assert unsigned.detail.startswith("1 message(s) on GBLALA's subjects refused")
+    assert unsigned.detail.endswith(f"latest: events 1-{len(real)} refused: unsigned")
     assert _stored(hub) == 0
     alarms_before = len(rep.state.alarms())
 
@@ -125,8 +126,8 @@ def test_hub_refuses_messages_not_signed_by_the_sites_own_key(
     tmp_path: Path, hub_db: str, request: pytest.FixtureRequest
 ) -> None:
     """Another trusted site's key, the hub's own key, a changed payload, a wrong subject,
-    an unsigned or unknown key: each refused with an alarm, nothing stored; the right
-    signature is stored."""
+    an unsigned or unknown key: each refused and counted in one alarm per subject's site and
+    kind, nothing stored; the right signature is stored."""
     one = make_node(tmp_path / "one", f"sqlite:///{tmp_path / 'one.db'}", site="GBLALA")
     two = make_node(tmp_path / "two", f"sqlite:///{tmp_path / 'two.db'}", site="GBLGWA")
     hub = make_node(tmp_path / "hub", request.getfixturevalue(hub_db), site="HUB", role="hub")
@@ -153,14 +154,20 @@ def test_hub_refuses_messages_not_signed_by_the_sites_own_key(
         ("GBLALA", tampered, good, "bad-message-signature", "signature does not match"),
         ("GBLGWA", data, good, "bad-message-signature", "on GBLGWA's subject"),
     ]  # fmt: skip
+    counts: dict[tuple[str, str], int] = {}
     for subject_site, payload, sig, kind, reason in cases:
         assert h.receive_signed_events(subject_site, payload, sig) is None
-        alarm = rep.state.alarms()[-1]
-        assert (alarm.site, alarm.seq, alarm.kind) == (subject_site, 1, kind)
-        assert alarm.detail.startswith("events 1-6 refused, nothing stored")
+        h.flush_alarms()  # what the consumer does when the stream is idle
+        counts[subject_site, kind] = counts.get((subject_site, kind), 0) + 1
+        (alarm,) = [a for a in rep.state.alarms() if (a.site, a.kind) == (subject_site, kind)]
+        assert alarm.seq == 0
+        assert alarm.detail.startswith(
+            f"{counts[subject_site, kind]} message(s) on {subject_site}'s subjects refused"
+        )
+        assert "nothing stored; latest: events 1-6 refused: " in alarm.detail
         assert reason in alarm.detail
         assert hub.store.head("GBLALA")[0] == 0 and _stored(hub) == 0
-    assert len(rep.state.alarms()) == len(cases)
+    assert len(rep.state.alarms()) == len(counts) == 3
 
     # Keys: another site's signature is refused, the site's own kept.
     keys = [("C1", "kek-1", b"wrapped", "2026-01-01T00:00:00Z")]

@@ -384,6 +384,8 @@ def _against_hub(
         timeout = 10.0 if wanted else 3.0
         source = replication(c).nats_source(url, timeout, attempts=int(timeout // 2))
     except Exception as exc:  # NATS down or no hub: only an explicit request fails on it
+        if wanted and isinstance(exc, ConfigurationError):  # NATS refused our credentials
+            raise
         if wanted:
             raise ConfigurationError(
                 f"the hub at {url} is not reachable ({exc.__class__.__name__}): is NATS up "

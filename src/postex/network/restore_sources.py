@@ -13,16 +13,32 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from postex.eventlog.checkpoints import Signer
 from postex.eventlog.events import Checkpoint, StoredEvent
+from postex.eventlog.ports import Clock
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import ConfigurationError
+from postex.network.app.control import sign_control
 from postex.network.app.hub import ReplicationState
 from postex.network.app.wire import DataKey, Subjects, checkpoint_from, decode_events, witness_from
 from postex.network.app.witness import Witness
 
+if TYPE_CHECKING:
+    from postex.network.nats.jetstream import NatsAccess
+
 RESTORE_BATCH = 10_000
+
+
+def _refusal(data: bytes) -> str:
+    """The hub's refusal reason, if its answer is one."""
+    if not data.startswith(b'{"refused"'):
+        return ""
+    try:
+        return str(json.loads(data)["refused"])[:40]
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 @dataclass
@@ -57,23 +73,29 @@ class HubStoreSource:
 
 
 class NatsHubSource:
-    """The hub's copy of a site, read over NATS request/reply from ``postex hub consume``."""
+    """The hub's copy of a site, read over NATS request/reply from ``postex hub consume``.
+
+    Every request is signed by this node (``name``, with ``signer``): the hub answers a
+    site only with its own log, asked freshly under its own key.
+    """
 
     kind = "hub"
 
     def __init__(
-        self, url: str, subjects: Subjects, timeout: float = 15.0, attempts: int | None = None
-    ) -> None:
-        import nats
+        self, url: str, subjects: Subjects, name: str, signer: Signer, clock: Clock,
+        timeout: float = 15.0, attempts: int | None = None, access: NatsAccess | None = None,
+    ) -> None:  # fmt: skip
+        from postex.network.nats.jetstream import connect
 
         self.subjects = subjects
+        self.name, self.signer, self.clock = name, signer, clock
         self.timeout = timeout
         self.loop = asyncio.new_event_loop()
-        # ``attempts`` bounds the (re)connection attempts, 2 s apart (nats-py's default: 60).
-        options: dict[str, Any] = {"connect_timeout": 5}
-        if attempts is not None:
-            options["max_reconnect_attempts"] = attempts
-        self.nc = self.loop.run_until_complete(nats.connect(url, **options))
+        # ``attempts`` bounds the (re)connection attempts (nats-py's default: 60).
+        self.nc = self.loop.run_until_complete(
+            connect(url, "postex-restore", access, attempts=60 if attempts is None else attempts,
+                    timeout=5)
+        )  # fmt: skip
         self._meta: dict[str, dict[str, Any]] = {}
 
     def _ask(self, site: str, body: dict[str, Any]) -> bytes:
@@ -82,11 +104,20 @@ class NatsHubSource:
         from nats.errors import TimeoutError as NatsTimeout
 
         deadline = time.monotonic() + self.timeout
+        subject = self.subjects.fetch(site)
         while True:
+            data, hdrs = sign_control(
+                self.signer, "fetch", self.name, subject, body, self.clock.now()
+            )
             try:
-                msg = self.loop.run_until_complete(
-                    self.nc.request(self.subjects.fetch(site), json.dumps(body).encode(), 10)
-                )
+                msg = self.loop.run_until_complete(self.nc.request(subject, data, 10, headers=hdrs))
+                refused = _refusal(msg.data)
+                if refused:
+                    raise ConfigurationError(
+                        f"the hub refused to serve {site}'s copy to {self.name} ({refused}): "
+                        f"only {site}'s own key may read it, signed with a clock within 5 "
+                        "minutes of the hub's; check the keys directory and the clock"
+                    )
                 return bytes(msg.data)
             except (NoRespondersError, NatsTimeout):
                 if time.monotonic() > deadline:

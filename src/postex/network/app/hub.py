@@ -20,6 +20,13 @@ from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_ev
 from postex.eventlog.checkpoints import Signer, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock
+from postex.network.app.refusals import (
+    BAD_SIGNATURE,
+    UNKNOWN_PUBLISHER,
+    UNKNOWN_SOURCE,
+    UNSIGNED,
+    RefusalAlarms,
+)
 from postex.network.app.signatures import (
     MessageClaim,
     MessageSignature,
@@ -28,7 +35,7 @@ from postex.network.app.signatures import (
     message_refusal,
     site_code_ok,
 )
-from postex.network.app.wire import DataKey, decode_events, decode_keys, wire_format_error
+from postex.network.app.wire import DataKey, decode_events, decode_keys
 from postex.network.app.witness import Witness, countersign
 
 
@@ -69,6 +76,11 @@ class ReplicationState(Protocol):
 
     def raise_alarm(self, site: str, seq: int, kind: str, detail: str, at: str) -> bool:
         """Record an integrity alarm; False if the same one is already open."""
+        ...
+
+    def upsert_alarm(self, site: str, kind: str, detail: str, at: str) -> int:
+        """Rewrite the text of the open alarm of ``site`` and ``kind`` at seq 0 (an
+        aggregated alarm), or raise it if none is open; return its id."""
         ...
 
     def alarms(self) -> list[Alarm]:
@@ -151,6 +163,30 @@ class Hub:
     # Each site's trusted public keys by key id: only these sign that site's messages.
     site_keys: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
+    # Refused messages: one aggregated alarm per source (docs/security.md).
+    refusals: RefusalAlarms | None = None
+
+    def __post_init__(self) -> None:
+        if self.refusals is None:
+            self.refusals = RefusalAlarms(self.state, self.clock)
+
+    def _refusals(self) -> RefusalAlarms:
+        assert self.refusals is not None  # set in __post_init__
+        return self.refusals
+
+    def known(self, site: str) -> bool:
+        """Whether ``site`` is a site code the hub holds a trusted key for."""
+        return site_code_ok(site) and bool(self.site_keys.get(site))
+
+    def refuse_unknown(self, subject_site: str, what: str) -> None:
+        """Count a message on the subject of a site the hub has no key for; it is ignored."""
+        named = subject_site if site_code_ok(subject_site) else "(not a site code)"
+        reason = f"{what} on {named}'s subject: no key trusted for that site"
+        self._refusals().refuse(UNKNOWN_SOURCE, UNKNOWN_PUBLISHER, named, reason)
+
+    def flush_alarms(self) -> None:
+        """Bring the aggregated alarms' counts up to date."""
+        self._refusals().flush()
 
     def _now(self) -> str:
         return format_time(self.clock.now())
@@ -164,9 +200,9 @@ class Hub:
         return self._cps[site]
 
     def _refused(self, subject_site: str, claim: MessageClaim, reason: str, signed: bool) -> None:
-        kind = "bad-message-signature" if signed else "unsigned-message"
-        detail = f"{claim.describe()} refused, nothing stored: {reason}"
-        self._alarm(ChainFault(subject_site, claim.first, detail), kind)
+        kind = BAD_SIGNATURE if signed else UNSIGNED
+        latest = f"{claim.describe()} refused: {reason}"
+        self._refusals().refuse(subject_site, kind, subject_site, latest)
 
     def _check_message(
         self, subject_site: str, claim: MessageClaim, sig: MessageSignature | None
@@ -186,9 +222,11 @@ class Hub:
     ) -> Outcome | None:
         """An events message off the wire: verify its signature first, then
         :meth:`receive_events`. None (and an alarm, nothing stored) if it is refused; a
-        message that is not an events message at all raises ValidationError."""
-        if not site_code_ok(subject_site):
-            raise wire_format_error("subject site", subject_site)
+        message that is not an events message at all raises ValidationError. On the subject
+        of a site the hub has no key for it is only counted (:meth:`refuse_unknown`)."""
+        if not self.known(subject_site):
+            self.refuse_unknown(subject_site, "events")
+            return None
         site, events = decode_events(data)
         if not self._check_message(subject_site, events_claim(site, events, data), sig):
             return None
@@ -198,8 +236,9 @@ class Hub:
         self, subject_site: str, data: bytes, sig: MessageSignature | None
     ) -> bool:
         """A keys message off the wire: kept only if the site's trusted key signed it."""
-        if not site_code_ok(subject_site):
-            raise wire_format_error("subject site", subject_site)
+        if not self.known(subject_site):
+            self.refuse_unknown(subject_site, "keys")
+            return False
         site, keys = decode_keys(data)
         if not self._check_message(subject_site, keys_claim(site, data), sig):
             return False
@@ -274,16 +313,24 @@ class Hub:
             self._alarm(ChainFault(site, first, reason), "projection-failed")
             return stored
 
-    def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
-        """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""
-        if not site_code_ok(cp.site):
-            raise wire_format_error("checkpoint site", cp.site)
+    def _checkpoint_signed(self, cp: Checkpoint) -> bool:
+        """Whether a key trusted for ``cp``'s site signed it (else counted, or an alarm)."""
+        if not self.known(cp.site):
+            self.refuse_unknown(cp.site, "checkpoint")
+            return False
         if not signature_valid(cp, self.trusted):
-            self._alarm(ChainFault(cp.site, cp.seq, "checkpoint signature is not valid"), "bad-sig")
-            return None
+            latest = f"checkpoint {cp.seq} refused: signature is not valid"
+            self._refusals().refuse(cp.site, BAD_SIGNATURE, cp.site, latest)
+            return False
         if cp.key_id not in self.site_keys.get(cp.site, {}):
             reason = f"checkpoint signed by key {cp.key_id[:40]!r}, not a key trusted for the site"
             self._alarm(ChainFault(cp.site, cp.seq, reason), "bad-sig")
+            return False
+        return True
+
+    def receive_checkpoint(self, cp: Checkpoint) -> Witness | None:
+        """Keep a site checkpoint and countersign it once the copy reaches and agrees with it."""
+        if not self._checkpoint_signed(cp):
             return None
         cps = self._checkpoints(cp.site)
         held = cps.get(cp.seq)

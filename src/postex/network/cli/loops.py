@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import Awaitable, Callable
 
 from postex.bootstrap import Container, replication
 from postex.kernel.errors import ValidationError
+
+log = logging.getLogger("postex.replication")
 
 
 def run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -41,6 +44,7 @@ class BackgroundPublisher:
         self.publisher = replication(c).publisher()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
+        self.error = ""  # why the publisher stopped by itself (NATS refused it), if it did
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._main, name="postex-publisher", daemon=True)
 
@@ -52,9 +56,15 @@ class BackgroundPublisher:
             self._loop.close()
 
     async def _run(self) -> None:
+        from postex.network.nats.jetstream import NatsAccessError
+
         self._stop = asyncio.Event()
         self._started.set()
-        await self.publisher.run(self._stop)
+        try:
+            await self.publisher.run(self._stop)
+        except NatsAccessError as exc:  # the node keeps serving; replication waits for a fix
+            self.error = exc.detail
+            log.error("replication stopped: %s", exc.detail)
 
     def start(self) -> None:
         self._thread.start()

@@ -137,7 +137,8 @@ def verify_hub(c: "Container", as_json: bool) -> None:
                     for f in result.witness_faults
                 ],
                 "alarms": [
-                    {"site": a.site, "seq": a.seq, "kind": a.kind, "detail": a.detail}
+                    {"site": a.site, "seq": a.seq, "kind": a.kind, "detail": a.detail,
+                     "blocking": a in result.blocking}
                     for a in result.alarms
                 ],
             }
@@ -151,7 +152,10 @@ def verify_hub(c: "Container", as_json: bool) -> None:
     for f in result.witness_faults:
         err.print(f"[red]BAD[/red] witness {f.site} seq {f.seq}: {f.reason}")
     for a in result.alarms:
-        err.print(f"[red]ALARM[/red] {a.kind} site {a.site} seq {a.seq}: {a.detail}")
+        if a in result.blocking:
+            err.print(f"[red]ALARM[/red] {a.kind} site {a.site} seq {a.seq}: {a.detail}")
+        else:  # refused messages, nothing stored: a signal, not a fault in the copies
+            err.print(f"[yellow]NOTICE[/yellow] alarm {a.id} {a.kind}: {a.detail}")
     if not result.ok:
         raise typer.Exit(EXIT_INTEGRITY)
 

@@ -23,6 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from postex.kernel.errors import PostexError
+from postex.network.app.control import HUB_NAME, ControlGate, own_subject, sign_control
 from postex.network.app.hub import Hub, SiteReportedHead
 from postex.network.app.signatures import read_signature
 from postex.network.app.wire import (
@@ -33,7 +34,13 @@ from postex.network.app.wire import (
     encode_events,
     witness_dict,
 )
-from postex.network.nats.jetstream import connect, ensure_stream
+from postex.network.nats.jetstream import (
+    NatsAccess,
+    NatsAccessError,
+    StreamLimits,
+    connect,
+    ensure_stream,
+)
 
 log = logging.getLogger("postex.replication")
 FETCH_EVENTS = 5_000
@@ -53,17 +60,39 @@ class HubConsumer:
     _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
     _gaps: dict[str, int] = field(default_factory=dict)  # seen in the stream
     _behind: dict[str, int] = field(default_factory=dict)  # from a site's status report
+    access: NatsAccess = field(default_factory=NatsAccess)
+    limits: StreamLimits = field(default_factory=StreamLimits)
+    name: str = HUB_NAME  # the name sites trust the hub's key under
+    listening: bool = False  # subscribed to status and fetch requests
     _nc: Client | None = None
+    _status_gate: ControlGate | None = None
+    _fetch_gate: ControlGate | None = None
+
+    def __post_init__(self) -> None:
+        keys = lambda: self.hub.site_keys  # noqa: E731
+        self._status_gate = ControlGate("status", keys, own_subject, self.hub.clock.now)
+        self._fetch_gate = ControlGate("fetch", keys, own_subject, self.hub.clock.now)
+
+    @property
+    def status_gate(self) -> ControlGate:
+        assert self._status_gate is not None  # set in __post_init__
+        return self._status_gate
+
+    @property
+    def fetch_gate(self) -> ControlGate:
+        assert self._fetch_gate is not None  # set in __post_init__
+        return self._fetch_gate
 
     async def run(self, stop: asyncio.Event, sites: list[str] | None = None) -> None:
         """Consume until ``stop`` is set; ``sites`` are asked to replay at start (hub rebuild)."""
         while not stop.is_set():
             try:
-                self._nc = nc = await connect(self.url, "postex-hub")
-                await ensure_stream(nc, self.subjects)
+                self._nc = nc = await connect(self.url, "postex-hub", self.access)
+                await ensure_stream(nc, self.subjects, self.limits)
                 await self._ensure_consumer(nc)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 await nc.subscribe(self.subjects.fetch("*"), cb=self._on_fetch)
+                self.listening = True
                 for site in sites or []:
                     await self._ask_replay(site, force=True)
                 sites = None
@@ -74,6 +103,7 @@ class HubConsumer:
                     try:
                         msgs = await sub.fetch(self.batch, timeout=0.5)
                     except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
+                        await asyncio.to_thread(self.hub.flush_alarms)
                         await self._ask_pending_replays(idle=True)
                         continue
                     for msg in msgs:
@@ -87,12 +117,13 @@ class HubConsumer:
                         await msg.ack()
                         self.processed += 1
                     await self._ask_pending_replays()
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, NatsAccessError):
+                raise  # refused credentials or TLS: retrying cannot help; say so and stop
             except Exception as exc:  # NATS down: retry; nothing is acknowledged unprocessed
                 log.info("hub consumer: %s; retrying", exc.__class__.__name__)
                 await asyncio.sleep(0.5)
             finally:
+                self.listening = False
                 if self._nc is not None and not self._nc.is_closed:
                     try:
                         await asyncio.wait_for(self._nc.close(), 2)
@@ -118,6 +149,9 @@ class HubConsumer:
     def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
         """Verify and apply one message; events and keys must carry the site's signature."""
         kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        if not self.hub.known(site):  # counted into one alarm, never decoded
+            self.hub.refuse_unknown(site, kind)
+            return
         sig = read_signature(hdrs)
         try:
             if kind == "events":
@@ -135,9 +169,15 @@ class HubConsumer:
             log.warning("hub: dropped a message on %s: %s", subject, exc.detail)
 
     async def _on_status(self, msg: Msg) -> None:
+        """Record a site's report if that site signed it, freshly (else ignored, counted)."""
+        site = msg.subject.rsplit(".", 1)[-1]
+        ctl = self.status_gate.check(msg.subject, site, msg.data, read_signature(msg.headers))
+        if ctl is None:
+            return
         try:
-            d = json.loads(msg.data)
-            report = SiteReportedHead(str(d["site"]), int(d["head"]), int(d["acked"]), str(d["at"]))
+            report = SiteReportedHead(
+                ctl.site, int(ctl.body["head"]), int(ctl.body["acked"]), ctl.at
+            )
         except (ValueError, KeyError, TypeError):
             return
         await asyncio.to_thread(self.hub.receive_report, report)
@@ -149,10 +189,14 @@ class HubConsumer:
     async def _on_fetch(self, msg: Msg) -> None:
         """Serve the hub's copy to a restoring site: ``{"what": "meta"}`` or a run of events."""
         site = msg.subject.rsplit(".", 1)[-1]
+        ctl = self.fetch_gate.check(msg.subject, site, msg.data, read_signature(msg.headers))
+        if ctl is None:  # only the site itself, signing freshly, reads its copy
+            if msg.reply:
+                await msg.respond(json.dumps({"refused": self.fetch_gate.last_refusal}).encode())
+            return
         try:
-            ask = json.loads(msg.data)
-            after = int(ask.get("after", 0))
-            what = str(ask.get("what", "events"))
+            after = int(ctl.body.get("after", 0))
+            what = str(ctl.body.get("what", "events"))
         except (ValueError, TypeError, AttributeError):
             return
         data = await asyncio.to_thread(self._fetch, site, what, after)
@@ -193,9 +237,11 @@ class HubConsumer:
         if self._nc is None:
             return
         self._asked[site] = (head + 1, now)
+        subject = self.subjects.replay(site)
+        data, hdrs = sign_control(
+            self.hub.signer, "replay", self.name, subject, {"from": head + 1}, self.hub.clock.now()
+        )
         try:
-            await self._nc.request(
-                self.subjects.replay(site), json.dumps({"from": head + 1}).encode(), timeout=2
-            )
+            await self._nc.request(subject, data, timeout=2, headers=hdrs)
         except (NoRespondersError, NatsTimeout):
             log.info("hub: site %s did not answer a replay request (offline?)", site)

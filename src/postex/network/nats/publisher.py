@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,15 @@ from postex.eventlog.checkpoints import Signer
 from postex.eventlog.ports import Clock, LogAdmin
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import IntegrityError
+from postex.network.app.control import ControlGate, ReplayLimiter, from_hub, sign_control
 from postex.network.app.hub import ReplicationState
-from postex.network.app.signatures import MessageClaim, events_claim, keys_claim, sign_message
+from postex.network.app.signatures import (
+    MessageClaim,
+    events_claim,
+    keys_claim,
+    read_signature,
+    sign_message,
+)
 from postex.network.app.wire import (
     Subjects,
     chunk_events,
@@ -36,7 +44,14 @@ from postex.network.app.wire import (
     encode_keys,
     message_id,
 )
-from postex.network.nats.jetstream import connect, ensure_stream, headers
+from postex.network.nats.jetstream import (
+    NatsAccess,
+    NatsAccessError,
+    StreamLimits,
+    connect,
+    ensure_stream,
+    headers,
+)
 
 log = logging.getLogger("postex.replication")
 
@@ -56,7 +71,14 @@ class JetStreamPublisher:
     ack_timeout: float = 5.0
     status_every: float = 1.0
     checkpoint_seconds: float = 60.0  # sign the head at least this often while it moves
-    signer: Signer | None = None  # the site's key: signs every events and keys message
+    signer: Signer | None = None  # the site's key: signs every message it sends
+    access: NatsAccess = field(default_factory=NatsAccess)
+    limits: StreamLimits = field(default_factory=StreamLimits)
+    # Keys this site trusts, by name: a replay request must be signed by the hub's.
+    trusted_senders: Callable[[], Mapping[str, Mapping[str, bytes]]] = dict
+    replay_interval_s: float = 5.0
+    _gate: ControlGate | None = None
+    _limiter: ReplayLimiter | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
     _rewind_to: int | None = None
@@ -65,6 +87,20 @@ class JetStreamPublisher:
     _keys_digest: str = ""
     acked: int = 0
     connected: bool = False
+
+    def __post_init__(self) -> None:
+        self._gate = ControlGate("replay", self.trusted_senders, from_hub, self.clock.now)
+        self._limiter = ReplayLimiter(self.replay_interval_s)
+
+    @property
+    def replay_gate(self) -> ControlGate:
+        assert self._gate is not None  # set in __post_init__
+        return self._gate
+
+    @property
+    def replay_limiter(self) -> ReplayLimiter:
+        assert self._limiter is not None  # set in __post_init__
+        return self._limiter
 
     def attach(self) -> None:
         """Wake on every commit of this site (called from writer threads)."""
@@ -91,17 +127,18 @@ class JetStreamPublisher:
             nc: Client | None = None
             try:
                 self.acked = self.state.acked(self.site)  # what JetStream surely holds
-                nc = await connect(self.url, f"postex-site-{self.site}")
-                await ensure_stream(nc, self.subjects)
+                nc = await connect(self.url, f"postex-site-{self.site}", self.access)
+                await ensure_stream(nc, self.subjects, self.limits)
                 await nc.subscribe(self.subjects.replay(self.site), cb=self._on_replay)
                 self.connected = True
                 await self._pump(nc, stop)
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, NatsAccessError):
+                raise  # refused credentials or TLS: retrying cannot help; say so and stop
             except Exception as exc:  # NATS down, timeouts: retry; the log keeps everything
                 log.info("publisher %s: %s; retrying", self.site, exc.__class__.__name__)
                 self.connected = False
                 self._cp_sent, self._keys_digest = 0, ""
+                self.replay_limiter.done()  # a replay cut short: the hub asks again
                 await _sleep_or_stop(stop, 0.5)
             finally:
                 self.connected = False
@@ -112,16 +149,25 @@ class JetStreamPublisher:
                         log.debug("close failed", exc_info=True)
 
     async def _on_replay(self, msg: Msg) -> None:
+        """Re-publish from the asked seq: only for a fresh request the hub signed, at most
+        one replay at a time and one per ``replay_interval_s`` (anything else is ignored)."""
+        ask = self.replay_gate.check(msg.subject, self.site, msg.data, read_signature(msg.headers))
+        if ask is None:
+            return
         try:
-            start = max(1, int(json.loads(msg.data)["from"]))
+            start = max(1, int(ask.body["from"]))
         except (ValueError, KeyError, TypeError):
             return
-        self._rewind_to = start - 1
-        self._replays += 1
-        self._wake.set()
+        loop = asyncio.get_running_loop()
+        accepted = self.replay_limiter.allow(ask.key_id, loop.time())
+        if accepted:
+            self._rewind_to = start - 1
+            self._replays += 1
+            self._wake.set()
         head, _ = self.store.head(self.site)
         if msg.reply:
-            await msg.respond(json.dumps({"site": self.site, "head": head}).encode())
+            answer = {"site": self.site, "head": head, "replaying": accepted}
+            await msg.respond(json.dumps(answer).encode())
 
     async def _pump(self, nc: Client, stop: asyncio.Event) -> None:
         last_status = 0.0
@@ -145,9 +191,15 @@ class JetStreamPublisher:
                 await asyncio.wait_for(self._wake.wait(), self.status_every)
 
     async def _status(self, nc: Client) -> None:
+        """A signed status report (a publisher without a key sends none: the hub ignores
+        unsigned ones)."""
+        if self.signer is None:
+            return
         head, _ = self.store.head(self.site)
-        body = {"site": self.site, "head": head, "acked": self.acked, "at": self._now()}
-        await nc.publish(self.subjects.status(self.site), json.dumps(body).encode())
+        subject = self.subjects.status(self.site)
+        body = {"head": head, "acked": self.acked}
+        data, hdrs = sign_control(self.signer, "status", self.site, subject, body, self.clock.now())
+        await nc.publish(subject, data, headers=hdrs)
 
     def _now(self) -> str:
         return format_time(self.clock.now())
@@ -155,6 +207,7 @@ class JetStreamPublisher:
     async def publish_pending(self, nc: Client) -> int:
         """Send everything after the acknowledged seq; return the number of events sent."""
         js = nc.jetstream()
+        replaying = self._rewind_to is not None
         if self._rewind_to is not None:
             self.acked, self._rewind_to = min(self.acked, self._rewind_to), None
             self._cp_sent, self._keys_digest = 0, ""
@@ -186,6 +239,8 @@ class JetStreamPublisher:
         await self._settle(pending, 0)
         await self._send_checkpoints(js)
         await self._send_keys(js)
+        if replaying and self._rewind_to is None:
+            self.replay_limiter.done()  # the replay is out: the next may start (after the interval)
         return sent
 
     def _signature(self, claim: MessageClaim) -> dict[str, str]:

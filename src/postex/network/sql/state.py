@@ -69,6 +69,24 @@ class SqlReplicationState:
             )
         return True
 
+    def upsert_alarm(self, site: str, kind: str, detail: str, at: str) -> int:
+        t = integrity_alarms
+        with self._write() as conn:
+            open_id = conn.execute(
+                select(t.c.id).where(
+                    t.c.site == site, t.c.seq == 0, t.c.kind == kind, t.c.cleared_at.is_(None)
+                )
+            ).scalar()
+            if open_id is not None:
+                conn.execute(t.update().where(t.c.id == open_id).values(detail=detail))
+                return int(open_id)
+            done = conn.execute(
+                t.insert().values(site=site, seq=0, kind=kind, detail=detail, raised_at=at)
+            )
+            key = done.inserted_primary_key
+            assert key is not None  # an insert into a table with an id
+            return int(key[0])
+
     def alarms(self) -> list[Alarm]:
         t = integrity_alarms
         with self.engine.connect() as conn:
