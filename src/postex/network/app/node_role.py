@@ -113,6 +113,55 @@ def _refusal(recorded: RecordedRole, role: str) -> ConfigurationError:
     )
 
 
+HUB_SITE = "HUB"  # the hub's own log and signing name when none is given
+
+
+def _site_refusal(recorded: RecordedRole, site: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"this database belongs to site {recorded.site} (recorded {recorded.recorded_at}) "
+        f"but this command runs as site {site}; set POSTEX_SITE (or --site) to "
+        f"{recorded.site} or leave it unset, or use the other site's database"
+    )
+
+
+def identify(
+    recorded: RecordedRole | None,
+    role: str,
+    site: str,
+    *,
+    role_given: bool,
+    site_given: bool,
+    may_record: bool,
+) -> tuple[str, str]:
+    """The node's (role, site) for a command: the database's, never a default.
+
+    With a record, a given role or site must agree with it (except a single node becoming
+    a site, which :func:`claim_role` checks when ``may_record``); what was not given is
+    read from the record. Without one, a command that records the role (init, demo,
+    serve, ...) uses what it was given or the defaults (a hub: site ``HUB``); any other
+    command must be told, since it would otherwise write into a default site's log.
+    Raises ConfigurationError (one line, nothing written).
+    """
+    if recorded is not None:
+        becoming_site = may_record and recorded.role == "single" and role == "site"
+        if role_given and role != recorded.role and not becoming_site:
+            raise _refusal(recorded, role)
+        if becoming_site and role_given:
+            return role, site
+        if site_given and site != recorded.site:
+            raise _site_refusal(recorded, site)
+        return recorded.role, recorded.site
+    if role == "hub" and not site_given:
+        site = HUB_SITE
+    if may_record or role_given or site_given:
+        return role, site
+    raise ConfigurationError(
+        "this database has no recorded node role, so this command would not know whose "
+        "log to write: run `postex init --role single|site|hub --site CODE` on it first "
+        "(or set POSTEX_ROLE and POSTEX_SITE)"
+    )
+
+
 def claim_role(
     roles: NodeRoles, role: str, site: str, at: str, slot_check: SlotCheck | None = None
 ) -> RecordedRole:
@@ -127,12 +176,8 @@ def claim_role(
         if shown is not None and shown != role:
             raise _refusal(RecordedRole(shown, "?", "from its own tables"), role)
     elif recorded.role == role:
-        if role == "site" and recorded.site != site:
-            raise ConfigurationError(
-                f"this database belongs to site {recorded.site} (recorded "
-                f"{recorded.recorded_at}) but this command runs as site {site}; set "
-                f"POSTEX_SITE (or --site) to {recorded.site}, or use the other site's database"
-            )
+        if recorded.site != site:
+            raise _site_refusal(recorded, site)
         if slot_check is not None:
             slot_check()
         return recorded

@@ -18,8 +18,11 @@ class SqlNodeRoles:
     def __init__(self, store: SqlStore) -> None:
         self.engine = store.engine
 
+    def has_table(self) -> bool:
+        return inspect(self.engine).has_table("node_role")
+
     def _require_table(self) -> None:
-        if not inspect(self.engine).has_table("node_role"):
+        if not self.has_table():
             raise ConfigurationError(
                 "this database's schema predates the recorded node role (migration 0014): "
                 "run `postex init` with the same --db/--home to upgrade it, then start again"
