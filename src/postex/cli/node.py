@@ -173,10 +173,11 @@ def _serve(
 
     settings = load_settings(db_url=c_db, home=home, site=site, host=host, port=port)
     refuse_taken_port(settings.host, settings.port)
-    if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
-        settings = replace(settings, webhook_worker_seconds=0)
     start_logs(settings)
     c = build(settings, create=create, claim=True)
+    settings = c.settings  # the node's site and role: its database's
+    if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
+        settings = c.settings = replace(settings, webhook_worker_seconds=0)
     try:
         publisher = serve_publisher(c, publish)
     except BaseException:

@@ -22,6 +22,7 @@ from postex.cli.common import (
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
+from postex.network.cli import box
 
 if TYPE_CHECKING:
     from postex.bootstrap import Container
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(hub_app, name="hub")
     app.add_typer(rep_app, name="replication")
     app.add_typer(network_app, name="network")
+    box.register(network_app)
 
 
 @handle_errors
