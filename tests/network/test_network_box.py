@@ -30,7 +30,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _postex(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "postex", *args], env=_env(**env), capture_output=True,
         text=True, timeout=timeout, check=False,
     )  # fmt: skip
@@ -41,9 +41,9 @@ def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tu
     if key:
         headers["Authorization"] = f"Bearer {key}"
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
