@@ -109,3 +109,16 @@ def test_network_up_pre_advise_at_the_hub_replicate_and_down(tmp_path: Path) -> 
     assert len(pids) == 5  # NATS, the hub's consumer and server, two sites' servers
     assert not [pid for pid in pids if alive(pid)]
     assert not list((box / "run").glob("*.pid"))
+
+
+def test_status_and_down_without_a_network_print_one_json_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from postex.cli.main import app
+
+    for command in ("status", "down"):
+        done = CliRunner().invoke(app, ["network", command, "--dir", str(tmp_path), "--json"])
+        lines = done.stdout.splitlines()
+        assert done.exit_code == 2 and len(lines) == 1, done.output
+        doc = json.loads(lines[0])
+        assert doc["ok"] is False and "no network state file" in doc["error"]["detail"]

@@ -120,3 +120,20 @@ def test_every_node_of_a_network_issues_distinct_ids(tmp_path: Path, sqlite_url:
             assert svc is not None
             low, high = slot.block(svc.serial_first, svc.serial_last)
             assert low <= s10.serial <= high, (site, text)
+
+
+def test_the_hubs_own_log_is_verified_like_the_sites(tmp_path: Path, sqlite_url: str) -> None:
+    """Pre-advice taken at the hub (the usual gateway) is in the hub's own log, HUB, signed
+    by the hub's key: `postex verify --hub` and `postex verify` check it and pass."""
+    hub = make_node(tmp_path / "hub", sqlite_url, site="HUB", role="hub", checkpoint_every=5)
+    ids = [r.id for r in new_items(hub, new_customer(hub).record.id, 12)]
+    hub.close()
+    assert len(set(ids)) == 12
+    where = ["--db", sqlite_url, "--home", str(tmp_path / "hub")]
+    for args in (["verify", "--hub", "--json"], ["verify", "--json"]):
+        code, stdout, text = _cli(*args, *where)
+        assert code == 0, text
+        sites = {s["site"]: s for s in json.loads(stdout)["sites"]}
+        assert set(sites) == {"HUB"} and sites["HUB"]["head_seq"] > 12, sites
+    code, stdout, text = _cli("verify", "--json", *where)
+    assert json.loads(stdout)["sites"][0]["checkpoints_checked"] >= 1, stdout  # signed by HUB

@@ -198,8 +198,8 @@ class Network:
         gateways = {g.code: g for g in self.gateways}
         if code not in self._sites and code not in gateways:
             raise ConfigurationError(
-                f"{code!r} is neither a site nor a gateway in the network file: every node of "
-                "a network needs its own part of each S10 serial block (add it to "
+                f"{code!r} is not in the network file (neither a site nor a gateway): every "
+                "node of a network needs its own part of each S10 serial block (add it to "
                 '"sites" or "gateways" with a serial_slot no other node has)'
             )
         node = self._sites.get(code) or gateways[code]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.store import SqlStore
@@ -19,7 +20,14 @@ class SqlNodeRoles:
         self.engine = store.engine
 
     def has_table(self) -> bool:
-        return inspect(self.engine).has_table("node_role")
+        """Whether the schema has the record (False too for a file that is no database:
+        the command goes on and finds it so, as an integrity failure)."""
+        try:
+            return inspect(self.engine).has_table("node_role")
+        except OperationalError:
+            raise
+        except DatabaseError:
+            return False
 
     def _require_table(self) -> None:
         if not self.has_table():
