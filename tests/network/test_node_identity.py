@@ -8,8 +8,10 @@ issues S10 ids from its own serial slot, so every node of a network issues disti
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from postex.bootstrap import Container, build
@@ -137,3 +139,30 @@ def test_the_hubs_own_log_is_verified_like_the_sites(tmp_path: Path, sqlite_url:
         assert set(sites) == {"HUB"} and sites["HUB"]["head_seq"] > 12, sites
     code, stdout, text = _cli("verify", "--json", *where)
     assert json.loads(stdout)["sites"][0]["checkpoints_checked"] >= 1, stdout  # signed by HUB
+
+
+def test_another_gateway_issues_ids_from_its_own_slot(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway added to the network file (code GW2, slot 6) runs as a node of the network
+    with its own log and its own part of every block."""
+    doc = json.loads((files("postex.data") / "network.json").read_text("utf-8"))
+    doc["gateways"].append({"code": "GW2", "name": "Second gateway", "serial_slot": 6})
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(doc), "utf-8")
+    network = load_network(path)
+    monkeypatch.setattr("postex.bootstrap.load_network", lambda: network)
+    gateway = make_node(tmp_path / "gw2", sqlite_url, site="GW2", role="site")
+    try:
+        ids = [r.id for r in new_items(gateway, new_customer(gateway).record.id, 3)]
+        assert set(_logs(gateway)) == {"GW2"}
+    finally:
+        gateway.close()
+    slot = network.serial_slot("GW2")
+    assert slot.slot == 6
+    for text in ids:
+        s10 = S10.parse(text)
+        svc = services().by_prefix(s10.prefix)
+        assert svc is not None
+        low, high = slot.block(svc.serial_first, svc.serial_last)
+        assert low <= s10.serial <= high, text
