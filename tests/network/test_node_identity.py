@@ -166,3 +166,14 @@ def test_another_gateway_issues_ids_from_its_own_slot(
         assert svc is not None
         low, high = slot.block(svc.serial_first, svc.serial_last)
         assert low <= s10.serial <= high, text
+
+
+def test_a_new_site_must_be_named(tmp_path: Path, sqlite_url: str) -> None:
+    """`postex init --role site` without --site would make another GBLALA: refused."""
+    where = ["--db", sqlite_url, "--home", str(tmp_path / "s")]
+    code, _, text = _cli("init", "--role", "site", *where)
+    assert code == 2 and "needs its site code" in text, text
+    code, _, text = _cli("init", "--role", "site", "--site", "GBLGWA", *where)
+    assert code == 0 and "site node for site GBLGWA" in text, text
+    code, _, text = _cli("init", *where)  # again: the database says what it is
+    assert code == 0 and "site node for site GBLGWA" in text, text

@@ -147,12 +147,18 @@ def identify(
         if role_given and role != recorded.role and not becoming_site:
             raise _refusal(recorded, role)
         if becoming_site and role_given:
-            return role, site
+            return role, site if site_given else recorded.site
         if site_given and site != recorded.site:
             raise _site_refusal(recorded, site)
         return recorded.role, recorded.site
     if role == "hub" and not site_given:
         site = HUB_SITE
+    if role == "site" and not site_given:
+        raise ConfigurationError(
+            "this database has no recorded node role and a site of the network needs its "
+            "site code: give --site CODE (or POSTEX_SITE), e.g. `postex init --role site "
+            "--site GBLGWA`"
+        )
     if may_record or role_given or site_given:
         return role, site
     raise ConfigurationError(
