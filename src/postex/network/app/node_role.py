@@ -136,7 +136,8 @@ def identify(
     """The node's (role, site) for a command: the database's, never a default.
 
     With a record, a given role or site must agree with it (except a single node becoming
-    a site, which :func:`claim_role` checks when ``may_record``); what was not given is
+    a site, which :func:`claim_role` checks when ``may_record``, and a single node's site:
+    it plays every site, so a given one picks whose log it writes); what was not given is
     read from the record. Without one, a command that records the role (init, demo,
     serve, ...) uses what it was given or the defaults (a hub: site ``HUB``); any other
     command must be told, since it would otherwise write into a default site's log.
@@ -148,6 +149,8 @@ def identify(
             raise _refusal(recorded, role)
         if becoming_site and role_given:
             return role, site if site_given else recorded.site
+        if recorded.role == "single" and site_given:
+            return recorded.role, site  # a single node plays every site: it picks the log
         if site_given and site != recorded.site:
             raise _site_refusal(recorded, site)
         return recorded.role, recorded.site
@@ -182,7 +185,7 @@ def claim_role(
         if shown is not None and shown != role:
             raise _refusal(RecordedRole(shown, "?", "from its own tables"), role)
     elif recorded.role == role:
-        if recorded.site != site:
+        if role != "single" and recorded.site != site:
             raise _site_refusal(recorded, site)
         if slot_check is not None:
             slot_check()
