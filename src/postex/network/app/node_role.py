@@ -108,7 +108,7 @@ def _refusal(recorded: RecordedRole, role: str) -> ConfigurationError:
     return ConfigurationError(
         f"this database belongs to a {recorded.role} node (site {recorded.site}, recorded "
         f"{recorded.recorded_at}) but this command runs with role {role}; set "
-        f"{ROLE_SETTING} to {recorded.role!r} to run it"
+        f"{ROLE_SETTING} to {recorded.role!r} (or leave it unset) to run it"
         + (f", or point it at another database: {hint}" if hint else "")
     )
 
