@@ -14,7 +14,7 @@ import hmac
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -306,8 +306,7 @@ def build(
         private_dir(settings.home)
         private_dir(settings.keys_dir)
     kek = load_kek(settings.keys_dir, create=create)
-    signer = load_or_create_signer(settings.keys_dir, settings.site)
-    signers = {settings.site: signer}
+    signers: dict[str, FileSigner] = {}
 
     def signer_for(site: str) -> FileSigner | None:
         # A single node plays every site of the network, so it signs for each; a site
@@ -322,8 +321,6 @@ def build(
         return site == settings.site or settings.role == "single"
 
     authority = FileLogAuthority(settings.keys_dir, holds_log_key)
-    if create:
-        authority.key(settings.site)  # `postex init` makes the log key with the others
     clock = clock or SystemClock()
     store = open_store(
         settings.db_url, clock, signer_for=signer_for, checkpoint_every=settings.checkpoint_every,
@@ -333,14 +330,27 @@ def build(
     if problem is not None:
         store.dispose()
         raise problem
+    claiming = create if claim is None else claim
+    try:
+        if create:
+            store.migrate()
+        # The node's site and role are its database's (node_role), never a default; the
+        # closures above read `settings` when called, so they see the node's own.
+        settings = node_settings(store, settings, may_record=create or claiming)
+    except BaseException:
+        store.dispose()
+        raise
+    signer = load_or_create_signer(settings.keys_dir, settings.site)
+    signers[settings.site] = signer
     if create:
-        store.migrate()
+        authority.key(settings.site)  # `postex init` makes the log key with the others
     store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
         store.engine.update_execution_options(**{HUB_OPTION: True})
     vault = EnvelopeVault(kek)
-    # A site of a network issues S10 ids only from its own part of each serial block.
-    slot = load_network().serial_slot(settings.site) if settings.role == "site" else None
+    # A node of a network (a site, the hub, a gateway) issues S10 ids only from its own
+    # part of each serial block: no two nodes can issue the same id.
+    slot = load_network().serial_slot(settings.site) if settings.role != "single" else None
     ctx = Context(
         store=store, vault=vault, clock=clock, site=settings.site, country=settings.country,
         serial_slot=slot,
@@ -350,13 +360,32 @@ def build(
         settings, store, SqlRebuilder(store), SqlLogAdmin(store), kek, vault, signer, ctx,
         _sql=store,
     )  # fmt: skip
-    if create if claim is None else claim:
+    if claiming:
         try:
             claim_role(c)
         except BaseException:
             c.close()
             raise
     return c
+
+
+def node_settings(store: SqlStore, settings: Settings, *, may_record: bool) -> Settings:
+    """``settings`` with the node's site and role read from its database (node_role).
+
+    A given site or role that contradicts the record is refused (ConfigurationError);
+    see :func:`postex.network.app.node_role.identify`.
+    """
+    from postex.network.sql.node_roles import SqlNodeRoles
+
+    roles = SqlNodeRoles(store)
+    recorded = roles.recorded() if roles.has_table() else None
+    role, site = node_role.identify(
+        recorded, settings.role, settings.site, role_given=settings.is_given("role"),
+        site_given=settings.is_given("site"), may_record=may_record or not roles.has_table(),
+    )  # fmt: skip
+    if (role, site) == (settings.role, settings.site):
+        return settings
+    return replace(settings, role=role, site=site)
 
 
 def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -> None:
@@ -368,11 +397,14 @@ def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -
     )
 
 
-def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
-    """The recorded role, the configured site's serial slot and the ids held outside it."""
+def network_fit(
+    c: Container, site: str | None = None
+) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
+    """The recorded role, ``site``'s (default: the node's) serial slot and the ids held
+    outside it."""
     from postex.network.sql.node_roles import SqlIssuedSerials, SqlNodeRoles
 
-    slot = load_network().serial_slot(c.settings.site)
+    slot = load_network().serial_slot(site or c.settings.site)
     found = slot_overlaps(SqlIssuedSerials(c._sql), services().by_code.values(), slot)
     return SqlNodeRoles(c._sql).recorded(), slot, found
 

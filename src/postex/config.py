@@ -80,6 +80,13 @@ class Settings:
     request_log: bool = True  # one structured log line per HTTP request
     log_format: str = "auto"  # json | console | auto (console on a terminal, JSON otherwise)
     log_level: str = "info"
+    # Which of the fields above were given (a flag, the environment or the file) rather
+    # than left at their defaults; None: all of them (settings built in code). The node's
+    # site and role come from its database, and only a given one can contradict it.
+    given: frozenset[str] | None = field(default=None, compare=False, repr=False)
+
+    def is_given(self, name: str) -> bool:
+        return self.given is None or name in self.given
 
     def resolved(self) -> Settings:
         home = self.home
@@ -114,7 +121,7 @@ class Settings:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
+    kind = {f.name: f.type for f in fields(Settings) if f.name != "given"}[name]
     if kind in ("Path", Path):
         return Path(value)
     if kind in ("bool", bool):
@@ -128,7 +135,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    names = {f.name for f in fields(Settings)}
+    names = {f.name for f in fields(Settings)} - {"given"}
     values: dict[str, Any] = {}
     config_path = Path(os.environ.get("POSTEX_CONFIG", "postex.toml"))
     if config_path.is_file():
@@ -143,4 +150,4 @@ def load_settings(**overrides: Any) -> Settings:
         if env:
             values[name] = _coerce(name, env)
     values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
-    return Settings(**values).resolved()
+    return Settings(**values, given=frozenset(values)).resolved()

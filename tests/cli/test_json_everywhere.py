@@ -15,7 +15,8 @@ from postex.cli.main import app
 
 runner = CliRunner()
 # Commands whose --json run is covered elsewhere: they build networks or run for minutes.
-ELSEWHERE = {"bench manifest", "drill ransomware"}
+# `network up/down/status` (no --home): tests/network/test_network_box.py.
+ELSEWHERE = {"bench manifest", "drill ransomware", "network up", "network down", "network status"}
 
 
 def json_commands() -> set[str]:

@@ -129,6 +129,9 @@ def test_unknown_route_is_a_validation_error(
         (lambda d: d["routes"].append(dict(d["routes"][0])), "duplicate"),
         (lambda d: d["sites"][0].pop("name"), "required"),
         (lambda d: d.update(routes={}), "type"),
+        (lambda d: d["gateways"][0].update(serial_slot=0), "serial_overlap"),  # Heathrow's
+        (lambda d: d["gateways"][0].pop("serial_slot"), "required"),
+        (lambda d: d["gateways"][0].update(code="GBLALA"), "duplicate"),
     ],
 )
 def test_a_broken_network_file_is_refused_with_the_rule(

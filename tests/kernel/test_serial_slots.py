@@ -77,10 +77,12 @@ def test_every_packaged_site_has_its_own_part_of_every_service_block() -> None:
     assert network.serial_slots is not None
     for svc in services().by_code.values():
         parts = network.sub_blocks(svc.serial_first, svc.serial_last)
-        assert set(parts) == {s.code for s in network.sites}
+        nodes = {s.code for s in network.sites} | {g.code for g in network.gateways}
+        assert set(parts) == nodes and "HUB" in nodes  # the hub has a part of its own
         assert overlapping(parts) is None
     gatwick = network.serial_slot("GBLGWA").block(10_000_000, 99_999_999)
     assert gatwick == (21_250_000, 32_499_999)
+    assert network.serial_slot("HUB").block(10_000_000, 99_999_999) == (88_750_000, 99_999_999)
 
 
 def test_a_site_without_a_slot_cannot_issue_ids_in_a_network(tmp_path: Path) -> None:
@@ -103,6 +105,12 @@ def test_a_site_without_a_slot_cannot_issue_ids_in_a_network(tmp_path: Path) -> 
         (lambda d: d.update(serial_slots=0), "serial_slots", "range"),
         (lambda d: d.update(serial_slots=True), "serial_slots", "range"),
         (lambda d: d.pop("serial_slots"), "sites[0].serial_slot", "requires"),
+        (lambda d: d.pop("serial_slots"), "gateways[0].serial_slot", "requires"),
+        (
+            lambda d: d["gateways"][0].update(serial_slot=3),
+            "gateways[0].serial_slot",
+            "serial_overlap",
+        ),  # Coventry's
     ],
 )
 def test_overlapping_or_malformed_slots_are_refused(
@@ -120,6 +128,7 @@ def test_a_network_without_slots_still_loads(tmp_path: Path) -> None:
     """A single node needs no split: a file without slots loads and has none."""
     doc = _doc()
     doc.pop("serial_slots")
+    doc.pop("gateways")  # a gateway always has a slot
     for site in doc["sites"]:
         site.pop("serial_slot")
     network = _load(tmp_path, doc)

@@ -29,13 +29,14 @@ from tests.factories import ManualClock, item_payload, new_customer, new_items
 from tests.incidents.incident_helpers import accept_items, staff
 
 
-def _run(*args: str, role: str = "single", site: str = "GBLALA") -> tuple[int, str, str]:
+def _run(*args: str, role: str | None = "single", site: str | None = None) -> tuple[int, str, str]:
+    # The site is the database's unless a test gives one (None unsets POSTEX_SITE).
     env = {"POSTEX_ROLE": role, "POSTEX_SITE": site, "POSTEX_NATS_URL": ""}
     done = CliRunner().invoke(app, list(args), env=env)
     return done.exit_code, done.stdout, " ".join(done.output.split())
 
 
-def _cli(*args: str, role: str = "single", site: str = "GBLALA") -> tuple[int, str]:
+def _cli(*args: str, role: str | None = "single", site: str | None = None) -> tuple[int, str]:
     code, _, text = _run(*args, role=role, site=site)
     return code, text
 
@@ -155,7 +156,7 @@ def test_a_single_node_with_ids_outside_the_sites_slot_is_refused_as_a_site(
     check.close()
     if "sqlite" in db_url:
         where = ["--db", db_url, "--home", str(home)]
-        code, stdout, out = _run("network", "check", "--json", *where, site="GBLGWA")
+        code, stdout, out = _run("network", "check", "--json", "--site", "GBLGWA", *where)
         assert code == 2 and "serial slot 1 of 8" in out, out
         report = json.loads(stdout)
         assert report["ok"] is False and report["recorded_role"] == "single"
@@ -163,7 +164,7 @@ def test_a_single_node_with_ids_outside_the_sites_slot_is_refused_as_a_site(
             {"services": ["tracked"], "prefix": "LA", "part": [21250000, 32499999],
              "count": 2, "lowest": 10000000, "highest": 10000001}
         ]  # fmt: skip
-        code, out = _cli("network", "check", *where, site="GBLALA")
+        code, out = _cli("network", "check", "--site", "GBLALA", *where)
         assert code == 0 and "fits site GBLALA's serial slot 0 of 8" in out, out
 
 

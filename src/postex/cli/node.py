@@ -57,13 +57,31 @@ def register(app: typer.Typer) -> None:
     app.command()(rebuild)
 
 
-@handle_errors
-def init(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
-    """Create the key files (mode 0600) and the database schema.
+RoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--role",
+        help="The node's role, recorded in its database: single, site or hub (default: "
+        "POSTEX_ROLE, else single). Every later command reads it from there.",
+        show_default=False,
+    ),
+]
 
-    Example: postex init --home /var/lib/postex --site GBLALA
+
+@handle_errors
+def init(
+    db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None, role: RoleOpt = None
+) -> None:
+    """Create the key files (mode 0600) and the database schema, and record the node's
+    site and role in it (a hub's site is HUB unless given).
+
+    Example: postex init --home /var/lib/postex --role site --site GBLALA
     """
-    c = container(db, home, site, create=True)
+    from postex.bootstrap import build
+    from postex.config import load_settings
+
+    c = build(load_settings(db_url=db, home=home, site=site, role=role), create=True)
+    out.print(f"{c.settings.role} node for site {c.settings.site}")
     out.print(f"database ready: {c.settings.db_url}")
     out.print(f"keys in {c.settings.keys_dir} (keep them off the database host's backups)")
     c.close()
@@ -155,10 +173,11 @@ def _serve(
 
     settings = load_settings(db_url=c_db, home=home, site=site, host=host, port=port)
     refuse_taken_port(settings.host, settings.port)
-    if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
-        settings = replace(settings, webhook_worker_seconds=0)
     start_logs(settings)
     c = build(settings, create=create, claim=True)
+    settings = c.settings  # the node's site and role: its database's
+    if settings.role == "hub":  # sites deliver their customers' webhooks; a hub would repeat them
+        settings = c.settings = replace(settings, webhook_worker_seconds=0)
     try:
         publisher = serve_publisher(c, publish)
     except BaseException:

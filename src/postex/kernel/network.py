@@ -13,8 +13,10 @@ the country of an operator is read from characters 4–5 of its code.
 S10 serial sub-blocks: when several sites of one network issue item ids, each must draw
 from its own part of every service's serial block, or two sites would issue the same id.
 The network file splits each block into ``serial_slots`` equal parts and gives every site
-a distinct ``serial_slot`` (see :func:`split_block`); a single node ignores the split and
-uses the whole block.
+a distinct ``serial_slot`` (see :func:`split_block`), and so every *gateway* too: a node
+that is no site but takes customers' pre-advice (the hub, the usual gateway, or another
+one), each with a code of its own (``HUB``). A single node ignores the split and uses the
+whole block.
 """
 
 from __future__ import annotations
@@ -110,6 +112,16 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """A node that takes pre-advice but is none of our sites (the hub, or another gateway):
+    it issues S10 ids from a part of its own, like every site."""
+
+    code: str
+    name: str
+    serial_slot: int
+
+
+@dataclass(frozen=True)
 class Carrier:
     """An airline (IATA two-character code) that carries our despatches."""
 
@@ -143,6 +155,7 @@ class Network:
     sites: tuple[Site, ...]
     routes: tuple[Route, ...]
     serial_slots: int | None = None  # how many parts each S10 serial block is split into
+    gateways: tuple[Gateway, ...] = ()  # the hub and other gateways, each with its slot
     _sites: dict[str, Site] = field(init=False, repr=False, compare=False)
     _routes: dict[tuple[str, str], Route] = field(init=False, repr=False, compare=False)
 
@@ -182,24 +195,31 @@ class Network:
         Raises ConfigurationError when the site is not ours or the network file gives it no
         slot: a site of a network must never fall back to the whole block.
         """
-        if code not in self._sites:
-            raise ConfigurationError(f"site {code!r} is not in the network file")
-        slot = self._sites[code].serial_slot
+        gateways = {g.code: g for g in self.gateways}
+        if code not in self._sites and code not in gateways:
+            raise ConfigurationError(
+                f"{code!r} is not in the network file (neither a site nor a gateway): every "
+                "node of a network needs its own part of each S10 serial block (add it to "
+                '"sites" or "gateways" with a serial_slot no other node has)'
+            )
+        node = self._sites.get(code) or gateways[code]
+        slot = node.serial_slot
         if slot is None or self.serial_slots is None:
             raise ConfigurationError(
-                f"site {code} has no serial_slot in the network file: a site of a network "
+                f"site {code} has no serial_slot in the network file: a node of a network "
                 "needs its own part of each S10 serial block"
             )
         return SerialSlot(slot, self.serial_slots)
 
     def sub_blocks(self, first: int, last: int) -> dict[str, tuple[int, int]]:
-        """Every slotted site's part of the serial block ``first…last``."""
+        """Every slotted site's and gateway's part of the serial block ``first…last``."""
         if self.serial_slots is None:
             return {}
         slots = self.serial_slots
+        nodes: list[Site | Gateway] = [*self.sites, *self.gateways]
         return {
             s.code: split_block(first, last, slot, slots)
-            for s in self.sites
+            for s in nodes
             if (slot := s.serial_slot) is not None
         }
 
@@ -292,34 +312,53 @@ class _Loader:
             self.route(r, f"routes[{i}]", by_code, carriers)
             for i, r in enumerate(self.items(doc, "routes"))
         ]
-        self.duplicates([s.code for s in sites], "sites")
         self.duplicates([f"{r.destination_country}/{r.mail_class}" for r in routes], "routes")
-        slots = self.serial_slots(doc, sites)
+        listed = self.items(doc, "gateways") if "gateways" in doc else []
+        gateways = [self.gateway(g, f"gateways[{i}]") for i, g in enumerate(listed)]
+        self.duplicates([s.code for s in sites] + [g.code for g in gateways], "sites")
+        slots = self.serial_slots(doc, sites, gateways)
         if self.errors:
             raise ValidationError(self.errors, f"network file: {len(self.errors)} problem(s)")
-        return Network(tuple(sites), tuple(routes), slots)
+        return Network(tuple(sites), tuple(routes), slots, tuple(gateways))
 
-    def serial_slots(self, doc: dict[str, Any], sites: list[Site]) -> int | None:
-        """``serial_slots`` and every site's ``serial_slot``: in range, no two sites alike."""
+    def gateway(self, obj: dict[str, Any], path: str) -> Gateway:
+        code = self.text(obj, "code", path)
+        if not (2 <= len(code) <= 12 and code.isascii() and code.isalnum() and code.isupper()):
+            self.fail(f"{path}.code", "format", code, "2-12 capital letters and digits")
+        slot = obj.get("serial_slot")
+        if not isinstance(slot, int) or not _whole(slot):
+            self.fail(f"{path}.serial_slot", "required", slot,
+                      "a gateway issues ids: it needs a serial_slot of its own")  # fmt: skip
+            slot = -1
+        return Gateway(code, self.text(obj, "name", path), slot)
+
+    def serial_slots(
+        self, doc: dict[str, Any], sites: list[Site], gateways: list[Gateway]
+    ) -> int | None:
+        """``serial_slots`` and every site's and gateway's ``serial_slot``: in range, no
+        two nodes alike."""
         slots = doc.get("serial_slots")
-        slotted = [(i, s, s.serial_slot) for i, s in enumerate(sites) if s.serial_slot is not None]
+        slotted = [(f"sites[{i}]", s.code, s.serial_slot) for i, s in enumerate(sites)
+                   if s.serial_slot is not None]  # fmt: skip
+        slotted += [(f"gateways[{i}]", g.code, g.serial_slot) for i, g in enumerate(gateways)
+                    if g.serial_slot >= 0]  # fmt: skip
         if slots is None:
-            for i, _, slot in slotted:
-                self.fail(f"sites[{i}].serial_slot", "requires", slot,
+            for at, _, slot in slotted:
+                self.fail(f"{at}.serial_slot", "requires", slot,
                           "serial_slot needs serial_slots at the top of the file")  # fmt: skip
             return None
         if not _whole(slots) or not 1 <= slots <= MAX_SERIAL_SLOTS:
             self.fail("serial_slots", "range", slots, f"a whole number 1…{MAX_SERIAL_SLOTS}")
             return None
         owner: dict[int, str] = {}
-        for i, s, slot in slotted:
+        for at, code, slot in slotted:
             if not 0 <= slot < slots:
-                self.fail(f"sites[{i}].serial_slot", "range", slot, f"0…{slots - 1}")
+                self.fail(f"{at}.serial_slot", "range", slot, f"0…{slots - 1}")
             elif slot in owner:
-                self.fail(f"sites[{i}].serial_slot", "serial_overlap", slot,
-                          f"{s.code} would share serials with {owner[slot]}")  # fmt: skip
+                self.fail(f"{at}.serial_slot", "serial_overlap", slot,
+                          f"{code} would share serials with {owner[slot]}")  # fmt: skip
             else:
-                owner[slot] = s.code
+                owner[slot] = code
         return int(slots)
 
     def site(self, obj: dict[str, Any], path: str) -> Site:

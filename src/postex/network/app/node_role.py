@@ -108,8 +108,66 @@ def _refusal(recorded: RecordedRole, role: str) -> ConfigurationError:
     return ConfigurationError(
         f"this database belongs to a {recorded.role} node (site {recorded.site}, recorded "
         f"{recorded.recorded_at}) but this command runs with role {role}; set "
-        f"{ROLE_SETTING} to {recorded.role!r} to run it"
+        f"{ROLE_SETTING} to {recorded.role!r} (or leave it unset) to run it"
         + (f", or point it at another database: {hint}" if hint else "")
+    )
+
+
+HUB_SITE = "HUB"  # the hub's own log and signing name when none is given
+
+
+def _site_refusal(recorded: RecordedRole, site: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"this database belongs to site {recorded.site} (recorded {recorded.recorded_at}) "
+        f"but this command runs as site {site}; set POSTEX_SITE (or --site) to "
+        f"{recorded.site} or leave it unset, or use the other site's database"
+    )
+
+
+def identify(
+    recorded: RecordedRole | None,
+    role: str,
+    site: str,
+    *,
+    role_given: bool,
+    site_given: bool,
+    may_record: bool,
+) -> tuple[str, str]:
+    """The node's (role, site) for a command: the database's, never a default.
+
+    With a record, a given role or site must agree with it (except a single node becoming
+    a site, which :func:`claim_role` checks when ``may_record``, and a single node's site:
+    it plays every site, so a given one picks whose log it writes); what was not given is
+    read from the record. Without one, a command that records the role (init, demo,
+    serve, ...) uses what it was given or the defaults (a hub: site ``HUB``); any other
+    command must be told, since it would otherwise write into a default site's log.
+    Raises ConfigurationError (one line, nothing written).
+    """
+    if recorded is not None:
+        becoming_site = may_record and recorded.role == "single" and role == "site"
+        if role_given and role != recorded.role and not becoming_site:
+            raise _refusal(recorded, role)
+        if becoming_site and role_given:
+            return role, site if site_given else recorded.site
+        if recorded.role == "single" and site_given:
+            return recorded.role, site  # a single node plays every site: it picks the log
+        if site_given and site != recorded.site:
+            raise _site_refusal(recorded, site)
+        return recorded.role, recorded.site
+    if role == "hub" and not site_given:
+        site = HUB_SITE
+    if role == "site" and not site_given:
+        raise ConfigurationError(
+            "this database has no recorded node role and a site of the network needs its "
+            "site code: give --site CODE (or POSTEX_SITE), e.g. `postex init --role site "
+            "--site GBLGWA`"
+        )
+    if may_record or role_given or site_given:
+        return role, site
+    raise ConfigurationError(
+        "this database has no recorded node role, so this command would not know whose "
+        "log to write: run `postex init --role single|site|hub --site CODE` on it first "
+        "(or set POSTEX_ROLE and POSTEX_SITE)"
     )
 
 
@@ -127,12 +185,8 @@ def claim_role(
         if shown is not None and shown != role:
             raise _refusal(RecordedRole(shown, "?", "from its own tables"), role)
     elif recorded.role == role:
-        if role == "site" and recorded.site != site:
-            raise ConfigurationError(
-                f"this database belongs to site {recorded.site} (recorded "
-                f"{recorded.recorded_at}) but this command runs as site {site}; set "
-                f"POSTEX_SITE (or --site) to {recorded.site}, or use the other site's database"
-            )
+        if role != "single" and recorded.site != site:
+            raise _site_refusal(recorded, site)
         if slot_check is not None:
             slot_check()
         return recorded

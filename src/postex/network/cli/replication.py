@@ -1,6 +1,7 @@
 """Replication commands: `postex replicate` (a site), `postex hub …`, `postex replication …`."""
 
 import base64
+import dataclasses
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +22,7 @@ from postex.cli.common import (
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
+from postex.network.cli import box
 
 if TYPE_CHECKING:
     from postex.bootstrap import Container
@@ -56,6 +58,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(hub_app, name="hub")
     app.add_typer(rep_app, name="replication")
     app.add_typer(network_app, name="network")
+    box.register(network_app)
 
 
 @handle_errors
@@ -103,7 +106,7 @@ def consume(
     from postex.bootstrap import replication
     from postex.network.cli.loops import run_until_signal
 
-    c = node(db, home, "HUB", "hub", nats, prefix)
+    c = node(db, home, None, "hub", nats, prefix)  # the hub's site: its database's (HUB)
     start_logs(c.settings)
     consumer = replication(c).consumer(c.trusted_keys())
     sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
@@ -261,10 +264,12 @@ def network_check(
     from postex.bootstrap import build, network_fit
     from postex.network.app.node_role import slot_error
 
-    c = build(load_settings(db_url=db, home=home, site=site))
+    # --site names the site to check for (it may differ from the one recorded: a single
+    # node checked before it becomes another site); the node itself is the database's.
+    c = build(load_settings(db_url=db, home=home))
     try:
-        recorded, slot, found = network_fit(c)
-        s = c.settings
+        s = dataclasses.replace(c.settings, site=site or c.settings.site)
+        recorded, slot, found = network_fit(c, s.site)
     finally:
         c.close()
     role = recorded.role if recorded else None

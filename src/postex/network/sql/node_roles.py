@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.store import SqlStore
@@ -18,8 +19,18 @@ class SqlNodeRoles:
     def __init__(self, store: SqlStore) -> None:
         self.engine = store.engine
 
+    def has_table(self) -> bool:
+        """Whether the schema has the record (False too for a file that is no database:
+        the command goes on and finds it so, as an integrity failure)."""
+        try:
+            return inspect(self.engine).has_table("node_role")
+        except OperationalError:
+            raise
+        except DatabaseError:
+            return False
+
     def _require_table(self) -> None:
-        if not inspect(self.engine).has_table("node_role"):
+        if not self.has_table():
             raise ConfigurationError(
                 "this database's schema predates the recorded node role (migration 0014): "
                 "run `postex init` with the same --db/--home to upgrade it, then start again"

