@@ -17,6 +17,7 @@ from postex.eventlog.events import NewEvent
 from postex.incidents.app.holds import confirm_hold, place_hold
 from postex.items.app.preadvice import get_item
 from postex.kernel.errors import HeldError, ValidationError
+from postex.network.app.integrity import verify_store
 from postex.network.app.signatures import events_claim, sign_message
 from postex.network.app.status import integrity_overview
 from postex.network.app.wire import Subjects, encode_events
@@ -92,8 +93,14 @@ def test_preadvised_at_one_site_is_accepted_at_another(
         rep = replication(node)
         assert rep.state.alarms() == []
         assert rep.state.witnesses(A) == [] and rep.state.witnesses(B) == []
-    # Each site announces only its own log's events: no webhook queued for a foreign event.
     loops.close()
+    # Both logs verify on both sites, and a rebuild gives the tables the live run gave.
+    for node in (a, b):
+        reports = verify_store(node.store, node.trusted_keys(), None, None, node.authority)
+        assert sorted(r.site for r in reports) == [A, B] and all(r.ok for r in reports)
+        live = node.rebuilder.projection_digest()
+        node.rebuilder.rebuild()
+        assert node.rebuilder.projection_digest() == live
 
 
 def test_a_hold_placed_at_one_site_applies_at_another_and_is_listed(
@@ -206,3 +213,58 @@ def test_a_node_whose_key_is_not_trusted_is_not_followed(
     assert b.store.head(A)[0] == 0 and replication(b).state.alarms() == []
     assert b.admin.export_data_keys() == []
     loops.close()
+
+
+def test_a_site_whose_copy_is_behind_its_consumer_asks_for_a_replay(
+    tmp_path: Path, nats_url: str, prefix: str, loops: Loops
+) -> None:
+    """Gatwick's database is replaced by an empty one (a restore) while its durable
+    consumer has already acknowledged Heathrow's messages: Heathrow's status shows it ahead,
+    Gatwick asks it to replay, and the copy catches up (verified as ever)."""
+    a, b = _network(tmp_path, nats_url, prefix)
+    customer = new_customer(a)
+    items = new_items(a, customer.record.id, n=2)
+    _run(loops, a)
+    _pub, follow_b = _run(loops, b)
+    wait_until(lambda: _caught_up(b, a, A), what="Gatwick to follow Heathrow's log")
+    loops.stop_one(follow_b)
+    b.close()
+    (tmp_path / f"{B}.db").unlink()
+    fresh = _site(tmp_path, B, nats_url, prefix)
+    assert fresh.store.head(A)[0] == 0
+    loops.start(replication(fresh).follower(fresh.trusted_keys()).run)
+    wait_until(lambda: _caught_up(fresh, a, A), what="the replay to reach the new copy")
+    assert _state(fresh, items[1].id) == "pre_advised"
+    assert replication(fresh).state.alarms() == []
+    loops.close()
+
+
+def _deliveries(node: Container) -> list[tuple[str, str]]:
+    from postex.eventlog.sql.admin import execute_raw
+
+    rows = execute_raw(node.engine, "SELECT item_id, payload FROM webhook_deliveries")
+    return sorted((str(r[0]), str(r[1])) for r in rows)
+
+
+def test_each_event_is_announced_once_by_the_node_whose_log_holds_it(
+    tmp_path: Path, nats_url: str, prefix: str, loops: Loops
+) -> None:
+    """A customer of Heathrow subscribed to webhooks; its item is accepted at Gatwick. The
+    pre-advice is announced by Heathrow only, the acceptance by Gatwick only."""
+    from postex.tracking.app.webhooks import subscribe
+
+    a, b = _network(tmp_path, nats_url, prefix)
+    customer = new_customer(a)
+    subscribe(a.ctx, customer.record.id, "https://hooks.example.com/postex")
+    item = new_items(a, customer.record.id, n=1)[0]
+    _run(loops, a)
+    _run(loops, b)
+    wait_until(lambda: _caught_up(b, a, A), what="Gatwick to follow Heathrow's log")
+    clerk = staff(b, "clerk", site=B)
+    accept(b.site_ops, clerk.principal, B, [Scan(item.id, item.weight_g)])
+    wait_until(lambda: _caught_up(a, b, B), what="Heathrow to follow Gatwick's log")
+    loops.close()
+    at_a, at_b = _deliveries(a), _deliveries(b)
+    assert len(at_a) == 1 and '"PRE"' in at_a[0][1]  # Heathrow: its pre-advice only
+    assert at_b and all('"PRE"' not in p and i == item.id for i, p in at_b)
+    assert any('"EMA"' in p for _, p in at_b)  # Gatwick: its acceptance (EMA, and EMB)

@@ -47,6 +47,7 @@ class NodeFollower:
     _gaps: dict[str, int] = field(default_factory=dict)
     _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
     _unfollowed: set[str] = field(default_factory=set)
+    _last_seen: dict[str, float] = field(default_factory=dict)
     _nc: Client | None = None
 
     @property
@@ -124,6 +125,8 @@ class NodeFollower:
         try:
             if kind == "events":
                 out = f.receive_events(site, data, sig)
+                if out is not None:
+                    self._last_seen[site] = time.monotonic()
                 if out is not None and out.gap_from is not None:
                     self._gaps[site] = out.gap_from
             elif kind == "checkpoints":
@@ -139,8 +142,15 @@ class NodeFollower:
             site, head = str(d["site"]), int(d["head"])
         except (ValueError, KeyError, TypeError):
             return
-        if site_code_ok(site):
-            await asyncio.to_thread(self.follower.receive_status, site, head)
+        if not site_code_ok(site) or not self.follower.follows(site):
+            return
+        await asyncio.to_thread(self.follower.receive_status, site, head)
+        # A node ahead of the copy while nothing of it arrives (this node was restored, or
+        # the stream lost messages): ask it to replay, as the hub does.
+        copy, _ = await asyncio.to_thread(self.follower.store.head, site)
+        quiet = time.monotonic() - self._last_seen.get(site, 0.0) > self.replay_quiet_s
+        if head > copy and quiet:
+            self._gaps.setdefault(site, copy + 1)
 
     async def _ask_replays(self) -> None:
         for site, start in list(self._gaps.items()):
