@@ -1,0 +1,73 @@
+"""A cancel at one node racing an acceptance at another settles the same way on both, in
+either order of arrival: the physical scan wins and the customer is told once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postex.bootstrap import Container, replication
+from postex.eventlog.sql.admin import execute_raw
+from postex.items.app.preadvice import cancel_item
+from postex.sites.app.acceptance import Scan, accept
+from postex.tracking.app.webhooks import subscribe
+from tests.conftest import make_node
+from tests.factories import new_customer, new_items, staff
+
+A, B = "GBLALA", "GBLGWA"
+
+
+def _site(tmp_path: Path, code: str) -> Container:
+    return make_node(tmp_path / code, f"sqlite:///{tmp_path / f'{code}.db'}", site=code,
+                     role="site")  # fmt: skip
+
+
+def _feed(dst: Container, src: Container, site: str) -> None:
+    """``dst`` follows ``src``'s log up to its head (the follower's checks, no transport)."""
+    events = list(src.store.read_events(site, dst.store.head(site)[0]))
+    out = replication(dst).follower(dst.trusted_keys()).follower.hub.receive_events(site, events)
+    assert out.fault is None and out.stored == len(events)
+
+
+def _tables(node: Container, item_id: str) -> tuple[object, ...]:
+    item = execute_raw(node.engine, "SELECT state, updated_at FROM items WHERE id = ?", [item_id])
+    rows = execute_raw(
+        node.engine,
+        "SELECT site, seq, code FROM tracking_events WHERE item_id = ? ORDER BY site, seq",
+        [item_id],
+    )
+    return tuple(item[0]), tuple(tuple(r) for r in rows)
+
+
+def _refusals(node: Container) -> list[str]:
+    rows = execute_raw(
+        node.engine,
+        "SELECT item_id FROM webhook_deliveries WHERE event_type = 'item.cancellation_refused'",
+    )
+    return [str(r[0]) for r in rows]
+
+
+def test_a_scan_wins_over_a_cancel_it_raced_on_every_node(tmp_path: Path) -> None:
+    a, b = _site(tmp_path, A), _site(tmp_path, B)
+    customer = new_customer(a)
+    subscribe(a.ctx, customer.record.id, "https://hooks.example.com/postex")
+    item = new_items(a, customer.record.id, n=1)[0]
+    _feed(b, a, A)
+    cancel_item(a.ctx, customer.record.id, item.id)  # Heathrow has not seen the scan
+    clerk = staff(b, "clerk", site=B)
+    accept(b.site_ops, clerk.principal, B, [Scan(item.id, item.weight_g)])  # nor Gatwick the cancel
+    _feed(b, a, A)  # Gatwick: acceptance first, then the cancel
+    _feed(a, b, B)  # Heathrow: cancel first, then the acceptance
+    at_a, at_b = _tables(a, item.id), _tables(b, item.id)
+    assert at_a == at_b
+    (state, _), rows = at_a
+    assert state == "accepted"
+    assert [(r[0], r[2]) for r in rows] == [(B, "EMA"), (B, "EMB")]  # no CAN row anywhere
+    # The customer hears it once, from the node whose log holds the cancel.
+    assert _refusals(a) == [item.id] and _refusals(b) == []
+    # A rebuild of either node gives the tables the live run gave.
+    for node, live in ((a, at_a), (b, at_b)):
+        node.rebuilder.rebuild()
+        assert _tables(node, item.id) == live
+    assert _refusals(a) == [item.id] and _refusals(b) == []
+    a.close()
+    b.close()
