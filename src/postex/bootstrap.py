@@ -270,6 +270,18 @@ class Container:
         """The sites' log keys and local anchors (the authenticated log)."""
         return self._sql.authority
 
+    def cut_off_since(self) -> str | None:
+        """On a site: since when it has heard from no other node (None while in touch, and
+        on a node that follows nobody). The public status page shows it."""
+        if self.settings.role != "site":
+            return None
+        from postex.network.app.follower import network_view
+
+        rep = replication(self)
+        view = network_view(self.store, rep.state, self.settings.site, [], rep.now())
+        since: str | None = view["cut_off_since"]
+        return since
+
     def close(self) -> None:
         self._sql.dispose()
 

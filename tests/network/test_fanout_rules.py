@@ -1,8 +1,9 @@
-"""A cancel at one node racing an acceptance at another settles the same way on both, in
-either order of arrival: the physical scan wins and the customer is told once."""
+"""Rules across logs without a transport: a cancel racing an acceptance settles the same
+way on both nodes in either order (the scan wins); a cut-off site says since when."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from postex.bootstrap import Container, replication
@@ -70,4 +71,36 @@ def test_a_scan_wins_over_a_cancel_it_raced_on_every_node(tmp_path: Path) -> Non
         assert _tables(node, item.id) == live
     assert _refusals(a) == [item.id] and _refusals(b) == []
     a.close()
+    b.close()
+
+
+def test_status_says_since_when_a_site_is_cut_off(tmp_path: Path) -> None:
+    """Gatwick last heard from Heathrow at T; 31 s later /status and the integrity API say
+    it is cut off since T; a new message from Heathrow ends it."""
+    from fastapi.testclient import TestClient
+
+    from postex.server import create_app
+    from tests.factories import ManualClock
+
+    clock = ManualClock()
+    b = make_node(tmp_path / B, f"sqlite:///{tmp_path / 'b.db'}", site=B, role="site",
+                  clock=clock)  # fmt: skip
+    (b.settings.keys_dir / f"{A}.pub").write_text(base64.b64encode(b"\x01" * 32).decode())
+    follower = replication(b).follower(b.trusted_keys()).follower
+    follower.receive_status(A, 12)
+    heard = replication(b).now()
+    auditor = staff(b, "auditor", site=None)
+    auth = {"Authorization": f"Bearer {auditor.token}"}
+    with TestClient(create_app(b)) as client:
+        assert "no news from the rest of the network" not in client.get("/status").text
+        clock.advance(seconds=31)
+        page = client.get("/status").text
+        assert f"no news from the rest of the network since {heard}" in page
+        view = client.get("/api/v1/integrity", headers=auth).json()["network"]
+        assert view["cut_off_since"] == heard
+        assert view["nodes"] == [{"node": A, "copy_seq": 0, "head_seq": 12, "last_heard_at": heard}]
+        follower.receive_status(A, 13)
+        assert (
+            client.get("/api/v1/integrity", headers=auth).json()["network"]["cut_off_since"] is None
+        )
     b.close()
