@@ -9,10 +9,13 @@ from pathlib import Path
 from postex.bootstrap import Container, replication
 from postex.eventlog.sql.admin import execute_raw
 from postex.items.app.preadvice import cancel_item
+from postex.network.app.signatures import events_claim, read_signature, sign_message
+from postex.network.app.wire import encode_events
 from postex.sites.app.acceptance import Scan, accept
 from postex.tracking.app.webhooks import subscribe
 from tests.conftest import make_node
 from tests.factories import new_customer, new_items, staff
+from tests.network.conftest import trust
 
 A, B = "GBLALA", "GBLGWA"
 
@@ -104,3 +107,39 @@ def test_status_says_since_when_a_site_is_cut_off(tmp_path: Path) -> None:
             client.get("/api/v1/integrity", headers=auth).json()["network"]["cut_off_since"] is None
         )
     b.close()
+
+
+def test_data_keys_travel_only_under_a_shared_kek_and_an_erasure_reaches_every_copy(
+    tmp_path: Path,
+) -> None:
+    """Gatwick takes Heathrow's wrapped keys only when it holds the KEK they are wrapped
+    under; Heathrow's erasure destroys Gatwick's copy and it is never taken back."""
+    import shutil
+
+    from postex.accounts.app.customers import erase_customer
+
+    a = _site(tmp_path, A)
+    other = _site(tmp_path, "GBBHXA")  # a KEK of its own
+    (tmp_path / B / "keys").mkdir(parents=True, mode=0o700)
+    shutil.copy(a.settings.keys_dir / "kek.json", tmp_path / B / "keys" / "kek.json")
+    b = _site(tmp_path, B)  # the network KEK
+    customer = new_customer(a)
+    keys = a.admin.export_data_keys()
+    for node in (b, other):
+        _feed(node, a, A)
+        replication(node).follower(node.trusted_keys()).follower.hub.receive_keys(A, keys)
+    assert [k[0] for k in b.admin.export_data_keys()] == [customer.record.id]
+    assert other.admin.export_data_keys() == []  # wrapped under a KEK it does not hold
+    erase_customer(a.ctx, customer.record.id)
+    trust(b, a, A)
+    follower = replication(b).follower(b.trusted_keys()).follower
+    events = list(a.store.read_events(A, b.store.head(A)[0]))
+    data = encode_events(A, events)  # the signed message Gatwick reads off the stream
+    sig = read_signature(sign_message(a.signer, events_claim(A, events, data)))
+    out = follower.receive_events(A, data, sig)
+    assert out is not None and out.stored == len(events)
+    assert b.admin.export_data_keys() == []
+    follower.hub.receive_keys(A, keys)  # an old keys message, replayed
+    assert b.admin.export_data_keys() == []
+    for node in (a, b, other):
+        node.close()
