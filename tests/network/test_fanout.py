@@ -268,3 +268,26 @@ def test_each_event_is_announced_once_by_the_node_whose_log_holds_it(
     assert len(at_a) == 1 and '"PRE"' in at_a[0][1]  # Heathrow: its pre-advice only
     assert at_b and all('"PRE"' not in p and i == item.id for i, p in at_b)
     assert any('"EMA"' in p for _, p in at_b)  # Gatwick: its acceptance (EMA, and EMB)
+
+
+def test_a_site_follows_the_hubs_own_log_like_any_node(
+    tmp_path: Path, nats_url: str, prefix: str, loops: Loops
+) -> None:
+    """A node's log is followed whatever its role: pre-advice written in the hub's own log
+    (`HUB`) and published is accepted at Gatwick."""
+    hub = make_node(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}", site="HUB",
+                    role="hub", nats_url=nats_url, nats_prefix=prefix)  # fmt: skip
+    (tmp_path / B / "keys").mkdir(parents=True, mode=0o700)
+    shutil.copy(hub.settings.keys_dir / "kek.json", tmp_path / B / "keys" / "kek.json")
+    b = _site(tmp_path, B, nats_url, prefix)
+    trust(b, hub, "HUB")
+    customer = new_customer(hub)
+    item = new_items(hub, customer.record.id, n=1)[0]
+    assert hub.store.head("HUB")[0] > 0
+    loops.start(replication(hub).publisher().run)
+    loops.start(replication(b).follower(b.trusted_keys()).run)
+    wait_until(lambda: _caught_up(b, hub, "HUB"), what="Gatwick to follow the hub's log")
+    clerk = staff(b, "clerk", site=B)
+    accept(b.site_ops, clerk.principal, B, [Scan(item.id, item.weight_g)])
+    assert _state(b, item.id) == "accepted"
+    loops.close()
