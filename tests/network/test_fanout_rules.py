@@ -143,3 +143,34 @@ def test_data_keys_travel_only_under_a_shared_kek_and_an_erasure_reaches_every_c
     assert b.admin.export_data_keys() == []
     for node in (a, b, other):
         node.close()
+
+
+def test_a_scheduled_hold_is_activated_by_the_node_that_placed_it_only(tmp_path: Path) -> None:
+    """Every site knows a hold placed at Heathrow, but only Heathrow lists its items when it
+    starts; Gatwick gets the listing by following, with no duplicate and no alarm."""
+    from datetime import timedelta
+
+    from postex.incidents.app.holds import activate_due, place_hold
+    from tests.factories import ManualClock
+
+    clock = ManualClock()
+    a = make_node(tmp_path / A, f"sqlite:///{tmp_path / 'a.db'}", site=A, role="site",
+                  clock=clock)  # fmt: skip
+    b = make_node(tmp_path / B, f"sqlite:///{tmp_path / 'b.db'}", site=B, role="site",
+                  clock=clock)  # fmt: skip
+    item = new_items(a, new_customer(a).record.id, n=1)[0]
+    accept(a.site_ops, staff(a, "clerk").principal, A, [Scan(item.id, item.weight_g)])
+    boss = staff(a, "supervisor")
+    start = clock.now() + timedelta(minutes=30)
+    scope = {"scope": {"sites": [A]}, "reason": "power cut", "advisory": "Paused."}
+    place_hold(a.ctx, boss.principal, {**scope, "starts_at": start.isoformat()})
+    _feed(b, a, A)
+    clock.advance(minutes=31)
+    assert activate_due(b.ctx) == 0  # not Gatwick's hold: nothing written there
+    assert b.store.head(B)[0] == 0 or all("hold" not in e.type for e in b.store.read_events(B))
+    assert activate_due(a.ctx) > 0
+    _feed(b, a, A)
+    assert _tables(b, item.id)[0][0] == "held" == _tables(a, item.id)[0][0]
+    assert replication(b).state.alarms() == []
+    a.close()
+    b.close()
