@@ -81,7 +81,6 @@ class FollowerState:
 
     inner: ReplicationState
     shelf: KeyShelf
-    now: Clock
 
     def acked(self, site: str) -> int:
         return self.inner.acked(site)
@@ -139,7 +138,7 @@ class Follower:
     def __post_init__(self) -> None:
         signer: Signer = NoCountersign()
         self.hub = Hub(
-            self.store, FollowerState(self.state, self.shelf, self.clock), signer,
+            self.store, FollowerState(self.state, self.shelf), signer,
             self.trusted, self.clock, project=True, site_keys=self.site_keys,
         )  # fmt: skip
 
