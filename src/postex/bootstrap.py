@@ -89,7 +89,7 @@ from postex.items.sql.customer_api import (
 from postex.items.sql.portal import SqlColumnMappings
 from postex.items.sql.serials import SqlSerialRanges
 from postex.kernel.clock import SystemClock
-from postex.kernel.errors import ConfigurationError, IntegrityError
+from postex.kernel.errors import ConfigurationError, IntegrityError, KeyUnavailableError
 from postex.kernel.network import SerialSlot, load_network
 from postex.kernel.private import private_dir
 from postex.kernel.reference import services
@@ -112,7 +112,7 @@ from postex.tracking.app.webhooks import WebhookRepository, WebhookSender, deliv
 
 # Keep last: it announces to webhooks the tracking rows the projections above have written.
 from postex.tracking.sql import projection as _tracking_ops  # noqa: F401
-from postex.tracking.sql.announce import HUB_OPTION
+from postex.tracking.sql.announce import HUB_OPTION, OWN_LOG_OPTION
 from postex.tracking.sql.partners import SqlPartnerEvents, SqlPartners
 from postex.tracking.sql.projection import SqlPublicTracking, tracking_ops_p
 from postex.tracking.sql.webhooks import SqlWebhooks
@@ -124,6 +124,7 @@ if TYPE_CHECKING:
     from postex.network.app.hub import Hub
     from postex.network.backup.files import BackupChain, FileBackupWriter
     from postex.network.nats.consumer import HubConsumer
+    from postex.network.nats.follower import NodeFollower
     from postex.network.nats.publisher import JetStreamPublisher
     from postex.network.restore_sources import HubStoreSource, NatsHubSource
     from postex.network.sql.health import SqlAcceptanceCounts
@@ -271,6 +272,18 @@ class Container:
         """The sites' log keys and local anchors (the authenticated log)."""
         return self._sql.authority
 
+    def cut_off_since(self) -> str | None:
+        """On a site: since when it has heard from no other node (None while in touch, and
+        on a node that follows nobody). The public status page shows it."""
+        if self.settings.role != "site":
+            return None
+        from postex.network.app.follower import network_view
+
+        rep = replication(self)
+        view = network_view(self.store, rep.state, self.settings.site, [], rep.now())
+        since: str | None = view["cut_off_since"]
+        return since
+
     def close(self) -> None:
         self._sql.dispose()
 
@@ -347,6 +360,8 @@ def build(
     store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
         store.engine.update_execution_options(**{HUB_OPTION: True})
+    if settings.role == "site":  # it follows other nodes' logs: it announces only its own
+        store.engine.update_execution_options(**{OWN_LOG_OPTION: settings.site})
     vault = EnvelopeVault(kek)
     # A node of a network (a site, the hub, a gateway) issues S10 ids only from its own
     # part of each serial block: no two nodes can issue the same id.
@@ -528,6 +543,31 @@ class Replication:
             self.hub(trusted), s.nats_url, self.subjects, access=access_from(s),
             limits=limits_from(s), name=s.site,
         )  # fmt: skip
+
+    def follower(self, trusted: Mapping[str, bytes]) -> NodeFollower:
+        """This node following every other node's log (verified as the hub does, no witness);
+        other nodes' data keys are taken only where this node holds their KEK."""
+        from postex.network.app.follower import Follower
+        from postex.network.nats.follower import NodeFollower
+        from postex.network.signing import site_keys
+        from postex.network.sql.follower import FollowedLogs, SqlKeyShelf
+
+        c = self._c
+
+        def opens(kek_id: str) -> bool:
+            try:
+                c.kek.get(kek_id)
+            except KeyUnavailableError:
+                return False
+            return True
+
+        shelf = SqlKeyShelf(c._sql, opens, self.now)
+        logs = FollowedLogs(c._sql, c.admin, c.rebuilder)
+        f = Follower(
+            c.settings.site, logs, self.state, shelf, c.ctx.clock, trusted,
+            site_keys(c.settings.keys_dir),
+        )  # fmt: skip
+        return NodeFollower(f, c.settings.nats_url, self.subjects)
 
     def rebuild_hub(self, progress: Progress | None = None) -> int:
         """``postex rebuild`` on a hub: the projections replayed in the order the copies

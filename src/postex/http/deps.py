@@ -16,3 +16,9 @@ def container(request: Request) -> Container:
 
 def context(request: Request) -> Context:
     return container(request).ctx
+
+
+def cut_off_since(request: Request) -> str | None:
+    """Since when this site has heard from no other node (None while in touch; never on a
+    hub or a single node)."""
+    return container(request).cut_off_since()

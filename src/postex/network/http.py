@@ -26,7 +26,8 @@ def integrity(
     """Per site: head seq and hash, newest checkpoint and whether the hub countersigned it,
     replication lag (a site: head - acknowledged; the hub: site's reported head - copy),
     the last verification and every integrity alarm."""
+    rep = replication(c)
     view: dict[str, Any] = integrity_for(
-        p, c.store, replication(c).state, c.settings.role, c.settings.site
+        p, c.store, rep.state, c.settings.role, c.settings.site, rep.now()
     )
     return view

@@ -126,7 +126,10 @@ def activate_due(ctx: Context) -> int:
     """
     now = ctx.clock.now()
     with ctx.store.read() as uow:
-        due = [h for h in uow.repo(HoldRepository).live() if _due(h, now)]
+        # Only the node whose log holds the hold activates it: every site of a network
+        # knows the hold (fan-out), but its items must be listed once (docs/log-format.md).
+        due = [h for h in uow.repo(HoldRepository).live()
+               if _due(h, now) and h.origin in (None, ctx.site)]  # fmt: skip
     if not due:
         return 0
     with ctx.store.write(ctx.site) as uow:

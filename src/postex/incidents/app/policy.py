@@ -43,6 +43,7 @@ class HoldRecord:
     release_request: dict[str, Any] | None  # a release of a network-wide hold, unconfirmed
     held: int = 0  # items held now
     released: int = 0  # items released so far
+    origin: str | None = None  # the log it was placed in (None: before fan-out recorded it)
 
     def status(self, now: datetime) -> HoldStatus:
         return hold_status(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from postex.eventlog.context import Context
-from postex.http.deps import context
+from postex.http.deps import context, cut_off_since
 from postex.incidents.app.advisories import AdvisoryRecord, list_advisories
 from postex.kernel.countries import country_name
 from postex.kernel.reference import services
@@ -102,19 +102,31 @@ def status_body(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
     return summary + table + "".join(_advisory(a, st) for a, st in pairs)
 
 
-def render_status(rows: list[AdvisoryRecord], statuses: list[str]) -> str:
-    """The whole page; advisories in force first, then scheduled, then resolved."""
+def render_status(
+    rows: list[AdvisoryRecord], statuses: list[str], cut_off_since: str | None = None
+) -> str:
+    """The whole page; advisories in force first, then scheduled, then resolved. A site cut
+    off from the network says since when (what it knew then still applies)."""
+    cut = (
+        f'<p class="adv">This site has had no news from the rest of the network since '
+        f"{escape(cut_off_since)} (UTC). It keeps working with what it knew then: items "
+        "pre-advised before that time are accepted, and the holds it knew still apply.</p>"
+        if cut_off_since
+        else ""
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Postex service status</title><style>{STYLE}</style></head>"
-        f"<body><h1>Service status</h1>{status_body(rows, statuses)}</body></html>"
+        f"<body><h1>Service status</h1>{cut}{status_body(rows, statuses)}</body></html>"
     )
 
 
 @router.get("/status", response_class=HTMLResponse, summary="Public status page")
-def status_page(ctx: Context = Depends(context)) -> HTMLResponse:
+def status_page(
+    ctx: Context = Depends(context), cut_off: str | None = Depends(cut_off_since)
+) -> HTMLResponse:
     rows = list_advisories(ctx)
     now = ctx.clock.now()
-    html = render_status(rows, [a.status(now) for a in rows])
+    html = render_status(rows, [a.status(now) for a in rows], cut_off)
     return HTMLResponse(html, headers=HEADERS)

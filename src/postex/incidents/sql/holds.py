@@ -73,6 +73,7 @@ holds = Table(
     Column("activated_at", String(32)),
     Column("released_at", String(32)),
     Column("release_request", Text),  # JSON, while a release waits for confirmation
+    Column("origin_site", String(16)),  # the log it was placed in (NULL: placed before 0027)
     Index("ix_holds_released", "released_at"),
 )
 
@@ -117,8 +118,8 @@ RELEASED_CODE = "REL"  # a local tracking code (data/tracking_events.json), neve
 HOLD_INSERT = (
     "INSERT INTO holds (id, scope, network_wide, sites, reason, advisory, advisory_id,"
     " customer_facing, starts_at, placed_at, placed_by, emergency, confirmed_at, confirmed_by,"
-    " activated_at, released_at, release_request)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+    " activated_at, released_at, release_request, origin_site)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
 )
 HOLD_ITEM_INSERT = (
     "INSERT INTO hold_items (hold_id, item_id, site, held_from, held_at, released_at)"
@@ -155,7 +156,7 @@ def _placed(conn: Connection, events: Sequence[StoredEvent[HoldPlaced]]) -> None
                 d.customer_facing, d.starts_at, e.recorded_at,
                 json.dumps(d.placed_by, sort_keys=True), d.emergency,
                 e.recorded_at if confirmed else None,
-                None, e.recorded_at if d.in_force else None,
+                None, e.recorded_at if d.in_force else None, e.site,
             )],
         )  # fmt: skip
 
@@ -303,7 +304,7 @@ def _hold(r: Any, counts: dict[str, tuple[int, int]]) -> HoldRecord:
         confirmed_by=m["confirmed_by"], activated_at=m["activated_at"],
         released_at=m["released_at"],
         release_request=json.loads(m["release_request"]) if m["release_request"] else None,
-        held=held, released=released,
+        held=held, released=released, origin=m["origin_site"],
     )  # fmt: skip
 
 

@@ -119,11 +119,22 @@ def set_state(conn: Connection, updates: Sequence[tuple[str, str | None, str, st
     )
 
 
+# States a cancel may leave: before any physical scan (docs/log-format.md, "a scan wins").
+CANCELLABLE = ("pre_advised", "held")
+
+
 @items_p.on(ItemCancelled)
 def _item_cancelled(conn: Connection, events: Sequence[StoredEvent[ItemCancelled]]) -> None:
-    set_state(conn, [("cancelled", None, e.recorded_at, e.event.item_id) for e in events])
+    """Cancel the items still cancellable. A cancel written at one node while another site
+    accepted the item (neither had seen the other) arrives after the acceptance here: the
+    scan wins, the cancel changes nothing (the tracking feature tells the customer)."""
+    ids = sorted({e.event.item_id for e in events})
+    marks = ", ".join(["?"] * len(ids))
+    states = dict(fetchall(conn, f"SELECT id, state FROM items WHERE id IN ({marks})", ids))
+    done = [e for e in events if states.get(e.event.item_id) in CANCELLABLE]
+    set_state(conn, [("cancelled", None, e.recorded_at, e.event.item_id) for e in done])
     executemany(
-        conn, TRACKING_INSERT, [tracking_row(e, e.event.item_id, "CAN", None) for e in events]
+        conn, TRACKING_INSERT, [tracking_row(e, e.event.item_id, "CAN", None) for e in done]
     )
 
 

@@ -18,6 +18,7 @@ from postex.eventlog.ports import Progress, Store
 from postex.eventlog.verify import SiteReport
 from postex.kernel import text as text_policy
 from postex.kernel.errors import NotFoundError, ValidationError
+from postex.network.app.follower import network_view
 from postex.network.app.hub import Alarm, ReplicationState, VerificationRecord
 from postex.network.app.integrity import verify_store
 from postex.network.app.refusals import PUBLISHER_KINDS
@@ -76,9 +77,11 @@ def verify_copies(
 
 
 def integrity_overview(
-    store: Store, state: ReplicationState, role: str, own_site: str
+    store: Store, state: ReplicationState, role: str, own_site: str, now: str | None = None
 ) -> dict[str, Any]:
-    """Heads, newest checkpoints, replication lag per site, last verification, alarms."""
+    """Heads, newest checkpoints, replication lag per site, last verification, alarms; on a
+    site also what it knows of the other nodes it follows (``network``, since when cut off
+    when ``now`` is given)."""
     reports = state.reports()
     sites = sorted(set(store.sites()) | set(reports))
     rows = []
@@ -109,10 +112,12 @@ def integrity_overview(
             row["replication"] = {"acked_seq": acked, "lag": max(0, seq - acked)}
         rows.append(row)
     last = state.last_verification()
+    network = network_view(store, state, own_site, sites, now) if role == "site" else None
     return {
         "role": role,
         "site": own_site,
         "sites": rows,
+        **({"network": network} if network is not None else {}),
         "last_verification": None
         if last is None
         else {"at": last.at, "ok": last.ok, "events_checked": last.events_checked,
@@ -126,11 +131,12 @@ def integrity_overview(
 
 
 def integrity_for(
-    p: Principal, store: Store, state: ReplicationState, role: str, own_site: str
-) -> dict[str, Any]:
+    p: Principal, store: Store, state: ReplicationState, role: str, own_site: str,
+    now: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The integrity overview, for operations leads, auditors and administrators only."""
     require_roles(p, Role.OPS, Role.AUDITOR, Role.ADMIN)
-    return integrity_overview(store, state, role, own_site)
+    return integrity_overview(store, state, role, own_site, now)
 
 
 ALARM_CLEARED = "integrity.alarm_cleared"  # the audit action

@@ -40,8 +40,10 @@ class BackgroundPublisher:
     the current round finish (acknowledged seqs are persisted), so a restart resumes there.
     """
 
-    def __init__(self, c: Container) -> None:
+    def __init__(self, c: Container, follow: bool = False) -> None:
         self.publisher = replication(c).publisher()
+        # Following other nodes' logs shares the thread and loop (docs/operations.md).
+        self.follower = replication(c).follower(c.trusted_keys()) if follow else None
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self.error = ""  # why the publisher stopped by itself (NATS refused it), if it did
@@ -60,11 +62,15 @@ class BackgroundPublisher:
 
         self._stop = asyncio.Event()
         self._started.set()
+        runs = [self.publisher.run(self._stop)]
+        if self.follower is not None:
+            runs.append(self.follower.run(self._stop))
         try:
-            await self.publisher.run(self._stop)
+            await asyncio.gather(*runs)
         except NatsAccessError as exc:  # the node keeps serving; replication waits for a fix
             self.error = exc.detail
             log.error("replication stopped: %s", exc.detail)
+            self._stop.set()  # the follower uses the same NATS access: it stops too
 
     def start(self) -> None:
         self._thread.start()
@@ -80,7 +86,8 @@ class BackgroundPublisher:
 
 
 def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher | None:
-    """The publisher ``postex serve`` runs: by default on a site with a NATS URL.
+    """The publisher ``postex serve`` runs: by default on a site with a NATS URL. It also
+    follows every other node whose key this site trusts (fan-out, docs/operations.md).
 
     ``publish`` True insists (and needs role site and a NATS URL); False turns it off (run
     ``postex replicate`` separately instead); None decides from the settings.
@@ -96,4 +103,4 @@ def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher |
             "publish", "site_with_nats", s.role,
             "--publish needs role site (POSTEX_ROLE=site) and a NATS URL (POSTEX_NATS_URL)",
         )  # fmt: skip
-    return BackgroundPublisher(c)
+    return BackgroundPublisher(c, follow=True)

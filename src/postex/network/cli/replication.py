@@ -55,6 +55,7 @@ def node(db: str | None, home: str | None, site: str | None, role: str,
 
 def register(app: typer.Typer) -> None:
     app.command()(replicate)
+    app.command()(follow)
     app.add_typer(hub_app, name="hub")
     app.add_typer(rep_app, name="replication")
     app.add_typer(network_app, name="network")
@@ -68,22 +69,62 @@ def replicate(
     site: SiteOpt = None,
     nats: NatsOpt = None,
     prefix: PrefixOpt = None,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow/--no-follow", help="Also follow the other nodes' logs."),
+    ] = True,
 ) -> None:
-    """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve`).
+    """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve
+    --no-publish`), and follow every other trusted node's log (`--no-follow`: publish only).
 
     Publishing reads from the log from the last acknowledged seq, so it may be stopped,
     killed or cut off at any time and resumes where the hub's acknowledgements left off.
 
     Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
     """
+    import asyncio
+
     from postex.bootstrap import replication
     from postex.network.cli.loops import run_until_signal
 
     c = node(db, home, site, "site", nats, prefix)
     start_logs(c.settings)
     pub = replication(c).publisher()
+    fol = replication(c).follower(c.trusted_keys()) if follow else None
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
-    run_until_signal(pub.run)
+
+    async def both(stop: asyncio.Event) -> None:
+        await asyncio.gather(pub.run(stop), *([fol.run(stop)] if fol else []))
+
+    run_until_signal(both)
+    c.close()
+
+
+@handle_errors
+def follow(
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    site: SiteOpt = None,
+    nats: NatsOpt = None,
+    prefix: PrefixOpt = None,
+) -> None:
+    """Follow every other node's log until stopped: verify each message as the hub does,
+    store the verified copy and apply it (pre-advice, cancellations, holds, data keys).
+
+    Only nodes whose key this node trusts are followed (`postex replication trust --name
+    GBLGWA --key …`). `postex serve` on a site already follows in the background; run this
+    beside `postex serve --no-publish` and `postex replicate --no-follow` instead.
+
+    Example: postex follow --site GBLGWA --nats nats://127.0.0.1:4222
+    """
+    from postex.bootstrap import replication
+    from postex.network.cli.loops import run_until_signal
+
+    c = node(db, home, site, "site", nats, prefix)
+    start_logs(c.settings)
+    follower = replication(c).follower(c.trusted_keys())
+    out.print(f"{c.settings.site} following the network on {c.settings.nats_url} (Ctrl+C to stop)")
+    run_until_signal(follower.run)
     c.close()
 
 
@@ -174,7 +215,8 @@ def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None
     from postex.network.app.status import integrity_overview
 
     c = build(load_settings(db_url=db, home=home, site=site))
-    view = integrity_overview(c.store, replication(c).state, c.settings.role, c.settings.site)
+    rep = replication(c)
+    view = integrity_overview(c.store, rep.state, c.settings.role, c.settings.site, rep.now())
     c.close()
     emit_json(view)
 

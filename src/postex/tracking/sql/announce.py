@@ -28,11 +28,20 @@ DELIVERY_INSERT = (
 # sites' subscriptions, but each site delivers its own customers' webhooks, so the hub's
 # projections queue no deliveries at all (live and in a rebuild alike).
 HUB_OPTION = "postex_hub"
+# Engine execution option set on a site of a network (see bootstrap): the site's code. A
+# site also projects the logs of the nodes it follows; each node announces only the events
+# of its own log, so a customer hears of each event once, from the node that recorded it.
+OWN_LOG_OPTION = "postex_own_log"
 
 
-def deliverable_here(conn: Connection) -> bool:
-    """False on a hub: nothing there may ever send a webhook."""
-    return not conn.get_execution_options().get(HUB_OPTION, False)
+def deliverable_here(conn: Connection, site: str | None = None) -> bool:
+    """False on a hub (nothing there may ever send a webhook), and on a site of a network
+    for an event of another node's log (``site``: the log the event belongs to)."""
+    options = conn.get_execution_options()
+    if options.get(HUB_OPTION, False):
+        return False
+    own = options.get(OWN_LOG_OPTION)
+    return own is None or site is None or site == own
 
 
 def marks(n: int) -> str:
@@ -79,6 +88,8 @@ def announce(conn: Connection, rows: Sequence[NewRow]) -> None:
         return
     out = []
     for r in rows:
+        if not deliverable_here(conn, r.site):
+            continue
         for sub_id, statuses in subs.get(r.customer_id, ()):
             if not wh.wants(statuses, r.code):
                 continue

@@ -22,8 +22,9 @@ from postex.eventlog.sql.fast import fetchall
 from postex.eventlog.sql.projections import projection
 from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryUpdated
 from postex.items.app.timeline import TrackingRow
-from postex.items.events import ItemPreAdvised
+from postex.items.events import ItemCancelled, ItemPreAdvised
 from postex.items.sql.core import local_time
+from postex.sites.events import ItemAccepted
 from postex.tracking.events import (
     PartnerEventRecorded,
     WebhookDeleted,
@@ -32,7 +33,7 @@ from postex.tracking.events import (
     WebhookSubscribed,
     WebhookTestRequested,
 )
-from postex.tracking.sql import partners, webhooks
+from postex.tracking.sql import partners, races, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
 from postex.tracking.sql.schema import TRACKING_OPS_TABLES
 
@@ -82,6 +83,18 @@ def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None
 
 # Every type this projection has no handler of its own for announces its site rows.
 tracking_ops_p.otherwise = _announce_site_rows
+
+
+@tracking_ops_p.on(ItemCancelled)
+def _cancelled(conn: Connection, events: Sequence[StoredEvent[ItemCancelled]]) -> None:
+    races.cancel_lost(conn, events)
+    _announce_site_rows(conn, events)
+
+
+@tracking_ops_p.on(ItemAccepted)
+def _accepted(conn: Connection, events: Sequence[StoredEvent[ItemAccepted]]) -> None:
+    races.scan_won(conn, events)
+    _announce_site_rows(conn, events)
 
 
 class SqlPublicTracking:

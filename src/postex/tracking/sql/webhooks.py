@@ -42,6 +42,8 @@ def advisory(
     )
     out = []
     for e in events:
+        if not deliverable_here(conn, e.site):
+            continue
         kind = e.type.rsplit(".", 1)[0]
         for sub_id, customer_id in subs:
             did = wh.delivery_id(sub_id, f"{e.site}:{e.seq}")
@@ -112,6 +114,8 @@ def tested(conn: Connection, events: Sequence[StoredEvent[WebhookTestRequested]]
         return
     out = []
     for e in events:
+        if not deliverable_here(conn, e.site):
+            continue
         t = e.event
         did = wh.delivery_id(t.subscription_id, f"{e.site}:{e.seq}")
         payload = wh.payload_of_test(did, e.recorded_at, t.subscription_id)

@@ -1,0 +1,180 @@
+"""A node's follower: its own durable JetStream pull consumer on every other node's log.
+
+Each node reads the stream directly (no second hop through the hub): the consumer
+``follow-<NODE>`` takes every events, checkpoints and keys subject, skips the node's own
+(acknowledged, untouched: the node is the only writer of its log) and hands the others to
+:class:`~postex.network.app.follower.Follower`, which verifies them exactly as the hub does.
+Messages are acknowledged only after they were applied (or refused), so a crash re-delivers
+and never loses. A gap (the stream lost messages, or this node's copy was restored to an
+older state) asks the publishing node to replay from the copy's head + 1, as the hub does.
+Status messages (core NATS, once a second from each publishing node) are kept as the last
+time this node heard from each other node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from postex.kernel.errors import PostexError
+from postex.network.app.follower import Follower
+from postex.network.app.signatures import read_signature, site_code_ok
+from postex.network.app.wire import Subjects
+from postex.network.nats.jetstream import connect, ensure_stream
+
+log = logging.getLogger("postex.replication")
+
+
+@dataclass
+class NodeFollower:
+    follower: Follower
+    url: str
+    subjects: Subjects = field(default_factory=Subjects)
+    batch: int = 64
+    replay_quiet_s: float = 2.0
+    processed: int = 0
+    connected: bool = False
+    _gaps: dict[str, int] = field(default_factory=dict)
+    _asked: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _unfollowed: set[str] = field(default_factory=set)
+    _last_seen: dict[str, float] = field(default_factory=dict)
+    _nc: Client | None = None
+
+    @property
+    def durable(self) -> str:
+        return f"follow-{self.follower.own}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow until ``stop`` is set; reconnect and resume after any transport failure."""
+        while not stop.is_set():
+            try:
+                self._nc = nc = await connect(self.url, f"postex-follow-{self.follower.own}")
+                await ensure_stream(nc, self.subjects)
+                await self._ensure_consumer(nc)
+                await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
+                sub = await nc.jetstream().pull_subscribe_bind(
+                    self.durable, stream=self.subjects.stream
+                )
+                self.connected = True
+                while not stop.is_set():
+                    try:
+                        msgs = await sub.fetch(self.batch, timeout=0.5)
+                    except (NatsTimeout, TimeoutError):
+                        await self._ask_replays()
+                        continue
+                    for msg in msgs:
+                        try:
+                            await asyncio.to_thread(
+                                self._handle, msg.subject, msg.data, msg.headers
+                            )
+                        except BaseException:
+                            await msg.nak()
+                            raise
+                        await msg.ack()
+                        self.processed += 1
+                    await self._ask_replays()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS down: retry; nothing is acknowledged unapplied
+                log.info("follower %s: %s; retrying", self.follower.own, type(exc).__name__)
+                self.connected = False
+                await _sleep_or_stop(stop, 0.5)
+            finally:
+                self.connected = False
+                if self._nc is not None and not self._nc.is_closed:
+                    try:
+                        await asyncio.wait_for(self._nc.close(), 2)
+                    except Exception:  # the connection may already be gone
+                        log.debug("close failed", exc_info=True)
+
+    async def _ensure_consumer(self, nc: Client) -> None:
+        jsm = nc.jsm()
+        try:
+            await jsm.consumer_info(self.subjects.stream, self.durable)
+        except NotFoundError:
+            await jsm.add_consumer(
+                self.subjects.stream,
+                ConsumerConfig(
+                    durable_name=self.durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=10,
+                    max_ack_pending=10_000,
+                ),
+            )
+
+    def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
+        kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        f = self.follower
+        if not f.follows(site):
+            if not f.mine(site) and site not in self._unfollowed:
+                self._unfollowed.add(site)
+                log.info("follower: not following %s (no trusted key for it)", site[:16])
+            return  # our own log (this node is its only writer), or a node not trusted here
+        sig = read_signature(hdrs)
+        try:
+            if kind == "events":
+                out = f.receive_events(site, data, sig)
+                if out is not None:
+                    self._last_seen[site] = time.monotonic()
+                if out is not None and out.gap_from is not None:
+                    self._gaps[site] = out.gap_from
+            elif kind == "checkpoints":
+                f.receive_checkpoint(data)
+            elif kind == "keys":
+                f.receive_keys(site, data, sig)
+        except PostexError as exc:  # a malformed message is dropped, and said so
+            log.warning("follower: dropped a message on %s: %s", subject, exc.detail)
+
+    async def _on_status(self, msg: Msg) -> None:
+        try:
+            d = json.loads(msg.data)
+            site, head = str(d["site"]), int(d["head"])
+        except (ValueError, KeyError, TypeError):
+            return
+        if not site_code_ok(site) or not self.follower.follows(site):
+            return
+        await asyncio.to_thread(self.follower.receive_status, site, head)
+        # A node ahead of the copy while nothing of it arrives (this node was restored, or
+        # the stream lost messages): ask it to replay, as the hub does.
+        copy, _ = await asyncio.to_thread(self.follower.store.head, site)
+        quiet = time.monotonic() - self._last_seen.get(site, 0.0) > self.replay_quiet_s
+        if head > copy and quiet:
+            self._gaps.setdefault(site, copy + 1)
+
+    async def _ask_replays(self) -> None:
+        for site, start in list(self._gaps.items()):
+            head, _ = await asyncio.to_thread(self.follower.store.head, site)
+            if head >= start:
+                del self._gaps[site]
+                continue
+            asked_from, asked_at = self._asked.get(site, (0, 0.0))
+            now = time.monotonic()
+            if asked_from == head + 1 and now - asked_at < self.replay_quiet_s:
+                continue
+            self._asked[site] = (head + 1, now)
+            if self._nc is None:
+                return
+            try:
+                await self._nc.request(
+                    self.subjects.replay(site), json.dumps({"from": head + 1}).encode(), timeout=2
+                )
+            except (NoRespondersError, NatsTimeout):
+                log.info("follower: node %s did not answer a replay request", site)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
