@@ -91,6 +91,9 @@ class FollowerState:
     def raise_alarm(self, site: str, seq: int, kind: str, detail: str, at: str) -> bool:
         return self.inner.raise_alarm(site, seq, kind, detail, at)
 
+    def upsert_alarm(self, site: str, kind: str, detail: str, at: str) -> int:
+        return self.inner.upsert_alarm(site, kind, detail, at)
+
     def alarms(self) -> list[Alarm]:
         return self.inner.alarms()
 
