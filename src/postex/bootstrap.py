@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +33,11 @@ from postex.accounts.app.sessions import (
     TotpRepository,
     cleanup_chore,
 )
-from postex.accounts.app.staff import UserRepository
+from postex.accounts.app.staff import StaffPasswords, UserRepository
 from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
-from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
+from postex.accounts.sql.customers import NAMES_OPTION, SqlCustomers, SqlDataKeys, customers_p
 from postex.accounts.sql.portal_users import SqlCustomerUsers
 from postex.accounts.sql.sessions import (
     SqlSessions,
@@ -46,9 +48,10 @@ from postex.accounts.sql.sessions import (
     staff_status_p,
     totp_p,
 )
+from postex.accounts.sql.staff_passwords import SqlStaffPasswords
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
-from postex.eventlog.authlog import LogAuthority
+from postex.eventlog.authlog import LogAuthority, LogKey
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import TrustedKeys
@@ -59,6 +62,7 @@ from postex.eventlog.sql.engine import normalise_url, probe
 from postex.eventlog.sql.projections import Projection, Projections
 from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.row_mac import ROW_GUARD_OPTION, RowGuard
 from postex.eventlog.sql.store import SqlStore, WriteObserver
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
@@ -131,6 +135,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
 
+_security = logging.getLogger("postex.security")
+ROW_KEY_DOMAIN = "postex-row-key-v1"
+
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
     [
@@ -142,7 +149,7 @@ CATALOGUE = Catalogue(
         *tracking_events.EVENTS,
         *network_events.EVENTS,
     ],
-    sites_events.UPCASTERS,
+    [*accounts_events.UPCASTERS, *sites_events.UPCASTERS],
 )
 
 # The projections, in the order each run of events goes through them. Order matters where
@@ -184,6 +191,7 @@ REPOSITORIES: Repositories = {
     WebhookRepository: SqlWebhooks,
     PublicTrackingRepository: SqlPublicTracking,
     CustomerUserRepository: SqlCustomerUsers,
+    StaffPasswords: SqlStaffPasswords,
     ColumnMappingRepository: SqlColumnMappings,
 }
 
@@ -334,9 +342,15 @@ def build(
     if create:
         store.migrate()
     store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
+    vault = EnvelopeVault(kek)
+    node_key = authority.key(settings.site)
+    forged = functools.partial(_alarm_forged_row, store, clock, settings.site)
+    guard = RowGuard(row_key(node_key), forged) if node_key is not None else None
+    store.engine.update_execution_options(
+        **{ROW_GUARD_OPTION: guard, NAMES_OPTION: vault.open_with}
+    )
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
         store.engine.update_execution_options(**{HUB_OPTION: True})
-    vault = EnvelopeVault(kek)
     # A site of a network issues S10 ids only from its own part of each serial block.
     slot = load_network().serial_slot(settings.site) if settings.role == "site" else None
     ctx = Context(
@@ -354,7 +368,37 @@ def build(
         except BaseException:
             c.close()
             raise
+    if create and guard is not None and _rows_without_mac(store):
+        _remac_by_rebuild(c)
     return c
+
+
+def _rows_without_mac(store: SqlStore) -> bool:
+    """Whether credential or staff rows lack a row MAC (written before migration 0022)."""
+    from sqlalchemy import select
+
+    from postex.accounts.sql.credentials import credentials
+    from postex.sites.sql.projections import staff_users
+
+    with store.engine.connect() as conn:
+        return any(
+            conn.execute(select(t.c.mac).where(t.c.mac.is_(None)).limit(1)).first() is not None
+            for t in (credentials, staff_users)
+        )
+
+
+def _remac_by_rebuild(c: Container) -> None:
+    """After the upgrade to row MACs (`postex init`): rebuild the projections once from the
+    authenticated log, which writes every row's MAC (a rebuild refuses an unauthenticated
+    log, so no row is blessed that the log does not hold)."""
+    try:
+        if c.settings.role == "hub":
+            replication(c).rebuild_hub()
+        else:
+            c.rebuilder.rebuild()
+    except BaseException:
+        c.close()
+        raise
 
 
 def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -> None:
@@ -364,6 +408,37 @@ def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -
     SqlReplicationState(store).raise_alarm(
         exc.site or "", exc.seq or 0, "unauthenticated-log", exc.detail, format_time(clock.now())
     )
+
+
+def row_key(log_key: LogKey) -> bytes:
+    """The key of row MACs (:mod:`postex.eventlog.sql.row_mac`): derived from the node's own
+    site log key, so it is kept (and lost) with it, outside the database."""
+    return log_key.mac(0, b"credentials and staff roles", domain=ROW_KEY_DOMAIN)
+
+
+def _alarm_forged_row(
+    store: SqlStore, clock: Clock, site: str, table: str, row_id: str, in_write: bool
+) -> None:
+    """A credential or staff row that does not carry the projection's MAC was refused: one
+    security line and a ``forged-row`` alarm (names the table and row id, never a secret).
+    Inside a write transaction the alarm is written by a thread once that one has ended."""
+    from postex.network.sql.state import SqlReplicationState
+
+    detail = f"{table} row {row_id[:40]} lacks the projection's MAC: written outside Postex"
+    _security.warning("refused %s (run `postex verify`, then `postex rebuild`)", detail)
+
+    def raise_alarm() -> None:
+        try:
+            SqlReplicationState(store).raise_alarm(
+                site, 0, "forged-row", detail, format_time(clock.now())
+            )
+        except Exception:  # the refusal stands; the line above was logged
+            _security.exception("could not record the forged-row alarm")
+
+    if in_write:
+        threading.Thread(target=raise_alarm, name="postex-forged-row", daemon=True).start()
+    else:
+        raise_alarm()
 
 
 def network_fit(c: Container) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
