@@ -127,13 +127,19 @@ def _customer_created_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
             "name": body["name"]}  # fmt: skip
 
 
-def _same(body: Mapping[str, Any]) -> Mapping[str, Any]:
+def _credential_issued_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The same fields; a customer key's ``name`` is the account's name in clear."""
+    return body
+
+
+def _user_created_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The same fields; ``password_hash`` is moved to ``staff_passwords`` by the projection."""
     return body
 
 
 CUSTOMER_CREATED_V1 = Upcaster("customer.created.v1", CustomerCreated, _customer_created_v1)
-CREDENTIAL_ISSUED_V1 = Upcaster("credential.issued.v1", CredentialIssued, _same)
-USER_CREATED_V1 = Upcaster("user.created.v1", UserCreated, _same)
+CREDENTIAL_ISSUED_V1 = Upcaster("credential.issued.v1", CredentialIssued, _credential_issued_v1)
+USER_CREATED_V1 = Upcaster("user.created.v1", UserCreated, _user_created_v1)
 UPCASTERS: tuple[Upcaster, ...] = (CUSTOMER_CREATED_V1, CREDENTIAL_ISSUED_V1, USER_CREATED_V1)
 
 EVENTS: tuple[type[Event], ...] = (
