@@ -115,3 +115,24 @@ def test_revoked_and_disabled_cannot_be_undone_by_sql(node: Container, client: T
     false = "false" if node.engine.dialect.name == "postgresql" else "0"
     execute_raw(node.engine, f"UPDATE credentials SET disabled = {false}")
     assert client.get(ROUTE, headers=ops.headers).status_code == 401  # MAC broken
+
+
+def test_a_console_session_promoted_or_planted_by_sql_opens_nothing(node: Container) -> None:
+    from postex.accounts.app.sessions import current, digest
+    from postex.accounts.app.staff import create_user
+
+    create_user(node.ctx, "j.clerk", "clerk", "GBLALA", "correct horse battery")
+    opened = sign_in(node.console, "j.clerk", "correct horse battery", None)
+    assert current(node.console, opened.token).role == "clerk"
+    q = _mark(node)
+    planted = "attacker-chosen-cookie"
+    columns = ("user_id, username, role, site, stage, csrf, created_at, last_seen, ip,"
+               " pending_totp, accepted, refused, held, customer_id, mac")  # fmt: skip
+    execute_raw(node.engine, f"INSERT INTO staff_sessions (id_sha256, {columns}) SELECT {q}, "
+                f"{columns} FROM staff_sessions", (digest(planted),))  # fmt: skip
+    with pytest.raises(UnauthenticatedError):
+        current(node.console, planted)  # the MAC covers the session id
+    execute_raw(node.engine, "UPDATE staff_sessions SET role = 'admin', site = NULL")
+    with pytest.raises(UnauthenticatedError):
+        current(node.console, opened.token)
+    assert any("staff_sessions row" in d for d in _alarms(node))

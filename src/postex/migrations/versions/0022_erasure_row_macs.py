@@ -1,7 +1,7 @@
 """Staff password hashes leave the projections for the node-local ``staff_passwords``;
-credentials and staff users carry a row MAC (and credentials their staff user's disabled
-state). Rows written before have no MAC: ``postex init`` (build with create) rebuilds the
-projections from the authenticated log once, which writes them.
+credentials, staff users and console sessions carry a row MAC (and credentials their
+staff user's disabled state). Rows written before have no MAC: ``postex init`` (build
+with create) rebuilds the projections from the authenticated log once, which writes them.
 
 Revision ID: 0022
 Revises: 0020
@@ -33,9 +33,14 @@ def upgrade() -> None:
     with op.batch_alter_table("credentials") as batch:
         batch.add_column(sa.Column("disabled", sa.Boolean, nullable=False, server_default="0"))
         batch.add_column(sa.Column("mac", sa.LargeBinary(32)))
+    # Sessions are operational state: the ones open now have no MAC and end (sign in again).
+    with op.batch_alter_table("staff_sessions") as batch:
+        batch.add_column(sa.Column("mac", sa.LargeBinary(32)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("staff_sessions") as batch:
+        batch.drop_column("mac")
     with op.batch_alter_table("credentials") as batch:
         batch.drop_column("mac")
         batch.drop_column("disabled")
