@@ -136,3 +136,19 @@ def test_a_console_session_promoted_or_planted_by_sql_opens_nothing(node: Contai
     with pytest.raises(UnauthenticatedError):
         current(node.console, opened.token)
     assert any("staff_sessions row" in d for d in _alarms(node))
+
+
+def test_rows_from_before_the_upgrade_get_their_macs_from_postex_init(
+    node: Container, client: TestClient
+) -> None:
+    """Rows written before migration 0022 have no MAC (refused); `postex init` (a build
+    with create) rebuilds them from the authenticated log once."""
+    from postex.bootstrap import build
+
+    admin = staff(node, "admin", None)
+    execute_raw(node.engine, "UPDATE credentials SET mac = NULL")
+    execute_raw(node.engine, "UPDATE staff_users SET mac = NULL")
+    assert client.get(ROUTE, headers=admin.headers).status_code == 401
+    build(node.settings, create=True).close()
+    assert client.get(ROUTE, headers=admin.headers).status_code == 200
+    assert execute_raw(node.engine, "SELECT count(*) FROM staff_users WHERE mac IS NULL") == [(0,)]
