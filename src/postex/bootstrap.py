@@ -51,7 +51,7 @@ from postex.accounts.sql.sessions import (
 from postex.accounts.sql.staff_passwords import SqlStaffPasswords
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
-from postex.eventlog.authlog import LogAuthority, LogKey
+from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.catalogue import Catalogue
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import TrustedKeys
@@ -99,7 +99,7 @@ from postex.kernel.reference import services
 from postex.network import events as network_events
 from postex.network.app import node_role
 from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
-from postex.network.log_keys import FileLogAuthority
+from postex.network.log_keys import FileLogAuthority, load_or_create_row_key
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.network.sql import tables as _replication  # noqa: F401
 from postex.sites import events as sites_events
@@ -136,7 +136,6 @@ if TYPE_CHECKING:
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
 
 _security = logging.getLogger("postex.security")
-ROW_KEY_DOMAIN = "postex-row-key-v1"
 
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
@@ -343,9 +342,8 @@ def build(
         store.migrate()
     store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
     vault = EnvelopeVault(kek)
-    node_key = authority.key(settings.site)
     forged = functools.partial(_alarm_forged_row, store, clock, settings.site)
-    guard = RowGuard(row_key(node_key), forged) if node_key is not None else None
+    guard = RowGuard(load_or_create_row_key(settings.keys_dir), forged)
     store.engine.update_execution_options(
         **{ROW_GUARD_OPTION: guard, NAMES_OPTION: vault.open_with}
     )
@@ -368,7 +366,7 @@ def build(
         except BaseException:
             c.close()
             raise
-    if create and guard is not None and _rows_without_mac(store):
+    if create and _rows_without_mac(store):
         _remac_by_rebuild(c)
     return c
 
@@ -408,12 +406,6 @@ def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -
     SqlReplicationState(store).raise_alarm(
         exc.site or "", exc.seq or 0, "unauthenticated-log", exc.detail, format_time(clock.now())
     )
-
-
-def row_key(log_key: LogKey) -> bytes:
-    """The key of row MACs (:mod:`postex.eventlog.sql.row_mac`): derived from the node's own
-    site log key, so it is kept (and lost) with it, outside the database."""
-    return log_key.mac(0, b"credentials and staff roles", domain=ROW_KEY_DOMAIN)
 
 
 def _alarm_forged_row(

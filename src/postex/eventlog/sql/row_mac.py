@@ -8,12 +8,13 @@ what (``credentials``, ``staff_users``) therefore carry a ``mac`` column:
 ``mac = HMAC-SHA256(row key, L("postex-row-v1") ‖ L(table) ‖ L(field 1) ‖ … ‖ L(field n))``
 
 (``L``: 4-byte big-endian length, then the UTF-8 bytes; None is written as a single 0xff
-byte, which no UTF-8 text is). The *row key* is derived from the node's own site log key
-(kept in the key directory, never in the database), so only a process holding that key
-writes a row that checks. The composition root puts a :class:`RowGuard` on the engine
-(execution option :data:`ROW_GUARD_OPTION`); the projection handlers MAC what they write
-and the repositories check what they read, refusing a row that does not check and telling
-the guard (an integrity alarm and one log line, never the row's secrets).
+byte, which no UTF-8 text is). The *row key* is the node's 32-byte ``rows.json`` in the
+key directory (beside the site log keys, never in the database or a backup), so only a
+process holding that key writes a row that checks. The composition root puts a
+:class:`RowGuard` on the engine (execution option :data:`ROW_GUARD_OPTION`); the
+projection handlers MAC what they write and the repositories check what they read,
+refusing a row that does not check and telling the guard (an integrity alarm and one log
+line, never the row's secrets).
 """
 
 from __future__ import annotations
