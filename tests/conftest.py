@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 
 from postex.accounts.sql.portal_users import customer_users
 from postex.accounts.sql.sessions import staff_sessions, staff_sign_in_throttle
+from postex.accounts.sql.staff_passwords import staff_passwords
 from postex.bootstrap import Container, build, projections
 from postex.config import load_settings
 from postex.eventlog.sql.engine import normalise_url
@@ -76,7 +77,8 @@ def _truncate_pg(url: str) -> None:
     # Replication bookkeeping too: a recorded node role (or a hub's journal) left by one
     # test would make the next test's node refuse its role. Operational tables (sessions,
     # sign-in throttle) are not projections but must not leak from test to test either.
-    operational = [staff_sessions, staff_sign_in_throttle, customer_users, customer_column_mappings]
+    operational = [staff_sessions, staff_sign_in_throttle, customer_users, customer_column_mappings,
+                   staff_passwords]  # fmt: skip
     tables = [
         t.name
         for t in [*projections().tables(), heads, *LOG_TABLES, *REPLICATION_TABLES, *operational]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,11 +34,11 @@ from postex.accounts.app.sessions import (
     TotpRepository,
     cleanup_chore,
 )
-from postex.accounts.app.staff import UserRepository
+from postex.accounts.app.staff import StaffPasswords, UserRepository
 from postex.accounts.keys.key_encryption_key import KEK_FILE, KekProvider
 from postex.accounts.keys.vault import EnvelopeVault
 from postex.accounts.sql.credentials import SqlCredentials, credentials_p
-from postex.accounts.sql.customers import SqlCustomers, SqlDataKeys, customers_p
+from postex.accounts.sql.customers import NAMES_OPTION, SqlCustomers, SqlDataKeys, customers_p
 from postex.accounts.sql.portal_users import SqlCustomerUsers
 from postex.accounts.sql.sessions import (
     SqlSessions,
@@ -47,6 +49,7 @@ from postex.accounts.sql.sessions import (
     staff_status_p,
     totp_p,
 )
+from postex.accounts.sql.staff_passwords import SqlStaffPasswords
 from postex.config import Settings
 from postex.edi import read_emsevt_csv
 from postex.eventlog.authlog import LogAuthority
@@ -60,6 +63,7 @@ from postex.eventlog.sql.engine import normalise_url, probe
 from postex.eventlog.sql.projections import Projection, Projections
 from postex.eventlog.sql.rebuild import SqlRebuilder
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.row_mac import ROW_GUARD_OPTION, RowGuard
 from postex.eventlog.sql.store import SqlStore, WriteObserver
 from postex.incidents import events as incidents_events
 from postex.incidents.app.advisories import AdvisoryRepository
@@ -96,7 +100,7 @@ from postex.kernel.reference import services
 from postex.network import events as network_events
 from postex.network.app import node_role
 from postex.network.app.node_role import RecordedRole, SlotOverlap, slot_error, slot_overlaps
-from postex.network.log_keys import FileLogAuthority
+from postex.network.log_keys import FileLogAuthority, load_or_create_row_key
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.network.sql import tables as _replication  # noqa: F401
 from postex.sites import events as sites_events
@@ -134,6 +138,8 @@ if TYPE_CHECKING:
 __all__ = ["Container", "build", "load_kek", "normalise_url"]
 _T = TypeVar("_T")
 
+_security = logging.getLogger("postex.security")
+
 # Every stored event type this node reads and writes, and the upcasters of old versions.
 CATALOGUE = Catalogue(
     [
@@ -145,7 +151,7 @@ CATALOGUE = Catalogue(
         *tracking_events.EVENTS,
         *network_events.EVENTS,
     ],
-    sites_events.UPCASTERS,
+    [*accounts_events.UPCASTERS, *sites_events.UPCASTERS],
 )
 
 # The projections, in the order each run of events goes through them. Order matters where
@@ -187,6 +193,7 @@ REPOSITORIES: Repositories = {
     WebhookRepository: SqlWebhooks,
     PublicTrackingRepository: SqlPublicTracking,
     CustomerUserRepository: SqlCustomerUsers,
+    StaffPasswords: SqlStaffPasswords,
     ColumnMappingRepository: SqlColumnMappings,
 }
 
@@ -358,11 +365,16 @@ def build(
     if create:
         authority.key(settings.site)  # `postex init` makes the log key with the others
     store.add_fault_listener(functools.partial(_alarm_unauthenticated, store, clock))
+    vault = EnvelopeVault(kek)
+    forged = functools.partial(_alarm_forged_row, store, clock, settings.site)
+    guard = RowGuard(load_or_create_row_key(settings.keys_dir), forged)
+    store.engine.update_execution_options(
+        **{ROW_GUARD_OPTION: guard, NAMES_OPTION: vault.open_with}
+    )
     if settings.role == "hub":  # the sites deliver their webhooks: the hub queues none
         store.engine.update_execution_options(**{HUB_OPTION: True})
     if settings.role == "site":  # it follows other nodes' logs: it announces only its own
         store.engine.update_execution_options(**{OWN_LOG_OPTION: settings.site})
-    vault = EnvelopeVault(kek)
     # A node of a network (a site, the hub, a gateway) issues S10 ids only from its own
     # part of each serial block: no two nodes can issue the same id.
     slot = load_network().serial_slot(settings.site) if settings.role != "single" else None
@@ -381,6 +393,8 @@ def build(
         except BaseException:
             c.close()
             raise
+    if create and _rows_without_mac(store):
+        _remac_by_rebuild(c)
     return c
 
 
@@ -403,6 +417,34 @@ def node_settings(store: SqlStore, settings: Settings, *, may_record: bool) -> S
     return replace(settings, role=role, site=site)
 
 
+def _rows_without_mac(store: SqlStore) -> bool:
+    """Whether credential or staff rows lack a row MAC (written before migration 0022)."""
+    from sqlalchemy import select
+
+    from postex.accounts.sql.credentials import credentials
+    from postex.sites.sql.projections import staff_users
+
+    with store.engine.connect() as conn:
+        return any(
+            conn.execute(select(t.c.mac).where(t.c.mac.is_(None)).limit(1)).first() is not None
+            for t in (credentials, staff_users)
+        )
+
+
+def _remac_by_rebuild(c: Container) -> None:
+    """After the upgrade to row MACs (`postex init`): rebuild the projections once from the
+    authenticated log, which writes every row's MAC (a rebuild refuses an unauthenticated
+    log, so no row is blessed that the log does not hold)."""
+    try:
+        if c.settings.role == "hub":
+            replication(c).rebuild_hub()
+        else:
+            c.rebuilder.rebuild()
+    except BaseException:
+        c.close()
+        raise
+
+
 def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -> None:
     """A write refused because the log moved without the site's log key: an alarm."""
     from postex.network.sql.state import SqlReplicationState
@@ -410,6 +452,31 @@ def _alarm_unauthenticated(store: SqlStore, clock: Clock, exc: IntegrityError) -
     SqlReplicationState(store).raise_alarm(
         exc.site or "", exc.seq or 0, "unauthenticated-log", exc.detail, format_time(clock.now())
     )
+
+
+def _alarm_forged_row(
+    store: SqlStore, clock: Clock, site: str, table: str, row_id: str, in_write: bool
+) -> None:
+    """A credential or staff row that does not carry the projection's MAC was refused: one
+    security line and a ``forged-row`` alarm (names the table and row id, never a secret).
+    Inside a write transaction the alarm is written by a thread once that one has ended."""
+    from postex.network.sql.state import SqlReplicationState
+
+    detail = f"{table} row {row_id[:40]} lacks the projection's MAC: written outside Postex"
+    _security.warning("refused %s (run `postex verify`, then `postex rebuild`)", detail)
+
+    def raise_alarm() -> None:
+        try:
+            SqlReplicationState(store).raise_alarm(
+                site, 0, "forged-row", detail, format_time(clock.now())
+            )
+        except Exception:  # the refusal stands; the line above was logged
+            _security.exception("could not record the forged-row alarm")
+
+    if in_write:
+        threading.Thread(target=raise_alarm, name="postex-forged-row", daemon=True).start()
+    else:
+        raise_alarm()
 
 
 def network_fit(

@@ -76,6 +76,8 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
                           ("users", "disable", "j.auditor", "--reason", "again")],
         "users enable": [("users", "enable", "j.auditor", "--reason", "back"),
                          ("users", "enable", "nobody.here", "--reason", "who")],
+        "users password": [("users", "password", "j.auditor", "--password-stdin"),
+                           ("users", "password", "nobody.here")],
         "users sessions list": [("users", "sessions", "list", "j.auditor")],
         "users sessions end": [("users", "sessions", "end", "j.auditor", "--reason", "shift"),
                                ("users", "sessions", "end", "j.auditor", "--reason", "")],

@@ -57,10 +57,11 @@ RATE_T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
 
 def _two_nodes(tmp_path: Path, url: str, clock: ManualClock, **settings: object) -> list[Container]:
-    """Two nodes (two engines, as two server processes) on one database, one manual clock."""
+    """Two nodes (two engines, as two server processes) on one database and one key
+    directory (the node's row key checks what the other wrote), one manual clock."""
     first = make_node(tmp_path / "a", url, api_rate_per_second=1, api_burst=5, **settings)
     second = build(
-        load_settings(home=str(tmp_path / "b"), db_url=url, webhook_worker_seconds=0,
+        load_settings(home=str(tmp_path / "a"), db_url=url, webhook_worker_seconds=0,
                       api_rate_per_second=1, api_burst=5, **settings),
         create=True, clock=clock,
     )  # fmt: skip

@@ -186,7 +186,7 @@ def test_a_day_at_heathrow_from_pre_advice_to_delivery(node: Container, client: 
         )
     ]
     for expected in (
-        "user.created.v1",
+        "user.created.v2",
         "item.accepted.v1",
         "item.arrived_at_exchange.v1",
         "receptacle.opened.v1",

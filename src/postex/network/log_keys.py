@@ -3,7 +3,8 @@
 ``log-<SITE>.json`` holds the site's 32-byte log key (HMAC-SHA256) that authenticates its
 log's head (:mod:`postex.eventlog.authlog`); ``anchor-<SITE>.json`` holds the newest head
 the node vouched for, MAC'd under that key. Neither is ever in the database or a backup:
-someone who can write the database cannot write them.
+someone who can write the database cannot write them. ``rows.json`` holds the node's
+row-MAC key (credentials, staff users and sessions), kept the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,27 @@ def load_or_create_log_key(keys_dir: Path, site: str) -> LogKey:
         return LogKey(site, secret)
     data = read_secret(path)
     return LogKey(site, base64.b64decode(data["key"]))
+
+
+ROW_KEY_FILE = "rows.json"
+
+
+def load_or_create_row_key(keys_dir: Path) -> bytes:
+    """The node's row-MAC key (``rows.json``, 32 bytes; :mod:`postex.eventlog.sql.row_mac`).
+
+    One per node, whatever site a command is run for, so every process of the node (and a
+    rebuild run from the CLI) MACs the same way. Made by ``postex init``; a node that lost
+    it makes a new one, and refuses every MAC'd row until ``postex rebuild``.
+    """
+    path = keys_dir / ROW_KEY_FILE
+    if not path.exists():
+        secret = secrets.token_bytes(KEY_SIZE)
+        try:
+            write_secret(path, {"v": 1, "key": base64.b64encode(secret).decode()})
+            return secret
+        except FileExistsError:
+            pass  # another process of the node made it just now: read theirs
+    return base64.b64decode(read_secret(path)["key"])
 
 
 class FileLogAuthority:

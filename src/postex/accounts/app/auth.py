@@ -113,7 +113,10 @@ def issue_token(
     offices: tuple[str, ...] = (),
     name: str = "",
 ) -> IssuedToken:
-    """A new credential and the event that records it (append it to make it valid)."""
+    """A new credential and the event that records it (append it to make it valid).
+
+    A customer's key carries no name in the log (the account's name is sealed with the
+    account); staff and partner keys carry the username or partner name."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     event = CredentialIssued(
@@ -124,7 +127,7 @@ def issue_token(
         secret_sha256=_hash(secret).hex(),
         site=site,
         offices=list(offices),
-        name=name,
+        name="" if kind == "customer" else name,
     )
     return IssuedToken(key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", event)
 

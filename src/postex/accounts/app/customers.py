@@ -34,10 +34,17 @@ class CreatedCustomer:
     key_id: str
 
 
+def name_aad(customer_id: str) -> str:
+    """The associated data an account's sealed name is bound to (it opens for no other)."""
+    return f"postex.customer.name|{customer_id}"
+
+
 def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCustomer:
     """Open an account with its own data key and a first API key.
 
-    The name is the account's business name.
+    The name is the account's business name, possibly a sole trader's own: it is sealed
+    under the account's data key in ``customer.created.v2`` (and not copied into the API
+    key's event), so erasing the account leaves it unreadable in the log everywhere.
     """
     clean = text_policy.clean(name, "name") if isinstance(name, str) else ""
     if not 1 <= len(clean) <= 200:
@@ -45,10 +52,11 @@ def create_customer(ctx: Context, name: str, actor: str = "cli") -> CreatedCusto
     customer_id = new_id("cus")
     with ctx.store.write(ctx.site) as uow:
         ctx.vault.create_key(uow, customer_id)
-        token = issue_token("customer", customer_id, Role.CUSTOMER, name=clean)
+        sealed = ctx.vault.seal(uow, customer_id, name_aad(customer_id), {"name": clean})
+        token = issue_token("customer", customer_id, Role.CUSTOMER)
         uow.append(
             [
-                CustomerCreated(customer_id=customer_id, name=clean, actor=actor),
+                CustomerCreated(customer_id=customer_id, sealed_name=sealed, actor=actor),
                 token.event,
                 audit_event(
                     {"kind": "cli", "id": actor},

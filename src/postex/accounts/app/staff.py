@@ -1,7 +1,8 @@
 """Staff users: created with a role (and a site for clerks and supervisors), a token, an audit.
 
-Passwords (for the staff console) are kept only as argon2id hashes. The API uses the bearer
-token issued at creation; clerks and supervisors act only at their own site.
+Passwords (for the staff console) are kept only as argon2id hashes, on this node only
+(:class:`StaffPasswords`, never in the log: ``user.created.v2`` carries none). The API uses
+the bearer token issued at creation; clerks and supervisors act only at their own site.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from postex.accounts.app.audit import audit_event
 from postex.accounts.app.auth import STAFF_ROLES, Role, issue_token
 from postex.accounts.events import UserCreated
+from postex.eventlog.chain import format_time
 from postex.eventlog.context import Context, new_id
-from postex.kernel.errors import ConflictError, FieldError, ValidationError
+from postex.kernel.errors import ConflictError, FieldError, NotFoundError, ValidationError
 from postex.kernel.network import load_network
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,39}")
@@ -41,6 +43,14 @@ class CreatedUser:
     record: UserRecord
     token: str  # shown once; only its hash is stored
     key_id: str
+
+
+class StaffPasswords(Protocol):
+    """Staff password hashes, node-local (written in the use case's transaction)."""
+
+    def get(self, user_id: str) -> str | None: ...
+
+    def set(self, user_id: str, password_hash: str, at: str) -> None: ...
 
 
 class UserRepository(Protocol):
@@ -100,13 +110,7 @@ def create_user(
         token = issue_token("staff", user_id, parsed, site=site, name=name)
         uow.append(
             [
-                UserCreated(
-                    user_id=user_id,
-                    username=name,
-                    role=str(parsed),
-                    site=site,
-                    password_hash=hashed,
-                ),
+                UserCreated(user_id=user_id, username=name, role=str(parsed), site=site),
                 token.event,
                 audit_event(
                     who,
@@ -116,9 +120,34 @@ def create_user(
                 ),
             ]
         )
+        if hashed is not None:
+            uow.repo(StaffPasswords).set(user_id, hashed, format_time(ctx.clock.now()))
         record = users.get(user_id)
     assert record is not None
     return CreatedUser(record, token.token, token.key_id)
+
+
+def set_password(
+    ctx: Context, username: str, password: str, actor: dict[str, object] | None = None
+) -> UserRecord:
+    """Set (or reset) a staff user's console password: after a restore onto a new node, or
+    when it is forgotten. The hash stays on this node; the audit trail says who set it."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ValidationError.single(
+            "password", "length", "…", f"at least {MIN_PASSWORD} characters"
+        )
+    name = username.strip().lower()
+    hashed = _hasher.hash(password)
+    who = actor or {"kind": "cli", "id": "cli", "role": "admin"}
+    with ctx.store.write(ctx.site) as uow:
+        user = uow.repo(UserRepository).by_username(name)
+        if user is None:
+            raise NotFoundError(f"no user {name[:40]}")
+        uow.repo(StaffPasswords).set(user.id, hashed, format_time(ctx.clock.now()))
+        uow.append([audit_event(who, "staff.password_set", user.id, "", {"username": name})])
+        record = uow.repo(UserRepository).get(user.id)
+    assert record is not None
+    return record
 
 
 def check_password(record: UserRecord, password: str) -> bool:

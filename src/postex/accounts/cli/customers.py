@@ -19,7 +19,9 @@ from postex.cli.common import (
 
 ERASE_REMAINS = (
     "backups taken before now and the hub's replicated copy still hold this customer's data "
-    "key wrapped under the current KEK, so any of them plus the KEK still opens its data"
+    "key wrapped under the current KEK, so any of them plus the KEK still opens its data; "
+    "an account opened before this version also keeps its name in clear in the log's "
+    "customer.created.v1 and credential.issued.v1 bodies, which cannot be rewritten"
 )
 ERASE_NEXT_STEPS = [
     "run `postex keys rotate` (new KEK; the old one is retired) and destroy every escrowed "

@@ -148,6 +148,41 @@ def enable(
     out.print(f"{username.strip().lower()} enabled")
 
 
+@app.command("password")
+@handle_errors
+def password(
+    username: UserArg,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password (12+) from stdin.")
+    ] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set or reset a user's console password (kept as an argon2id hash on this node only,
+    never in the log: after a restore onto a new machine, set each user's again).
+
+    Example: printf '%s\n' "$NEW_PASSWORD" | postex users password j.smith --password-stdin
+    """
+    from postex.accounts.app.staff import set_password
+    from postex.kernel.errors import ValidationError
+
+    if not password_stdin:
+        raise ValidationError.single(
+            "password", "required", None, "give the password on stdin with --password-stdin"
+        )
+    secret = sys.stdin.readline().rstrip("\n")
+    c = container(db, home)
+    try:
+        user = set_password(c.ctx, username, secret)
+    finally:
+        c.close()
+    if as_json:
+        emit_json({"username": user.username, "id": user.id, "password_set": True})
+        return
+    out.print(f"{user.username}: console password set")
+
+
 sessions_app = typer.Typer(
     cls=Group,
     help="A user's console sessions: list them, end them.\n\n"

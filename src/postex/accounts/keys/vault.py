@@ -72,7 +72,13 @@ class EnvelopeVault:
             dek = checked.get(customer_id)
         if dek is not None:
             return dek
-        found = uow.repo(DataKeys).get(customer_id)
+        dek = self._stored_key(uow.repo(DataKeys), customer_id)
+        with self._guard:
+            checked[customer_id] = dek
+        return dek
+
+    def _stored_key(self, keys: DataKeys, customer_id: str) -> bytes:
+        found = keys.get(customer_id)
         if found is None:
             self._forget(customer_id)
             raise KeyUnavailableError("the customer's data key was destroyed or never existed")
@@ -80,9 +86,8 @@ class EnvelopeVault:
         dek = self._cache.get((customer_id, kid, wrapped))
         if dek is None:
             dek = self._unwrap(customer_id, kid, wrapped)
-        with self._guard:
-            self._cache[(customer_id, kid, wrapped)] = dek
-            checked[customer_id] = dek
+            with self._guard:
+                self._cache[(customer_id, kid, wrapped)] = dek
         return dek
 
     def _aead(self, uow: UnitOfWork, customer_id: str) -> AESGCM:
@@ -108,6 +113,20 @@ class EnvelopeVault:
         blob = base64.urlsafe_b64decode(token[len(PREFIX) :])
         try:
             plain = self._aead(uow, customer_id).decrypt(blob[:12], blob[12:], aad.encode())
+        except InvalidTag:
+            raise KeyUnavailableError("sealed value does not open (tampered or moved)") from None
+        result: dict[str, Any] = orjson.loads(plain)
+        return result
+
+    def open_with(self, keys: DataKeys, customer_id: str, aad: str, token: str) -> dict[str, Any]:
+        """:meth:`open` with the data keys of a connection (a projection handler, which has
+        no unit of work): the key is read from ``keys`` every time."""
+        if not token.startswith(PREFIX):
+            raise KeyUnavailableError("not a sealed value")
+        blob = base64.urlsafe_b64decode(token[len(PREFIX) :])
+        try:
+            aead = AESGCM(self._stored_key(keys, customer_id))
+            plain = aead.decrypt(blob[:12], blob[12:], aad.encode())
         except InvalidTag:
             raise KeyUnavailableError("sealed value does not open (tampered or moved)") from None
         result: dict[str, Any] = orjson.loads(plain)

@@ -6,19 +6,43 @@ customer), so that erasure can destroy them; a rebuild leaves them as they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from postex.accounts.app.customers import CustomerRecord
+from postex.accounts.app.customers import CustomerRecord, name_aad
 from postex.accounts.events import CustomerCreated, CustomerErased
 from postex.eventlog.events import StoredEvent
+from postex.eventlog.ports import DataKeys
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
+from postex.kernel.errors import KeyUnavailableError
 
 customers_p = projection("customers", schema.customers)
+
+# Engine execution option set by the composition root: the vault's ``open_with``, which
+# opens an account's sealed name with the data keys of the projection's own connection.
+# Without it (a store opened only to read) and for an erased account, the name is empty.
+NAMES_OPTION = "postex_open_sealed"
+Opener = Callable[[DataKeys, str, str, str], dict[str, Any]]
+
+
+def account_name(conn: Connection, event: CustomerCreated) -> str:
+    """The account's name: v1's in clear, v2's opened under the account's data key."""
+    if event.name is not None:
+        return event.name
+    opener: Opener | None = conn.get_execution_options().get(NAMES_OPTION)
+    if opener is None or not event.sealed_name:
+        return ""
+    try:
+        opened = opener(SqlDataKeys(conn), event.customer_id, name_aad(event.customer_id),
+                        event.sealed_name)  # fmt: skip
+    except KeyUnavailableError:
+        return ""  # erased: the name is gone with the data key
+    return str(opened.get("name", ""))
 
 
 @customers_p.on(CustomerCreated)
@@ -26,14 +50,15 @@ def _customer_created(conn: Connection, events: Sequence[StoredEvent[CustomerCre
     executemany(
         conn,
         "INSERT INTO customers (id, name, created_at, erased_at) VALUES (?, ?, ?, NULL)",
-        [(e.event.customer_id, e.event.name, e.recorded_at) for e in events],
+        [(e.event.customer_id, account_name(conn, e.event), e.recorded_at) for e in events],
     )
 
 
 @customers_p.on(CustomerErased)
 def _customer_erased(conn: Connection, events: Sequence[StoredEvent[CustomerErased]]) -> None:
-    # The name may be a sole trader's: erased with the account. (The log's bodies of
-    # customer.created.v1 and credential.issued.v1 still hold it in clear.)
+    # The name may be a sole trader's: erased with the account. (customer.created.v2 seals
+    # it under the destroyed data key; bodies of the v1 events, written before, hold it in
+    # clear and cannot be rewritten.)
     executemany(
         conn,
         "UPDATE customers SET erased_at = ?, name = '' WHERE id = ?",

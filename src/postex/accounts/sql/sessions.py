@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -40,6 +41,7 @@ from postex.accounts.events import AuditRecorded, StaffDisabled, StaffEnabled
 from postex.accounts.session_events import RecoveryCodeUsed, TotpEnrolled
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.row_mac import Field, row_checks, row_mac
 from postex.eventlog.sql.schema import metadata
 
 staff_sessions = Table(
@@ -60,8 +62,10 @@ staff_sessions = Table(
     Column("refused", Integer, nullable=False),
     Column("held", Integer, nullable=False),
     Column("customer_id", String(40)),  # a sender portal session (migration 0019)
+    Column("mac", LargeBinary(32)),  # row MAC of who, role, site, stage (migration 0022)
     Index("ix_staff_sessions_user", "user_id"),
 )
+SESSIONS_TABLE = "staff_sessions"
 staff_sign_in_throttle = Table(
     "staff_sign_in_throttle",
     metadata,
@@ -126,18 +130,27 @@ def _session(row: Any) -> Session:
     )  # fmt: skip
 
 
+def _mac_fields(m: Any) -> list[Field]:
+    """What a session row's MAC covers: who it is, with which role, where, at which stage."""
+    return [m["id_sha256"], m["user_id"], m["username"], m["role"], m["site"], m["stage"],
+            m["created_at"], m["customer_id"]]  # fmt: skip
+
+
 class SqlSessions(_Own):
+    """Console and portal sessions; a row is read only if this node wrote it (its MAC
+    checks), so a session planted by SQL opens nothing."""
+
     def add(self, s: Session) -> None:
+        values: dict[str, Any] = {
+            "id_sha256": s.id_sha256, "user_id": s.user_id, "username": s.username,
+            "role": str(s.role), "site": s.site, "stage": str(s.stage), "csrf": s.csrf,
+            "created_at": s.created_at, "last_seen": s.last_seen, "ip": s.ip,
+            "pending_totp": s.pending_totp, "accepted": s.accepted, "refused": s.refused,
+            "held": s.held, "customer_id": s.customer_id,
+        }  # fmt: skip
         with self._write() as conn:
-            conn.execute(
-                staff_sessions.insert().values(
-                    id_sha256=s.id_sha256, user_id=s.user_id, username=s.username,
-                    role=str(s.role), site=s.site, stage=str(s.stage), csrf=s.csrf,
-                    created_at=s.created_at, last_seen=s.last_seen, ip=s.ip,
-                    pending_totp=s.pending_totp, accepted=s.accepted, refused=s.refused,
-                    held=s.held, customer_id=s.customer_id,
-                )
-            )  # fmt: skip
+            values["mac"] = row_mac(conn, SESSIONS_TABLE, _mac_fields(values))
+            conn.execute(staff_sessions.insert().values(**values))
 
     def get(self, id_sha256: str) -> Session | None:
         t = staff_sessions
@@ -147,7 +160,11 @@ class SqlSessions(_Own):
                 .mappings()
                 .first()
             )
-        return None if row is None else _session(row)
+            if row is None or not row_checks(
+                conn, SESSIONS_TABLE, str(row["id_sha256"])[:12], _mac_fields(row), row["mac"]
+            ):
+                return None
+        return _session(row)
 
     def for_user(self, user_id: str) -> list[Session]:
         t = staff_sessions

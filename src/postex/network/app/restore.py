@@ -23,7 +23,7 @@ from postex.accounts.app.customers import CustomerRepository
 from postex.eventlog.authlog import Anchor
 from postex.eventlog.checkpoints import keys_for_site, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
-from postex.eventlog.ports import LogAdmin, Progress, Store
+from postex.eventlog.ports import DataKeys, LogAdmin, Progress, Store
 from postex.kernel.errors import IntegrityError
 from postex.network.app.hub import ReplicationState
 from postex.network.app.wire import DataKey
@@ -79,6 +79,19 @@ def _check_anchor(target: Store, admin: LogAdmin, site: str, head: int) -> Ancho
     return anchor
 
 
+def _drop_erased_keys(target: Store, site: str, offered: set[str]) -> int:
+    """Destroy the restored keys of customers the log says were erased (an erasure in the
+    log wins over a key an old copy still holds); how many."""
+    with target.read() as uow:
+        erased = {c.id for c in uow.repo(CustomerRepository).list() if c.erased_at}
+    held = sorted(erased & offered)
+    if held:
+        with target.write(site) as uow:
+            for customer_id in held:
+                uow.repo(DataKeys).destroy(customer_id)
+    return len(held)
+
+
 def restore_site(
     target: Store,
     admin: LogAdmin,
@@ -103,6 +116,10 @@ def restore_site(
                 admin, f"a checkpoint is not signed by a key trusted for {site}", site, cp.seq
             )
     wanted = {cp.seq: cp.hash for cp in cps}
+    # The wrapped data keys go in first, so the projections open the accounts' sealed names
+    # as the events come in; the keys of customers the log says were erased leave below.
+    offered = source.data_keys(site)
+    keys = admin.import_data_keys(offered)
     done = 0
     for batch in source.batches(site):
         try:
@@ -137,9 +154,7 @@ def restore_site(
         admin.save_checkpoint(cp)
     for w in witnesses:
         state.save_witness(w)
-    with target.read() as uow:  # an erasure in the log wins over a key an old copy still holds
-        erased = {c.id for c in uow.repo(CustomerRepository).list() if c.erased_at}
-    keys = admin.import_data_keys([k for k in source.data_keys(site) if k[0] not in erased])
+    keys -= _drop_erased_keys(target, site, {k[0] for k in offered})
     state.set_acked(site, head if source.kind == "hub" else 0, now())
     details = {"source": source.kind, "events": done, "head_seq": head}
     lost = anchor is not None and anchor.seq > head  # events after the copy's end are lost

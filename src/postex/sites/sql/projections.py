@@ -7,12 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
 from postex.accounts.events import UserCreated
+from postex.accounts.sql.staff_passwords import adopt_hashes
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.fast import executemany
 from postex.eventlog.sql.projections import projection
+from postex.eventlog.sql.row_mac import row_mac
 from postex.eventlog.sql.schema import metadata
 from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
 from postex.sites.events import (
@@ -39,9 +51,10 @@ staff_users = Table(
     Column("username", String(40), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
     Column("site", String(16)),
-    Column("password_hash", Text),
     Column("created_at", String(32), nullable=False),
+    Column("mac", LargeBinary(32)),  # row MAC of id, username, role, site (see row_mac)
 )
+STAFF_TABLE = "staff_users"
 item_handling = Table(
     "item_handling",
     metadata,
@@ -134,14 +147,18 @@ site_p = projection(
 def _user_created(conn: Connection, events: Sequence[StoredEvent[UserCreated]]) -> None:
     executemany(
         conn,
-        "INSERT INTO staff_users (id, username, role, site, password_hash,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO staff_users (id, username, role, site, created_at, mac)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (d.user_id, d.username, d.role, d.site, d.password_hash, e.recorded_at)
+            (d.user_id, d.username, d.role, d.site, e.recorded_at,
+             row_mac(conn, STAFF_TABLE, [d.user_id, d.username, d.role, d.site]))
             for e in events
             for d in (e.event,)
         ],
-    )
+    )  # fmt: skip
+    # Old logs: user.created.v1 carried the argon2id hash; it moves to the node's own table.
+    adopt_hashes(conn, [(e.event.user_id, e.event.password_hash, e.recorded_at)
+                        for e in events if e.event.password_hash])  # fmt: skip
 
 
 @site_p.on(ItemAccepted)

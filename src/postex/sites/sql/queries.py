@@ -9,7 +9,9 @@ from sqlalchemy import Connection, and_, or_, select
 
 from postex.accounts.app.auth import Role
 from postex.accounts.app.staff import UserRecord
+from postex.accounts.sql.staff_passwords import staff_passwords
 from postex.eventlog.sql.fast import fetchall
+from postex.eventlog.sql.row_mac import row_checks
 from postex.items.app.preadvice import ItemRecord
 from postex.items.sql.core import ITEMS_WITH_ADVICE, sealed_of
 from postex.sites.app.ops import (
@@ -20,6 +22,7 @@ from postex.sites.app.ops import (
     ReceptacleRecord,
 )
 from postex.sites.sql.projections import (
+    STAFF_TABLE,
     despatch_messages,
     despatches,
     item_handling,
@@ -208,17 +211,33 @@ def _user(m: Any) -> UserRecord:
     )
 
 
+def _users() -> Any:
+    p = staff_passwords
+    hashed = select(p.c.password_hash).where(p.c.user_id == staff_users.c.id).scalar_subquery()
+    return select(staff_users, hashed.label("password_hash"))
+
+
 class SqlUsers:
+    """Staff users, each read only if its row carries the projection's MAC: a user added or
+    promoted straight in the database is not a user (the guard raises an alarm)."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def _checked(self, rows: list[Any]) -> list[UserRecord]:
+        return [
+            _user(m) for m in rows
+            if row_checks(self.conn, STAFF_TABLE, str(m["id"]),
+                          [m["id"], m["username"], m["role"], m["site"]], m["mac"])
+        ]  # fmt: skip
+
     def by_username(self, username: str) -> UserRecord | None:
-        rows = _rows(self.conn, select(staff_users).where(staff_users.c.username == username))
-        return _user(rows[0]) if rows else None
+        found = self._checked(_rows(self.conn, _users().where(staff_users.c.username == username)))
+        return found[0] if found else None
 
     def get(self, user_id: str) -> UserRecord | None:
-        rows = _rows(self.conn, select(staff_users).where(staff_users.c.id == user_id))
-        return _user(rows[0]) if rows else None
+        found = self._checked(_rows(self.conn, _users().where(staff_users.c.id == user_id)))
+        return found[0] if found else None
 
     def all(self) -> list[UserRecord]:
-        return [_user(m) for m in _rows(self.conn, select(staff_users))]
+        return self._checked(_rows(self.conn, _users()))
