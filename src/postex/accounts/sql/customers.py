@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from postex.accounts.app.customers import CustomerRecord, name_aad
 from postex.accounts.events import CustomerCreated, CustomerErased
+from postex.eventlog.canonical import decode
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.ports import DataKeys
 from postex.eventlog.sql import schema
@@ -43,6 +44,36 @@ def account_name(conn: Connection, event: CustomerCreated) -> str:
     except KeyUnavailableError:
         return ""  # erased: the name is gone with the data key
     return str(opened.get("name", ""))
+
+
+def reopen_names(conn: Connection, customer_ids: Sequence[str]) -> int:
+    """Fill in the names that could not be opened when projected: a follower may project
+    another node's ``customer.created.v2`` before that customer's data key arrives. Called
+    when keys arrive, so the live table ends as a rebuild (keys present) makes it."""
+    t, ev = schema.customers, schema.events
+    blank = {
+        r[0]
+        for r in conn.execute(
+            select(t.c.id).where(
+                t.c.id.in_(list(customer_ids)), t.c.name == "", t.c.erased_at.is_(None)
+            )
+        )
+    }
+    filled = 0
+    if not blank:
+        return 0
+    for (body,) in conn.execute(select(ev.c.body).where(ev.c.type == CustomerCreated.TYPE)):
+        d = decode(body)
+        if d.get("customer_id") not in blank:
+            continue
+        event = CustomerCreated(
+            customer_id=d["customer_id"], sealed_name=d.get("sealed_name", ""), actor=""
+        )
+        name = account_name(conn, event)
+        if name:
+            conn.execute(t.update().where(t.c.id == event.customer_id).values(name=name))
+            filled += 1
+    return filled
 
 
 @customers_p.on(CustomerCreated)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
+from postex.accounts.sql.customers import reopen_names
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.store import SqlStore
@@ -62,6 +63,7 @@ class SqlKeyShelf:
                 ]
                 if rows:
                     conn.execute(t.insert(), rows)
+                    reopen_names(conn, [str(r["customer_id"]) for r in rows])
         return len(rows)
 
     def forget(self, customer_ids: Sequence[str]) -> int:
