@@ -2,13 +2,16 @@
 
 ``log-<SITE>.json`` holds the site's 32-byte log key (HMAC-SHA256) that authenticates its
 log's head (:mod:`postex.eventlog.authlog`); ``anchor-<SITE>.json`` holds the newest head
-the node vouched for, MAC'd under that key. Neither is ever in the database or a backup:
-someone who can write the database cannot write them.
+the node committed, MAC'd under that key, replaced atomically after every write that
+appended. Neither is ever in the database or a backup: someone who can write the database
+cannot write them.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from postex.accounts.keys.files import read_secret, write_secret
 from postex.eventlog.authlog import ANCHOR_DOMAIN, KEY_SIZE, Anchor, LogKey
+from postex.kernel.private import private_dir
 
 
 def log_key_path(keys_dir: Path, site: str) -> Path:
@@ -50,6 +54,9 @@ class FileLogAuthority:
         self._holds = holds
         self._keys: dict[str, LogKey] = {}
         self._lock = threading.Lock()
+        # the anchor as last read or written, by the file's (inode, mtime, size): a write
+        # transaction checks it with one stat; another process's replace is a new inode
+        self._anchors: dict[str, tuple[tuple[int, int, int], Anchor]] = {}
 
     def key(self, site: str) -> LogKey | None:
         if not self._holds(site):
@@ -61,15 +68,28 @@ class FileLogAuthority:
 
     def anchor(self, site: str) -> Anchor | None:
         path = anchor_path(self.keys_dir, site)
-        if not path.exists():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._anchors.pop(site, None)
             return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._anchors.get(site)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         data = read_secret(path)
-        return Anchor(
+        anchor = Anchor(
             str(data["site"]), int(data["seq"]), bytes.fromhex(data["hash"]),
             bytes.fromhex(data["mac"]),
         )  # fmt: skip
+        self._anchors[site] = (stamp, anchor)
+        return anchor
 
-    def save_anchor(self, site: str, seq: int, hash_: bytes, *, force: bool = False) -> None:
+    def save_anchor(
+        self, site: str, seq: int, hash_: bytes, *, force: bool = False, durable: bool = True
+    ) -> None:
+        """Replace ``anchor-<SITE>.json`` atomically (a 0600 temporary file renamed over
+        it), fsynced when ``durable``; it only moves forward unless ``force``."""
         key = self.key(site)
         if key is None:
             return
@@ -78,8 +98,25 @@ class FileLogAuthority:
             if not force and current is not None and current.seq >= seq:
                 return  # another process of this node went further already
             mac = key.mac(seq, hash_, ANCHOR_DOMAIN)
-            write_secret(
-                anchor_path(self.keys_dir, site),
-                {"v": 1, "site": site, "seq": seq, "hash": hash_.hex(), "mac": mac.hex()},
-                replace=True,
-            )
+            path = anchor_path(self.keys_dir, site)
+            body = {"v": 1, "site": site, "seq": seq, "hash": hash_.hex(), "mac": mac.hex()}
+            _replace_private(path, json.dumps(body, indent=2).encode(), durable)
+            st = path.stat()
+            self._anchors[site] = (
+                (st.st_ino, st.st_mtime_ns, st.st_size), Anchor(site, seq, hash_, mac)
+            )  # fmt: skip
+
+
+def _replace_private(path: Path, payload: bytes, durable: bool) -> None:
+    """Write ``payload`` to a 0600 file beside ``path`` and rename it over ``path``: a reader
+    sees the old file or the new one, never a part."""
+    private_dir(path.parent)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, payload)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

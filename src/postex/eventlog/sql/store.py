@@ -24,6 +24,7 @@ from postex.eventlog.authlog import (
     LogHead,
     LogKey,
     NoAuthority,
+    anchor_ahead_fault,
     missing_head_fault,
 )
 from postex.eventlog.chain import ZERO_HASH, format_time
@@ -82,7 +83,7 @@ class SqlStore:
         self._fault_listeners: list[FaultListener] = []
         self.authority: LogAuthority = authority or NoAuthority()
         self._keys: dict[str, LogKey | None] = {}
-        self._anchored: dict[str, float] = {}  # when each site's anchor last moved
+        self._anchored: dict[str, float] = {}  # when each site's anchor was last fsynced
         self.anchor_seconds = 1.0
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
 
@@ -156,20 +157,31 @@ class SqlStore:
             return None
         return head.seq if key.valid(head.seq, head.hash, head.mac) else 0
 
-    def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
-        """Move the local anchor to a head just signed (or first authenticated).
+    def anchor_behind(self, site: str, head_seq: int, head_hash: bytes) -> tuple[int, str] | None:
+        """With a head row: a fault if the local anchor lies past the log's head or differs
+        at it (the database was cut or an older copy put back)."""
+        return anchor_ahead_fault(self.authority.anchor(site), head_seq, head_hash)
 
-        Checkpoints signed inside appends move it at most every ``anchor_seconds`` (an
-        anchor is a durable file write); the first authenticated head and the checkpoint
-        timer (``checkpoint_now``: ``uow.timer``) always do.
+    def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
+        """Move the local anchor to the head just committed (or signed, or first
+        authenticated), so that a cut tail or an older copy of the database is found.
+
+        The file is replaced after every write that appended; it is fsynced at most every
+        ``anchor_seconds`` from appends, and always for the first authenticated head and
+        from the checkpoint timer and at shutdown (``uow.timer``). Written after the commit,
+        it never runs ahead of the log: a crash in between leaves it one write behind.
         """
-        mark = uow.signed or uow.first_auth
+        mark = uow.written_head or uow.signed or uow.first_auth
         if mark is None or self.log_key(site) is None:
             return
         now = time.monotonic()
-        due = now - self._anchored.get(site, -1e9) >= self.anchor_seconds
-        if due or uow.first_auth is not None or uow.timer:
-            self.authority.save_anchor(site, *mark)
+        durable = (
+            uow.first_auth is not None
+            or uow.timer
+            or now - self._anchored.get(site, -1e9) >= self.anchor_seconds
+        )
+        self.authority.save_anchor(site, *mark, durable=durable)
+        if durable:
             self._anchored[site] = now
 
     # --- transactions ----------------------------------------------------------------
