@@ -110,3 +110,39 @@ def test_a_normal_restart_is_fine_and_the_anchor_follows_every_write(
         assert anchor is not None and anchor.seq == again.store.head(SITE)[0]
     finally:
         again.close()
+
+
+def test_the_anchor_file_survives_a_torn_slot_and_reads_the_old_form(tmp_path: Path) -> None:
+    """Two 512-byte slots written in turn: a slot torn by a crash mid-write leaves the other
+    (one write behind); a version-1 file (one JSON object) is read, then rewritten."""
+    import json
+
+    from postex.eventlog.authlog import ANCHOR_DOMAIN
+    from postex.network.log_keys import FileLogAuthority
+
+    keys = tmp_path / "keys"
+    authority = FileLogAuthority(keys, lambda site: site == SITE)
+    key = authority.key(SITE)
+    assert key is not None
+    path = anchor_path(keys, SITE)
+    path.parent.mkdir(exist_ok=True)
+    old = {"v": 1, "site": SITE, "seq": 3, "hash": "ab" * 32,
+           "mac": key.mac(3, bytes.fromhex("ab" * 32), ANCHOR_DOMAIN).hex()}  # fmt: skip
+    path.write_text(json.dumps(old, indent=2))
+    path.chmod(0o600)
+    first = authority.anchor(SITE)
+    assert first is not None and first.seq == 3
+    for seq in (4, 5, 6):
+        authority.save_anchor(SITE, seq, bytes([seq]) * 32, durable=False)
+    raw = bytearray(path.read_bytes())
+    assert len(raw) == 1024 and raw[511:512] == raw[1023:1024] == b"\n"
+    newer = 0 if b'"seq":6' in raw[:512] else 1
+    raw[newer * 512 + 5 : newer * 512 + 25] = b"\x00" * 20  # torn mid-write
+    path.write_bytes(bytes(raw))
+    fresh = FileLogAuthority(keys, lambda site: site == SITE)
+    anchor = fresh.anchor(SITE)
+    assert anchor is not None and (anchor.seq, anchor.hash) == (5, bytes([5]) * 32)
+    fresh.save_anchor(SITE, 7, bytes([7]) * 32, durable=False)  # the torn slot is rewritten
+    again = FileLogAuthority(keys, lambda site: site == SITE).anchor(SITE)
+    assert again is not None and again.seq == 7
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -2,9 +2,9 @@
 
 ``log-<SITE>.json`` holds the site's 32-byte log key (HMAC-SHA256) that authenticates its
 log's head (:mod:`postex.eventlog.authlog`); ``anchor-<SITE>.json`` holds the newest head
-the node committed, MAC'd under that key, replaced atomically after every write that
-appended. Neither is ever in the database or a backup: someone who can write the database
-cannot write them.
+the node committed, MAC'd under that key, in two 512-byte slots written in turn, in
+place, after every write that appended (docs/log-format.md). Neither is ever in the
+database or a backup: someone who can write the database cannot write them.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import base64
 import json
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from postex.accounts.keys.files import read_secret, write_secret
 from postex.eventlog.authlog import ANCHOR_DOMAIN, KEY_SIZE, Anchor, LogKey
+from postex.kernel.errors import ConfigurationError
 from postex.kernel.private import private_dir
 
 
@@ -56,7 +58,7 @@ class FileLogAuthority:
         self._lock = threading.Lock()
         # the anchor as last read or written, by the file's (inode, mtime, size): a write
         # transaction checks it with one stat; another process's replace is a new inode
-        self._anchors: dict[str, tuple[tuple[int, int, int], Anchor]] = {}
+        self._anchors: dict[str, tuple[tuple[int, int, int], list[Anchor | None], Anchor]] = {}
 
     def key(self, site: str) -> LogKey | None:
         if not self._holds(site):
@@ -67,6 +69,8 @@ class FileLogAuthority:
             return self._keys[site]
 
     def anchor(self, site: str) -> Anchor | None:
+        """The newest slot of ``anchor-<SITE>.json`` whose MAC holds (or, when none does, the
+        newest slot: ``verify`` then reports its MAC), cached by the file's stat."""
         path = anchor_path(self.keys_dir, site)
         try:
             st = path.stat()
@@ -76,35 +80,92 @@ class FileLogAuthority:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._anchors.get(site)
         if cached is not None and cached[0] == stamp:
-            return cached[1]
-        data = read_secret(path)
-        anchor = Anchor(
-            str(data["site"]), int(data["seq"]), bytes.fromhex(data["hash"]),
-            bytes.fromhex(data["mac"]),
-        )  # fmt: skip
-        self._anchors[site] = (stamp, anchor)
+            return cached[2]
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigurationError(f"key file {path} is readable by others; chmod 600 it")
+        slots = _parse_slots(path.read_bytes())
+        anchor = _newest(site, slots, self.key(site))
+        self._anchors[site] = (stamp, slots, anchor)
         return anchor
 
     def save_anchor(
         self, site: str, seq: int, hash_: bytes, *, force: bool = False, durable: bool = True
     ) -> None:
-        """Replace ``anchor-<SITE>.json`` atomically (a 0600 temporary file renamed over
-        it), fsynced when ``durable``; it only moves forward unless ``force``."""
+        """Write (seq, hash, MAC) into the older of the file's two slots, in place (one
+        512-byte write: the other slot stays whole whatever happens to this one); fsynced
+        when ``durable``. It only moves forward unless ``force`` (which rewrites the file)."""
         key = self.key(site)
         if key is None:
             return
         with self._lock:
+            path = anchor_path(self.keys_dir, site)
             current = self.anchor(site)
             if not force and current is not None and current.seq >= seq:
                 return  # another process of this node went further already
             mac = key.mac(seq, hash_, ANCHOR_DOMAIN)
-            path = anchor_path(self.keys_dir, site)
-            body = {"v": 1, "site": site, "seq": seq, "hash": hash_.hex(), "mac": mac.hex()}
-            _replace_private(path, json.dumps(body, indent=2).encode(), durable)
+            record = _slot(site, seq, hash_, mac)
+            written = Anchor(site, seq, hash_, mac)
+            slots = self._anchors[site][1] if current is not None and not force else []
+            if len(slots) != 2 or any(a is None for a in slots):  # new, old format or forced
+                _replace_private(path, record + record, durable)
+                slots = [written, written]
+            else:
+                older = min((0, 1), key=lambda i: _valid_seq(slots[i], key))
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, record, older * SLOT)
+                    if durable:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                slots = [written if i == older else slots[i] for i in (0, 1)]
             st = path.stat()
-            self._anchors[site] = (
-                (st.st_ino, st.st_mtime_ns, st.st_size), Anchor(site, seq, hash_, mac)
+            self._anchors[site] = ((st.st_ino, st.st_mtime_ns, st.st_size), slots, written)
+
+
+SLOT = 512  # bytes per slot: one sector, written with one pwrite
+
+
+def _slot(site: str, seq: int, hash_: bytes, mac: bytes) -> bytes:
+    body = {"v": 2, "site": site, "seq": seq, "hash": hash_.hex(), "mac": mac.hex()}
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return raw.ljust(SLOT - 1) + b"\n"
+
+
+def _parse_slots(raw: bytes) -> list[Anchor | None]:
+    """The file's slots (None for one that does not parse); a version-1 file (one JSON
+    object) is one slot."""
+    if len(raw) % SLOT == 0 and raw[SLOT - 1 : SLOT] == b"\n":
+        parts = [raw[i : i + SLOT] for i in range(0, len(raw), SLOT)]
+    else:
+        parts = [raw]
+    slots: list[Anchor | None] = []
+    for part in parts:
+        try:
+            data = json.loads(part)
+            slots.append(
+                Anchor(str(data["site"]), int(data["seq"]), bytes.fromhex(data["hash"]),
+                       bytes.fromhex(data["mac"]))
             )  # fmt: skip
+        except (ValueError, KeyError, TypeError):
+            slots.append(None)  # torn by a crash while written: the other slot stands
+    return slots
+
+
+def _valid_seq(anchor: Anchor | None, key: LogKey) -> int:
+    if anchor is None or not key.valid(anchor.seq, anchor.hash, anchor.mac, ANCHOR_DOMAIN):
+        return -1
+    return anchor.seq
+
+
+def _newest(site: str, slots: list[Anchor | None], key: LogKey | None) -> Anchor:
+    parsed = [a for a in slots if a is not None]
+    if key is not None:
+        valid = [a for a in parsed if _valid_seq(a, key) >= 0]
+        parsed = valid or parsed
+    if not parsed:
+        return Anchor(site, 0, bytes(32), b"")  # nothing readable: verify reports its MAC
+    return max(parsed, key=lambda a: a.seq)
 
 
 def _replace_private(path: Path, payload: bytes, durable: bool) -> None:

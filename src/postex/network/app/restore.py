@@ -144,9 +144,11 @@ def restore_site(
     details = {"source": source.kind, "events": done, "head_seq": head}
     lost = anchor is not None and anchor.seq > head  # events after the copy's end are lost
     details.update({"anchor_seq": anchor.seq} if lost and anchor is not None else {})
+    # The verified copy, with a fresh authenticated head, is the log now: the anchor moves
+    # back to it before the next write (which would otherwise be refused below the anchor).
+    admin.reanchor(site)
     with target.write(site) as uow:
         uow.append([audit_event({"kind": "system", "id": actor}, SITE_RESTORED, site, "", details)])
-    admin.reanchor(site)  # the verified copy, with a fresh authenticated head, is the log now
     return RestoreReport(
         site, source.kind, done, head, newest.seq if newest else 0, witnessed, keys,
         time.perf_counter() - started,
