@@ -58,7 +58,9 @@ class FileLogAuthority:
         self._lock = threading.Lock()
         # the anchor as last read or written, by the file's (inode, mtime, size): a write
         # transaction checks it with one stat; another process's replace is a new inode
-        self._anchors: dict[str, tuple[tuple[int, int, int], list[Anchor | None], Anchor]] = {}
+        # with the seq each slot holds (-1: torn or a MAC that does not hold), so a write
+        # picks the older slot without reading the file again
+        self._anchors: dict[str, tuple[tuple[int, int, int], list[int], Anchor]] = {}
 
     def key(self, site: str) -> LogKey | None:
         if not self._holds(site):
@@ -84,8 +86,10 @@ class FileLogAuthority:
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigurationError(f"key file {path} is readable by others; chmod 600 it")
         slots = _parse_slots(path.read_bytes())
-        anchor = _newest(site, slots, self.key(site))
-        self._anchors[site] = (stamp, slots, anchor)
+        key = self.key(site)
+        anchor = _newest(site, slots, key)
+        seqs = [-1 if key is None else _valid_seq(a, key) for a in slots]
+        self._anchors[site] = (stamp, seqs, anchor)
         return anchor
 
     def save_anchor(
@@ -104,13 +108,12 @@ class FileLogAuthority:
                 return  # another process of this node went further already
             mac = key.mac(seq, hash_, ANCHOR_DOMAIN)
             record = _slot(site, seq, hash_, mac)
-            written = Anchor(site, seq, hash_, mac)
-            slots = self._anchors[site][1] if current is not None and not force else []
-            if len(slots) != 2 or any(a is None for a in slots):  # new, old format or forced
+            seqs = self._anchors[site][1] if current is not None and not force else []
+            if len(seqs) != 2:  # a new file, the version-1 form, or a forced rewrite
                 _replace_private(path, record + record, durable)
-                slots = [written, written]
+                seqs = [seq, seq]
             else:
-                older = min((0, 1), key=lambda i: _valid_seq(slots[i], key))
+                older = 0 if seqs[0] <= seqs[1] else 1  # a torn slot (-1) goes first
                 fd = os.open(path, os.O_WRONLY)
                 try:
                     os.pwrite(fd, record, older * SLOT)
@@ -118,9 +121,10 @@ class FileLogAuthority:
                         os.fsync(fd)
                 finally:
                     os.close(fd)
-                slots = [written if i == older else slots[i] for i in (0, 1)]
+                seqs = [seq if i == older else seqs[i] for i in (0, 1)]
             st = path.stat()
-            self._anchors[site] = ((st.st_ino, st.st_mtime_ns, st.st_size), slots, written)
+            written = Anchor(site, seq, hash_, mac)
+            self._anchors[site] = ((st.st_ino, st.st_mtime_ns, st.st_size), seqs, written)
 
 
 SLOT = 512  # bytes per slot: one sector, written with one pwrite
