@@ -10,7 +10,6 @@ and key operations (:mod:`.admin`) work on a store from their own modules.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -83,8 +82,6 @@ class SqlStore:
         self._fault_listeners: list[FaultListener] = []
         self.authority: LogAuthority = authority or NoAuthority()
         self._keys: dict[str, LogKey | None] = {}
-        self._anchored: dict[str, float] = {}  # when each site's anchor was last fsynced
-        self.anchor_seconds = 1.0
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
 
     # --- lifecycle -------------------------------------------------------------------
@@ -166,23 +163,18 @@ class SqlStore:
         """Move the local anchor to the head just committed (or signed, or first
         authenticated), so that a cut tail or an older copy of the database is found.
 
-        The file is replaced after every write that appended; it is fsynced at most every
-        ``anchor_seconds`` from appends, and always for the first authenticated head and
-        from the checkpoint timer and at shutdown (``uow.timer``). Written after the commit,
-        it never runs ahead of the log: a crash in between leaves it one write behind.
+        The anchor is written after every write that appended, after its commit, so it
+        never runs ahead of the log (a crash in between leaves it one write behind). It is
+        fsynced for the first authenticated head and from the checkpoint timer and at
+        shutdown (``uow.timer``); from appends the operating system writes it back with
+        the database's own pages, so a power cut does not leave it further ahead of a
+        SQLite database (``synchronous=NORMAL``) than it has to be.
         """
         mark = uow.written_head or uow.signed or uow.first_auth
         if mark is None or self.log_key(site) is None:
             return
-        now = time.monotonic()
-        durable = (
-            uow.first_auth is not None
-            or uow.timer
-            or now - self._anchored.get(site, -1e9) >= self.anchor_seconds
-        )
+        durable = uow.first_auth is not None or uow.timer
         self.authority.save_anchor(site, *mark, durable=durable)
-        if durable:
-            self._anchored[site] = now
 
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:
