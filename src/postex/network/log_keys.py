@@ -61,6 +61,7 @@ class FileLogAuthority:
         # with the seq each slot holds (-1: torn or a MAC that does not hold), so a write
         # picks the older slot without reading the file again
         self._anchors: dict[str, tuple[tuple[int, int, int], list[int], Anchor]] = {}
+        self._fds: dict[str, tuple[int, int]] = {}  # site -> (descriptor, its inode)
 
     def key(self, site: str) -> LogKey | None:
         if not self._holds(site):
@@ -97,34 +98,64 @@ class FileLogAuthority:
     ) -> None:
         """Write (seq, hash, MAC) into the older of the file's two slots, in place (one
         512-byte write: the other slot stays whole whatever happens to this one); fsynced
-        when ``durable``. It only moves forward unless ``force`` (which rewrites the file)."""
+        when ``durable``. It only moves forward unless ``force`` (which rewrites the file).
+
+        A write that is not ``durable`` (after an append) trusts the anchor as the write
+        transaction's own check left it (one ``stat`` then) and writes through a file
+        descriptor kept open on that very file: at worst, with another process of the node
+        writing too, the anchor lags a write, never runs ahead of the log.
+        """
         key = self.key(site)
         if key is None:
             return
         with self._lock:
             path = anchor_path(self.keys_dir, site)
-            current = self.anchor(site)
+            cached = self._anchors.get(site)
+            if durable or force or cached is None:
+                current = self.anchor(site)
+                cached = self._anchors.get(site)
+            else:
+                current = cached[2]
             if not force and current is not None and current.seq >= seq:
                 return  # another process of this node went further already
             mac = key.mac(seq, hash_, ANCHOR_DOMAIN)
             record = _slot(site, seq, hash_, mac)
-            seqs = self._anchors[site][1] if current is not None and not force else []
-            if len(seqs) != 2:  # a new file, the version-1 form, or a forced rewrite
+            if cached is None or force or len(cached[1]) != 2:  # new, version 1, or forced
+                self._close(site)
                 _replace_private(path, record + record, durable)
                 seqs = [seq, seq]
+                st = path.stat()
             else:
-                older = 0 if seqs[0] <= seqs[1] else 1  # a torn slot (-1) goes first
-                fd = os.open(path, os.O_WRONLY)
-                try:
-                    os.pwrite(fd, record, older * SLOT)
-                    if durable:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                seqs = [seq if i == older else seqs[i] for i in (0, 1)]
-            st = path.stat()
+                older = 0 if cached[1][0] <= cached[1][1] else 1  # a torn slot (-1) first
+                fd = self._fd(site, path, cached[0][0])
+                os.pwrite(fd, record, older * SLOT)
+                if durable:
+                    os.fsync(fd)
+                seqs = [seq if i == older else cached[1][i] for i in (0, 1)]
+                st = os.fstat(fd)
             written = Anchor(site, seq, hash_, mac)
             self._anchors[site] = ((st.st_ino, st.st_mtime_ns, st.st_size), seqs, written)
+
+    def _fd(self, site: str, path: Path, inode: int) -> int:
+        """A descriptor open for writing on the anchor file whose inode is ``inode``."""
+        held = self._fds.get(site)
+        if held is not None and held[1] == inode:
+            return held[0]
+        self._close(site)
+        fd = os.open(path, os.O_WRONLY)
+        self._fds[site] = (fd, os.fstat(fd).st_ino)
+        return fd
+
+    def _close(self, site: str) -> None:
+        held = self._fds.pop(site, None)
+        if held is not None:
+            os.close(held[0])
+
+    def close(self) -> None:
+        """Close the descriptors kept on anchor files (the store's ``dispose``)."""
+        with self._lock:
+            for site in list(self._fds):
+                self._close(site)
 
 
 SLOT = 512  # bytes per slot: one sector, written with one pwrite

@@ -94,6 +94,9 @@ class SqlStore:
         for pool in (self._writer_pool, self._readers):
             if pool is not None:
                 pool.shutdown()
+        close = getattr(self.authority, "close", None)  # descriptors on anchor files
+        if close is not None:
+            close()
         self.engine.dispose()
 
     def readers(self) -> ThreadPoolExecutor:
