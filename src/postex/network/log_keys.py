@@ -62,6 +62,7 @@ class FileLogAuthority:
         # picks the older slot without reading the file again
         self._anchors: dict[str, tuple[tuple[int, int, int], list[int], Anchor]] = {}
         self._fds: dict[str, tuple[int, int]] = {}  # site -> (descriptor, its inode)
+        self._paths: dict[str, Path] = {}
 
     def key(self, site: str) -> LogKey | None:
         if not self._holds(site):
@@ -74,9 +75,9 @@ class FileLogAuthority:
     def anchor(self, site: str) -> Anchor | None:
         """The newest slot of ``anchor-<SITE>.json`` whose MAC holds (or, when none does, the
         newest slot: ``verify`` then reports its MAC), cached by the file's stat."""
-        path = anchor_path(self.keys_dir, site)
+        path = self._path(site)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except FileNotFoundError:
             self._anchors.pop(site, None)
             return None
@@ -109,7 +110,7 @@ class FileLogAuthority:
         if key is None:
             return
         with self._lock:
-            path = anchor_path(self.keys_dir, site)
+            path = self._path(site)
             cached = self._anchors.get(site)
             if durable or force or cached is None:
                 current = self.anchor(site)
@@ -135,6 +136,12 @@ class FileLogAuthority:
                 st = os.fstat(fd)
             written = Anchor(site, seq, hash_, mac)
             self._anchors[site] = ((st.st_ino, st.st_mtime_ns, st.st_size), seqs, written)
+
+    def _path(self, site: str) -> Path:
+        path = self._paths.get(site)
+        if path is None:
+            path = self._paths[site] = anchor_path(self.keys_dir, site)
+        return path
 
     def _fd(self, site: str, path: Path, inode: int) -> int:
         """A descriptor open for writing on the anchor file whose inode is ``inode``."""
@@ -162,8 +169,9 @@ SLOT = 512  # bytes per slot: one sector, written with one pwrite
 
 
 def _slot(site: str, seq: int, hash_: bytes, mac: bytes) -> bytes:
-    body = {"v": 2, "site": site, "seq": seq, "hash": hash_.hex(), "mac": mac.hex()}
-    raw = json.dumps(body, separators=(",", ":")).encode()
+    site_json = json.dumps(site)  # a site code: ASCII letters and digits
+    raw = (f'{{"v":2,"site":{site_json},"seq":{seq},"hash":"{hash_.hex()}",'
+           f'"mac":"{mac.hex()}"}}').encode()  # fmt: skip
     return raw.ljust(SLOT - 1) + b"\n"
 
 
