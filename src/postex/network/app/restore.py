@@ -66,14 +66,14 @@ def _refuse(admin: LogAdmin, detail: str, site: str, seq: int | None) -> Integri
 
 
 def _check_anchor(target: Store, admin: LogAdmin, site: str, head: int) -> Anchor | None:
-    """The local anchor (the newest head this node vouched for before the loss); the copy
+    """The local anchor (the newest head this node wrote before the loss); the copy
     must agree with it where it reaches it."""
     anchor = admin.anchor(site)
     if anchor is not None and 0 < anchor.seq <= head:
         at_anchor = next(iter(target.read_events(site, anchor.seq - 1, anchor.seq)), None)
         if at_anchor is None or at_anchor.hash != anchor.hash:
             raise _refuse(
-                admin, "the copy differs from the head this node signed (its local anchor)",
+                admin, "the copy differs from the head this node last wrote (its local anchor)",
                 site, anchor.seq,
             )  # fmt: skip
     return anchor
