@@ -65,3 +65,31 @@ def test_portal_benchmark_uploads_through_both_paths_and_prints_a_batch() -> Non
     or the benchmark exits 2."""
     out = bench("portal", "--items", "50", "--rounds", "1", "--labels", "20")
     assert "ratio portal / API" in out and "batch PDF of 20 labels" in out
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_eventsourcing_comparison_runs_both_sides(kind: str) -> None:
+    """Both sides store every item they were sent (the benchmark checks eventsourcing's
+    count itself and fails otherwise); skipped where the compare extra is not installed."""
+    from postex.bench.compare import missing
+
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    extra: list[str] = []
+    if kind == "postgres":
+        need_service("PostgreSQL", PG_URL, "POSTEX_TEST_DATABASE_URL")
+        extra = ["--postgres", PG_URL]
+    out = bench("eventsourcing", "--events", "200", "--batch", "100", "--rounds", "2", *extra)
+    assert "bench eventsourcing" in out and ("postgres" in out) == (kind == "postgres")
+
+
+def test_eventsourcing_comparison_explains_how_to_install_when_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "eventsourcing.application", None)  # as if not installed
+    result = runner.invoke(app, ["bench", "eventsourcing", "--events", "100", "--batch", "100"])
+    assert result.exit_code == 2
+    assert "pip install -e '.[compare]'" in result.output

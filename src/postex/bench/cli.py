@@ -126,6 +126,50 @@ def authlog(
     out.print(table)
 
 
+@app.command("eventsourcing")
+@handle_errors
+def eventsourcing(
+    events: Annotated[int, typer.Option(help="Items per round and library.")] = 50_000,
+    batch: Annotated[int, typer.Option(help="Items per transaction (request).")] = 1000,
+    rounds: Annotated[int, typer.Option(help="Rounds; the median is reported.")] = 3,
+    postgres: PgOpt = None,
+) -> None:
+    """The whole pre-advice use case vs pyeventsourcing 9.5.6 with its AES cipher on, side by
+    side in one run (needs the compare extra: pip install -e '.[compare]').
+
+    Example: postex bench eventsourcing --events 50000 --postgres postgresql://postgres@127.0.0.1/test
+    """
+    from rich.table import Table
+
+    from postex.bench.common import machine
+    from postex.bench.compare import PINNED, bench_compare, installed_version, missing
+
+    why = missing()
+    if why is not None:
+        err.print(why, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    if installed_version() != PINNED:
+        err.print(
+            f"note: eventsourcing {installed_version()} is installed; the figure is for {PINNED}"
+        )
+    results = [bench_compare("sqlite", events, batch, rounds, progress=err.print)]
+    url = pg_url(postgres)
+    if url:
+        results.append(bench_compare("postgres", events, batch, rounds, url, progress=err.print))
+    table = Table(title=f"postex bench eventsourcing — {machine()}")
+    for col in ("store", "items/round", "batch", "Postex pre-advice ev/s",
+                "eventsourcing (cipher on) ev/s", "ratio"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(r.store, f"{r.events:,}", f"{r.batch:,}", f"{r.postex_per_s:,.0f}",
+                      f"{r.eventsourcing_per_s:,.0f}", f"{r.ratio:.2f}")  # fmt: skip
+    out.print(table)
+    err.print(
+        f"eventsourcing {results[0].eventsourcing_version}, AES-GCM cipher on, one aggregate per "
+        "item; ratio = Postex / eventsourcing, median of the per-round ratios (goal ≥ 2)."
+    )
+
+
 @app.command("console")
 @handle_errors
 def console(

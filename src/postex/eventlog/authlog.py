@@ -12,10 +12,11 @@ authenticates the whole log up to it: a rewritten history no longer ends in the 
 hash, and events appended by anyone without the key lie past the MAC'd seq.
 
 A *local anchor* (``anchor-<SITE>.json`` beside the key, the same form with the domain
-``postex-log-anchor-v1``) holds the newest head the node signed a checkpoint over (or
-first authenticated): a log cut short below it, or different at its seq, is found even
-when the head row and the checkpoints were rolled back together. docs/log-format.md gives
-a test vector.
+``postex-log-anchor-v1``) holds the newest head the node committed: it is replaced after
+every write transaction that appended. A log cut short below it, or different at its seq,
+is found even when the head row and the checkpoints were rolled back together (an older
+copy of the database put back): ``verify`` reports it and the next write is refused.
+docs/log-format.md gives a test vector.
 """
 
 from __future__ import annotations
@@ -90,9 +91,11 @@ class LogAuthority(Protocol):
 
     def anchor(self, site: str) -> Anchor | None: ...
 
-    def save_anchor(self, site: str, seq: int, hash_: bytes, *, force: bool = False) -> None:
+    def save_anchor(
+        self, site: str, seq: int, hash_: bytes, *, force: bool = False, durable: bool = True
+    ) -> None:
         """Record (seq, hash) as the site's anchor; it only moves forward unless ``force``
-        (a restore, after the copy was verified)."""
+        (a restore, after the copy was verified); fsynced when ``durable``."""
         ...
 
 
@@ -105,7 +108,9 @@ class NoAuthority:
     def anchor(self, site: str) -> Anchor | None:
         return None
 
-    def save_anchor(self, site: str, seq: int, hash_: bytes, *, force: bool = False) -> None:
+    def save_anchor(
+        self, site: str, seq: int, hash_: bytes, *, force: bool = False, durable: bool = True
+    ) -> None:
         return None
 
 
@@ -152,10 +157,32 @@ def anchor_fault(
     if log_seq < anchor.seq:
         return log_seq + 1, (
             f"log ends at {log_seq} but the local anchor holds {anchor.seq} "
-            "(truncated or rolled back)"
+            f"(anchor-{anchor.site}.json in the key directory): events were cut or an older "
+            "copy of the database was put back"
         )
     if anchor.seq == 0:
         return None
     if hash_at_anchor is None or not hmac.compare_digest(hash_at_anchor, anchor.hash):
-        return anchor.seq, "event differs from the local anchor"
+        return anchor.seq, (
+            f"event differs from the local anchor (anchor-{anchor.site}.json in the key "
+            "directory): the log was rewritten or another copy of the database was put back"
+        )
+    return None
+
+
+def anchor_ahead_fault(
+    anchor: Anchor | None, head_seq: int, head_hash: bytes
+) -> tuple[int, str] | None:
+    """The write path's check of the local anchor (its MAC is checked by ``verify``): a log
+    whose head lies below the anchor, or differs at it, was cut or rolled back."""
+    if anchor is None or anchor.seq < head_seq:
+        return None
+    where = f"anchor-{anchor.site}.json in the key directory"
+    if anchor.seq > head_seq:
+        return head_seq + 1, (
+            f"log ends at {head_seq} but the local anchor holds {anchor.seq} ({where}): "
+            "events were cut or an older copy of the database was put back"
+        )
+    if anchor.seq and not hmac.compare_digest(anchor.hash, head_hash):
+        return head_seq, f"the log's head differs from the local anchor ({where})"
     return None

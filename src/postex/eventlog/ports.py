@@ -73,6 +73,11 @@ class Rebuilder(Protocol):
         """Drop every projection and replay the whole log; return events replayed."""
         ...
 
+    def authenticate(self, site: str) -> None:
+        """Raise IntegrityError unless ``site``'s log is the authenticated one (a no-op for
+        a log whose key this node does not hold, e.g. a hub's copies of the sites)."""
+        ...
+
     def replay(
         self, events: Iterable[StoredEvent], progress: Progress | None = None, batch: int = 5000
     ) -> int:

@@ -10,7 +10,6 @@ and key operations (:mod:`.admin`) work on a store from their own modules.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from postex.eventlog.authlog import (
     LogHead,
     LogKey,
     NoAuthority,
+    anchor_ahead_fault,
     missing_head_fault,
 )
 from postex.eventlog.chain import ZERO_HASH, format_time
@@ -82,8 +82,6 @@ class SqlStore:
         self._fault_listeners: list[FaultListener] = []
         self.authority: LogAuthority = authority or NoAuthority()
         self._keys: dict[str, LogKey | None] = {}
-        self._anchored: dict[str, float] = {}  # when each site's anchor last moved
-        self.anchor_seconds = 1.0
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
 
     # --- lifecycle -------------------------------------------------------------------
@@ -96,6 +94,9 @@ class SqlStore:
         for pool in (self._writer_pool, self._readers):
             if pool is not None:
                 pool.shutdown()
+        close = getattr(self.authority, "close", None)  # descriptors on anchor files
+        if close is not None:
+            close()
         self.engine.dispose()
 
     def readers(self) -> ThreadPoolExecutor:
@@ -156,21 +157,27 @@ class SqlStore:
             return None
         return head.seq if key.valid(head.seq, head.hash, head.mac) else 0
 
-    def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
-        """Move the local anchor to a head just signed (or first authenticated).
+    def anchor_behind(self, site: str, head_seq: int, head_hash: bytes) -> tuple[int, str] | None:
+        """With a head row: a fault if the local anchor lies past the log's head or differs
+        at it (the database was cut or an older copy put back)."""
+        return anchor_ahead_fault(self.authority.anchor(site), head_seq, head_hash)
 
-        Checkpoints signed inside appends move it at most every ``anchor_seconds`` (an
-        anchor is a durable file write); the first authenticated head and the checkpoint
-        timer (``checkpoint_now``: ``uow.timer``) always do.
+    def _after_commit(self, site: str, uow: SqlUnitOfWork) -> None:
+        """Move the local anchor to the head just committed (or signed, or first
+        authenticated), so that a cut tail or an older copy of the database is found.
+
+        The anchor is written after every write that appended, after its commit, so it
+        never runs ahead of the log (a crash in between leaves it one write behind). It is
+        fsynced for the first authenticated head and from the checkpoint timer and at
+        shutdown (``uow.timer``); from appends the operating system writes it back with
+        the database's own pages, so a power cut does not leave it further ahead of a
+        SQLite database (``synchronous=NORMAL``) than it has to be.
         """
-        mark = uow.signed or uow.first_auth
+        mark = uow.written_head or uow.signed or uow.first_auth
         if mark is None or self.log_key(site) is None:
             return
-        now = time.monotonic()
-        due = now - self._anchored.get(site, -1e9) >= self.anchor_seconds
-        if due or uow.first_auth is not None or uow.timer:
-            self.authority.save_anchor(site, *mark)
-            self._anchored[site] = now
+        durable = uow.first_auth is not None or uow.timer
+        self.authority.save_anchor(site, *mark, durable=durable)
 
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:

@@ -49,6 +49,10 @@ class LogStore(Protocol):
 
     def anchor_missing(self, site: str, log_seq: int) -> tuple[int, str] | None: ...
 
+    def anchor_behind(
+        self, site: str, head_seq: int, head_hash: bytes
+    ) -> tuple[int, str] | None: ...
+
 
 # The write path's one read: the head, the authenticated head and the newest stored seq.
 _HEAD_AND_AUTH = (
@@ -138,10 +142,17 @@ class SqlUnitOfWork:
             fault = None if fresh_ok and head[0] == 0 else self.store.anchor_missing(site, head[0])
         else:
             fault = head_fault(key, auth, head[0], head[1])
+            if fault is None and not fresh_ok:  # a restore starts over below the anchor
+                fault = self.store.anchor_behind(site, head[0], head[1])
         if fault is not None:
             self.refused = True
             raise IntegrityError(f"{fault[1]}; nothing written", site=site, seq=fault[0])
         return head
+
+    @property
+    def written_head(self) -> tuple[int, bytes] | None:
+        """(seq, hash) of the site's head after this transaction's appends, if any."""
+        return self._head[:2] if self.appended and self._head is not None else None
 
     @property
     def has_auth_row(self) -> bool:

@@ -66,14 +66,14 @@ def _refuse(admin: LogAdmin, detail: str, site: str, seq: int | None) -> Integri
 
 
 def _check_anchor(target: Store, admin: LogAdmin, site: str, head: int) -> Anchor | None:
-    """The local anchor (the newest head this node vouched for before the loss); the copy
+    """The local anchor (the newest head this node wrote before the loss); the copy
     must agree with it where it reaches it."""
     anchor = admin.anchor(site)
     if anchor is not None and 0 < anchor.seq <= head:
         at_anchor = next(iter(target.read_events(site, anchor.seq - 1, anchor.seq)), None)
         if at_anchor is None or at_anchor.hash != anchor.hash:
             raise _refuse(
-                admin, "the copy differs from the head this node signed (its local anchor)",
+                admin, "the copy differs from the head this node last wrote (its local anchor)",
                 site, anchor.seq,
             )  # fmt: skip
     return anchor
@@ -159,9 +159,11 @@ def restore_site(
     details = {"source": source.kind, "events": done, "head_seq": head}
     lost = anchor is not None and anchor.seq > head  # events after the copy's end are lost
     details.update({"anchor_seq": anchor.seq} if lost and anchor is not None else {})
+    # The verified copy, with a fresh authenticated head, is the log now: the anchor moves
+    # back to it before the next write (which would otherwise be refused below the anchor).
+    admin.reanchor(site)
     with target.write(site) as uow:
         uow.append([audit_event({"kind": "system", "id": actor}, SITE_RESTORED, site, "", details)])
-    admin.reanchor(site)  # the verified copy, with a fresh authenticated head, is the log now
     return RestoreReport(
         site, source.kind, done, head, newest.seq if newest else 0, witnessed, keys,
         time.perf_counter() - started,
