@@ -65,6 +65,18 @@ log_heads = Table(
     Column("mac", LargeBinary(32), nullable=False),
 )
 
+# Each site's Merkle tree (postex.eventlog.sql.tree): the hash of every full subtree at the
+# levels 8, 16, 24 …, written with the events that complete it. Derived from the log, but
+# kept (not a projection): `postex rebuild` only fills in what is missing.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
 # --- projections: recreated from the log by `postex rebuild` ---------------------------
 heads = Table(
     "heads",
@@ -127,4 +139,4 @@ tracking_events = Table(
     Index("ix_tracking_item_time", "item_id", "occurred_utc"),
 )
 
-LOG_TABLES = (events, checkpoints, data_keys, log_heads)
+LOG_TABLES = (events, checkpoints, data_keys, log_heads, merkle_nodes)

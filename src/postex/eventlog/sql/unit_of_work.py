@@ -24,6 +24,7 @@ from postex.eventlog.ports import Clock
 from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import extend as extend_tree
 from postex.kernel.errors import IntegrityError
 
 
@@ -79,6 +80,8 @@ class SqlUnitOfWork:
         self.first_auth: tuple[int, bytes] | None = None  # the site's first authenticated head
         self.refused = False  # the log moved without the key: the store raises an alarm
         self.types: list[str] = []  # of the events appended, in order (for metrics)
+        self._tree_from = 0  # the tree size before this transaction's appends
+        self._leaves: list[bytes] = []  # the hashes of the events appended (the tree's leaves)
 
     @property
     def site(self) -> str:
@@ -153,6 +156,8 @@ class SqlUnitOfWork:
         if not events:
             return []
         seq, prev, last_time = self.load_head()
+        if not self.appended:
+            self._tree_from = seq
         site = self._site
         now = format_time(self.store.clock.now())
         recorded_at = now if now > last_time else last_time  # monotonic within a site
@@ -182,6 +187,7 @@ class SqlUnitOfWork:
                 stored += map(StoredEvent, repeat(site, m), range(first, first + m), times,
                               types, part, prevs, digests, bodies, typed)  # fmt: skip
                 prev = digests[-1]
+                self._leaves += digests
         finally:
             if pending is not None:
                 pending.result()  # never leave the connection busy, even on the way out
@@ -196,6 +202,7 @@ class SqlUnitOfWork:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
+        extend_tree(self.conn, self._site, self._tree_from, self._leaves)
         self.authenticate(seq, digest)
         if self.store.checkpoint_if_due(self.conn, self._site, seq, digest):
             self.signed = (seq, digest)
