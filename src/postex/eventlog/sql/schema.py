@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -75,6 +76,29 @@ merkle_nodes = Table(
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed tree heads (C2SP tlog-checkpoint notes, postex.eventlog.notes): the site's signed
+# note at each checkpoint, and the witness cosignature lines it was given.
+tree_notes = Table(
+    "tree_notes",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", String(32), nullable=False),
+)
+
+tree_cosignatures = Table(
+    "tree_cosignatures",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("line", Text, nullable=False),
+    Column("cosigned_at", String(32), nullable=False),
 )
 
 # --- projections: recreated from the log by `postex rebuild` ---------------------------
@@ -139,4 +163,12 @@ tracking_events = Table(
     Index("ix_tracking_item_time", "item_id", "occurred_utc"),
 )
 
-LOG_TABLES = (events, checkpoints, data_keys, log_heads, merkle_nodes)
+LOG_TABLES = (
+    events,
+    checkpoints,
+    data_keys,
+    log_heads,
+    merkle_nodes,
+    tree_notes,
+    tree_cosignatures,
+)

@@ -32,6 +32,7 @@ from postex.eventlog.events import Checkpoint, EventRow, StoredEvent
 from postex.eventlog.ports import Clock
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.engine import make_engine, normalise_url, readable
+from postex.eventlog.sql.notes import sign_tree_head
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.reading import read_rows
 from postex.eventlog.sql.repositories import Repositories
@@ -234,7 +235,9 @@ class SqlStore:
             return False
         last = self._last_checkpoint(conn, site)
         if seq - last >= self.checkpoint_every:
-            insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, self._now()))
+            at = self._now()
+            insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, at))
+            sign_tree_head(conn, signer, site, seq, at)
             return True
         return False
 
@@ -252,6 +255,7 @@ class SqlStore:
                 return None
             cp = make_checkpoint(signer, site, seq, digest, self._now())
             insert_checkpoint(uow.conn, cp)
+            sign_tree_head(uow.conn, signer, site, seq, cp.signed_at)
             uow.signed, uow.timer = (seq, digest), True
             if self.log_key(site) is not None and not uow.has_auth_row:
                 uow.authenticate(seq, digest)  # an upgraded log: its first authenticated head

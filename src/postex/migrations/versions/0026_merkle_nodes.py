@@ -1,4 +1,5 @@
-"""Each site's Merkle tree: the full subtree hashes at the levels 8, 16, 24 … (tiles).
+"""Each site's Merkle tree (full subtree hashes at the levels 8, 16, 24 …: tiles), its signed
+tree heads (C2SP checkpoint notes) and their witness cosignatures.
 
 Existing logs are backfilled here (one pass over each site's event hashes).
 
@@ -23,6 +24,23 @@ def upgrade() -> None:
         sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
+    op.create_table(
+        "tree_notes",
+        sa.Column("site", sa.String(16), primary_key=True),
+        sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("root", sa.LargeBinary(32), nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("signed_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "tree_cosignatures",
+        sa.Column("site", sa.String(16), primary_key=True),
+        sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("witness", sa.String(200), primary_key=True),
+        sa.Column("root", sa.LargeBinary(32), nullable=False),
+        sa.Column("line", sa.Text, nullable=False),
+        sa.Column("cosigned_at", sa.String(32), nullable=False),
+    )
     from postex.eventlog.sql.tree import backfill
 
     conn = op.get_bind()
@@ -31,4 +49,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("tree_cosignatures")
+    op.drop_table("tree_notes")
     op.drop_table("merkle_nodes")
