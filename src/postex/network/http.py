@@ -1,16 +1,31 @@
-"""``GET /api/v1/integrity``: heads, checkpoints, replication lag, verification, alarms."""
+"""``GET /api/v1/integrity`` (heads, checkpoints, replication lag, verification, alarms), the
+public transparency-log routes (signed tree heads, inclusion and consistency proofs) and a
+sender's receipt of an item."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as FastPath
 
 from postex.accounts.app.auth import Principal, Role
 from postex.accounts.http import roles
 from postex.bootstrap import Container, replication
-from postex.http.deps import container
+from postex.eventlog.context import Context
+from postex.eventlog.merkle import leaf_hash
+from postex.eventlog.notes import parse
+from postex.eventlog.sql.notes import SqlNotes
+from postex.eventlog.sql.proofs import SqlProofs
+from postex.http.deps import container, context
+from postex.items.app.preadvice import get_item
+from postex.items.http.customer import customer
+from postex.items.http.items import ITEM_ID
+from postex.items.http.schemas import problems
+from postex.kernel.errors import NotFoundError
+from postex.network.app.receipts import build
 from postex.network.app.status import integrity_for
+from postex.network.sql.receipts import SqlReceiptSources
 
 router = APIRouter(tags=["integrity"])
 
@@ -30,3 +45,93 @@ def integrity(
         p, c.store, replication(c).state, c.settings.role, c.settings.site
     )
     return view
+
+
+# --- the transparency log: public, hashes only ------------------------------------------
+SITE_CODE = FastPath(pattern=r"^[A-Z0-9]{2,16}$", description="site code", examples=["GBLALA"])
+
+
+def _proofs(c: Container) -> SqlProofs:
+    return SqlProofs(c._sql)
+
+
+@router.get(
+    "/api/v1/log/{site}/checkpoint",
+    summary="The site's newest signed tree head (public)",
+    description="A C2SP tlog-checkpoint signed note with the witness cosignatures it has. "
+    "Hashes only: no personal data.",
+    responses=problems(404, 422),
+)
+def log_checkpoint(site: str = SITE_CODE, c: Container = Depends(container)) -> dict[str, Any]:
+    notes = SqlNotes(c.engine)
+    latest = notes.latest(site)
+    if latest is None:
+        raise NotFoundError(f"no signed checkpoint of {site}")
+    size, text = latest
+    head, _ = parse(text)
+    note = text + "".join(notes.cosignatures(site, size))
+    return {"site": site, "origin": head.origin, "tree_size": size,
+            "root": head.root.hex(), "note": note}  # fmt: skip
+
+
+@router.get(
+    "/api/v1/log/{site}/proofs/inclusion",
+    summary="Inclusion proof of one event in a tree size (public)",
+    description="RFC 9162 inclusion proof of event `seq` (leaf `seq - 1`) in the site's tree "
+    "of `tree_size` events. Hashes only.",
+    responses=problems(422),
+)
+def log_inclusion(
+    site: str = SITE_CODE,
+    seq: int = Query(..., ge=1, examples=[12]),
+    tree_size: int = Query(..., ge=1, examples=[1000]),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    digest, root, proof = _proofs(c).inclusion(site, seq, tree_size)
+    return {"site": site, "seq": seq, "leaf_index": seq - 1, "tree_size": tree_size,
+            "event_hash": digest.hex(), "leaf_hash": leaf_hash(digest).hex(),
+            "root": root.hex(), "proof": [p.hex() for p in proof]}  # fmt: skip
+
+
+@router.get(
+    "/api/v1/log/{site}/proofs/consistency",
+    summary="Consistency proof between two tree sizes (public)",
+    description="RFC 9162 consistency proof that the tree of `to` events extends the tree "
+    "of `from` events. Hashes only.",
+    responses=problems(422),
+)
+def log_consistency(
+    site: str = SITE_CODE,
+    old: int = Query(..., ge=1, alias="from", examples=[1000]),
+    new: int = Query(..., ge=1, alias="to", examples=[2000]),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    old_root, new_root, proof = _proofs(c).consistency(site, old, new)
+    return {"site": site, "from": old, "to": new, "old_root": old_root.hex(),
+            "new_root": new_root.hex(), "proof": [p.hex() for p in proof]}  # fmt: skip
+
+
+@router.get(
+    "/api/v1/items/{item_id}/receipt",
+    summary="Receipt of an own item: proof of pre-advice and acceptance",
+    description="The events' canonical bodies (personal data stays sealed), their inclusion "
+    "proofs and the signed, witnessed checkpoint. Verify offline: docs/api.md, Receipts.",
+    responses=problems(401, 403, 404, 422, 429),
+)
+def item_receipt(
+    item_id: str = ITEM_ID,
+    customer_id: str = Depends(customer),
+    ctx: Context = Depends(context),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    return receipt_for(c, ctx, customer_id, item_id)
+
+
+def receipt_for(c: Container, ctx: Context, customer_id: str, item_id: str) -> dict[str, Any]:
+    """The receipt of a customer's own item in this node's site log (404 otherwise)."""
+    record = get_item(ctx, customer_id, item_id).record
+    src = SqlReceiptSources(c._sql)
+    site = c.settings.site
+    if record.origin_site != site:
+        raise NotFoundError(f"no item {item_id}")  # its log is another site's
+    return build(src, item_id, site, src.item_events(site, item_id))
