@@ -68,6 +68,7 @@ CUSTOMER_ROUTES: dict[tuple[str, str], Owned] = {
     ("DELETE", "/api/v1/items/{item_id}"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/events"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/receipt"): Owned(cn22_item, 200, NO_ITEM),
+    ("GET", "/api/v1/items/{item_id}/certificate.pdf"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/label.pdf"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/cn23.pdf"): Owned(cn23_item, 200, NO_ITEM),
     ("GET", "/api/v1/webhooks/{webhook_id}"): Owned(webhook, 200, NO_WEBHOOK),

@@ -6,6 +6,10 @@ import copy
 import json
 from typing import Any
 
+import numpy as np
+import pymupdf
+import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
@@ -108,3 +112,24 @@ def test_public_log_routes_give_checkpoint_and_proofs_that_verify(
     unknown = client.get(f"/api/v1/log/{SITE}/checkpoint", params={"verbose": 1})
     assert unknown.status_code == 422
     assert client.get("/api/v1/log/ZZNONE/checkpoint").status_code == 404
+
+
+@pytest.mark.sqlite_only
+def test_the_certificate_of_posting_carries_the_receipt_digest_as_a_qr_code(
+    node: Container, client: TestClient
+) -> None:
+    """A real QR reader finds the receipt's digest on the certificate, whose text names the
+    item, the site, the accepted weight and the tree size the receipt was issued against."""
+    owner = make_caller(node, "Owner Ltd")
+    item_id = accepted_item(node, client, owner)
+    r = receipt(client, owner, item_id)
+    got = client.get(f"/api/v1/items/{item_id}/certificate.pdf", headers=owner.headers)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+    page = pymupdf.open(stream=got.content, filetype="pdf")[0]
+    pix = page.get_pixmap(dpi=200)
+    image = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
+    codes = [b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+    assert codes == [r["digest"]]
+    text = " ".join(str(page.get_text()).split())
+    assert "Certificate of posting" in text and "0.850 kg" in text and SITE in text
+    assert f"{r['tree_size']:,} entries" in text

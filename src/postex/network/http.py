@@ -4,9 +4,11 @@ sender's receipt of an item."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as FastPath
 
 from postex.accounts.app.auth import Principal, Role
@@ -135,3 +137,51 @@ def receipt_for(c: Container, ctx: Context, customer_id: str, item_id: str) -> d
     if record.origin_site != site:
         raise NotFoundError(f"no item {item_id}")  # its log is another site's
     return build(src, item_id, site, src.item_events(site, item_id))
+
+
+class PdfResponse(Response):
+    media_type = "application/pdf"
+
+
+@router.get(
+    "/api/v1/items/{item_id}/certificate.pdf",
+    response_class=PdfResponse,
+    summary="Certificate of posting of an own item (PDF, with the receipt digest as QR code)",
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        **problems(401, 403, 404, 422, 429),
+    },
+)
+def item_certificate(
+    item_id: str = ITEM_ID,
+    customer_id: str = Depends(customer),
+    ctx: Context = Depends(context),
+    c: Container = Depends(container),
+) -> PdfResponse:
+    from postex.pdf.certificate import render_certificate
+
+    pdf = render_certificate(certificate_of(receipt_for(c, ctx, customer_id, item_id)))
+    disposition = f'inline; filename="certificate-{item_id}.pdf"'
+    return PdfResponse(pdf, headers={"Content-Disposition": disposition})
+
+
+def certificate_of(receipt: dict[str, Any]) -> Any:
+    """The certificate's content, read from a receipt."""
+    from postex.pdf.certificate import CertificateData, ProvenEvent
+
+    head, sigs = parse(receipt["checkpoint"])
+    bodies = [json.loads(e["body"]) for e in receipt["events"]]
+    first = bodies[0]
+    events = tuple(
+        ProvenEvent(
+            e["label"], e["recorded_at"], e["seq"], b.get("weight_g"),
+            b.get("site") or b.get("origin_site") or receipt["site"],
+        )
+        for e, b in zip(receipt["events"], bodies, strict=True)
+    )  # fmt: skip
+    return CertificateData(
+        receipt["item_id"], receipt["site"], str(first.get("service", "")),
+        str(first.get("destination", "")), events, head.size,
+        base64.b64encode(head.root).decode(), len(sigs) > 1, receipt["digest"],
+        f"/api/v1/items/{receipt['item_id']}/receipt",
+    )  # fmt: skip
