@@ -86,6 +86,9 @@ class SqlStore:
         self._anchored: dict[str, float] = {}  # when each site's anchor last moved
         self.anchor_seconds = 1.0
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
+        # Write the Merkle tree's nodes with the appends (postex.eventlog.sql.tree); only
+        # the benchmark's baseline turns it off (then backfills).
+        self.maintain_tree = True
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:

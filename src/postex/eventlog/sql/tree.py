@@ -154,13 +154,18 @@ def insert_nodes(conn: Connection, site: str, rows: Iterable[tuple[int, int, byt
     )
 
 
-def stream_nodes(hashes: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
-    """Every stored node of a log whose event hashes are ``hashes`` (in seq order), as
-    each completes: the backfill, and the benchmark's synthetic tree."""
-    pending: list[list[bytes]] = [[]]  # per stored level, the nodes of its open tile
-    counts: list[int] = [0]
-    for h in hashes:
-        pending[0].append(leaf_hash(h))
+class NodeBuilder:
+    """Computes the stored nodes of a log from its event hashes, fed in seq order."""
+
+    def __init__(self) -> None:
+        self.pending: list[list[bytes]] = [[]]  # per stored level, the nodes of its open tile
+        self.counts: list[int] = [0]
+
+    def push(self, event_hash: bytes) -> list[tuple[int, int, bytes]]:
+        """The nodes (level, idx, hash) the leaf of ``event_hash`` completes."""
+        pending, counts = self.pending, self.counts
+        pending[0].append(leaf_hash(event_hash))
+        done: list[tuple[int, int, bytes]] = []
         level = 0
         while len(pending[level]) == WIDTH:
             digest = perfect_root(pending[level])
@@ -169,9 +174,18 @@ def stream_nodes(hashes: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
                 pending.append([])
                 counts.append(0)
             pending[level + 1].append(digest)
-            yield (level + 1) * HEIGHT, counts[level + 1], digest
+            done.append(((level + 1) * HEIGHT, counts[level + 1], digest))
             counts[level + 1] += 1
             level += 1
+        return done
+
+
+def stream_nodes(hashes: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """Every stored node of a log whose event hashes are ``hashes`` (in seq order), as
+    each completes: the backfill."""
+    builder = NodeBuilder()
+    for h in hashes:
+        yield from builder.push(h)
 
 
 def backfill(conn: Connection, site: str, batch: int = 20_000) -> int:

@@ -37,6 +37,7 @@ class LogStore(Protocol):
     is_postgres: bool
     ph: str
     append_chunk: int
+    maintain_tree: bool  # False only in `postex bench proofs`' baseline
 
     def writer(self, fn: Callable[..., None], *args: Any) -> Future[None]: ...
 
@@ -202,7 +203,8 @@ class SqlUnitOfWork:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
-        extend_tree(self.conn, self._site, self._tree_from, self._leaves)
+        if self.store.maintain_tree:
+            extend_tree(self.conn, self._site, self._tree_from, self._leaves)
         self.authenticate(seq, digest)
         if self.store.checkpoint_if_due(self.conn, self._site, seq, digest):
             self.signed = (seq, digest)
