@@ -197,6 +197,8 @@ PORTAL_ROUTES: dict[tuple[str, str], PortalCase] = {
     ("GET", "/portal/items/{item_id}"): (portal_item, 200, NO_ITEM),
     ("GET", "/portal/items/{item_id}/label.pdf"): (portal_item, 200, NO_ITEM),
     ("GET", "/portal/items/{item_id}/cn23.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/certificate.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/receipt.json"): (portal_item, 200, NO_ITEM),
     ("POST", "/portal/items/{item_id}/cancel"): (portal_item, 303, NO_ITEM),
     ("GET", "/portal/webhooks/{webhook_id}"): (portal_webhook, 200, NO_WEBHOOK),
     ("POST", "/portal/webhooks/{webhook_id}/delete"): (portal_webhook, 303, NO_WEBHOOK),

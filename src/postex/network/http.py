@@ -4,8 +4,6 @@ sender's receipt of an item."""
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -20,14 +18,12 @@ from postex.eventlog.notes import parse
 from postex.eventlog.sql.notes import SqlNotes
 from postex.eventlog.sql.proofs import SqlProofs
 from postex.http.deps import container, context
-from postex.items.app.preadvice import get_item
 from postex.items.http.customer import customer
 from postex.items.http.items import ITEM_ID
 from postex.items.http.schemas import problems
 from postex.kernel.errors import NotFoundError
-from postex.network.app.receipts import build
 from postex.network.app.status import integrity_for
-from postex.network.sql.receipts import SqlReceiptSources
+from postex.network.sql.receipts import receipt_for
 
 router = APIRouter(tags=["integrity"])
 
@@ -126,17 +122,7 @@ def item_receipt(
     ctx: Context = Depends(context),
     c: Container = Depends(container),
 ) -> dict[str, Any]:
-    return receipt_for(c, ctx, customer_id, item_id)
-
-
-def receipt_for(c: Container, ctx: Context, customer_id: str, item_id: str) -> dict[str, Any]:
-    """The receipt of a customer's own item in this node's site log (404 otherwise)."""
-    record = get_item(ctx, customer_id, item_id).record
-    src = SqlReceiptSources(c._sql)
-    site = c.settings.site
-    if record.origin_site != site:
-        raise NotFoundError(f"no item {item_id}")  # its log is another site's
-    return build(src, item_id, site, src.item_events(site, item_id))
+    return receipt_for(c._sql, ctx, customer_id, item_id)
 
 
 class PdfResponse(Response):
@@ -158,30 +144,8 @@ def item_certificate(
     ctx: Context = Depends(context),
     c: Container = Depends(container),
 ) -> PdfResponse:
-    from postex.pdf.certificate import render_certificate
+    from postex.pdf.certificate import certificate_of, render_certificate
 
-    pdf = render_certificate(certificate_of(receipt_for(c, ctx, customer_id, item_id)))
+    pdf = render_certificate(certificate_of(receipt_for(c._sql, ctx, customer_id, item_id)))
     disposition = f'inline; filename="certificate-{item_id}.pdf"'
     return PdfResponse(pdf, headers={"Content-Disposition": disposition})
-
-
-def certificate_of(receipt: dict[str, Any]) -> Any:
-    """The certificate's content, read from a receipt."""
-    from postex.pdf.certificate import CertificateData, ProvenEvent
-
-    head, sigs = parse(receipt["checkpoint"])
-    bodies = [json.loads(e["body"]) for e in receipt["events"]]
-    first = bodies[0]
-    events = tuple(
-        ProvenEvent(
-            e["label"], e["recorded_at"], e["seq"], b.get("weight_g"),
-            b.get("site") or b.get("origin_site") or receipt["site"],
-        )
-        for e, b in zip(receipt["events"], bodies, strict=True)
-    )  # fmt: skip
-    return CertificateData(
-        receipt["item_id"], receipt["site"], str(first.get("service", "")),
-        str(first.get("destination", "")), events, head.size,
-        base64.b64encode(head.root).decode(), len(sigs) > 1, receipt["digest"],
-        f"/api/v1/items/{receipt['item_id']}/receipt",
-    )  # fmt: skip

@@ -3,14 +3,19 @@ the facts it proves, the checkpoint it was issued against, and a QR code of its 
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 
+from postex.eventlog.notes import parse
 from postex.pdf import _layout as lay
 from postex.pdf._text import kg_from_g, s10_readable
 
@@ -87,3 +92,23 @@ def render_certificate(doc: CertificateData) -> bytes:
     lay.text_block(canvas, f"Check it: {doc.verify_url}", text_x, ty - 8, room, size=9,
                    max_lines=3)  # fmt: skip
     return lay.finish(canvas, buffer)
+
+
+def certificate_of(receipt: Mapping[str, Any]) -> CertificateData:
+    """The certificate's content, read from a receipt (postex-receipt-v1)."""
+    head, sigs = parse(receipt["checkpoint"])
+    bodies = [json.loads(e["body"]) for e in receipt["events"]]
+    first = bodies[0]
+    events = tuple(
+        ProvenEvent(
+            e["label"], e["recorded_at"], e["seq"], b.get("weight_g"),
+            b.get("site") or b.get("origin_site") or receipt["site"],
+        )
+        for e, b in zip(receipt["events"], bodies, strict=True)
+    )  # fmt: skip
+    return CertificateData(
+        receipt["item_id"], receipt["site"], str(first.get("service", "")),
+        str(first.get("destination", "")), events, head.size,
+        base64.b64encode(head.root).decode(), len(sigs) > 1, receipt["digest"],
+        f"/api/v1/items/{receipt['item_id']}/receipt",
+    )  # fmt: skip

@@ -86,8 +86,8 @@ class SqlStore:
         self._anchored: dict[str, float] = {}  # when each site's anchor last moved
         self.anchor_seconds = 1.0
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
-        # Write the Merkle tree's nodes with the appends (postex.eventlog.sql.tree); only
-        # the benchmark's baseline turns it off (then backfills).
+        # Write the Merkle tree's nodes with the appends (postex.eventlog.sql.tree) and sign
+        # tree heads with checkpoints; only the benchmark's baseline turns it off.
         self.maintain_tree = True
 
     # --- lifecycle -------------------------------------------------------------------
@@ -240,7 +240,8 @@ class SqlStore:
         if seq - last >= self.checkpoint_every:
             at = self._now()
             insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, at))
-            sign_tree_head(conn, signer, site, seq, at)
+            if self.maintain_tree:
+                sign_tree_head(conn, signer, site, seq, at)
             return True
         return False
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from postex.eventlog.context import Context
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.sql.notes import SqlNotes
 from postex.eventlog.sql.proofs import SqlProofs
 from postex.eventlog.sql.store import SqlStore
+from postex.items.app.preadvice import get_item
 from postex.kernel.errors import NotFoundError
+from postex.network.app.receipts import build
 
 
 class SqlReceiptSources:
@@ -51,3 +56,13 @@ class SqlReceiptSources:
             ).all()
         out = [("acceptance", int(r[0])) for r in rows[:1]]
         return [("pre-advice", int(advice)), *out]
+
+
+def receipt_for(store: SqlStore, ctx: Context, customer_id: str, item_id: str) -> dict[str, Any]:
+    """The receipt of a customer's own item in this node's site log (404 otherwise: another
+    customer's item, or an item whose pre-advice is in another site's log)."""
+    record = get_item(ctx, customer_id, item_id).record
+    if record.origin_site != ctx.site:
+        raise NotFoundError(f"no item {item_id}")
+    src = SqlReceiptSources(store)
+    return build(src, item_id, ctx.site, src.item_events(ctx.site, item_id))
