@@ -12,10 +12,12 @@ from postex.eventlog.sql.fast import execute, fetchall
 from postex.eventlog.sql.tree import SqlTree
 
 
-def sign_tree_head(conn: Connection, signer: Signer, site: str, size: int, at: str) -> str:
+def sign_tree_head(
+    conn: Connection, signer: Signer, site: str, size: int, at: str, tree: SqlTree | None = None
+) -> str:
     """Sign the site's tree head at ``size`` as a checkpoint note and store it (in the
-    caller's transaction, with the checkpoint of the same seq)."""
-    head = TreeHead(origin_of(site), size, SqlTree(conn, site).root(size))
+    caller's transaction, with the checkpoint of the same seq; ``tree``: the append's)."""
+    head = TreeHead(origin_of(site), size, (tree or SqlTree(conn, site)).root(size))
     text = note(head, sign_line(head, head.origin, signer))
     execute(
         conn,

@@ -36,6 +36,7 @@ from postex.eventlog.sql.notes import sign_tree_head
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.reading import read_rows
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import SqlTree
 from postex.eventlog.sql.unit_of_work import APPEND_CHUNK, SqlUnitOfWork
 from postex.kernel.errors import IntegrityError
 
@@ -231,8 +232,11 @@ class SqlStore:
             (site, seq, digest, at),
         )
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool:
-        """Sign (seq, digest) if a checkpoint is due; whether one was signed."""
+    def checkpoint_if_due(
+        self, conn: Connection, site: str, seq: int, digest: bytes, tree: SqlTree | None = None
+    ) -> bool:
+        """Sign (seq, digest) if a checkpoint is due; whether one was signed. ``tree``: the
+        append's Merkle tree (its new leaves in memory) for the tree head."""
         signer = self.signer_for(site)
         if signer is None:
             return False
@@ -241,7 +245,7 @@ class SqlStore:
             at = self._now()
             insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, at))
             if self.maintain_tree:
-                sign_tree_head(conn, signer, site, seq, at)
+                sign_tree_head(conn, signer, site, seq, at, tree)
             return True
         return False
 

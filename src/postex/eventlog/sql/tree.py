@@ -54,14 +54,21 @@ class SqlTree:
         if base == level:
             return self._stored(level, idx)
         span = level - base
-        return perfect_root([self._stored(base, i) for i in range(idx << span, (idx + 1) << span)])
+        lo, hi = idx << span, (idx + 1) << span
+        tile = self._tile(base, lo >> HEIGHT)  # the 2^span children lie in one tile
+        hashes = [tile.get(i) for i in range(lo, hi)]
+        if None in hashes:
+            hashes = [self._stored(base, i) for i in range(lo, hi)]
+        return perfect_root(hashes)  # type: ignore[arg-type]
 
     def computed(self, level: int, idx: int) -> bytes:
         """Node ``(level, idx)`` of a stored level, computed from the stored level below."""
-        below = level - HEIGHT
-        return perfect_root(
-            [self._stored(below, i) for i in range(idx << HEIGHT, (idx + 1) << HEIGHT)]
-        )
+        below, lo = level - HEIGHT, idx << HEIGHT
+        tile = self._tile(below, idx)  # the children are exactly one tile of the level below
+        hashes = [tile.get(i) for i in range(lo, lo + WIDTH)]
+        if None in hashes:
+            hashes = [self._stored(below, i) for i in range(lo, lo + WIDTH)]
+        return perfect_root(hashes)  # type: ignore[arg-type]
 
     def _stored(self, level: int, idx: int) -> bytes:
         tile = self._tile(level, idx >> HEIGHT)
@@ -129,14 +136,19 @@ def completed(old_size: int, new_size: int) -> Iterator[tuple[int, int]]:
 
 
 def extend(
-    conn: Connection, site: str, old_size: int, new_hashes: Sequence[bytes]
+    conn: Connection,
+    site: str,
+    old_size: int,
+    new_hashes: Sequence[bytes],
+    tree: SqlTree | None = None,
 ) -> list[tuple[int, int, bytes]]:
     """Write the nodes that appending ``new_hashes`` (event hashes) after ``old_size``
-    completes; in the caller's transaction. Returns them as (level, idx, hash)."""
+    completes; in the caller's transaction. Returns them as (level, idx, hash). ``tree``:
+    the transaction's tree over those hashes, kept for a tree head signed next."""
     new_size = old_size + len(new_hashes)
     if new_size >> HEIGHT == old_size >> HEIGHT:
         return []  # most appends: no tile completes
-    tree = SqlTree(conn, site, old_size, new_hashes)
+    tree = tree or SqlTree(conn, site, old_size, new_hashes)
     rows: list[tuple[int, int, bytes]] = []
     for level, idx in completed(old_size, new_size):
         digest = tree.computed(level, idx)

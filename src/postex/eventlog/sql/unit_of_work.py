@@ -24,6 +24,7 @@ from postex.eventlog.ports import Clock
 from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import SqlTree
 from postex.eventlog.sql.tree import extend as extend_tree
 from postex.kernel.errors import IntegrityError
 
@@ -45,7 +46,9 @@ class LogStore(Protocol):
         self, conn: Connection, site: str, seq: int, digest: bytes, at: str
     ) -> None: ...
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool: ...
+    def checkpoint_if_due(
+        self, conn: Connection, site: str, seq: int, digest: bytes, tree: SqlTree | None = None
+    ) -> bool: ...
 
     def log_key(self, site: str) -> LogKey | None: ...
 
@@ -203,10 +206,11 @@ class SqlUnitOfWork:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
+        tree = SqlTree(self.conn, self._site, self._tree_from, self._leaves)
         if self.store.maintain_tree:
-            extend_tree(self.conn, self._site, self._tree_from, self._leaves)
+            extend_tree(self.conn, self._site, self._tree_from, self._leaves, tree)
         self.authenticate(seq, digest)
-        if self.store.checkpoint_if_due(self.conn, self._site, seq, digest):
+        if self.store.checkpoint_if_due(self.conn, self._site, seq, digest, tree):
             self.signed = (seq, digest)
 
     def authenticate(self, seq: int, digest: bytes) -> None:
