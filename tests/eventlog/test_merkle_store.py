@@ -82,3 +82,20 @@ def test_a_proof_reads_a_few_tiles_not_the_log(node: Container) -> None:
         proof = tree.inclusion(12_345, 70_000)
         assert tree.reads <= 6
     assert proof == MemoryTree(hashes(store)).inclusion(12_345, 70_000)
+
+
+def test_the_open_tile_kept_in_memory_gives_the_same_nodes_as_the_events_table(
+    node: Container,
+) -> None:
+    """Appends that reuse the last append's open tile from memory write exactly the nodes a
+    process reading the events table writes; a stale tile (another writer) is not used."""
+    store = node._sql  # type: ignore[attr-defined]
+    append(store, [100, 100, 100, 3, 300])
+    store._open_tiles[SITE] = (512, [b"\x00" * 32] * (603 - 512))  # stale: wrong hashes
+    append(store, [200])
+    leaves = hashes(store)
+    memory = MemoryTree(leaves)
+    rows = execute_raw(node.engine, "SELECT level, idx, hash FROM merkle_nodes ORDER BY idx")
+    assert [(int(lv), int(i)) for lv, i, _ in rows] == [(8, i) for i in range(len(leaves) // 256)]
+    assert [bytes(h) for _, _, h in rows] == [memory.node(8, i) for i in range(len(rows))]
+    assert SqlProofs(store).root(SITE) == (803, memory.root())

@@ -90,6 +90,8 @@ class SqlStore:
         # Write the Merkle tree's nodes with the appends (postex.eventlog.sql.tree) and sign
         # tree heads with checkpoints; only the benchmark's baseline turns it off.
         self.maintain_tree = True
+        # Each site's open tile after its last append here: (first leaf, event hashes).
+        self._open_tiles: dict[str, tuple[int, list[bytes]]] = {}
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -177,6 +179,16 @@ class SqlStore:
             self.authority.save_anchor(site, *mark)
             self._anchored[site] = now
 
+    # --- the Merkle tree's open tile ----------------------------------------------------
+    def open_tile(self, site: str, size: int, head_hash: bytes) -> tuple[int, list[bytes]]:
+        """(first leaf, event hashes) of ``site``'s open tile up to ``size`` if this process
+        wrote it last and it ends in ``head_hash`` (the chain commits to all before it),
+        else ``(size, [])``: the tree reads the events table."""
+        first, hashes = self._open_tiles.get(site, (0, []))
+        if hashes and first + len(hashes) == size and hashes[-1] == head_hash:
+            return first, hashes
+        return size, []
+
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:
         """This process's lock on writing ``site`` (the database's lock is taken as well)."""
@@ -205,6 +217,8 @@ class SqlStore:
                 raise
             ready = perf_counter()
             conn.commit()
+        if uow.open_tile is not None:
+            self._open_tiles[site] = uow.open_tile
         self._after_commit(site, uow)
         head = uow.new_head_seq
         if head is not None and self.observer is not None:

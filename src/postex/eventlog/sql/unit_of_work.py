@@ -24,6 +24,7 @@ from postex.eventlog.ports import Clock
 from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import WIDTH as TILE_WIDTH
 from postex.eventlog.sql.tree import SqlTree
 from postex.eventlog.sql.tree import extend as extend_tree
 from postex.kernel.errors import IntegrityError
@@ -51,6 +52,8 @@ class LogStore(Protocol):
     ) -> bool: ...
 
     def log_key(self, site: str) -> LogKey | None: ...
+
+    def open_tile(self, site: str, size: int, head_hash: bytes) -> tuple[int, list[bytes]]: ...
 
     def anchor_missing(self, site: str, log_seq: int) -> tuple[int, str] | None: ...
 
@@ -86,6 +89,9 @@ class SqlUnitOfWork:
         self.types: list[str] = []  # of the events appended, in order (for metrics)
         self._tree_from = 0  # the tree size before this transaction's appends
         self._leaves: list[bytes] = []  # the hashes of the events appended (the tree's leaves)
+        self._tree_from_hash = ZERO_HASH  # the head's hash at _tree_from
+        # After commit: the site's open tile (first leaf, event hashes), for the next append.
+        self.open_tile: tuple[int, list[bytes]] | None = None
 
     @property
     def site(self) -> str:
@@ -161,7 +167,7 @@ class SqlUnitOfWork:
             return []
         seq, prev, last_time = self.load_head()
         if not self.appended:
-            self._tree_from = seq
+            self._tree_from, self._tree_from_hash = seq, prev
         site = self._site
         now = format_time(self.store.clock.now())
         recorded_at = now if now > last_time else last_time  # monotonic within a site
@@ -206,7 +212,13 @@ class SqlUnitOfWork:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
-        tree = SqlTree(self.conn, self._site, self._tree_from, self._leaves)
+        # The leaves of the open tile before this append come from the store's memory when
+        # it holds them (checked against the head's hash), else from the events table.
+        first, known = self.store.open_tile(self._site, self._tree_from, self._tree_from_hash)
+        hashes = known + self._leaves
+        tree = SqlTree(self.conn, self._site, first, hashes)
+        start = seq - seq % TILE_WIDTH
+        self.open_tile = (start, hashes[start - first :]) if start >= first else None
         if self.store.maintain_tree:
             extend_tree(self.conn, self._site, self._tree_from, self._leaves, tree)
         self.authenticate(seq, digest)
