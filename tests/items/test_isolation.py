@@ -94,6 +94,7 @@ PUBLIC_LOG_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/log/{site}/checkpoint"): "",
     ("GET", "/api/v1/log/{site}/proofs/inclusion"): "?seq=1&tree_size=1",
     ("GET", "/api/v1/log/{site}/proofs/consistency"): "?from=1&to=1",
+    ("GET", "/api/v1/log/{site}/cosignatures"): "?tree_size=1",
 }
 HOLD = {"hold_id": "hld_00000000000000000000"}
 ADVISORY = {"advisory_id": "adv_00000000000000000000"}

@@ -128,3 +128,32 @@ def test_the_hub_cosigns_the_tree_head_of_each_checkpoint_it_countersigns(tmp_pa
     finally:
         site.close()
         hub.close()
+
+
+def test_the_hubs_cosignature_is_public_and_completes_the_sites_note(tmp_path: Path) -> None:
+    """GET /api/v1/log/{site}/cosignatures on the hub gives its line; appended to the site's
+    signed note it verifies as a cosignature by the hub's key."""
+    from fastapi.testclient import TestClient
+
+    from postex.server import create_app
+
+    site = make_node(tmp_path / "site", f"sqlite:///{tmp_path / 'site.db'}", site=SITE)
+    hub = make_node(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}", site="HUB", role="hub")
+    try:
+        trust(hub, site, SITE)
+        with site.store.write(SITE) as uow:
+            uow.append([NewEvent("test.thing.v1", {"n": i}) for i in range(30)])
+        site.admin.checkpoint_now(SITE)
+        h = replication(hub).hub(hub.trusted_keys())
+        h.receive_events(SITE, list(site.store.read_events(SITE)))
+        for cp in site.store.checkpoints(SITE):
+            h.receive_checkpoint(cp)
+        with TestClient(create_app(hub)) as client:
+            got = client.get(f"/api/v1/log/{SITE}/cosignatures", params={"tree_size": 30})
+        assert got.status_code == 200, got.text
+        lines = got.json()["lines"]
+        _, text = SqlNotes(site.engine).latest(SITE) or (0, "")
+        assert cosigned_by(text + lines[0], "postex.example/witness/HUB", hub.signer.public)
+    finally:
+        site.close()
+        hub.close()

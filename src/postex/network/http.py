@@ -73,6 +73,22 @@ def log_checkpoint(site: str = SITE_CODE, c: Container = Depends(container)) -> 
 
 
 @router.get(
+    "/api/v1/log/{site}/cosignatures",
+    summary="Witness cosignatures this node holds for a tree size of a site (public)",
+    description="C2SP tlog-cosignature lines over the site's tree head of `tree_size`; on "
+    "the hub, its own. Append them to the site's signed note (a receipt's `checkpoint`).",
+    responses=problems(422),
+)
+def log_cosignatures(
+    site: str = SITE_CODE,
+    tree_size: int = Query(..., ge=1, examples=[1000]),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    lines = SqlNotes(c.engine).cosignatures(site, tree_size)
+    return {"site": site, "tree_size": tree_size, "lines": lines}
+
+
+@router.get(
     "/api/v1/log/{site}/proofs/inclusion",
     summary="Inclusion proof of one event in a tree size (public)",
     description="RFC 9162 inclusion proof of event `seq` (leaf `seq - 1`) in the site's tree "
