@@ -99,3 +99,14 @@ def test_the_open_tile_kept_in_memory_gives_the_same_nodes_as_the_events_table(
     assert [(int(lv), int(i)) for lv, i, _ in rows] == [(8, i) for i in range(len(leaves) // 256)]
     assert [bytes(h) for _, _, h in rows] == [memory.node(8, i) for i in range(len(rows))]
     assert SqlProofs(store).root(SITE) == (803, memory.root())
+
+
+def test_rebuild_writes_the_nodes_that_are_missing(node: Container) -> None:
+    """`postex rebuild` (the rebuilder) fills in tree nodes deleted from the table."""
+    store = node._sql  # type: ignore[attr-defined]
+    append(store, [700])
+    execute_raw(node.engine, "DELETE FROM merkle_nodes WHERE idx = 1")
+    assert node_rows(node) == 1
+    node.rebuilder.rebuild()
+    assert node_rows(node) == 2
+    assert SqlProofs(store).root(SITE) == (700, MemoryTree(hashes(store)).root())
