@@ -157,3 +157,42 @@ def test_the_hubs_cosignature_is_public_and_completes_the_sites_note(tmp_path: P
     finally:
         site.close()
         hub.close()
+
+
+def test_the_hub_alarms_when_its_copy_no_longer_extends_the_tree_it_cosigned(
+    tmp_path: Path,
+) -> None:
+    """After the hub cosigned size 60, an event of its copy is changed behind its back; at
+    the next checkpoints the trees are not the cosigned one (size 60 again) nor consistent
+    with it (size 100): no cosignature, tree-fork alarms."""
+    from postex.eventlog.sql.admin import execute_raw
+
+    site = make_node(tmp_path / "site", f"sqlite:///{tmp_path / 'site.db'}", site=SITE)
+    hub = make_node(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}", site="HUB", role="hub")
+    try:
+        trust(hub, site, SITE)
+        h = replication(hub).hub(hub.trusted_keys())
+
+        def grow(n: int) -> None:
+            head = site.store.head(SITE)[0]
+            with site.store.write(SITE) as uow:
+                uow.append([NewEvent("test.thing.v1", {"n": i}) for i in range(n)])
+            site.admin.checkpoint_now(SITE)
+            h.receive_events(SITE, list(site.store.read_events(SITE, head)))
+            for cp in site.store.checkpoints(SITE):
+                h.receive_checkpoint(cp)
+
+        grow(60)
+        notes = SqlNotes(hub.engine)
+        assert notes.cosignatures(SITE, 60)
+        execute_raw(hub.engine, "UPDATE events SET hash = ? WHERE site = ? AND seq = 10",
+                    [b"\xee" * 32, SITE])  # fmt: skip
+        grow(40)
+        assert not notes.cosignatures(SITE, 100)
+        forks = [a for a in replication(hub).state.alarms() if a.kind == "tree-fork"]
+        details = [a.detail for a in forks]
+        assert any("two different trees of size 60" in d for d in details)  # cp 60 again
+        assert any("size 100 is not consistent with the cosigned size 60" in d for d in details)
+    finally:
+        site.close()
+        hub.close()
