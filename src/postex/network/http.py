@@ -46,6 +46,7 @@ def integrity(
 
 
 # --- the transparency log: public, hashes only ------------------------------------------
+MAX_SIZE = 2**62  # sizes and seqs fit a signed 64-bit column
 SITE_CODE = FastPath(pattern=r"^[A-Z0-9]{2,16}$", description="site code", examples=["GBLALA"])
 
 
@@ -81,7 +82,7 @@ def log_checkpoint(site: str = SITE_CODE, c: Container = Depends(container)) -> 
 )
 def log_cosignatures(
     site: str = SITE_CODE,
-    tree_size: int = Query(..., ge=1, examples=[1000]),
+    tree_size: int = Query(..., ge=1, le=MAX_SIZE, examples=[1000]),
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     lines = SqlNotes(c.engine).cosignatures(site, tree_size)
@@ -97,8 +98,8 @@ def log_cosignatures(
 )
 def log_inclusion(
     site: str = SITE_CODE,
-    seq: int = Query(..., ge=1, examples=[12]),
-    tree_size: int = Query(..., ge=1, examples=[1000]),
+    seq: int = Query(..., ge=1, le=MAX_SIZE, examples=[12]),
+    tree_size: int = Query(..., ge=1, le=MAX_SIZE, examples=[1000]),
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     digest, root, proof = _proofs(c).inclusion(site, seq, tree_size)
@@ -116,8 +117,8 @@ def log_inclusion(
 )
 def log_consistency(
     site: str = SITE_CODE,
-    old: int = Query(..., ge=1, alias="from", examples=[1000]),
-    new: int = Query(..., ge=1, alias="to", examples=[2000]),
+    old: int = Query(..., ge=1, le=MAX_SIZE, alias="from", examples=[1000]),
+    new: int = Query(..., ge=1, le=MAX_SIZE, alias="to", examples=[2000]),
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     old_root, new_root, proof = _proofs(c).consistency(site, old, new)
