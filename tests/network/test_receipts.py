@@ -133,3 +133,14 @@ def test_the_certificate_of_posting_carries_the_receipt_digest_as_a_qr_code(
     text = " ".join(str(page.get_text()).split())
     assert "Certificate of posting" in text and "0.850 kg" in text and SITE in text
     assert f"{r['tree_size']:,} entries" in text
+
+
+def test_a_cancelled_item_has_no_certificate_of_posting(
+    node: Container, client: TestClient
+) -> None:
+    """A certificate of a cancelled item is refused: 409, rule cancelled."""
+    owner = make_caller(node, "Owner Ltd")
+    item = new_items(node, owner.id)[0]
+    assert client.delete(f"/api/v1/items/{item.id}", headers=owner.headers).status_code == 200
+    got = client.get(f"/api/v1/items/{item.id}/certificate.pdf", headers=owner.headers)
+    assert got.status_code == 409 and got.json()["rule"] == "cancelled"

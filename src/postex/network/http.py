@@ -23,7 +23,7 @@ from postex.items.http.items import ITEM_ID
 from postex.items.http.schemas import problems
 from postex.kernel.errors import NotFoundError
 from postex.network.app.status import integrity_for
-from postex.network.sql.receipts import receipt_for
+from postex.network.sql.receipts import certificate_receipt, receipt_for
 
 router = APIRouter(tags=["integrity"])
 
@@ -152,7 +152,7 @@ class PdfResponse(Response):
     summary="Certificate of posting of an own item (PDF, with the receipt digest as QR code)",
     responses={
         200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-        **problems(401, 403, 404, 422, 429),
+        **problems(401, 403, 404, 409, 422, 429),
     },
 )
 def item_certificate(
@@ -163,6 +163,7 @@ def item_certificate(
 ) -> PdfResponse:
     from postex.pdf.certificate import certificate_of, render_certificate
 
-    pdf = render_certificate(certificate_of(receipt_for(c._sql, ctx, customer_id, item_id)))
+    receipt = certificate_receipt(c._sql, ctx, customer_id, item_id)
+    pdf = render_certificate(certificate_of(receipt))
     disposition = f'inline; filename="certificate-{item_id}.pdf"'
     return PdfResponse(pdf, headers={"Content-Disposition": disposition})

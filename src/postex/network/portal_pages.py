@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from postex.items.pages.items import pdf
-from postex.network.sql.receipts import receipt_for
+from postex.network.sql.receipts import certificate_receipt, receipt_for
 from postex.web.console import container
 from postex.web.portal import PATH, customer_of, guarded, session_of
 
@@ -40,7 +40,7 @@ def certificate(request: Request, item_id: str) -> Response:
         from postex.pdf.certificate import certificate_of, render_certificate
 
         c = container(request)
-        body = receipt_for(c._sql, c.ctx, customer_of(session_of(request)), item_id)
+        body = certificate_receipt(c._sql, c.ctx, customer_of(session_of(request)), item_id)
         return pdf(render_certificate(certificate_of(body)), f"certificate-{item_id}.pdf")
 
     return guarded(request, answer)

@@ -10,7 +10,7 @@ from postex.eventlog.sql.notes import SqlNotes
 from postex.eventlog.sql.proofs import SqlProofs
 from postex.eventlog.sql.store import SqlStore
 from postex.items.app.preadvice import get_item
-from postex.kernel.errors import NotFoundError
+from postex.kernel.errors import InvalidStateError, NotFoundError
 from postex.network.app.receipts import build
 
 
@@ -66,3 +66,13 @@ def receipt_for(store: SqlStore, ctx: Context, customer_id: str, item_id: str) -
         raise NotFoundError(f"no item {item_id}")
     src = SqlReceiptSources(store)
     return build(src, item_id, ctx.site, src.item_events(ctx.site, item_id))
+
+
+def certificate_receipt(
+    store: SqlStore, ctx: Context, customer_id: str, item_id: str
+) -> dict[str, Any]:
+    """The receipt a certificate of posting is printed from; a cancelled item has none."""
+    if get_item(ctx, customer_id, item_id).record.state == "cancelled":
+        raise InvalidStateError(f"item {item_id} is cancelled: it was not posted",
+                                rule="cancelled", state="cancelled")  # fmt: skip
+    return receipt_for(store, ctx, customer_id, item_id)
