@@ -125,6 +125,7 @@ from postex.tracking.webhook_sender import HttpWebhookSender
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from postex.network.app.cosigning import CopyWitness
     from postex.network.app.hub import Hub
     from postex.network.backup.files import BackupChain, FileBackupWriter
     from postex.network.nats.consumer import HubConsumer
@@ -599,7 +600,29 @@ class Replication:
 
         c = self._c
         by_site = site_keys(c.settings.keys_dir)
-        return Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
+        hub = Hub(self._copies(), self.state, c.signer, trusted, c.ctx.clock, site_keys=by_site)
+        hub.tree_witness = self.tree_witness()
+        return hub
+
+    def tree_witness(self) -> CopyWitness:
+        """The hub's tree witness: cosigns the tree heads of the copies it verified."""
+        from postex.eventlog.chain import format_time
+        from postex.eventlog.notes import ORIGIN_HOST
+        from postex.eventlog.sql.notes import SqlNotes
+        from postex.eventlog.sql.proofs import SqlProofs
+        from postex.network.app.cosigning import CopyWitness, TreeWitness
+
+        c, state = self._c, self.state
+        clock = c.ctx.clock
+
+        def alarm(site: str, seq: int, kind: str, detail: str) -> None:
+            state.raise_alarm(site, seq, kind, detail, format_time(clock.now()))
+
+        witness = TreeWitness(
+            f"{ORIGIN_HOST}/witness/{c.settings.site}", c.signer, SqlNotes(c.engine), alarm,
+            lambda: int(clock.now().timestamp()), lambda: format_time(clock.now()),
+        )  # fmt: skip
+        return CopyWitness(witness, SqlProofs(c._sql))
 
     def consumer(self, trusted: Mapping[str, bytes]) -> HubConsumer:
         from postex.network.nats.access import access_from, limits_from

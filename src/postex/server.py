@@ -27,6 +27,7 @@ from postex.items.http.schemas import declare_everywhere
 from postex.kernel.errors import IntegrityError
 from postex.network import http as integrity
 from postex.network import pages as network_pages
+from postex.network import portal_pages as portal_receipts
 from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
@@ -66,6 +67,7 @@ ROUTERS: list[APIRouter] = [
     network_pages.router,
     portal_pages.router,
     portal_webhooks.router,
+    portal_receipts.router,
 ]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 

@@ -98,6 +98,9 @@ def test_every_json_command_prints_one_document_right_or_wrong(home: Path) -> No
         "network check": [("network", "check")],
         "backup verify": [("backup", "verify", str(home / "no-backup"))],
         "bench labels": [("bench", "labels", "--runs", "5")],
+        "receipt verify": [("receipt", "verify", str(home / "no-receipt.json"), "--site-key",
+                            "AAAA"),
+                           ("receipt", "verify", str(bogus), "--site-key", "A" * 43 + "=")],
     }  # fmt: skip
     untested = json_commands() - set(runs) - ELSEWHERE
     assert untested == set(), f"add these --json commands to this test: {sorted(untested)}"

@@ -64,6 +64,7 @@ WHO: list[tuple[str, tuple[str | None, ...]]] = [
     (r"^/api/v1/integrity", ("ops", "auditor", "admin")),
     (r"^/api/v1/webhooks", ("customer",)),
     (r"^/api/v1/tracking/", (None, "customer")),
+    (r"^/api/v1/log/", (None, "customer")),
     (r"^/(track|status|healthz|readyz)", (None,)),
 ]
 

@@ -81,3 +81,65 @@ def test_vector_3_the_authenticated_head_is_recomputed() -> None:
     assert key.mac(2, digest, ANCHOR_DOMAIN).hex() == anchor_mac.group(1)
     assert key.valid(2, digest, bytes.fromhex(head_mac.group(1)))
     assert not key.valid(3, digest, bytes.fromhex(head_mac.group(1)))
+
+
+def test_vector_4_the_tree_of_the_two_events_is_recomputed() -> None:
+    """Leaf hashes and the root of size 2 in docs/log-format.md come out of the tree code."""
+    from postex.eventlog.merkle import MemoryTree, leaf_hash
+
+    section = DOC.split("### Test vector 4")[1].split("##")[0]
+    values = re.findall(r"`([0-9a-f]{64})`", section)
+    h1, h2 = bytes.fromhex(_doc_hash(1)), bytes.fromhex(_doc_hash(2))
+    tree = MemoryTree([h1, h2])
+    assert values == [leaf_hash(h1).hex(), leaf_hash(h2).hex(), tree.root(2).hex()]
+    assert tree.inclusion(0) == [leaf_hash(h2)]
+
+
+def test_vector_5_the_signed_witnessed_note_is_recomputed() -> None:
+    """The note of docs/log-format.md, signed by the keys with seeds 00…1f and 20…3f at
+    time 1768123860, is byte for byte the one written there."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from postex.eventlog.merkle import MemoryTree
+    from postex.eventlog.notes import TreeHead, cosign_line, note, sign_line
+    from postex.network.signing import FileSigner
+
+    section = DOC.split("### Test vector 5")[1]
+    written = section.split("```\n")[1]
+    site = FileSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    hub = FileSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64))))
+    root = MemoryTree([bytes.fromhex(_doc_hash(1)), bytes.fromhex(_doc_hash(2))]).root()
+    head = TreeHead("postex.example/GBLALA", 2, root)
+    made = note(
+        head,
+        sign_line(head, head.origin, site),
+        cosign_line(head, "postex.example/witness/HUB", hub, 1768123860),
+    )
+    assert made == written
+
+
+def test_vector_6_the_example_receipt_verifies_with_the_standalone_verifier() -> None:
+    """tools/receipt-vector.json verifies (exit 0) with the documented keys and digest, and
+    a changed weight fails (exit 1), run as a separate process."""
+    import subprocess
+    import sys
+    import tempfile
+
+    root = Path(__file__).parents[2]
+    section = DOC.split("**Test vector 6**")[1]
+    site_key, witness_key = re.findall(r"--(?:site|witness)-key\s+(\S+=)", section)
+    digest = re.search(r"digest\s+`([0-9a-f]{64})`", section)
+    receipt = json.loads((root / "tools" / "receipt-vector.json").read_text(encoding="utf-8"))
+    assert digest and receipt["digest"] == digest.group(1)
+
+    def run(path: Path) -> int:
+        args = [sys.executable, str(root / "tools" / "verify_receipt.py"), str(path),
+                "--site-key", site_key, "--witness-key", witness_key]  # fmt: skip
+        return subprocess.run(args, capture_output=True, timeout=60, check=False).returncode
+
+    assert run(root / "tools" / "receipt-vector.json") == 0
+    receipt["events"][0]["body"] = receipt["events"][0]["body"].replace("850", "851")
+    with tempfile.TemporaryDirectory() as tmp:
+        changed = Path(tmp) / "changed.json"
+        changed.write_text(json.dumps(receipt), encoding="utf-8")
+        assert run(changed) == 1

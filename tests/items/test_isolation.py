@@ -67,6 +67,8 @@ CUSTOMER_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/items/{item_id}"): Owned(cn22_item, 200, NO_ITEM),
     ("DELETE", "/api/v1/items/{item_id}"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/events"): Owned(cn22_item, 200, NO_ITEM),
+    ("GET", "/api/v1/items/{item_id}/receipt"): Owned(cn22_item, 200, NO_ITEM),
+    ("GET", "/api/v1/items/{item_id}/certificate.pdf"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/label.pdf"): Owned(cn22_item, 200, NO_ITEM),
     ("GET", "/api/v1/items/{item_id}/cn23.pdf"): Owned(cn23_item, 200, NO_ITEM),
     ("GET", "/api/v1/webhooks/{webhook_id}"): Owned(webhook, 200, NO_WEBHOOK),
@@ -87,6 +89,13 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
 }
 
 SITE = {"site": "GBLALA"}
+# The transparency log's public routes, by site code: hashes only, the same for anyone.
+PUBLIC_LOG_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/log/{site}/checkpoint"): "",
+    ("GET", "/api/v1/log/{site}/proofs/inclusion"): "?seq=1&tree_size=1",
+    ("GET", "/api/v1/log/{site}/proofs/consistency"): "?from=1&to=1",
+    ("GET", "/api/v1/log/{site}/cosignatures"): "?tree_size=1",
+}
 HOLD = {"hold_id": "hld_00000000000000000000"}
 ADVISORY = {"advisory_id": "adv_00000000000000000000"}
 S9 = {**SITE, "rid": "GBLALAUSJFKAAUN61001100010000"}
@@ -189,6 +198,8 @@ PORTAL_ROUTES: dict[tuple[str, str], PortalCase] = {
     ("GET", "/portal/items/{item_id}"): (portal_item, 200, NO_ITEM),
     ("GET", "/portal/items/{item_id}/label.pdf"): (portal_item, 200, NO_ITEM),
     ("GET", "/portal/items/{item_id}/cn23.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/certificate.pdf"): (portal_item, 200, NO_ITEM),
+    ("GET", "/portal/items/{item_id}/receipt.json"): (portal_item, 200, NO_ITEM),
     ("POST", "/portal/items/{item_id}/cancel"): (portal_item, 303, NO_ITEM),
     ("GET", "/portal/webhooks/{webhook_id}"): (portal_webhook, 200, NO_WEBHOOK),
     ("POST", "/portal/webhooks/{webhook_id}/delete"): (portal_webhook, 303, NO_WEBHOOK),
@@ -234,7 +245,7 @@ def same_as_missing(response: Any, missing: Any, real: Params, fake: Params) -> 
 def test_every_id_route_is_in_the_matrix(client: TestClient) -> None:
     """Each route with a path parameter is covered by exactly one table of this test."""
     tables = [set(CUSTOMER_ROUTES), set(PUBLIC_ROUTES), set(STAFF_ROUTES), set(CONSOLE_ROUTES),
-              set(PORTAL_ROUTES)]  # fmt: skip
+              set(PORTAL_ROUTES), set(PUBLIC_LOG_ROUTES)]  # fmt: skip
     covered = set().union(*tables)
     assert sum(len(t) for t in tables) == len(covered), "a route is in two tables"
     found = id_routes(client.app)
@@ -289,6 +300,23 @@ def test_public_routes_answer_anyone_alike(
     anonymous = client.request(method, target)
     assert anonymous.status_code == 200
     assert anonymous.content == client.request(method, target, headers=owner.headers).content
+
+
+@pytest.mark.parametrize("route", sorted(PUBLIC_LOG_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_public_log_routes_answer_anyone_alike_with_no_personal_data(
+    node: Container, client: TestClient, route: tuple[str, str]
+) -> None:
+    """A transparency-log route answers an anonymous caller exactly as a customer, and
+    its answer holds hashes, never the customer's name."""
+    method, path = route
+    owner = make_caller(node, "Owner Ltd")
+    cn22_item(node, client, owner)
+    node.admin.checkpoint_now("GBLALA")
+    target = url(path, SITE) + PUBLIC_LOG_ROUTES[route]
+    anonymous = client.request(method, target)
+    assert anonymous.status_code == 200, anonymous.text
+    assert anonymous.content == client.request(method, target, headers=owner.headers).content
+    assert b"Owner Ltd" not in anonymous.content
 
 
 @pytest.mark.parametrize("route", sorted(STAFF_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")

@@ -170,6 +170,45 @@ def eventsourcing(
     )
 
 
+@app.command("proofs")
+@handle_errors
+def proofs(
+    events: Annotated[int, typer.Option(help="Events per round and mode (append).")] = 50_000,
+    batch: Annotated[int, typer.Option(help="Events per transaction.")] = 1000,
+    rounds: Annotated[int, typer.Option(help="Rounds; the median is reported.")] = 3,
+    leaves: Annotated[int, typer.Option(help="Leaves of the synthetic log.")] = 10_000_000,
+    samples: Annotated[int, typer.Option(help="Proofs and receipt checks timed.")] = 1000,
+    postgres: PgOpt = None,
+) -> None:
+    """Append with the Merkle tree maintained vs without (same run); inclusion and
+    consistency proof p50/p99 on a synthetic log of --leaves; receipt verification time.
+
+    Example: postex bench proofs --events 50000 --leaves 10000000 --postgres postgresql://postgres@127.0.0.1/test
+    """
+    from rich.table import Table
+
+    from postex.bench.common import machine
+    from postex.bench.proofs import bench_proofs
+
+    args = (events, batch, rounds, leaves, samples)
+    results = [bench_proofs("sqlite", *args, progress=err.print)]
+    url = pg_url(postgres)
+    if url:
+        results.append(bench_proofs("postgres", *args, url, progress=err.print))
+    table = Table(title=f"postex bench proofs — {machine()}")
+    for col in ("store", "batch", "append with tree ev/s", "without", "ratio", "leaves",
+                "build s", "inclusion p50/p99 ms", "consistency p50/p99 ms",
+                "receipt check p50/p99 ms"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(r.store, str(r.batch), f"{r.append_with:,.0f}", f"{r.append_without:,.0f}",
+                      f"{r.append_ratio:.3f}", f"{r.leaves:,}", f"{r.build_seconds:.0f}",
+                      f"{r.inclusion_p50_ms:.2f} / {r.inclusion_p99_ms:.2f}",
+                      f"{r.consistency_p50_ms:.2f} / {r.consistency_p99_ms:.2f}",
+                      f"{r.receipt_p50_ms:.2f} / {r.receipt_p99_ms:.2f}")  # fmt: skip
+    out.print(table)
+
+
 @app.command("console")
 @handle_errors
 def console(

@@ -18,7 +18,7 @@ from postex.bench import cli as bench
 from postex.cli import catalogue, node, worker
 from postex.cli.common import Group
 from postex.incidents.cli import audit, holds
-from postex.network.cli import backup, drill, replication
+from postex.network.cli import backup, drill, receipt, replication
 
 app = typer.Typer(
     cls=Group,
@@ -41,6 +41,7 @@ replication.register(app)
 app.add_typer(backup.app, name="backup")
 app.command("restore")(backup.restore)
 app.add_typer(drill.app, name="drill")
+app.add_typer(receipt.app, name="receipt")
 
 
 def main() -> None:

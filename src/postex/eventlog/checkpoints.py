@@ -34,6 +34,11 @@ class Signer(Protocol):
     @property
     def key_id(self) -> str: ...
 
+    @property
+    def public(self) -> bytes:
+        """The raw 32-byte Ed25519 public key (it names the key in signed notes)."""
+        ...
+
     def sign(self, message: bytes) -> bytes: ...
 
 

@@ -20,6 +20,7 @@ from postex.eventlog.sql import schema
 from postex.eventlog.sql.engine import write_connection
 from postex.eventlog.sql.fast import insert_event_batch
 from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.sql.tree import extend as extend_tree
 from postex.eventlog.sql.unit_of_work import SqlUnitOfWork
 from postex.kernel.errors import IntegrityError
 
@@ -55,6 +56,7 @@ class SqlLogAdmin:
                 )  # fmt: skip
                 if project:
                     store.projections.apply(conn, events)
+                extend_tree(conn, site, seq, [e.hash for e in events])
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
                 uow.authenticate(last.seq, last.hash)

@@ -19,6 +19,7 @@ from postex.eventlog.ports import Progress
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.engine import write_connection
 from postex.eventlog.sql.store import SqlStore
+from postex.eventlog.sql.tree import backfill
 from postex.eventlog.verify import SiteAuth, verify_site_rows
 from postex.kernel.errors import IntegrityError
 
@@ -43,7 +44,11 @@ class SqlRebuilder:
             for s in store.sites()
         ]
         merged = (t[3] for t in heapq.merge(*streams, key=lambda t: (t[0], t[1], t[2])))
-        return self.replay(merged, progress, batch)
+        done = self.replay(merged, progress, batch)
+        for site in store.sites():  # the Merkle tree is kept; only what is missing is written
+            with store.site_lock(site), write_connection(store.engine) as conn, conn.begin():
+                backfill(conn, site)
+        return done
 
     def authenticate(self, site: str) -> None:
         """Raise IntegrityError unless ``site``'s log is the authenticated one (a no-op

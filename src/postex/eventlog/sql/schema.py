@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -63,6 +64,41 @@ log_heads = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
     Column("mac", LargeBinary(32), nullable=False),
+)
+
+# Each site's Merkle tree (postex.eventlog.sql.tree): the hash of every full subtree at the
+# levels 8, 16, 24 …, written with the events that complete it. Derived from the log, but
+# kept (not a projection): `postex rebuild` only fills in what is missing.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed tree heads (C2SP tlog-checkpoint notes, postex.eventlog.notes): the site's signed
+# note at each checkpoint, and the witness cosignature lines it was given.
+tree_notes = Table(
+    "tree_notes",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", String(32), nullable=False),
+)
+
+tree_cosignatures = Table(
+    "tree_cosignatures",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("line", Text, nullable=False),
+    Column("cosigned_at", String(32), nullable=False),
 )
 
 # --- projections: recreated from the log by `postex rebuild` ---------------------------
@@ -127,4 +163,12 @@ tracking_events = Table(
     Index("ix_tracking_item_time", "item_id", "occurred_utc"),
 )
 
-LOG_TABLES = (events, checkpoints, data_keys, log_heads)
+LOG_TABLES = (
+    events,
+    checkpoints,
+    data_keys,
+    log_heads,
+    merkle_nodes,
+    tree_notes,
+    tree_cosignatures,
+)

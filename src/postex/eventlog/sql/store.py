@@ -32,9 +32,11 @@ from postex.eventlog.events import Checkpoint, EventRow, StoredEvent
 from postex.eventlog.ports import Clock
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.engine import make_engine, normalise_url, readable
+from postex.eventlog.sql.notes import sign_tree_head
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.reading import read_rows
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import SqlTree
 from postex.eventlog.sql.unit_of_work import APPEND_CHUNK, SqlUnitOfWork
 from postex.kernel.errors import IntegrityError
 
@@ -83,6 +85,11 @@ class SqlStore:
         self.authority: LogAuthority = authority or NoAuthority()
         self._keys: dict[str, LogKey | None] = {}
         self.observer: WriteObserver | None = None  # set by the server, for its metrics
+        # Write the Merkle tree's nodes with the appends (postex.eventlog.sql.tree) and sign
+        # tree heads with checkpoints; only the benchmark's baseline turns it off.
+        self.maintain_tree = True
+        # Each site's open tile after its last append here: (first leaf, event hashes).
+        self._open_tiles: dict[str, tuple[int, list[bytes]]] = {}
 
     # --- lifecycle -------------------------------------------------------------------
     def migrate(self) -> None:
@@ -179,6 +186,16 @@ class SqlStore:
         durable = uow.first_auth is not None or uow.timer
         self.authority.save_anchor(site, *mark, durable=durable)
 
+    # --- the Merkle tree's open tile ----------------------------------------------------
+    def open_tile(self, site: str, size: int, head_hash: bytes) -> tuple[int, list[bytes]]:
+        """(first leaf, event hashes) of ``site``'s open tile up to ``size`` if this process
+        wrote it last and it ends in ``head_hash`` (the chain commits to all before it),
+        else ``(size, [])``: the tree reads the events table."""
+        first, hashes = self._open_tiles.get(site, (0, []))
+        if hashes and first + len(hashes) == size and hashes[-1] == head_hash:
+            return first, hashes
+        return size, []
+
     # --- transactions ----------------------------------------------------------------
     def site_lock(self, site: str) -> threading.Lock:
         """This process's lock on writing ``site`` (the database's lock is taken as well)."""
@@ -207,6 +224,8 @@ class SqlStore:
                 raise
             ready = perf_counter()
             conn.commit()
+        if uow.open_tile is not None:
+            self._open_tiles[site] = uow.open_tile
         self._after_commit(site, uow)
         head = uow.new_head_seq
         if head is not None and self.observer is not None:
@@ -234,14 +253,20 @@ class SqlStore:
             (site, seq, digest, at),
         )
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool:
-        """Sign (seq, digest) if a checkpoint is due; whether one was signed."""
+    def checkpoint_if_due(
+        self, conn: Connection, site: str, seq: int, digest: bytes, tree: SqlTree | None = None
+    ) -> bool:
+        """Sign (seq, digest) if a checkpoint is due; whether one was signed. ``tree``: the
+        append's Merkle tree (its new leaves in memory) for the tree head."""
         signer = self.signer_for(site)
         if signer is None:
             return False
         last = self._last_checkpoint(conn, site)
         if seq - last >= self.checkpoint_every:
-            insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, self._now()))
+            at = self._now()
+            insert_checkpoint(conn, make_checkpoint(signer, site, seq, digest, at))
+            if self.maintain_tree:
+                sign_tree_head(conn, signer, site, seq, at, tree)
             return True
         return False
 
@@ -259,6 +284,7 @@ class SqlStore:
                 return None
             cp = make_checkpoint(signer, site, seq, digest, self._now())
             insert_checkpoint(uow.conn, cp)
+            sign_tree_head(uow.conn, signer, site, seq, cp.signed_at)
             uow.signed, uow.timer = (seq, digest), True
             if self.log_key(site) is not None and not uow.has_auth_row:
                 uow.authenticate(seq, digest)  # an upgraded log: its first authenticated head

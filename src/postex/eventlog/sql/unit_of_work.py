@@ -24,6 +24,9 @@ from postex.eventlog.ports import Clock
 from postex.eventlog.sql.fast import execute, fetchall, insert_event_batch
 from postex.eventlog.sql.projections import Projections
 from postex.eventlog.sql.repositories import Repositories
+from postex.eventlog.sql.tree import WIDTH as TILE_WIDTH
+from postex.eventlog.sql.tree import SqlTree
+from postex.eventlog.sql.tree import extend as extend_tree
 from postex.kernel.errors import IntegrityError
 
 
@@ -36,6 +39,7 @@ class LogStore(Protocol):
     is_postgres: bool
     ph: str
     append_chunk: int
+    maintain_tree: bool  # False only in `postex bench proofs`' baseline
 
     def writer(self, fn: Callable[..., None], *args: Any) -> Future[None]: ...
 
@@ -43,9 +47,13 @@ class LogStore(Protocol):
         self, conn: Connection, site: str, seq: int, digest: bytes, at: str
     ) -> None: ...
 
-    def checkpoint_if_due(self, conn: Connection, site: str, seq: int, digest: bytes) -> bool: ...
+    def checkpoint_if_due(
+        self, conn: Connection, site: str, seq: int, digest: bytes, tree: SqlTree | None = None
+    ) -> bool: ...
 
     def log_key(self, site: str) -> LogKey | None: ...
+
+    def open_tile(self, site: str, size: int, head_hash: bytes) -> tuple[int, list[bytes]]: ...
 
     def anchor_missing(self, site: str, log_seq: int) -> tuple[int, str] | None: ...
 
@@ -83,6 +91,11 @@ class SqlUnitOfWork:
         self.first_auth: tuple[int, bytes] | None = None  # the site's first authenticated head
         self.refused = False  # the log moved without the key: the store raises an alarm
         self.types: list[str] = []  # of the events appended, in order (for metrics)
+        self._tree_from = 0  # the tree size before this transaction's appends
+        self._leaves: list[bytes] = []  # the hashes of the events appended (the tree's leaves)
+        self._tree_from_hash = ZERO_HASH  # the head's hash at _tree_from
+        # After commit: the site's open tile (first leaf, event hashes), for the next append.
+        self.open_tile: tuple[int, list[bytes]] | None = None
 
     @property
     def site(self) -> str:
@@ -164,6 +177,8 @@ class SqlUnitOfWork:
         if not events:
             return []
         seq, prev, last_time = self.load_head()
+        if not self.appended:
+            self._tree_from, self._tree_from_hash = seq, prev
         site = self._site
         now = format_time(self.store.clock.now())
         recorded_at = now if now > last_time else last_time  # monotonic within a site
@@ -193,6 +208,7 @@ class SqlUnitOfWork:
                 stored += map(StoredEvent, repeat(site, m), range(first, first + m), times,
                               types, part, prevs, digests, bodies, typed)  # fmt: skip
                 prev = digests[-1]
+                self._leaves += digests
         finally:
             if pending is not None:
                 pending.result()  # never leave the connection busy, even on the way out
@@ -207,8 +223,17 @@ class SqlUnitOfWork:
             return
         seq, digest, recorded_at = self._head
         self.store.upsert_head(self.conn, self._site, seq, digest, recorded_at)
+        # The leaves of the open tile before this append come from the store's memory when
+        # it holds them (checked against the head's hash), else from the events table.
+        first, known = self.store.open_tile(self._site, self._tree_from, self._tree_from_hash)
+        hashes = known + self._leaves
+        tree = SqlTree(self.conn, self._site, first, hashes)
+        start = seq - seq % TILE_WIDTH
+        self.open_tile = (start, hashes[start - first :]) if start >= first else None
+        if self.store.maintain_tree:
+            extend_tree(self.conn, self._site, self._tree_from, self._leaves, tree)
         self.authenticate(seq, digest)
-        if self.store.checkpoint_if_due(self.conn, self._site, seq, digest):
+        if self.store.checkpoint_if_due(self.conn, self._site, seq, digest, tree):
             self.signed = (seq, digest)
 
     def authenticate(self, seq: int, digest: bytes) -> None:

@@ -68,6 +68,7 @@ class NoCountersign:
     """
 
     key_id = "follower-no-witness"
+    public = bytes(32)  # no key: it signs nothing anyone could check
 
     def sign(self, message: bytes) -> bytes:
         return b""

@@ -20,6 +20,7 @@ from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_ev
 from postex.eventlog.checkpoints import Signer, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock
+from postex.network.app.cosigning import CopyWitness
 from postex.network.app.refusals import (
     BAD_SIGNATURE,
     UNKNOWN_PUBLISHER,
@@ -162,6 +163,8 @@ class Hub:
     project: bool = True
     # Each site's trusted public keys by key id: only these sign that site's messages.
     site_keys: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    # Cosigns the tree head (C2SP tlog-cosignature) of each checkpoint it countersigns.
+    tree_witness: CopyWitness | None = None
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
     # Refused messages: one aggregated alarm per source (docs/security.md).
     refusals: RefusalAlarms | None = None
@@ -291,7 +294,7 @@ class Hub:
             for e in good:
                 cp = cps.get(e.seq)
                 if cp is not None:
-                    self.state.save_witness(countersign(self.signer, cp, self._now()))
+                    self._witness(cp)
         if fault is not None:
             out.fault = fault
             self._alarm(fault, "broken-chain")
@@ -350,8 +353,14 @@ class Hub:
             cps[cp.seq] = cp
         if cp.seq > head_seq:
             return None  # witnessed when the events arrive
+        return self._witness(cp)
+
+    def _witness(self, cp: Checkpoint) -> Witness:
+        """Countersign a checkpoint the copy agrees with, and cosign its tree head."""
         w = countersign(self.signer, cp, self._now())
         self.state.save_witness(w)
+        if self.tree_witness is not None:
+            self.tree_witness.witness_copy(cp.site, cp.seq)
         return w
 
     def receive_keys(self, site: str, keys: Sequence[DataKey]) -> None:
