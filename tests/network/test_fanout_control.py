@@ -144,3 +144,30 @@ def test_the_hub_publishes_its_own_log_and_does_not_take_it_back(
     wait_until(lambda: bool(site.admin.export_data_keys()), what="the data key")
     assert get_item(site.ctx, customer.record.id, item.id).personal is not None
     loops.close()
+
+
+def test_a_follower_sets_the_nodes_stream_limits_not_the_defaults(
+    tmp_path: Path, nats_url: str, prefix: str, loops: Loops
+) -> None:
+    """A site configured with its own stream limits: its follower (which may connect
+    first) declares those limits, so publisher and follower never undo each other's."""
+    from postex.network.nats.jetstream import connect
+
+    site = make_node(
+        tmp_path / B, f"sqlite:///{tmp_path / 'b.db'}", site=B, role="site", nats_url=nats_url,
+        nats_prefix=prefix, nats_stream_max_age_days=3, nats_stream_max_bytes=64 * 1024**2,
+    )  # fmt: skip
+    follower = replication(site).follower(site.trusted_keys())
+    loops.start(follower.run)
+    wait_until(lambda: follower.connected, what="the follower connected")
+
+    async def limits() -> tuple[float | None, int | None]:
+        nc = await connect(nats_url, "test-limits")
+        try:
+            config = (await nc.jetstream().stream_info(Subjects(prefix).stream)).config
+            return config.max_age, config.max_bytes
+        finally:
+            await nc.close()
+
+    assert asyncio.run(limits()) == (3 * 86_400, 64 * 1024**2)
+    loops.close()

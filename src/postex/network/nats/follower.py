@@ -33,7 +33,13 @@ from postex.network.app.control import ControlGate, own_subject, sign_control
 from postex.network.app.follower import Follower
 from postex.network.app.signatures import read_signature
 from postex.network.app.wire import Subjects
-from postex.network.nats.jetstream import NatsAccess, NatsAccessError, connect, ensure_stream
+from postex.network.nats.jetstream import (
+    NatsAccess,
+    NatsAccessError,
+    StreamLimits,
+    connect,
+    ensure_stream,
+)
 
 log = logging.getLogger("postex.replication")
 
@@ -45,6 +51,7 @@ class NodeFollower:
     subjects: Subjects = field(default_factory=Subjects)
     signer: Signer | None = None  # this node's key: signs its replay requests (none: unasked)
     access: NatsAccess = field(default_factory=NatsAccess)
+    limits: StreamLimits = field(default_factory=StreamLimits)  # the node's, as its publisher's
     batch: int = 64
     replay_quiet_s: float = 2.0
     processed: int = 0
@@ -76,7 +83,7 @@ class NodeFollower:
                 self._nc = nc = await connect(
                     self.url, f"postex-follow-{self.follower.own}", self.access
                 )
-                await ensure_stream(nc, self.subjects)
+                await ensure_stream(nc, self.subjects, self.limits)
                 await self._ensure_consumer(nc)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 sub = await nc.jetstream().pull_subscribe_bind(
