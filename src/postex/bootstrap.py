@@ -638,6 +638,7 @@ class Replication:
         """This node following every other node's log (verified as the hub does, no witness);
         other nodes' data keys are taken only where this node holds their KEK."""
         from postex.network.app.follower import Follower
+        from postex.network.nats.access import access_from, limits_from
         from postex.network.nats.follower import NodeFollower
         from postex.network.signing import site_keys
         from postex.network.sql.follower import FollowedLogs, SqlKeyShelf
@@ -657,7 +658,10 @@ class Replication:
             c.settings.site, logs, self.state, shelf, c.ctx.clock, trusted,
             site_keys(c.settings.keys_dir),
         )  # fmt: skip
-        return NodeFollower(f, c.settings.nats_url, self.subjects)
+        return NodeFollower(
+            f, c.settings.nats_url, self.subjects, signer=c.signer,
+            access=access_from(c.settings), limits=limits_from(c.settings),
+        )  # fmt: skip
 
     def rebuild_hub(self, progress: Progress | None = None) -> int:
         """``postex rebuild`` on a hub: the projections replayed in the order the copies

@@ -111,6 +111,78 @@ def test_network_up_pre_advise_at_the_hub_replicate_and_down(tmp_path: Path) -> 
     assert not list((box / "run").glob("*.pid"))
 
 
+def _staff_token(node: dict[str, str], username: str, role: str, site: str = "") -> str:
+    """A staff user created on ``node`` by the CLI; its API token."""
+    done = _postex("users", "create", "--username", username, "--role", role,
+                   *(["--site", site] if site else []), "--json",
+                   POSTEX_HOME=node["home"], POSTEX_DB_URL=node["db_url"])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["token"])
+
+
+def _scan(site: dict[str, str], item_id: str, token: str, wait: float = 45) -> tuple[int, Any]:
+    """Scan-accept ``item_id`` at ``site``, retried while the site does not know it yet."""
+    url = f"{site['url']}/api/v1/sites/{site['site']}/acceptances"
+    deadline = time.monotonic() + wait
+    while True:
+        status, body = _http("POST", url, {"item_id": item_id, "weight_g": 850}, token)
+        unknown = status == 422 and "unknown_item" in json.dumps(body)
+        if not unknown or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.3)
+
+
+def test_network_up_fans_the_hubs_preadvice_and_holds_out_to_the_sites(tmp_path: Path) -> None:
+    """Issue #14's reproduction through `network up`: an item pre-advised at the hub (log
+    HUB) is accepted at Gatwick (201, not unknown_item); a US hold placed and confirmed at
+    the hub (two ops users) is listed in Gatwick's advisories and holds a US item there."""
+    try:
+        nats_server()
+    except ConfigurationError:
+        pytest.skip("no nats-server on this machine")
+    box = tmp_path / "box"
+    up = _postex("network", "up", "--sites", "2", "--dir", str(box), "--json", "--no-seed",
+                 timeout=240)  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        nodes = {n["site"]: n for n in json.loads(up.stdout)["nodes"]}
+        hub, gatwick = nodes["HUB"], nodes["GBLGWA"]
+        for node in nodes.values():  # one network KEK, shared before the first init
+            assert (Path(node["home"]) / "keys" / "kek.json").read_bytes() == (
+                Path(hub["home"]) / "keys" / "kek.json"
+            ).read_bytes()
+        customer = _customer_key(hub)
+        status, item = _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
+        assert status == 201, item
+        status, later = _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
+        assert status == 201, later
+        clerk = _staff_token(gatwick, "clerk.lgw", "clerk", "GBLGWA")
+        status, accepted = _scan(gatwick, item["id"], clerk)
+        assert status == 201, accepted
+        # A US export hold at the hub: placed by one ops user, confirmed by another.
+        lead, second = _staff_token(hub, "ops.lead", "ops"), _staff_token(hub, "ops.two", "ops")
+        hold_body = {"scope": {"destinations": ["US"]}, "reason": "US customs outage",
+                     "advisory": "Exports to the United States are paused."}  # fmt: skip
+        status, hold = _http("POST", f"{hub['url']}/api/v1/holds", hold_body, lead)
+        assert status == 201, hold
+        status, confirmed = _http("POST", f"{hub['url']}/api/v1/holds/{hold['id']}/confirm",
+                                  None, second)  # fmt: skip
+        assert status == 200, confirmed
+        deadline, texts = time.monotonic() + 45, []
+        while time.monotonic() < deadline and not texts:
+            texts = [a["text"] for a in _http("GET", f"{gatwick['url']}/api/v1/advisories")[1]]
+            time.sleep(0.3)
+        assert texts == ["Exports to the United States are paused."]
+        # A US item pre-advised at the hub before the hold is held at Gatwick's counter, and
+        # the hub no longer takes new US pre-advice.
+        assert _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)[0] == 409
+        status, refused = _scan(gatwick, later["id"], clerk)
+        assert status == 409 and refused["type"].endswith("export-held"), (status, refused)
+    finally:
+        down = _postex("network", "down", "--dir", str(box), "--json", timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
 def test_status_and_down_without_a_network_print_one_json_error(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -28,8 +28,8 @@ PublishOpt = Annotated[
     bool | None,
     typer.Option(
         "--publish/--no-publish",
-        help="Publish this site's log to NATS in the background (default: on for a site "
-        "with a NATS URL; --no-publish when `postex replicate` runs separately).",
+        help="Publish this node's log to NATS in the background (default: on for a site "
+        "or hub with a NATS URL; --no-publish when `postex replicate` runs separately).",
         show_default=False,
     ),
 ]
@@ -231,7 +231,7 @@ def serve(
     publish: PublishOpt = None,
     workers: WorkersOpt = 1,
 ) -> None:
-    """Run the HTTP API (and, on a site with a NATS URL, publish its log to the hub).
+    """Run the HTTP API (and, on a site or hub with a NATS URL, publish its log).
 
     Example: postex serve --host 0.0.0.0 --port 8000 --workers 2
     """

@@ -103,7 +103,7 @@ class ControlGate:
 
     ``site_keys`` maps a sender name to its trusted public keys by key id (the keys
     directory); ``may_send(sender, subject_site)`` says whether that sender may send this
-    kind on that subject (a site only its own status; only the hub replay requests).
+    kind on that subject (a site only its own status; another trusted node a replay).
     ``refused`` counts what was ignored, by reason; nothing of a refused payload is kept.
     """
 
@@ -198,8 +198,15 @@ def own_subject(sender: str, subject_site: str) -> bool:
 
 
 def from_hub(sender: str, _subject_site: str) -> bool:
-    """Only the hub asks a site to replay."""
+    """Only the hub may send this (kept for receivers that answer the hub alone)."""
     return sender == HUB_NAME
+
+
+def from_another_node(sender: str, subject_site: str) -> bool:
+    """A replay of a node's log may be asked by any other node it trusts (the hub, or a
+    site whose follower's copy is behind); the gate checks the key is trusted for the
+    sender. A node never asks itself."""
+    return sender != subject_site
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """`postex network up | down | status`: a hub and N sites with NATS on one machine.
 
 What docs/operations.md's network recipe does by hand: each node initialised with its role
-and site (recorded in its database), the signing keys exchanged (each site's on the hub, the
-hub's on each site), then NATS with JetStream, the hub's consumer and server and every
-site's server (which publishes its log and runs its worker) started on free loopback ports.
+and site (recorded in its database) under one network KEK (the hub's ``keys/kek.json``
+copied before a site's first init), the signing keys exchanged (every node trusts every
+other node's key, the hub's under ``HUB``: fan-out follows them all), then NATS with
+JetStream, the hub's consumer and server (which publishes the hub's own log) and every
+site's server (which publishes its log, follows the others' and runs its worker) started
+on free loopback ports.
 """
 
 from __future__ import annotations
@@ -55,10 +58,13 @@ def _init_nodes(
     from postex.kernel.private import private_dir, private_file
     from postex.network.box import HOST, Node, free_port
 
-    nodes, keys, sign_ins = [], {}, []
+    nodes: list[Node] = []
+    keys, sign_ins = {}, []
     for code, role in [(hub, "hub"), *((c, "site") for c in codes)]:
         home = directory / code.lower()
         private_dir(home)
+        if nodes:  # one network KEK: the hub's, copied before the node's first init
+            _share_kek(Path(nodes[0].home), home)
         node = Node(code, role, str(home), f"sqlite:///{home / 'postex.db'}",
                     f"http://{HOST}:{free_port()}")  # fmt: skip
         err.print(f"  initialising {role} {code} in {home}")
@@ -83,10 +89,23 @@ def _init_nodes(
         path = private_file(Path(node.home) / "keys" / f"{name}.pub")
         path.write_text(base64.b64encode(keys[name]).decode() + "\n")
 
-    for node in nodes:
-        for code in codes if node.role == "hub" else [hub]:
-            trust(node, code)
+    for node in nodes:  # every node trusts every other: the hub and the sites alike
+        for other in nodes:
+            if other.site != node.site:
+                trust(node, other.site)
     return nodes, sign_ins
+
+
+def _share_kek(first: Path, home: Path) -> None:
+    """Copy the first node's ``keys/kek.json`` into ``home`` unless it has one (a node
+    initialised earlier keeps its own), so personal data opens at every node."""
+    from postex.kernel.private import private_dir, private_file
+
+    source, target = first / "keys" / "kek.json", home / "keys" / "kek.json"
+    if target.exists() or not source.is_file():
+        return
+    private_dir(target.parent)
+    private_file(target).write_bytes(source.read_bytes())
 
 
 def _start(state: BoxState, directory: Path) -> None:

@@ -86,14 +86,16 @@ class BackgroundPublisher:
 
 
 def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher | None:
-    """The publisher ``postex serve`` runs: by default on a site with a NATS URL. It also
-    follows every other node whose key this site trusts (fan-out, docs/operations.md).
+    """The publisher ``postex serve`` runs: by default on a site or a hub with a NATS URL.
+    A site also follows every other node whose key it trusts (fan-out, docs/operations.md);
+    the hub publishes its own log (``HUB``: pre-advice taken at the hub) for the sites to
+    follow, and leaves the sites' logs to ``postex hub consume``.
 
-    ``publish`` True insists (and needs role site and a NATS URL); False turns it off (run
-    ``postex replicate`` separately instead); None decides from the settings.
+    ``publish`` True insists (and needs role site or hub and a NATS URL); False turns it
+    off (run ``postex replicate`` separately instead); None decides from the settings.
     """
     s = c.settings
-    able = s.role == "site" and bool(s.nats_url)
+    able = s.role in ("site", "hub") and bool(s.nats_url)
     if publish is None:
         publish = able
     if not publish:
@@ -101,6 +103,6 @@ def serve_publisher(c: Container, publish: bool | None) -> BackgroundPublisher |
     if not able:
         raise ValidationError.single(
             "publish", "site_with_nats", s.role,
-            "--publish needs role site (POSTEX_ROLE=site) and a NATS URL (POSTEX_NATS_URL)",
+            "--publish needs role site or hub (POSTEX_ROLE) and a NATS URL (POSTEX_NATS_URL)",
         )  # fmt: skip
-    return BackgroundPublisher(c, follow=True)
+    return BackgroundPublisher(c, follow=s.role == "site")

@@ -149,6 +149,8 @@ class HubConsumer:
     def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
         """Verify and apply one message; events and keys must carry the site's signature."""
         kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        if site == self.name:  # the hub's own log, published for the sites: the hub wrote it
+            return
         if not self.hub.known(site):  # counted into one alarm, never decoded
             self.hub.refuse_unknown(site, kind)
             return
@@ -171,6 +173,8 @@ class HubConsumer:
     async def _on_status(self, msg: Msg) -> None:
         """Record a site's report if that site signed it, freshly (else ignored, counted)."""
         site = msg.subject.rsplit(".", 1)[-1]
+        if site == self.name:  # the hub's own publisher's status: nothing to record
+            return
         ctl = self.status_gate.check(msg.subject, site, msg.data, read_signature(msg.headers))
         if ctl is None:
             return

@@ -7,14 +7,15 @@ Each node reads the stream directly (no second hop through the hub): the consume
 Messages are acknowledged only after they were applied (or refused), so a crash re-delivers
 and never loses. A gap (the stream lost messages, or this node's copy was restored to an
 older state) asks the publishing node to replay from the copy's head + 1, as the hub does.
-Status messages (core NATS, once a second from each publishing node) are kept as the last
-time this node heard from each other node.
+Status messages (core NATS, once a second from each publishing node) are signed control
+messages: only a status its node signed, freshly, on its own subject (checked by a
+:class:`~postex.network.app.control.ControlGate`) counts as the last time this node heard
+from that node. The replay requests are signed with this node's own key, as its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,11 +27,19 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from postex.eventlog.checkpoints import Signer
 from postex.kernel.errors import PostexError
+from postex.network.app.control import ControlGate, own_subject, sign_control
 from postex.network.app.follower import Follower
-from postex.network.app.signatures import read_signature, site_code_ok
+from postex.network.app.signatures import read_signature
 from postex.network.app.wire import Subjects
-from postex.network.nats.jetstream import connect, ensure_stream
+from postex.network.nats.jetstream import (
+    NatsAccess,
+    NatsAccessError,
+    StreamLimits,
+    connect,
+    ensure_stream,
+)
 
 log = logging.getLogger("postex.replication")
 
@@ -40,6 +49,9 @@ class NodeFollower:
     follower: Follower
     url: str
     subjects: Subjects = field(default_factory=Subjects)
+    signer: Signer | None = None  # this node's key: signs its replay requests (none: unasked)
+    access: NatsAccess = field(default_factory=NatsAccess)
+    limits: StreamLimits = field(default_factory=StreamLimits)  # the node's, as its publisher's
     batch: int = 64
     replay_quiet_s: float = 2.0
     processed: int = 0
@@ -49,6 +61,16 @@ class NodeFollower:
     _unfollowed: set[str] = field(default_factory=set)
     _last_seen: dict[str, float] = field(default_factory=dict)
     _nc: Client | None = None
+    _status_gate: ControlGate | None = None
+
+    def __post_init__(self) -> None:
+        f = self.follower
+        self._status_gate = ControlGate("status", lambda: f.site_keys, own_subject, f.clock.now)
+
+    @property
+    def status_gate(self) -> ControlGate:
+        assert self._status_gate is not None  # set in __post_init__
+        return self._status_gate
 
     @property
     def durable(self) -> str:
@@ -58,8 +80,10 @@ class NodeFollower:
         """Follow until ``stop`` is set; reconnect and resume after any transport failure."""
         while not stop.is_set():
             try:
-                self._nc = nc = await connect(self.url, f"postex-follow-{self.follower.own}")
-                await ensure_stream(nc, self.subjects)
+                self._nc = nc = await connect(
+                    self.url, f"postex-follow-{self.follower.own}", self.access
+                )
+                await ensure_stream(nc, self.subjects, self.limits)
                 await self._ensure_consumer(nc)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 sub = await nc.jetstream().pull_subscribe_bind(
@@ -83,8 +107,8 @@ class NodeFollower:
                         await msg.ack()
                         self.processed += 1
                     await self._ask_replays()
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, NatsAccessError):
+                raise  # refused credentials or TLS: retrying cannot help
             except Exception as exc:  # NATS down: retry; nothing is acknowledged unapplied
                 log.info("follower %s: %s; retrying", self.follower.own, type(exc).__name__)
                 self.connected = False
@@ -137,12 +161,16 @@ class NodeFollower:
             log.warning("follower: dropped a message on %s: %s", subject, exc.detail)
 
     async def _on_status(self, msg: Msg) -> None:
-        try:
-            d = json.loads(msg.data)
-            site, head = str(d["site"]), int(d["head"])
-        except (ValueError, KeyError, TypeError):
+        """A followed node's status, if that node signed it freshly (else ignored, counted)."""
+        site = msg.subject.rsplit(".", 1)[-1]
+        if not self.follower.follows(site):
+            return  # our own status, or a node not trusted here: not even checked
+        ctl = self.status_gate.check(msg.subject, site, msg.data, read_signature(msg.headers))
+        if ctl is None:
             return
-        if not site_code_ok(site) or not self.follower.follows(site):
+        try:
+            head = int(ctl.body["head"])
+        except (ValueError, KeyError, TypeError):
             return
         await asyncio.to_thread(self.follower.receive_status, site, head)
         # A node ahead of the copy while nothing of it arrives (this node was restored, or
@@ -163,12 +191,15 @@ class NodeFollower:
             if asked_from == head + 1 and now - asked_at < self.replay_quiet_s:
                 continue
             self._asked[site] = (head + 1, now)
-            if self._nc is None:
-                return
+            if self._nc is None or self.signer is None:
+                return  # a node without a key cannot ask: no node answers unsigned requests
+            subject = self.subjects.replay(site)
+            own, clock = self.follower.own, self.follower.clock
+            data, hdrs = sign_control(
+                self.signer, "replay", own, subject, {"from": head + 1}, clock.now()
+            )
             try:
-                await self._nc.request(
-                    self.subjects.replay(site), json.dumps({"from": head + 1}).encode(), timeout=2
-                )
+                await self._nc.request(subject, data, timeout=2, headers=hdrs)
             except (NoRespondersError, NatsTimeout):
                 log.info("follower: node %s did not answer a replay request", site)
 

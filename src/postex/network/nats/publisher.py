@@ -1,4 +1,5 @@
-"""The site's side: publish the log to JetStream from the last acknowledged seq.
+"""A node's side: publish its own log to JetStream from the last acknowledged seq (a
+site's log, or the hub's own log ``HUB``, which every site follows like any node's).
 
 Publishing is decoupled from appending: use cases commit to the local store and return;
 a commit listener only wakes this loop, which reads from the log itself. The acknowledged
@@ -27,7 +28,7 @@ from postex.eventlog.checkpoints import Signer
 from postex.eventlog.ports import Clock, LogAdmin
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import IntegrityError
-from postex.network.app.control import ControlGate, ReplayLimiter, from_hub, sign_control
+from postex.network.app.control import ControlGate, ReplayLimiter, from_another_node, sign_control
 from postex.network.app.hub import ReplicationState
 from postex.network.app.signatures import (
     MessageClaim,
@@ -74,7 +75,8 @@ class JetStreamPublisher:
     signer: Signer | None = None  # the site's key: signs every message it sends
     access: NatsAccess = field(default_factory=NatsAccess)
     limits: StreamLimits = field(default_factory=StreamLimits)
-    # Keys this site trusts, by name: a replay request must be signed by the hub's.
+    # Keys this node trusts, by name: a replay request must be signed by one of them (the
+    # hub's, or another node's follower), never by this node's own.
     trusted_senders: Callable[[], Mapping[str, Mapping[str, bytes]]] = dict
     replay_interval_s: float = 5.0
     _gate: ControlGate | None = None
@@ -89,7 +91,7 @@ class JetStreamPublisher:
     connected: bool = False
 
     def __post_init__(self) -> None:
-        self._gate = ControlGate("replay", self.trusted_senders, from_hub, self.clock.now)
+        self._gate = ControlGate("replay", self.trusted_senders, from_another_node, self.clock.now)
         self._limiter = ReplayLimiter(self.replay_interval_s)
 
     @property
@@ -149,8 +151,9 @@ class JetStreamPublisher:
                         log.debug("close failed", exc_info=True)
 
     async def _on_replay(self, msg: Msg) -> None:
-        """Re-publish from the asked seq: only for a fresh request the hub signed, at most
-        one replay at a time and one per ``replay_interval_s`` (anything else is ignored)."""
+        """Re-publish from the asked seq: only for a fresh request another trusted node
+        signed (the hub, or a follower behind), at most one replay at a time and one per
+        ``replay_interval_s`` per requester (anything else is ignored)."""
         ask = self.replay_gate.check(msg.subject, self.site, msg.data, read_signature(msg.headers))
         if ask is None:
             return
@@ -159,7 +162,7 @@ class JetStreamPublisher:
         except (ValueError, KeyError, TypeError):
             return
         loop = asyncio.get_running_loop()
-        accepted = self.replay_limiter.allow(ask.key_id, loop.time())
+        accepted = self.replay_limiter.allow(ask.site, loop.time())
         if accepted:
             self._rewind_to = start - 1
             self._replays += 1
