@@ -60,6 +60,9 @@ class Settings:
     metrics: bool = True
     metrics_token: str = ""
     request_log: bool = True  # one structured log line per HTTP request
+    # Public tracking answers kept in each process while the database is unchanged
+    # (SQLite: PRAGMA data_version; http.answers). false: every request reads the store.
+    answer_cache: bool = True
     log_format: str = "auto"  # json | console | auto (console on a terminal, JSON otherwise)
     log_level: str = "info"
 

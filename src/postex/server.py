@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
-from postex.http import health, metrics, observe, problems, tracing
-from postex.http.limits import BodySizeLimit
+from postex.http import answers, health, metrics, observe, problems, tracing
+from postex.http.limits import BodySizeLimit, public_limiter
 from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
 from postex.incidents.pages import advisories as advisory_pages
@@ -67,6 +67,8 @@ ROUTERS: list[APIRouter] = [
     portal_pages.router,
     portal_webhooks.router,
 ]
+# Public answers kept per process while the database is unchanged (http.answers).
+ANSWER_CACHE_PREFIXES = ("/api/v1/tracking/", "/track/")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 
 
@@ -123,6 +125,14 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    # Innermost of ours: cached public answers still pass the crash guard, the request
+    # log, the metrics and the rate limit (http.answers).
+    app.add_middleware(
+        answers.AnswerCache,
+        prefixes=ANSWER_CACHE_PREFIXES,
+        generation=answers.generation_for(container.engine) if settings.answer_cache else None,
+        limiter=public_limiter,
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Outermost: the request id, log line and metrics cover every answer, refusals included.
