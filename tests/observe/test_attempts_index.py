@@ -18,3 +18,18 @@ def test_webhook_attempts_at_is_indexed_and_used(node: Container) -> None:
         plan = execute_raw(node.engine, "EXPLAIN QUERY PLAN SELECT status FROM webhook_attempts"
                            " WHERE at >= '2026-01-01T00:00:00Z'")  # fmt: skip
         assert any("ix_attempts_at" in str(row) for row in plan), plan
+
+
+def test_migration_0024_indexes_a_database_made_before_it(node: Container) -> None:
+    from alembic import command
+
+    from postex.eventlog.sql.migrate import alembic_config, upgrade
+
+    with node.engine.begin() as conn:  # as a database at 0020 was: no index, 0024 not run
+        conn.exec_driver_sql("DROP INDEX ix_attempts_at")
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.stamp(cfg, "0020")
+    upgrade(node.engine)
+    names = {i["name"] for i in inspect(node.engine).get_indexes("webhook_attempts")}
+    assert "ix_attempts_at" in names
