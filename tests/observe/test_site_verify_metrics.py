@@ -20,8 +20,9 @@ runner = CliRunner()
 
 
 def verify(node: Container) -> int:
-    result = runner.invoke(app, ["verify", "--db", node.settings.db_url, "--home",
-                                 str(node.settings.home), "--json", "--not-against-hub"])  # fmt: skip
+    home = str(node.settings.home)
+    args = ["verify", "--db", node.settings.db_url, "--home", home, "--json", "--not-against-hub"]
+    result = runner.invoke(app, args)
     json.loads(result.stdout)  # still exactly one JSON document
     return result.exit_code
 

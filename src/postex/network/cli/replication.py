@@ -11,6 +11,7 @@ from postex.cli.common import (
     Group,
     HomeOpt,
     JsonOpt,
+    MetricsPortOpt,
     SiteOpt,
     emit_json,
     err,
@@ -18,6 +19,7 @@ from postex.cli.common import (
     out,
     progress_bar,
     start_logs,
+    start_metrics,
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
@@ -42,6 +44,9 @@ network_app = typer.Typer(cls=Group, help="The node's place in the network: role
 def node(db: str | None, home: str | None, site: str | None, role: str,
          nats: str | None = None, prefix: str | None = None) -> "Container":  # fmt: skip
     from postex.bootstrap import build
+    from postex.http.metrics_server import own_metrics
+
+    own_metrics()  # before anything loads prometheus-client (--metrics-port)
 
     settings = load_settings(
         db_url=db, home=home, site=site, role=role, nats_url=nats, nats_prefix=prefix
@@ -65,13 +70,16 @@ def replicate(
     site: SiteOpt = None,
     nats: NatsOpt = None,
     prefix: PrefixOpt = None,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve`).
 
     Publishing reads from the log from the last acknowledged seq, so it may be stopped,
     killed or cut off at any time and resumes where the hub's acknowledgements left off.
+    With --metrics-port it serves Prometheus /metrics (replication lag in events and
+    seconds, its process; docs/monitoring.md).
 
-    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
+    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222 --metrics-port 9102
     """
     from postex.bootstrap import replication
     from postex.network.cli.loops import run_until_signal
@@ -79,9 +87,13 @@ def replicate(
     c = node(db, home, site, "site", nats, prefix)
     start_logs(c.settings)
     pub = replication(c).publisher()
+    stop_metrics = start_metrics(c.settings, c, metrics_port)
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
-    run_until_signal(pub.run)
-    c.close()
+    try:
+        run_until_signal(pub.run)
+    finally:
+        stop_metrics()
+        c.close()
 
 
 @hub_app.command("consume")
@@ -95,8 +107,12 @@ def consume(
         str | None,
         typer.Option("--replay", help="Comma-separated sites to ask for a full re-publication."),
     ] = None,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Consume every site's log: check links and hashes, store, countersign, raise alarms.
+
+    With --metrics-port it serves Prometheus /metrics: every site's replication lag, open
+    alarms, the last verification, events stored (docs/monitoring.md).
 
     Example: postex hub consume --db postgresql://postex@db/hub --nats nats://127.0.0.1:4222
     """
@@ -107,9 +123,13 @@ def consume(
     start_logs(c.settings)
     consumer = replication(c).consumer(c.trusted_keys())
     sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
+    stop_metrics = start_metrics(c.settings, c, metrics_port)
     out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
-    run_until_signal(lambda stop: consumer.run(stop, sites))
-    c.close()
+    try:
+        run_until_signal(lambda stop: consumer.run(stop, sites))
+    finally:
+        stop_metrics()
+        c.close()
 
 
 def verify_hub(c: "Container", as_json: bool) -> None:
