@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
