@@ -322,6 +322,9 @@ def serve(
     seconds: Annotated[int, typer.Option("--seconds", help="Seconds per wrk case.")] = 10,
     conns: Annotated[int, typer.Option("--connections", help="wrk connections.")] = 2,
     rounds: Annotated[int, typer.Option("--rounds", help="Rounds of every case.")] = 3,
+    wconns: Annotated[
+        int, typer.Option("--workers-connections", help="wrk connections, --workers 2 vs 1.")
+    ] = 8,
     warm: Annotated[
         int, typer.Option("--warm", help="Seconds of the in-order warm-up walk per case.")
     ] = 12,
@@ -336,4 +339,4 @@ def serve(
     """
     from postex.bench.serve import bench_serve
 
-    bench_serve(items, seconds, conns, db, home, rounds, warm)
+    bench_serve(items, seconds, conns, db, home, rounds, warm, wconns)

@@ -183,13 +183,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-CASES = ("on", "off", "nocache", "bare", "w2")
+CASES = ("on", "off", "nocache", "bare", "w1", "w2")
 
 
 def bench_serve(
     items: int, seconds: int, conns: int, db: str | None, home: str | None, rounds: int = 3,
-    warm: int = 12,
+    warm: int = 12, wconns: int = 8,
 ) -> None:  # fmt: skip
+    """``wconns``: connections for ``--workers 2`` against 1 (with 2, both may be held by
+    one worker: uvicorn's workers accept from one socket)."""
     if shutil.which("wrk") is None:
         err.print("[red]wrk is not installed[/red] (apt-get install wrk)")
         raise typer.Exit(2)
@@ -207,13 +209,14 @@ def bench_serve(
     walk.write_text(WALK % paths)
     track = "/api/v1/tracking/x"  # replaced by the script's paths
 
-    def tracking(name: str, **how: object) -> Result:
+    def tracking(name: str, n: int = conns, workers: int = 1, **how: object) -> Result:
         port = free_port()
-        proc = serve(url, work, port, **how)  # type: ignore[arg-type]
+        proc = serve(url, work, port, workers=workers, **how)  # type: ignore[arg-type]
         try:
-            wrk("warm-up", port, walk, track, max(conns, 4), warm)
+            # Each worker has its own cache, and a keep-alive connection stays with one.
+            wrk("warm-up", port, walk, track, max(n, 4 * workers), warm * workers)
             hits0, misses0 = lookups(port)
-            r = wrk(name, port, script, track, conns, seconds, server=proc.pid)
+            r = wrk(name, port, script, track, n, seconds, server=proc.pid)
             hits, misses = lookups(port)
             looked = hits + misses - hits0 - misses0
             rate = (hits - hits0) / looked if looked else float("nan")
@@ -237,27 +240,35 @@ def bench_serve(
             "off": tracking("tracking, metrics+logs off", observe=False),
             "nocache": tracking("tracking, answer cache off", cache=False),
             "bare": bare(),
-            "w2": tracking("tracking, --workers 2", workers=2),
+            "w1": tracking(f"tracking, {wconns} connections", n=wconns),
+            "w2": tracking(f"tracking, --workers 2, {wconns} connections", n=wconns, workers=2),
         })  # fmt: skip
     report(runs, present, conns, seconds)
+
+
+def cpu_us(r: Result) -> float:
+    """The server's CPU microseconds per request answered."""
+    return r.server_cpu / r.rate * 1e6 if r.rate else float("nan")
 
 
 def report(runs: list[dict[str, Result]], present: int, conns: int, seconds: int) -> None:
     table = Table(title=f"postex bench serve: {present:,} items, wrk 1 thread {conns} "
                         f"connections, {seconds} s per case, {len(runs)} rounds")  # fmt: skip
     for col in ("round", "case", "req/s", "p50 ms", "p99 ms", "non-2xx", "hits",
-                "server cores", "wrk cores"):  # fmt: skip
+                "server cores", "server µs/req", "wrk cores"):  # fmt: skip
         table.add_column(col, justify="left" if col == "case" else "right")
     for n, run in enumerate(runs, 1):
         for r in run.values():
             table.add_row(str(n), r.name, f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
                           str(r.errors), f"{r.hit_rate:.0%}", f"{r.server_cpu:.2f}",
-                          f"{r.wrk_cpu:.2f}")  # fmt: skip
+                          f"{cpu_us(r):.0f}", f"{r.wrk_cpu:.2f}")  # fmt: skip
     out.print(table)
 
     def ratios(a: str, b: str) -> str:
         each = [run[a].rate / run[b].rate for run in runs]
-        return f"{statistics.median(each):.2f} (rounds: {', '.join(f'{x:.2f}' for x in each)})"
+        cpu = [cpu_us(run[b]) / cpu_us(run[a]) for run in runs]
+        return (f"{statistics.median(each):.2f} (rounds: {', '.join(f'{x:.2f}' for x in each)});"
+                f" by server CPU per request {statistics.median(cpu):.2f}")  # fmt: skip
 
     med = {k: statistics.median(run[k].rate for run in runs) for k in CASES}
     p99 = statistics.median(run["on"].p99_ms for run in runs)
@@ -266,6 +277,10 @@ def report(runs: list[dict[str, Result]], present: int, conns: int, seconds: int
     out.print(f"tracking / bare async def: {ratios('on', 'bare')} (goal >= 0.7); "
               f"p99 median {p99:.1f} ms (goal < 50 ms)")  # fmt: skip
     out.print(f"tracking, answer cache off / bare async def: {ratios('nocache', 'bare')}")
-    out.print(f"--workers 2 / --workers 1: {ratios('w2', 'on')} (goal >= 1.7)")
+    each = [run["w2"].rate / run["w1"].rate for run in runs]
+    out.print(f"--workers 2 / --workers 1: {statistics.median(each):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in each)}) (goal >= 1.7)")  # fmt: skip
+    load = [run["w2"].wrk_cpu for run in runs]
+    out.print(f"wrk's CPU in the --workers 2 case: {statistics.median(load):.2f} cores")
     out.print(f"machine: {platform.node()} {os.cpu_count()} cores; {' '.join(platform.uname())}; "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
