@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from postex import __version__
 from postex.accounts import pages as account_pages
@@ -69,6 +70,7 @@ ROUTERS: list[APIRouter] = [
 ]
 # Public answers kept per process while the database is unchanged (http.answers).
 ANSWER_CACHE_PREFIXES = ("/api/v1/tracking/", "/track/")
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 
 
@@ -123,6 +125,9 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by web.api_docs with the node's own assets
         redoc_url=None,
+        # FastAPI's own OpenTelemetry asks for the global providers on every request (µs on
+        # the hot path); tracing, when wanted, is installed by http.tracing.
+        telemetry=None if tracing.wanted() else NO_TELEMETRY,
     )
     app.state.container = container
     # Innermost of ours: cached public answers still pass the crash guard, the request
