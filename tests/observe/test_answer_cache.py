@@ -142,3 +142,39 @@ def test_what_is_not_cached(node: Container, client: TestClient) -> None:
     assert lookups("miss") == misses + 5  # a query string is not even looked up
     body = json.loads(client.get(f"/api/v1/tracking/{item}").text)
     assert body["id"] == item
+
+
+def test_the_cache_keeps_within_its_limits() -> None:
+    """The oldest answers go first when the count or the bytes would pass the limit."""
+    import asyncio
+
+    from postex.http.answers import AnswerCache
+
+    async def route(scope: dict, receive: object, send: object) -> None:
+        body = b"x" * (100 if scope["path"].endswith("big") else 10)
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"etag", b'"e"')]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    cache = AnswerCache(route, prefixes=["/t/"], generation=lambda: 1,  # type: ignore[arg-type]
+                        limiter=lambda app: None, max_entries=3, max_bytes=120)  # fmt: skip
+
+    async def get(path: str) -> None:
+        async def send(message: object) -> None:
+            pass
+
+        scope = {"type": "http", "method": "GET", "path": path, "headers": [], "app": None}
+        await cache(scope, None, send)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        for p in ("/t/a", "/t/b", "/t/c", "/t/d"):
+            await get(p)
+        assert list(cache._answers) == ["/t/b", "/t/c", "/t/d"]
+        await get("/t/big")
+        assert list(cache._answers) == ["/t/c", "/t/d", "/t/big"] and cache._bytes == 120
+        await get("/t/e")
+        assert list(cache._answers) == ["/t/d", "/t/big", "/t/e"] and cache._bytes == 120
+        await get("/t/e")  # a hit: nothing moves
+        assert list(cache._answers) == ["/t/d", "/t/big", "/t/e"] and cache._bytes == 120
+
+    asyncio.run(run())

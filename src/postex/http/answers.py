@@ -31,7 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postex.kernel.errors import RateLimitedError
 
-MAX_ENTRIES = 50_000  # answers kept per process (a tracking answer is ~1 KiB, a page ~6 KiB)
+MAX_ENTRIES = 50_000  # answers kept per process (a tracking answer is ~0.3–1 KiB, a page ~2–5)
+MAX_BYTES = 32 * 1024 * 1024  # and their bodies' bytes, whichever limit comes first
 BODYLESS = frozenset({b"content-type", b"content-length"})
 CACHE_LOOKUPS = Counter(
     "postex_answer_cache_lookups",
@@ -91,12 +92,15 @@ class AnswerCache:
         generation: Callable[[], int | None] | None,
         limiter: Callable[[Any], Any],
         max_entries: int = MAX_ENTRIES,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.app = app
         self.prefixes = tuple(prefixes)
         self.generation = generation
         self.limiter = limiter
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._answers: dict[str, tuple[list[tuple[bytes, bytes]], bytes, bytes, Any]] = {}
         self._generation: int | None = None
 
@@ -111,6 +115,7 @@ class AnswerCache:
         gen = self.generation() if self.generation is not None else None
         if gen != self._generation:
             self._answers.clear()
+            self._bytes = 0
             self._generation = gen
         return gen
 
@@ -182,6 +187,13 @@ class AnswerCache:
         etag = next((v for k, v in headers if k.lower() == b"etag"), None)
         if etag is None or any(k.lower() == b"set-cookie" for k, _ in headers):
             return
-        if len(self._answers) >= self.max_entries:
-            del self._answers[next(iter(self._answers))]  # the oldest
-        self._answers[path] = (headers, b"".join(chunks), etag, scope.get("route"))
+        body = b"".join(chunks)
+        if path in self._answers or len(body) > self.max_bytes:
+            return  # another request of the same path kept it first (or it would not fit)
+        while self._answers and (
+            len(self._answers) >= self.max_entries or self._bytes + len(body) > self.max_bytes
+        ):
+            oldest = next(iter(self._answers))
+            self._bytes -= len(self._answers.pop(oldest)[1])
+        self._answers[path] = (headers, body, etag, scope.get("route"))
+        self._bytes += len(body)
