@@ -178,3 +178,26 @@ def test_the_cache_keeps_within_its_limits() -> None:
         assert list(cache._answers) == ["/t/d", "/t/big", "/t/e"] and cache._bytes == 120
 
     asyncio.run(run())
+
+
+def test_the_generation_check_holds_no_read_open(tmp_path: Path) -> None:
+    """Between checks the cache's connection holds no snapshot: a checkpoint can empty the
+    WAL completely (a read left open would pin it)."""
+    import sqlite3
+
+    from postex.http.answers import SqliteGeneration
+
+    path = tmp_path / "g.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    gen = SqliteGeneration(str(path))
+    first = gen()
+    writer.execute("INSERT INTO t VALUES (1)")
+    second = gen()
+    assert first is not None and second is not None and second != first
+    assert gen() == second  # nothing committed since
+    busy, _log, _done = writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0
+    gen.close()
+    writer.close()

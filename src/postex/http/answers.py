@@ -57,8 +57,10 @@ class SqliteGeneration:
                 self._conn = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False, timeout=1
                 )
-            row = self._conn.execute("PRAGMA data_version").fetchone()
-            return int(row[0])
+            # fetchall: the statement runs to its end, so no read stays open (it would keep
+            # the WAL from being checkpointed).
+            rows = self._conn.execute("PRAGMA data_version").fetchall()
+            return int(rows[0][0])
         except sqlite3.Error:
             self.close()
             return None
