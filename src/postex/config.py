@@ -78,6 +78,13 @@ class Settings:
     metrics: bool = True
     metrics_token: str = ""
     request_log: bool = True  # one structured log line per HTTP request
+    # `postex worker`, `replicate` and `hub consume` serve /metrics on this port (0: off;
+    # --metrics-port), on metrics_host (loopback unless a token guards it).
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    # Public tracking answers kept in each process while the database is unchanged
+    # (SQLite: PRAGMA data_version; http.answers). false: every request reads the store.
+    answer_cache: bool = True
     log_format: str = "auto"  # json | console | auto (console on a terminal, JSON otherwise)
     log_level: str = "info"
     # Which of the fields above were given (a flag, the environment or the file) rather

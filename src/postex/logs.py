@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -78,6 +79,20 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
+_json_sink: list[Any] = [None]  # the stream, when lines are JSON and INFO is logged
+_second: list[Any] = [-1, ""]  # the current second and its ISO text, made once a second
+
+
+def _utc_now() -> str:
+    """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
+    (``2026-12-05T03:57:32.427071Z``), the date part made once a second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
     """Route structlog and standard logging to ``stream`` (stderr) as JSON or console lines.
 
@@ -95,6 +110,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
         else structlog.processors.JSONRenderer(serializer=_json)
     )
     number = logging.getLevelName(level.upper())
+    _json_sink[0] = None if console or number > logging.INFO else out
     structlog.configure(
         processors=[*_shared(), renderer],
         logger_factory=structlog.WriteLoggerFactory(file=out),
@@ -115,6 +131,22 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
     root.setLevel(number)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, number))
+
+
+def info(name: str, event: str, **fields: Any) -> None:
+    """``get(name).info(event, **fields)``, written straight to the stream when lines are
+    JSON: the same object the processors make (the bound context, ``event``, ``logger``,
+    ``level``, an ISO UTC ``timestamp``; scrubbed) for a third of the time. The request
+    line of every HTTP request takes this path."""
+    out = _json_sink[0]
+    if out is None:
+        get(name).info(event, **fields)
+        return
+    fields.update(structlog.contextvars.get_contextvars())
+    fields["event"], fields["logger"], fields["level"] = event, name, "info"
+    fields["timestamp"] = _utc_now()
+    out.write(orjson.dumps(scrub(None, "", fields), default=str).decode() + "\n")
+    out.flush()
 
 
 def get(name: str) -> Any:

@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from postex import __version__
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
-from postex.http import health, metrics, observe, problems, tracing
-from postex.http.limits import BodySizeLimit
+from postex.http import answers, health, metrics, observe, problems, tracing
+from postex.http.limits import BodySizeLimit, public_limiter
 from postex.http.query import strict_query
 from postex.incidents.http import advisories, audit, holds
 from postex.incidents.pages import advisories as advisory_pages
@@ -69,6 +70,9 @@ ROUTERS: list[APIRouter] = [
     portal_webhooks.router,
     portal_receipts.router,
 ]
+# Public answers kept per process while the database is unchanged (http.answers).
+ANSWER_CACHE_PREFIXES = ("/api/v1/tracking/", "/track/")
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-item manifest as JSON fits with room to spare
 
 
@@ -123,8 +127,19 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by web.api_docs with the node's own assets
         redoc_url=None,
+        # FastAPI's own OpenTelemetry asks for the global providers on every request (µs on
+        # the hot path); tracing, when wanted, is installed by http.tracing.
+        telemetry=None if tracing.wanted() else NO_TELEMETRY,
     )
     app.state.container = container
+    # Innermost of ours: cached public answers still pass the crash guard, the request
+    # log, the metrics and the rate limit (http.answers).
+    app.add_middleware(
+        answers.AnswerCache,
+        prefixes=ANSWER_CACHE_PREFIXES,
+        generation=answers.generation_for(container.engine) if settings.answer_cache else None,
+        limiter=public_limiter,
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Outermost: the request id, log line and metrics cover every answer, refusals included.

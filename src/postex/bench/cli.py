@@ -404,14 +404,22 @@ def serve(
     items: Annotated[int, typer.Option("--items", help="Items the node serves.")] = 100_000,
     seconds: Annotated[int, typer.Option("--seconds", help="Seconds per wrk case.")] = 10,
     conns: Annotated[int, typer.Option("--connections", help="wrk connections.")] = 2,
+    rounds: Annotated[int, typer.Option("--rounds", help="Rounds of every case.")] = 3,
+    wconns: Annotated[
+        int, typer.Option("--workers-connections", help="wrk connections, --workers 2 vs 1.")
+    ] = 8,
+    warm: Annotated[
+        int, typer.Option("--warm", help="Seconds of the in-order warm-up walk per case.")
+    ] = 12,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Public tracking served as deployed, with wrk: observability on vs off, against a
-    bare async endpoint, and --workers 2 vs 1 (needs wrk: apt-get install wrk).
+    """Public tracking served as deployed, with wrk: observability on vs off, the answer
+    cache off, against a bare async endpoint, and --workers 2 vs 1, with the CPU wrk and
+    the server used (needs wrk: apt-get install wrk).
 
-    Example: postex bench serve --items 100000 --seconds 10
+    Example: postex bench serve --items 100000 --seconds 10 --rounds 3
     """
     from postex.bench.serve import bench_serve
 
-    bench_serve(items, seconds, conns, db, home)
+    bench_serve(items, seconds, conns, db, home, rounds, warm, wconns)

@@ -7,10 +7,15 @@ In one run, on one seeded node (SQLite by default), each case is a fresh ``poste
   ``request_log=false``): the cost of observability (goal: ratio >= 0.9);
 - a bare FastAPI ``async def`` endpoint served by the same uvicorn (uvloop, httptools, one
   process): tracking against it (goal: ratio >= 0.7, p99 < 50 ms);
+- tracking with the answer cache off (``answer_cache=false``): every request reads the store;
 - tracking with ``--workers 2`` against ``--workers 1`` (goal: >= 1.7x on two cores).
 
-The server's logs go to a file, as they would to a journal. The cases run twice in
-alternation and the better of each pair counts (the machine is shared).
+Before each timed run wrk walks every tracking path in order (the warm-up fills the answer
+caches, as a day of lookups would); the timed run picks paths at random, and the hit rate
+it saw is read from ``/metrics``. The CPU seconds of wrk and of the server processes are
+measured too: on two cores, wrk's share is what ``--workers 2`` cannot have. The server's
+logs go to a file, as they would to a journal. The cases run ``rounds`` times in
+alternation; medians and each round's ratios are reported (the machine is shared).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,16 @@ request = function()
   return wrk.format("GET", paths[math.random(#paths)])
 end
 """
+WALK = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,34 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    wrk_cpu: float = float("nan")  # cores wrk used (CPU seconds / seconds)
+    server_cpu: float = float("nan")  # cores the server's processes used
+    hit_rate: float = float("nan")  # answer-cache hits / lookups in the timed run
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its child processes (uvicorn's workers)."""
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids += [int(p) for p in task.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def lookups(port: int) -> tuple[float, float]:
+    """(hits, misses) of the answer cache so far, from /metrics (0, 0 when it is off)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    found = dict(re.findall(r'postex_answer_cache_lookups_total\{outcome="(\w+)"\} (\S+)', text))
+    return float(found.get("hit", 0)), float(found.get("miss", 0))
 
 
 def _ms(text: str) -> float:
@@ -64,17 +108,29 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(name: str, port: int, script: Path | None, path: str, conns: int, seconds: int) -> Result:
+def wrk(
+    name: str, port: int, script: Path | None, path: str, conns: int, seconds: int,
+    server: int | None = None,
+) -> Result:  # fmt: skip
+    """One wrk run (one thread: the lightest load generator wrk can be) against ``port``;
+    with ``server`` (a pid) the CPU both used is measured too."""
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
+    before = os.times()
+    cpu0, wall0 = cpu_seconds(server) if server else 0.0, time.monotonic()
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    wall = time.monotonic() - wall0
+    after = os.times()
+    wrk_cpu = (after.children_user + after.children_system
+               - before.children_user - before.children_system) / wall  # fmt: skip
+    server_cpu = (cpu_seconds(server) - cpu0) / wall if server else float("nan")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", text, re.M)[1])  # type: ignore[index]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", text, re.M)[1])  # type: ignore[index]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    return Result(name, rate, p50, p99, int(bad[1]) if bad else 0)
+    return Result(name, rate, p50, p99, int(bad[1]) if bad else 0, wrk_cpu, server_cpu)
 
 
 def _wait(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
@@ -92,13 +148,15 @@ def _wait(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
 
 
 def serve(
-    url: str, home: Path, port: int, *, workers: int = 1, observe: bool = True
-) -> subprocess.Popen[bytes]:
+    url: str, home: Path, port: int, *, workers: int = 1, observe: bool = True,
+    cache: bool = True,
+) -> subprocess.Popen[bytes]:  # fmt: skip
     env = {
         **os.environ,
         "POSTEX_PUBLIC_RATE": str(10**9), "POSTEX_PUBLIC_BURST": str(10**9),
         "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
         "POSTEX_METRICS": str(observe).lower(), "POSTEX_REQUEST_LOG": str(observe).lower(),
+        "POSTEX_ANSWER_CACHE": str(cache).lower(),
     }  # fmt: skip
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = (home / f"serve-{port}.log").open("ab")
@@ -125,7 +183,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def bench_serve(items: int, seconds: int, conns: int, db: str | None, home: str | None) -> None:
+CASES = ("on", "off", "nocache", "bare", "w1", "w2")
+
+
+def bench_serve(
+    items: int, seconds: int, conns: int, db: str | None, home: str | None, rounds: int = 3,
+    warm: int = 12, wconns: int = 8,
+) -> None:  # fmt: skip
+    """``wconns``: connections for ``--workers 2`` against 1 (with 2, both may be held by
+    one worker: uvicorn's workers accept from one socket)."""
     if shutil.which("wrk") is None:
         err.print("[red]wrk is not installed[/red] (apt-get install wrk)")
         raise typer.Exit(2)
@@ -138,16 +204,23 @@ def bench_serve(items: int, seconds: int, conns: int, db: str | None, home: str 
     paths = work / "paths.txt"
     ids = [_item_id(pick.randrange(present)) for _ in range(10_000)]
     paths.write_text("".join(f"/api/v1/tracking/{i}\n" for i in ids))
-    script = work / "tracking.lua"
+    script, walk = work / "tracking.lua", work / "walk.lua"
     script.write_text(LUA % paths)
+    walk.write_text(WALK % paths)
     track = "/api/v1/tracking/x"  # replaced by the script's paths
 
-    def tracking(name: str, **how: object) -> Result:
+    def tracking(name: str, n: int = conns, workers: int = 1, **how: object) -> Result:
         port = free_port()
-        proc = serve(url, work, port, **how)  # type: ignore[arg-type]
+        proc = serve(url, work, port, workers=workers, **how)  # type: ignore[arg-type]
         try:
-            wrk("warm-up", port, script, track, conns, 2)
-            return wrk(name, port, script, track, conns, seconds)
+            # Each worker has its own cache, and a keep-alive connection stays with one.
+            wrk("warm-up", port, walk, track, max(n, 4 * workers), warm * workers)
+            hits0, misses0 = lookups(port)
+            r = wrk(name, port, script, track, n, seconds, server=proc.pid)
+            hits, misses = lookups(port)
+            looked = hits + misses - hits0 - misses0
+            rate = (hits - hits0) / looked if looked else float("nan")
+            return Result(**{**r.__dict__, "hit_rate": rate})
         finally:
             stop(proc)
 
@@ -156,30 +229,58 @@ def bench_serve(items: int, seconds: int, conns: int, db: str | None, home: str 
         proc = serve_bare(port)
         try:
             wrk("warm-up", port, None, "/bare", conns, 2)
-            return wrk("bare async def", port, None, "/bare", conns, seconds)
+            return wrk("bare async def", port, None, "/bare", conns, seconds, server=proc.pid)
         finally:
             stop(proc)
 
-    rounds: list[dict[str, Result]] = []
-    for _ in range(2):
-        rounds.append({
+    runs: list[dict[str, Result]] = []
+    for _ in range(rounds):
+        runs.append({
             "on": tracking("tracking, metrics+logs on"),
             "off": tracking("tracking, metrics+logs off", observe=False),
+            "nocache": tracking("tracking, answer cache off", cache=False),
             "bare": bare(),
-            "w2": tracking("tracking, --workers 2", workers=2),
+            "w1": tracking(f"tracking, {wconns} connections", n=wconns),
+            "w2": tracking(f"tracking, --workers 2, {wconns} connections", n=wconns, workers=2),
         })  # fmt: skip
-    best = {k: max((r[k] for r in rounds), key=lambda x: x.rate) for k in rounds[0]}
-    table = Table(title=f"postex bench serve: {present:,} items, wrk {conns} connections, "
-                        f"{seconds} s per case, best of 2")  # fmt: skip
-    for col in ("case", "req/s", "p50 ms", "p99 ms", "non-2xx"):
+    report(runs, present, conns, seconds)
+
+
+def cpu_us(r: Result) -> float:
+    """The server's CPU microseconds per request answered."""
+    return r.server_cpu / r.rate * 1e6 if r.rate else float("nan")
+
+
+def report(runs: list[dict[str, Result]], present: int, conns: int, seconds: int) -> None:
+    table = Table(title=f"postex bench serve: {present:,} items, wrk 1 thread {conns} "
+                        f"connections, {seconds} s per case, {len(runs)} rounds")  # fmt: skip
+    for col in ("round", "case", "req/s", "p50 ms", "p99 ms", "non-2xx", "hits",
+                "server cores", "server µs/req", "wrk cores"):  # fmt: skip
         table.add_column(col, justify="left" if col == "case" else "right")
-    for r in best.values():
-        table.add_row(r.name, f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
-                      str(r.errors))  # fmt: skip
+    for n, run in enumerate(runs, 1):
+        for r in run.values():
+            table.add_row(str(n), r.name, f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
+                          str(r.errors), f"{r.hit_rate:.0%}", f"{r.server_cpu:.2f}",
+                          f"{cpu_us(r):.0f}", f"{r.wrk_cpu:.2f}")  # fmt: skip
     out.print(table)
-    on, off, bare_r, w2 = best["on"], best["off"], best["bare"], best["w2"]
-    out.print(f"metrics+logs on / off: {on.rate / off.rate:.2f} (goal >= 0.9)")
-    out.print(f"tracking / bare async def: {on.rate / bare_r.rate:.2f} (goal >= 0.7); "
-              f"p99 {on.p99_ms:.1f} ms (goal < 50 ms)")  # fmt: skip
-    out.print(f"--workers 2 / --workers 1: {w2.rate / on.rate:.2f} (goal >= 1.7)")
-    out.print(f"machine: {platform.node()} {os.cpu_count()} cores; {' '.join(platform.uname())}")
+
+    def ratios(a: str, b: str) -> str:
+        each = [run[a].rate / run[b].rate for run in runs]
+        cpu = [cpu_us(run[b]) / cpu_us(run[a]) for run in runs]
+        return (f"{statistics.median(each):.2f} (rounds: {', '.join(f'{x:.2f}' for x in each)});"
+                f" by server CPU per request {statistics.median(cpu):.2f}")  # fmt: skip
+
+    med = {k: statistics.median(run[k].rate for run in runs) for k in CASES}
+    p99 = statistics.median(run["on"].p99_ms for run in runs)
+    out.print("medians req/s: " + ", ".join(f"{k} {v:,.0f}" for k, v in med.items()))
+    out.print(f"metrics+logs on / off: {ratios('on', 'off')} (goal >= 0.9)")
+    out.print(f"tracking / bare async def: {ratios('on', 'bare')} (goal >= 0.7); "
+              f"p99 median {p99:.1f} ms (goal < 50 ms)")  # fmt: skip
+    out.print(f"tracking, answer cache off / bare async def: {ratios('nocache', 'bare')}")
+    each = [run["w2"].rate / run["w1"].rate for run in runs]
+    out.print(f"--workers 2 / --workers 1: {statistics.median(each):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in each)}) (goal >= 1.7)")  # fmt: skip
+    load = [run["w2"].wrk_cpu for run in runs]
+    out.print(f"wrk's CPU in the --workers 2 case: {statistics.median(load):.2f} cores")
+    out.print(f"machine: {platform.node()} {os.cpu_count()} cores; {' '.join(platform.uname())}; "
+              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip

@@ -143,6 +143,36 @@ def claimed(db: str | None, home: str | None = None, site: str | None = None) ->
     return build(load_settings(db_url=db, home=home, site=site), claim=True)
 
 
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        help="Serve Prometheus /metrics on this port (default: the metrics_port setting; "
+        "0: off). See docs/monitoring.md.",
+        show_default=False,
+    ),
+]
+
+
+def start_metrics(settings: Settings, c: Container, port: int | None) -> Callable[[], None]:
+    """``/metrics`` of a long-running command on ``port`` (or the setting); returns its
+    ``stop`` (a no-op when off). A port in use is a usage error, said before any work."""
+    from postex.http.metrics_server import serve_metrics
+
+    port = settings.metrics_port if port is None else port
+    if not port or not settings.metrics:
+        return lambda: None
+    try:
+        stop = serve_metrics(c, port, settings.metrics_host)
+    except OSError as exc:
+        c.close()
+        err.print(f"[red]cannot serve /metrics on {settings.metrics_host}:{port}[/red]: "
+                  f"{exc.strerror or exc.__class__.__name__}")  # fmt: skip
+        raise typer.Exit(EXIT_USAGE) from None
+    err.print(f"metrics at http://{settings.metrics_host}:{port}/metrics")
+    return stop
+
+
 def start_logs(settings: Settings) -> None:
     """Structured logs for a long-running command: JSON lines, or console lines on a
     terminal (``log_format``, ``log_level``; docs/monitoring.md)."""

@@ -339,6 +339,7 @@ def verify(
         with progress_bar("verifying", total) as update:
             reports = verify_store(c.store, c.trusted_keys(), site, update, c.authority)
         hub_check = _against_hub(c, reports, against_hub, nats)
+        _record_verification(c, reports, site)
     finally:
         c.close()
     bad = [r for r in reports if not r.ok]
@@ -377,6 +378,26 @@ def verify(
         err.print(f"hub: {hub_check['note']}")
     if bad:
         raise typer.Exit(EXIT_INTEGRITY)
+
+
+def _record_verification(c: "Container", reports: list["SiteReport"], site: str | None) -> None:
+    """Record this run in the node's verifications table, which postex_verify_* read (as
+    ``verify --hub`` does on a hub). Faults are named by site, seq and reason only. A store
+    that cannot take the row does not change the verdict: only a note says so."""
+    from postex.bootstrap import replication
+    from postex.network.app.hub import VerificationRecord
+
+    faults = [f for r in reports for f in r.faults]
+    detail = "; ".join(f"{f.site} seq {f.seq}: {f.reason}" for f in faults)
+    if site:
+        detail = f"site {site} only" + (f"; {detail}" if detail else "")
+    rep = replication(c)
+    record = VerificationRecord(rep.now(), not faults, sum(r.events_checked for r in reports),
+                                detail[:2000])  # fmt: skip
+    try:
+        rep.state.record_verification(record)
+    except Exception as exc:  # a damaged or read-only store: the verdict stands
+        err.print(f"note: this run was not recorded ({exc.__class__.__name__})")
 
 
 def _against_hub(

@@ -11,10 +11,12 @@ from postex.cli.common import (
     EXIT_USAGE,
     DbOpt,
     HomeOpt,
+    MetricsPortOpt,
     claimed,
     err,
     handle_errors,
     start_logs,
+    start_metrics,
 )
 
 
@@ -26,6 +28,7 @@ def worker(
         float, typer.Option("--interval", help="Seconds to wait when nothing is due.")
     ] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Deliver due webhooks with retries and backoff until stopped (Ctrl+C).
 
@@ -34,11 +37,16 @@ def worker(
     expired console sessions and stale sign-in lockout counters. On a hub there is nothing
     to do (the sites run these chores): it says so and exits.
 
-    Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex
+    With --metrics-port it serves Prometheus /metrics: the webhook queue and attempts, the
+    events its chores append, its process (docs/monitoring.md).
+
+    Example: postex worker --db postgresql://postgres@127.0.0.1:5432/postex --metrics-port 9101
     """
     from postex import logs
     from postex.bootstrap import chores
+    from postex.http.metrics_server import own_metrics
 
+    own_metrics()
     c = claimed(db, home)
     start_logs(c.settings)
     log = logs.get("postex.worker")
@@ -51,6 +59,7 @@ def worker(
     todo = chores(c)
     totals = dict.fromkeys((chore.done for chore in todo), 0)
     failed = 0
+    stop_metrics = start_metrics(c.settings, c, metrics_port)
     try:
         while True:
             done = 0
@@ -74,6 +83,7 @@ def worker(
     except KeyboardInterrupt:
         pass
     finally:
+        stop_metrics()
         c.close()
     err.print(", ".join(f"{n} {what}" for what, n in totals.items()))
     if failed:

@@ -49,6 +49,18 @@ class RateLimiter:
                 }
 
 
+def public_limiter(app: Any) -> RateLimiter:
+    """The public routes' limiter of this process (per client address), made on first use
+    from the node's settings: the routes' dependency and the answer cache share it."""
+    limiter: RateLimiter | None = getattr(app.state, "public_limiter", None)
+    if limiter is None:
+        settings = app.state.container.settings
+        limiter = app.state.public_limiter = RateLimiter(
+            settings.public_rate, settings.public_burst
+        )
+    return limiter
+
+
 class SharedRateLimiter:
     """``rate`` requests per second per key across all processes sharing ``windows``.
 

@@ -26,7 +26,6 @@ from postex.http import metrics
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,64}$")
 CALLER = "postex.caller"  # scope key: (kind, id) of the authenticated caller
-log = logs.get("postex.http")
 
 
 def request_id(scope: Scope) -> str:
@@ -95,8 +94,8 @@ class Observe:
             if self.with_log:
                 caller = scope.get(CALLER)
                 with contextlib.suppress(ValueError, OSError):  # a closed log: not the caller's
-                    log.info(
-                        "request", method=method, route=route, status=status,
+                    logs.info(
+                        "postex.http", "request", method=method, route=route, status=status,
                         duration_ms=round(seconds * 1000, 2),
                         caller_kind=caller[0] if caller else None,
                         caller_id=caller[1] if caller else None,

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer),
     )
     op.create_index("ix_attempts_delivery", "webhook_attempts", ["delivery_id", "attempt"])
+    # Added with 0024 (which makes it on databases that had this migration already).
+    op.create_index("ix_attempts_at", "webhook_attempts", ["at"], if_not_exists=True)
     op.create_index("ix_quarantine_partner", "partner_quarantine", ["partner_id", "received_at"])
 
 

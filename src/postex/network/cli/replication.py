@@ -12,6 +12,7 @@ from postex.cli.common import (
     Group,
     HomeOpt,
     JsonOpt,
+    MetricsPortOpt,
     SiteOpt,
     emit_json,
     err,
@@ -19,6 +20,7 @@ from postex.cli.common import (
     out,
     progress_bar,
     start_logs,
+    start_metrics,
 )
 from postex.config import load_settings
 from postex.kernel.errors import ValidationError
@@ -44,6 +46,9 @@ network_app = typer.Typer(cls=Group, help="The node's place in the network: role
 def node(db: str | None, home: str | None, site: str | None, role: str,
          nats: str | None = None, prefix: str | None = None) -> "Container":  # fmt: skip
     from postex.bootstrap import build
+    from postex.http.metrics_server import own_metrics
+
+    own_metrics()  # before anything loads prometheus-client (--metrics-port)
 
     settings = load_settings(
         db_url=db, home=home, site=site, role=role, nats_url=nats, nats_prefix=prefix
@@ -73,14 +78,17 @@ def replicate(
         bool,
         typer.Option("--follow/--no-follow", help="Also follow the other nodes' logs."),
     ] = True,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Publish this site's log to NATS JetStream until stopped (runs beside `postex serve
     --no-publish`), and follow every other trusted node's log (`--no-follow`: publish only).
 
     Publishing reads from the log from the last acknowledged seq, so it may be stopped,
     killed or cut off at any time and resumes where the hub's acknowledgements left off.
+    With --metrics-port it serves Prometheus /metrics (replication lag in events and
+    seconds, its process; docs/monitoring.md).
 
-    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222
+    Example: postex replicate --site GBLALA --nats nats://127.0.0.1:4222 --metrics-port 9102
     """
     import asyncio
 
@@ -91,13 +99,17 @@ def replicate(
     start_logs(c.settings)
     pub = replication(c).publisher()
     fol = replication(c).follower(c.trusted_keys()) if follow else None
+    stop_metrics = start_metrics(c.settings, c, metrics_port)
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
 
     async def both(stop: asyncio.Event) -> None:
         await asyncio.gather(pub.run(stop), *([fol.run(stop)] if fol else []))
 
-    run_until_signal(both)
-    c.close()
+    try:
+        run_until_signal(both)
+    finally:
+        stop_metrics()
+        c.close()
 
 
 @handle_errors
@@ -139,8 +151,12 @@ def consume(
         str | None,
         typer.Option("--replay", help="Comma-separated sites to ask for a full re-publication."),
     ] = None,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Consume every site's log: check links and hashes, store, countersign, raise alarms.
+
+    With --metrics-port it serves Prometheus /metrics: every site's replication lag, open
+    alarms, the last verification, events stored (docs/monitoring.md).
 
     Example: postex hub consume --db postgresql://postex@db/hub --nats nats://127.0.0.1:4222
     """
@@ -151,9 +167,13 @@ def consume(
     start_logs(c.settings)
     consumer = replication(c).consumer(c.trusted_keys())
     sites = [s.strip() for s in replay.split(",") if s.strip()] if replay else None
+    stop_metrics = start_metrics(c.settings, c, metrics_port)
     out.print(f"hub consuming from {c.settings.nats_url} into {c.settings.db_url}")
-    run_until_signal(lambda stop: consumer.run(stop, sites))
-    c.close()
+    try:
+        run_until_signal(lambda stop: consumer.run(stop, sites))
+    finally:
+        stop_metrics()
+        c.close()
 
 
 def verify_hub(c: "Container", as_json: bool) -> None:

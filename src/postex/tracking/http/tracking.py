@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from postex.http.deps import container
-from postex.http.limits import RateLimiter
+from postex.http.limits import public_limiter
 from postex.tracking.app.public import PublicTracking, public_tracking
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -42,12 +42,7 @@ async def public_rate_limit(request: Request) -> None:
 
     Async on purpose: it does no I/O, and a sync dependency would cost a thread hop.
     """
-    limiter = getattr(request.app.state, "public_limiter", None)
-    if limiter is None:
-        settings = container(request).settings
-        limiter = RateLimiter(settings.public_rate, settings.public_burst)
-        request.app.state.public_limiter = limiter
-    limiter.check(request.client.host if request.client else "unknown")
+    public_limiter(request.app).check(request.client.host if request.client else "unknown")
 
 
 def tracking_dict(t: PublicTracking) -> dict[str, object]:

@@ -101,6 +101,7 @@ webhook_attempts = Table(
     Column("error", String(200)),  # an error class (http_status, ConnectTimeout…), never a body
     Column("duration_ms", Integer),  # NULL for attempts recorded before it was measured
     Index("ix_attempts_delivery", "delivery_id", "attempt"),
+    Index("ix_attempts_at", "at"),  # /metrics: attempts of the last hour (http.metrics)
 )
 
 TRACKING_OPS_TABLES = (
