@@ -4,7 +4,9 @@ or restored catches up).
 After its checkpoints are acknowledged, the site's publisher asks the hub, with a signed
 ``fetch`` control request on ``<prefix>.fetch.<SITE>`` (body ``{"what": "cosignatures",
 "after": N}``), for the witness lines of tree sizes above N; it asks again (at most every
-``every_s``) while a signed tree head it published has no cosignature. Each line is kept
+``every_s``, backing off to ``max_wait_s`` while the hub has nothing new, back to
+``every_s`` at each new tree head) while a signed tree head it published has no
+cosignature. Each line is kept
 in ``tree_cosignatures`` only if it is a valid C2SP cosignature/v1 over the site's *own*
 signed tree head of that size by a key the site trusts under ``HUB``; anything else is
 refused, counted and never stored.
@@ -45,10 +47,13 @@ class CosignaturePuller:
     clock: Clock
     witness_keys: Callable[[], Mapping[str, bytes]]  # the keys trusted under HUB
     every_s: float = 1.0
+    max_wait_s: float = 30.0
     cursor: int = 0  # sizes up to here: the hub has nothing more to give
     stored: int = 0
     refused: int = 0
     _last: float = float("-inf")
+    _wait: float = 0.0
+    _newest: int = 0  # the newest uncosigned size seen: a newer one is asked for at once
 
     async def pull(self, nc: Client, until: int) -> int:
         """Ask for the cosignatures the site lacks up to tree size ``until`` (what the hub
@@ -60,7 +65,12 @@ class CosignaturePuller:
         missing = await asyncio.to_thread(lacking, self.site, self.cursor, until)
         if not missing:
             return 0
+        if missing[-1] > self._newest:
+            self._newest, self._wait = missing[-1], self.every_s
+        if now - self._last < self._wait:
+            return 0
         self._last = now
+        self._wait = min(max(self._wait, self.every_s) * 2, self.max_wait_s)  # until it helps
         subject = self.subjects.fetch(self.site)
         body = {"what": "cosignatures", "after": missing[0] - 1}
         data, hdrs = sign_control(self.signer, "fetch", self.site, subject, body, self.clock.now())
@@ -97,6 +107,8 @@ class CosignaturePuller:
             )
             stored, top = stored + 1, max(top, size)
         self.cursor = top  # a witness never cosigns a size below one it cosigned
+        if stored:
+            self._wait = self.every_s
         self.stored += stored
         if refused:
             self.refused += refused
