@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -21,9 +22,10 @@ from postex.eventlog.notes import parse, signed_by
 from postex.eventlog.sql.notes import SqlNotes
 from postex.network.app.restore import restore_site
 from postex.server import create_app
-from tests.conftest import make_node
 from tests.factories import SITE, make_caller, new_items, staff
-from tests.network.conftest import trust
+from tests.network.conftest import Loops, pair, wait_until
+
+pytestmark = pytest.mark.nats
 
 VERIFIER = Path(__file__).parents[2] / "tools" / "verify_receipt.py"
 WITNESS = "postex.example/witness/HUB"
@@ -39,28 +41,22 @@ def run_verifier(receipt: Path, site: Container, hub: Container) -> tuple[int, d
     return done.returncode, json.loads(done.stdout)
 
 
-def witness_at_hub(site: Container, hub: Container) -> None:
-    """The hub receives the site's log and checkpoints (as replication delivers them) and
-    cosigns; the site keeps the cosignatures for its receipts."""
-    h = replication(hub).hub(hub.trusted_keys())
-    h.receive_events(SITE, list(site.store.read_events(SITE)))
-    for cp in site.store.checkpoints(SITE):
-        h.receive_checkpoint(cp)
-    hub_notes, site_notes = SqlNotes(hub.engine), SqlNotes(site.engine)
-    for cp in site.store.checkpoints(SITE):
-        for line in hub_notes.cosignatures(SITE, cp.seq):
-            root = hub_notes.last_cosigned(SITE, WITNESS)
-            assert root is not None
-            site_notes.save_cosignature(SITE, cp.seq, WITNESS, root[1], line, cp.signed_at)
+def _receipt(site: Container, item_id: str, owner: dict[str, str]) -> dict[str, Any]:
+    with TestClient(create_app(site)) as client:
+        got = client.get(f"/api/v1/items/{item_id}/receipt", headers=owner)
+    assert got.status_code == 200, got.text
+    out: dict[str, Any] = got.json()
+    return out
 
 
 def test_a_witnessed_receipt_verifies_offline_before_and_after_the_site_is_restored(
-    tmp_path: Path,
+    tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str, loops: Loops
 ) -> None:
-    site = make_node(tmp_path / "site", f"sqlite:///{tmp_path / 'site.db'}", site=SITE)
-    hub = make_node(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}", site="HUB", role="hub")
+    """Over real NATS: the hub cosigns, the site's publisher fetches the cosignature back
+    (nothing copied by hand); after the site is destroyed and restored from the hub, its
+    tree head of that size is the same note and the cosignature comes back again."""
+    site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
     try:
-        trust(hub, site, SITE)
         owner = make_caller(site, "Owner Ltd")
         item = new_items(site, owner.id)[0]
         with TestClient(create_app(site)) as client:
@@ -69,11 +65,13 @@ def test_a_witnessed_receipt_verifies_offline_before_and_after_the_site_is_resto
             accepted = client.post(f"/api/v1/sites/{SITE}/acceptances", json={"scans": scans},
                                    headers=clerk.headers)  # fmt: skip
             assert accepted.status_code == 201, accepted.text
-            site.admin.checkpoint_now(SITE)
-            witness_at_hub(site, hub)
-            got = client.get(f"/api/v1/items/{item.id}/receipt", headers=owner.headers)
-            assert got.status_code == 200, got.text
-        receipt = got.json()
+        site.admin.checkpoint_now(SITE)
+        size = site.store.head(SITE)[0]
+        notes = SqlNotes(site.engine)
+        loops.start(replication(hub).consumer(hub.trusted_keys()).run)
+        publishing = loops.start(replication(site).publisher().run)
+        wait_until(lambda: notes.cosignatures(SITE, size) != [], what="the hub's cosignature")
+        receipt = _receipt(site, item.id, owner.headers)
         path = tmp_path / "receipt.json"
         path.write_text(json.dumps(receipt))
         assert receipt["checkpoint"].count("\u2014 ") == 2  # the site's and the witness's
@@ -87,18 +85,27 @@ def test_a_witnessed_receipt_verifies_offline_before_and_after_the_site_is_resto
                                        base64.b64encode(site.signer.public).decode()])  # fmt: skip
         assert cli.exit_code == 0 and json.loads(cli.stdout)["ok"] is True
 
-        # The site is destroyed and restored from its backup.
-        rep = replication(site)
-        rep.backup_writer().write(tmp_path / "bk")
+        # The site is destroyed and restored from the hub's copy (over NATS).
+        loops.stop_one(publishing)
         site.admin.wipe()
-        restore_site(site.store, site.admin, rep.state, SITE, rep.backup_reader(tmp_path / "bk"),
-                     site.trusted_keys(), rep.now)  # fmt: skip
+        assert notes.cosignatures(SITE, size) == [] and notes.note_at(SITE, size) is None
+        rep = replication(site)
+        source = rep.nats_source(attempts=3)
+        try:
+            restore_site(site.store, site.admin, rep.state, SITE, source, site.trusted_keys(),
+                         rep.now)  # fmt: skip
+        finally:
+            source.close()
         code, report = run_verifier(path, site, hub)
         assert code == 0, report
+        loops.start(replication(site).publisher().run)
+        wait_until(lambda: notes.cosignatures(SITE, size) != [], what="the cosignature again")
+        again = _receipt(site, item.id, owner.headers)
+        assert again["checkpoint"] == receipt["checkpoint"]  # the same note, witnessed again
+
         site.admin.checkpoint_now(SITE)
         with TestClient(create_app(site)) as client:
             head = client.get(f"/api/v1/log/{SITE}/checkpoint").json()
-            size = receipt["tree_size"]
             con = client.get(f"/api/v1/log/{SITE}/proofs/consistency",
                              params={"from": size, "to": head["tree_size"]}).json()  # fmt: skip
         assert signed_by(head["note"], f"postex.example/{SITE}", site.signer.public)
@@ -112,6 +119,7 @@ def test_a_witnessed_receipt_verifies_offline_before_and_after_the_site_is_resto
         path.write_text(json.dumps(receipt))
         code, report = run_verifier(path, site, hub)
         assert code == 1 and any("hash does not match" in p for p in report["problems"])
+        loops.close()
     finally:
         site.close()
         hub.close()

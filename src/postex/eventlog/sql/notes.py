@@ -91,3 +91,30 @@ class SqlNotes:
                         " cosigned_at) VALUES (?, ?, ?, ?, ?, ?)",
                         (site, size, witness, root, line, at),
                     )
+
+    def note_at(self, site: str, size: int) -> str | None:
+        """The site's own signed tree head note at ``size`` (no cosignatures), if it has one."""
+        rows = self._rows("SELECT note FROM tree_notes WHERE site = ? AND size = ?", (site, size))
+        return str(rows[0][0]) if rows else None
+
+    def uncosigned_after(self, site: str, after: int, until: int) -> list[int]:
+        """Sizes in (after, until] of the site's signed tree heads that no witness cosigned."""
+        rows = self._rows(
+            "SELECT n.size FROM tree_notes n WHERE n.site = ? AND n.size > ? AND n.size <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM tree_cosignatures c WHERE c.site = n.site"
+            " AND c.size = n.size) ORDER BY n.size",
+            (site, after, until),
+        )
+        return [int(r[0]) for r in rows]  # type: ignore[call-overload]
+
+    def cosigned_after(
+        self, site: str, witness: str, after: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(size, line) of ``witness``'s cosignatures for ``site`` above ``after``, oldest
+        first, at most ``limit`` (the hub answering a site that catches up)."""
+        rows = self._rows(
+            "SELECT size, line FROM tree_cosignatures WHERE site = ? AND witness = ? AND size > ?"
+            f" ORDER BY size LIMIT {int(limit)}",
+            (site, witness, after),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]  # type: ignore[call-overload]

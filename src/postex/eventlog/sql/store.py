@@ -291,9 +291,27 @@ class SqlStore:
             return cp
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        """Store a checkpoint signed elsewhere (a witness copy); replaces none."""
+        """Store a checkpoint signed elsewhere (a witness copy, or a restored one); replaces
+        none. A site restoring its own log signs the tree head at that size again: Ed25519
+        is deterministic, so the note is the one its receipts were issued against, and the
+        witness cosignatures of that size can be fetched back."""
+        signer = self.signer_for(cp.site) if self.maintain_tree else None
         with self.engine.begin() as conn:
             insert_checkpoint(conn, cp)
+            if signer is not None and cp.seq <= self._tree_size(conn, cp.site):
+                have = conn.exec_driver_sql(
+                    f"SELECT 1 FROM tree_notes WHERE site = {self.ph} AND size = {self.ph}",
+                    (cp.site, cp.seq),
+                ).first()
+                if have is None:
+                    sign_tree_head(conn, signer, cp.site, cp.seq, cp.signed_at)
+
+    def _tree_size(self, conn: Connection, site: str) -> int:
+        """The number of leaves of the site's tree (its head: every event is a leaf)."""
+        row = conn.exec_driver_sql(
+            f"SELECT max(seq) FROM events WHERE site = {self.ph}", (site,)
+        ).first()
+        return int(row[0] or 0) if row is not None else 0
 
     def _last_checkpoint(self, conn: Connection, site: str) -> int:
         last = conn.exec_driver_sql(

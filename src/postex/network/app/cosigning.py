@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from postex.eventlog.merkle import verify_consistency
 from postex.eventlog.notes import (
+    DASH,
+    ORIGIN_HOST,
     NoteError,
     NoteSigner,
     TreeHead,
     cosign_line,
+    cosigned_by,
     origin_of,
     parse,
     signed_by_any,
@@ -33,6 +36,15 @@ class CosignatureStore(Protocol):
     def save_cosignature(
         self, site: str, size: int, witness: str, root: bytes, line: str, at: str
     ) -> None: ...
+
+
+@runtime_checkable
+class CosignatureLog(Protocol):
+    """A witness's stored cosignatures, read back for a site that fetches its own."""
+
+    def cosigned_after(
+        self, site: str, witness: str, after: int, limit: int
+    ) -> list[tuple[int, str]]: ...
 
 
 class TreeSource(Protocol):
@@ -113,3 +125,22 @@ class CopyWitness:
             self.witness.alarm(site, size, "tree-fork", f"tree head not computable: {exc}")
             return None
         return self.witness.cosign(site, TreeHead(origin_of(site), size, root), proof)
+
+
+def check_cosignature(note_text: str, line: str, witness_keys: Mapping[str, bytes]) -> str | None:
+    """The witness name of ``line`` if it is one well-formed C2SP cosignature/v1 line over
+    the tree head of ``note_text`` (the site's own signed note) by one of ``witness_keys``
+    (the keys the site trusts under ``HUB``); None for anything else (a forged line)."""
+    if not line.startswith(DASH) or not line.endswith("\n") or line.count("\n") != 1:
+        return None
+    name = line.removeprefix(DASH).partition(" ")[0]
+    if not name.startswith(f"{ORIGIN_HOST}/witness/"):
+        return None
+    try:
+        parse(note_text + line)
+    except NoteError:
+        return None
+    text = note_text + line
+    if any(cosigned_by(text, name, raw) is not None for raw in witness_keys.values()):
+        return name
+    return None

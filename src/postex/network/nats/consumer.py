@@ -24,6 +24,7 @@ from nats.js.errors import NotFoundError
 
 from postex.kernel.errors import PostexError
 from postex.network.app.control import HUB_NAME, ControlGate, own_subject, sign_control
+from postex.network.app.cosigning import CosignatureLog
 from postex.network.app.hub import Hub, SiteReportedHead
 from postex.network.app.signatures import read_signature
 from postex.network.app.wire import (
@@ -45,6 +46,7 @@ from postex.network.nats.jetstream import (
 log = logging.getLogger("postex.replication")
 FETCH_EVENTS = 5_000
 FETCH_BYTES = 700_000  # under NATS's default 1 MB payload limit
+COSIGNATURE_PAGE = 200  # witness lines per answer (about 150 bytes each)
 
 
 @dataclass
@@ -209,6 +211,8 @@ class HubConsumer:
 
     def _fetch(self, site: str, what: str, after: int) -> bytes:
         store, state = self.hub.store, self.hub.state
+        if what == "cosignatures":  # the hub's witness lines over the site's tree heads
+            return json.dumps({"cosignatures": self._cosignatures(site, after)}).encode()
         if what == "meta":
             keys = [[c, k, base64.b64encode(w).decode(), t] for c, k, w, t in state.data_keys(site)]
             return json.dumps({
@@ -220,6 +224,13 @@ class HubConsumer:
         events = store.read_events(site, after, after + FETCH_EVENTS, batch=FETCH_EVENTS)
         run = next(chunk_events(events, FETCH_EVENTS, FETCH_BYTES), [])
         return encode_events(site, run) if run else b'{"v":1,"events":[]}'
+
+    def _cosignatures(self, site: str, after: int) -> list[list[object]]:
+        w = self.hub.tree_witness
+        if w is None or not isinstance(w.witness.store, CosignatureLog):
+            return []
+        rows = w.witness.store.cosigned_after(site, w.witness.name, after, COSIGNATURE_PAGE)
+        return [[size, line] for size, line in rows]
 
     async def _ask_pending_replays(self, idle: bool = False) -> None:
         """Ask for replays of gaps; for sites merely behind only once the stream is drained."""

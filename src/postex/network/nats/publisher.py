@@ -26,9 +26,16 @@ from nats.aio.msg import Msg
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
 from postex.eventlog.ports import Clock, LogAdmin
+from postex.eventlog.sql.notes import SqlNotes
 from postex.eventlog.sql.store import SqlStore
 from postex.kernel.errors import IntegrityError
-from postex.network.app.control import ControlGate, ReplayLimiter, from_another_node, sign_control
+from postex.network.app.control import (
+    HUB_NAME,
+    ControlGate,
+    ReplayLimiter,
+    from_another_node,
+    sign_control,
+)
 from postex.network.app.hub import ReplicationState
 from postex.network.app.signatures import (
     MessageClaim,
@@ -45,6 +52,7 @@ from postex.network.app.wire import (
     encode_keys,
     message_id,
 )
+from postex.network.nats.cosignatures import CosignaturePuller
 from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
@@ -80,6 +88,7 @@ class JetStreamPublisher:
     trusted_senders: Callable[[], Mapping[str, Mapping[str, bytes]]] = dict
     replay_interval_s: float = 5.0
     _gate: ControlGate | None = None
+    cosignatures: CosignaturePuller | None = None  # the hub's witness lines, fetched back
     _limiter: ReplayLimiter | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -93,6 +102,10 @@ class JetStreamPublisher:
     def __post_init__(self) -> None:
         self._gate = ControlGate("replay", self.trusted_senders, from_another_node, self.clock.now)
         self._limiter = ReplayLimiter(self.replay_interval_s)
+        hub_keys = lambda: self.trusted_senders().get(HUB_NAME, {})  # noqa: E731
+        self.cosignatures = CosignaturePuller(
+            SqlNotes(self.store.engine), self.site, self.subjects, self.signer, self.clock, hub_keys
+        )
 
     @property
     def replay_gate(self) -> ControlGate:
@@ -186,6 +199,8 @@ class JetStreamPublisher:
                     log.error("checkpoint refused at seq %s: %s", exc.seq, exc.detail)
                 last_checkpoint = now
             await self.publish_pending(nc)
+            if self.cosignatures is not None:
+                await self.cosignatures.pull(nc, self.acked)
             now = loop.time()
             if now - last_status >= self.status_every:
                 await self._status(nc)
