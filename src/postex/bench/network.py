@@ -1,0 +1,316 @@
+"""``postex bench network``: pre-advice visible at every site, and fan-out against one-way.
+
+A hub and N sites, **in one process** (each node its own SQLite file, its own JetStream
+publisher, the sites their followers, the hub its consumer, all on one event loop thread
+as tests/network does), on a real NATS server under a subject prefix of this run's own.
+One process means one GIL for four nodes and the load generator on a 2-core machine: the
+figures are a floor for a deployment where every node is its own process.
+
+1. Latency: pre-advice is written at a steady ``--rate`` network-wide, spread round-robin
+   over the hub and the sites (one transaction per node every 50 ms tick). After each
+   commit the origin's head seq is noted; a poller (every 20 ms) reads each site's copy
+   head of that origin. The follower stores a verified copy and applies its projections
+   in one transaction, so "copy head >= seq" is "the items are in that site's ``items``
+   table". The time from commit to the last other site having it is one sample per item.
+2. Throughput: the same backlog of pre-advice at every site, replicated on two fresh
+   networks: one-way (sites publish, the hub consumes: today's replication) and fan-out
+   (the same plus every site following every other node). Events/s = distinct events /
+   seconds until every copy holds them; the ratio is fan-out / one-way, same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from postex.accounts.app.customers import create_customer
+from postex.bootstrap import Container, build, replication
+from postex.config import load_settings
+from postex.items.app.preadvice import pre_advise
+from postex.items.domain.items import PreAdvice, parse_pre_advice
+from postex.kernel.errors import StoreUnreachableError, ValidationError
+from postex.kernel.network import load_network
+from postex.network.cli.ransomware import Loops
+
+HUB = "HUB"
+TICK = 0.05
+POLL = 0.02
+
+ADVICE: dict[str, Any] = {
+    "service": "tracked", "reference": "BENCH-NET",
+    "sender": {"name": "Bench Sender", "address_lines": ["1 High Street"], "city": "London",
+               "postcode": "SW1A 1AA", "country": "GB"},
+    "addressee": {"name": "Bench Addressee", "address_lines": ["2200 Juniper Boulevard"],
+                  "city": "New York", "region": "NY", "postcode": "10001", "country": "US"},
+    "weight_g": 850, "dimensions_mm": {"length": 300, "width": 200, "height": 100},
+    "contents": {"category": "sale_of_goods", "lines": [{
+        "description": "Cotton T-shirt", "quantity": 2, "net_weight_g": 400,
+        "value_minor": 2500, "currency": "GBP", "hs_code": "610910", "origin_country": "GB"}]},
+}  # fmt: skip
+
+
+@dataclass
+class NetworkResult:
+    sites: int
+    rate_asked: float
+    seconds: float
+    items_written: int
+    rate_achieved: float
+    samples: int
+    p50_s: float
+    p99_s: float
+    max_s: float
+    unseen: int  # items some other site never showed within the drain time
+    items_tables_agree: bool  # every site's items table holds every other node's items
+    backlog_per_site: int
+    oneway_events_per_s: list[float] = field(default_factory=list)
+    fanout_events_per_s: list[float] = field(default_factory=list)
+    oneway_median: float = 0.0
+    fanout_median: float = 0.0
+    ratio: float = 0.0
+    failover: str = "not measurable: no failover command yet (issue #14, item 6)"
+    load_average: list[float] = field(default_factory=list)
+    machine: str = ""
+    mode: str = "in-process: hub and sites in one Python process, one event loop thread"
+
+
+def check_nats(url: str) -> None:
+    """Refuse early (exit 2) when nothing listens at ``url``."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError:
+        raise StoreUnreachableError(
+            f"no NATS server answers at {host}:{port}; start one with JetStream "
+            "(nats-server -js) or give --nats URL"
+        ) from None
+
+
+class Net:
+    """A hub and ``sites`` sites on scratch SQLite files, one network KEK, keys exchanged."""
+
+    def __init__(self, work: Path, url: str, sites: int) -> None:
+        self.prefix = "bnet" + secrets.token_hex(4)
+        codes = [s.code for s in load_network().sites][:sites]
+        if len(codes) < sites:
+            raise ValidationError.single("sites", "range", sites, f"1…{len(codes)}")
+        self.codes = codes
+        self.nodes: dict[str, Container] = {}
+        for code, role in [(HUB, "hub"), *((c, "site") for c in codes)]:
+            home = work / code.lower()
+            if self.nodes:  # one network KEK, copied before the node's first start
+                (home / "keys").mkdir(parents=True, mode=0o700)
+                kek = Path(self.nodes[HUB].settings.keys_dir) / "kek.json"
+                shutil.copy(kek, home / "keys" / "kek.json")
+            settings = load_settings(home=str(home), db_url=f"sqlite:///{home / 'node.db'}",
+                                     site=code, role=role, nats_url=url,
+                                     nats_prefix=self.prefix)  # fmt: skip
+            self.nodes[code] = build(settings, create=True)
+        import base64
+
+        for name, node in self.nodes.items():
+            for other, c in self.nodes.items():
+                if other != name:
+                    public = base64.b64encode(c.signer.public).decode()
+                    (Path(node.settings.keys_dir) / f"{other}.pub").write_text(public + "\n")
+        self.customers = {
+            code: create_customer(c.ctx, "Bench Exports Ltd").record.id
+            for code, c in self.nodes.items()
+        }
+        self.loops = Loops()
+
+    def start(self, follow: bool) -> None:
+        hub = self.nodes[HUB]
+        self.loops.start(replication(hub).consumer(hub.trusted_keys()).run)
+        for code, node in self.nodes.items():
+            rep = replication(node)
+            self.loops.start(rep.publisher().run)
+            if follow and code != HUB:
+                self.loops.start(rep.follower(node.trusted_keys()).run)
+
+    def head(self, at: str, origin: str) -> int:
+        return int(self.nodes[at].store.head(origin)[0])
+
+    def items_from(self, at: str, origin: str) -> int:
+        from sqlalchemy import text
+
+        with self.nodes[at].engine.connect() as conn:
+            sql = text("SELECT count(*) FROM items WHERE origin_site = :o")
+            return int(conn.execute(sql, {"o": origin}).scalar_one())
+
+    def close(self) -> None:
+        self.loops.close()
+        try:
+            asyncio.run(replication(self.nodes[HUB]).delete_stream())
+        finally:
+            for c in self.nodes.values():
+                c.close()
+
+
+def _latency(net: Net, advice: PreAdvice, rate: float, seconds: float, drain: float) -> tuple[
+    list[float], dict[str, int], int, float
+]:  # fmt: skip
+    """Samples (s), items written, items never seen everywhere, seconds spent writing."""
+    origins = [HUB, *net.codes]
+    pending: list[tuple[str, int, float, int, list[str]]] = []  # origin, seq, t, n, sites
+    lock = threading.Lock()
+    samples: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while True:
+            finished = done.is_set()
+            with lock:
+                todo = list(pending)
+            now = time.perf_counter()
+            heads: dict[tuple[str, str], int] = {}
+            still = []
+            for origin, seq, t, n, waiting in todo:
+                left = []
+                for site in waiting:
+                    key = (site, origin)
+                    if key not in heads:
+                        heads[key] = net.head(site, origin)
+                    if heads[key] < seq:
+                        left.append(site)
+                if left:
+                    still.append((origin, seq, t, n, left))
+                else:
+                    samples.extend([now - t] * n)
+            with lock:
+                added = pending[len(todo) :]
+                pending[:] = still + added
+                if finished and not pending:
+                    return
+            if finished and time.perf_counter() > drain_until[0]:
+                return
+            time.sleep(POLL)
+
+    drain_until = [float("inf")]
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    start = time.perf_counter()
+    sent, turn = 0, 0
+    written = dict.fromkeys(origins, 0)
+    while (elapsed := time.perf_counter() - start) < seconds:
+        due = int(rate * min(elapsed + TICK, seconds)) - sent
+        share = [due // len(origins) + (1 if i < due % len(origins) else 0)
+                 for i in range(len(origins))]  # fmt: skip
+        for i in range(len(origins)):
+            origin = origins[(turn + i) % len(origins)]
+            n = share[i]
+            if n <= 0:
+                continue
+            node = net.nodes[origin]
+            pre_advise(node.ctx, net.customers[origin], [advice] * n)
+            seq, t = net.head(origin, origin), time.perf_counter()
+            others = [s for s in net.codes if s != origin]
+            if others:
+                with lock:
+                    pending.append((origin, seq, t, n, others))
+            sent += n
+            written[origin] += n
+        turn += 1
+        pause = start + (elapsed // TICK + 1) * TICK - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    writing = time.perf_counter() - start
+    drain_until[0] = time.perf_counter() + drain
+    done.set()
+    poller.join()
+    with lock:
+        unseen = sum(p[3] for p in pending)
+    return samples, written, unseen, writing
+
+
+def _converge(net: Net, follow: bool, timeout: float) -> float:
+    """Start replication and time until the hub (and, with ``follow``, every site) holds
+    every site's log."""
+    targets = {code: net.head(code, code) for code in net.codes}
+    holders = {code: [HUB] + ([s for s in net.codes if s != code] if follow else [])
+               for code in net.codes}  # fmt: skip
+    started = time.perf_counter()
+    net.start(follow)
+    while not all(net.head(h, origin) >= targets[origin]
+                  for origin, hs in holders.items() for h in hs):  # fmt: skip
+        if time.perf_counter() - started > timeout:
+            raise ValidationError.single("bench", "timeout", timeout, "replication to converge")
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def _throughput(url: str, sites: int, backlog: int, follow: bool, advice: PreAdvice) -> float:
+    work = Path(tempfile.mkdtemp(prefix="postex-bench-net-"))
+    net = Net(work, url, sites)
+    try:
+        for code in net.codes:
+            for start in range(0, backlog, 500):
+                n = min(500, backlog - start)
+                pre_advise(net.nodes[code].ctx, net.customers[code], [advice] * n)
+        events = sum(net.head(code, code) for code in net.codes)
+        return events / _converge(net, follow, timeout=600)
+    finally:
+        net.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_network(
+    url: str, sites: int, rate: float, seconds: float, backlog: int, runs: int
+) -> NetworkResult:
+    from postex.bench.common import machine
+
+    check_nats(url)
+    advice = parse_pre_advice(ADVICE)
+    work = Path(tempfile.mkdtemp(prefix="postex-bench-net-"))
+    net = Net(work, url, sites)
+    try:
+        net.start(follow=True)
+        time.sleep(1.0)  # publishers, followers and consumer connected
+        samples, written, unseen, writing = _latency(net, advice, rate, seconds, drain=30.0)
+        agree = all(net.items_from(at, origin) == n for origin, n in written.items()
+                    for at in net.codes if at != origin)  # fmt: skip
+    finally:
+        net.close()
+        shutil.rmtree(work, ignore_errors=True)
+    sent = sum(written.values())
+    result = NetworkResult(
+        sites=sites, rate_asked=rate, seconds=seconds, items_written=sent,
+        rate_achieved=sent / writing if writing else 0.0, samples=len(samples),
+        p50_s=_quantile(samples, 0.5), p99_s=_quantile(samples, 0.99),
+        max_s=max(samples, default=0.0), unseen=unseen, items_tables_agree=agree,
+        backlog_per_site=backlog,
+    )  # fmt: skip
+    for _ in range(runs):
+        result.oneway_events_per_s.append(_throughput(url, sites, backlog, False, advice))
+        result.fanout_events_per_s.append(_throughput(url, sites, backlog, True, advice))
+    if runs:
+        result.oneway_median = statistics.median(result.oneway_events_per_s)
+        result.fanout_median = statistics.median(result.fanout_events_per_s)
+        result.ratio = result.fanout_median / result.oneway_median
+    result.load_average = [round(x, 2) for x in os.getloadavg()]
+    result.machine = machine()
+    return result
+
+
+def result_json(result: NetworkResult) -> dict[str, Any]:
+    return asdict(result)
