@@ -351,35 +351,14 @@ def network(
 
     Example: postex bench network --sites 3 --rate 500 --seconds 20 --nats nats://127.0.0.1:4222
     """
-    from postex.bench.network import bench_network, result_json
+    from postex.bench.network import bench_network, print_result, result_json
     from postex.cli.common import emit_json
 
     result = bench_network(nats, sites, rate, seconds, backlog, runs)
     if as_json:
         emit_json({"ok": True, **result_json(result)})
         return
-    from rich.table import Table
-
-    table = Table(title=f"postex bench network — {result.machine}")
-    for col in ("measure", "result", "goal"):
-        table.add_column(col)
-    r = result
-    table.add_row("mode", r.mode, "")
-    table.add_row(f"pre-advice rate ({r.sites} sites + hub)",
-                  f"{r.rate_achieved:,.0f}/s achieved of {r.rate_asked:,.0f}/s asked, "
-                  f"{r.items_written:,} items", "")  # fmt: skip
-    table.add_row("visible at every other site: p50", f"{r.p50_s:.3f} s", "")
-    table.add_row("visible at every other site: p99", f"{r.p99_s:.3f} s (max {r.max_s:.3f} s, "
-                  f"{r.unseen} never seen)", "< 2 s")  # fmt: skip
-    table.add_row("items tables hold every other node's items", str(r.items_tables_agree), "")
-    table.add_row(f"one-way site -> hub, {r.backlog_per_site:,}/site",
-                  f"{r.oneway_median:,.0f} events/s", "")  # fmt: skip
-    table.add_row("fan-out: hub and every site", f"{r.fanout_median:,.0f} events/s", "")
-    table.add_row("ratio fan-out / one-way", f"{r.ratio:.2f}", ">= 0.5")
-    table.add_row("failover to first acceptance", r.failover, "< 60 s")
-    out.print(table)
-    err.print(f"load average {r.load_average}; runs one-way {r.oneway_events_per_s}, "
-              f"fan-out {r.fanout_events_per_s}")  # fmt: skip
+    print_result(result)
 
 
 @app.command("site")

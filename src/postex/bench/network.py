@@ -15,7 +15,9 @@ figures are a floor for a deployment where every node is its own process.
 2. Throughput: the same backlog of pre-advice at every site, replicated on two fresh
    networks: one-way (sites publish, the hub consumes: today's replication) and fan-out
    (the same plus every site following every other node). Events/s = distinct events /
-   seconds until every copy holds them; the ratio is fan-out / one-way, same run.
+   seconds until every copy holds them; the ratio is fan-out / one-way, same run. In one
+   process the fan-out ratio cannot exceed about 1/N (every event is checked and applied
+   N times on one core), so copies per second and their ratio are reported beside it.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class NetworkResult:
     oneway_median: float = 0.0
     fanout_median: float = 0.0
     ratio: float = 0.0
+    # Fan-out stores each site's event N times (the hub and N-1 sites), one-way once: the
+    # copies verified and applied per second, and their ratio, show the per-copy cost.
+    fanout_copies_per_s: float = 0.0
+    copy_ratio: float = 0.0
     failover: str = "not measurable: no failover command yet (issue #14, item 6)"
     load_average: list[float] = field(default_factory=list)
     machine: str = ""
@@ -160,67 +166,84 @@ class Net:
                 c.close()
 
 
-def _latency(net: Net, advice: PreAdvice, rate: float, seconds: float, drain: float) -> tuple[
-    list[float], dict[str, int], int, float
-]:  # fmt: skip
-    """Samples (s), items written, items never seen everywhere, seconds spent writing."""
-    origins = [HUB, *net.codes]
-    pending: list[tuple[str, int, float, int, list[str]]] = []  # origin, seq, t, n, sites
-    lock = threading.Lock()
-    samples: list[float] = []
-    done = threading.Event()
+class Watcher:
+    """Polls every site's copy heads and times each written batch until every other site
+    holds it (a background thread, every ``POLL`` seconds)."""
 
-    def poll() -> None:
+    def __init__(self, net: Net) -> None:
+        self.net = net
+        self.pending: list[tuple[str, int, float, int, list[str]]] = []  # origin, seq, t, n
+        self.lock = threading.Lock()
+        self.samples: list[float] = []
+        self.done = threading.Event()
+        self.drain_until = float("inf")
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def written(self, origin: str, seq: int, t: float, n: int) -> None:
+        others = [s for s in self.net.codes if s != origin]
+        if others:
+            with self.lock:
+                self.pending.append((origin, seq, t, n, others))
+
+    def finish(self, drain: float) -> int:
+        """Wait up to ``drain`` seconds for the rest; return the items never seen."""
+        self.drain_until = time.perf_counter() + drain
+        self.done.set()
+        self.thread.join()
+        with self.lock:
+            return sum(p[3] for p in self.pending)
+
+    def _sweep(self) -> None:
+        with self.lock:
+            todo = list(self.pending)
+        now = time.perf_counter()
+        heads: dict[tuple[str, str], int] = {}
+        still = []
+        for origin, seq, t, n, waiting in todo:
+            left = []
+            for site in waiting:
+                if (site, origin) not in heads:
+                    heads[(site, origin)] = self.net.head(site, origin)
+                if heads[(site, origin)] < seq:
+                    left.append(site)
+            if left:
+                still.append((origin, seq, t, n, left))
+            else:
+                self.samples.extend([now - t] * n)
+        with self.lock:
+            self.pending[:] = still + self.pending[len(todo) :]
+
+    def _run(self) -> None:
         while True:
-            finished = done.is_set()
-            with lock:
-                todo = list(pending)
-            now = time.perf_counter()
-            heads: dict[tuple[str, str], int] = {}
-            still = []
-            for origin, seq, t, n, waiting in todo:
-                left = []
-                for site in waiting:
-                    key = (site, origin)
-                    if key not in heads:
-                        heads[key] = net.head(site, origin)
-                    if heads[key] < seq:
-                        left.append(site)
-                if left:
-                    still.append((origin, seq, t, n, left))
-                else:
-                    samples.extend([now - t] * n)
-            with lock:
-                added = pending[len(todo) :]
-                pending[:] = still + added
-                if finished and not pending:
-                    return
-            if finished and time.perf_counter() > drain_until[0]:
+            finished = self.done.is_set()
+            self._sweep()
+            with self.lock:
+                empty = not self.pending
+            if finished and (empty or time.perf_counter() > self.drain_until):
                 return
             time.sleep(POLL)
 
-    drain_until = [float("inf")]
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+
+def _latency(net: Net, advice: PreAdvice, rate: float, seconds: float, drain: float) -> tuple[
+    list[float], dict[str, int], int, float
+]:  # fmt: skip
+    """Samples (s), items written per origin, items never seen everywhere, seconds spent
+    writing. Each 50 ms tick writes what is due, shared round-robin over the nodes."""
+    origins = [HUB, *net.codes]
+    watcher = Watcher(net)
+    written = dict.fromkeys(origins, 0)
     start = time.perf_counter()
     sent, turn = 0, 0
-    written = dict.fromkeys(origins, 0)
     while (elapsed := time.perf_counter() - start) < seconds:
         due = int(rate * min(elapsed + TICK, seconds)) - sent
-        share = [due // len(origins) + (1 if i < due % len(origins) else 0)
-                 for i in range(len(origins))]  # fmt: skip
         for i in range(len(origins)):
             origin = origins[(turn + i) % len(origins)]
-            n = share[i]
+            n = due // len(origins) + (1 if i < due % len(origins) else 0)
             if n <= 0:
                 continue
-            node = net.nodes[origin]
-            pre_advise(node.ctx, net.customers[origin], [advice] * n)
-            seq, t = net.head(origin, origin), time.perf_counter()
-            others = [s for s in net.codes if s != origin]
-            if others:
-                with lock:
-                    pending.append((origin, seq, t, n, others))
+            pre_advise(net.nodes[origin].ctx, net.customers[origin], [advice] * n)
+            watcher.written(origin, net.head(origin, origin), time.perf_counter(), n)
             sent += n
             written[origin] += n
         turn += 1
@@ -228,12 +251,8 @@ def _latency(net: Net, advice: PreAdvice, rate: float, seconds: float, drain: fl
         if pause > 0:
             time.sleep(pause)
     writing = time.perf_counter() - start
-    drain_until[0] = time.perf_counter() + drain
-    done.set()
-    poller.join()
-    with lock:
-        unseen = sum(p[3] for p in pending)
-    return samples, written, unseen, writing
+    unseen = watcher.finish(drain)
+    return watcher.samples, written, unseen, writing
 
 
 def _converge(net: Net, follow: bool, timeout: float) -> float:
@@ -307,6 +326,8 @@ def bench_network(
         result.oneway_median = statistics.median(result.oneway_events_per_s)
         result.fanout_median = statistics.median(result.fanout_events_per_s)
         result.ratio = result.fanout_median / result.oneway_median
+        result.fanout_copies_per_s = result.fanout_median * sites
+        result.copy_ratio = result.ratio * sites
     result.load_average = [round(x, 2) for x in os.getloadavg()]
     result.machine = machine()
     return result
@@ -314,3 +335,32 @@ def bench_network(
 
 def result_json(result: NetworkResult) -> dict[str, Any]:
     return asdict(result)
+
+
+def print_result(r: NetworkResult) -> None:
+    """The results as a table on stdout; the load average and each run on stderr."""
+    from rich.table import Table
+
+    from postex.cli.common import err, out
+
+    table = Table(title=f"postex bench network — {r.machine}")
+    for col in ("measure", "result", "goal"):
+        table.add_column(col)
+    table.add_row("mode", r.mode, "")
+    table.add_row(f"pre-advice rate ({r.sites} sites + hub)",
+                  f"{r.rate_achieved:,.0f}/s achieved of {r.rate_asked:,.0f}/s asked, "
+                  f"{r.items_written:,} items", "")  # fmt: skip
+    table.add_row("visible at every other site: p50", f"{r.p50_s:.3f} s", "")
+    table.add_row("visible at every other site: p99", f"{r.p99_s:.3f} s (max {r.max_s:.3f} s, "
+                  f"{r.unseen} never seen)", "< 2 s")  # fmt: skip
+    table.add_row("items tables hold every other node's items", str(r.items_tables_agree), "")
+    table.add_row(f"one-way site -> hub, {r.backlog_per_site:,}/site",
+                  f"{r.oneway_median:,.0f} events/s", "")  # fmt: skip
+    table.add_row("fan-out: hub and every site", f"{r.fanout_median:,.0f} events/s", "")
+    table.add_row("ratio fan-out / one-way", f"{r.ratio:.2f}", ">= 0.5")
+    table.add_row("fan-out copies verified and applied", f"{r.fanout_copies_per_s:,.0f}/s "
+                  f"(x{r.sites} per event; per-copy ratio {r.copy_ratio:.2f})", "")  # fmt: skip
+    table.add_row("failover to first acceptance", r.failover, "< 60 s")
+    out.print(table)
+    err.print(f"load average {r.load_average}; runs one-way {r.oneway_events_per_s}, "
+              f"fan-out {r.fanout_events_per_s}")  # fmt: skip
