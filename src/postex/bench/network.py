@@ -89,6 +89,7 @@ class NetworkResult:
     load_average: list[float] = field(default_factory=list)
     machine: str = ""
     mode: str = "in-process: hub and sites in one Python process, one event loop thread"
+    throughput_mode: str = "in-process, as the latency"
 
 
 def check_nats(url: str) -> None:
@@ -115,16 +116,17 @@ class Net:
             raise ValidationError.single("sites", "range", sites, f"1…{len(codes)}")
         self.codes = codes
         self.nodes: dict[str, Container] = {}
+        self.settings: dict[str, dict[str, Any]] = {}
         for code, role in [(HUB, "hub"), *((c, "site") for c in codes)]:
             home = work / code.lower()
             if self.nodes:  # one network KEK, copied before the node's first start
                 (home / "keys").mkdir(parents=True, mode=0o700)
                 kek = Path(self.nodes[HUB].settings.keys_dir) / "kek.json"
                 shutil.copy(kek, home / "keys" / "kek.json")
-            settings = load_settings(home=str(home), db_url=f"sqlite:///{home / 'node.db'}",
-                                     site=code, role=role, nats_url=url,
-                                     nats_prefix=self.prefix)  # fmt: skip
-            self.nodes[code] = build(settings, create=True)
+            self.settings[code] = {"home": str(home), "db_url": f"sqlite:///{home / 'node.db'}",
+                                   "site": code, "role": role, "nats_url": url,
+                                   "nats_prefix": self.prefix}  # fmt: skip
+            self.nodes[code] = build(load_settings(**self.settings[code]), create=True)
         import base64
 
         for name, node in self.nodes.items():
@@ -255,23 +257,38 @@ def _latency(net: Net, advice: PreAdvice, rate: float, seconds: float, drain: fl
     return watcher.samples, written, unseen, writing
 
 
-def _converge(net: Net, follow: bool, timeout: float) -> float:
-    """Start replication and time until the hub (and, with ``follow``, every site) holds
-    every site's log."""
+def _converge(net: Net, follow: bool, timeout: float, processes: bool) -> float:
+    """Start replication (in this process, or one process per node) and time until the hub
+    (and, with ``follow``, every site) holds every site's log."""
+    from postex.bench.network_procs import Processes
+
     targets = {code: net.head(code, code) for code in net.codes}
     holders = {code: [HUB] + ([s for s in net.codes if s != code] if follow else [])
                for code in net.codes}  # fmt: skip
+    children = Processes(net.settings, follow) if processes else None
     started = time.perf_counter()
-    net.start(follow)
+    if children is None:
+        net.start(follow)
+    try:
+        _wait_for(net, holders, targets, started, timeout)
+        return time.perf_counter() - started
+    finally:
+        if children is not None:
+            children.close()
+
+
+def _wait_for(net: Net, holders: dict[str, list[str]], targets: dict[str, int], started: float,
+              timeout: float) -> None:  # fmt: skip
     while not all(net.head(h, origin) >= targets[origin]
                   for origin, hs in holders.items() for h in hs):  # fmt: skip
         if time.perf_counter() - started > timeout:
             raise ValidationError.single("bench", "timeout", timeout, "replication to converge")
         time.sleep(0.01)
-    return time.perf_counter() - started
 
 
-def _throughput(url: str, sites: int, backlog: int, follow: bool, advice: PreAdvice) -> float:
+def _throughput(
+    url: str, sites: int, backlog: int, follow: bool, advice: PreAdvice, processes: bool
+) -> float:
     work = Path(tempfile.mkdtemp(prefix="postex-bench-net-"))
     net = Net(work, url, sites)
     try:
@@ -280,7 +297,7 @@ def _throughput(url: str, sites: int, backlog: int, follow: bool, advice: PreAdv
                 n = min(500, backlog - start)
                 pre_advise(net.nodes[code].ctx, net.customers[code], [advice] * n)
         events = sum(net.head(code, code) for code in net.codes)
-        return events / _converge(net, follow, timeout=600)
+        return events / _converge(net, follow, 600, processes)
     finally:
         net.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -294,7 +311,13 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def bench_network(
-    url: str, sites: int, rate: float, seconds: float, backlog: int, runs: int
+    url: str,
+    sites: int,
+    rate: float,
+    seconds: float,
+    backlog: int,
+    runs: int,
+    processes: bool = False,
 ) -> NetworkResult:
     from postex.bench.common import machine
 
@@ -320,14 +343,17 @@ def bench_network(
         backlog_per_site=backlog,
     )  # fmt: skip
     for _ in range(runs):
-        result.oneway_events_per_s.append(_throughput(url, sites, backlog, False, advice))
-        result.fanout_events_per_s.append(_throughput(url, sites, backlog, True, advice))
+        for follow, into in ((False, result.oneway_events_per_s),
+                             (True, result.fanout_events_per_s)):  # fmt: skip
+            into.append(_throughput(url, sites, backlog, follow, advice, processes))
     if runs:
         result.oneway_median = statistics.median(result.oneway_events_per_s)
         result.fanout_median = statistics.median(result.fanout_events_per_s)
         result.ratio = result.fanout_median / result.oneway_median
         result.fanout_copies_per_s = result.fanout_median * sites
         result.copy_ratio = result.ratio * sites
+    if processes:
+        result.throughput_mode = "one OS process per node (spawned children)"
     result.load_average = [round(x, 2) for x in os.getloadavg()]
     result.machine = machine()
     return result
@@ -347,6 +373,7 @@ def print_result(r: NetworkResult) -> None:
     for col in ("measure", "result", "goal"):
         table.add_column(col)
     table.add_row("mode", r.mode, "")
+    table.add_row("throughput runs", r.throughput_mode, "")
     table.add_row(f"pre-advice rate ({r.sites} sites + hub)",
                   f"{r.rate_achieved:,.0f}/s achieved of {r.rate_asked:,.0f}/s asked, "
                   f"{r.items_written:,} items", "")  # fmt: skip
