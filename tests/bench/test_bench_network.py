@@ -16,10 +16,12 @@ pytestmark = pytest.mark.nats
 runner = CliRunner()
 
 
-def test_bench_network_reports_every_figure_as_one_json_document() -> None:
+@pytest.mark.parametrize("mode", ["in-process", "--processes"])
+def test_bench_network_reports_every_figure_as_one_json_document(mode: str) -> None:
     need_service("NATS", NATS_URL, "POSTEX_TEST_NATS_URL")
+    extra = [mode] if mode.startswith("--") else []
     args = ["bench", "network", "--sites", "2", "--rate", "20", "--seconds", "2",
-            "--backlog", "30", "--runs", "1", "--nats", NATS_URL, "--json"]  # fmt: skip
+            "--backlog", "30", "--runs", "1", "--nats", NATS_URL, "--json", *extra]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -31,6 +33,7 @@ def test_bench_network_reports_every_figure_as_one_json_document() -> None:
     assert doc["samples"] > 0 and 0 < doc["p50_s"] <= doc["p99_s"] <= doc["max_s"]
     assert doc["oneway_median"] > 0 and doc["fanout_median"] > 0 and doc["ratio"] > 0
     assert doc["failover"].startswith("not measurable")
+    assert ("OS process per node" in doc["throughput_mode"]) == bool(extra)
 
 
 def test_bench_network_without_nats_exits_2_with_one_json_document() -> None:
