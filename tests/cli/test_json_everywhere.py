@@ -15,8 +15,16 @@ from postex.cli.main import app
 
 runner = CliRunner()
 # Commands whose --json run is covered elsewhere: they build networks or run for minutes.
-# `network up/down/status` (no --home): tests/network/test_network_box.py.
-ELSEWHERE = {"bench manifest", "drill ransomware", "network up", "network down", "network status"}
+# `network up/down/status` (no --home): tests/network/test_network_box.py; `bench network`
+# (needs NATS): tests/bench/test_bench_network.py.
+ELSEWHERE = {
+    "bench manifest",
+    "bench network",
+    "drill ransomware",
+    "network up",
+    "network down",
+    "network status",
+}
 
 
 def json_commands() -> set[str]:

@@ -328,6 +328,46 @@ def replication(
     bench_replication(nats, hub_db, events, baseline_events, runs, drill_events)
 
 
+@app.command("network")
+@handle_errors
+def network(
+    sites: Annotated[int, typer.Option("--sites", min=1, max=6, help="Sites beside the hub.")] = 3,
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, help="Pre-advices per second, network-wide.")
+    ] = 500,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="Time at --rate.")] = 20,
+    nats: Annotated[
+        str, typer.Option("--nats", help="NATS URL with JetStream.")
+    ] = "nats://127.0.0.1:4222",
+    backlog: Annotated[
+        int, typer.Option("--backlog", min=1, help="Pre-advice per site for the throughput runs.")
+    ] = 2000,
+    runs: Annotated[int, typer.Option("--runs", min=0, help="Throughput runs (median).")] = 3,
+    processes: Annotated[
+        bool,
+        typer.Option("--processes", help="Throughput runs with one OS process per node."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Pre-advice visible at every other site (p50/p99 at --rate) and fan-out events/s
+    against one-way replication (site -> hub), a hub and N sites in one process, real NATS
+    (a subject prefix of the run's own; its streams are deleted afterwards).
+
+    The latency always runs in one process; --processes gives each node of the throughput
+    runs a process of its own (as `postex network up` would).
+
+    Example: postex bench network --sites 3 --rate 500 --seconds 20 --nats nats://127.0.0.1:4222
+    """
+    from postex.bench.network import bench_network, print_result, result_json
+    from postex.cli.common import emit_json
+
+    result = bench_network(nats, sites, rate, seconds, backlog, runs, processes)
+    if as_json:
+        emit_json({"ok": True, **result_json(result)})
+        return
+    print_result(result)
+
+
 @app.command("site")
 @handle_errors
 def site(

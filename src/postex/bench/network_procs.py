@@ -1,0 +1,69 @@
+"""``postex bench network --processes``: the throughput runs with one OS process per node.
+
+Each node's replication (the hub's consumer and publisher; a site's publisher and, for
+fan-out, its follower) runs in a process of its own, started with ``spawn`` from the
+node's settings, as ``hub consume`` and ``serve`` would run them; the parent only seeds
+the backlog beforehand and reads the copies' heads. Timing starts once every process has
+built its node and started its loops.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Mapping
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from postex.kernel.errors import ConfigurationError
+
+
+def node_process(overrides: Mapping[str, Any], follow: bool, ready: Event, stop: Event) -> None:
+    """A child: build the node, run its replication loops until ``stop`` is set."""
+    from postex.bootstrap import build, replication
+    from postex.config import load_settings
+    from postex.network.cli.ransomware import Loops
+
+    node = build(load_settings(**overrides))
+    loops = Loops()
+    rep = replication(node)
+    if overrides["role"] == "hub":
+        loops.start(rep.consumer(node.trusted_keys()).run)
+    loops.start(rep.publisher().run)
+    if follow and overrides["role"] != "hub":
+        loops.start(rep.follower(node.trusted_keys()).run)
+    ready.set()
+    stop.wait()
+    loops.close()
+    node.close()
+
+
+class Processes:
+    """One child process per node; :meth:`close` stops them (and only them)."""
+
+    def __init__(self, settings: Mapping[str, Mapping[str, Any]], follow: bool) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.stop = ctx.Event()
+        self.children = []
+        readies = []
+        for overrides in settings.values():
+            ready = ctx.Event()
+            child = ctx.Process(target=node_process, args=(dict(overrides), follow, ready,
+                                                           self.stop), daemon=True)  # fmt: skip
+            child.start()
+            self.children.append(child)
+            readies.append(ready)
+        deadline = time.monotonic() + 120
+        for ready, child in zip(readies, self.children, strict=True):
+            while not ready.wait(0.2):
+                if not child.is_alive() or time.monotonic() > deadline:
+                    self.close()
+                    raise ConfigurationError("a node process of the benchmark did not start")
+
+    def close(self) -> None:
+        self.stop.set()
+        for child in self.children:
+            child.join(30)
+            if child.is_alive():
+                child.terminate()
+                child.join(5)
