@@ -103,6 +103,8 @@ S8 = {**SITE, "did": "GBLALAUSJFKAAUN61001"}
 # Staff routes (sites, holds, advisories): a customer's key never gets a 2xx or a 5xx.
 STAFF_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/api/v1/sites/{site}/acceptances"): SITE,
+    ("POST", "/api/v1/sites/{site}/transfers"): SITE,
+    ("POST", "/api/v1/sites/{site}/transfers/received"): SITE,
     ("POST", "/api/v1/sites/{site}/receptacles"): SITE,
     ("GET", "/api/v1/sites/{site}/receptacles"): SITE,
     ("GET", "/api/v1/sites/{site}/receptacles/{rid}"): S9,
