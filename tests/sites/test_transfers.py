@@ -35,8 +35,7 @@ def _where(node: Container, item_id: str) -> tuple[Any, ...]:
     rows = execute_raw(
         node.engine,
         "SELECT i.state, h.site, h.transfer_to FROM items i JOIN item_handling h"
-        " ON h.item_id = i.id WHERE i.id = ?",
-        (item_id,),
+        f" ON h.item_id = i.id WHERE i.id = '{item_id}'",
     )
     return tuple(rows[0])
 
@@ -130,7 +129,7 @@ def test_refusals_write_nothing(node: Container, client: TestClient) -> None:
     accept(ops, gatwick.principal, GATWICK,
            [Scan(i.id, i.weight_g) for i in (held, never_sent, fine)])  # fmt: skip
     execute_raw(node.engine, "UPDATE items SET state = 'held', held_from = 'accepted'"
-                " WHERE id = ?", (held.id,))  # fmt: skip
+                f" WHERE id = '{held.id}'")  # fmt: skip
     before = _snapshot(node)
     with pytest.raises(HeldError):
         transfer_out(ops, gatwick.principal, GATWICK, HEATHROW, [held.id])
