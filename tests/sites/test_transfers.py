@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 
 from postex.bootstrap import Container
 from postex.eventlog.sql.admin import execute_raw
-from postex.kernel.errors import HeldError, ValidationError
+from postex.kernel.errors import HeldError, InvalidStateError, ValidationError
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
+from postex.sites.app.returns import return_to_sender
 from postex.sites.app.routing import which_bag
 from postex.sites.app.transfers import receive, transfer_out
 from postex.tracking.app.public import tracking_view
@@ -173,3 +174,6 @@ def test_refusals_write_nothing(node: Container, client: TestClient) -> None:
     with pytest.raises(ValidationError) as twice:
         transfer_out(ops, gatwick.principal, GATWICK, HEATHROW, [fine.id])
     assert "in_transfer" in str(_rules(twice.value))
+    boss = staff(node, "supervisor", GATWICK, "boss.gatwick")
+    with pytest.raises(InvalidStateError, match="travelling"):  # on the road: not returnable
+        return_to_sender(ops, boss.principal, GATWICK, fine.id, "goods that may not fly")
