@@ -32,6 +32,7 @@ from postex.network import portal_pages as portal_receipts
 from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
 from postex.sites.http import sites
+from postex.sites.http import transfers as site_transfers
 from postex.tracking import pages as tracking_page
 from postex.tracking import portal_pages as portal_webhooks
 from postex.tracking.http import partner, tracking, webhooks
@@ -49,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     labels.router,
     sites.router,
     site_despatches.router,
+    site_transfers.router,
     partner_resdit.router,
     holds.router,
     advisories.router,

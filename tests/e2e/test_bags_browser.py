@@ -145,7 +145,8 @@ def test_a_clerks_shift_scans_200_items_bags_them_and_prints_a_cn35(
             _wedge(page, item_id, "accepted", item_id)
         if key == "USJFKA/A/UN":
             refused = _wedge(page, india[0].id, "refused", india[0].id)
-            assert "rule: other_series" in refused
+            # Indian letters leave from Birmingham: the answer says where to send it.
+            assert "rule: transfer_to_site" in refused and "transfer it to GBBHXA" in refused
             _check(page, shots, "bag-refused", large=False)
             never = _wedge(page, jp.id.lower(), "refused", jp.id)  # held at the counter
             assert "rule: state_pre_advised" in never

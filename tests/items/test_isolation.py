@@ -103,6 +103,8 @@ S8 = {**SITE, "did": "GBLALAUSJFKAAUN61001"}
 # Staff routes (sites, holds, advisories): a customer's key never gets a 2xx or a 5xx.
 STAFF_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/api/v1/sites/{site}/acceptances"): SITE,
+    ("POST", "/api/v1/sites/{site}/transfers"): SITE,
+    ("POST", "/api/v1/sites/{site}/transfers/received"): SITE,
     ("POST", "/api/v1/sites/{site}/receptacles"): SITE,
     ("GET", "/api/v1/sites/{site}/receptacles"): SITE,
     ("GET", "/api/v1/sites/{site}/receptacles/{rid}"): S9,
@@ -156,6 +158,9 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/console/sites/{site}/despatches/{did}/handover"): S8,
     ("POST", "/console/sites/{site}/despatches/{did}/receptacles/{rid}/remove"): {**S8, **S9},
     ("GET", "/console/sites/{site}/held"): SITE,
+    ("GET", "/console/sites/{site}/transfers"): SITE,
+    ("POST", "/console/sites/{site}/transfers/send"): SITE,
+    ("POST", "/console/sites/{site}/transfers/received"): SITE,
     ("GET", "/console/holds/{hold_id}"): HOLD,
     ("POST", "/console/holds/{hold_id}/confirm"): HOLD,
     ("POST", "/console/holds/{hold_id}/release"): HOLD,

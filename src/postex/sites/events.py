@@ -36,6 +36,29 @@ class ItemReturnedToSender(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ItemTransferredOut(Event):
+    """An accepted item sent from this site to another of our sites (EMK here): its route
+    leaves from there. Until that site scans it in, no site may bag it."""
+
+    TYPE: ClassVar[str] = "item.transferred_out.v1"
+    item_id: str
+    site: str = field(metadata=doc("the sending site, where the item is now"))
+    to_site: str = field(metadata=doc("the site it travels to"))
+    reason: str = field(metadata=doc("why: 'route' (its route leaves from to_site)"))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTransferReceived(Event):
+    """An item transferred to this site, scanned in on arrival (EMB here): it may be bagged
+    here from now on."""
+
+    TYPE: ClassVar[str] = "item.transfer_received.v1"
+    item_id: str
+    site: str = field(metadata=doc("the receiving site"))
+    from_site: str = field(metadata=doc("the site that sent it"))
+
+
+@dataclass(frozen=True, slots=True)
 class ReceptacleOpened(Event):
     TYPE: ClassVar[str] = "receptacle.opened.v1"
     receptacle_id: str
@@ -216,6 +239,8 @@ EVENTS: tuple[type[Event], ...] = (
     ItemAccepted,
     ItemArrivedAtExchange,
     ItemReturnedToSender,
+    ItemTransferredOut,
+    ItemTransferReceived,
     ReceptacleOpened,
     ReceptacleItemsAdded,
     ReceptacleItemRemoved,

@@ -68,7 +68,7 @@ def home_site(request: Request, session: Session) -> str:
 
 
 SITE_PAGES = (("Acceptance", "accept"), ("Bags", "bags"), ("Despatches", "despatches"),
-              ("Held items", "held"))  # fmt: skip
+              ("Held items", "held"), ("Transfers", "transfers"))  # fmt: skip
 NETWORK_PAGES = (
     ("Holds", "/console/holds", (Role.SUPERVISOR, Role.OPS, Role.AUDITOR)),
     ("Advisories", "/console/advisories", (Role.OPS, Role.AUDITOR)),

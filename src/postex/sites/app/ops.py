@@ -49,6 +49,8 @@ class HandlingRecord:
     receptacle_id: str | None
     despatch_id: str | None
     carrier_status: str | None
+    # Set while the item travels to another of our sites (sent, not yet scanned in there).
+    transfer_to: str | None = None
 
 
 @dataclass(frozen=True)

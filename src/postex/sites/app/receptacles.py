@@ -32,12 +32,14 @@ from postex.sites.app.ops import (
     READING_ROLES,
     SITE_ROLES,
     SUPERVISING_ROLES,
+    HandlingRecord,
     Position,
     ReceptacleRecord,
     SiteOps,
     SiteOpsRepository,
     check_listing,
 )
+from postex.sites.app.routing import refuse_other_origin, route_problems
 from postex.sites.domain.despatches import next_serial
 from postex.sites.domain.receptacles import (
     ReceptacleState,
@@ -48,6 +50,7 @@ from postex.sites.domain.receptacles import (
     fits,
     free_serial,
 )
+from postex.sites.domain.transfers import bag_site_problem
 from postex.sites.events import (
     BaggedItem,
     ReceptacleClosed,
@@ -71,6 +74,7 @@ def _series(
     for r in ops.network.routes:
         if (r.origin, r.destination, r.category, r.subclass) == wanted:
             return Series(site.code, r.destination, r.category, r.subclass)
+    refuse_other_origin(ops, site, destination, category, subclass)
     raise ValidationError.single(
         "destination",
         "no_route",
@@ -119,7 +123,11 @@ def _require_open(r: ReceptacleRecord) -> None:
 
 
 def _fit_problems(
-    ops: SiteOps, r: ReceptacleRecord, item_id: str, item: ItemRecord | None, in_other: str | None
+    ops: SiteOps,
+    r: ReceptacleRecord,
+    item_id: str,
+    item: ItemRecord | None,
+    h: HandlingRecord | None,
 ) -> list[FieldError]:
     if item is None:
         return [
@@ -136,21 +144,16 @@ def _fit_problems(
         return [
             FieldError("item_id", f"state_{item.state}", item_id, f"item is {item.state}: {why}")
         ]
-    if in_other:
-        return [FieldError("item_id", "in_other_receptacle", item_id, f"item is in {in_other}")]
-    route = ops.network.route(item.destination, services().get(item.service).mail_class)
-    here = (r.site, r.destination, r.category, r.subclass)
-    if (route.origin, route.destination, route.category, route.subclass) != here:
+    elsewhere = bag_site_problem(
+        item_id, h.site if h else None, h.transfer_to if h else None, r.site
+    )
+    if elsewhere is not None:
+        return [elsewhere]
+    if h is not None and h.receptacle_id:
         return [
-            FieldError(
-                "item_id",
-                "other_series",
-                item_id,
-                f"item goes to {route.destination} {route.category}{route.subclass}"
-                f" from {route.origin}: put it in a receptacle for that series",
-            )
+            FieldError("item_id", "in_other_receptacle", item_id, f"item is in {h.receptacle_id}")
         ]
-    return []
+    return route_problems(ops, r, item_id, item)
 
 
 def add_items(
@@ -188,9 +191,7 @@ def add_items(
         bagged: list[BaggedItem] = []
         for i, item_id in enumerate(item_ids):
             h = handling.get(item_id)
-            found = _fit_problems(
-                ops, r, item_id, items.get(item_id), h.receptacle_id if h else None
-            )
+            found = _fit_problems(ops, r, item_id, items.get(item_id), h)
             if not found and item_id in seen:
                 found = [FieldError("item_id", "duplicate", item_id, "listed twice")]
             seen.add(item_id)

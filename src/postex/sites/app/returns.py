@@ -39,6 +39,12 @@ def return_to_sender(
         record = repo.items([item_id]).get(item_id)
         if handled is None or handled.site != site.code or record is None:
             raise NotFoundError(f"no item {item_id} accepted at {site.code}")
+        if handled.transfer_to is not None:
+            raise InvalidStateError(
+                f"item {item_id} is travelling to {handled.transfer_to}: return it from there"
+                " once it is scanned in",
+                rule="in_transfer",
+            )
         state = ItemState(record.state)
         if state is ItemState.HELD and record.held_from not in (None, str(ItemState.ACCEPTED)):
             state = ItemState(record.held_from)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postex.accounts.app.auth import Principal
-from postex.kernel.errors import NotFoundError
-from postex.kernel.network import impc_codes
+from postex.items.app.preadvice import ItemRecord
+from postex.kernel.errors import FieldError, NotFoundError, ValidationError
+from postex.kernel.network import Site, impc_codes
 from postex.kernel.reference import services
-from postex.sites.app.ops import READING_ROLES, SiteOps, SiteOpsRepository
+from postex.sites.app.ops import READING_ROLES, ReceptacleRecord, SiteOps, SiteOpsRepository
 from postex.sites.domain.receptacles import ReceptacleState
 
 
@@ -105,3 +106,53 @@ def _office_name(impc: str) -> str:
     """The office's name from the IMPC code list, or the code when the list lacks it."""
     office = impc_codes().get(impc)
     return office.name if office else impc
+
+
+def route_problems(
+    ops: SiteOps, r: ReceptacleRecord, item_id: str, item: ItemRecord
+) -> list[FieldError]:
+    """Why ``item`` does not go in bag ``r`` by its route: it leaves from another site
+    (``transfer_to_site``: transfer it there) or is of another series (``other_series``)."""
+    route = ops.network.route(item.destination, services().get(item.service).mail_class)
+    if route.origin != r.site:
+        return [
+            FieldError(
+                "item_id",
+                "transfer_to_site",
+                item_id,
+                f"item leaves from {route.origin}, not {r.site}: transfer it to {route.origin}"
+                f" (POST /api/v1/sites/{r.site}/transfers)",
+            )
+        ]
+    here = (r.destination, r.category, r.subclass)
+    if (route.destination, route.category, route.subclass) != here:
+        return [
+            FieldError(
+                "item_id",
+                "other_series",
+                item_id,
+                f"item goes to {route.destination} {route.category}{route.subclass}"
+                f" from {route.origin}: put it in a receptacle for that series",
+            )
+        ]
+    return []
+
+
+def refuse_other_origin(
+    ops: SiteOps, site: Site, destination: object, category: object, subclass: object
+) -> None:
+    """ValidationError (``transfer_to_site``) when another of our sites despatches the
+    series ``site`` was asked to open a bag for: its items are transferred there."""
+    series = (destination, category, subclass)
+    elsewhere = sorted(
+        {r.origin for r in ops.network.routes if (r.destination, r.category, r.subclass) == series}
+    )
+    if elsewhere and site.code not in elsewhere:
+        raise ValidationError.single(
+            "destination",
+            "transfer_to_site",
+            f"{destination}/{category}/{subclass}",
+            f"{site.code} despatches no mail to {destination} {category}{subclass}: it leaves"
+            f" from {' or '.join(elsewhere)}; transfer these items to {elsewhere[0]}"
+            f" (POST /api/v1/sites/{site.code}/transfers)",
+        )

@@ -37,6 +37,8 @@ from postex.sites.events import (
     ItemAccepted,
     ItemArrivedAtExchange,
     ItemReturnedToSender,
+    ItemTransferReceived,
+    ItemTransferredOut,
     ReceptacleClosed,
     ReceptacleItemRemoved,
     ReceptacleItemsAdded,
@@ -65,6 +67,7 @@ item_handling = Table(
     Column("receptacle_id", String(40)),
     Column("despatch_id", String(20)),
     Column("carrier_status", String(4)),
+    Column("transfer_to", String(16)),  # the site it is travelling to (sent, not received)
     Index("ix_item_handling_receptacle", "receptacle_id"),
     Index("ix_item_handling_despatch", "despatch_id"),
 )
@@ -192,6 +195,38 @@ def _returned(conn: Connection, events: Sequence[StoredEvent[ItemReturnedToSende
         conn,
         TRACKING_INSERT,
         [tracking_row(e, e.event.item_id, "EXX", e.event.site) for e in events],
+    )
+
+
+@site_p.on(ItemTransferredOut)
+def _transferred_out(conn: Connection, events: Sequence[StoredEvent[ItemTransferredOut]]) -> None:
+    """The item leaves for another site (EMK here): no site bags it until it is received."""
+    executemany(
+        conn,
+        "UPDATE item_handling SET transfer_to = ? WHERE item_id = ?",
+        [(e.event.to_site, e.event.item_id) for e in events],
+    )
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.event.item_id, "EMK", e.event.site) for e in events],
+    )
+
+
+@site_p.on(ItemTransferReceived)
+def _transfer_received(
+    conn: Connection, events: Sequence[StoredEvent[ItemTransferReceived]]
+) -> None:
+    """The item is at the receiving site now (EMB there): ``site`` is where it physically is."""
+    executemany(
+        conn,
+        "UPDATE item_handling SET site = ?, transfer_to = NULL WHERE item_id = ?",
+        [(e.event.site, e.event.item_id) for e in events],
+    )
+    executemany(
+        conn,
+        TRACKING_INSERT,
+        [tracking_row(e, e.event.item_id, "EMB", e.event.site) for e in events],
     )
 
 
