@@ -19,8 +19,6 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
 from postex.kernel.errors import PostexError
 from postex.network.app.control import HUB_NAME, ControlGate, own_subject, sign_control
@@ -39,7 +37,9 @@ from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
     StreamLimits,
+    close_quietly,
     connect,
+    ensure_durable,
     ensure_stream,
 )
 
@@ -91,7 +91,7 @@ class HubConsumer:
             try:
                 self._nc = nc = await connect(self.url, "postex-hub", self.access)
                 await ensure_stream(nc, self.subjects, self.limits)
-                await self._ensure_consumer(nc)
+                await ensure_durable(nc, self.subjects, self.durable)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 await nc.subscribe(self.subjects.fetch("*"), cb=self._on_fetch)
                 self.listening = True
@@ -126,27 +126,7 @@ class HubConsumer:
                 await asyncio.sleep(0.5)
             finally:
                 self.listening = False
-                if self._nc is not None and not self._nc.is_closed:
-                    try:
-                        await asyncio.wait_for(self._nc.close(), 2)
-                    except Exception:  # the connection may already be gone
-                        log.debug("close failed", exc_info=True)
-
-    async def _ensure_consumer(self, nc: Client) -> None:
-        jsm = nc.jsm()
-        try:
-            await jsm.consumer_info(self.subjects.stream, self.durable)
-        except NotFoundError:
-            await jsm.add_consumer(
-                self.subjects.stream,
-                ConsumerConfig(
-                    durable_name=self.durable,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=10,
-                    max_ack_pending=10_000,
-                ),
-            )
+                await close_quietly(self._nc)
 
     def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
         """Verify and apply one message; events and keys must carry the site's signature."""

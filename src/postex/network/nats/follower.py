@@ -24,8 +24,6 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
 from postex.eventlog.checkpoints import Signer
 from postex.kernel.errors import PostexError
@@ -37,7 +35,9 @@ from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
     StreamLimits,
+    close_quietly,
     connect,
+    ensure_durable,
     ensure_stream,
 )
 
@@ -84,7 +84,7 @@ class NodeFollower:
                     self.url, f"postex-follow-{self.follower.own}", self.access
                 )
                 await ensure_stream(nc, self.subjects, self.limits)
-                await self._ensure_consumer(nc)
+                await ensure_durable(nc, self.subjects, self.durable)
                 await nc.subscribe(self.subjects.status("*"), cb=self._on_status)
                 sub = await nc.jetstream().pull_subscribe_bind(
                     self.durable, stream=self.subjects.stream
@@ -115,27 +115,7 @@ class NodeFollower:
                 await _sleep_or_stop(stop, 0.5)
             finally:
                 self.connected = False
-                if self._nc is not None and not self._nc.is_closed:
-                    try:
-                        await asyncio.wait_for(self._nc.close(), 2)
-                    except Exception:  # the connection may already be gone
-                        log.debug("close failed", exc_info=True)
-
-    async def _ensure_consumer(self, nc: Client) -> None:
-        jsm = nc.jsm()
-        try:
-            await jsm.consumer_info(self.subjects.stream, self.durable)
-        except NotFoundError:
-            await jsm.add_consumer(
-                self.subjects.stream,
-                ConsumerConfig(
-                    durable_name=self.durable,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=10,
-                    max_ack_pending=10_000,
-                ),
-            )
+                await close_quietly(self._nc)
 
     def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
         kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from postex.kernel.errors import ConfigurationError
@@ -191,6 +199,35 @@ async def ensure_stream(nc: Client, subjects: Subjects, limits: StreamLimits | N
         await js.update_stream(have)
         log.info("stream %s limits set: max_age %ss, max_bytes %s", subjects.stream,
                  limits.max_age_s, limits.max_bytes)  # fmt: skip
+
+
+async def ensure_durable(nc: Client, subjects: Subjects, durable: str) -> None:
+    """Create the durable pull consumer ``durable`` on the stream unless it exists: every
+    message from the start, acknowledged one by one (the hub's and each follower's)."""
+    jsm = nc.jsm()
+    try:
+        await jsm.consumer_info(subjects.stream, durable)
+    except NotFoundError:
+        await jsm.add_consumer(
+            subjects.stream,
+            ConsumerConfig(
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=10,
+                max_ack_pending=10_000,
+            ),
+        )
+
+
+async def close_quietly(nc: Client | None) -> None:
+    """Close a connection that may already be gone, within 2 s."""
+    if nc is None or nc.is_closed:
+        return
+    try:
+        await asyncio.wait_for(nc.close(), 2)
+    except Exception:  # the connection may already be gone
+        log.debug("close failed", exc_info=True)
 
 
 async def delete_stream(url: str, subjects: Subjects, access: NatsAccess | None = None) -> bool:
