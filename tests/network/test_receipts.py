@@ -144,3 +144,20 @@ def test_a_cancelled_item_has_no_certificate_of_posting(
     assert client.delete(f"/api/v1/items/{item.id}", headers=owner.headers).status_code == 200
     got = client.get(f"/api/v1/items/{item.id}/certificate.pdf", headers=owner.headers)
     assert got.status_code == 409 and got.json()["rule"] == "cancelled"
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.node(public_rate=1, public_burst=4)
+def test_public_log_routes_are_rate_limited_per_client(client: TestClient) -> None:
+    """The public log routes share the public tracking limiter: beyond the burst, 429."""
+    paths = [
+        f"/api/v1/log/{SITE}/checkpoint",
+        f"/api/v1/log/{SITE}/cosignatures?tree_size=1",
+        f"/api/v1/log/{SITE}/proofs/inclusion?seq=1&tree_size=1",
+        f"/api/v1/log/{SITE}/proofs/consistency?from=1&to=1",
+    ]
+    codes = [client.get(path).status_code for path in paths]
+    assert 429 not in codes
+    limited = client.get(paths[0])
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import Request
+
 from postex.accounts.app.rate_limits import RateWindows, SlidingWindow
 from postex.kernel.errors import PayloadTooLargeError, RateLimitedError
 
@@ -59,6 +61,14 @@ def public_limiter(app: Any) -> RateLimiter:
             settings.public_rate, settings.public_burst
         )
     return limiter
+
+
+async def public_rate_limit(request: Request) -> None:
+    """The public routes' dependency: per client address, the limiter of this process.
+
+    Async on purpose: it does no I/O, and a sync dependency would cost a thread hop.
+    """
+    public_limiter(request.app).check(request.client.host if request.client else "unknown")
 
 
 class SharedRateLimiter:

@@ -18,6 +18,7 @@ from postex.eventlog.notes import parse
 from postex.eventlog.sql.notes import SqlNotes
 from postex.eventlog.sql.proofs import SqlProofs
 from postex.http.deps import container, context
+from postex.http.limits import public_rate_limit
 from postex.items.http.customer import customer
 from postex.items.http.items import ITEM_ID
 from postex.items.http.schemas import problems
@@ -60,7 +61,8 @@ def _proofs(c: Container) -> SqlProofs:
     summary="The site's newest signed tree head (public)",
     description="A C2SP tlog-checkpoint signed note with the witness cosignatures it has. "
     "Hashes only: no personal data.",
-    responses=problems(404, 422),
+    responses=problems(404, 422, 429),
+    dependencies=[Depends(public_rate_limit)],
 )
 def log_checkpoint(site: str = SITE_CODE, c: Container = Depends(container)) -> dict[str, Any]:
     notes = SqlNotes(c.engine)
@@ -79,7 +81,8 @@ def log_checkpoint(site: str = SITE_CODE, c: Container = Depends(container)) -> 
     summary="Witness cosignatures this node holds for a tree size of a site (public)",
     description="C2SP tlog-cosignature lines over the site's tree head of `tree_size`; on "
     "the hub, its own. Append them to the site's signed note (a receipt's `checkpoint`).",
-    responses=problems(422),
+    responses=problems(422, 429),
+    dependencies=[Depends(public_rate_limit)],
 )
 def log_cosignatures(
     site: str = SITE_CODE,
@@ -95,7 +98,8 @@ def log_cosignatures(
     summary="Inclusion proof of one event in a tree size (public)",
     description="RFC 9162 inclusion proof of event `seq` (leaf `seq - 1`) in the site's tree "
     "of `tree_size` events. Hashes only.",
-    responses=problems(422),
+    responses=problems(422, 429),
+    dependencies=[Depends(public_rate_limit)],
 )
 def log_inclusion(
     site: str = SITE_CODE,
@@ -114,7 +118,8 @@ def log_inclusion(
     summary="Consistency proof between two tree sizes (public)",
     description="RFC 9162 consistency proof that the tree of `to` events extends the tree "
     "of `from` events. Hashes only.",
-    responses=problems(422),
+    responses=problems(422, 429),
+    dependencies=[Depends(public_rate_limit)],
 )
 def log_consistency(
     site: str = SITE_CODE,

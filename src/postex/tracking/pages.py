@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from postex.http.deps import container
+from postex.http.limits import public_rate_limit
 from postex.http.problems import status_for
 from postex.incidents.app.advisories import list_advisories
 from postex.kernel.countries import country_name
@@ -27,7 +28,7 @@ from postex.kernel.event_codes import Status
 from postex.kernel.ids import S10, s10_check_digit
 from postex.kernel.reference import services
 from postex.tracking.app.public import TrackingView, tracking_view
-from postex.tracking.http.tracking import cached, public_rate_limit
+from postex.tracking.http.tracking import cached
 from postex.web.templating import SECURITY_HEADERS, environment, render
 
 router = APIRouter(tags=["web"])

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from postex.http.deps import container
-from postex.http.limits import public_limiter
+from postex.http.limits import public_rate_limit
 from postex.tracking.app.public import PublicTracking, public_tracking
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -35,14 +35,6 @@ class TrackingOut(BaseModel):
     destination_country: str = Field(examples=["US"])
     destination_name: str = Field(examples=["United States"])
     events: list[TrackingEventOut]
-
-
-async def public_rate_limit(request: Request) -> None:
-    """Per client address; the limiter lives on the app (one per process).
-
-    Async on purpose: it does no I/O, and a sync dependency would cost a thread hop.
-    """
-    public_limiter(request.app).check(request.client.host if request.client else "unknown")
 
 
 def tracking_dict(t: PublicTracking) -> dict[str, object]:
