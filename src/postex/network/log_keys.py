@@ -77,7 +77,7 @@ class FileLogAuthority:
         self.keys_dir = keys_dir
         self._holds = holds
         self._keys: dict[str, LogKey] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # save_anchor holds it while anchor() may call key()
         # the anchor as last read or written, by the file's (inode, mtime, size): a write
         # transaction checks it with one stat; another process's replace is a new inode
         # with the seq each slot holds (-1: torn or a MAC that does not hold), so a write
