@@ -9,23 +9,17 @@ log with and without authenticating it; the ratios are medians of the per-round 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
-from postex.accounts.app.customers import create_customer
+from postex.bench.appending import preadvice_appender
 from postex.bench.common import median, scratch_node, timed
 from postex.bench.storage import flush_to_disk
 from postex.bootstrap import Container
 from postex.eventlog.authlog import NoAuthority
 from postex.eventlog.sql.admin import execute_raw
 from postex.eventlog.verify import SiteReport
-from postex.items.app.preadvice import pre_advised
-from postex.items.domain.items import parse_pre_advice
-from postex.items.events import ItemPreAdvised
-from postex.items.samples import demo_item
-from postex.kernel.ids import S10
 from postex.network.app.integrity import verify_store
 
 
@@ -74,23 +68,10 @@ def bench_authlog(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> AuthlogResult:
     with scratch_node(kind, pg_url) as c:
-        rng = random.Random(7)
-        advices = [parse_pre_advice(demo_item(rng)) for _ in range(batch)]
-        customer = create_customer(c.ctx, "Bench Exports Ltd").record.id
-        with c.store.write(c.settings.site) as uow:
-            made = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
-        templates = [astuple(m)[1:] for m in made]
-        serial = 10_000_000
+        append_batches = preadvice_appender(c, batch)
 
         def run() -> None:
-            nonlocal serial
-            for _ in range(events // batch):
-                with c.store.write(c.settings.site) as uow:
-                    evs = []
-                    for t in templates:
-                        serial += 1
-                        evs.append(ItemPreAdvised(str(S10("LB", serial, "GB")), *t))
-                    uow.append(evs)
+            append_batches(events // batch)
 
         def append(authenticated: bool) -> float:
             flush_to_disk(c.engine)

@@ -18,10 +18,11 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from postex.accounts.app.customers import create_customer
+from postex.bench.appending import preadvice_appender
 from postex.bench.common import median, scratch_node, timed
 from postex.bench.storage import flush_to_disk
 from postex.bootstrap import Container
@@ -31,7 +32,6 @@ from postex.eventlog.sql.proofs import SqlProofs
 from postex.eventlog.sql.tree import NodeBuilder, backfill, insert_nodes
 from postex.items.app.preadvice import pre_advised
 from postex.items.domain.items import parse_pre_advice
-from postex.items.events import ItemPreAdvised
 from postex.items.samples import demo_item
 from postex.kernel.ids import S10
 
@@ -64,24 +64,11 @@ def _percentile(values: list[float], q: float) -> float:
 def _append_rates(
     c: Container, events: int, batch: int, rounds: int, progress: Callable[[str], None]
 ) -> tuple[float, float, float]:
-    rng = random.Random(7)
-    advices = [parse_pre_advice(demo_item(rng)) for _ in range(batch)]
-    customer = create_customer(c.ctx, "Bench Exports Ltd").record.id
-    with c.store.write(c.settings.site) as uow:
-        made = [pre_advised(c.ctx, uow, customer, "LA000000000GB", a) for a in advices]
-    templates = [astuple(m)[1:] for m in made]
-    serial = 10_000_000
+    append_batches = preadvice_appender(c, batch)
     sql = c._sql
 
     def run() -> None:
-        nonlocal serial
-        for _ in range(events // batch):
-            with c.store.write(c.settings.site) as uow:
-                evs = []
-                for t in templates:
-                    serial += 1
-                    evs.append(ItemPreAdvised(str(S10("LB", serial, "GB")), *t))
-                uow.append(evs)
+        append_batches(events // batch)
 
     def append(tree: bool) -> float:
         flush_to_disk(c.engine)
