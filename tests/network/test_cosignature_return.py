@@ -118,3 +118,11 @@ def test_a_forged_cosignature_from_a_fake_hub_is_refused_and_not_stored(
     assert notes.cosignatures(SITE, size) == []
     assert notes.last_cosigned(SITE, WITNESS) is None
     loops.close()
+
+
+def test_only_a_site_fetches_cosignatures_the_hubs_own_log_has_no_witness_to_ask(
+    tmp_path: Path, nats_url: str, prefix: str, sqlite_hub_url: str
+) -> None:
+    site, hub = pair(tmp_path, nats_url, prefix, sqlite_hub_url)
+    assert replication(site).publisher().cosignatures is not None
+    assert replication(hub).publisher().cosignatures is None

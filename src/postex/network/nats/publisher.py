@@ -102,6 +102,8 @@ class JetStreamPublisher:
     def __post_init__(self) -> None:
         self._gate = ControlGate("replay", self.trusted_senders, from_another_node, self.clock.now)
         self._limiter = ReplayLimiter(self.replay_interval_s)
+        if self.site == HUB_NAME:
+            return  # the hub's own log: no other node witnesses it, there is nothing to fetch
         hub_keys = lambda: self.trusted_senders().get(HUB_NAME, {})  # noqa: E731
         self.cosignatures = CosignaturePuller(
             SqlNotes(self.store.engine), self.site, self.subjects, self.signer, self.clock, hub_keys
