@@ -80,6 +80,22 @@ def test_a_sign_in_form_without_the_browsers_token_is_403_and_checks_nothing(
     assert head(node) == before
 
 
+def test_a_token_the_node_did_not_sign_is_refused_even_when_cookie_and_form_agree(
+    node: Container, browser_client: TestClient
+) -> None:
+    """The portal's sign-in token is the console's kind, signed by the node: one planted as
+    a cookie (say by a sibling subdomain) and sent again in the form is still a forgery."""
+    sender(node, "Thistle & Thread Ltd", "anna")
+    planted = "1700000000.planted-by-someone-else.0000"
+    browser_client.cookies.set("postex_portal_sign_in", planted, domain=HOST,
+                               path="/portal/sign-in")  # fmt: skip
+    form = {"username": "anna", "password": PASSWORD, "csrf_token": planted}
+    assert browser_client.post("/portal/sign-in", data=form).status_code == 403
+    assert browser_client.cookies.get(COOKIE) is None
+    fresh = csrf_of(browser_client.get("/portal/sign-in").text)
+    assert fresh != planted  # the page drew a token of its own instead
+
+
 def test_staff_and_portal_sessions_do_not_open_each_other(
     node: Container, browser_client: TestClient
 ) -> None:

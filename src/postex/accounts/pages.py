@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup
 
 from postex.accounts.app import sessions, staff_admin, totp
 from postex.accounts.app.auth import Principal, Role
@@ -28,6 +26,7 @@ from postex.kernel.errors import (
 from postex.web.console import (
     COOKIE,
     NEXT,
+    authenticator_qr,
     changing,
     client_ip,
     console,
@@ -144,13 +143,11 @@ def _enrol_page(request: Request, session: sessions.Session, error: str, status:
     # A wrong first code keeps the key already scanned; a fresh page draws a new one.
     secret = session.pending_totp if error and session.pending_totp else None
     secret = secret or totp.start_enrolment(console(request), session)
-    uri = totp.provisioning_uri(secret, session.username)
-    svg = segno.make(uri, error="m").svg_inline(omitsize=True, title="Authenticator key")
     replacing = session.stage is Stage.SIGNED_IN and totp.is_enrolled(
         console(request), session.user_id
     )
     return page(request, "accounts/enrol.html", session, status, secret=secret,
-                qr_svg=Markup(svg), error=error,  # noqa: S704 - segno's own SVG, no user text
+                qr_svg=authenticator_qr(secret, session.username), error=error,
                 required=session.stage is Stage.ENROL, replacing=replacing)  # fmt: skip
 
 

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+import segno
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from postex.accounts.app.auth import Role
 from postex.accounts.app.sessions import Console, Session, Stage, check_csrf, current
+from postex.accounts.app.totp import provisioning_uri
 from postex.bootstrap import Container
 from postex.http.observe import set_caller
 from postex.http.problems import status_for
@@ -177,3 +180,11 @@ def guarded(request: Request, answer: Callable[[], Response]) -> Response:
              "detail": detail, "problems": problems, "rule": rule, "back": back},
             status,
         )  # fmt: skip
+
+
+def authenticator_qr(secret: str, username: str) -> Markup:
+    """The QR code an authenticator app scans to take ``secret`` (inline SVG, segno's own
+    markup: no text of the user's reaches it but the account name it encodes)."""
+    uri = provisioning_uri(secret, username)
+    svg = segno.make(uri, error="m").svg_inline(omitsize=True, title="Authenticator key")
+    return Markup(svg)  # noqa: S704 - segno's own SVG

@@ -9,8 +9,6 @@ another customer's item is the same 404 page as a missing one.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +16,14 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from postex.accounts.app.auth import Principal
-from postex.accounts.app.sessions import Session, Stage, check_csrf, current
+from postex.accounts.app.sessions import (
+    Session,
+    Stage,
+    check_csrf,
+    check_sign_in_form,
+    current,
+    sign_in_form_token,
+)
 from postex.http.problems import status_for
 from postex.kernel.errors import ForbiddenError, PostexError, UnauthenticatedError
 from postex.web.console import NavLink, console
@@ -88,15 +93,20 @@ def page(
 
 
 def sign_in_token(request: Request) -> str:
-    """The sign-in form's CSRF token: the browser's own (a cookie only this site's pages
-    send, SameSite=Strict) or a new one. A form posted from another site lacks it, so
-    nobody can sign a visitor in to an account of theirs."""
-    return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+    """The sign-in form's CSRF token, the console's kind (``sessions.sign_in_form_token``:
+    signed by this node, 12 hours at most): the browser's own while still valid (a second
+    tab's form still works), a new one otherwise. It is set as a cookie only this site's
+    pages send (SameSite=Strict), so a form posted from another site lacks it and nobody
+    can sign a visitor in to an account of theirs."""
+    kept = request.cookies.get(SIGN_IN_COOKIE)
+    if kept and check_sign_in_form(console(request), kept, kept):
+        return kept
+    return sign_in_form_token(console(request))
 
 
 def sign_in_token_right(request: Request, sent: str) -> bool:
-    kept = request.cookies.get(SIGN_IN_COOKIE, "")
-    return bool(kept) and bool(sent) and hmac.compare_digest(kept, sent)
+    """Whether the form sent back its own cookie's token, valid and unexpired."""
+    return check_sign_in_form(console(request), request.cookies.get(SIGN_IN_COOKIE), sent)
 
 
 def set_sign_in_cookie(request: Request, response: Response, token: str) -> None:

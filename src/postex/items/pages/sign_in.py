@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup
 
 from postex.accounts.app import portal_users, sessions, totp
 from postex.accounts.app.sessions import Stage
 from postex.kernel.errors import RateLimitedError, UnauthenticatedError, ValidationError
-from postex.web.console import client_ip, console
+from postex.web.console import authenticator_qr, client_ip, console
 from postex.web.portal import (
     CODE,
     COOKIE,
@@ -104,10 +102,8 @@ def code(request: Request, code: str = Form(""), csrf_token: str = Form("")) -> 
 def _enrol_page(request: Request, session: sessions.Session, error: str, status: int) -> Response:
     secret = session.pending_totp if error and session.pending_totp else None
     secret = secret or totp.start_enrolment(console(request), session)
-    uri = totp.provisioning_uri(secret, session.username)
-    svg = segno.make(uri, error="m").svg_inline(omitsize=True, title="Authenticator key")
     return page(request, "items/enrol.html", session, status, secret=secret,
-                qr_svg=Markup(svg), error=error)  # noqa: S704 - segno's own SVG, no user text  # fmt: skip
+                qr_svg=authenticator_qr(secret, session.username), error=error)  # fmt: skip
 
 
 @router.get("/totp/enrol")
