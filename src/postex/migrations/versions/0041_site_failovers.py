@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(13), primary_key=True),
         sa.Column("from_site", sa.String(16), nullable=False),
         sa.Column("to_site", sa.String(16), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
         sa.Column("moved_at", sa.String(32), nullable=False),
     )
     op.create_index("ix_failover_moves_item", "failover_moves", ["item_id", "from_site"])

@@ -64,6 +64,7 @@ failover_moves = Table(
     Column("item_id", String(13), primary_key=True),
     Column("from_site", String(16), nullable=False),
     Column("to_site", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # the item's state after the move
     Column("moved_at", String(32), nullable=False),
     Index("ix_failover_moves_item", "item_id", "from_site"),
 )
@@ -210,9 +211,12 @@ def _moved(conn: Connection, events: Sequence[StoredEvent[FailoverItemsMoved]]) 
         )  # fmt: skip
         executemany(
             conn,
-            "INSERT INTO failover_moves (failover_id, item_id, from_site, to_site, moved_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(d.request_id, i, d.from_site, d.to_site, e.recorded_at) for i in ids],
+            "INSERT INTO failover_moves (failover_id, item_id, from_site, to_site, state,"
+            " moved_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (d.request_id, str(x[0]), d.from_site, d.to_site, str(x[1]), e.recorded_at)
+                for x in d.items
+            ],
         )
         executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMK", d.to_site) for i in ids])
 
@@ -374,3 +378,19 @@ def abandoned_ids(conn: Connection, receptacle_ids: Sequence[str]) -> set[str]:
     if not receptacle_ids or not fetchall(conn, "SELECT 1 FROM abandoned_receptacles LIMIT 1"):
         return set()
     return abandoned(conn, receptacle_ids)
+
+
+def settle_late_items(conn: Connection, item_ids: Sequence[str]) -> None:
+    """Moved items whose pre-advice reached this node only after the listing: they take the
+    state the listing gave them (the listing found no item row to update)."""
+    for n in range(0, len(item_ids), 500):
+        part = list(item_ids[n : n + 500])
+        rows = fetchall(
+            conn,
+            "SELECT m.item_id, m.state, m.moved_at FROM failover_moves m JOIN items i"
+            f" ON i.id = m.item_id WHERE i.state = 'pre_advised' AND m.item_id IN"
+            f" ({marks(len(part))}) ORDER BY m.moved_at",
+            part,
+        )
+        set_state(conn, [(str(r[1]), "accepted" if r[1] == "held" else None, str(r[2]),
+                          str(r[0])) for r in rows])  # fmt: skip

@@ -46,7 +46,7 @@ from postex.sites.events import (
     ReceptacleOpened,
     ReceptacleReopened,
 )
-from postex.sites.sql.failover import abandoned_ids, moved_pairs
+from postex.sites.sql.failover import abandoned_ids, moved_pairs, settle_late_items
 
 staff_users = Table(
     "staff_users",
@@ -180,6 +180,8 @@ def _stays(moved: set[tuple[str, str]], e: StoredEvent[Any], item_id: str) -> bo
 def _accepted(conn: Connection, events: Sequence[StoredEvent[ItemAccepted]]) -> None:
     moved = _moved(conn, events)
     kept = [e for e in events if _stays(moved, e, e.event.item_id)]
+    if len(kept) < len(events):
+        settle_late_items(conn, [i for _, i in moved])
     set_state(conn, [("accepted", None, e.recorded_at, e.event.item_id) for e in kept])
     executemany(
         conn,
