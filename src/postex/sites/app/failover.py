@@ -192,7 +192,9 @@ def request_failback(ops: SiteOps, p: Principal, payload: object) -> FailoverRec
         return _get(uow, request_id)
 
 
-def confirm(ops: SiteOps, p: Principal, request_id: str) -> FailoverRecord:
+def confirm(
+    ops: SiteOps, p: Principal, request_id: str, kind: RequestKind | None = None
+) -> FailoverRecord:
     """A second operations lead confirms a pending failover or failback.
 
     NotFoundError (no such request), ForbiddenError (the same person), InvalidStateError
@@ -201,6 +203,8 @@ def confirm(ops: SiteOps, p: Principal, request_id: str) -> FailoverRecord:
     now = ops.ctx.clock.now()
     with ops.ctx.store.write(ops.ctx.site) as uow:
         r = _get(uow, request_id)
+        if kind is not None and r.kind != kind:
+            raise NotFoundError(f"no {kind} request {request_id}")
         if r.confirmed_at is not None:
             raise InvalidStateError(
                 f"{r.id} was confirmed already ({r.confirmed_at})",

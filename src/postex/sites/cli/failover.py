@@ -152,10 +152,11 @@ def failover_confirm(
     Example: POSTEX_TOKEN=$(cat ~/.postex-token) postex sites failover confirm fov_3f9a…
     """
     from postex.sites.app.failover import confirm
+    from postex.sites.domain.failover import RequestKind
 
     c = container(db, home)
     p = _principal(c, token_file, token_stdin, argv_token, needed=True)
-    _done(confirm(c.site_ops, p, request_id), c, as_json)
+    _done(confirm(c.site_ops, p, request_id, RequestKind.FAILOVER), c, as_json)
 
 
 @failback_app.callback(invoke_without_command=True)
@@ -204,10 +205,11 @@ def failback_confirm(
     Example: POSTEX_TOKEN=$(cat ~/.postex-token) postex sites failback confirm fov_3f9a…
     """
     from postex.sites.app.failover import confirm
+    from postex.sites.domain.failover import RequestKind
 
     c = container(db, home)
     p = _principal(c, token_file, token_stdin, argv_token, needed=True)
-    _done(confirm(c.site_ops, p, request_id), c, as_json)
+    _done(confirm(c.site_ops, p, request_id, RequestKind.FAILBACK), c, as_json)
 
 
 @app.command("failovers")
