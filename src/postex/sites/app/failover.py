@@ -73,6 +73,15 @@ class MovableItem:
 
 
 @dataclass(frozen=True)
+class AbandonedReceptacle:
+    receptacle_id: str
+    site: str
+    failover_id: str
+    reason: str
+    abandoned_at: str
+
+
+@dataclass(frozen=True)
 class FailoverRecord:
     id: str
     kind: str  # failover | failback
@@ -117,6 +126,10 @@ class FailoverRepository(Protocol):
     def abandonment(self, receptacle_id: str) -> tuple[str, str] | None: ...
 
     def moved(self, item_id: str) -> tuple[str, str] | None: ...
+
+    def abandoned(self, limit: int) -> list[AbandonedReceptacle]:
+        """Newest abandoned first."""
+        ...
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -238,6 +251,7 @@ def _failover_events(
         audit_event(p.actor(), "site.failover_confirmed", r.id, r.reason,
                     {"from_site": r.from_site, "to_site": to_site, "items": len(items),
                      "receptacles": len(receptacles),
+                     "abandoned_receptacles": receptacles[:50],
                      "requested_by": r.requested_by.get("id")}),
     ]  # fmt: skip
     return events
@@ -266,6 +280,15 @@ def get_failover(ops: SiteOps, p: Principal, request_id: str) -> FailoverRecord:
     require_roles(p, *READERS)
     with ops.ctx.store.read() as uow:
         return _get(uow, request_id)
+
+
+def abandoned_receptacles(
+    ops: SiteOps, p: Principal, limit: int = 200
+) -> list[AbandonedReceptacle]:
+    """Receptacles failovers abandoned, newest first, with the reason."""
+    require_roles(p, *READERS)
+    with ops.ctx.store.read() as uow:
+        return uow.repo(FailoverRepository).abandoned(limit)
 
 
 def active_failovers(ops: SiteOps) -> dict[str, str]:

@@ -21,7 +21,7 @@ from postex.eventlog.sql.fast import executemany, fetchall
 from postex.eventlog.sql.projections import projection
 from postex.eventlog.sql.schema import metadata
 from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
-from postex.sites.app.failover import FailoverRecord, MovableItem
+from postex.sites.app.failover import AbandonedReceptacle, FailoverRecord, MovableItem
 from postex.sites.events import (
     FailbackConfirmed,
     FailbackRequested,
@@ -340,6 +340,18 @@ class SqlFailovers:
             [receptacle_id],
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def abandoned(self, limit: int) -> list[AbandonedReceptacle]:
+        q = (
+            select(abandoned_receptacles)
+            .order_by(abandoned_receptacles.c.abandoned_at.desc(),
+                      abandoned_receptacles.c.receptacle_id)
+            .limit(limit)
+        )  # fmt: skip
+        return [
+            AbandonedReceptacle(r.receptacle_id, r.site, r.failover_id, r.reason, r.abandoned_at)
+            for r in self.conn.execute(q)
+        ]
 
     def moved(self, item_id: str) -> tuple[str, str] | None:
         """(from_site, to_site) of the latest failover that moved ``item_id``."""
