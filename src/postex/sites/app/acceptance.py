@@ -119,7 +119,7 @@ def _where_handled(
     return out
 
 
-_HANDLED = frozenset({"state_accepted", "state_in_receptacle"})
+_HANDLED = frozenset({"state_accepted", "state_in_receptacle", "state_despatched"})
 
 
 def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) -> list[Accepted]:
