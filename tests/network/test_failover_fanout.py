@@ -73,7 +73,7 @@ def test_failover_at_the_hub_survivor_despatches_restored_site_refuses(
     a = _joined(tmp_path, hub, A, nats_url, prefix)
     b = _joined(tmp_path, hub, B, nats_url, prefix)
     nodes = {HUB: hub, A: a, B: b}
-    for name, node in nodes.items():
+    for node in nodes.values():
         for other_name, other in nodes.items():
             if other is not node:
                 trust(node, other, other_name)

@@ -84,8 +84,8 @@ def test_failover_moves_items_abandons_receptacles_and_reroutes(node: Container)
     dsp.close_despatch(ops, heathrow.principal, LOST, d.id, "BA", "BA0117", "2026-12-06")
     assert which_bag(ops, gatwick.principal, SURVIVOR, loose.id).origin == LOST
 
-    asked = fo.request_failover(ops, one.principal,
-                                {"from_site": LOST, "to_site": SURVIVOR, "reason": "ransomware"})  # fmt: skip
+    ask = {"from_site": LOST, "to_site": SURVIVOR, "reason": "ransomware"}
+    asked = fo.request_failover(ops, one.principal, ask)
     assert asked.status(node.ctx.clock.now()) == "pending"
     assert which_bag(ops, gatwick.principal, SURVIVOR, loose.id).origin == LOST  # not yet
     with pytest.raises(ForbiddenError) as same:
@@ -188,6 +188,5 @@ def test_bad_requests_are_refused_and_write_nothing(node: Container, clock: Manu
         fo.request_failover(ops, one.principal, ask)
     assert _rule(already.value) == "already_failed_over"
     with pytest.raises(ConflictError) as survivor:
-        fo.request_failover(ops, one.principal,
-                            {"from_site": "GBCVTA", "to_site": LOST, "reason": "flood"})  # fmt: skip
+        fo.request_failover(ops, one.principal, {**ask, "from_site": "GBCVTA", "to_site": LOST})
     assert _rule(survivor.value) == "survivor_failed_over"

@@ -358,7 +358,7 @@ def bench_network(
         result.ratio = result.fanout_median / result.oneway_median
         result.fanout_copies_per_s = result.fanout_median * sites
         result.copy_ratio = result.ratio * sites
-    moved = bench_failover(url, advice, failover_items)
+    moved = bench_failover(Net, url, advice, failover_items)
     result.failover_s, result.failover_confirm_s = moved.seconds, moved.confirm_s
     result.failover_items = moved.items_moved
     result.failover = (f"{moved.seconds:.2f} s (confirmation at the hub {moved.confirm_s:.2f} s,"

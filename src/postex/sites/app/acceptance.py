@@ -112,10 +112,10 @@ def _where_handled(
     for e in errors:
         h = handling.get(str(e.value)) if e.rule in _HANDLED else None
         if h is not None and h.site != here:
-            e = FieldError(e.field, e.rule, e.value,
-                           f"{e.message}; it is handled at {h.site}, not {here}: do not"
-                           f" bag or despatch it here")  # fmt: skip
-        out.append(e)
+            why = f"{e.message}; it is handled at {h.site}, not {here}: do not bag or despatch it"
+            out.append(FieldError(e.field, e.rule, e.value, why))
+        else:
+            out.append(e)
     return out
 
 

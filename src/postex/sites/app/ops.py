@@ -225,7 +225,7 @@ class ActiveFailovers(Protocol):
     def active(self) -> dict[str, str]: ...
 
 
-ROUTING_REFRESH_S = 1.0  # how stale the effective routing may be (one tiny query a second)
+ROUTING_REFRESH_S = 0.25  # how stale the effective routing may be (a tiny query each time)
 
 
 def effective_network(plan: Network, active: Mapping[str, str]) -> Network:
@@ -249,9 +249,9 @@ class SiteOps:
     @property
     def network(self) -> Network:
         """The effective routing: the network file's, with every route of a failed-over
-        site leaving from its survivor. Read again at most once a second (and at once after
+        site leaving from its survivor. Read again at most every 0.25 s (and at once after
         :meth:`forget_routing`), so a failover followed from another node applies within
-        a second everywhere."""
+        a quarter of a second of its arrival."""
         now = time.monotonic()
         cached = self._routing
         if cached is not None and now - cached[0] < ROUTING_REFRESH_S:

@@ -83,6 +83,10 @@ failover_p = projection(
 )
 
 
+def _actor(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
 def marks(n: int) -> str:
     return ", ".join(["?"] * n)
 
@@ -127,7 +131,7 @@ def _requested(conn: Connection, events: Sequence[StoredEvent[FailoverRequested]
         "INSERT INTO site_failovers (id, kind, from_site, to_site, reason, requested_by,"
         " requested_at, origin_site, item_count, receptacle_count)"
         " VALUES (?, 'failover', ?, ?, ?, ?, ?, ?, 0, 0)",
-        [(d.request_id, d.from_site, d.to_site, d.reason, json.dumps(d.requested_by, sort_keys=True),
+        [(d.request_id, d.from_site, d.to_site, d.reason, _actor(d.requested_by),
           e.recorded_at, e.site) for e in events for d in (e.event,)],
     )  # fmt: skip
 
@@ -139,7 +143,7 @@ def _failback_requested(conn: Connection, events: Sequence[StoredEvent[FailbackR
         "INSERT INTO site_failovers (id, kind, from_site, to_site, reason, requested_by,"
         " requested_at, origin_site, item_count, receptacle_count)"
         " VALUES (?, 'failback', ?, NULL, ?, ?, ?, ?, 0, 0)",
-        [(d.request_id, d.site, d.reason, json.dumps(d.requested_by, sort_keys=True), e.recorded_at, e.site)
+        [(d.request_id, d.site, d.reason, _actor(d.requested_by), e.recorded_at, e.site)
          for e in events for d in (e.event,)],
     )  # fmt: skip
 
@@ -152,7 +156,7 @@ def _confirmed(conn: Connection, events: Sequence[StoredEvent[FailoverConfirmed]
             conn,
             "UPDATE site_failovers SET confirmed_by = ?, confirmed_at = ?, item_count = ?,"
             " receptacle_count = ? WHERE id = ?",
-            [(json.dumps(d.confirmed_by, sort_keys=True), e.recorded_at, d.item_count, d.receptacle_count,
+            [(_actor(d.confirmed_by), e.recorded_at, d.item_count, d.receptacle_count,
               d.request_id)],
         )  # fmt: skip
         # Two nodes may confirm failovers of the same site concurrently: the first applied
@@ -250,7 +254,7 @@ def _failback(conn: Connection, events: Sequence[StoredEvent[FailbackConfirmed]]
             " WHERE id = ?",
             [
                 (
-                    json.dumps(d.confirmed_by, sort_keys=True),
+                    _actor(d.confirmed_by),
                     e.recorded_at,
                     d.from_survivor,
                     d.request_id,
