@@ -26,6 +26,7 @@ from postex.sites.app import failover as fo
 from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
 from postex.sites.app.routing import which_bag
+from postex.sites.app.transfers import transfer_out
 from postex.tracking.app.webhooks import subscribe
 from tests.factories import SERIES, ManualClock, Staff, make_caller, new_items, staff
 
@@ -82,6 +83,7 @@ def test_failover_moves_items_abandons_receptacles_and_reroutes(node: Container)
     # the despatch holds both closed bags; close it before the failover with only `gone`:
     dsp.take_out(ops, heathrow.principal, LOST, d.id, shut.id, "left for the next flight")
     dsp.close_despatch(ops, heathrow.principal, LOST, d.id, "BA", "BA0117", "2026-12-06")
+    later = dsp.compose(ops, heathrow.principal, LOST, [shut.id])  # composed, not closed
     assert which_bag(ops, gatwick.principal, SURVIVOR, loose.id).origin == LOST
 
     ask = {"from_site": LOST, "to_site": SURVIVOR, "reason": "ransomware"}
@@ -127,6 +129,12 @@ def test_failover_moves_items_abandons_receptacles_and_reroutes(node: Container)
     with pytest.raises(ValidationError) as compose:
         dsp.compose(ops, heathrow.principal, LOST, [shut.id])
     assert _rule(compose.value) == "state_abandoned"
+    with pytest.raises(InvalidStateError) as fly:
+        dsp.close_despatch(ops, heathrow.principal, LOST, later.id, "BA", "BA0117", "2026-12-06")
+    assert _rule(fly.value) == "receptacle_abandoned"
+    with pytest.raises(ValidationError) as send:
+        transfer_out(ops, heathrow.principal, LOST, SURVIVOR, [closed.id])
+    assert (_rule(send.value), SURVIVOR in send.value.errors[0].message) == ("not_at_site", True)
 
     # Failback: routes leave from Heathrow again; moved items stay at Gatwick.
     back = fo.request_failback(ops, two.principal, {"site": LOST, "reason": "restored"})

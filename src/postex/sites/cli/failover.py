@@ -82,8 +82,9 @@ def _as_dict(r: "FailoverRecord", c: "Container") -> dict[str, Any]:
 
 
 def _print(d: dict[str, Any]) -> None:
+    survivor = f" from {d['to_site']}" if d["to_site"] else ""
     what = (f"{d['from_site']} -> {d['to_site']}" if d["kind"] == "failover"
-            else f"{d['from_site']} back from {d['to_site'] or '?'}")  # fmt: skip
+            else f"{d['from_site']} back{survivor}")  # fmt: skip
     moved = (f"  moved {d['items_moved']} items, abandoned {d['receptacles_abandoned']}"
              " receptacles" if d["kind"] == "failover" and d["confirmed_at"] else "")  # fmt: skip
     _say(f"{d['id']}  {d['kind']:<8} {d['status']:<7} {what}  {d['reason']}{moved}")
