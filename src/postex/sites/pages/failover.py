@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from postex.accounts.app.auth import Role
 from postex.accounts.app.sessions import Session
+from postex.incidents.app.audit_trail import actor_names
 from postex.kernel.errors import ConflictError, ValidationError
 from postex.sites.app.failover import (
     abandoned_receptacles,
@@ -41,13 +42,17 @@ def _page(request: Request, session: Session, errors: list[Any], status: int = 2
     ops = _ops(request)
     p = session.principal()
     now = ops.ctx.clock.now()
+    records = list_failovers(ops, p)
+    ids = [str(x.get("id", "")) for r in records for x in (r.requested_by, r.confirmed_by or {})]
+    names = actor_names(ops.ctx, p, ids)
     rows = []
-    for r in list_failovers(ops, p):
+    for r in records:
         state = r.status(now)
+        asker, confirmer = r.requested_by.get("id", ""), (r.confirmed_by or {}).get("id", "")
         rows.append({
             "r": r, "status": str(state),
-            "requested_by": r.requested_by.get("id", ""),
-            "confirmed_by": (r.confirmed_by or {}).get("id", ""),
+            "requested_by": names.get(asker, asker),
+            "confirmed_by": names.get(confirmer, confirmer),
             "may_confirm": session.role is Role.OPS and state is RequestStatus.PENDING
             and r.requested_by.get("id") != session.user_id,
             "mine": r.requested_by.get("id") == session.user_id,
