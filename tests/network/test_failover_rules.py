@@ -82,3 +82,44 @@ def test_lost_site_events_after_the_listing_change_nothing_in_any_order(tmp_path
         assert _tables(node) == live
     for node in (a, b, c):
         node.close()
+
+
+def _active(node: Container) -> list[tuple[object, ...]]:
+    rows = execute_raw(node.engine, "SELECT from_site, to_site, failover_id FROM active_failovers")
+    return [tuple(r) for r in rows]
+
+
+def test_two_failovers_of_one_site_confirmed_concurrently_settle_alike(tmp_path: Path) -> None:
+    """Gatwick fails Heathrow over to itself while Birmingham, not having heard of it, fails
+    it over to Birmingham: on every node the first confirmed is in force and the items go
+    where it says, whichever arrives first."""
+    a, b, c = _site(tmp_path, A), _site(tmp_path, B), _site(tmp_path, C)
+    customer = new_customer(a)
+    items = new_items(a, customer.record.id, n=2)
+    heathrow = staff(a, "supervisor", A, "sup.heathrow")
+    accept(a.site_ops, heathrow.principal, A, [Scan(i.id, i.weight_g) for i in items])
+    _feed(b, a, A)
+    _feed(c, a, A)
+    confirmed = []
+    for node, to in ((b, B), (c, C)):
+        one, two = (
+            staff(node, "ops", None, f"ops.one.{to.lower()}"),
+            staff(node, "ops", None, f"ops.two.{to.lower()}"),
+        )
+        asked = fo.request_failover(node.site_ops, one.principal,
+                                    {"from_site": A, "to_site": to, "reason": "lost"})  # fmt: skip
+        confirmed.append(fo.confirm(node.site_ops, two.principal, asked.id))
+    _feed(b, c, C)  # Gatwick: its own first, then Birmingham's
+    _feed(c, b, B)  # Birmingham: its own first, then Gatwick's
+    _feed(a, c, C)  # Heathrow: Birmingham's first, then Gatwick's
+    _feed(a, b, B)
+    first = min(confirmed, key=lambda r: (r.confirmed_at, r.id))
+    for node in (a, b, c):
+        assert _active(node) == [(A, first.to_site, first.id)], node.settings.site
+    assert _tables(a)[:2] == _tables(b)[:2] == _tables(c)[:2]
+    assert {r[4] for r in _tables(b)[0]} == {first.to_site}
+    for node in (a, b, c):
+        live = _tables(node), _active(node)
+        node.rebuilder.rebuild()
+        assert (_tables(node), _active(node)) == live
+        node.close()

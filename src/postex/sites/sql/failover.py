@@ -159,15 +159,26 @@ def _confirmed(conn: Connection, events: Sequence[StoredEvent[FailoverConfirmed]
             [(_actor(d.confirmed_by), e.recorded_at, d.item_count, d.receptacle_count,
               d.request_id)],
         )  # fmt: skip
-        # Two nodes may confirm failovers of the same site concurrently: the first applied
-        # stands here; `postex sites failovers` shows both, and failback ends either.
-        executemany(conn, "DELETE FROM active_failovers WHERE from_site = ?", [(d.from_site,)])
-        executemany(
-            conn,
-            "INSERT INTO active_failovers (from_site, to_site, failover_id, since)"
-            " VALUES (?, ?, ?, ?)",
-            [(d.from_site, d.to_site, d.request_id, e.recorded_at)],
-        )
+        _settle(conn, d.from_site)
+
+
+def _settle(conn: Connection, site: str) -> None:
+    """The failover of ``site`` in force: the confirmed one no failback ended, the first
+    confirmed if two nodes confirmed one each concurrently (recorded time, then id). Derived
+    from ``site_failovers`` alone, so every arrival order gives the same row."""
+    rows = fetchall(
+        conn,
+        "SELECT id, to_site, confirmed_at FROM site_failovers WHERE kind = 'failover'"
+        " AND from_site = ? AND confirmed_at IS NOT NULL AND ended_at IS NULL"
+        " ORDER BY confirmed_at, id",
+        [site],
+    )
+    executemany(conn, "DELETE FROM active_failovers WHERE from_site = ?", [(site,)])
+    executemany(
+        conn,
+        "INSERT INTO active_failovers (from_site, to_site, failover_id, since) VALUES (?, ?, ?, ?)",
+        [(site, str(r[1]), str(r[0]), str(r[2])) for r in rows[:1]],
+    )
 
 
 @failover_p.on(FailoverItemsMoved)
@@ -176,7 +187,14 @@ def _moved(conn: Connection, events: Sequence[StoredEvent[FailoverItemsMoved]]) 
     so both arrival orders give the same receptacle rows) and not in transfer."""
     for e in events:
         d = e.event
-        ids = [str(x[0]) for x in d.items]
+        # Two failovers of one site confirmed concurrently at two nodes both list its items:
+        # the first confirmed (recorded time, then id) decides where each item goes, in
+        # either arrival order (both moves are remembered, both EMK rows recorded).
+        first = _moved_first(conn, d.from_site, [str(x[0]) for x in d.items], e.recorded_at,
+                             d.request_id)  # fmt: skip
+        listed = [x for x in d.items if str(x[0]) not in first]
+        ids = [str(x[0]) for x in listed]
+        _remember(conn, e, d)
         if not ids:
             continue
         rows = {
@@ -206,23 +224,46 @@ def _moved(conn: Connection, events: Sequence[StoredEvent[FailoverItemsMoved]]) 
             conn,
             "INSERT INTO item_handling (item_id, site, accepted_at, measured_g)"
             " VALUES (?, ?, ?, ?)",
-            [(str(x[0]), d.to_site, str(x[3]), int(x[2])) for x in d.items if x[0] not in rows],
+            [(str(x[0]), d.to_site, str(x[3]), int(x[2])) for x in listed if x[0] not in rows],
         )
         set_state(
             conn,
             [(str(x[1]), "accepted" if x[1] == "held" else None, e.recorded_at, str(x[0]))
-             for x in d.items],
+             for x in listed],
         )  # fmt: skip
-        executemany(
-            conn,
-            "INSERT INTO failover_moves (failover_id, item_id, from_site, to_site, state,"
-            " moved_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (d.request_id, str(x[0]), d.from_site, d.to_site, str(x[1]), e.recorded_at)
-                for x in d.items
-            ],
+
+
+def _moved_first(
+    conn: Connection, from_site: str, ids: Sequence[str], at: str, failover_id: str
+) -> set[str]:
+    """Items another failover of ``from_site`` confirmed before this one moved already."""
+    found: set[str] = set()
+    for n in range(0, len(ids), 500):
+        part = list(ids[n : n + 500])
+        found.update(
+            str(r[0])
+            for r in fetchall(
+                conn,
+                "SELECT item_id, moved_at, failover_id FROM failover_moves WHERE from_site = ?"
+                f" AND item_id IN ({marks(len(part))})",
+                [from_site, *part],
+            )
+            if (str(r[1]), str(r[2])) < (at, failover_id)
         )
-        executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMK", d.to_site) for i in ids])
+    return found
+
+
+def _remember(conn: Connection, e: StoredEvent[FailoverItemsMoved], d: FailoverItemsMoved) -> None:
+    """Every listed item's move, and its EMK tracking row at the survivor (history)."""
+    executemany(
+        conn,
+        "INSERT INTO failover_moves (failover_id, item_id, from_site, to_site, state,"
+        " moved_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [(d.request_id, str(x[0]), d.from_site, d.to_site, str(x[1]), e.recorded_at)
+         for x in d.items],
+    )  # fmt: skip
+    ids = [str(x[0]) for x in d.items]
+    executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMK", d.to_site) for i in ids])
 
 
 @failover_p.on(FailoverReceptaclesAbandoned)
@@ -266,11 +307,7 @@ def _failback(conn: Connection, events: Sequence[StoredEvent[FailbackConfirmed]]
             "UPDATE site_failovers SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
             [(e.recorded_at, d.failover_id)],
         )
-        executemany(
-            conn,
-            "DELETE FROM active_failovers WHERE from_site = ? AND failover_id = ?",
-            [(d.site, d.failover_id)],
-        )
+        _settle(conn, d.site)
 
 
 # --- the repository --------------------------------------------------------------------
@@ -405,7 +442,7 @@ def settle_late_items(conn: Connection, item_ids: Sequence[str]) -> None:
             conn,
             "SELECT m.item_id, m.state, m.moved_at FROM failover_moves m JOIN items i"
             f" ON i.id = m.item_id WHERE i.state = 'pre_advised' AND m.item_id IN"
-            f" ({marks(len(part))}) ORDER BY m.moved_at",
+            f" ({marks(len(part))}) ORDER BY m.moved_at DESC, m.failover_id DESC",
             part,
         )
         set_state(conn, [(str(r[1]), "accepted" if r[1] == "held" else None, str(r[2]),
