@@ -26,6 +26,7 @@ from postex.sites.app import receptacles as rcp
 from postex.sites.app.acceptance import Scan, accept
 from postex.sites.app.routing import which_bag
 from postex.sites.app.transfers import transfer_out
+from postex.tracking.app.webhooks import subscribe
 from tests.conftest import make_node
 from tests.factories import SERIES, new_customer, new_items, staff
 from tests.network.conftest import trust, wait_until
@@ -66,6 +67,14 @@ def _where(node: Container, item_id: str) -> tuple[object, ...]:
     return tuple(rows[0])
 
 
+def _told(node: Container) -> list[str]:
+    rows = execute_raw(
+        node.engine,
+        "SELECT item_id FROM webhook_deliveries WHERE event_type = 'item.site_changed'",
+    )
+    return [str(r[0]) for r in rows]
+
+
 def test_failover_at_the_hub_survivor_despatches_restored_site_refuses(
     tmp_path: Path, nats_url: str, prefix: str, loops: Loops
 ) -> None:
@@ -78,6 +87,7 @@ def test_failover_at_the_hub_survivor_despatches_restored_site_refuses(
             if other is not node:
                 trust(node, other, other_name)
     customer = new_customer(a)
+    subscribe(a.ctx, customer.record.id, "https://hooks.example.com/postex")
     loose, bagged = new_items(a, customer.record.id, n=2)
     heathrow = staff(a, "supervisor", A, "sup.heathrow")
     accept(a.site_ops, heathrow.principal, A, [Scan(i.id, i.weight_g) for i in (loose, bagged)])
@@ -107,6 +117,8 @@ def test_failover_at_the_hub_survivor_despatches_restored_site_refuses(
     wait_until(lambda: _follows(b, hub, HUB), 30, "Gatwick to follow the hub's log")
     gatwick = staff(b, "supervisor", B, "sup.gatwick")
     assert _where(b, bagged.id) == ("accepted", B, None)
+    # The customer is told once, by the survivor (a hub queues no webhooks).
+    assert sorted(_told(b)) == sorted([loose.id, bagged.id]) and _told(hub) == []
     wait_until(lambda: which_bag(b.site_ops, gatwick.principal, B, loose.id).leaves_here, 5,
                "Gatwick's routing to follow the failover")  # fmt: skip
     bag = rcp.open_receptacle(b.site_ops, gatwick.principal, B, **SERIES)
