@@ -62,6 +62,8 @@ def test_two_leads_fail_over_and_back_from_the_console(
     after = other_client.get("/console/failovers").text
     assert f"<strong>{LOST}</strong> fails over to <strong>{SURVIVOR}</strong>" in after
     assert bag.id in after and "ransomware" in after  # abandoned, with the reason
+    shown = other_client.get(f"/console/sites/{LOST}/bags/{bag.id}")
+    assert shown.status_code == 200 and 'id="abandoned"' in shown.text
 
     back = other_client.post("/console/failovers/failback", data={
         "csrf_token": csrf_of(after), "site": LOST, "reason": "restored"})  # fmt: skip
