@@ -104,9 +104,11 @@ from postex.network.log_keys import FileLogAuthority, load_or_create_row_key
 from postex.network.signing import FileSigner, load_or_create_signer, trusted_keys
 from postex.network.sql import tables as _replication  # noqa: F401
 from postex.sites import events as sites_events
-from postex.sites.app.ops import SiteOps, SiteOpsRepository, SiteRules
+from postex.sites.app.failover import FailoverRepository
+from postex.sites.app.ops import ActiveFailovers, SiteOps, SiteOpsRepository, SiteRules
 from postex.sites.documents import PdfEdiSiteDocuments
 from postex.sites.sql import projections as _site_ops  # noqa: F401
+from postex.sites.sql.failover import SqlFailovers, failover_p
 from postex.sites.sql.projections import site_p
 from postex.sites.sql.queries import SqlSiteOps, SqlUsers
 from postex.tracking import events as tracking_events
@@ -168,6 +170,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     audit_p,
     holds_p,
     advisories_p,
+    failover_p,
     site_p,
     tracking_ops_p,
 )
@@ -186,6 +189,8 @@ REPOSITORIES: Repositories = {
     AdvisoryRepository: SqlAdvisories,
     SerialRanges: SqlSerialRanges,
     SiteOpsRepository: SqlSiteOps,
+    FailoverRepository: SqlFailovers,
+    ActiveFailovers: SqlFailovers,
     UserRepository: SqlUsers,
     TotpRepository: SqlTotp,
     StaffStatusRepository: SqlStaffStatus,

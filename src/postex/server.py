@@ -31,6 +31,7 @@ from postex.network import pages as network_pages
 from postex.network import portal_pages as portal_receipts
 from postex.sites import pages as site_pages
 from postex.sites.http import despatches as site_despatches
+from postex.sites.http import failover as site_failover
 from postex.sites.http import sites
 from postex.sites.http import transfers as site_transfers
 from postex.tracking import pages as tracking_page
@@ -51,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     sites.router,
     site_despatches.router,
     site_transfers.router,
+    site_failover.router,
     partner_resdit.router,
     holds.router,
     advisories.router,

@@ -134,6 +134,13 @@ STAFF_ROUTES: dict[tuple[str, str], Params] = {
     ("POST", "/api/v1/advisories/{advisory_id}/updates"): {
         "advisory_id": "adv_00000000000000000000"
     },
+    ("GET", "/api/v1/failovers/{request_id}"): {"request_id": "fov_00000000000000000000"},
+    ("POST", "/api/v1/failovers/{request_id}/confirm"): {
+        "request_id": "fov_00000000000000000000"
+    },
+    ("POST", "/api/v1/failbacks/{request_id}/confirm"): {
+        "request_id": "fov_00000000000000000000"
+    },
 }  # fmt: skip
 
 
@@ -164,6 +171,7 @@ CONSOLE_ROUTES: dict[tuple[str, str], Params] = {
     ("GET", "/console/holds/{hold_id}"): HOLD,
     ("POST", "/console/holds/{hold_id}/confirm"): HOLD,
     ("POST", "/console/holds/{hold_id}/release"): HOLD,
+    ("POST", "/console/failovers/{request_id}/confirm"): {"request_id": "fov_00000000000000000000"},
     ("POST", "/console/advisories/{advisory_id}/resolve"): ADVISORY,
     ("POST", "/console/advisories/{advisory_id}/updates"): ADVISORY,
     ("POST", "/console/network/alarms/{alarm_id}/clear"): {"alarm_id": "1"},

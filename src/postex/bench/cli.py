@@ -347,11 +347,15 @@ def network(
         bool,
         typer.Option("--processes", help="Throughput runs with one OS process per node."),
     ] = False,
+    failover_items: Annotated[
+        int, typer.Option("--failover-items", min=1, help="Items the failover run moves.")
+    ] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Pre-advice visible at every other site (p50/p99 at --rate) and fan-out events/s
     against one-way replication (site -> hub), a hub and N sites in one process, real NATS
-    (a subject prefix of the run's own; its streams are deleted afterwards).
+    (a subject prefix of the run's own; its streams are deleted afterwards). Then a
+    failover confirmed at the hub, timed to the first moved item bagged at the survivor.
 
     The latency always runs in one process; --processes gives each node of the throughput
     runs a process of its own (as `postex network up` would).
@@ -361,7 +365,7 @@ def network(
     from postex.bench.network import bench_network, print_result, result_json
     from postex.cli.common import emit_json
 
-    result = bench_network(nats, sites, rate, seconds, backlog, runs, processes)
+    result = bench_network(nats, sites, rate, seconds, backlog, runs, processes, failover_items)
     if as_json:
         emit_json({"ok": True, **result_json(result)})
         return

@@ -19,6 +19,7 @@ from postex.cli import catalogue, node, worker
 from postex.cli.common import Group
 from postex.incidents.cli import audit, holds
 from postex.network.cli import backup, drill, receipt, replication
+from postex.sites.cli import failover as sites_failover
 
 app = typer.Typer(
     cls=Group,
@@ -33,6 +34,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(bench.app, name="bench")
 app.add_typer(users.app, name="users")
 app.add_typer(holds.app, name="holds")
+app.add_typer(sites_failover.app, name="sites")
 app.command("audit")(audit.audit)
 app.add_typer(partners.app, name="partners")
 worker.register(app)

@@ -235,6 +235,83 @@ class DespatchCarrierReported(Event):
     partner: str = field(metadata=doc("the carrier's partner id"))
 
 
+@dataclass(frozen=True, slots=True)
+class FailoverRequested(Event):
+    """An operations lead asks to fail a lost site over to a survivor (two-person rule)."""
+
+    TYPE: ClassVar[str] = "site.failover_requested.v1"
+    request_id: str
+    from_site: str = field(metadata=doc("the lost site"))
+    to_site: str = field(metadata=doc("the survivor that takes its routes and items"))
+    reason: str
+    requested_by: dict[str, Any] = field(metadata=doc("actor record"))
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverConfirmed(Event):
+    """A second operations lead confirms: the failover is in force from now on. The
+    ``site.failover_items_moved.v1`` and ``site.failover_receptacles_abandoned.v1`` events
+    that follow list what moves."""
+
+    TYPE: ClassVar[str] = "site.failover_confirmed.v1"
+    request_id: str
+    from_site: str
+    to_site: str
+    confirmed_by: dict[str, Any] = field(metadata=doc("actor record"))
+    item_count: int = field(metadata=doc("items moved to the survivor"))
+    receptacle_count: int = field(metadata=doc("receptacles of the lost site abandoned"))
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverItemsMoved(Event):
+    """Items of the lost site accepted but not despatched, as the confirming node's tables
+    held them: each is handled by the survivor from now on (at most 1,000 per event)."""
+
+    TYPE: ClassVar[str] = "site.failover_items_moved.v1"
+    request_id: str
+    from_site: str
+    to_site: str
+    items: list[list[Any]] = field(
+        metadata=doc("[item_id, state after the move (accepted|held), measured grams,"
+                     " accepted_at]")
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverReceptaclesAbandoned(Event):
+    """Receptacles of the lost site not despatched (open, closed or in a despatch not
+    closed): abandoned, never to be closed or despatched (at most 1,000 per event)."""
+
+    TYPE: ClassVar[str] = "site.failover_receptacles_abandoned.v1"
+    request_id: str
+    site: str = field(metadata=doc("the lost site the receptacles belong to"))
+    reason: str = field(metadata=doc("why, in the operations leads' words"))
+    receptacle_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FailbackRequested(Event):
+    """An operations lead asks to end a site's failover (two-person rule)."""
+
+    TYPE: ClassVar[str] = "site.failback_requested.v1"
+    request_id: str
+    site: str = field(metadata=doc("the site that was failed over"))
+    reason: str
+    requested_by: dict[str, Any] = field(metadata=doc("actor record"))
+
+
+@dataclass(frozen=True, slots=True)
+class FailbackConfirmed(Event):
+    """The failover of ``site`` ends: its routes leave from it again; moved items stay."""
+
+    TYPE: ClassVar[str] = "site.failback_confirmed.v1"
+    request_id: str
+    site: str
+    from_survivor: str = field(metadata=doc("the survivor its routes left from"))
+    failover_id: str = field(metadata=doc("the failover this ends"))
+    confirmed_by: dict[str, Any] = field(metadata=doc("actor record"))
+
+
 EVENTS: tuple[type[Event], ...] = (
     ItemAccepted,
     ItemArrivedAtExchange,
@@ -252,5 +329,11 @@ EVENTS: tuple[type[Event], ...] = (
     DespatchHandedOver,
     DespatchMessageWritten,
     DespatchCarrierReported,
+    FailoverRequested,
+    FailoverConfirmed,
+    FailoverItemsMoved,
+    FailoverReceptaclesAbandoned,
+    FailbackRequested,
+    FailbackConfirmed,
 )
 UPCASTERS: tuple[Upcaster, ...] = (ITEMS_ADDED_V1,)

@@ -77,6 +77,7 @@ NETWORK_PAGES = (
     ("Advisories", "/console/advisories", (Role.OPS, Role.AUDITOR)),
     ("Audit", "/console/audit", (Role.OPS, Role.AUDITOR, Role.ADMIN)),
     ("Network", "/console/network", (Role.OPS, Role.AUDITOR, Role.ADMIN)),
+    ("Failovers", "/console/failovers", (Role.OPS, Role.AUDITOR, Role.ADMIN)),
     ("Users", "/console/users", (Role.ADMIN,)),
 )
 

@@ -101,6 +101,27 @@ def _problems(
     return errors
 
 
+def _where_handled(
+    repo: SiteOpsRepository, errors: list[FieldError], here: str
+) -> list[FieldError]:
+    """Say where an item accepted elsewhere is handled (another site, or the survivor a
+    failover moved it to), so a clerk at a restored lost site knows not to touch it."""
+    ids = [str(e.value) for e in errors if e.rule in _HANDLED and isinstance(e.value, str)]
+    handling = repo.handling(ids) if ids else {}
+    out = []
+    for e in errors:
+        h = handling.get(str(e.value)) if e.rule in _HANDLED else None
+        if h is not None and h.site != here:
+            why = f"{e.message}; it is handled at {h.site}, not {here}: do not bag or despatch it"
+            out.append(FieldError(e.field, e.rule, e.value, why))
+        else:
+            out.append(e)
+    return out
+
+
+_HANDLED = frozenset({"state_accepted", "state_in_receptacle", "state_despatched"})
+
+
 def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) -> list[Accepted]:
     """Accept items at a site: EMA for each, and EMB too where the site exchanges mail.
 
@@ -140,7 +161,7 @@ def accept(ops: SiteOps, p: Principal, site_code: str, scans: Sequence[Scan]) ->
             found = _problems(ops, scan, records.get(scan.item_id), seen)
             errors.extend(e.at(f"scans[{i}]") if len(scans) > 1 else e for e in found)
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError(_where_handled(repo, errors, site.code))
         for scan in scans:
             ops.ctx.enforce(uow, "acceptance", item_subject(records[scan.item_id], site.code))
         # All EMAs, then all EMBs: projections write each run of one type in one batch.

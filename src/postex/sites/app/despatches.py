@@ -105,7 +105,12 @@ def compose(ops: SiteOps, p: Principal, site_code: str, refs: Sequence[str]) -> 
                     )
                 )
             elif r.state != ReceptacleState.CLOSED:
-                hint = "close it first" if r.state == "open" else f"it is in {r.despatch_id}"
+                hint = (
+                    "close it first" if r.state == "open"
+                    else "it was abandoned when its site failed over"
+                    if r.state == ReceptacleState.ABANDONED
+                    else f"it is in {r.despatch_id}"
+                )  # fmt: skip
                 errors.append(
                     FieldError(
                         f"receptacle_ids[{i}]",
@@ -379,8 +384,15 @@ def close_despatch(
         repo = uow.repo(SiteOpsRepository)
         d = _get(uow, site.code, did)
         advance(d.id, d.state, DespatchState.CLOSED)
-        items = _items(uow, ops, d, ItemState.DESPATCHED)
         receptacles = repo.receptacles(site.code, despatch_id=d.id)
+        gone = [r.id for r in receptacles if r.state == ReceptacleState.ABANDONED]
+        if gone:
+            raise InvalidStateError(
+                f"receptacle {gone[0]} of despatch {d.id} was abandoned when {site.code} failed"
+                " over: this despatch is never closed; the survivor despatches its items",
+                rule="receptacle_abandoned", field="despatch_id", value=d.id,
+            )  # fmt: skip
+        items = _items(uow, ops, d, ItemState.DESPATCHED)
         contents = [(r, [h.item_id for h in repo.receptacle_items(r.id)]) for r in receptacles]
         now = ops.ctx.now_text()
         predes = ops.docs.predes(d, contents, plan, f"PREDES-{d.id}", now)

@@ -6,7 +6,8 @@ because they also need the site rules and a renderer of forms and EDI messages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from postex.eventlog.context import Context
 from postex.items.app.preadvice import ItemRecord
 from postex.kernel.errors import ForbiddenError, NotFoundError, ValidationError
 from postex.kernel.network import Network, Site, load_network
+from postex.sites.domain.failover import effective_routes
 from postex.sites.domain.receptacles import DEFAULT_LIMIT_G
 
 SITE_ROLES = (Role.CLERK, Role.SUPERVISOR, Role.OPS, Role.ADMIN)
@@ -217,12 +219,55 @@ class SiteDocuments(Protocol):
         ...
 
 
+class ActiveFailovers(Protocol):
+    """The failovers in force: lost site -> survivor (the ``active_failovers`` table)."""
+
+    def active(self) -> dict[str, str]: ...
+
+
+ROUTING_REFRESH_S = 0.25  # how stale the effective routing may be (a tiny query each time)
+
+
+def effective_network(plan: Network, active: Mapping[str, str]) -> Network:
+    """``plan`` with every route of a failed-over site leaving from its survivor."""
+    if not active:
+        return plan
+    return Network(plan.sites, effective_routes(plan.routes, active), plan.serial_slots,
+                   plan.gateways)  # fmt: skip
+
+
 @dataclass
 class SiteOps:
     ctx: Context
     docs: SiteDocuments
     rules: SiteRules = field(default_factory=SiteRules)
-    network: Network = field(default_factory=load_network)
+    plan: Network = field(default_factory=load_network)  # the network file's routing
+    _routing: tuple[float, tuple[tuple[str, str], ...], Network] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    @property
+    def network(self) -> Network:
+        """The effective routing: the network file's, with every route of a failed-over
+        site leaving from its survivor. Read again at most every 0.25 s (and at once after
+        :meth:`forget_routing`), so a failover followed from another node applies within
+        a quarter of a second of its arrival."""
+        now = time.monotonic()
+        cached = self._routing
+        if cached is not None and now - cached[0] < ROUTING_REFRESH_S:
+            return cached[2]
+        with self.ctx.store.read() as uow:
+            active = uow.repo(ActiveFailovers).active()
+        key = tuple(sorted(active.items()))
+        net = cached[2] if cached is not None and cached[1] == key else None
+        if net is None:
+            net = effective_network(self.plan, active)
+        self._routing = (now, key, net)
+        return net
+
+    def forget_routing(self) -> None:
+        """Read the failovers in force again on the next routing question."""
+        self._routing = None
 
     def site(self, p: Principal, code: str, roles: Sequence[Role]) -> Site:
         """The site ``code`` if ``p`` may act there in one of ``roles``.
@@ -233,7 +278,7 @@ class SiteOps:
         if not p.is_staff:
             raise ForbiddenError("site routes are for staff tokens", rule="kind")
         try:
-            site = self.network.site(code)
+            site = self.plan.site(code)
         except ValidationError:
             raise NotFoundError(f"no site {code}") from None
         require_site(p, code)

@@ -115,6 +115,12 @@ def _get(uow: UnitOfWork, site: str, rid: str) -> ReceptacleRecord:
 
 
 def _require_open(r: ReceptacleRecord) -> None:
+    if r.state == ReceptacleState.ABANDONED:
+        raise InvalidStateError(
+            f"receptacle {r.id} was abandoned when {r.site} failed over: it is never closed"
+            " or despatched; its items are handled by the survivor",
+            rule="receptacle_abandoned", field="receptacle_id", value=r.id,
+        )  # fmt: skip
     if r.state != ReceptacleState.OPEN:
         raise InvalidStateError(
             f"receptacle {r.id} is {r.state}: open a new receptacle for these items",

@@ -27,6 +27,7 @@ class ReceptacleState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     IN_DESPATCH = "in_despatch"
+    ABANDONED = "abandoned"  # its site was lost and failed over: never closed or despatched
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from postex.sites.pages import accept, bags, despatches, held, transfers
+from postex.sites.pages import accept, bags, despatches, failover, held, transfers
 
 router = APIRouter(include_in_schema=False)
-for _part in (accept, bags, despatches, held, transfers):
+for _part in (accept, bags, despatches, failover, held, transfers):
     router.include_router(_part.router)

@@ -6,6 +6,7 @@ Projections only: every row here is rebuilt from the site logs by ``postex rebui
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -45,6 +46,7 @@ from postex.sites.events import (
     ReceptacleOpened,
     ReceptacleReopened,
 )
+from postex.sites.sql.failover import abandoned_ids, moved_pairs, settle_late_items
 
 staff_users = Table(
     "staff_users",
@@ -164,13 +166,27 @@ def _user_created(conn: Connection, events: Sequence[StoredEvent[UserCreated]]) 
                         for e in events if e.event.password_hash])  # fmt: skip
 
 
+def _moved(conn: Connection, events: Sequence[StoredEvent[Any]]) -> set[tuple[str, str]]:
+    """(log, item) of events about items a failover moved away from that log: applied
+    after the listing, they change nothing of the item (docs/log-format.md)."""
+    return moved_pairs(conn, [(e.site, e.event.item_id) for e in events])
+
+
+def _stays(moved: set[tuple[str, str]], e: StoredEvent[Any], item_id: str) -> bool:
+    return (e.site, item_id) not in moved
+
+
 @site_p.on(ItemAccepted)
 def _accepted(conn: Connection, events: Sequence[StoredEvent[ItemAccepted]]) -> None:
-    set_state(conn, [("accepted", None, e.recorded_at, e.event.item_id) for e in events])
+    moved = _moved(conn, events)
+    kept = [e for e in events if _stays(moved, e, e.event.item_id)]
+    if len(kept) < len(events):
+        settle_late_items(conn, [i for _, i in moved])
+    set_state(conn, [("accepted", None, e.recorded_at, e.event.item_id) for e in kept])
     executemany(
         conn,
         "INSERT INTO item_handling (item_id, site, accepted_at, measured_g) VALUES (?, ?, ?, ?)",
-        [(d.item_id, d.site, e.recorded_at, d.weight_g) for e in events for d in (e.event,)],
+        [(d.item_id, d.site, e.recorded_at, d.weight_g) for e in kept for d in (e.event,)],
     )
     executemany(
         conn,
@@ -190,7 +206,9 @@ def _at_exchange(conn: Connection, events: Sequence[StoredEvent[ItemArrivedAtExc
 
 @site_p.on(ItemReturnedToSender)
 def _returned(conn: Connection, events: Sequence[StoredEvent[ItemReturnedToSender]]) -> None:
-    set_state(conn, [("returned", None, e.recorded_at, e.event.item_id) for e in events])
+    moved = _moved(conn, events)
+    set_state(conn, [("returned", None, e.recorded_at, e.event.item_id) for e in events
+                     if _stays(moved, e, e.event.item_id)])  # fmt: skip
     executemany(
         conn,
         TRACKING_INSERT,
@@ -201,10 +219,11 @@ def _returned(conn: Connection, events: Sequence[StoredEvent[ItemReturnedToSende
 @site_p.on(ItemTransferredOut)
 def _transferred_out(conn: Connection, events: Sequence[StoredEvent[ItemTransferredOut]]) -> None:
     """The item leaves for another site (EMK here): no site bags it until it is received."""
+    moved = _moved(conn, events)
     executemany(
         conn,
         "UPDATE item_handling SET transfer_to = ? WHERE item_id = ?",
-        [(e.event.to_site, e.event.item_id) for e in events],
+        [(e.event.to_site, e.event.item_id) for e in events if _stays(moved, e, e.event.item_id)],
     )
     executemany(
         conn,
@@ -218,10 +237,11 @@ def _transfer_received(
     conn: Connection, events: Sequence[StoredEvent[ItemTransferReceived]]
 ) -> None:
     """The item is at the receiving site now (EMB there): ``site`` is where it physically is."""
+    moved = _moved(conn, events)
     executemany(
         conn,
         "UPDATE item_handling SET site = ?, transfer_to = NULL WHERE item_id = ?",
-        [(e.event.site, e.event.item_id) for e in events],
+        [(e.event.site, e.event.item_id) for e in events if _stays(moved, e, e.event.item_id)],
     )
     executemany(
         conn,
@@ -232,10 +252,11 @@ def _transfer_received(
 
 @site_p.on(ReceptacleOpened)
 def _opened(conn: Connection, events: Sequence[StoredEvent[ReceptacleOpened]]) -> None:
+    gone = abandoned_ids(conn, [e.event.receptacle_id for e in events])  # listed before
     executemany(
         conn,
         "INSERT INTO receptacles (id, site, destination, category, subclass,"
-        " state, opened_at, item_count, content_g) VALUES (?, ?, ?, ?, ?, 'open', ?, 0, 0)",
+        " state, opened_at, item_count, content_g) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
         [
             (
                 d.receptacle_id,
@@ -243,6 +264,7 @@ def _opened(conn: Connection, events: Sequence[StoredEvent[ReceptacleOpened]]) -
                 d.destination,
                 d.category,
                 d.subclass,
+                "abandoned" if d.receptacle_id in gone else "open",
                 e.recorded_at,
             )
             for e in events
@@ -253,9 +275,12 @@ def _opened(conn: Connection, events: Sequence[StoredEvent[ReceptacleOpened]]) -
 
 @site_p.on(ReceptacleItemsAdded)
 def _added(conn: Connection, events: Sequence[StoredEvent[ReceptacleItemsAdded]]) -> None:
+    moved = moved_pairs(conn, [(e.site, b.item_id) for e in events for b in e.event.bagged()])
     for e in events:
         d = e.event
-        bagged = d.bagged()
+        bagged = [b for b in d.bagged() if _stays(moved, e, b.item_id)]
+        if not bagged:
+            continue
         executemany(
             conn,
             "UPDATE item_handling SET receptacle_id = ? WHERE item_id = ?",
@@ -272,8 +297,11 @@ def _added(conn: Connection, events: Sequence[StoredEvent[ReceptacleItemsAdded]]
 
 @site_p.on(ReceptacleItemRemoved)
 def _removed(conn: Connection, events: Sequence[StoredEvent[ReceptacleItemRemoved]]) -> None:
+    moved = _moved(conn, events)
     for e in events:
         d = e.event
+        if not _stays(moved, e, d.item_id):
+            continue
         executemany(
             conn,
             "UPDATE item_handling SET receptacle_id = NULL WHERE item_id = ?",
@@ -296,7 +324,7 @@ def _closed(conn: Connection, events: Sequence[StoredEvent[ReceptacleClosed]]) -
         conn,
         "UPDATE receptacles SET state = 'closed', closed_at = ?, s9 = ?,"
         " gross_weight_g = ?, year_digit = ?, despatch_serial = ?, receptacle_serial = ?"
-        " WHERE id = ?",
+        " WHERE id = ? AND state <> 'abandoned'",
         [
             (
                 e.recorded_at,
@@ -319,7 +347,7 @@ def _reopened(conn: Connection, events: Sequence[StoredEvent[ReceptacleReopened]
         conn,
         "UPDATE receptacles SET state = 'open', closed_at = NULL, s9 = NULL,"
         " gross_weight_g = NULL, year_digit = NULL, despatch_serial = NULL,"
-        " receptacle_serial = NULL WHERE id = ?",
+        " receptacle_serial = NULL WHERE id = ? AND state <> 'abandoned'",
         [(e.event.receptacle_id,) for e in events],
     )
 
@@ -352,7 +380,10 @@ def _composed(conn: Connection, events: Sequence[StoredEvent[DespatchComposed]])
         )
         rows = [(d.despatch_id, r) for r in d.receptacle_ids]
         executemany(
-            conn, "UPDATE receptacles SET state = 'in_despatch', despatch_id = ? WHERE id = ?", rows
+            conn,
+            "UPDATE receptacles SET state = CASE WHEN state = 'abandoned' THEN state"
+            " ELSE 'in_despatch' END, despatch_id = ? WHERE id = ?",
+            rows,
         )
         executemany(conn, "UPDATE item_handling SET despatch_id = ? WHERE receptacle_id = ?", rows)
 
@@ -363,7 +394,8 @@ def _taken_out(conn: Connection, events: Sequence[StoredEvent[DespatchReceptacle
         d = e.event
         executemany(
             conn,
-            "UPDATE receptacles SET state = 'closed', despatch_id = NULL, s9 = ?,"
+            "UPDATE receptacles SET state = CASE WHEN state = 'abandoned' THEN state"
+            " ELSE 'closed' END, despatch_id = NULL, s9 = ?,"
             " year_digit = ?, despatch_serial = ?, receptacle_serial = ? WHERE id = ?",
             [(d.s9, d.year_digit, d.despatch_serial, d.receptacle_serial, d.receptacle_id)],
         )
@@ -420,7 +452,9 @@ def _despatch_closed(conn: Connection, events: Sequence[StoredEvent[DespatchClos
             " flight = ?, flight_date = ?, departs_at = ? WHERE id = ?",
             [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.departs_at, d.despatch_id)],
         )
-        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d.item_ids])
+        moved = moved_pairs(conn, [(e.site, i) for i in d.item_ids])
+        set_state(conn, [("despatched", None, e.recorded_at, i) for i in d.item_ids
+                         if _stays(moved, e, i)])  # fmt: skip
 
 
 @site_p.on(DespatchHandedOver)
@@ -433,7 +467,9 @@ def _handed_over(conn: Connection, events: Sequence[StoredEvent[DespatchHandedOv
             " carrier = ?, flight = ?, flight_date = ?, departs_at = ? WHERE id = ?",
             [(e.recorded_at, d.carrier, d.flight, d.flight_date, d.departs_at, d.despatch_id)],
         )
-        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d.item_ids])
+        moved = moved_pairs(conn, [(e.site, i) for i in d.item_ids])
+        set_state(conn, [("in_transit", None, e.recorded_at, i) for i in d.item_ids
+                         if _stays(moved, e, i)])  # fmt: skip
         executemany(conn, TRACKING_INSERT, [tracking_row(e, i, "EMC", d.site) for i in d.item_ids])
 
 

@@ -24,7 +24,7 @@ from postex.incidents.events import AdvisoryClosed, AdvisoryPublished, AdvisoryU
 from postex.items.app.timeline import TrackingRow
 from postex.items.events import ItemCancelled, ItemPreAdvised
 from postex.items.sql.core import local_time
-from postex.sites.events import ItemAccepted
+from postex.sites.events import FailoverItemsMoved, ItemAccepted
 from postex.tracking.events import (
     PartnerEventRecorded,
     WebhookDeleted,
@@ -33,7 +33,7 @@ from postex.tracking.events import (
     WebhookSubscribed,
     WebhookTestRequested,
 )
-from postex.tracking.sql import partners, races, webhooks
+from postex.tracking.sql import failover_notices, partners, races, webhooks
 from postex.tracking.sql.announce import NewRow, announce, subscriptions
 from postex.tracking.sql.schema import TRACKING_OPS_TABLES
 
@@ -83,6 +83,12 @@ def _announce_site_rows(conn: Connection, events: Sequence[StoredEvent]) -> None
 
 # Every type this projection has no handler of its own for announces its site rows.
 tracking_ops_p.otherwise = _announce_site_rows
+
+
+@tracking_ops_p.on(FailoverItemsMoved)
+def _failover_moved(conn: Connection, events: Sequence[StoredEvent[FailoverItemsMoved]]) -> None:
+    failover_notices.items_moved(conn, events)
+    _announce_site_rows(conn, events)
 
 
 @tracking_ops_p.on(ItemCancelled)
