@@ -6,8 +6,9 @@ writing node's tables when the event was written, as ``[log, seq, hash in hex]``
 
     "saw": {"LA100000003GB": ["HUB", 12, "9f2c…"]}
 
-Items with no known version (projected before versions were kept) are left out, and so is
-``saw`` itself when no item has one; events written before ``saw`` existed have none and
+Items with no known version (projected before versions were kept), or whose version is in
+the writer's own log (its seq order already orders them), are left out, and so is ``saw``
+itself when no item has one; events written before ``saw`` existed have none and
 stay valid. A node projects an event only once every event it saw is applied there
 (:func:`needs`); docs/log-format.md, "Rules across logs".
 """

@@ -16,7 +16,6 @@ from postex.eventlog.authlog import Anchor
 from postex.eventlog.chain import ChainState, format_time, verify_events
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import DataKeyRow
-from postex.eventlog.saw import Blocked
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.dependencies import Dependencies
 from postex.eventlog.sql.engine import write_connection
@@ -29,21 +28,19 @@ from postex.kernel.errors import IntegrityError
 
 def project_in_order(
     conn: Connection, store: SqlStore, site: str, events: Sequence[StoredEvent]
-) -> list[Blocked]:
+) -> None:
     """Project the stored run of ``site`` and every waiting log it unblocks, in dependency
-    order (postex.eventlog.sql.dependencies); return the saw hashes found to differ."""
+    order (postex.eventlog.sql.dependencies)."""
     deps = Dependencies(conn, format_time(store.clock.now()))
     store.projections.apply(conn, deps.admit(site, events))
     if deps.waits:
         store.projections.apply(conn, deps.retry())
     deps.save()
-    return deps.mismatches()
 
 
 class SqlLogAdmin:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        self.mismatches: list[Blocked] = []  # after the last projected import
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
         """Append events hashed elsewhere (the hub's copy of a site, a restore) after the head.
@@ -51,8 +48,7 @@ class SqlLogAdmin:
         Every link and hash is checked against the site's head first; on the first bad one
         :class:`IntegrityError` is raised and nothing is written. ``project=False`` leaves
         the projections for a later rebuild (bulk restore). Projected, each event waits
-        for the versions it saw (:func:`project_in_order`); :attr:`mismatches` then lists
-        the logs held back by a saw hash that differs from the applied event's.
+        for the versions it saw (:func:`project_in_order`).
         """
         if not events:
             return 0
@@ -73,7 +69,7 @@ class SqlLogAdmin:
                     [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
-                    self.mismatches = project_in_order(conn, store, site, events)
+                    project_in_order(conn, store, site, events)
                 extend_tree(conn, site, seq, [e.hash for e in events])
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)

@@ -245,7 +245,3 @@ class Dependencies:
                 for s in sorted(changed) if (w := self.waits.get(s)) is not None
             ],
         )  # fmt: skip
-
-    def mismatches(self) -> list[Blocked]:
-        """The logs held back by a saw hash that differs from the applied event's."""
-        return [w.blocked for w in self.waits.values() if w.blocked.mismatch]

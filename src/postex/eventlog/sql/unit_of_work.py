@@ -178,7 +178,7 @@ class SqlUnitOfWork:
         if not events:
             return []
         seq, prev, last_time = self.load_head()
-        events = stamp_saw(self.conn, events)  # the versions of the items they change
+        events = stamp_saw(self.conn, self._site, events)  # the versions of the items they change
         if not self.appended:
             self._tree_from, self._tree_from_hash = seq, prev
         site = self._site

@@ -4,7 +4,8 @@ A use case reads the items it changes in its own write transaction; just before 
 are hashed, :func:`stamp_saw` reads those items' versions (``items.version_*``, kept by the
 projections) in the same transaction and puts them into each event that changes items and
 does not carry ``saw`` yet. Several events of one append see the versions from before the
-append (within a log, seq order already orders them). See postex.eventlog.saw.
+append (within a log, seq order already orders them), and a version in the writer's own
+log is left out for the same reason. See postex.eventlog.saw.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def versions_of(conn: Connection, item_ids: Sequence[str]) -> dict[str, Version]
     return found
 
 
-def stamp_saw(conn: Connection, events: Sequence[T]) -> Sequence[T]:
-    """``events`` with ``saw`` recorded in each that changes items (the others unchanged)."""
+def stamp_saw(conn: Connection, site: str, events: Sequence[T]) -> Sequence[T]:
+    """``events`` of ``site``'s log with ``saw`` recorded in each that changes items (the
+    others unchanged). A version in ``site``'s own log is left out: the log's seq order
+    already puts the event after it, everywhere."""
     if not any(_changes_items(e) for e in events):
         return events
     wanted = [i for e in events if _changes_items(e) for i in e.changed_items()]  # type: ignore[attr-defined]
@@ -56,7 +59,11 @@ def stamp_saw(conn: Connection, events: Sequence[T]) -> Sequence[T]:
     for e in events:
         saw: Any = None
         if _changes_items(e):
-            mine = {i: known[i] for i in e.changed_items() if i in known}  # type: ignore[attr-defined]
+            mine = {
+                i: known[i]
+                for i in e.changed_items()  # type: ignore[attr-defined]
+                if i in known and known[i][0] != site
+            }
             saw = saw_body(mine)
         out.append(e if saw is None else dataclasses.replace(e, saw=saw))  # type: ignore[type-var]
     return out

@@ -7,7 +7,10 @@ and never skips one (a gap asks the site for a replay); it countersigns every si
 checkpoint its copy agrees with and raises an alarm for any history that disagrees with
 what it already holds. In the transaction that stores events it also applies the same
 projections a site does, so the hub answers tracking for items of every site (sites issue
-ids from their own serial sub-blocks, so item ids never collide).
+ids from their own serial sub-blocks, so item ids never collide). An event whose ``saw``
+names a version not applied yet is stored but projected later, with the rest of its log
+(postex.eventlog.sql.dependencies); a ``saw`` hash that differs from the applied event's
+raises a ``saw-mismatch`` alarm and its log keeps waiting.
 """
 
 from __future__ import annotations
