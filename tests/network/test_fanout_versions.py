@@ -211,3 +211,30 @@ def test_the_cancel_race_settles_the_same_on_every_follower(
         assert _tables(node, item.id) == live
     for node in (a, b, c, d):
         node.close()
+
+
+def test_a_released_log_that_a_projection_refuses_keeps_waiting(
+    tmp_path: Path, follower_url: str
+) -> None:
+    """Gatwick's log waits at an acceptance; behind it, a pre-advice of an id Heathrow also
+    issued (a shared serial slot). When Heathrow's log arrives it is projected; releasing
+    Gatwick's log fails on the duplicate id, so Gatwick's log keeps waiting, unapplied."""
+    a, b = _site(tmp_path, A), _site(tmp_path, B)
+    c = _site(tmp_path, C, follower_url)
+    item, twin = new_items(a, new_customer(a).record.id, n=2)
+    first = next(e.seq for e in a.store.read_events(A) if e.data.get("item_id") == item.id)
+    _feed(b, a, A, until=first)  # Gatwick has the first item only
+    accept(b.site_ops, staff(b, "clerk", site=B).principal, B, [Scan(item.id, item.weight_g)])
+    advice = next(e for e in a.store.read_events(A) if e.data.get("item_id") == twin.id)
+    with b.store.write(B) as uow:
+        uow.append([NewEvent(advice.type, dict(advice.data))])
+    _feed(c, b, B)
+    assert _waiting(c)[0]["log"] == B
+    _feed(c, a, A)  # stored and projected; Gatwick's log is released, then refused
+    assert _item(c, twin.id)[3:5] == (A, advice.seq)  # Heathrow's pre-advice, not Gatwick's
+    assert _item(c, item.id)[0] == "pre_advised"  # Gatwick's acceptance not applied either
+    (wait,) = _waiting(c)
+    assert wait["log"] == B and wait["hash_differs"] is False
+    assert c.store.head(A) == a.store.head(A) and c.store.head(B) == b.store.head(B)
+    for node in (a, b, c):
+        node.close()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy import exc as sa_exc
 
 from postex.eventlog.authlog import Anchor
 from postex.eventlog.chain import ChainState, format_time, verify_events
@@ -19,7 +20,7 @@ from postex.eventlog.ports import DataKeyRow
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.dependencies import Dependencies
 from postex.eventlog.sql.engine import write_connection
-from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.fast import execute, insert_event_batch
 from postex.eventlog.sql.store import SqlStore
 from postex.eventlog.sql.tree import extend as extend_tree
 from postex.eventlog.sql.unit_of_work import SqlUnitOfWork
@@ -33,9 +34,19 @@ def project_in_order(
     order (postex.eventlog.sql.dependencies)."""
     deps = Dependencies(conn, format_time(store.clock.now()))
     store.projections.apply(conn, deps.admit(site, events))
-    if deps.waits:
-        store.projections.apply(conn, deps.retry())
     deps.save()
+    if not deps.waits:
+        return
+    # The waiting logs it releases, under a savepoint: if a projection refuses them, they
+    # keep waiting (retried with the next message), and this run stays projected.
+    refused = (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+    execute(conn, "SAVEPOINT postex_released")
+    try:
+        store.projections.apply(conn, deps.retry())
+        deps.save()
+    except refused:
+        execute(conn, "ROLLBACK TO SAVEPOINT postex_released")
+    execute(conn, "RELEASE SAVEPOINT postex_released")
 
 
 class SqlLogAdmin:
