@@ -238,3 +238,29 @@ def test_a_released_log_that_a_projection_refuses_keeps_waiting(
     assert c.store.head(A) == a.store.head(A) and c.store.head(B) == b.store.head(B)
     for node in (a, b, c):
         node.close()
+
+
+def test_the_hub_applies_an_acceptance_after_the_pre_advice_it_saw(
+    tmp_path: Path, follower_url: str
+) -> None:
+    """The hub's copies wait the same way (hub mode), and its rebuild, in arrival order,
+    gives the tables it built live."""
+    a, b = _site(tmp_path, A), _site(tmp_path, B)
+    hub = make_node(tmp_path / "hub", follower_url, site="HUB", role="hub")
+    item = new_items(a, new_customer(a).record.id, n=1)[0]
+    _feed(b, a, A)
+    accept(b.site_ops, staff(b, "clerk", site=B).principal, B, [Scan(item.id, item.weight_g)])
+    rep = replication(hub)
+    for node, site in ((b, B), (a, A)):  # Gatwick's copy arrives first
+        out = rep.hub(hub.trusted_keys()).receive_events(site, list(node.store.read_events(site)))
+        assert out.fault is None
+        if site == B:
+            assert _tables(hub, item.id) == ((), (), ())
+            assert [w["log"] for w in _waiting(hub)] == [B]
+    live = _tables(hub, item.id)
+    assert live == _tables(b, item.id) and live[0][0] == "accepted"
+    assert _waiting(hub) == [] and rep.state.alarms() == []
+    rep.rebuild_hub()
+    assert _tables(hub, item.id) == live
+    for node in (a, b, hub):
+        node.close()
