@@ -171,8 +171,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     holds_p,
     advisories_p,
     site_p,
+    versions_p,  # after the projections that change items: each item's version
     tracking_ops_p,
-    versions_p,  # after every projection that changes items: each item's version
 )
 
 # Which SQL class answers each query port of the app layer.
