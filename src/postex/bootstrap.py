@@ -92,6 +92,7 @@ from postex.items.sql.customer_api import (
 )
 from postex.items.sql.portal import SqlColumnMappings
 from postex.items.sql.serials import SqlSerialRanges
+from postex.items.sql.versions import versions_p
 from postex.kernel.clock import SystemClock
 from postex.kernel.errors import ConfigurationError, IntegrityError, KeyUnavailableError
 from postex.kernel.network import SerialSlot, load_network
@@ -127,6 +128,7 @@ from postex.tracking.webhook_sender import HttpWebhookSender
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from postex.eventlog.saw import Wait
     from postex.network.app.cosigning import CopyWitness
     from postex.network.app.hub import Hub
     from postex.network.backup.files import BackupChain, FileBackupWriter
@@ -172,6 +174,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     advisories_p,
     failover_p,
     site_p,
+    versions_p,  # after the projections that change items: each item's version
     tracking_ops_p,
 )
 
@@ -716,6 +719,10 @@ class Replication:
 
         s = self._c.settings
         return await delete_stream(s.nats_url, self.subjects, access_from(s))
+
+    def waiting(self) -> list[Wait]:
+        """The logs whose projection waits on a version they saw (docs/log-format.md)."""
+        return self._copies().waiting()
 
     def _copies(self) -> HubCopy:
         from postex.network.sql.hub import HubCopy

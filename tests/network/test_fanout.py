@@ -291,3 +291,43 @@ def test_a_site_follows_the_hubs_own_log_like_any_node(
     accept(b.site_ops, clerk.principal, B, [Scan(item.id, item.weight_g)])
     assert _state(b, item.id) == "accepted"
     loops.close()
+
+
+def test_a_site_that_trusts_the_pre_advising_node_late_ends_with_the_item_accepted(
+    tmp_path: Path, nats_url: str, prefix: str, loops: Loops
+) -> None:
+    """Birmingham follows Gatwick before it trusts Heathrow: Gatwick's acceptance of an item
+    pre-advised at Heathrow is stored there but waits for the pre-advice it saw (status
+    says so); once Heathrow is trusted, its log is replayed and the item is accepted."""
+    c_code = "GBBHXA"
+    a, b = _network(tmp_path, nats_url, prefix)
+    (tmp_path / c_code / "keys").mkdir(parents=True, mode=0o700)
+    shutil.copy(a.settings.keys_dir / "kek.json", tmp_path / c_code / "keys" / "kek.json")
+    c = _site(tmp_path, c_code, nats_url, prefix)
+    trust(c, b, B)  # Heathrow not yet
+    trust(a, c, c_code)
+    trust(b, c, c_code)
+    item = new_items(a, new_customer(a).record.id, n=1)[0]
+    _run(loops, a)
+    _run(loops, b)
+    wait_until(lambda: _caught_up(b, a, A), what="Gatwick to follow Heathrow's log")
+    accept(b.site_ops, staff(b, "clerk", site=B).principal, B, [Scan(item.id, item.weight_g)])
+    _pub, follow_c = _run(loops, c)
+    wait_until(lambda: _caught_up(c, b, B), what="Birmingham to follow Gatwick's log")
+    waiting = replication(c).waiting()
+    assert [(w.site, w.blocked.on[0]) for w in waiting] == [(B, A)]
+    with TestClient(create_app(c)) as client:
+        auditor = staff(c, "auditor", site=None)
+        view = client.get("/api/v1/integrity", headers={"Authorization": f"Bearer {auditor.token}"})
+        assert [w["log"] for w in view.json()["waiting"]] == [B]
+    loops.stop_one(follow_c)
+    trust(c, a, A)
+    loops.start(replication(c).follower(c.trusted_keys()).run)
+    wait_until(lambda: _caught_up(c, a, A), what="Heathrow's log to be replayed to Birmingham")
+    wait_until(lambda: replication(c).waiting() == [], what="Gatwick's log to apply")
+    assert _state(c, item.id) == "accepted"
+    assert replication(c).state.alarms() == []
+    loops.close()
+    live = c.rebuilder.projection_digest()
+    c.rebuilder.rebuild()
+    assert c.rebuilder.projection_digest() == live

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from postex.accounts.events import ACTOR_DOC, Actor
-from postex.eventlog.catalogue import Event, doc
+from postex.eventlog.catalogue import Event, doc, omit_none
+from postex.eventlog.saw import SAW_DOC
 
 SCOPE_DOC = "sites, destinations, services (empty: all) and goods_only"
 
@@ -73,6 +74,10 @@ class HoldItemsHeld(Event):
     TYPE: ClassVar[str] = "hold.items_held.v1"
     hold_id: str
     items: list[list[str]] = field(metadata=doc("[item id, state it was held from, site] triples"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [t[0] for t in self.items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,10 @@ class HoldItemsReleased(Event):
     TYPE: ClassVar[str] = "hold.items_released.v1"
     hold_id: str
     items: list[list[str]] = field(metadata=doc("[item id, state it returns to] pairs"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [p[0] for p in self.items]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from postex.eventlog.catalogue import Event, doc, omit_none
+from postex.eventlog.saw import SAW_DOC
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,10 @@ class ItemCancelled(Event):
     item_id: str
     customer_id: str
     actor: str = field(metadata=doc("the API key id that cancelled"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)

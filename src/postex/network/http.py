@@ -42,7 +42,7 @@ def integrity(
     the last verification and every integrity alarm."""
     rep = replication(c)
     view: dict[str, Any] = integrity_for(
-        p, c.store, rep.state, c.settings.role, c.settings.site, rep.now()
+        p, c.store, rep.state, c.settings.role, c.settings.site, rep.now(), rep.waiting()
     )
     return view
 

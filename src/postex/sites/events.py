@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from postex.eventlog.catalogue import Event, Upcaster, doc, omit_none
+from postex.eventlog.saw import SAW_DOC
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,10 @@ class ItemAccepted(Event):
     site: str
     weight_g: int = field(metadata=doc("weighed at the counter, grams"))
     declared_g: int = field(metadata=doc("declared at pre-advice, grams"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,10 @@ class ItemArrivedAtExchange(Event):
     TYPE: ClassVar[str] = "item.arrived_at_exchange.v1"
     item_id: str
     site: str = field(metadata=doc("an office of exchange (EMB)"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,10 @@ class ItemReturnedToSender(Event):
     item_id: str
     site: str
     reason: str = field(metadata=doc("why, in the supervisor's words (staff only, not public)"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +58,10 @@ class ItemTransferredOut(Event):
     site: str = field(metadata=doc("the sending site, where the item is now"))
     to_site: str = field(metadata=doc("the site it travels to"))
     reason: str = field(metadata=doc("why: 'route' (its route leaves from to_site)"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,10 @@ class ItemTransferReceived(Event):
     item_id: str
     site: str = field(metadata=doc("the receiving site"))
     from_site: str = field(metadata=doc("the site that sent it"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +109,7 @@ class ReceptacleItemsAdded(Event):
     receptacle_id: str
     site: str
     items: list[dict[str, Any]] = field(metadata=doc("{item_id, weight_g (grams)} per item"))
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
 
     def bagged(self) -> list[BaggedItem]:
         return [BaggedItem(i["item_id"], i["weight_g"]) for i in self.items]
@@ -95,6 +117,9 @@ class ReceptacleItemsAdded(Event):
     @classmethod
     def of(cls, receptacle_id: str, site: str, bagged: list[BaggedItem]) -> ReceptacleItemsAdded:
         return cls(receptacle_id, site, [b.to_body() for b in bagged])
+
+    def changed_items(self) -> list[str]:
+        return [str(i["item_id"]) for i in self.items]
 
 
 def _items_added_v1(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -121,6 +146,10 @@ class ReceptacleItemRemoved(Event):
     held: bool = field(
         default=False, metadata=doc("it goes back to the held queue, not to accepted")
     )
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +225,10 @@ class DespatchClosed(Event):
     flight_date: str = field(metadata=doc("ISO date"))
     item_ids: list[str]
     departs_at: str | None = omit_none("scheduled departure, ISO 8601 with the site's offset")
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return list(self.item_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +241,10 @@ class DespatchHandedOver(Event):
     flight_date: str
     item_ids: list[str]
     departs_at: str | None = omit_none("scheduled departure, ISO 8601 with the site's offset")
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return list(self.item_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from postex.eventlog.catalogue import Event, doc, omit_none
+from postex.eventlog.saw import SAW_DOC
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,10 @@ class PartnerEventRecorded(Event):
         "for an item not yet known here: the operators the partner speaks for, checked "
         "when the item appears"
     )
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [self.item_id]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy import exc as sa_exc
 
 from postex.eventlog.authlog import Anchor
-from postex.eventlog.chain import ChainState, verify_events
+from postex.eventlog.chain import ChainState, format_time, verify_events
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import DataKeyRow
 from postex.eventlog.sql import schema
+from postex.eventlog.sql.dependencies import Dependencies
 from postex.eventlog.sql.engine import write_connection
-from postex.eventlog.sql.fast import insert_event_batch
+from postex.eventlog.sql.fast import execute, insert_event_batch
 from postex.eventlog.sql.store import SqlStore
 from postex.eventlog.sql.tree import extend as extend_tree
 from postex.eventlog.sql.unit_of_work import SqlUnitOfWork
 from postex.kernel.errors import IntegrityError
+
+
+def project_in_order(
+    conn: Connection, store: SqlStore, site: str, events: Sequence[StoredEvent]
+) -> None:
+    """Project the stored run of ``site`` and every waiting log it unblocks, in dependency
+    order (postex.eventlog.sql.dependencies)."""
+    deps = Dependencies(conn, format_time(store.clock.now()))
+    store.projections.apply(conn, deps.admit(site, events))
+    deps.save()
+    if not deps.waits:
+        return
+    # The waiting logs it releases, under a savepoint: if a projection refuses them, they
+    # keep waiting (retried with the next message), and this run stays projected.
+    refused = (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+    execute(conn, "SAVEPOINT postex_released")
+    try:
+        store.projections.apply(conn, deps.retry())
+        deps.save()
+    except refused:
+        execute(conn, "ROLLBACK TO SAVEPOINT postex_released")
+    execute(conn, "RELEASE SAVEPOINT postex_released")
 
 
 class SqlLogAdmin:
@@ -34,7 +58,8 @@ class SqlLogAdmin:
 
         Every link and hash is checked against the site's head first; on the first bad one
         :class:`IntegrityError` is raised and nothing is written. ``project=False`` leaves
-        the projections for a later rebuild (bulk restore).
+        the projections for a later rebuild (bulk restore). Projected, each event waits
+        for the versions it saw (:func:`project_in_order`).
         """
         if not events:
             return 0
@@ -55,7 +80,7 @@ class SqlLogAdmin:
                     [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
-                    store.projections.apply(conn, events)
+                    project_in_order(conn, store, site, events)
                 extend_tree(conn, site, seq, [e.hash for e in events])
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
@@ -68,7 +93,12 @@ class SqlLogAdmin:
 
     def wipe(self) -> None:
         """Delete every event, checkpoint, data key and projection row (before a restore)."""
-        tables = [*self.store.projections.tables(), schema.heads, *schema.LOG_TABLES]
+        tables = [
+            *self.store.projections.tables(),
+            schema.heads,
+            schema.log_waits,
+            *schema.LOG_TABLES,
+        ]
         with write_connection(self.store.engine) as conn:
             conn.begin()
             try:

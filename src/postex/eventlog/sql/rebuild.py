@@ -14,9 +14,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from postex.eventlog.chain import format_time
 from postex.eventlog.events import StoredEvent
 from postex.eventlog.ports import Progress
 from postex.eventlog.sql import schema
+from postex.eventlog.sql.dependencies import Dependencies
 from postex.eventlog.sql.engine import write_connection
 from postex.eventlog.sql.store import SqlStore
 from postex.eventlog.sql.tree import backfill
@@ -70,7 +72,9 @@ class SqlRebuilder:
         self, events: Iterable[StoredEvent], progress: Progress | None = None, batch: int = 5000
     ) -> int:
         """Empty every projection and the heads, then apply ``events`` in the order given
-        (one transaction); each site's head is its last event. Returns the events applied."""
+        (one transaction), except that an event waits until the versions it saw are applied
+        (and every later event of its log with it); each site's head is its last event.
+        Returns the events applied."""
         store = self.store
         done = 0
         with write_connection(store.engine) as conn:
@@ -80,8 +84,9 @@ class SqlRebuilder:
                     conn.execute(table.delete())
                 chunk: list[StoredEvent] = []
                 heads: dict[str, StoredEvent] = {}
+                deps = Dependencies(conn, format_time(store.clock.now()), fresh=True)
                 for ev in events:
-                    chunk.append(ev)
+                    chunk += deps.feed(ev)  # each event once the versions it saw are applied
                     heads[ev.site] = ev
                     if len(chunk) >= batch:
                         store.projections.apply(conn, chunk)
@@ -93,6 +98,7 @@ class SqlRebuilder:
                 done += len(chunk)
                 for site, ev in heads.items():
                     store.upsert_head(conn, site, ev.seq, ev.hash, ev.recorded_at)
+                deps.save()  # the logs still waiting on a version they saw
                 if progress:
                     progress(done)
             except BaseException:

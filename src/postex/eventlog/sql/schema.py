@@ -102,6 +102,22 @@ tree_cosignatures = Table(
 )
 
 # --- projections: recreated from the log by `postex rebuild` ---------------------------
+# Logs whose projection waits for an event another log depends on: projected through
+# ``projected_seq``; the next event saw (on_site, on_seq, on_hash) and that event is not
+# applied here yet, or (``found_hash`` set) it is applied with another hash. No row: the
+# log is projected through its head. Rebuilt with the projections.
+log_waits = Table(
+    "log_waits",
+    metadata,
+    Column("site", String(16), primary_key=True),
+    Column("projected_seq", BigInteger, nullable=False),
+    Column("on_site", String(16), nullable=False),
+    Column("on_seq", BigInteger, nullable=False),
+    Column("on_hash", LargeBinary(32), nullable=False),
+    Column("found_hash", LargeBinary(32)),
+    Column("since", String(32), nullable=False),
+)
+
 heads = Table(
     "heads",
     metadata,
@@ -137,6 +153,11 @@ items = Table(
     Column("updated_at", String(32), nullable=False),
     # The sealed personal data stays in the pre-advice event; the row points at it.
     Column("advice_seq", BigInteger, nullable=False),
+    # The item's version: the last event applied to it here (log, seq, hash); a change
+    # written here records it as ``saw`` (docs/log-format.md, "Rules across logs").
+    Column("version_site", String(16)),
+    Column("version_seq", BigInteger),
+    Column("version_hash", LargeBinary(32)),
     Index("ix_items_customer_created", "customer_id", "created_at", "id"),
     sqlite_with_rowid=False,  # small rows clustered on the S10 id: one b-tree, not two
 )

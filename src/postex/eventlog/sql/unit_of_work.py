@@ -27,6 +27,7 @@ from postex.eventlog.sql.repositories import Repositories
 from postex.eventlog.sql.tree import WIDTH as TILE_WIDTH
 from postex.eventlog.sql.tree import SqlTree
 from postex.eventlog.sql.tree import extend as extend_tree
+from postex.eventlog.sql.versions import stamp_saw
 from postex.kernel.errors import IntegrityError
 
 
@@ -177,6 +178,7 @@ class SqlUnitOfWork:
         if not events:
             return []
         seq, prev, last_time = self.load_head()
+        events = stamp_saw(self.conn, self._site, events)  # the versions of the items they change
         if not self.appended:
             self._tree_from, self._tree_from_hash = seq, prev
         site = self._site

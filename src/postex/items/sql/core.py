@@ -36,10 +36,11 @@ items_p = projection("items", schema.items, schema.serials, schema.tracking_even
 ITEM_COLUMNS = (
     "id", "customer_id", "origin_site", "service", "state", "held_from", "destination",
     "customs_form", "has_goods", "weight_g", "created_at", "updated_at", "advice_seq",
+    "version_site", "version_seq", "version_hash",
 )  # fmt: skip
 ITEM_PG_TYPES = (
     "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar",
-    "bool", "int4", "varchar", "varchar", "int8",
+    "bool", "int4", "varchar", "varchar", "int8", "varchar", "int8", "bytea",
 )  # fmt: skip
 # Items joined to their pre-advice event, whose body holds the sealed personal data.
 ITEMS_WITH_ADVICE = (
@@ -76,8 +77,9 @@ def tracking_row(
 # are written by the statement rather than bound row by row (a fifth less binding work).
 SQLITE_ITEM_INSERT = (
     "INSERT INTO items (id, customer_id, origin_site, service, state, held_from, destination,"
-    " customs_form, has_goods, weight_g, created_at, updated_at, advice_seq)"
-    " VALUES (?1, ?2, ?3, ?4, 'pre_advised', NULL, ?5, ?6, ?7, ?8, ?9, ?9, ?10)"
+    " customs_form, has_goods, weight_g, created_at, updated_at, advice_seq, version_site,"
+    " version_seq, version_hash)"
+    " VALUES (?1, ?2, ?3, ?4, 'pre_advised', NULL, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?10, ?12)"
 )
 
 
@@ -95,7 +97,7 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent[ItemPreAdvi
             SQLITE_ITEM_INSERT,
             [
                 (d.item_id, d.customer_id, d.origin_site, d.service, d.destination,
-                 d.customs_form, d.has_goods, d.weight_g, e.recorded_at, e.seq)
+                 d.customs_form, d.has_goods, d.weight_g, e.recorded_at, e.seq, e.site, e.hash)
                 for e in events
                 for d in (e.event,)
             ],
@@ -104,7 +106,7 @@ def _item_pre_advised(conn: Connection, events: Sequence[StoredEvent[ItemPreAdvi
         rows = [
             (d.item_id, d.customer_id, d.origin_site, d.service, "pre_advised", None,
              d.destination, d.customs_form, d.has_goods, d.weight_g, e.recorded_at,
-             e.recorded_at, e.seq)
+             e.recorded_at, e.seq, e.site, e.seq, e.hash)
             for e in events
             for d in (e.event,)
         ]  # fmt: skip
@@ -116,6 +118,16 @@ def set_state(conn: Connection, updates: Sequence[tuple[str, str | None, str, st
     """(state, held_from, updated_at, item_id) for each item: the one way states change."""
     executemany(
         conn, "UPDATE items SET state = ?, held_from = ?, updated_at = ? WHERE id = ?", updates
+    )
+
+
+def set_versions(conn: Connection, updates: Sequence[tuple[str, int, bytes, str]]) -> None:
+    """(log, seq, hash, item_id) for each item: the event now applied to it last (its
+    version, which a change written here records as ``saw``)."""
+    executemany(
+        conn,
+        "UPDATE items SET version_site = ?, version_seq = ?, version_hash = ? WHERE id = ?",
+        updates,
     )
 
 
@@ -133,6 +145,7 @@ def _item_cancelled(conn: Connection, events: Sequence[StoredEvent[ItemCancelled
     states = dict(fetchall(conn, f"SELECT id, state FROM items WHERE id IN ({marks})", ids))
     done = [e for e in events if states.get(e.event.item_id) in CANCELLABLE]
     set_state(conn, [("cancelled", None, e.recorded_at, e.event.item_id) for e in done])
+    set_versions(conn, [(e.site, e.seq, e.hash, e.event.item_id) for e in done])  # refused: none
     executemany(
         conn, TRACKING_INSERT, [tracking_row(e, e.event.item_id, "CAN", None) for e in done]
     )

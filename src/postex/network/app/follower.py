@@ -7,8 +7,10 @@ publishing node's message signature with the key trusted for that node, links ea
 to the head of the local copy, recomputes its hash, compares it with the checkpoints held,
 and only then stores the verified copy and applies the projections in one transaction (so
 an item pre-advised at another node is in this node's ``items`` table, a hold placed
-elsewhere is in its ``holds`` table). A refused message raises the same integrity alarms as
-on the hub and nothing of it is applied.
+elsewhere is in its ``holds`` table), each event once the versions of the items it saw are
+applied here (else it waits, stored, with the rest of its log: docs/log-format.md, "Rules
+across logs"). A refused message raises the same integrity alarms as on the hub and nothing
+of it is applied.
 
 What follower mode leaves out: it never countersigns (no witness is made or kept: the hub
 alone witnesses) and it never stores a foreign node's data keys beside the log as the hub

@@ -7,7 +7,10 @@ and never skips one (a gap asks the site for a replay); it countersigns every si
 checkpoint its copy agrees with and raises an alarm for any history that disagrees with
 what it already holds. In the transaction that stores events it also applies the same
 projections a site does, so the hub answers tracking for items of every site (sites issue
-ids from their own serial sub-blocks, so item ids never collide).
+ids from their own serial sub-blocks, so item ids never collide). An event whose ``saw``
+names a version not applied yet is stored but projected later, with the rest of its log
+(postex.eventlog.sql.dependencies); a ``saw`` hash that differs from the applied event's
+raises a ``saw-mismatch`` alarm and its log keeps waiting.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_ev
 from postex.eventlog.checkpoints import Signer, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock
+from postex.eventlog.saw import Wait
 from postex.network.app.cosigning import CopyWitness
 from postex.network.app.refusals import (
     BAD_SIGNATURE,
@@ -38,6 +42,9 @@ from postex.network.app.signatures import (
 )
 from postex.network.app.wire import DataKey, decode_events, decode_keys
 from postex.network.app.witness import Witness, countersign
+
+# An event saw a version whose hash differs from the event applied here at that (log, seq).
+SAW_MISMATCH = "saw-mismatch"
 
 
 @dataclass(frozen=True)
@@ -133,9 +140,15 @@ class HubStore(Protocol):
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
         """Append already-hashed events after the head; raise IntegrityError if they do not link.
 
-        With ``project``, apply the projections in the same transaction; raise
-        :class:`ProjectionRefusedError` (nothing written) if a projection refuses the events.
+        With ``project``, apply the projections in the same transaction, each event once
+        the versions it saw are applied (else it and the rest of its log wait, and so on
+        for the waiting logs it unblocks); raise :class:`ProjectionRefusedError` (nothing
+        written) if a projection refuses the events.
         """
+        ...
+
+    def waiting(self) -> list[Wait]:
+        """The logs whose projection waits on a version they saw."""
         ...
 
 
@@ -305,7 +318,10 @@ class Hub:
         copy still comes first: store them unprojected and raise an alarm (fix the cause,
         e.g. two sites sharing a serial slot, then ``postex rebuild`` the hub)."""
         try:
-            return self.store.import_events(site, events, project=self.project)
+            stored = self.store.import_events(site, events, project=self.project)
+            if self.project:
+                self._saw_alarms()
+            return stored
         except ProjectionRefusedError as exc:
             stored = self.store.import_events(site, events, project=False)
             first, last = events[0].seq, events[-1].seq
@@ -315,6 +331,14 @@ class Hub:
             )
             self._alarm(ChainFault(site, first, reason), "projection-failed")
             return stored
+
+    def _saw_alarms(self) -> None:
+        """An alarm for each log held back by a ``saw`` whose hash differs from the event
+        applied here (docs/log-format.md, "Rules across logs"): the log keeps waiting."""
+        for wait in self.store.waiting():
+            if wait.blocked.mismatch:
+                fault = ChainFault(wait.site, wait.blocked.seq, wait.blocked.describe())
+                self._alarm(fault, SAW_MISMATCH)
 
     def _checkpoint_signed(self, cp: Checkpoint) -> bool:
         """Whether a key trusted for ``cp``'s site signed it (else counted, or an alarm)."""

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from postex.accounts.app.auth import Principal, Role, require_roles
 from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.chain import ChainFault
 from postex.eventlog.ports import Progress, Store
+from postex.eventlog.saw import Wait
 from postex.eventlog.verify import SiteReport
 from postex.kernel import text as text_policy
 from postex.kernel.errors import NotFoundError, ValidationError
@@ -77,12 +78,15 @@ def verify_copies(
 
 
 def integrity_overview(
-    store: Store, state: ReplicationState, role: str, own_site: str, now: str | None = None
-) -> dict[str, Any]:
+    store: Store, state: ReplicationState, role: str, own_site: str, now: str | None = None,
+    waiting: Sequence[Wait] = (),
+) -> dict[str, Any]:  # fmt: skip
     """Heads, newest checkpoints, replication lag per site, last verification, alarms; on a
     site also what it knows of the other nodes it follows (``network``, since when cut off
-    when ``now`` is given)."""
+    when ``now`` is given); ``waiting``: the logs whose projection waits on a version they
+    saw (stored, counted in the heads and the lag, not yet applied)."""
     reports = state.reports()
+    waits = {w.site: w for w in waiting}
     sites = sorted(set(store.sites()) | set(reports))
     rows = []
     for site in sites:
@@ -110,6 +114,7 @@ def integrity_overview(
         elif role == "site" and site == own_site:
             acked = state.acked(site)
             row["replication"] = {"acked_seq": acked, "lag": max(0, seq - acked)}
+        row["waiting"] = waits[site].to_json() if site in waits else None
         rows.append(row)
     last = state.last_verification()
     network = network_view(store, state, own_site, sites, now) if role == "site" else None
@@ -118,6 +123,7 @@ def integrity_overview(
         "site": own_site,
         "sites": rows,
         **({"network": network} if network is not None else {}),
+        "waiting": [w.to_json() for w in waiting],
         "last_verification": None
         if last is None
         else {"at": last.at, "ok": last.ok, "events_checked": last.events_checked,
@@ -132,11 +138,11 @@ def integrity_overview(
 
 def integrity_for(
     p: Principal, store: Store, state: ReplicationState, role: str, own_site: str,
-    now: str | None = None,
+    now: str | None = None, waiting: Sequence[Wait] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """The integrity overview, for operations leads, auditors and administrators only."""
     require_roles(p, Role.OPS, Role.AUDITOR, Role.ADMIN)
-    return integrity_overview(store, state, role, own_site, now)
+    return integrity_overview(store, state, role, own_site, now, waiting)
 
 
 ALARM_CLEARED = "integrity.alarm_cleared"  # the audit action

@@ -227,7 +227,8 @@ def verify_hub(c: "Container", as_json: bool) -> None:
 @rep_app.command("status")
 @handle_errors
 def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None:
-    """Print heads, checkpoints, replication lag per site, the last verification and alarms.
+    """Print heads, checkpoints, replication lag per site, the last verification, alarms,
+    and the logs whose projection waits on a version they saw ("waiting").
 
     Example: postex replication status --site GBLALA
     """
@@ -236,7 +237,9 @@ def status(db: DbOpt = None, home: HomeOpt = None, site: SiteOpt = None) -> None
 
     c = build(load_settings(db_url=db, home=home, site=site))
     rep = replication(c)
-    view = integrity_overview(c.store, rep.state, c.settings.role, c.settings.site, rep.now())
+    view = integrity_overview(
+        c.store, rep.state, c.settings.role, c.settings.site, rep.now(), rep.waiting()
+    )
     c.close()
     emit_json(view)
 

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import LogAdmin, Progress, Rebuilder
+from postex.eventlog.saw import Wait
+from postex.eventlog.sql.dependencies import read_waits
 from postex.eventlog.sql.store import SqlStore
 from postex.network.app.hub import ProjectionRefusedError
 from postex.network.sql.tables import hub_arrivals
@@ -47,6 +49,11 @@ class HubCopy:
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
         self.admin.save_checkpoint(cp)
+
+    def waiting(self) -> list[Wait]:
+        """The logs whose projection waits on a version they saw (``log_waits``)."""
+        with self.store.engine.connect() as conn:
+            return read_waits(conn)
 
     def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
         """Store (and project) the events, then journal their arrival.

@@ -1,0 +1,38 @@
+"""The item's version: the last event applied to it here (log, seq, hash).
+
+Kept in ``items`` (version_site, version_seq, version_hash) for every event that changes
+items: the pre-advice and an effective cancel set it in the items projection itself; every
+other type that changes items (its record has ``changed_items``, whatever feature declares
+it) sets it here, after the projections that change the items ran. A change written on
+this node records the version its use case read as ``saw`` (postex.eventlog.saw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from postex.eventlog.events import StoredEvent
+from postex.eventlog.sql.projections import projection
+from postex.items.events import ItemCancelled, ItemPreAdvised
+from postex.items.sql.core import set_versions
+
+versions_p = projection("item_versions")  # no table of its own: columns of ``items``
+
+
+@versions_p.on(ItemPreAdvised, ItemCancelled)
+def _set_by_items(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
+    """Set by the items projection (the pre-advice inserts it; a refused cancel sets none)."""
+
+
+def _changed(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
+    if getattr(type(events[0].event), "changed_items", None) is None:
+        return
+    set_versions(
+        conn, [(e.site, e.seq, e.hash, item) for e in events for item in e.event.changed_items()]
+    )
+
+
+versions_p.otherwise = _changed
