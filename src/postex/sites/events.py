@@ -312,6 +312,10 @@ class FailoverItemsMoved(Event):
         metadata=doc("[item_id, state after the move (accepted|held), measured grams,"
                      " accepted_at]")
     )  # fmt: skip
+    saw: dict[str, list[Any]] | None = omit_none(SAW_DOC)
+
+    def changed_items(self) -> list[str]:
+        return [str(row[0]) for row in self.items]
 
 
 @dataclass(frozen=True, slots=True)

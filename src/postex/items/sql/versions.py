@@ -9,7 +9,7 @@ this node records the version its use case read as ``saw`` (postex.eventlog.saw)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +21,13 @@ from postex.items.sql.core import set_versions
 
 versions_p = projection("item_versions")  # no table of its own: columns of ``items``
 
+# Rules of other features under which a log's change of an item has no effect here, so it
+# sets no version either (else the version would depend on arrival order): each answers
+# which of the (log, item) pairs it leaves unchanged. The failover listing registers one
+# (postex.sites.sql.failover: events of a lost site's log about an item moved away from it).
+Ineffective = Callable[[Connection, Sequence[tuple[str, str]]], set[tuple[str, str]]]
+INEFFECTIVE: list[Ineffective] = []
+
 
 @versions_p.on(ItemPreAdvised, ItemCancelled)
 def _set_by_items(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
@@ -30,9 +37,12 @@ def _set_by_items(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
 def _changed(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
     if getattr(type(events[0].event), "changed_items", None) is None:
         return
-    set_versions(
-        conn, [(e.site, e.seq, e.hash, item) for e in events for item in e.event.changed_items()]
-    )
+    rows = [(e.site, e.seq, e.hash, item) for e in events for item in e.event.changed_items()]
+    pairs = [(site, item) for site, _, _, item in rows]
+    skip: set[tuple[str, str]] = set()
+    for rule in INEFFECTIVE:
+        skip |= rule(conn, pairs)
+    set_versions(conn, [r for r in rows if (r[0], r[3]) not in skip] if skip else rows)
 
 
 versions_p.otherwise = _changed

@@ -21,6 +21,7 @@ from postex.eventlog.sql.fast import executemany, fetchall
 from postex.eventlog.sql.projections import projection
 from postex.eventlog.sql.schema import metadata
 from postex.items.sql.core import TRACKING_INSERT, set_state, tracking_row
+from postex.items.sql.versions import INEFFECTIVE
 from postex.sites.app.failover import AbandonedReceptacle, FailoverRecord, MovableItem
 from postex.sites.events import (
     FailbackConfirmed,
@@ -447,3 +448,6 @@ def settle_late_items(conn: Connection, item_ids: Sequence[str]) -> None:
         )
         set_state(conn, [(str(r[1]), "accepted" if r[1] == "held" else None, str(r[2]),
                           str(r[0])) for r in rows])  # fmt: skip
+
+
+INEFFECTIVE.append(moved_pairs)  # the lost log's late change of a moved item sets no version
