@@ -205,6 +205,13 @@ class NetBox:
         doc: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
         return doc
 
+    def rebuild(self, site: str) -> None:
+        """Stop the node, `postex rebuild` it (every log merged by recorded time), start it."""
+        self.stop(site)
+        done = postex("rebuild", timeout=180, **self.nodes[site].env())
+        assert done.returncode == 0, done.stdout + done.stderr
+        self.start(site)
+
     def verify(self, site: str) -> tuple[int, dict[str, Any]]:
         node = self.nodes[site]
         args = ["verify", "--json", *(["--hub"] if node.role == "hub" else [])]

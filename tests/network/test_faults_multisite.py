@@ -235,6 +235,13 @@ def test_a_destroyed_site_is_restored_from_the_hub_and_converges(world: World) -
     assert box.heads(A)[A] == head + 1  # the restore is audited in A's log
     box.start(A)
     _converged(box, "A to follow the others again after its restore", timeout=90)
+    # The restore rebuilt A's tables from A's log alone; the other logs then came back by
+    # replay, after A's own changes to their items (an acceptance at A of an item
+    # pre-advised at the hub). A follower does not yet hold back an event whose item has
+    # not arrived (docs/log-format.md, "Rules across logs", rule 6), so, as the runbook
+    # says, A is rebuilt from all its logs once it has caught up.
+    box.rebuild(A)
+    _converged(box, "A after its rebuild")
     assert box.verify(A)[0] == 0
     for name in ("a_in", "a_us", "hub_us", "race"):
         assert box.item_state(A, items[name]) == "in_receptacle", name
