@@ -105,8 +105,12 @@ class Node:
     def env(self) -> dict[str, str]:
         """What a command run by hand on the node needs: its home and database, and for
         NATS its own link and the network's subject prefix."""
-        return {"POSTEX_HOME": self.home, "POSTEX_DB_URL": self.db_url,
-                "POSTEX_NATS_URL": self.nats_url, "POSTEX_NATS_PREFIX": self.nats_prefix}
+        return {
+            "POSTEX_HOME": self.home,
+            "POSTEX_DB_URL": self.db_url,
+            "POSTEX_NATS_URL": self.nats_url,
+            "POSTEX_NATS_PREFIX": self.nats_prefix,
+        }
 
 
 @dataclass
@@ -178,8 +182,9 @@ class NetBox:
         if newest[0][0] is None:
             return False
         return any(
-            self.rows(hub, "SELECT 1 FROM witnesses WHERE site = ? AND seq = ?",
-                      (site, newest[0][0]))  # fmt: skip
+            self.rows(
+                hub, "SELECT 1 FROM witnesses WHERE site = ? AND seq = ?", (site, newest[0][0])
+            )
             for hub in self.hubs()
         )
 
@@ -229,8 +234,9 @@ class NetBox:
         return str(json.loads(done.stdout)["api_key"])
 
     def clerk(self, site: str) -> str:
-        done = postex("users", "create", "--username", f"clerk.{site.lower()}.{secrets.token_hex(2)}", "--role",
-                      "clerk", "--site", site, "--json", **self.nodes[site].env())  # fmt: skip
+        name = f"clerk.{site.lower()}.{secrets.token_hex(2)}"  # user names are network-wide
+        done = postex("users", "create", "--username", name, "--role", "clerk", "--site", site,
+                      "--json", **self.nodes[site].env())  # fmt: skip
         assert done.returncode == 0, done.stderr
         return str(json.loads(done.stdout)["token"])
 
@@ -275,7 +281,7 @@ class NetBox:
     def receive(self, site: str, token: str, item_id: str, wait: float = 45) -> None:
         """Scan in a transferred item, retried until the site has followed the sending."""
         path = f"/api/v1/sites/{site}/transfers/received"
-        status, out = wait_for(
+        wait_for(
             lambda: (r := self.call(site, "POST", path, {"item_ids": [item_id]}, token))[0]
             == 201 and r,
             f"{site} to receive {item_id}", wait,

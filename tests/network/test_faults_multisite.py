@@ -26,7 +26,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -95,7 +94,7 @@ CUT_TEXT = re.compile(r"no news from the rest of the network since ([^ ]+) \(UTC
 def _cut_off_since(box: NetBox, site: str) -> str | None:
     """The time the site's public /status page says it has been cut off since (None: in
     touch)."""
-    with urllib.request.urlopen(f"{box.nodes[site].url}/status", timeout=10) as r:  # noqa: S310
+    with urllib.request.urlopen(f"{box.nodes[site].url}/status", timeout=10) as r:
         found = CUT_TEXT.search(r.read().decode())
     return found.group(1) if found else None
 
@@ -214,8 +213,9 @@ def test_the_cancel_accept_race_settled_the_same_on_every_node(world: World) -> 
         assert box.rows(node, "SELECT code FROM tracking_events WHERE item_id = ? AND "
                         "code = 'CAN'", (race,)) == [], node  # fmt: skip
     refused = {
-        node: box.rows(node, "SELECT item_id FROM webhook_deliveries WHERE event_type = ?",
-                       (REFUSED,))  # fmt: skip
+        node: box.rows(
+            node, "SELECT item_id FROM webhook_deliveries WHERE event_type = ?", (REFUSED,)
+        )
         for node in box.nodes
     }
     assert refused == {node: [(race,)] if node == A else [] for node in box.nodes}
@@ -263,8 +263,9 @@ def test_every_node_converges_to_the_same_item_tables(world: World) -> None:
         assert code == 0, (node, report)
     bagged = [
         item["item_id"]
-        for (body,) in box.rows(HUB, "SELECT body FROM events WHERE type LIKE "
-                                "'receptacle.items_added.%'")  # fmt: skip
+        for (body,) in box.rows(
+            HUB, "SELECT body FROM events WHERE type LIKE 'receptacle.items_added.%'"
+        )
         for item in json.loads(body)["items"]
     ]
     assert len(bagged) == len(set(bagged)) > 0  # no item bagged (so despatched) twice

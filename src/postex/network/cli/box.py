@@ -171,10 +171,13 @@ def up(
     ] = True,
     checkpoint_seconds: Annotated[
         int,
-        typer.Option("--checkpoint-seconds", min=0,
-                     help="Sign a checkpoint every N seconds on every node (0: the nodes' "
-                          "own setting, 60 by default)."),
-    ] = 0,  # fmt: skip
+        typer.Option(
+            "--checkpoint-seconds",
+            min=0,
+            help="Sign a checkpoint every N seconds on every node (0: the nodes' "
+            "own setting, 60 by default).",
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Start NATS, a hub and N sites on this machine's loopback, keys exchanged; print every
