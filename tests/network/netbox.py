@@ -115,7 +115,8 @@ class Node:
 
 @dataclass
 class Acknowledged:
-    """A write a node answered 201: the log it went to, the event type, the item."""
+    """A write a node acknowledged (201, or 200 for a change): the log it went to, the
+    event type (or its prefix) and the id its body names (an item, receptacle, despatch)."""
 
     log: str
     event_type: str
@@ -233,9 +234,10 @@ class NetBox:
         assert done.returncode == 0, done.stderr
         return str(json.loads(done.stdout)["api_key"])
 
-    def clerk(self, site: str) -> str:
-        name = f"clerk.{site.lower()}.{secrets.token_hex(2)}"  # user names are network-wide
-        done = postex("users", "create", "--username", name, "--role", "clerk", "--site", site,
+    def clerk(self, site: str, role: str = "clerk") -> str:
+        """A staff user of ``role`` at ``site`` created by the CLI there; its API token."""
+        name = f"{role}.{site.lower()}.{secrets.token_hex(2)}"  # user names are network-wide
+        done = postex("users", "create", "--username", name, "--role", role, "--site", site,
                       "--json", **self.nodes[site].env())  # fmt: skip
         assert done.returncode == 0, done.stderr
         return str(json.loads(done.stdout)["token"])
@@ -299,6 +301,29 @@ class NetBox:
         for item_id in item_ids:
             self.acknowledged.append(Acknowledged(site, "receptacle.items_added", item_id))
         return str(bag["id"])
+
+    def despatch(self, site: str, token: str, receptacle_ids: list[str], flight: str) -> str:
+        """Close the receptacles (S9), compose them into a despatch and close it with its
+        flight (the despatch is then ready to hand over); returns the despatch id."""
+        base = f"/api/v1/sites/{site}"
+        for rid in receptacle_ids:
+            status, bag = self.call(site, "GET", f"{base}/receptacles/{rid}", None, token)
+            assert status == 200, (status, bag)
+            weight = {"gross_weight_g": bag["content_g"] + 400}
+            status, closed = self.call(site, "POST", f"{base}/receptacles/{rid}/close", weight,
+                                       token)  # fmt: skip
+            assert status == 200, (status, closed)
+            self.acknowledged.append(Acknowledged(site, "receptacle.closed", rid))
+        status, desp = self.call(site, "POST", f"{base}/despatches",
+                                 {"receptacle_ids": receptacle_ids}, token)  # fmt: skip
+        assert status == 201, (status, desp)
+        transport = {"carrier": flight[:2], "flight": flight,
+                     "flight_date": time.strftime("%Y-%m-%d", time.gmtime())}  # fmt: skip
+        status, out = self.call(site, "POST", f"{base}/despatches/{desp['id']}/close",
+                                transport, token)  # fmt: skip
+        assert status == 200, (status, out)
+        self.acknowledged.append(Acknowledged(site, "despatch.", desp["id"]))
+        return str(desp["id"])
 
     def integrity(self, site: str) -> dict[str, Any]:
         status, doc = self.call(site, "GET", "/api/v1/integrity")
