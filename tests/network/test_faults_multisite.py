@@ -16,6 +16,11 @@ Stopping the hub stops its processes (`network stop --node HUB`) and starts them
 
 A = GBLALA, B = GBLGWA, C = GBBHXA; routes (the packaged network file): US items leave
 from A, ES items from B, IN items from C.
+
+Failover (`postex sites failover --from A --to B`) slots in beside the destroyed-site test:
+`NetBox.kill` + `overwrite` take A down mid-day, B takes A's accepted items and despatches
+them (`NetBox.despatch`), then `restore_from_hub` + `start` + `rebuild` bring A back; the
+final test checks whatever the network did.
 """
 
 from __future__ import annotations
