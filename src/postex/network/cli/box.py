@@ -263,6 +263,10 @@ def _print_state(state: BoxState, path: Path) -> None:
         )
         for s in state.sign_ins:
             out.print(f"  {s['node']:<7} {s['role']:<10} {s['username']:<16} {s['password']}")
+    out.print(
+        "each node reaches NATS through a link of its own: `postex network cut --node CODE` "
+        "cuts it off, `postex network reconnect --node CODE` brings it back"
+    )
     out.print(f"logs in {Path(state.directory) / 'logs'}; state in {path}")
     out.print(f"stop it: postex network down --dir {state.directory}")
 
