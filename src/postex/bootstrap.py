@@ -489,14 +489,15 @@ def _alarm_forged_row(
 
 
 def network_fit(
-    c: Container, site: str | None = None
+    c: Container, site: str | None = None, issued_by: str | None = None
 ) -> tuple[RecordedRole | None, SerialSlot, list[SlotOverlap]]:
     """The recorded role, ``site``'s (default: the node's) serial slot and the ids held
-    outside it."""
+    outside it (``issued_by``: only those pre-advised in that node's log)."""
     from postex.network.sql.node_roles import SqlIssuedSerials, SqlNodeRoles
 
     slot = load_network().serial_slot(site or c.settings.site)
-    found = slot_overlaps(SqlIssuedSerials(c._sql), services().by_code.values(), slot)
+    issued = SqlIssuedSerials(c._sql, issued_by)
+    found = slot_overlaps(issued, services().by_code.values(), slot)
     return SqlNodeRoles(c._sql).recorded(), slot, found
 
 
@@ -512,7 +513,12 @@ def claim_role(c: Container) -> RecordedRole:
 
     def check_slot() -> None:
         if s.role == "site":
-            _, slot, found = network_fit(c)
+            # A site already recorded as one also holds the items other nodes issued
+            # (fan-out): only the ids of its own log must lie in its slot. A database
+            # becoming a site (single before) is checked whole.
+            recorded = SqlNodeRoles(c._sql).recorded()
+            own = s.site if recorded is not None and recorded.role == "site" else None
+            _, slot, found = network_fit(c, issued_by=own)
             if found:
                 raise slot_error(s.site, slot, found)
 

@@ -15,7 +15,8 @@ from postex.cli.main import app
 
 runner = CliRunner()
 # Commands whose --json run is covered elsewhere: they build networks or run for minutes.
-# `network up/down/status` (no --home): tests/network/test_network_box.py; `bench network`
+# `network up/down/status` (no --home): tests/network/test_network_box.py; `network
+# cut/reconnect/stop/start`: tests/network/test_faults_multisite.py; `bench network`
 # (needs NATS): tests/bench/test_bench_network.py.
 ELSEWHERE = {
     "bench manifest",
@@ -24,6 +25,10 @@ ELSEWHERE = {
     "network up",
     "network down",
     "network status",
+    "network cut",
+    "network reconnect",
+    "network stop",
+    "network start",
 }
 
 

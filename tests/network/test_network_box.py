@@ -106,7 +106,7 @@ def test_network_up_pre_advise_at_the_hub_replicate_and_down(tmp_path: Path) -> 
         down = _postex("network", "down", "--dir", str(box), "--json", timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
     pids = [p["pid"] for p in state.get("processes", [])]
-    assert len(pids) == 5  # NATS, the hub's consumer and server, two sites' servers
+    assert len(pids) == 8  # NATS, a link per node, the hub's consumer and server, 2 sites
     assert not [pid for pid in pids if alive(pid)]
     assert not list((box / "run").glob("*.pid"))
 

@@ -222,3 +222,26 @@ def test_node_role_table_matches_its_declaration(tmp_path: Path, db_url: str) ->
         (c.name, c.nullable) for c in node_role.columns
     ]
     node.close()
+
+
+def test_a_site_holding_items_other_nodes_issued_still_claims_its_role(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Fan-out puts the items the hub issued (its slot, log HUB) in a site's tables: the
+    site's slot check counts only the ids of its own log, so `postex rebuild` (which claims
+    the role) runs on a site that follows other nodes; its own ids outside are still refused."""
+    site = make_node(tmp_path / "n", db_url, role="site")
+    hub_ctx = dataclasses.replace(
+        site.ctx, site="HUB", serial_slot=load_network().serial_slot("HUB")
+    )
+    advice = parse_pre_advice(item_payload(service="tracked"))
+    [copied] = pre_advise(hub_ctx, new_customer(site).record.id, [advice])  # as followed
+    site.close()
+    assert copied.id[2:10] == "88750000"
+    again = make_node(tmp_path / "n", db_url, role="site")  # claims the role: no refusal
+    assert _recorded(again) == ("site", "GBLALA", None)
+    far = dataclasses.replace(again.ctx, serial_slot=load_network().serial_slot("GBMIKA"))
+    pre_advise(far, new_customer(again).record.id, [advice])  # its own log, outside its slot
+    again.close()
+    with pytest.raises(ConfigurationError, match=r"1 id\(s\) issued with serials 66250000"):
+        make_node(tmp_path / "n", db_url, role="site")

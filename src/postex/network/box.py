@@ -53,6 +53,9 @@ class Node:
     home: str
     db_url: str
     url: str
+    # The node's own NATS URL: its link (postex.network.link) to the network's server, so
+    # that one node's link can be cut; empty in a state file written before links existed.
+    nats_url: str = ""
 
 
 @dataclass
@@ -66,6 +69,7 @@ class BoxState:
     processes: list[Process] = field(default_factory=list)
     started_at: str = ""
     sign_ins: list[dict[str, str]] = field(default_factory=list)
+    checkpoint_seconds: int = 0  # the nodes' POSTEX_CHECKPOINT_SECONDS (0: their default)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +83,7 @@ class BoxState:
             processes=[Process(**p) for p in doc.get("processes", [])],
             started_at=str(doc.get("started_at", "")),
             sign_ins=list(doc.get("sign_ins", [])),
+            checkpoint_seconds=int(doc.get("checkpoint_seconds", 0)),
         )  # fmt: skip
 
 
@@ -218,14 +223,24 @@ def wait_ready(proc: Process, url: str, timeout: float) -> None:
     )
 
 
-def wait_line(proc: Process, text: str, timeout: float) -> None:
-    """Wait until ``text`` appears in the process's log (a command with no HTTP port)."""
+def log_size(directory: Path, name: str) -> int:
+    """How long ``<directory>/logs/<name>.log`` is now (0: none yet); a restarted process
+    appends to its log, so wait for its line after this offset."""
+    try:
+        return (directory / "logs" / f"{name}.log").stat().st_size
+    except OSError:
+        return 0
+
+
+def wait_line(proc: Process, text: str, timeout: float, after: int = 0) -> None:
+    """Wait until ``text`` appears in the process's log (a command with no HTTP port),
+    after byte ``after`` of it (what an earlier run of the same process wrote)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(proc.pid):
             raise _died(proc)
         with contextlib.suppress(OSError):
-            if text in Path(proc.log).read_text(errors="replace"):
+            if text.encode() in Path(proc.log).read_bytes()[after:]:
                 return
         time.sleep(0.1)
     raise ConfigurationError(f"{proc.name} did not start in {timeout:.0f} s: {log_tail(proc)}")
@@ -267,3 +282,43 @@ def stop(
         with contextlib.suppress(FileNotFoundError):
             (directory / "run" / f"{p.name}.pid").unlink()
     return [(p, outcome[p.pid]) for p in procs]
+
+
+def link_argv(listen_url: str, nats_url: str) -> list[str]:
+    """The command of a node's link: a relay from ``listen_url`` to the NATS server."""
+    listen = listen_url.removeprefix("nats://")
+    return [sys.executable, "-m", "postex.network.link", "--listen", listen,
+            "--to", nats_url.removeprefix("nats://")]  # fmt: skip
+
+
+def link_name(node: Node) -> str:
+    return f"{node.site.lower()}-link"
+
+
+def node_process_names(node: Node) -> list[str]:
+    """The names of a node's own processes, in start order (its link is apart)."""
+    name = node.site.lower()
+    return [f"{name}-consume", f"{name}-serve"] if node.role == "hub" else [f"{name}-serve"]
+
+
+def find_node(state: BoxState, code: str) -> Node:
+    for node in state.nodes:
+        if node.site == code.upper():
+            return node
+    known = ", ".join(n.site for n in state.nodes)
+    raise ConfigurationError(f"no node {code} in this network (it has {known})")
+
+
+def kill(processes: Iterable[Process], directory: Path) -> list[tuple[Process, str]]:
+    """SIGKILL every process's group at once (a machine that dies: no clean shutdown)."""
+    procs = [p for p in processes if running(p)]
+    for p in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p.pid) for p in procs):
+        time.sleep(0.05)
+    for p in procs:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / "run" / f"{p.name}.pid").unlink()
+    return [(p, "killed (SIGKILL)") for p in procs]

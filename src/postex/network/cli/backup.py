@@ -145,10 +145,16 @@ def missing_keys(settings: "Settings", site: str) -> list[str]:
     return [str(path) for path in wanted if not path.exists()]
 
 
-def open_target(db: str | None, home: str | None, site: str | None, force: bool) -> "Container":
+def open_target(
+    db: str | None, home: str | None, site: str | None, force: bool, role: str | None = None
+) -> "Container":
+    """The restore's target node. ``role``: the role to record in an emptied database unless
+    one is configured (a log restored from the hub is a site's, so its node is a site)."""
     from postex.bootstrap import build
 
     settings = load_settings(db_url=db, home=home, site=site)
+    if role is not None and not settings.is_given("role"):
+        settings = load_settings(db_url=db, home=home, site=site, role=role)
     absent = missing_keys(settings.resolved(), site or settings.site)
     if absent:
         raise ConfigurationError(
@@ -210,7 +216,9 @@ def restore(
     """
     from postex.bootstrap import replication
 
-    c = open_target(db, home, site, force)
+    # The hub holds only sites' logs: a node restored from it is a site of the network (an
+    # emptied database would otherwise record the default role, single, and never publish).
+    c = open_target(db, home, site, force, role="site" if source == "hub" else None)
     rep = replication(c)
     if source == "hub" and hub_db:
         src: RestoreSource = rep.hub_source(hub_db, c.ctx.clock)

@@ -74,18 +74,22 @@ class SqlIssuedSerials:
     Ids of one prefix sort by serial (fixed width), so each side is one index range scan.
     """
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, issued_by: str | None = None) -> None:
+        """``issued_by``: only the items pre-advised in that node's log (a site's database
+        also holds the items other nodes issued, by fan-out); None: every item."""
         self.engine = store.engine
+        self.issued_by = issued_by
 
     def outside(self, prefix: str, first: int, last: int) -> tuple[int, int, int] | None:
         t = schema.items
         low, high = id_bounds(prefix, first, last)
         floor, ceiling = id_bounds(prefix, 0, 99999999)
         count, lowest, highest = 0, None, None
+        own = () if self.issued_by is None else (t.c.origin_site == self.issued_by,)
         with self.engine.connect() as conn:
             for where in ((t.c.id >= floor, t.c.id < low), (t.c.id > high, t.c.id <= ceiling)):
                 n, lo, hi = conn.execute(
-                    select(func.count(), func.min(t.c.id), func.max(t.c.id)).where(*where)
+                    select(func.count(), func.min(t.c.id), func.max(t.c.id)).where(*where, *own)
                 ).one()
                 if n:
                     count += n

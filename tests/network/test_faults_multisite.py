@@ -1,0 +1,298 @@
+"""Faults in a network of three sites and a hub: real processes, real NATS (issue #14).
+
+One network (`postex network up --sites 3`) is shared by the tests of this module, which
+run in file order, each leaving it converged for the next: pre-advice anywhere and a
+transfer; site A cut off; the hub stopped; the cancel/accept race; site A destroyed and
+restored from the hub; and the convergence checks over everything that happened.
+
+*Cutting a link.* Every node reaches NATS through a link of its own — a TCP relay
+(postex.network.link) on a loopback port of the node's, started by `network up`. `postex
+network cut --node GBLALA` stops A's relay: A's NATS connections close and reconnecting
+is refused, exactly what A sees when its line goes down, while A's `serve` keeps running
+and serving HTTP with its own database; the other nodes and NATS are untouched. `network
+reconnect` starts the relay on the same port and A's clients reconnect by themselves.
+Stopping the hub stops its processes (`network stop --node HUB`) and starts them again
+(`network start`): same ports, same database.
+
+A = GBLALA, B = GBLGWA, C = GBBHXA; routes (the packaged network file): US items leave
+from A, ES items from B, IN items from C.
+
+Failover (`postex sites failover --from A --to B`) slots in beside the destroyed-site test:
+`NetBox.kill` + `overwrite` take A down mid-day, B takes A's accepted items and despatches
+them (`NetBox.despatch`), then `restore_from_hub` + `start` + `rebuild` bring A back; the
+final test checks whatever the network did.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from postex.kernel.errors import ConfigurationError
+from postex.network.box import alive, nats_server, read_state, ready
+from tests.conftest import IN_CI
+from tests.network.netbox import ITEM_TABLES, NetBox, wait_for
+
+pytestmark = [pytest.mark.nats, pytest.mark.slow]
+
+A, B, C, HUB = "GBLALA", "GBLGWA", "GBBHXA", "HUB"
+SITES = (A, B, C)
+BAGS = {
+    "US": {"destination": "USJFKA", "category": "A", "subclass": "UN"},
+    "ES": {"destination": "ESMADB", "category": "A", "subclass": "UN"},
+    "IN": {"destination": "INDELA", "category": "A", "subclass": "UN"},
+}
+REFUSED = "item.cancellation_refused"
+DESPATCHED = "despatched"  # an item in a receptacle of a closed despatch
+
+
+@dataclass
+class World:
+    """The shared network and what the tests did in it, by name."""
+
+    box: NetBox
+    keys: dict[str, str] = field(default_factory=dict)  # a customer's API key per node
+    clerks: dict[str, str] = field(default_factory=dict)  # a clerk's token per site
+    items: dict[str, str] = field(default_factory=dict)  # item ids by the test's names
+    bags: dict[str, list[str]] = field(default_factory=dict)  # receptacle ids per site
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    try:
+        nats_server()
+    except ConfigurationError:
+        if IN_CI:
+            pytest.fail("nats-server is required in CI (the network box starts its own)")
+        pytest.skip("no nats-server on this machine (apt install nats-server)")
+    box = NetBox(tmp_path_factory.mktemp("multisite") / "box")
+    try:
+        box.up(3)
+        w = World(box)
+        w.keys = {HUB: box.customer(HUB, "Hub Customer Ltd"), A: box.customer(A, "A Ltd")}
+        w.clerks = {s: box.clerk(s) for s in SITES}
+        w.clerks["C supervisor"] = box.clerk(C, "supervisor")
+        yield w
+    finally:
+        state = read_state(box.directory)
+        if state is not None:
+            pids = [p.pid for p in state.processes]
+            box.down()
+            assert not [pid for pid in pids if alive(pid)], "processes left running"
+            assert not list((box.directory / "run").glob("*.pid"))
+
+
+def _everywhere_known(box: NetBox, *item_ids: str) -> bool:
+    return all(box.item_state(s, i) is not None for s in SITES for i in item_ids)
+
+
+def _converged(box: NetBox, what: str, timeout: float = 60) -> None:
+    wait_for(box.converged, what, timeout)
+
+
+CUT_TEXT = re.compile(r"no news from the rest of the network since ([^ ]+) \(UTC\)")
+
+
+def _cut_off_since(box: NetBox, site: str) -> str | None:
+    """The time the site's public /status page says it has been cut off since (None: in
+    touch)."""
+    with urllib.request.urlopen(f"{box.nodes[site].url}/status", timeout=10) as r:
+        found = CUT_TEXT.search(r.read().decode())
+    return found.group(1) if found else None
+
+
+def _one_refusal(box: NetBox, race: str) -> None:
+    """One item.cancellation_refused delivery in the network: queued by A (its log holds
+    the cancel), for the race's item."""
+    refused = {
+        node: box.rows(
+            node, "SELECT item_id FROM webhook_deliveries WHERE event_type = ?", (REFUSED,)
+        )
+        for node in box.nodes
+    }
+    assert refused == {node: [(race,)] if node == A else [] for node in box.nodes}
+
+
+def test_pre_advice_at_the_hub_and_at_a_site_accepted_elsewhere_and_a_transfer(
+    world: World,
+) -> None:
+    """Pre-advice at the hub and at A reaches every site; B and C accept it; an IN item
+    accepted at B leaves from C, so B transfers it to C, C scans it in and bags it."""
+    box, keys, clerks, items = world.box, world.keys, world.clerks, world.items
+    status, hook = box.call(A, "POST", "/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook"},
+                            keys[A])  # fmt: skip
+    assert status == 201, hook
+    for name, (node, country) in {
+        "hub_es": (HUB, "ES"), "hub_in": (HUB, "IN"), "a_in": (A, "IN"),
+        # for the cut: A keeps accepting these; B and C carry on with those
+        "hub_us": (HUB, "US"), "a_us": (A, "US"), "hub_es2": (HUB, "ES"), "a_in2": (A, "IN"),
+        "race": (A, "IN"),  # cancelled at A while C accepts it
+    }.items():  # fmt: skip
+        items[name] = box.pre_advise(node, keys[node], country)
+    wait_for(lambda: _everywhere_known(box, *items.values()), "pre-advice at every site")
+    assert box.accept(B, clerks[B], items["hub_es"])[0] == 201
+    assert box.accept(C, clerks[C], items["a_in"])[0] == 201
+    assert box.accept(B, clerks[B], items["hub_in"])[0] == 201
+    status, refused = box.call(B, "POST", f"/api/v1/sites/{B}/receptacles", BAGS["IN"],
+                               clerks[B])  # fmt: skip
+    assert status == 422 and "transfer_to_site" in json.dumps(refused), refused  # routing
+    box.bag(B, clerks[B], BAGS["ES"], [items["hub_es"]])
+    box.transfer(B, clerks[B], C, items["hub_in"])
+    box.receive(C, clerks[C], items["hub_in"])
+    world.bags[C] = [box.bag(C, clerks[C], BAGS["IN"], [items["a_in"], items["hub_in"]])]
+    _converged(box, "every node to follow every log")
+    for node in (*SITES, HUB):
+        status, events = box.call(node, "GET", f"/api/v1/tracking/{items['hub_in']}")
+        codes = [e["code"] for e in events["events"]] if status == 200 else []
+        assert status == 200 and {"EMK", "EMB"} <= set(codes), (node, status, events)
+    where = {s: box.rows(s, "SELECT site, transfer_to FROM item_handling WHERE item_id = ?",
+                         (items["hub_in"],)) for s in SITES}  # fmt: skip
+    assert where == {s: [(C, None)] for s in SITES}
+
+
+def test_a_site_cut_off_keeps_accepting_what_it_knew_and_catches_up(world: World) -> None:
+    """A's link cut: A accepts and bags items pre-advised before the cut, not those after
+    it; B and C carry on; A's /status says since when it is cut off. Meanwhile the cancel
+    at A and the acceptance at C of the same item race (neither sees the other). The link
+    back: every node converges and A is in touch again."""
+    box, keys, clerks, items = world.box, world.keys, world.clerks, world.items
+    started = datetime.now(UTC)
+    box.cut(A)
+    try:
+        nodes = {n["site"]: n for n in box.status()["nodes"]}
+        # A's server runs and answers; /readyz says 503 while NATS does not answer it
+        assert nodes[A]["link"] == "cut" and nodes[A]["readyz"] == 503
+        assert nodes[B]["link"] == "up"
+        items["after_cut"] = box.pre_advise(HUB, keys[HUB], "ES")
+        # A keeps working with what it knew
+        assert box.accept(A, clerks[A], items["hub_us"])[0] == 201
+        assert box.accept(A, clerks[A], items["a_us"])[0] == 201
+        box.bag(A, clerks[A], BAGS["US"], [items["hub_us"], items["a_us"]])
+        # the race: a cancel at A, an acceptance at C, neither seeing the other
+        status, cancelled = box.cancel(A, keys[A], items["race"])
+        assert status in (200, 204), cancelled
+        assert box.accept(C, clerks[C], items["race"])[0] == 201
+        # B and C carry on, with what was pre-advised after the cut too
+        assert box.accept(B, clerks[B], items["after_cut"])[0] == 201
+        assert box.accept(B, clerks[B], items["hub_es2"])[0] == 201
+        box.bag(B, clerks[B], BAGS["ES"], [items["hub_es2"], items["after_cut"]])
+        assert box.accept(C, clerks[C], items["a_in2"])[0] == 201
+        world.bags[C].append(box.bag(C, clerks[C], BAGS["IN"], [items["a_in2"], items["race"]]))
+        # A never heard of what was pre-advised after the cut
+        status, unknown = box.accept(A, clerks[A], items["after_cut"], wait=0)
+        assert status == 422 and "unknown_item" in json.dumps(unknown), (status, unknown)
+        assert box.item_state(A, items["race"]) == "cancelled"  # A saw only its cancel
+        since = wait_for(lambda: _cut_off_since(box, A), "A's /status to say it is cut off",
+                         timeout=60, every=1)  # fmt: skip
+        last_news = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        assert abs((last_news - started).total_seconds()) < 10  # just before the cut
+        assert _cut_off_since(box, B) is None
+    finally:
+        box.reconnect(A)
+    _converged(box, "A to catch up and the others to learn A's day", timeout=90)
+    wait_for(lambda: _cut_off_since(box, A) is None, "A back in touch")
+    assert box.item_state(A, items["after_cut"]) == "in_receptacle"  # bagged at B
+
+
+def test_the_hub_stopped_sites_keep_working_and_everyone_catches_up(world: World) -> None:
+    """With the hub's processes stopped, pre-advice at A is accepted at B (the sites follow
+    each other's streams directly); the hub, started again, catches up with every log, and
+    the sites with the hub's."""
+    box, keys, clerks, items = world.box, world.keys, world.clerks, world.items
+    box.stop(HUB)
+    try:
+        assert ready(box.nodes[HUB].url) is None  # nothing answers at the hub
+        items["hub_down"] = box.pre_advise(A, keys[A], "ES")
+        assert box.accept(B, clerks[B], items["hub_down"])[0] == 201
+        items["hub_down_c"] = box.pre_advise(A, keys[A], "IN")
+        assert box.accept(C, clerks[C], items["hub_down_c"])[0] == 201
+        world.bags[C].append(box.bag(C, clerks[C], BAGS["IN"], [items["hub_down_c"]]))
+        # C closes its IN bags and despatches them on its flight
+        box.despatch(C, clerks["C supervisor"], world.bags[C], "AI0162")
+        assert box.item_state(HUB, items["hub_down"]) is None  # the hub knows nothing yet
+    finally:
+        box.start(HUB)
+    items["hub_back"] = box.pre_advise(HUB, keys[HUB], "ES")
+    _converged(box, "the hub and the sites to catch up")
+    for name, state in (("hub_down", "accepted"), ("hub_down_c", DESPATCHED),
+                        ("hub_back", "pre_advised")):  # fmt: skip
+        assert {box.item_state(s, items[name]) for s in SITES} == {state}, name
+    assert box.item_state(HUB, items["hub_down"]) == "accepted"
+
+
+def test_the_cancel_accept_race_settled_the_same_on_every_node(world: World) -> None:
+    """The scan wins everywhere: the item accepted (and bagged at C), no CAN row, one
+    cancellation_refused delivery in the network (queued by A, whose log holds the cancel)."""
+    box, race = world.box, world.items["race"]
+    for node in (*SITES, HUB):
+        assert box.item_state(node, race) == DESPATCHED, node  # accepted, bagged at C
+        assert box.rows(node, "SELECT code FROM tracking_events WHERE item_id = ? AND "
+                        "code = 'CAN'", (race,)) == [], node  # fmt: skip
+    _one_refusal(box, race)
+
+
+def test_a_destroyed_site_is_restored_from_the_hub_and_converges(world: World) -> None:
+    """A killed (SIGKILL), its database overwritten with random bytes, restored from the
+    hub's copy over NATS, started again: it verifies and holds what it had acknowledged."""
+    box, items = world.box, world.items
+    _converged(box, "the hub to hold A's whole log before the attack")
+    wait_for(lambda: box.witnessed(A), "the hub to countersign A's newest checkpoint")
+    head = box.heads(A)[A]
+    box.kill(A)
+    box.overwrite(A)
+    restored = box.restore_from_hub(A)  # exit 0 asserted there
+    assert restored["site"] == A, restored
+    assert box.heads(A)[A] == head + 1  # the restore is audited in A's log
+    box.start(A)
+    _converged(box, "A to follow the others again after its restore", timeout=90)
+    # The restore rebuilt A's tables from A's log alone; the other logs then came back by
+    # replay, after A's own changes to their items (an acceptance at A of an item
+    # pre-advised at the hub). A follower does not yet hold back an event whose item has
+    # not arrived (docs/log-format.md, "Rules across logs", rule 6), so, as the runbook
+    # says, A is rebuilt from all its logs once it has caught up.
+    box.rebuild(A)
+    _converged(box, "A after its rebuild")
+    assert box.verify(A)[0] == 0
+    for name, item_id in items.items():  # what A had, and what it learnt from the others
+        assert box.item_state(A, item_id) == box.item_state(B, item_id) is not None, name
+
+
+def test_every_node_converges_to_the_same_item_tables(world: World) -> None:
+    """The same item tables on every node, `postex verify` exits 0 everywhere (`--hub` on
+    the hub), no item bagged twice, every acknowledged write is in every node's logs."""
+    box = world.box
+    _converged(box, "the final convergence")
+    for table in ITEM_TABLES:
+        dumps = {node: box.dump(node, table) for node in box.nodes}
+        first = dumps[A]
+        assert first, table
+        for node, rows in dumps.items():
+            assert rows == first, f"{table} differs between {A} and {node}"
+    for node in box.nodes:
+        code, report = box.verify(node)
+        assert code == 0, (node, report)
+    bagged = [
+        item["item_id"]
+        for (body,) in box.rows(
+            HUB, "SELECT body FROM events WHERE type LIKE 'receptacle.items_added.%'"
+        )
+        for item in json.loads(body)["items"]
+    ]
+    assert len(bagged) == len(set(bagged)) > 0  # no item bagged (so despatched) twice
+    despatched = box.rows(HUB, "SELECT item_id FROM item_handling WHERE despatch_id IS NOT NULL")
+    assert len(despatched) == 5  # C's three bags: a_in, hub_in, a_in2, race, hub_down_c
+    for node in box.nodes:
+        counted = box.rows(node, "SELECT SUM(item_count) FROM receptacles")[0][0]
+        held = box.rows(node, "SELECT COUNT(*) FROM item_handling WHERE receptacle_id IS NOT NULL")
+        assert counted == held[0][0] == len(bagged), node
+    missing = [(node, ack) for node in box.nodes for ack in box.acknowledged
+               if not box.logged(node, ack)]  # fmt: skip
+    assert missing == []
+    _one_refusal(box, world.items["race"])  # A's restore and rebuild kept it, once
+    assert len(box.acknowledged) > 30
