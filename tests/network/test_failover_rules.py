@@ -37,7 +37,8 @@ def _feed(dst: Container, src: Container, site: str) -> None:
 def _tables(node: Container) -> tuple[object, ...]:
     items = execute_raw(
         node.engine,
-        "SELECT i.id, i.state, i.held_from, i.updated_at, h.site, h.receptacle_id,"
+        "SELECT i.id, i.state, i.held_from, i.updated_at, i.version_site, i.version_seq,"
+        " i.version_hash, h.site, h.receptacle_id,"
         " h.despatch_id, h.transfer_to FROM items i LEFT JOIN item_handling h"
         " ON h.item_id = i.id ORDER BY i.id",
     )
@@ -75,7 +76,8 @@ def test_lost_site_events_after_the_listing_change_nothing_in_any_order(tmp_path
     at_a, at_b, at_c = _tables(a), _tables(b), _tables(c)
     assert at_a == at_b == at_c
     items, bags, _ = at_a
-    assert [(r[1], r[4], r[5]) for r in items] == [("accepted", B, None)] * 2
+    assert [(r[1], r[7], r[8]) for r in items] == [("accepted", B, None)] * 2
+    assert {r[4] for r in items} == {B}  # the version: the listing, in Gatwick's log, in every order
     assert bags == ((bag.id, A, "abandoned", 0, 0),)
     for node, live in ((a, at_a), (b, at_b), (c, at_c)):
         node.rebuilder.rebuild()
@@ -117,7 +119,7 @@ def test_two_failovers_of_one_site_confirmed_concurrently_settle_alike(tmp_path:
     for node in (a, b, c):
         assert _active(node) == [(A, first.to_site, first.id)], node.settings.site
     assert _tables(a)[:2] == _tables(b)[:2] == _tables(c)[:2]
-    assert {r[4] for r in _tables(b)[0]} == {first.to_site}
+    assert {r[7] for r in _tables(b)[0]} == {first.to_site}
     for node in (a, b, c):
         live = _tables(node), _active(node)
         node.rebuilder.rebuild()

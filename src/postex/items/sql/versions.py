@@ -21,11 +21,12 @@ from postex.items.sql.core import set_versions
 
 versions_p = projection("item_versions")  # no table of its own: columns of ``items``
 
-# Rules of other features under which a log's change of an item has no effect here, so it
-# sets no version either (else the version would depend on arrival order): each answers
-# which of the (log, item) pairs it leaves unchanged. The failover listing registers one
-# (postex.sites.sql.failover: events of a lost site's log about an item moved away from it).
-Ineffective = Callable[[Connection, Sequence[tuple[str, str]]], set[tuple[str, str]]]
+# Rules of other features under which a change of an item has no effect here, so it sets no
+# version either (else the version would depend on arrival order): each answers, for a batch
+# of events of one type, which (log, seq, item) it leaves unchanged. The failover listing
+# registers one (postex.sites.sql.failover: a lost log's late change of an item moved away
+# from it, and a concurrent failover's listing that is not in force).
+Ineffective = Callable[[Connection, Sequence[StoredEvent[Any]]], set[tuple[str, int, str]]]
 INEFFECTIVE: list[Ineffective] = []
 
 
@@ -38,11 +39,10 @@ def _changed(conn: Connection, events: Sequence[StoredEvent[Any]]) -> None:
     if getattr(type(events[0].event), "changed_items", None) is None:
         return
     rows = [(e.site, e.seq, e.hash, item) for e in events for item in e.event.changed_items()]
-    pairs = [(site, item) for site, _, _, item in rows]
-    skip: set[tuple[str, str]] = set()
+    skip: set[tuple[str, int, str]] = set()
     for rule in INEFFECTIVE:
-        skip |= rule(conn, pairs)
-    set_versions(conn, [r for r in rows if (r[0], r[3]) not in skip] if skip else rows)
+        skip |= rule(conn, events)
+    set_versions(conn, [r for r in rows if (r[0], r[1], r[3]) not in skip] if skip else rows)
 
 
 versions_p.otherwise = _changed

@@ -450,4 +450,27 @@ def settle_late_items(conn: Connection, item_ids: Sequence[str]) -> None:
                           str(r[0])) for r in rows])  # fmt: skip
 
 
-INEFFECTIVE.append(moved_pairs)  # the lost log's late change of a moved item sets no version
+def _sets_no_version(
+    conn: Connection, events: Sequence[StoredEvent[Any]]
+) -> set[tuple[str, int, str]]:
+    """(log, seq, item) of changes that leave the item as it is under the failover rules
+    (docs/log-format.md, "Rules across logs" 5), so that they set no version either: a lost
+    log's change of an item moved away from it, applied after the listing; a listing of a
+    failover confirmed after another one of the same site that moved the item already."""
+    if isinstance(events[0].event, FailoverItemsMoved):
+        return {
+            (e.site, e.seq, item)
+            for e in events
+            for item in _moved_first(conn, e.event.from_site, e.event.changed_items(),
+                                     e.recorded_at, e.event.request_id)
+        }  # fmt: skip
+    pairs = [(e.site, item) for e in events for item in e.event.changed_items()]
+    moved = moved_pairs(conn, pairs)
+    if not moved:
+        return set()
+    return {
+        (e.site, e.seq, i) for e in events for i in e.event.changed_items() if (e.site, i) in moved
+    }
+
+
+INEFFECTIVE.append(_sets_no_version)
