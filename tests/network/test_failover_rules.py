@@ -77,7 +77,9 @@ def test_lost_site_events_after_the_listing_change_nothing_in_any_order(tmp_path
     assert at_a == at_b == at_c
     items, bags, _ = at_a
     assert [(r[1], r[7], r[8]) for r in items] == [("accepted", B, None)] * 2
-    assert {r[4] for r in items} == {B}  # the version: the listing, in Gatwick's log, in every order
+    assert {r[4] for r in items} == {
+        B
+    }  # the version: the listing, in Gatwick's log, in every order
     assert bags == ((bag.id, A, "abandoned", 0, 0),)
     for node, live in ((a, at_a), (b, at_b), (c, at_c)):
         node.rebuilder.rebuild()

@@ -101,6 +101,9 @@ class Wait:
     projected_seq: int
     blocked: Blocked
     since: str
+    # The node's own log, written to while it waited: events from this seq on were
+    # projected as they were written, so releasing the log projects only those before.
+    live_from: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         on_site, on_seq, want = self.blocked.on

@@ -7,6 +7,7 @@ before a restore, moving wrapped data keys, and signing or storing checkpoints. 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from postex.eventlog.sql.tree import extend as extend_tree
 from postex.eventlog.sql.unit_of_work import SqlUnitOfWork
 from postex.kernel.errors import IntegrityError
 
+log = logging.getLogger("postex.replication")
+
 
 def project_in_order(
     conn: Connection, store: SqlStore, site: str, events: Sequence[StoredEvent]
@@ -44,8 +47,11 @@ def project_in_order(
     try:
         store.projections.apply(conn, deps.retry())
         deps.save()
-    except refused:
+    except refused as exc:
         execute(conn, "ROLLBACK TO SAVEPOINT postex_released")
+        waiting = ", ".join(sorted(deps.waits))
+        log.warning("released logs (%s) refused by a projection (%s): they keep waiting",
+                    waiting, type(exc).__name__)  # fmt: skip
     execute(conn, "RELEASE SAVEPOINT postex_released")
 
 

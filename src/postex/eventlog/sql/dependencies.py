@@ -32,15 +32,15 @@ def read_waits(conn: Connection) -> list[Wait]:
     """The waiting logs, by site."""
     rows = fetchall(
         conn,
-        "SELECT site, projected_seq, on_site, on_seq, on_hash, found_hash, since FROM log_waits"
-        " ORDER BY site",
+        "SELECT site, projected_seq, on_site, on_seq, on_hash, found_hash, since, live_from"
+        " FROM log_waits ORDER BY site",
     )
     return [
         Wait(
             str(r[0]), int(r[1]),
             Blocked(str(r[0]), int(r[1]) + 1, (str(r[2]), int(r[3]), bytes(r[4])),
                     bytes(r[5]) if r[5] is not None else None),
-            str(r[6]),
+            str(r[6]), int(r[7]) if r[7] is not None else None,
         )
         for r in rows
     ]  # fmt: skip
@@ -58,6 +58,7 @@ class Dependencies:
         self._hashes: dict[tuple[str, int], bytes] = {}
         self._changed: set[str] = set()
         self._seen: dict[str, int] = {}  # rebuild: how far the merged order has reached
+        self._live: dict[str, int] = {}  # a released own log's live_from, while retrying it
 
     # --- what is applied -------------------------------------------------------------
     def through(self, site: str) -> int:
@@ -131,7 +132,8 @@ class Dependencies:
     def _block(self, blocked: Blocked) -> None:
         old = self.waits.get(blocked.site)
         since = old.since if old is not None and old.blocked == blocked else self.now
-        self.waits[blocked.site] = Wait(blocked.site, blocked.seq - 1, blocked, since)
+        live = old.live_from if old is not None else self._live.get(blocked.site)
+        self.waits[blocked.site] = Wait(blocked.site, blocked.seq - 1, blocked, since, live)
         self._changed.add(blocked.site)
 
     # --- live: a stored run, then the waiting logs ------------------------------------
@@ -175,18 +177,28 @@ class Dependencies:
                 del self.waits[site]
                 self._changed.add(site)
                 self._through[site] = wait.projected_seq
-                for batch in self._stored_after(site, wait.projected_seq):
+                if wait.live_from is not None:
+                    self._live[site] = wait.live_from
+                for batch in self._stored_after(site, wait.projected_seq, wait.live_from):
                     got = self.admit(site, batch)
                     ready += got
                     progress = progress or bool(got)
                     if site in self.waits:
                         break
+                if site not in self.waits and wait.live_from is not None:
+                    self._through.pop(site, None)  # projected through its head (live after)
+                    self._live.pop(site, None)
         return ready
 
-    def _stored_after(self, site: str, after: int) -> Iterator[list[StoredEvent]]:
+    def _stored_after(
+        self, site: str, after: int, live_from: int | None = None
+    ) -> Iterator[list[StoredEvent]]:
         """The stored events of ``site`` after ``after`` (in a rebuild: only those the
-        merged order has reached), in batches."""
+        merged order has reached; for an own log written to while it waited: only those
+        before ``live_from``, the rest was projected as it was written), in batches."""
         until = self._seen.get(site) if self.fresh else None
+        if live_from is not None:
+            until = live_from - 1 if until is None else min(until, live_from - 1)
         while True:
             sql = (
                 "SELECT site, seq, recorded_at, type, body, prev_hash, hash FROM events"
@@ -238,10 +250,10 @@ class Dependencies:
         executemany(
             self.conn,
             "INSERT INTO log_waits (site, projected_seq, on_site, on_seq, on_hash, found_hash,"
-            " since) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " since, live_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (w.site, w.projected_seq, w.blocked.on[0], w.blocked.on[1], w.blocked.on[2],
-                 w.blocked.found, w.since)
+                 w.blocked.found, w.since, w.live_from)
                 for s in sorted(changed) if (w := self.waits.get(s)) is not None
             ],
         )  # fmt: skip

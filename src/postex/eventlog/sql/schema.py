@@ -116,6 +116,7 @@ log_waits = Table(
     Column("on_hash", LargeBinary(32), nullable=False),
     Column("found_hash", LargeBinary(32)),
     Column("since", String(32), nullable=False),
+    Column("live_from", BigInteger),  # own log: the first seq projected live while waiting
 )
 
 heads = Table(

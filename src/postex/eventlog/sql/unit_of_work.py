@@ -66,7 +66,8 @@ class LogStore(Protocol):
 # The write path's one read: the head, the authenticated head and the newest stored seq.
 _HEAD_AND_AUTH = (
     "SELECT h.seq, h.hash, h.recorded_at, l.seq, l.hash, l.mac,"
-    " (SELECT e.seq FROM events e WHERE e.site = s.site ORDER BY e.seq DESC LIMIT 1)"
+    " (SELECT e.seq FROM events e WHERE e.site = s.site ORDER BY e.seq DESC LIMIT 1),"
+    " (SELECT w.projected_seq FROM log_waits w WHERE w.site = s.site)"
     " FROM (SELECT CAST(? AS VARCHAR(16)) AS site) s"
     " LEFT JOIN heads h ON h.site = s.site LEFT JOIN log_heads l ON l.site = s.site"
 )
@@ -86,6 +87,10 @@ class SqlUnitOfWork:
         self._head: tuple[int, bytes, str] | None = None
         self._key: LogKey | None = None
         self._auth_row = False  # whether the site has a log_heads row to update
+        # The site's own log waits for a version it saw (after a restore, until the other
+        # logs arrive): what is written meanwhile is projected at once (a use case reads
+        # back what it wrote) and marked so that releasing the log does not project it again.
+        self._waiting = False
         self.appended = 0
         self.signed: tuple[int, bytes] | None = None  # a checkpoint signed in this transaction
         self.timer = False  # signed by the checkpoint timer or at shutdown (not by an append)
@@ -132,6 +137,9 @@ class SqlUnitOfWork:
                     (self._site,),
                 ).first()
                 self._head = (row[0], bytes(row[1]), row[2]) if row else (0, ZERO_HASH, "")
+                self._waiting = bool(
+                    fetchall(self.conn, "SELECT 1 FROM log_waits WHERE site = ?", (self._site,))
+                )
             else:
                 self._head = self._authenticated_head(key, fresh_ok)
         return self._head
@@ -141,6 +149,7 @@ class SqlUnitOfWork:
         (row,) = fetchall(self.conn, _HEAD_AND_AUTH, (site,))  # the DB-API cursor: cheaper
         head = (row[0], bytes(row[1]), row[2]) if row[0] is not None else (0, ZERO_HASH, "")
         stored = int(row[6] or 0)
+        self._waiting = row[7] is not None
         if stored != head[0]:  # events written or removed behind the head's back
             if stored > head[0]:
                 seq, why = head[0] + 1, f"events {head[0] + 1}..{stored} are not authenticated"
@@ -216,6 +225,12 @@ class SqlUnitOfWork:
                 pending.result()  # never leave the connection busy, even on the way out
         self._head = (seq + n, prev, recorded_at)
         self.store.projections.apply(self.conn, stored)
+        if self._waiting:
+            execute(
+                self.conn,
+                "UPDATE log_waits SET live_from = ? WHERE site = ? AND live_from IS NULL",
+                (seq + 1, site),
+            )
         self.appended += n
         return stored
 
