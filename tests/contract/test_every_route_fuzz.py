@@ -58,6 +58,7 @@ def callers(node: Container) -> Callers:
 WHO: list[tuple[str, tuple[str | None, ...]]] = [
     (r"^/api/v1/sites/", ("supervisor", "clerk", "ops", "admin")),
     (r"^/api/v1/(holds|advisories)", ("ops", "supervisor", "auditor", "admin")),
+    (r"^/api/v1/(failovers|failbacks)", ("ops", "auditor", "supervisor", "admin")),
     (r"^/api/v1/audit", ("auditor", "admin", "ops", "supervisor")),
     (r"^/api/v1/partner/", ("partner", "ops")),
     (r"^/api/v1/ops/", ("ops", "auditor", "admin")),
@@ -127,6 +128,8 @@ def seed(node: Container, who: Callers) -> dict[str, list[str]]:
         hold = ok(c.post("/api/v1/holds", json=body, headers=ops), 201)
         body = {"url": "https://hooks.example.com/postex", "statuses": ["delivered"]}
         hook = ok(c.post("/api/v1/webhooks", json=body, headers=who.headers("customer")), 201)
+        body = {"from_site": SITE, "to_site": "GBLGWA", "reason": "fuzz: site lost"}
+        failover = ok(c.post("/api/v1/failovers", json=body, headers=ops), 201)
     return {
         "site": [SITE],
         "item_id": items,
@@ -134,6 +137,7 @@ def seed(node: Container, who: Callers) -> dict[str, list[str]]:
         "did": [despatch["id"]],
         "hold_id": [hold["id"]],
         "webhook_id": [hook["id"]],
+        "request_id": [failover["id"]],
         "kind": ["predes", "itmatt", "cardit"],
     }
 
