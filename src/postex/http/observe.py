@@ -30,8 +30,9 @@ from postex.http import metrics
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,64}$")
 CALLER = "postex.caller"  # scope key: (kind, id) of the authenticated caller
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# structlog's own variable for ``request_id`` (what bind_contextvars(request_id=...) sets),
-# set and reset directly: every line logged while the request runs carries the id.
+# structlog's own variable for ``request_id`` (what bind_contextvars(request_id=...) sets,
+# from its registry of variables: structlog is pinned), set and reset directly, without
+# bind_contextvars' per-call work: every line logged while the request runs carries the id.
 _BOUND_ID: contextvars.ContextVar[Any] = structlog.contextvars._CONTEXT_VARS.setdefault(
     "structlog_request_id", contextvars.ContextVar("structlog_request_id", default=Ellipsis)
 )
