@@ -8,7 +8,15 @@ middleware alone around an app that answers at once. The request log goes to a f
 the served node's goes to a journal. The cases alternate (ABAB…) and each reports the best
 of ``--repeat`` batches of CPU time per request (the least disturbed by other processes).
 
+With ``--callgrind CASE`` (``on``, ``off``, ``metrics``, ``log``) it runs only ``Observe``
+around the instant app, ``--requests`` times, with callgrind's instrumentation switched on
+for those requests alone (run it under ``valgrind --tool=callgrind --instr-atstart=no``);
+the difference of two runs of different lengths, divided by the difference of their
+requests, is the instructions per request, which the machine's load does not change.
+
 Example: python -m postex.bench.serve_observe --requests 2000 --repeat 15
+Example: valgrind --tool=callgrind --instr-atstart=no python -m postex.bench.serve_observe
+         --callgrind on --requests 2500
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -108,11 +117,41 @@ def run(requests: int, repeat: int) -> dict[str, float]:
     return best
 
 
+CALLGRIND = {"on": (True, True), "off": (False, False), "metrics": (True, False),
+             "log": (False, True)}  # fmt: skip
+
+
+def under_callgrind(case: str, requests: int) -> None:
+    """``Observe`` around the instant app, instrumented for ``requests`` requests only."""
+    with_metrics, with_log = CALLGRIND[case]
+    work = Path(tempfile.mkdtemp(prefix="postex-bench-observe-"))
+    with (work / "serve.log").open("a", encoding="utf-8") as log:
+        logs.configure("json", "info", stream=log)
+        app = Observe(_instant, with_metrics=with_metrics, with_log=with_log)
+        pid = str(os.getpid())
+
+        def instrument(state: str) -> None:  # callgrind_control: valgrind's own tool
+            subprocess.run(["callgrind_control", "-i", state, pid],  # noqa: S603, S607
+                           check=False, capture_output=True)  # fmt: skip
+
+        async def main() -> None:
+            await _batch(app, "/x", 200)  # every branch warm, every cache made
+            instrument("on")
+            await _batch(app, "/x", requests)
+            instrument("off")
+
+        asyncio.run(main())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per batch")
     parser.add_argument("--repeat", type=int, default=15, help="batches per case")
+    parser.add_argument("--callgrind", choices=sorted(CALLGRIND), help="one case, instrumented")
     args = parser.parse_args()
+    if args.callgrind:
+        under_callgrind(args.callgrind, args.requests)
+        return
     best = run(args.requests, args.repeat)
     for name, seconds in best.items():
         print(f"{name:28} {seconds * 1e6:7.2f} µs CPU per request")
