@@ -9,6 +9,8 @@ shaped like a credential that slipped into a message anyway.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import re
 import sys
@@ -80,6 +82,12 @@ class _Stderr:
 
 
 _json_sink: list[Any] = [None]  # the stream, when lines are JSON and INFO is logged
+# Whether request lines are written once per event-loop pass (see request()): only to the
+# process's own stderr, i.e. in a served node; a stream given to configure() (a test's)
+# gets each line when it is logged.
+_grouped: list[bool] = [False]
+_pending: list[str] = []  # request lines of this event-loop pass, not written yet
+_waiting: list[Any] = [None]  # the event loop that will write them
 _second: list[Any] = [-1, ""]  # the current second and its ISO text, made once a second
 
 
@@ -110,7 +118,9 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
         else structlog.processors.JSONRenderer(serializer=_json)
     )
     number = logging.getLevelName(level.upper())
+    _write_pending()
     _json_sink[0] = None if console or number > logging.INFO else out
+    _grouped[0] = stream is None
     structlog.configure(
         processors=[*_shared(), renderer],
         logger_factory=structlog.WriteLoggerFactory(file=out),
@@ -147,6 +157,89 @@ def info(name: str, event: str, **fields: Any) -> None:
     fields["timestamp"] = _utc_now()
     out.write(orjson.dumps(scrub(None, "", fields), default=str).decode() + "\n")
     out.flush()
+
+
+_heads: dict[tuple[str, str, int], str] = {}  # the start of a route's request lines
+_NO_CALLER = ',"caller_kind":null,"caller_id":null'
+
+
+def _clean(text: str) -> bool:
+    return "pxk_" not in text and "earer" not in text  # what scrub looks for
+
+
+def request(
+    method: str, route: str, status: int, seconds: float, caller: tuple[str, str] | None,
+    request_id: str,
+) -> None:  # fmt: skip
+    """The request line of an HTTP request (``postex.http.observe``): what
+    ``info("postex.http", "request", method=..., route=..., status=..., duration_ms=...,
+    caller_kind=..., caller_id=...)`` writes with ``request_id`` bound, the same keys in the
+    same order. When lines are JSON it is written from a template: the part fixed for a
+    method, route and status is made once; ids are JSON-escaped; anything scrub would
+    change takes the general path."""
+    out = _json_sink[0]
+    ms = round(seconds * 1000, 2)
+    kind, subject = caller if caller else (None, None)
+    if (
+        out is None
+        or not _clean(request_id)
+        or (caller is not None and not (_clean(kind or "") and _clean(subject or "")))
+    ):
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            info("postex.http", "request", method=method, route=route, status=status,
+                 duration_ms=ms, caller_kind=kind, caller_id=subject)  # fmt: skip
+        return
+    key = (method, route, status)
+    head = _heads.get(key)
+    if head is None:
+        fixed = {"method": method, "route": route, "status": status}
+        head = _heads[key] = _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
+    who = (
+        _NO_CALLER
+        if caller is None
+        else f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}'
+    )
+    # request_id is [A-Za-z0-9._-] (observe.request_id): nothing to escape.
+    line = (
+        f'{head}{ms!r}{who},"request_id":"{request_id}","event":"request",'
+        f'"logger":"postex.http","level":"info","timestamp":"{_utc_now()}"}}\n'
+    )
+    if _grouped[0]:
+        # One write (one system call) for the lines of all the requests this pass of the
+        # event loop finished, at the start of the next pass: a line waits microseconds,
+        # never for later requests, and the process's end writes what is left.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop here: write it now
+            _write_pending()
+        else:
+            if _pending and _waiting[0] is not loop:  # due in a loop that stopped
+                _write_pending()
+            if not _pending:
+                loop.call_soon(_write_pending)
+                _waiting[0] = loop
+            _pending.append(line)
+            return
+    out.write(line)
+    out.flush()
+
+
+def _write_pending() -> None:
+    if not _pending:
+        return
+    text = "".join(_pending)
+    _pending.clear()
+    out = _json_sink[0]
+    if out is None:
+        return
+    try:
+        out.write(text)
+        out.flush()
+    except (ValueError, OSError):  # a closed log: not the requests'
+        pass
+
+
+atexit.register(_write_pending)
 
 
 def get(name: str) -> Any:

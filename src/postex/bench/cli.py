@@ -455,15 +455,20 @@ def serve(
     warm: Annotated[
         int, typer.Option("--warm", help="Seconds of the in-order warm-up walk per case.")
     ] = 12,
+    pin: Annotated[
+        bool,
+        typer.Option("--pin", help="taskset: wrk on the last core, one server process on "
+                     "the first, --workers 2 on all."),
+    ] = False,
     db: DbOpt = None,
     home: HomeOpt = None,
-) -> None:
+) -> None:  # fmt: skip
     """Public tracking served as deployed, with wrk: observability on vs off, the answer
     cache off, against a bare async endpoint, and --workers 2 vs 1, with the CPU wrk and
     the server used (needs wrk: apt-get install wrk).
 
-    Example: postex bench serve --items 100000 --seconds 10 --rounds 3
+    Example: postex bench serve --items 100000 --seconds 10 --rounds 3 --pin
     """
     from postex.bench.serve import bench_serve
 
-    bench_serve(items, seconds, conns, db, home, rounds, warm, wconns)
+    bench_serve(items, seconds, conns, db, home, rounds, warm, wconns, pin)

@@ -11,11 +11,12 @@ In one run, on one seeded node (SQLite by default), each case is a fresh ``poste
 - tracking with ``--workers 2`` against ``--workers 1`` (goal: >= 1.7x on two cores).
 
 Before each timed run wrk walks every tracking path in order (the warm-up fills the answer
-caches, as a day of lookups would); the timed run picks paths at random, and the hit rate
-it saw is read from ``/metrics``. The CPU seconds of wrk and of the server processes are
-measured too: on two cores, wrk's share is what ``--workers 2`` cannot have. The server's
-logs go to a file, as they would to a journal. The cases run ``rounds`` times in
-alternation; medians and each round's ratios are reported (the machine is shared).
+caches, as a day of lookups would; with several workers in passes with new connections,
+and again while a short probe sees under 99 % hits); the timed run picks paths at random,
+and the hit rate it saw is read from ``/metrics``. The CPU seconds of wrk and of the server
+processes are measured too: on two cores, wrk's share is what ``--workers 2`` cannot have.
+The server's logs go to a file, as they would to a journal. The cases run ``rounds`` times
+in alternation; medians and each round's ratios are reported (the machine is shared).
 """
 
 from __future__ import annotations
@@ -108,13 +109,29 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+PIN: dict[str, list[str]] = {}  # with --pin: "wrk", "server", "workers" -> a taskset prefix
+
+
+def pin_cores() -> None:
+    """``--pin``: wrk on the last core, a one-process server on the first, ``--workers 2``
+    on all of them (it needs every core; wrk takes its share of the last one). Other
+    processes still run anywhere: pinning keeps wrk and a one-process server from
+    trading places and caches between cores, not other load off them."""
+    if shutil.which("taskset") is None:
+        err.print("[red]taskset is not installed[/red] (util-linux)")
+        raise typer.Exit(2)
+    last = (os.cpu_count() or 1) - 1
+    PIN.update(wrk=["taskset", "-c", str(last)], server=["taskset", "-c", "0"],
+               workers=["taskset", "-c", f"0-{last}"])  # fmt: skip
+
+
 def wrk(
     name: str, port: int, script: Path | None, path: str, conns: int, seconds: int,
     server: int | None = None,
 ) -> Result:  # fmt: skip
     """One wrk run (one thread: the lightest load generator wrk can be) against ``port``;
     with ``server`` (a pid) the CPU both used is measured too."""
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    cmd = [*PIN.get("wrk", []), "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
@@ -160,7 +177,8 @@ def serve(
     }  # fmt: skip
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = (home / f"serve-{port}.log").open("ab")
-    cmd = [sys.executable, "-m", "postex", "serve", "--db", url, "--home", str(home),
+    pin = PIN.get("workers" if workers > 1 else "server", [])
+    cmd = [*pin, sys.executable, "-m", "postex", "serve", "--db", url, "--home", str(home),
            "--port", str(port), "--workers", str(workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)  # noqa: S603
     _wait(port, proc, "/healthz")
@@ -168,7 +186,7 @@ def serve(
 
 
 def serve_bare(port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", BARE_APP, "--port", str(port),
+    cmd = [*PIN.get("server", []), sys.executable, "-m", "uvicorn", BARE_APP, "--port", str(port),
            "--log-level", "warning", "--no-access-log"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     _wait(port, proc, "/bare")
@@ -183,18 +201,44 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def warm_up(
+    port: int, n: int, workers: int, warm: int, walk: Path, script: Path, track: str
+) -> None:
+    """Walk every path until the caches are full. Each worker has its own cache and a
+    keep-alive connection stays with the worker that accepted it (the kernel picks
+    which): with several workers the walk is split into passes with new connections,
+    and it is walked again while a 2 s random probe sees under 99 % hits (not when
+    metrics are off: no counts to read)."""
+    conns_ = max(n, 4 * workers)
+    passes = 1 if workers == 1 else 3 * workers
+    for _ in range(passes):
+        wrk("warm-up", port, walk, track, conns_, max(2, warm * workers // passes))
+    for _ in range(3):
+        hits0, misses0 = lookups(port)
+        wrk("probe", port, script, track, n, 2)
+        hits, misses = lookups(port)
+        looked = hits + misses - hits0 - misses0
+        if not looked or (hits - hits0) / looked >= 0.99:
+            return
+        wrk("warm-up", port, walk, track, conns_, max(2, warm // 2))
+
+
 CASES = ("on", "off", "nocache", "bare", "w1", "w2")
 
 
 def bench_serve(
     items: int, seconds: int, conns: int, db: str | None, home: str | None, rounds: int = 3,
-    warm: int = 12, wconns: int = 8,
+    warm: int = 12, wconns: int = 8, pin: bool = False,
 ) -> None:  # fmt: skip
     """``wconns``: connections for ``--workers 2`` against 1 (with 2, both may be held by
-    one worker: uvicorn's workers accept from one socket)."""
+    one worker: uvicorn's workers accept from one socket). ``pin``: see :func:`pin_cores`."""
     if shutil.which("wrk") is None:
         err.print("[red]wrk is not installed[/red] (apt-get install wrk)")
         raise typer.Exit(2)
+    PIN.clear()
+    if pin:
+        pin_cores()
+    load0 = os.getloadavg()
     work = Path(home) if home else Path(tempfile.mkdtemp(prefix="postex-bench-serve-"))
     url = db or f"sqlite:///{work / 'bench.db'}"
     c = build(load_settings(db_url=url, home=str(work)), create=True)
@@ -213,8 +257,7 @@ def bench_serve(
         port = free_port()
         proc = serve(url, work, port, workers=workers, **how)  # type: ignore[arg-type]
         try:
-            # Each worker has its own cache, and a keep-alive connection stays with one.
-            wrk("warm-up", port, walk, track, max(n, 4 * workers), warm * workers)
+            warm_up(port, n, workers, warm, walk, script, track)
             hits0, misses0 = lookups(port)
             r = wrk(name, port, script, track, n, seconds, server=proc.pid)
             hits, misses = lookups(port)
@@ -243,7 +286,7 @@ def bench_serve(
             "w1": tracking(f"tracking, {wconns} connections", n=wconns),
             "w2": tracking(f"tracking, --workers 2, {wconns} connections", n=wconns, workers=2),
         })  # fmt: skip
-    report(runs, present, conns, seconds)
+    report(runs, present, conns, seconds, load0)
 
 
 def cpu_us(r: Result) -> float:
@@ -251,16 +294,28 @@ def cpu_us(r: Result) -> float:
     return r.server_cpu / r.rate * 1e6 if r.rate else float("nan")
 
 
-def report(runs: list[dict[str, Result]], present: int, conns: int, seconds: int) -> None:
-    table = Table(title=f"postex bench serve: {present:,} items, wrk 1 thread {conns} "
-                        f"connections, {seconds} s per case, {len(runs)} rounds")  # fmt: skip
+def wrk_us(r: Result) -> float:
+    """wrk's CPU microseconds per request it made."""
+    return r.wrk_cpu / r.rate * 1e6 if r.rate else float("nan")
+
+
+def report(
+    runs: list[dict[str, Result]], present: int, conns: int, seconds: int,
+    load0: tuple[float, float, float] | None = None,
+) -> None:  # fmt: skip
+    pinned = f"; pinned: wrk {PIN['wrk'][-1]}, server {PIN['server'][-1]}" if PIN else ""
+    title = (f"postex bench serve: {present:,} items, wrk 1 thread {conns} connections, "
+             f"{seconds} s per case, {len(runs)} rounds{pinned}")  # fmt: skip
+    table = Table(title=title)
     for col in ("round", "case", "req/s", "p50 ms", "p99 ms", "non-2xx", "hits",
                 "server cores", "server µs/req", "wrk cores"):  # fmt: skip
         table.add_column(col, justify="left" if col == "case" else "right")
     for n, run in enumerate(runs, 1):
         for r in run.values():
             table.add_row(str(n), r.name, f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
-                          str(r.errors), f"{r.hit_rate:.0%}", f"{r.server_cpu:.2f}",
+                          str(r.errors),
+                          "n/a" if r.hit_rate != r.hit_rate else f"{r.hit_rate:.0%}",
+                          f"{r.server_cpu:.2f}",
                           f"{cpu_us(r):.0f}", f"{r.wrk_cpu:.2f}")  # fmt: skip
     out.print(table)
 
@@ -282,5 +337,17 @@ def report(runs: list[dict[str, Result]], present: int, conns: int, seconds: int
               f"{', '.join(f'{x:.2f}' for x in each)}) (goal >= 1.7)")  # fmt: skip
     load = [run["w2"].wrk_cpu for run in runs]
     out.print(f"wrk's CPU in the --workers 2 case: {statistics.median(load):.2f} cores")
+    hits = {k: [run[k].hit_rate for run in runs] for k in ("on", "w1", "w2")}
+    out.print("answer-cache hits in the timed runs: " + "; ".join(
+        f"{k} {', '.join(f'{x:.1%}' for x in v)}" for k, v in hits.items()))  # fmt: skip
+    # On one machine wrk and two workers share the cores: with s server and w wrk CPU µs
+    # per request, one worker is bound by one core (1/s), two by the cores less wrk's
+    # share (2/(s + w)); so --workers 2 / 1 <= 2s / (s + w), with nothing else running.
+    s = statistics.median(cpu_us(run["w1"]) for run in runs)
+    w = statistics.median(wrk_us(run["w2"]) for run in runs)
+    out.print(f"CPU per request: server (--workers 1) {s:.0f} µs, wrk {w:.0f} µs; on these "
+              f"cores --workers 2 / 1 can be at most 2s/(s+w) = {2 * s / (s + w):.2f}")  # fmt: skip
+    now = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    before = f"{' '.join(f'{x:.1f}' for x in load0)} at the start, " if load0 else ""
     out.print(f"machine: {platform.node()} {os.cpu_count()} cores; {' '.join(platform.uname())}; "
-              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+              f"load average {before}{now} at the end")  # fmt: skip

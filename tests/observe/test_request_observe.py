@@ -1,0 +1,129 @@
+"""The request's metrics and log line as the middleware makes them cheaply: the same
+histogram buckets as ``Histogram.observe``, the same JSON object as the general log path,
+ids that differ between forked workers, and lines of one event-loop pass written at once."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry, Histogram
+
+from postex import logs
+from postex.http import metrics, observe
+
+
+@pytest.fixture
+def reset_logs() -> Iterator[None]:
+    yield
+    logs.configure("json", "info", stream=io.StringIO())
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "postex"]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+def samples(histogram: Any, **labels: str) -> dict[tuple[str, str], float]:
+    found = {}
+    for family in histogram.collect():
+        for s in family.samples:
+            if all(s.labels.get(k) == v for k, v in labels.items()):
+                found[(s.name.rsplit("_", 1)[-1], s.labels.get("le", ""))] = s.value
+    return found
+
+
+def test_request_durations_land_in_the_buckets_observe_would_choose() -> None:
+    route = "/test/observe/{bucket}"
+    reference = Histogram("ref_seconds", "reference", buckets=metrics.LATENCY_BUCKETS,
+                          registry=CollectorRegistry())  # fmt: skip
+    counted = observe._Counted("GET", route, 200)
+    # Bounds exactly, between bounds, below the first and beyond the last.
+    for seconds in (0.0002, 0.001, 0.0011, 0.0025, 0.049, 0.05, 0.7, 10.0, 42.0):
+        counted.add(seconds)
+        reference.observe(seconds)
+    got = samples(metrics.HTTP_DURATION, route=route)
+    want = samples(reference)
+    assert got == want and got[("bucket", "0.001")] == 2 and got[("count", "")] == 9
+    total = sum(v for ls, v in _requests(route) if ls["status"] == "200")
+    assert total == 9
+
+
+def _requests(route: str) -> list[tuple[dict[str, str], float]]:
+    return [(s.labels, s.value) for f in metrics.HTTP_REQUESTS.collect() for s in f.samples
+            if s.labels.get("route") == route and s.name.endswith("_total")]  # fmt: skip
+
+
+def _line(stream: io.StringIO) -> dict[str, Any]:
+    [line] = stream.getvalue().split("\n")[:-1]  # not splitlines: U+2028 is in a line
+    stream.seek(0)
+    stream.truncate()
+    found: dict[str, Any] = json.loads(line)
+    return found
+
+
+@pytest.mark.parametrize(
+    "caller", [None, ("customer", "cus_01"), ("staff", 'usr_"quoted"\\ é\u2028')]
+)
+def test_the_request_line_is_the_object_the_general_path_writes(
+    reset_logs: None, caller: tuple[str, str] | None
+) -> None:
+    stream = io.StringIO()
+    logs.configure("json", "info", stream=stream)
+    logs.request("POST", "/api/v1/items/{item_id}", 201, 0.0125, caller, "rid-1.a_b")
+    fast = _line(stream)
+    with structlog.contextvars.bound_contextvars(request_id="rid-1.a_b"):
+        logs.info("postex.http", "request", method="POST", route="/api/v1/items/{item_id}",
+                  status=201, duration_ms=12.5, caller_kind=caller[0] if caller else None,
+                  caller_id=caller[1] if caller else None)  # fmt: skip
+    general = _line(stream)
+    assert fast.pop("timestamp")[:10] == general.pop("timestamp")[:10]
+    assert list(fast.items()) == list(general.items())  # the same keys, in the same order
+
+
+def test_a_request_id_shaped_like_a_key_is_blanked(reset_logs: None) -> None:
+    stream = io.StringIO()
+    logs.configure("json", "info", stream=stream)
+    logs.request("GET", "/healthz", 200, 0.001, ("customer", "cus_1"), "pxk_abc_def")
+    line = _line(stream)
+    assert line["request_id"] == "[redacted]" and line["route"] == "/healthz"
+
+
+def test_request_ids_are_new_in_a_forked_worker() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out without running the parent's cleanup
+        os.write(write, observe.new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    mine = observe.new_request_id()
+    assert len(child) == len(mine) == 32 and child != mine
+    assert len({observe.new_request_id() for _ in range(1000)}) == 1000
+
+
+def test_lines_to_stderr_are_written_once_per_event_loop_pass(
+    reset_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs.configure("json", "info")  # the process's stderr, as in a served node
+
+    async def two_requests() -> tuple[str, str]:
+        logs.request("GET", "/healthz", 200, 0.001, None, "one")
+        logs.request("GET", "/healthz", 200, 0.001, None, "two")
+        during = capsys.readouterr().err
+        await asyncio.sleep(0)  # the next pass of the loop
+        return during, capsys.readouterr().err
+
+    during, after = asyncio.run(two_requests())
+    assert during == ""
+    assert [json.loads(x)["request_id"] for x in after.splitlines()] == ["one", "two"]
+    logs.request("GET", "/healthz", 200, 0.001, None, "three")  # no event loop: at once
+    assert json.loads(capsys.readouterr().err)["request_id"] == "three"
