@@ -4,7 +4,8 @@
 stop, start, down), talks HTTP to the nodes, reads each node's SQLite database read-only
 for the convergence checks, and keeps a record of every write a node acknowledged (201)
 so that the end of a test can check none was lost. The fault helpers (`kill`, `overwrite`,
-`restore_from_hub`) are the pieces of "a site destroyed mid-day".
+`restore_from_hub`) are the pieces of "a site destroyed mid-day"; `lead` and `sites` are
+an operations lead and the `postex sites` commands (failover, failback) run as that lead.
 """
 
 from __future__ import annotations

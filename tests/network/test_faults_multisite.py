@@ -3,7 +3,8 @@
 One network (`postex network up --sites 3`) is shared by the tests of this module, which
 run in file order, each leaving it converged for the next: pre-advice anywhere and a
 transfer; site A cut off; the hub stopped; the cancel/accept race; site A destroyed and
-restored from the hub; and the convergence checks over everything that happened.
+failed over to B; A restored from the hub; A failed back; and the convergence checks over
+everything that happened.
 
 *Cutting a link.* Every node reaches NATS through a link of its own — a TCP relay
 (postex.network.link) on a loopback port of the node's, started by `network up`. `postex
@@ -17,10 +18,20 @@ Stopping the hub stops its processes (`network stop --node HUB`) and starts them
 A = GBLALA, B = GBLGWA, C = GBBHXA; routes (the packaged network file): US items leave
 from A, ES items from B, IN items from C.
 
-Failover (`postex sites failover --from A --to B`) slots in beside the destroyed-site test:
-`NetBox.kill` + `overwrite` take A down mid-day, B takes A's accepted items and despatches
-them (`NetBox.despatch`), then `restore_from_hub` + `start` + `rebuild` bring A back; the
-final test checks whatever the network did.
+*A site destroyed mid-day.* A holds accepted items (two in its open US bag, one in a
+closed bag, one loose) when it is killed (SIGKILL) and its database overwritten with
+random bytes. Two operations leads fail A over to B **at the hub** with the CLI (`postex
+sites failover --from A --to B`, then `postex sites failover confirm ID` by the other):
+the hub holds every log and stays up whichever site is lost, which is where
+docs/operations.md runs it; a confirmation in a hub's log also has the survivor queue the
+customers' `item.site_changed` webhooks (docs/log-format.md, rules 4 and 5), which the
+test checks happen once in the network. B then opens a bag for A's US series, bags and
+despatches the moved items under its own S9/S8 ids; A's bags show `abandoned` everywhere.
+The test prints (not asserts) the time from the confirmation to B's first bagging of a
+moved item (`-s` shows it). A, restored from the hub and started, learns the failover and
+refuses to scan, bag or send what moved (the problem names B) or to close or despatch its
+abandoned bags. Two other leads fail A back over HTTP at B (`POST /api/v1/failbacks`, any
+node will do): A's US routes leave from A again, what moved stays at B.
 """
 
 from __future__ import annotations
