@@ -4,7 +4,8 @@
 stop, start, down), talks HTTP to the nodes, reads each node's SQLite database read-only
 for the convergence checks, and keeps a record of every write a node acknowledged (201)
 so that the end of a test can check none was lost. The fault helpers (`kill`, `overwrite`,
-`restore_from_hub`) are the pieces of "a site destroyed mid-day".
+`restore_from_hub`) are the pieces of "a site destroyed mid-day"; `lead` and `sites` are
+an operations lead and the `postex sites` commands (failover, failback) run as that lead.
 """
 
 from __future__ import annotations
@@ -242,6 +243,23 @@ class NetBox:
         assert done.returncode == 0, done.stderr
         return str(json.loads(done.stdout)["token"])
 
+    def lead(self, site: str) -> str:
+        """An operations lead (role ``ops``, no site: network-wide) created by the CLI on
+        the node; its API token."""
+        name = f"ops.{site.lower()}.{secrets.token_hex(2)}"
+        done = postex("users", "create", "--username", name, "--role", "ops", "--json",
+                      **self.nodes[site].env())  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return str(json.loads(done.stdout)["token"])
+
+    def sites(self, site: str, token: str, *args: str) -> dict[str, Any]:
+        """`postex sites ARGS --json` on the node, as the staff user of ``token`` (given in
+        $POSTEX_TOKEN, as an operator does); the one JSON document it prints."""
+        done = postex("sites", *args, "--json", POSTEX_TOKEN=token, **self.nodes[site].env())
+        assert done.returncode == 0, f"sites {args}: {done.stdout}{done.stderr}"
+        doc: dict[str, Any] = json.loads(done.stdout)
+        return doc
+
     # --- HTTP, recording what was acknowledged ------------------------------------------
     def call(self, site: str, method: str, path: str, body: Any = None,
              key: str | None = None) -> tuple[int, Any]:  # fmt: skip
@@ -302,18 +320,25 @@ class NetBox:
             self.acknowledged.append(Acknowledged(site, "receptacle.items_added", item_id))
         return str(bag["id"])
 
+    def close(self, site: str, token: str, rid: str) -> tuple[int, Any]:
+        """Close the receptacle (S9) with its gross weight: the content and 400 g of bag."""
+        base = f"/api/v1/sites/{site}/receptacles/{rid}"
+        status, bag = self.call(site, "GET", base, None, token)
+        if status != 200:
+            return status, bag
+        weight = {"gross_weight_g": bag["content_g"] + 400}
+        status, closed = self.call(site, "POST", f"{base}/close", weight, token)
+        if status == 200:
+            self.acknowledged.append(Acknowledged(site, "receptacle.closed", rid))
+        return status, closed
+
     def despatch(self, site: str, token: str, receptacle_ids: list[str], flight: str) -> str:
         """Close the receptacles (S9), compose them into a despatch and close it with its
         flight (the despatch is then ready to hand over); returns the despatch id."""
         base = f"/api/v1/sites/{site}"
         for rid in receptacle_ids:
-            status, bag = self.call(site, "GET", f"{base}/receptacles/{rid}", None, token)
-            assert status == 200, (status, bag)
-            weight = {"gross_weight_g": bag["content_g"] + 400}
-            status, closed = self.call(site, "POST", f"{base}/receptacles/{rid}/close", weight,
-                                       token)  # fmt: skip
+            status, closed = self.close(site, token, rid)
             assert status == 200, (status, closed)
-            self.acknowledged.append(Acknowledged(site, "receptacle.closed", rid))
         status, desp = self.call(site, "POST", f"{base}/despatches",
                                  {"receptacle_ids": receptacle_ids}, token)  # fmt: skip
         assert status == 201, (status, desp)

@@ -135,6 +135,11 @@ def test_failover_moves_items_abandons_receptacles_and_reroutes(node: Container)
     with pytest.raises(ValidationError) as send:
         transfer_out(ops, heathrow.principal, LOST, SURVIVOR, [closed.id])
     assert (_rule(send.value), SURVIVOR in send.value.errors[0].message) == ("not_at_site", True)
+    with pytest.raises(ValidationError) as resend:  # bagged at the survivor meanwhile
+        transfer_out(ops, heathrow.principal, LOST, SURVIVOR, [loose.id])
+    refusal = resend.value.errors[0]
+    assert (refusal.rule, f"handled at {SURVIVOR}" in refusal.message) == (
+        "state_in_receptacle", True)  # fmt: skip
 
     # Failback: routes leave from Heathrow again; moved items stay at Gatwick.
     back = fo.request_failback(ops, two.principal, {"site": LOST, "reason": "restored"})
@@ -143,6 +148,12 @@ def test_failover_moves_items_abandons_receptacles_and_reroutes(node: Container)
     fo.confirm(ops, one.principal, back.id)
     assert which_bag(ops, gatwick.principal, SURVIVOR, closed.id).origin == LOST
     assert _handling(node, closed.id)[1] == SURVIVOR
+    home_bag = rcp.open_receptacle(ops, heathrow.principal, LOST, **SERIES)  # routed again
+    with pytest.raises(ValidationError) as rebag:  # what moved stays with the survivor
+        rcp.add_items(ops, heathrow.principal, LOST, home_bag.id, [loose.id])
+    refusal = rebag.value.errors[0]
+    assert (refusal.rule, f"handled at {SURVIVOR}" in refusal.message) == (
+        "state_in_receptacle", True)  # fmt: skip
     listed = {r.id: r.status(node.ctx.clock.now()) for r in fo.list_failovers(ops, one.principal)}
     assert listed == {asked.id: "ended", back.id: "done"}
 

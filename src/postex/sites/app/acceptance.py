@@ -20,6 +20,7 @@ from postex.kernel.ids import S10
 from postex.kernel.reference import services
 from postex.sites.app.ops import SITE_ROLES, SiteOps, SiteOpsRepository
 from postex.sites.domain.receptacles import weight_error
+from postex.sites.domain.transfers import handled_at
 from postex.sites.events import ItemAccepted, ItemArrivedAtExchange
 
 WHY_NOT = {
@@ -112,8 +113,7 @@ def _where_handled(
     for e in errors:
         h = handling.get(str(e.value)) if e.rule in _HANDLED else None
         if h is not None and h.site != here:
-            why = f"{e.message}; it is handled at {h.site}, not {here}: do not bag or despatch it"
-            out.append(FieldError(e.field, e.rule, e.value, why))
+            out.append(FieldError(e.field, e.rule, e.value, handled_at(e.message, h.site, here)))
         else:
             out.append(e)
     return out

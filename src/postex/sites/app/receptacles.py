@@ -50,7 +50,7 @@ from postex.sites.domain.receptacles import (
     fits,
     free_serial,
 )
-from postex.sites.domain.transfers import bag_site_problem
+from postex.sites.domain.transfers import bag_site_problem, handled_at
 from postex.sites.events import (
     BaggedItem,
     ReceptacleClosed,
@@ -147,9 +147,8 @@ def _fit_problems(
             if item.state == ItemState.IN_RECEPTACLE
             else "accept it first"
         )
-        return [
-            FieldError("item_id", f"state_{item.state}", item_id, f"item is {item.state}: {why}")
-        ]
+        why = handled_at(f"item is {item.state}: {why}", h.site if h else None, r.site)
+        return [FieldError("item_id", f"state_{item.state}", item_id, why)]
     elsewhere = bag_site_problem(
         item_id, h.site if h else None, h.transfer_to if h else None, r.site
     )

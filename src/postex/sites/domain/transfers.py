@@ -33,7 +33,8 @@ def transfer_problem(
         (state == "held", "item_held",
          "the item is held: set it aside until the hold is released"),
         (state != "accepted" or at_site is None, f"state_{state}",
-         f"item is {state}: only an accepted item that is not in a bag can be transferred"),
+         handled_at(f"item is {state}: only an accepted item that is not in a bag can be"
+                    " transferred", at_site, here)),
         (transfer_to is not None, "in_transfer", f"the item is travelling to {transfer_to}"),
         (at_site != here, "not_at_site",
          f"the item is at {at_site}, not {here}: only the site it is at can send it"),
@@ -62,6 +63,14 @@ def receive_problem(
             " hand it to a supervisor",
         )  # fmt: skip
     return None
+
+
+def handled_at(message: str, at_site: str | None, here: str) -> str:
+    """``message``, saying which site handles the item when that is not ``here`` (a site
+    restored after a failover must not touch what moved to the survivor)."""
+    if at_site is None or at_site == here:
+        return message
+    return f"{message}; it is handled at {at_site}, not {here}: do not bag or despatch it"
 
 
 def bag_site_problem(
