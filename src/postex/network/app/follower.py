@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from postex.accounts.events import CustomerErased
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
+from postex.eventlog.events import StoredEvent
 from postex.eventlog.ports import Clock
 from postex.network.app.hub import (
     Alarm,
@@ -170,9 +171,8 @@ class Follower:
         if out is None:
             return None
         if out.stored:
-            head, _ = self.store.head(site)
-            self._erasures(site, head - out.stored, head)
-            self._heard(site, head)
+            self._erasures(out.events)
+            self._heard(site, out.events[-1].seq)
         elif out.fault is None:
             self._heard(site, self.store.head(site)[0])
         return out
@@ -198,10 +198,11 @@ class Follower:
         head = max(copy_seq, known.head_seq if known else 0)
         self.state.record_report(SiteReportedHead(site, head, copy_seq, at))
 
-    def _erasures(self, site: str, after: int, until: int) -> None:
-        """A customer erased at another node: this node's copy of the data key goes too."""
+    def _erasures(self, stored: Sequence[StoredEvent]) -> None:
+        """A customer erased at another node: this node's copy of the data key goes too
+        (read from the events just verified and stored, not read back)."""
         erased = []
-        for e in self.store.read_events(site, after, until):
+        for e in stored:
             if e.type == ERASED_EVENT:
                 erased.append(str(json.loads(e.body)["customer_id"]))
         if erased:
