@@ -10,9 +10,10 @@ so no node replicates before the timing starts, however long the others take to 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from multiprocessing.synchronize import Event
 from typing import Any
 
@@ -33,7 +34,9 @@ def node_process(
     node = build(load_settings(**overrides))
     loops = Loops()
     rep = replication(node)
-    runs = [rep.consumer(node.trusted_keys()).run] if overrides["role"] == "hub" else []
+    runs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+    if overrides["role"] == "hub":
+        runs.append(rep.consumer(node.trusted_keys()).run)
     runs.append(rep.publisher().run)
     if follow and overrides["role"] != "hub":
         runs.append(rep.follower(node.trusted_keys()).run)
