@@ -156,6 +156,13 @@ class Net:
     def head(self, at: str, origin: str) -> int:
         return int(self.nodes[at].store.head(origin)[0])
 
+    def heads(self, at: str) -> dict[str, int]:
+        """Every copy head at node ``at`` in one query (the poller's, to cost the nodes little)."""
+        from sqlalchemy import text
+
+        with self.nodes[at].engine.connect() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(text("SELECT site, seq FROM heads"))}
+
     def items_from(self, at: str, origin: str) -> int:
         from sqlalchemy import text
 
@@ -204,14 +211,14 @@ class Watcher:
         with self.lock:
             todo = list(self.pending)
         now = time.perf_counter()
-        heads: dict[tuple[str, str], int] = {}
+        heads: dict[str, dict[str, int]] = {}  # one query per site and sweep
         still = []
         for origin, seq, t, n, waiting in todo:
             left = []
             for site in waiting:
-                if (site, origin) not in heads:
-                    heads[(site, origin)] = self.net.head(site, origin)
-                if heads[(site, origin)] < seq:
+                if site not in heads:
+                    heads[site] = self.net.heads(site)
+                if heads[site].get(origin, 0) < seq:
                     left.append(site)
             if left:
                 still.append((origin, seq, t, n, left))
