@@ -9,14 +9,12 @@ start-up, and string annotations cost it an ``eval`` of each ``typer.Option(...)
 
 from __future__ import annotations
 
-import gc
-
 import typer
 
 from postex.accounts.cli import customers, keys, partners, users
 from postex.bench import cli as bench
 from postex.cli import catalogue, node, worker
-from postex.cli.common import Group
+from postex.cli.common import Group, tune_gc
 from postex.incidents.cli import audit, holds
 from postex.network.cli import backup, drill, receipt, replication
 from postex.sites.cli import failover as sites_failover
@@ -47,7 +45,5 @@ app.add_typer(receipt.app, name="receipt")
 
 
 def main() -> None:
-    # Appends allocate many short-lived objects per batch; collecting the young generation
-    # every 700 allocations (the default) costs 5-10 % of append throughput for no gain.
-    gc.set_threshold(100_000, 50, 100)
+    tune_gc()
     app()

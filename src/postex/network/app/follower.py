@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from postex.accounts.events import CustomerErased
 from postex.eventlog.chain import format_time
 from postex.eventlog.checkpoints import Signer
+from postex.eventlog.events import StoredEvent
 from postex.eventlog.ports import Clock
 from postex.network.app.hub import (
     Alarm,
@@ -48,6 +49,8 @@ from postex.network.app.wire import DataKey, decode_checkpoint
 from postex.network.app.witness import Witness
 
 ERASED_EVENT = CustomerErased.TYPE
+SILENT_AFTER_S = 30  # nodes publish a status every second: 30 s of silence is a cut
+HEARD_EVERY_S = 1.0  # a node's events are recorded as news from it at most this often
 
 
 class KeyShelf(Protocol):
@@ -140,6 +143,8 @@ class Follower:
     trusted: Mapping[str, bytes]
     site_keys: Mapping[str, Mapping[str, bytes]]
     hub: Hub = field(init=False)
+    # When this follower last recorded hearing from each node (see :meth:`_heard`).
+    _heard_at: dict[str, datetime] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         signer: Signer = NoCountersign()
@@ -170,10 +175,10 @@ class Follower:
         if out is None:
             return None
         if out.stored:
-            head, _ = self.store.head(site)
-            self._erasures(site, head - out.stored, head)
-            self._heard(site, head)
-        elif out.fault is None:
+            self._erasures(out.events)
+            if self._hearing(site):
+                self._heard(site, out.events[-1].seq)
+        elif out.fault is None and self._hearing(site):
             self._heard(site, self.store.head(site)[0])
         return out
 
@@ -192,23 +197,35 @@ class Follower:
             at = format_time(self.clock.now())
             self.state.record_report(SiteReportedHead(site, head, self.store.head(site)[0], at))
 
+    def _hearing(self, site: str) -> bool:
+        """Whether a verified message from ``site`` is recorded as hearing from it: the
+        first one, then at most one every :data:`HEARD_EVERY_S` seconds. What it records
+        is the time (``last_heard_at``, read against :data:`SILENT_AFTER_S`) and the node's
+        head, which :func:`network_view` reads as ``max(copy, head)``; the copy's seq comes
+        from the store. Recording every message cost a write transaction per message, a
+        third of a small message's copy; a status each second records it as well."""
+        now = self.clock.now()
+        last = self._heard_at.get(site)
+        if last is not None and 0 <= (now - last).total_seconds() < HEARD_EVERY_S:
+            return False
+        self._heard_at[site] = now
+        return True
+
     def _heard(self, site: str, copy_seq: int) -> None:
         at = format_time(self.clock.now())
         known = self.state.reports().get(site)
         head = max(copy_seq, known.head_seq if known else 0)
         self.state.record_report(SiteReportedHead(site, head, copy_seq, at))
 
-    def _erasures(self, site: str, after: int, until: int) -> None:
-        """A customer erased at another node: this node's copy of the data key goes too."""
+    def _erasures(self, stored: Sequence[StoredEvent]) -> None:
+        """A customer erased at another node: this node's copy of the data key goes too
+        (read from the events just verified and stored, not read back)."""
         erased = []
-        for e in self.store.read_events(site, after, until):
+        for e in stored:
             if e.type == ERASED_EVENT:
                 erased.append(str(json.loads(e.body)["customer_id"]))
         if erased:
             self.shelf.forget(erased)
-
-
-SILENT_AFTER_S = 30  # nodes publish a status every second: 30 s of silence is a cut
 
 
 class Heads(Protocol):

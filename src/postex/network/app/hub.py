@@ -160,6 +160,8 @@ class Outcome:
     duplicates: int = 0
     gap_from: int | None = None
     fault: ChainFault | None = None
+    # The events stored (verified, in order): what a follower reads for erasures.
+    events: Sequence[StoredEvent] = field(default=(), repr=False, compare=False)
 
 
 @dataclass
@@ -304,6 +306,7 @@ class Hub:
                 break
         if good:
             out.stored = self._store(site, good)
+            out.events = good
             for e in good:
                 cp = cps.get(e.seq)
                 if cp is not None:
