@@ -5,12 +5,8 @@ serial slot; a site's pre-advice reaches the hub by replication."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +18,11 @@ from postex.kernel.network import load_network
 from postex.kernel.reference import services
 from postex.network.box import alive, nats_server
 from tests.factories import item_payload
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTEX_")}
-    return {**env, **extra}
+from tests.network.netbox import http, postex
 
 
 def _postex(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postex", *args], env=_env(**env), capture_output=True,
-        text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-
-
-def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return postex(*args, timeout=timeout, **env)
 
 
 def _customer_key(node: dict[str, str]) -> str:
@@ -86,17 +62,17 @@ def test_network_up_pre_advise_at_the_hub_replicate_and_down(tmp_path: Path) -> 
             ("GBLGWA", "site"),
         ]
         hub, heathrow = nodes["HUB"], nodes["GBLALA"]
-        status, item = _http("POST", f"{hub['url']}/api/v1/items", item_payload(),
+        status, item = http("POST", f"{hub['url']}/api/v1/items", item_payload(),
                              _customer_key(hub))  # fmt: skip
         assert status == 201, item
         assert _in_slot("HUB", item["id"]) and not _in_slot("GBLALA", item["id"])
-        assert _http("GET", f"{hub['url']}/api/v1/tracking/{item['id']}")[0] == 200
-        status, site_item = _http("POST", f"{heathrow['url']}/api/v1/items", item_payload(),
+        assert http("GET", f"{hub['url']}/api/v1/tracking/{item['id']}")[0] == 200
+        status, site_item = http("POST", f"{heathrow['url']}/api/v1/items", item_payload(),
                                   _customer_key(heathrow))  # fmt: skip
         assert status == 201 and _in_slot("GBLALA", site_item["id"]), site_item
         deadline, seen = time.monotonic() + 60, 0
         while time.monotonic() < deadline and seen != 200:
-            seen = _http("GET", f"{hub['url']}/api/v1/tracking/{site_item['id']}")[0]
+            seen = http("GET", f"{hub['url']}/api/v1/tracking/{site_item['id']}")[0]
             time.sleep(0.3)
         assert seen == 200, "Heathrow's pre-advice never reached the hub"
         done = _postex("network", "status", "--dir", str(box), "--json")
@@ -125,7 +101,7 @@ def _scan(site: dict[str, str], item_id: str, token: str, wait: float = 45) -> t
     url = f"{site['url']}/api/v1/sites/{site['site']}/acceptances"
     deadline = time.monotonic() + wait
     while True:
-        status, body = _http("POST", url, {"item_id": item_id, "weight_g": 850}, token)
+        status, body = http("POST", url, {"item_id": item_id, "weight_g": 850}, token)
         unknown = status == 422 and "unknown_item" in json.dumps(body)
         if not unknown or time.monotonic() > deadline:
             return status, body
@@ -152,9 +128,9 @@ def test_network_up_fans_the_hubs_preadvice_and_holds_out_to_the_sites(tmp_path:
                 Path(hub["home"]) / "keys" / "kek.json"
             ).read_bytes()
         customer = _customer_key(hub)
-        status, item = _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
+        status, item = http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
         assert status == 201, item
-        status, later = _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
+        status, later = http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)
         assert status == 201, later
         clerk = _staff_token(gatwick, "clerk.lgw", "clerk", "GBLGWA")
         status, accepted = _scan(gatwick, item["id"], clerk)
@@ -163,19 +139,19 @@ def test_network_up_fans_the_hubs_preadvice_and_holds_out_to_the_sites(tmp_path:
         lead, second = _staff_token(hub, "ops.lead", "ops"), _staff_token(hub, "ops.two", "ops")
         hold_body = {"scope": {"destinations": ["US"]}, "reason": "US customs outage",
                      "advisory": "Exports to the United States are paused."}  # fmt: skip
-        status, hold = _http("POST", f"{hub['url']}/api/v1/holds", hold_body, lead)
+        status, hold = http("POST", f"{hub['url']}/api/v1/holds", hold_body, lead)
         assert status == 201, hold
-        status, confirmed = _http("POST", f"{hub['url']}/api/v1/holds/{hold['id']}/confirm",
+        status, confirmed = http("POST", f"{hub['url']}/api/v1/holds/{hold['id']}/confirm",
                                   None, second)  # fmt: skip
         assert status == 200, confirmed
         deadline, texts = time.monotonic() + 45, []
         while time.monotonic() < deadline and not texts:
-            texts = [a["text"] for a in _http("GET", f"{gatwick['url']}/api/v1/advisories")[1]]
+            texts = [a["text"] for a in http("GET", f"{gatwick['url']}/api/v1/advisories")[1]]
             time.sleep(0.3)
         assert texts == ["Exports to the United States are paused."]
         # A US item pre-advised at the hub before the hold is held at Gatwick's counter, and
         # the hub no longer takes new US pre-advice.
-        assert _http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)[0] == 409
+        assert http("POST", f"{hub['url']}/api/v1/items", item_payload(), customer)[0] == 409
         status, refused = _scan(gatwick, later["id"], clerk)
         assert status == 409 and refused["type"].endswith("export-held"), (status, refused)
     finally:
