@@ -24,6 +24,20 @@ def run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(_until_signal(run))
 
 
+async def run_together(*runs: Awaitable[None]) -> None:
+    """Run ``runs`` side by side until all end; the first to fail cancels the others and
+    waits for them before its error is raised, so no task is left to fail unawaited while
+    the loop shuts down (the follower and the publisher share one NATS access: a refused
+    password fails both)."""
+    tasks = [asyncio.ensure_future(r) for r in runs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,7 +80,7 @@ class BackgroundPublisher:
         if self.follower is not None:
             runs.append(self.follower.run(self._stop))
         try:
-            await asyncio.gather(*runs)
+            await run_together(*runs)
         except NatsAccessError as exc:  # the node keeps serving; replication waits for a fix
             self.error = exc.detail
             log.error("replication stopped: %s", exc.detail)

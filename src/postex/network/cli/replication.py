@@ -93,7 +93,7 @@ def replicate(
     import asyncio
 
     from postex.bootstrap import replication
-    from postex.network.cli.loops import run_until_signal
+    from postex.network.cli.loops import run_together, run_until_signal
 
     c = node(db, home, site, "site", nats, prefix)
     start_logs(c.settings)
@@ -103,7 +103,7 @@ def replicate(
     out.print(f"publishing {c.settings.site} to {c.settings.nats_url} (Ctrl+C to stop)")
 
     async def both(stop: asyncio.Event) -> None:
-        await asyncio.gather(pub.run(stop), *([fol.run(stop)] if fol else []))
+        await run_together(pub.run(stop), *([fol.run(stop)] if fol else []))
 
     try:
         run_until_signal(both)
