@@ -13,6 +13,7 @@ The signed text is (UTF-8, lines ending in LF, no trailing newline)::
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -49,18 +50,30 @@ def make_checkpoint(
     return Checkpoint(site, seq, hash_, signed_at, signer.key_id, signer.sign(text))
 
 
+@lru_cache(maxsize=256)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    # Parsing decompresses the curve point: a follower checks a signature per message with
+    # the same few trusted keys, so each is parsed once.
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def ed25519_valid(public: bytes, signature: bytes, message: bytes) -> bool:
+    """True if ``signature`` over ``message`` verifies under the raw 32-byte ``public`` key;
+    False for a bad signature or a malformed key."""
+    try:
+        _public_key(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def signature_valid(cp: Checkpoint, trusted: Mapping[str, bytes]) -> bool:
     """True if ``cp`` is signed by a trusted key (raw 32-byte Ed25519 public keys by id)."""
     raw = trusted.get(cp.key_id)
     if raw is None:
         return False
-    try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            cp.signature, checkpoint_text(cp.site, cp.seq, cp.hash, cp.signed_at, cp.key_id)
-        )
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    text = checkpoint_text(cp.site, cp.seq, cp.hash, cp.signed_at, cp.key_id)
+    return ed25519_valid(raw, cp.signature, text)
 
 
 class TrustedKeys(Mapping[str, bytes]):

@@ -25,8 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from postex.eventlog.checkpoints import ed25519_valid
 
 ORIGIN_HOST = "postex.example"
 ED25519 = 0x01
@@ -120,20 +119,15 @@ def parse(text: str) -> tuple[TreeHead, list[tuple[str, bytes]]]:
     return TreeHead(origin, int(size), root), out
 
 
-def _verify(public: bytes, sig: bytes, message: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(sig, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def signed_by(text: str, name: str, public: bytes) -> bool:
     """Whether the note carries a valid Ed25519 note signature by (name, public key)."""
     head, sigs = parse(text)
     kid = key_id(name, public)
     return any(
-        n == name and p[:4] == kid and len(p) == 68 and _verify(public, p[4:], head.body.encode())
+        n == name
+        and p[:4] == kid
+        and len(p) == 68
+        and ed25519_valid(public, p[4:], head.body.encode())
         for n, p in sigs
     )
 
@@ -145,7 +139,7 @@ def cosigned_by(text: str, name: str, public: bytes) -> int | None:
     for n, p in sigs:
         if n == name and p[:4] == kid and len(p) == 76:
             (timestamp,) = struct.unpack(">Q", p[4:12])
-            if _verify(public, p[12:], cosign_message(head.body, timestamp)):
+            if ed25519_valid(public, p[12:], cosign_message(head.body, timestamp)):
                 return int(timestamp)
     return None
 

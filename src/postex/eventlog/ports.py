@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from postex.eventlog.authlog import Anchor, LogHead
 from postex.eventlog.events import AnyEvent, Checkpoint, EventRow, StoredEvent
+from postex.eventlog.saw import Imported
 
 R = TypeVar("R")
 Progress = Callable[[int], None]
@@ -104,6 +105,18 @@ class LogAdmin(Protocol):
         Raise IntegrityError (nothing written) if they do not link and verify. Without
         ``project`` the projections are left for a rebuild.
         """
+        ...
+
+    def import_run(
+        self,
+        site: str,
+        events: Sequence[StoredEvent],
+        project: bool = True,
+        verified: bool = False,
+    ) -> Imported:
+        """:meth:`import_events`, also returning the logs a differing ``saw`` holds back;
+        ``verified`` (the caller checked the run's links and hashes just now): only its
+        link to the head is checked."""
         ...
 
     def wipe(self) -> None:

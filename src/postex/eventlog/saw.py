@@ -114,3 +114,13 @@ class Wait:
             "found_hash": self.blocked.found.hex() if self.blocked.found else None,
             "since": self.since,
         }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What copying in a run of another node's events did: how many were stored, and the
+    logs left held back by a ``saw`` whose hash differs from the event applied here (each
+    one an alarm: the log waits until the cause is fixed)."""
+
+    stored: int
+    mismatched: tuple[Wait, ...] = ()

@@ -18,8 +18,9 @@ from postex.eventlog.authlog import Anchor
 from postex.eventlog.chain import ChainState, format_time, verify_events
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import DataKeyRow
+from postex.eventlog.saw import Imported, Wait
 from postex.eventlog.sql import schema
-from postex.eventlog.sql.dependencies import Dependencies
+from postex.eventlog.sql.dependencies import Dependencies, read_waits
 from postex.eventlog.sql.engine import write_connection
 from postex.eventlog.sql.fast import execute, insert_event_batch
 from postex.eventlog.sql.store import SqlStore
@@ -32,14 +33,15 @@ log = logging.getLogger("postex.replication")
 
 def project_in_order(
     conn: Connection, store: SqlStore, site: str, events: Sequence[StoredEvent]
-) -> None:
+) -> tuple[Wait, ...]:
     """Project the stored run of ``site`` and every waiting log it unblocks, in dependency
-    order (postex.eventlog.sql.dependencies)."""
+    order (postex.eventlog.sql.dependencies); return the logs then held back by a ``saw``
+    whose hash differs (read from the waits this transaction already holds)."""
     deps = Dependencies(conn, format_time(store.clock.now()))
     store.projections.apply(conn, deps.admit(site, events))
     deps.save()
     if not deps.waits:
-        return
+        return ()
     # The waiting logs it releases, under a savepoint: if a projection refuses them, they
     # keep waiting (retried with the next message), and this run stays projected.
     refused = (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
@@ -52,7 +54,10 @@ def project_in_order(
         waiting = ", ".join(sorted(deps.waits))
         log.warning("released logs (%s) refused by a projection (%s): they keep waiting",
                     waiting, type(exc).__name__)  # fmt: skip
+        execute(conn, "RELEASE SAVEPOINT postex_released")
+        return tuple(w for w in read_waits(conn) if w.blocked.mismatch)  # as saved
     execute(conn, "RELEASE SAVEPOINT postex_released")
+    return tuple(w for w in deps.waits.values() if w.blocked.mismatch)
 
 
 class SqlLogAdmin:
@@ -67,8 +72,23 @@ class SqlLogAdmin:
         the projections for a later rebuild (bulk restore). Projected, each event waits
         for the versions it saw (:func:`project_in_order`).
         """
+        return self.import_run(site, events, project).stored
+
+    def import_run(
+        self,
+        site: str,
+        events: Sequence[StoredEvent],
+        project: bool = True,
+        verified: bool = False,
+    ) -> Imported:
+        """:meth:`import_events`, also saying which logs a differing ``saw`` holds back.
+
+        ``verified``: the caller has just checked the run's own links and hashes (the hub's
+        and a follower's arrival checks), so only its link to the head is checked here.
+        """
         if not events:
-            return 0
+            return Imported(0)
+        mismatched: tuple[Wait, ...] = ()
         store = self.store
         with store.site_lock(site), write_connection(store.engine) as conn:
             uow = SqlUnitOfWork(store, conn, site, writable=True)
@@ -77,7 +97,10 @@ class SqlLogAdmin:
                 # A keyed site's authenticated head is checked first and moved after: a
                 # restore starts an empty log over (even below a local anchor).
                 seq, prev, _ = uow.load_head(fresh_ok=True)
-                fault = verify_events(ChainState(site, seq, prev), events)
+                first = events[0]
+                if verified and (first.seq != seq + 1 or first.prev_hash != prev):
+                    raise IntegrityError("the run does not extend the head", site=site, seq=seq + 1)
+                fault = None if verified else verify_events(ChainState(site, seq, prev), events)
                 if fault is not None:
                     raise IntegrityError(fault.reason, site=fault.site, seq=fault.seq)
                 insert_event_batch(
@@ -86,7 +109,7 @@ class SqlLogAdmin:
                     [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
-                    project_in_order(conn, store, site, events)
+                    mismatched = project_in_order(conn, store, site, events)
                 extend_tree(conn, site, seq, [e.hash for e in events])
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
@@ -95,7 +118,7 @@ class SqlLogAdmin:
                 conn.rollback()
                 raise
             conn.commit()
-        return len(events)
+        return Imported(len(events), mismatched)
 
     def wipe(self) -> None:
         """Delete every event, checkpoint, data key and projection row (before a restore)."""

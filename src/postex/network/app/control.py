@@ -26,11 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from postex.eventlog.chain import format_time
-from postex.eventlog.checkpoints import Signer
+from postex.eventlog.checkpoints import Signer, ed25519_valid
 from postex.network.app.signatures import KEY_ID_HEADER, SIGNATURE_HEADER, MessageSignature
 
 CONTROL_VERSION = 1
@@ -160,11 +157,7 @@ class ControlGate:
         if raw is None:
             return "untrusted-key"
         text = control_text(msg.kind, msg.site, subject, msg.at, msg.nonce, data, sig.key_id)
-        try:
-            Ed25519PublicKey.from_public_bytes(raw).verify(sig.signature, text)
-        except (InvalidSignature, ValueError):
-            return "bad-signature"
-        return ""
+        return "" if ed25519_valid(raw, sig.signature, text) else "bad-signature"
 
     def _log(self) -> None:
         """One line per minute at most, with counts only (nothing of any payload)."""

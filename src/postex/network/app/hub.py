@@ -23,7 +23,8 @@ from postex.eventlog.chain import ChainFault, ChainState, format_time, verify_ev
 from postex.eventlog.checkpoints import Signer, signature_valid
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import Clock
-from postex.eventlog.saw import Wait
+from postex.eventlog.saw import Imported, Wait
+from postex.kernel.errors import IntegrityError
 from postex.network.app.cosigning import CopyWitness
 from postex.network.app.refusals import (
     BAD_SIGNATURE,
@@ -137,13 +138,17 @@ class HubStore(Protocol):
 
     def save_checkpoint(self, cp: Checkpoint) -> None: ...
 
-    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
-        """Append already-hashed events after the head; raise IntegrityError if they do not link.
+    def import_events(
+        self, site: str, events: Sequence[StoredEvent], project: bool = True
+    ) -> Imported:
+        """Append events this hub has just verified after the head; raise IntegrityError
+        if they do not link to it (another writer moved it meanwhile).
 
         With ``project``, apply the projections in the same transaction, each event once
         the versions it saw are applied (else it and the rest of its log wait, and so on
         for the waiting logs it unblocks); raise :class:`ProjectionRefusedError` (nothing
-        written) if a projection refuses the events.
+        written) if a projection refuses the events. Return how many were stored and the
+        logs a ``saw`` whose hash differs holds back.
         """
         ...
 
@@ -181,6 +186,8 @@ class Hub:
     # Cosigns the tree head (C2SP tlog-cosignature) of each checkpoint it countersigns.
     tree_witness: CopyWitness | None = None
     _cps: dict[str, dict[int, Checkpoint]] = field(default_factory=dict)
+    # The head of each copy as this hub last stored it (see :meth:`_extend_known`).
+    _heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     # Refused messages: one aggregated alarm per source (docs/security.md).
     refusals: RefusalAlarms | None = None
 
@@ -274,6 +281,16 @@ class Hub:
             out.fault = ChainFault(site, events[0].seq, "message carries another site's events")
             self._alarm(out.fault, "wrong-site")
             return out
+        known = self._heads.pop(site, None)
+        if known is not None and events and events[0].seq == known[0] + 1:
+            quick = self._extend_known(site, events, known)
+            if quick is not None:
+                return quick
+        return self._extend_stored(site, events)
+
+    def _extend_stored(self, site: str, events: Sequence[StoredEvent]) -> Outcome:
+        """Against the head read from the store: duplicates, a gap, a fault or new events."""
+        out = Outcome()
         head_seq, head_hash = self.store.head(site)
         old = [e for e in events if e.seq <= head_seq]
         if old:
@@ -307,6 +324,8 @@ class Hub:
         if good:
             out.stored = self._store(site, good)
             out.events = good
+            if fault is None:
+                self._heads[site] = (good[-1].seq, good[-1].hash)
             for e in good:
                 cp = cps.get(e.seq)
                 if cp is not None:
@@ -316,32 +335,50 @@ class Hub:
             self._alarm(fault, "broken-chain")
         return out
 
+    def _extend_known(
+        self, site: str, events: Sequence[StoredEvent], head: tuple[int, bytes]
+    ) -> Outcome | None:
+        """The usual message: the run that links to the head this hub stored last, so the
+        copy's head is not read again. Only a run that verifies whole is taken this way;
+        anything else (a fault, a checkpoint that differs, another writer that moved the
+        copy meanwhile: the store checks the link in its transaction and refuses) returns
+        None, and the caller starts over from the head read from the store."""
+        chain = ChainState(site, head[0], head[1])
+        if verify_events(chain, events) is not None:
+            return None
+        cps = self._checkpoints(site)
+        if any(cps[e.seq].hash != e.hash for e in events if e.seq in cps):
+            return None
+        try:
+            stored = self._store(site, events)
+        except IntegrityError:
+            return None
+        self._heads[site] = (events[-1].seq, events[-1].hash)
+        for e in events:
+            if e.seq in cps:
+                self._witness(cps[e.seq])
+        return Outcome(stored=stored, events=events)
+
     def _store(self, site: str, events: Sequence[StoredEvent]) -> int:
         """Store verified events with their projections; if a projection refuses them, the
         copy still comes first: store them unprojected and raise an alarm (fix the cause,
         e.g. two sites sharing a serial slot, then ``postex rebuild`` the hub)."""
         try:
-            stored = self.store.import_events(site, events, project=self.project)
-            if self.project:
-                self._saw_alarms()
-            return stored
+            done = self.store.import_events(site, events, project=self.project)
         except ProjectionRefusedError as exc:
-            stored = self.store.import_events(site, events, project=False)
+            done = self.store.import_events(site, events, project=False)
             first, last = events[0].seq, events[-1].seq
             reason = (
                 f"events {first}-{last} stored but not projected ({exc}); "
                 "fix the cause and run postex rebuild"
             )
             self._alarm(ChainFault(site, first, reason), "projection-failed")
-            return stored
-
-    def _saw_alarms(self) -> None:
-        """An alarm for each log held back by a ``saw`` whose hash differs from the event
-        applied here (docs/log-format.md, "Rules across logs"): the log keeps waiting."""
-        for wait in self.store.waiting():
-            if wait.blocked.mismatch:
-                fault = ChainFault(wait.site, wait.blocked.seq, wait.blocked.describe())
-                self._alarm(fault, SAW_MISMATCH)
+        # An alarm for each log held back by a ``saw`` whose hash differs from the event
+        # applied here (docs/log-format.md, "Rules across logs"): the log keeps waiting.
+        for wait in done.mismatched:
+            fault = ChainFault(wait.site, wait.blocked.seq, wait.blocked.describe())
+            self._alarm(fault, SAW_MISMATCH)
+        return done.stored
 
     def _checkpoint_signed(self, cp: Checkpoint) -> bool:
         """Whether a key trusted for ``cp``'s site signed it (else counted, or an alarm)."""

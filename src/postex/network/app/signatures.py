@@ -13,10 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from postex.eventlog.checkpoints import Signer
+from postex.eventlog.checkpoints import Signer, ed25519_valid
 from postex.eventlog.events import StoredEvent
 
 SIGNATURE_HEADER = "Postex-Signature"
@@ -91,11 +88,7 @@ def message_refusal(
     raw = site_keys.get(claim.site, {}).get(sig.key_id)
     if raw is None:
         return f"signed with key {sig.key_id[:40]!r}, not a key trusted for {claim.site}"
-    try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            sig.signature, message_text(claim, sig.key_id)
-        )
-    except (InvalidSignature, ValueError):
+    if not ed25519_valid(raw, sig.signature, message_text(claim, sig.key_id)):
         return "signature does not match the message"
     return None
 

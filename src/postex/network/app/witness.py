@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from postex.eventlog.checkpoints import Signer, checkpoint_text
+from postex.eventlog.checkpoints import Signer, checkpoint_text, ed25519_valid
 from postex.eventlog.events import Checkpoint
 
 
@@ -39,10 +36,4 @@ def witness_valid(w: Witness, cp: Checkpoint, trusted: Mapping[str, bytes]) -> b
     raw = trusted.get(w.key_id)
     if raw is None or (w.site, w.seq) != (cp.site, cp.seq):
         return False
-    try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            w.signature, witness_text(cp, w.witnessed_at, w.key_id)
-        )
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return ed25519_valid(raw, w.signature, witness_text(cp, w.witnessed_at, w.key_id))

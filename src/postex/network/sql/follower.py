@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from postex.accounts.sql.customers import reopen_names
 from postex.eventlog.events import StoredEvent
+from postex.eventlog.saw import Imported
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.store import SqlStore
 from postex.network.app.hub import ProjectionRefusedError
@@ -20,9 +21,11 @@ class FollowedLogs(HubCopy):
     one transaction. Unlike the hub's copy it keeps no arrival journal: a site's
     ``postex rebuild`` merges logs by recorded time (docs/log-format.md)."""
 
-    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+    def import_events(
+        self, site: str, events: Sequence[StoredEvent], project: bool = True
+    ) -> Imported:
         try:
-            return self.admin.import_events(site, events, project)
+            return self.admin.import_run(site, events, project, verified=True)
         except self._refusals as exc:
             if not project:
                 raise

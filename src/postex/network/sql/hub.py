@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import LogAdmin, Progress, Rebuilder
-from postex.eventlog.saw import Wait
+from postex.eventlog.saw import Imported, Wait
 from postex.eventlog.sql.dependencies import read_waits
 from postex.eventlog.sql.store import SqlStore
 from postex.network.app.hub import ProjectionRefusedError
@@ -55,7 +55,9 @@ class HubCopy:
         with self.store.engine.connect() as conn:
             return read_waits(conn)
 
-    def import_events(self, site: str, events: Sequence[StoredEvent], project: bool = True) -> int:
+    def import_events(
+        self, site: str, events: Sequence[StoredEvent], project: bool = True
+    ) -> Imported:
         """Store (and project) the events, then journal their arrival.
 
         The journal row is written just after the events' own transaction (the store owns
@@ -66,18 +68,18 @@ class HubCopy:
             self._journal_unjournalled()
             self._caught_up = True
         try:
-            n = self.admin.import_events(site, events, project)
+            done = self.admin.import_run(site, events, project, verified=True)
         except self._refusals as exc:
             if not project:
                 raise
             raise ProjectionRefusedError(type(exc).__name__) from None
-        if n:
+        if done.stored:
             try:
                 self._journal(site, events[0].seq, events[-1].seq)
             except BaseException:
                 self._caught_up = False  # journalled before the next arrival instead
                 raise
-        return n
+        return done
 
     def _journal(self, site: str, first: int, last: int) -> None:
         with self.store.engine.connect() as raw:
