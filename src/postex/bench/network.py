@@ -76,6 +76,11 @@ class NetworkResult:
     unseen: int  # items some other site never showed within the drain time
     items_tables_agree: bool  # every site's items table holds every other node's items
     backlog_per_site: int
+    # The process's CPU (every thread: writers, publishers, followers, the hub, the poller)
+    # over the latency phase: per item written, and per second of that phase. Less noisy
+    # than the latency on a shared machine: the nodes keep up while CPU/s stays under 1.
+    cpu_ms_per_item: float = 0.0
+    cpu_s_per_s: float = 0.0
     oneway_events_per_s: list[float] = field(default_factory=list)
     fanout_events_per_s: list[float] = field(default_factory=list)
     oneway_median: float = 0.0
@@ -345,7 +350,9 @@ def bench_network(
     try:
         net.start(follow=True)
         time.sleep(1.0)  # publishers, followers and consumer connected
+        cpu, wall = time.process_time(), time.perf_counter()
         samples, written, unseen, writing = _latency(net, advice, rate, seconds, drain=30.0)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         agree = all(net.items_from(at, origin) == n for origin, n in written.items()
                     for at in net.codes if at != origin)  # fmt: skip
     finally:
@@ -357,7 +364,8 @@ def bench_network(
         rate_achieved=sent / writing if writing else 0.0, samples=len(samples),
         p50_s=_quantile(samples, 0.5), p99_s=_quantile(samples, 0.99),
         max_s=max(samples, default=0.0), unseen=unseen, items_tables_agree=agree,
-        backlog_per_site=backlog,
+        backlog_per_site=backlog, cpu_ms_per_item=1000 * cpu / sent if sent else 0.0,
+        cpu_s_per_s=cpu / wall if wall else 0.0,
     )  # fmt: skip
     for _ in range(runs):
         for follow, into in ((False, result.oneway_events_per_s),
@@ -403,6 +411,8 @@ def print_result(r: NetworkResult) -> None:
     table.add_row("visible at every other site: p99", f"{r.p99_s:.3f} s (max {r.max_s:.3f} s, "
                   f"{r.unseen} never seen)", "< 2 s")  # fmt: skip
     table.add_row("items tables hold every other node's items", str(r.items_tables_agree), "")
+    cpu = f"{r.cpu_ms_per_item:.2f} ms per item; {r.cpu_s_per_s:.2f} s per s"
+    table.add_row("CPU of the process (all nodes) while writing and draining", cpu, "")
     table.add_row(f"one-way site -> hub, {r.backlog_per_site:,}/site",
                   f"{r.oneway_median:,.0f} events/s", "")  # fmt: skip
     table.add_row("fan-out: hub and every site", f"{r.fanout_median:,.0f} events/s", "")

@@ -7,6 +7,7 @@ upgrade a read lock; PostgreSQL uses psycopg 3 with a pool.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_WRITER_WAIT_S = 30.0  # as SQLite's busy timeout
+_HOLDS_WRITER = "postex_holds_writer_lock"
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(database: str | None) -> threading.Lock:
+    """This process's lock for writing one SQLite file (shared by engines on that file)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return threading.Lock()
+    key = str(Path(database).resolve())
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, threading.Lock())
+
+
 def make_engine(url: str) -> Engine:
     """An engine on ``url``; ConfigurationError for a scheme other than SQLite or PostgreSQL."""
     url = normalise_url(url)
@@ -101,10 +117,41 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) per ~40 MiB
             cur.close()
 
+        writers = _writer_lock(parsed.database)
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            write = conn.get_execution_options().get("postex_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if not conn.get_execution_options().get("postex_write", False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            # Writers of this process queue here rather than in SQLite's busy handler,
+            # which sleeps 1, 2, 5 … 100 ms between tries: under steady writes (the
+            # follower's copies beside HTTP pre-advice) a waiter could lose every round.
+            # Bounded: past it, SQLite's own timeout decides, as without this lock.
+            held = writers.acquire(timeout=_WRITER_WAIT_S)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if held:
+                    writers.release()
+                raise
+            if held:
+                conn.info[_HOLDS_WRITER] = writers
+
+        def _end(conn: Connection) -> None:
+            lock = conn.info.pop(_HOLDS_WRITER, None)
+            if lock is not None:
+                lock.release()
+
+        event.listen(engine, "commit", _end)
+        event.listen(engine, "rollback", _end)
+
+        @event.listens_for(engine.pool, "reset")
+        def _on_reset(_dbapi: Any, record: Any, _state: Any) -> None:
+            # A connection returned without its transaction ended (the pool rolls back).
+            lock = record.info.pop(_HOLDS_WRITER, None)
+            if lock is not None:
+                lock.release()
 
         return engine
     if parsed.get_backend_name() == "postgresql":
