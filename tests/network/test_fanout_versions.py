@@ -12,7 +12,7 @@ from postex.bootstrap import Container, replication
 from postex.eventlog.events import NewEvent
 from postex.eventlog.sql.admin import execute_raw
 from postex.items.app.preadvice import cancel_item
-from postex.network.app.hub import SAW_MISMATCH
+from postex.network.app.hub import PROJECTION_FAILED, SAW_MISMATCH
 from postex.network.app.integrity import verify_store
 from postex.network.app.status import integrity_overview
 from postex.sites.app.acceptance import Scan, accept
@@ -295,4 +295,30 @@ def test_a_restored_sites_own_log_waits_and_what_it_writes_meanwhile_applies_onc
     # Released without a refusal: the live part was not projected again (audit_log's
     # (site, seq) is unique, so a second projection would have kept the log waiting).
     for node in (a, b, restored):
+        node.close()
+
+
+def test_a_released_log_that_a_projection_refuses_keeps_waiting_with_an_alarm(
+    tmp_path: Path, follower_url: str
+) -> None:
+    """Gatwick's log waits at Birmingham for Heathrow's pre-advice; behind the acceptance,
+    Gatwick created a user whose name Birmingham has given to another. When the pre-advice
+    arrives, the release is refused: Heathrow's run stays applied, Gatwick's log keeps
+    waiting, and an alarm says so (no longer only a warning in the log)."""
+    a, b = _site(tmp_path, A), _site(tmp_path, B)
+    c = _site(tmp_path, C, follower_url)
+    item = new_items(a, new_customer(a).record.id, n=1)[0]
+    _feed(b, a, A)
+    accept(b.site_ops, staff(b, "clerk", site=B).principal, B, [Scan(item.id, item.weight_g)])
+    staff(b, "supervisor", site=B, name="same.name")
+    staff(c, "supervisor", site=C, name="same.name")  # Birmingham's own, first
+    _feed(c, b, B)
+    (wait,) = _waiting(c)
+    _feed(c, a, A)  # the pre-advice: Gatwick's log is released, then refused
+    assert _item(c, item.id)[0] == "pre_advised"  # Heathrow's run is applied
+    assert [w["log"] for w in _waiting(c)] == [B] and _waiting(c)[0] == wait
+    alarms = [al for al in replication(c).state.alarms() if al.kind == PROJECTION_FAILED]
+    assert [(al.site, al.seq) for al in alarms] == [(B, wait["projected_seq"] + 1)]
+    assert "refused" in alarms[0].detail and "same.name" not in alarms[0].detail
+    for node in (a, b, c):
         node.close()

@@ -119,8 +119,12 @@ class Wait:
 @dataclass(frozen=True)
 class Imported:
     """What copying in a run of another node's events did: how many were stored, and the
-    logs left held back by a ``saw`` whose hash differs from the event applied here (each
-    one an alarm: the log waits until the cause is fixed)."""
+    logs left waiting for a fault (each one an alarm: the log waits until the cause is
+    fixed): held back by a ``saw`` whose hash differs from the event applied here, or
+    released but refused by a projection."""
 
     stored: int
     mismatched: tuple[Wait, ...] = ()
+    # Logs whose dependencies were met but whose release a projection refused (a
+    # constraint): they keep waiting, retried with every later run; each one an alarm.
+    refused: tuple[Wait, ...] = ()

@@ -18,7 +18,7 @@ from postex.eventlog.authlog import Anchor
 from postex.eventlog.chain import ChainState, format_time, verify_events
 from postex.eventlog.events import Checkpoint, StoredEvent
 from postex.eventlog.ports import DataKeyRow
-from postex.eventlog.saw import Imported, Wait
+from postex.eventlog.saw import Imported
 from postex.eventlog.sql import schema
 from postex.eventlog.sql.dependencies import Dependencies, read_waits
 from postex.eventlog.sql.engine import write_connection
@@ -33,31 +33,37 @@ log = logging.getLogger("postex.replication")
 
 def project_in_order(
     conn: Connection, store: SqlStore, site: str, events: Sequence[StoredEvent]
-) -> tuple[Wait, ...]:
+) -> Imported:
     """Project the stored run of ``site`` and every waiting log it unblocks, in dependency
-    order (postex.eventlog.sql.dependencies); return the logs then held back by a ``saw``
-    whose hash differs (read from the waits this transaction already holds)."""
+    order (postex.eventlog.sql.dependencies); say which logs are left waiting for a fault
+    (read from the waits this transaction already holds)."""
     deps = Dependencies(conn, format_time(store.clock.now()))
     store.projections.apply(conn, deps.admit(site, events))
     deps.save()
     if not deps.waits:
-        return ()
+        return Imported(len(events))
     # The waiting logs it releases, under a savepoint: if a projection refuses them, they
     # keep waiting (retried with the next message), and this run stays projected.
     refused = (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+    before = dict(deps.waits)
     execute(conn, "SAVEPOINT postex_released")
     try:
         store.projections.apply(conn, deps.retry())
         deps.save()
     except refused as exc:
         execute(conn, "ROLLBACK TO SAVEPOINT postex_released")
-        waiting = ", ".join(sorted(deps.waits))
-        log.warning("released logs (%s) refused by a projection (%s): they keep waiting",
-                    waiting, type(exc).__name__)  # fmt: skip
         execute(conn, "RELEASE SAVEPOINT postex_released")
-        return tuple(w for w in read_waits(conn) if w.blocked.mismatch)  # as saved
+        saved = read_waits(conn)  # as before the release
+        released = {s for s, w in before.items() if deps.waits.get(s) != w}
+        log.warning("released logs (%s) refused by a projection (%s): they keep waiting",
+                    ", ".join(sorted(released)), type(exc).__name__)  # fmt: skip
+        return Imported(
+            len(events),
+            tuple(w for w in saved if w.blocked.mismatch),
+            tuple(w for w in saved if w.site in released),
+        )
     execute(conn, "RELEASE SAVEPOINT postex_released")
-    return tuple(w for w in deps.waits.values() if w.blocked.mismatch)
+    return Imported(len(events), tuple(w for w in deps.waits.values() if w.blocked.mismatch))
 
 
 class SqlLogAdmin:
@@ -88,7 +94,7 @@ class SqlLogAdmin:
         """
         if not events:
             return Imported(0)
-        mismatched: tuple[Wait, ...] = ()
+        done = Imported(len(events))
         store = self.store
         with store.site_lock(site), write_connection(store.engine) as conn:
             uow = SqlUnitOfWork(store, conn, site, writable=True)
@@ -109,7 +115,7 @@ class SqlLogAdmin:
                     [e.prev_hash for e in events], [e.hash for e in events],
                 )  # fmt: skip
                 if project:
-                    mismatched = project_in_order(conn, store, site, events)
+                    done = project_in_order(conn, store, site, events)
                 extend_tree(conn, site, seq, [e.hash for e in events])
                 last = events[-1]
                 store.upsert_head(conn, site, last.seq, last.hash, last.recorded_at)
@@ -118,7 +124,7 @@ class SqlLogAdmin:
                 conn.rollback()
                 raise
             conn.commit()
-        return Imported(len(events), mismatched)
+        return done
 
     def wipe(self) -> None:
         """Delete every event, checkpoint, data key and projection row (before a restore)."""

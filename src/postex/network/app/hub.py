@@ -46,6 +46,8 @@ from postex.network.app.witness import Witness, countersign
 
 # An event saw a version whose hash differs from the event applied here at that (log, seq).
 SAW_MISMATCH = "saw-mismatch"
+# Verified events stored but not projected: a projection refused them (a constraint).
+PROJECTION_FAILED = "projection-failed"
 
 
 @dataclass(frozen=True)
@@ -372,12 +374,20 @@ class Hub:
                 f"events {first}-{last} stored but not projected ({exc}); "
                 "fix the cause and run postex rebuild"
             )
-            self._alarm(ChainFault(site, first, reason), "projection-failed")
+            self._alarm(ChainFault(site, first, reason), PROJECTION_FAILED)
         # An alarm for each log held back by a ``saw`` whose hash differs from the event
         # applied here (docs/log-format.md, "Rules across logs"): the log keeps waiting.
         for wait in done.mismatched:
             fault = ChainFault(wait.site, wait.blocked.seq, wait.blocked.describe())
             self._alarm(fault, SAW_MISMATCH)
+        for wait in done.refused:
+            first = wait.projected_seq + 1
+            reason = (
+                f"events from {first} on are verified and stored, but a projection refused "
+                "them when the versions they saw arrived; they keep waiting: fix the cause "
+                "and run postex rebuild"
+            )
+            self._alarm(ChainFault(wait.site, first, reason), PROJECTION_FAILED)
         return done.stored
 
     def _checkpoint_signed(self, cp: Checkpoint) -> bool:
