@@ -172,8 +172,19 @@ class Follower:
         """An events message of another node: verified exactly as on the hub, then stored and
         projected; None (an alarm raised, nothing applied) if its signature is refused."""
         out = self.hub.receive_signed_events(site, data, sig)
-        if out is None:
-            return None
+        return None if out is None else self._received(site, out)
+
+    def check_signed_events(
+        self, site: str, data: bytes, sig: MessageSignature | None
+    ) -> list[StoredEvent] | None:
+        """A message's events if the node's key signed it (:meth:`Hub.check_signed_events`)."""
+        return self.hub.check_signed_events(site, data, sig)
+
+    def receive_runs(self, site: str, runs: Sequence[Sequence[StoredEvent]]) -> Outcome:
+        """Checked runs of ``site``, several messages at once (:meth:`Hub.receive_runs`)."""
+        return self._received(site, self.hub.receive_runs(site, runs))
+
+    def _received(self, site: str, out: Outcome) -> Outcome:
         if out.stored:
             self._erasures(out.events)
             if self._hearing(site):

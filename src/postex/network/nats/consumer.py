@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client
@@ -33,6 +34,7 @@ from postex.network.app.wire import (
     encode_events,
     witness_dict,
 )
+from postex.network.nats.batches import Message, checked_runs, grouped, subject_parts
 from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
@@ -108,16 +110,16 @@ class HubConsumer:
                         await asyncio.to_thread(self.hub.flush_alarms)
                         await self._ask_pending_replays(idle=True)
                         continue
-                    for msg in msgs:
+                    for kind, site, group in grouped(self.subjects.prefix, msgs):
                         try:
-                            await asyncio.to_thread(
-                                self._handle, msg.subject, msg.data, msg.headers
-                            )
+                            await self._handle_group(kind, site, group)
                         except BaseException:
-                            await msg.nak()  # redelivered at once to the next attempt
+                            for msg in group:
+                                await msg.nak()  # redelivered at once to the next attempt
                             raise
-                        await msg.ack()
-                        self.processed += 1
+                        for msg in group:
+                            await msg.ack()
+                        self.processed += len(group)
                     await self._ask_pending_replays()
             except (asyncio.CancelledError, NatsAccessError):
                 raise  # refused credentials or TLS: retrying cannot help; say so and stop
@@ -128,9 +130,33 @@ class HubConsumer:
                 self.listening = False
                 await close_quietly(self._nc)
 
+    async def _handle_group(self, kind: str, site: str, group: Sequence[Msg]) -> None:
+        if kind == "events":
+            await asyncio.to_thread(self._handle_events, site, group)
+            return
+        for msg in group:
+            await asyncio.to_thread(self._handle, msg.subject, msg.data, msg.headers)
+
+    def _handle_events(self, site: str, group: Sequence[Message]) -> None:
+        """Events messages of one site: each one's signature checked, then their events
+        received together (``Hub.receive_runs``)."""
+        if site == self.name:  # the hub's own log, published for the sites: the hub wrote it
+            return
+        runs = checked_runs(self.hub.check_signed_events, site, group, "hub")
+        if not runs:  # refused (alarm raised): not the site's, so not a sign of life
+            return
+        try:
+            out = self.hub.receive_runs(site, runs)
+        except PostexError as exc:
+            log.warning("hub: dropped messages of %s: %s", site, exc.detail)
+            return
+        self._last_seen[site] = time.monotonic()
+        if out.gap_from is not None:
+            self._gaps[site] = out.gap_from
+
     def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
-        """Verify and apply one message; events and keys must carry the site's signature."""
-        kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+        """Verify and apply a checkpoints or keys message (keys carry the site's signature)."""
+        kind, site = subject_parts(self.subjects.prefix, subject)
         if site == self.name:  # the hub's own log, published for the sites: the hub wrote it
             return
         if not self.hub.known(site):  # counted into one alarm, never decoded
@@ -138,14 +164,7 @@ class HubConsumer:
             return
         sig = read_signature(hdrs)
         try:
-            if kind == "events":
-                out = self.hub.receive_signed_events(site, data, sig)
-                if out is None:  # refused (alarm raised): not the site's, so not a sign of life
-                    return
-                self._last_seen[site] = time.monotonic()
-                if out.gap_from is not None:
-                    self._gaps[site] = out.gap_from
-            elif kind == "checkpoints":
+            if kind == "checkpoints":
                 self.hub.receive_checkpoint(decode_checkpoint(data))
             elif kind == "keys":
                 self.hub.receive_signed_keys(site, data, sig)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client
@@ -31,6 +32,7 @@ from postex.network.app.control import ControlGate, own_subject, sign_control
 from postex.network.app.follower import Follower
 from postex.network.app.signatures import read_signature
 from postex.network.app.wire import Subjects
+from postex.network.nats.batches import Message, checked_runs, grouped, subject_parts
 from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
@@ -96,16 +98,16 @@ class NodeFollower:
                     except (NatsTimeout, TimeoutError):
                         await self._ask_replays()
                         continue
-                    for msg in msgs:
+                    for kind, site, group in grouped(self.subjects.prefix, msgs):
                         try:
-                            await asyncio.to_thread(
-                                self._handle, msg.subject, msg.data, msg.headers
-                            )
+                            await self._handle_group(kind, site, group)
                         except BaseException:
-                            await msg.nak()
+                            for msg in group:
+                                await msg.nak()
                             raise
-                        await msg.ack()
-                        self.processed += 1
+                        for msg in group:
+                            await msg.ack()
+                        self.processed += len(group)
                     await self._ask_replays()
             except (asyncio.CancelledError, NatsAccessError):
                 raise  # refused credentials or TLS: retrying cannot help
@@ -117,23 +119,48 @@ class NodeFollower:
                 self.connected = False
                 await close_quietly(self._nc)
 
-    def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
-        kind, _, site = subject[len(self.subjects.prefix) + 1 :].partition(".")
+    async def _handle_group(self, kind: str, site: str, group: Sequence[Msg]) -> None:
+        if kind == "events":
+            await asyncio.to_thread(self._handle_events, site, group)
+            return
+        for msg in group:
+            await asyncio.to_thread(self._handle, msg.subject, msg.data, msg.headers)
+
+    def _follows(self, site: str) -> bool:
         f = self.follower
-        if not f.follows(site):
-            if not f.mine(site) and site not in self._unfollowed:
-                self._unfollowed.add(site)
-                log.info("follower: not following %s (no trusted key for it)", site[:16])
-            return  # our own log (this node is its only writer), or a node not trusted here
+        if f.follows(site):
+            return True
+        if not f.mine(site) and site not in self._unfollowed:
+            self._unfollowed.add(site)
+            log.info("follower: not following %s (no trusted key for it)", site[:16])
+        return False  # our own log (this node is its only writer), or a node not trusted here
+
+    def _handle_events(self, site: str, group: Sequence[Message]) -> None:
+        """Events messages of one node: each one's signature checked, then their events
+        received together (``Follower.receive_runs``)."""
+        if not self._follows(site):
+            return
+        runs = checked_runs(self.follower.check_signed_events, site, group, "follower")
+        if not runs:
+            return
+        try:
+            out = self.follower.receive_runs(site, runs)
+        except PostexError as exc:
+            log.warning("follower: dropped messages of %s: %s", site, exc.detail)
+            return
+        self._last_seen[site] = time.monotonic()
+        if out.gap_from is not None:
+            self._gaps[site] = out.gap_from
+
+    def _handle(self, subject: str, data: bytes, hdrs: dict[str, str] | None = None) -> None:
+        """A checkpoints or keys message of a followed node."""
+        kind, site = subject_parts(self.subjects.prefix, subject)
+        f = self.follower
+        if not self._follows(site):
+            return
         sig = read_signature(hdrs)
         try:
-            if kind == "events":
-                out = f.receive_events(site, data, sig)
-                if out is not None:
-                    self._last_seen[site] = time.monotonic()
-                if out is not None and out.gap_from is not None:
-                    self._gaps[site] = out.gap_from
-            elif kind == "checkpoints":
+            if kind == "checkpoints":
                 f.receive_checkpoint(data)
             elif kind == "keys":
                 f.receive_keys(site, data, sig)
