@@ -150,7 +150,7 @@ class HubStore(Protocol):
         the versions it saw are applied (else it and the rest of its log wait, and so on
         for the waiting logs it unblocks); raise :class:`ProjectionRefusedError` (nothing
         written) if a projection refuses the events. Return how many were stored and the
-        logs a ``saw`` whose hash differs holds back.
+        logs left waiting for a fault (:class:`postex.eventlog.saw.Imported`).
         """
         ...
 
