@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import re
+import select
 import sys
 import time
 from collections.abc import MutableMapping
@@ -82,19 +84,39 @@ class _Stderr:
 
 
 _json_sink: list[Any] = [None]  # the stream, when lines are JSON and INFO is logged
-# Whether request lines are written once per event-loop pass (see request()): only to the
-# process's own stderr, i.e. in a served node; a stream given to configure() (a test's)
-# gets each line when it is logged.
+# Whether request lines are buffered (see request()): only to the process's own stderr,
+# i.e. in a served node; a stream given to configure() (a test's) gets each line when it
+# is logged.
 _grouped: list[bool] = [False]
-_pending: list[str] = []  # request lines of this event-loop pass, not written yet
-_waiting: list[Any] = [None]  # the event loop that will write them
+# A request line waits at most FLUSH_SECONDS before it is written, and lines are written as
+# soon as another would make them more than FLUSH_BYTES: at a few thousand requests a
+# second that is one write for a dozen lines or more instead of one per pass of the event
+# loop (docs/monitoring.md "Logs"). A write of at most PIPE_BUF bytes to a pipe is atomic:
+# the lines of several workers sharing one stderr pipe never cut into each other.
+FLUSH_SECONDS = 0.1
+FLUSH_BYTES = select.PIPE_BUF
+_pending: list[str] = []  # request lines not written yet
+_pending_size = [0]  # their bytes
+_due = [0.0]  # time.time() by which the timer should have run
+_timer: list[Any] = [None]  # the event loop's timer that writes them when no request does
+
+
+def _forget_in_child() -> None:
+    """A forked child does not write its parent's lines (the parent does)."""
+    _pending.clear()
+    _pending_size[0] = 0
+    _timer[0] = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 _second: list[Any] = [-1, ""]  # the current second and its ISO text, made once a second
 
 
-def _utc_now() -> str:
-    """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
-    (``2026-12-05T03:57:32.427071Z``), the date part made once a second."""
-    now = time.time()
+def _utc_now(now: float | None = None) -> str:
+    """``now`` (a ``time.time()``) as structlog's ``TimeStamper(fmt="iso", utc=True)``
+    writes it (``2026-12-05T03:57:32.427071Z``), the date part made once a second."""
+    if now is None:
+        now = time.time()
     second = int(now)
     if second != _second[0]:
         _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
@@ -118,7 +140,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
         else structlog.processors.JSONRenderer(serializer=_json)
     )
     number = logging.getLevelName(level.upper())
-    _write_pending()
+    flush()
     _json_sink[0] = None if console or number > logging.INFO else out
     _grouped[0] = stream is None
     structlog.configure(
@@ -152,6 +174,8 @@ def info(name: str, event: str, **fields: Any) -> None:
     if out is None:
         get(name).info(event, **fields)
         return
+    if _pending:  # the request lines before it come first
+        _write_pending()
     fields.update(structlog.contextvars.get_contextvars())
     fields["event"], fields["logger"], fields["level"] = event, name, "info"
     fields["timestamp"] = _utc_now()
@@ -199,29 +223,54 @@ def request(
         if caller is None
         else f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}'
     )
+    now = time.time()
     # request_id is [A-Za-z0-9._-] (observe.request_id): nothing to escape.
     line = (
         f'{head}{ms!r}{who},"request_id":"{request_id}","event":"request",'
-        f'"logger":"postex.http","level":"info","timestamp":"{_utc_now()}"}}\n'
+        f'"logger":"postex.http","level":"info","timestamp":"{_utc_now(now)}"}}\n'
     )
-    if _grouped[0]:
-        # One write (one system call) for the lines of all the requests this pass of the
-        # event loop finished, at the start of the next pass: a line waits microseconds,
-        # never for later requests, and the process's end writes what is left.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop here: write it now
-            _write_pending()
-        else:
-            if _pending and _waiting[0] is not loop:  # due in a loop that stopped
-                _write_pending()
-            if not _pending:
-                loop.call_soon(_write_pending)
-                _waiting[0] = loop
-            _pending.append(line)
-            return
-    out.write(line)
-    out.flush()
+    if not _grouped[0]:
+        out.write(line)
+        out.flush()
+        return
+    _buffer(line, now)
+
+
+def _buffer(line: str, now: float) -> None:
+    """Keep a request line for a write of several (one system call, one encoding); a
+    timer on the event loop writes them within FLUSH_SECONDS when no later line does, the
+    server's shutdown (:func:`flush`) and the process's exit write what is left."""
+    size = len(line) if line.isascii() else len(line.encode())
+    if _pending_size[0] + size > FLUSH_BYTES:
+        _write_pending()
+    _pending.append(line)
+    _pending_size[0] += size
+    timer = _timer[0]
+    if timer is not None and now < _due[0]:
+        return
+    if timer is not None:  # due and not run: its event loop has stopped (or is stuck)
+        flush()
+        return
+    try:
+        loop = asyncio.get_running_loop()  # once per timer (a getpid system call)
+    except RuntimeError:  # no event loop here: write it now
+        _write_pending()
+        return
+    _due[0] = now + FLUSH_SECONDS
+    _timer[0] = loop.call_later(FLUSH_SECONDS, _on_timer)
+
+
+def _on_timer() -> None:
+    _timer[0] = None
+    _write_pending()
+
+
+def flush() -> None:
+    """Write the request lines still waiting (the server's shutdown, a worker's exit)."""
+    timer, _timer[0] = _timer[0], None
+    if timer is not None:
+        timer.cancel()
+    _write_pending()
 
 
 def _write_pending() -> None:
@@ -229,6 +278,7 @@ def _write_pending() -> None:
         return
     text = "".join(_pending)
     _pending.clear()
+    _pending_size[0] = 0
     out = _json_sink[0]
     if out is None:
         return
@@ -239,7 +289,7 @@ def _write_pending() -> None:
         pass
 
 
-atexit.register(_write_pending)
+atexit.register(flush)
 
 
 def get(name: str) -> Any:
