@@ -202,45 +202,64 @@ def request(
     method, route and status is made once; ids are JSON-escaped; anything scrub would
     change takes the general path."""
     out = _json_sink[0]
-    ms = round(seconds * 1000, 2)
-    kind, subject = caller if caller else (None, None)
-    if (
-        out is None
-        or not _clean(request_id)
-        or (caller is not None and not (_clean(kind or "") and _clean(subject or "")))
-    ):
+    hundredths = round(seconds * 100_000)  # the duration in ms, to two decimals
+    ms = hundredths / 100
+    if caller is None:
+        kind = subject = None
+        who = _NO_CALLER
+        clean = "pxk_" not in request_id and "earer" not in request_id  # what scrub seeks
+    else:
+        kind, subject = caller
+        clean = _clean(request_id) and _clean(kind or "") and _clean(subject or "")
+        who = f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}' if clean else ""
+    if out is None or not clean:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             info("postex.http", "request", method=method, route=route, status=status,
                  duration_ms=ms, caller_kind=kind, caller_id=subject)  # fmt: skip
         return
-    key = (method, route, status)
-    head = _heads.get(key)
+    head = _heads.get((method, route, status))
     if head is None:
         fixed = {"method": method, "route": route, "status": status}
-        head = _heads[key] = _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
-    who = (
-        _NO_CALLER
-        if caller is None
-        else f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}'
-    )
+        head = _heads[method, route, status] = (
+            _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
+        )
+    # The timestamp as _utc_now() makes it, inline (it is on every request's path).
     now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    # repr(ms) made from the integer, without float formatting (the same text: ms is the
+    # double nearest hundredths / 100, whose shortest repr is that decimal).
+    whole, cents = divmod(hundredths, 100)
+    duration = (
+        f"{whole}.{cents // 10}"
+        if cents % 10 == 0
+        else f"{whole}.{cents}"
+        if cents >= 10
+        else f"{whole}.0{cents}"
+    )
+    micros = str(int((now - second) * 1_000_000) + 1_000_000)[1:]  # six digits
     # request_id is [A-Za-z0-9._-] (observe.request_id): nothing to escape.
     line = (
-        f'{head}{ms!r}{who},"request_id":"{request_id}","event":"request",'
-        f'"logger":"postex.http","level":"info","timestamp":"{_utc_now(now)}"}}\n'
+        f'{head}{duration}{who},"request_id":"{request_id}","event":"request",'
+        f'"logger":"postex.http","level":"info","timestamp":"{_second[1]}.{micros}Z"}}\n'
     )
     if not _grouped[0]:
         out.write(line)
         out.flush()
         return
-    _buffer(line, now)
+    size = len(line) if line.isascii() else len(line.encode())
+    if _pending_size[0] + size <= FLUSH_BYTES and now < _due[0] and _timer[0] is not None:
+        _pending.append(line)  # the usual case: a timer is due later and there is room
+        _pending_size[0] += size
+        return
+    _buffer(line, now, size)
 
 
-def _buffer(line: str, now: float) -> None:
+def _buffer(line: str, now: float, size: int) -> None:
     """Keep a request line for a write of several (one system call, one encoding); a
     timer on the event loop writes them within FLUSH_SECONDS when no later line does, the
     server's shutdown (:func:`flush`) and the process's exit write what is left."""
-    size = len(line) if line.isascii() else len(line.encode())
     if _pending_size[0] + size > FLUSH_BYTES:
         _write_pending()
     _pending.append(line)

@@ -89,6 +89,27 @@ def test_the_request_line_is_the_object_the_general_path_writes(
     assert list(fast.items()) == list(general.items())  # the same keys, in the same order
 
 
+def test_the_request_line_writes_durations_as_the_general_path_does(reset_logs: None) -> None:
+    stream = io.StringIO()
+    logs.configure("json", "info", stream=stream)
+    for seconds in (0.0, 0.000004, 0.000005, 0.00001, 0.0001, 0.0012345, 0.0125, 0.0999999,
+                    0.1, 1.005, 2.675, 59.99996, 12345.678901):  # fmt: skip
+        logs.request("GET", "/healthz", 200, seconds, None, "rid")
+        fast = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        with structlog.contextvars.bound_contextvars(request_id="rid"):
+            ms = round(seconds * 100_000) / 100
+            logs.info("postex.http", "request", method="GET", route="/healthz", status=200,
+                      duration_ms=ms, caller_kind=None, caller_id=None)  # fmt: skip
+        general = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        text = fast.split('"duration_ms":')[1].split(",")[0]
+        assert text == general.split('"duration_ms":')[1].split(",")[0] == repr(ms)
+        assert abs(float(text) - seconds * 1000) <= 0.005 + 1e-9
+
+
 def test_a_request_id_shaped_like_a_key_is_blanked(reset_logs: None) -> None:
     stream = io.StringIO()
     logs.configure("json", "info", stream=stream)
