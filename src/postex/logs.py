@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import re
+import select
 import sys
 import time
 from collections.abc import MutableMapping
@@ -82,19 +84,39 @@ class _Stderr:
 
 
 _json_sink: list[Any] = [None]  # the stream, when lines are JSON and INFO is logged
-# Whether request lines are written once per event-loop pass (see request()): only to the
-# process's own stderr, i.e. in a served node; a stream given to configure() (a test's)
-# gets each line when it is logged.
+# Whether request lines are buffered (see request()): only to the process's own stderr,
+# i.e. in a served node; a stream given to configure() (a test's) gets each line when it
+# is logged.
 _grouped: list[bool] = [False]
-_pending: list[str] = []  # request lines of this event-loop pass, not written yet
-_waiting: list[Any] = [None]  # the event loop that will write them
+# A request line waits at most FLUSH_SECONDS before it is written, and lines are written as
+# soon as another would make them more than FLUSH_BYTES: at a few thousand requests a
+# second that is one write for a dozen lines or more instead of one per pass of the event
+# loop (docs/monitoring.md "Logs"). A write of at most PIPE_BUF bytes to a pipe is atomic:
+# the lines of several workers sharing one stderr pipe never cut into each other.
+FLUSH_SECONDS = 0.1
+FLUSH_BYTES = select.PIPE_BUF
+_pending: list[str] = []  # request lines not written yet
+_pending_size = [0]  # their bytes
+_due = [0.0]  # time.time() by which the timer should have run
+_timer: list[Any] = [None]  # the event loop's timer that writes them when no request does
+
+
+def _forget_in_child() -> None:
+    """A forked child does not write its parent's lines (the parent does)."""
+    _pending.clear()
+    _pending_size[0] = 0
+    _timer[0] = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 _second: list[Any] = [-1, ""]  # the current second and its ISO text, made once a second
 
 
-def _utc_now() -> str:
-    """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
-    (``2026-12-05T03:57:32.427071Z``), the date part made once a second."""
-    now = time.time()
+def _utc_now(now: float | None = None) -> str:
+    """``now`` (a ``time.time()``) as structlog's ``TimeStamper(fmt="iso", utc=True)``
+    writes it (``2026-12-05T03:57:32.427071Z``), the date part made once a second."""
+    if now is None:
+        now = time.time()
     second = int(now)
     if second != _second[0]:
         _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
@@ -118,7 +140,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
         else structlog.processors.JSONRenderer(serializer=_json)
     )
     number = logging.getLevelName(level.upper())
-    _write_pending()
+    flush()
     _json_sink[0] = None if console or number > logging.INFO else out
     _grouped[0] = stream is None
     structlog.configure(
@@ -152,6 +174,8 @@ def info(name: str, event: str, **fields: Any) -> None:
     if out is None:
         get(name).info(event, **fields)
         return
+    if _pending:  # the request lines before it come first
+        _write_pending()
     fields.update(structlog.contextvars.get_contextvars())
     fields["event"], fields["logger"], fields["level"] = event, name, "info"
     fields["timestamp"] = _utc_now()
@@ -178,50 +202,94 @@ def request(
     method, route and status is made once; ids are JSON-escaped; anything scrub would
     change takes the general path."""
     out = _json_sink[0]
-    ms = round(seconds * 1000, 2)
-    kind, subject = caller if caller else (None, None)
-    if (
-        out is None
-        or not _clean(request_id)
-        or (caller is not None and not (_clean(kind or "") and _clean(subject or "")))
-    ):
+    hundredths = round(seconds * 100_000)  # the duration in ms, to two decimals
+    ms = hundredths / 100
+    if caller is None:
+        kind = subject = None
+        who = _NO_CALLER
+        clean = "pxk_" not in request_id and "earer" not in request_id  # what scrub seeks
+    else:
+        kind, subject = caller
+        clean = _clean(request_id) and _clean(kind or "") and _clean(subject or "")
+        who = f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}' if clean else ""
+    if out is None or not clean:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             info("postex.http", "request", method=method, route=route, status=status,
                  duration_ms=ms, caller_kind=kind, caller_id=subject)  # fmt: skip
         return
-    key = (method, route, status)
-    head = _heads.get(key)
+    head = _heads.get((method, route, status))
     if head is None:
         fixed = {"method": method, "route": route, "status": status}
-        head = _heads[key] = _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
-    who = (
-        _NO_CALLER
-        if caller is None
-        else f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}'
+        head = _heads[method, route, status] = (
+            _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
+        )
+    # The timestamp as _utc_now() makes it, inline (it is on every request's path).
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    # repr(ms) made from the integer, without float formatting (the same text: ms is the
+    # double nearest hundredths / 100, whose shortest repr is that decimal).
+    whole, cents = divmod(hundredths, 100)
+    duration = (
+        f"{whole}.{cents // 10}"
+        if cents % 10 == 0
+        else f"{whole}.{cents}"
+        if cents >= 10
+        else f"{whole}.0{cents}"
     )
+    micros = str(int((now - second) * 1_000_000) + 1_000_000)[1:]  # six digits
     # request_id is [A-Za-z0-9._-] (observe.request_id): nothing to escape.
     line = (
-        f'{head}{ms!r}{who},"request_id":"{request_id}","event":"request",'
-        f'"logger":"postex.http","level":"info","timestamp":"{_utc_now()}"}}\n'
+        f'{head}{duration}{who},"request_id":"{request_id}","event":"request",'
+        f'"logger":"postex.http","level":"info","timestamp":"{_second[1]}.{micros}Z"}}\n'
     )
-    if _grouped[0]:
-        # One write (one system call) for the lines of all the requests this pass of the
-        # event loop finished, at the start of the next pass: a line waits microseconds,
-        # never for later requests, and the process's end writes what is left.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop here: write it now
-            _write_pending()
-        else:
-            if _pending and _waiting[0] is not loop:  # due in a loop that stopped
-                _write_pending()
-            if not _pending:
-                loop.call_soon(_write_pending)
-                _waiting[0] = loop
-            _pending.append(line)
-            return
-    out.write(line)
-    out.flush()
+    if not _grouped[0]:
+        out.write(line)
+        out.flush()
+        return
+    size = len(line) if line.isascii() else len(line.encode())
+    if _pending_size[0] + size <= FLUSH_BYTES and now < _due[0] and _timer[0] is not None:
+        _pending.append(line)  # the usual case: a timer is due later and there is room
+        _pending_size[0] += size
+        return
+    _buffer(line, now, size)
+
+
+def _buffer(line: str, now: float, size: int) -> None:
+    """Keep a request line for a write of several (one system call, one encoding); a
+    timer on the event loop writes them within FLUSH_SECONDS when no later line does, the
+    server's shutdown (:func:`flush`) and the process's exit write what is left."""
+    if _pending_size[0] + size > FLUSH_BYTES:
+        _write_pending()
+    _pending.append(line)
+    _pending_size[0] += size
+    timer = _timer[0]
+    if timer is not None and now < _due[0]:
+        return
+    if timer is not None:  # due and not run: its event loop has stopped (or is stuck)
+        flush()
+        return
+    try:
+        loop = asyncio.get_running_loop()  # once per timer (a getpid system call)
+    except RuntimeError:  # no event loop here: write it now
+        _write_pending()
+        return
+    _due[0] = now + FLUSH_SECONDS
+    _timer[0] = loop.call_later(FLUSH_SECONDS, _on_timer)
+
+
+def _on_timer() -> None:
+    _timer[0] = None
+    _write_pending()
+
+
+def flush() -> None:
+    """Write the request lines still waiting (the server's shutdown, a worker's exit)."""
+    timer, _timer[0] = _timer[0], None
+    if timer is not None:
+        timer.cancel()
+    _write_pending()
 
 
 def _write_pending() -> None:
@@ -229,6 +297,7 @@ def _write_pending() -> None:
         return
     text = "".join(_pending)
     _pending.clear()
+    _pending_size[0] = 0
     out = _json_sink[0]
     if out is None:
         return
@@ -239,7 +308,7 @@ def _write_pending() -> None:
         pass
 
 
-atexit.register(_write_pending)
+atexit.register(flush)
 
 
 def get(name: str) -> Any:

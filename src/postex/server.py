@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from postex import __version__
+from postex import __version__, logs
 from postex.accounts import pages as account_pages
 from postex.bootstrap import Chore, Container, chores
 from postex.http import answers, health, metrics, observe, problems, tracing
@@ -122,7 +122,10 @@ def create_app(container: Container) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await checkpoint()
+            try:
+                await checkpoint()
+            finally:
+                logs.flush()  # the request lines still buffered (postex.logs.request)
 
     app = FastAPI(
         title="Postex",

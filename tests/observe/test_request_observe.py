@@ -1,6 +1,7 @@
 """The request's metrics and log line as the middleware makes them cheaply: the same
 histogram buckets as ``Histogram.observe``, the same JSON object as the general log path,
-ids that differ between forked workers, and lines of one event-loop pass written at once."""
+ids that differ between forked workers, and request lines buffered for at most
+``logs.FLUSH_SECONDS``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,6 +89,27 @@ def test_the_request_line_is_the_object_the_general_path_writes(
     assert list(fast.items()) == list(general.items())  # the same keys, in the same order
 
 
+def test_the_request_line_writes_durations_as_the_general_path_does(reset_logs: None) -> None:
+    stream = io.StringIO()
+    logs.configure("json", "info", stream=stream)
+    for seconds in (0.0, 0.000004, 0.000005, 0.00001, 0.0001, 0.0012345, 0.0125, 0.0999999,
+                    0.1, 1.005, 2.675, 59.99996, 12345.678901):  # fmt: skip
+        logs.request("GET", "/healthz", 200, seconds, None, "rid")
+        fast = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        with structlog.contextvars.bound_contextvars(request_id="rid"):
+            ms = round(seconds * 100_000) / 100
+            logs.info("postex.http", "request", method="GET", route="/healthz", status=200,
+                      duration_ms=ms, caller_kind=None, caller_id=None)  # fmt: skip
+        general = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        text = fast.split('"duration_ms":')[1].split(",")[0]
+        assert text == general.split('"duration_ms":')[1].split(",")[0] == repr(ms)
+        assert abs(float(text) - seconds * 1000) <= 0.005 + 1e-9
+
+
 def test_a_request_id_shaped_like_a_key_is_blanked(reset_logs: None) -> None:
     stream = io.StringIO()
     logs.configure("json", "info", stream=stream)
@@ -110,20 +133,62 @@ def test_request_ids_are_new_in_a_forked_worker() -> None:
     assert len({observe.new_request_id() for _ in range(1000)}) == 1000
 
 
-def test_lines_to_stderr_are_written_once_per_event_loop_pass(
+def test_lines_to_stderr_wait_at_most_the_flush_interval(
     reset_logs: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logs.configure("json", "info")  # the process's stderr, as in a served node
 
-    async def two_requests() -> tuple[str, str]:
+    async def two_requests() -> tuple[str, str, str]:
         logs.request("GET", "/healthz", 200, 0.001, None, "one")
         logs.request("GET", "/healthz", 200, 0.001, None, "two")
+        await asyncio.sleep(0)  # passes of the loop do not write them
         during = capsys.readouterr().err
-        await asyncio.sleep(0)  # the next pass of the loop
-        return during, capsys.readouterr().err
+        await asyncio.sleep(logs.FLUSH_SECONDS / 2)
+        half = capsys.readouterr().err
+        await asyncio.sleep(logs.FLUSH_SECONDS / 2 + 0.05)  # the timer has run
+        return during, half, capsys.readouterr().err
 
-    during, after = asyncio.run(two_requests())
-    assert during == ""
+    during, half, after = asyncio.run(two_requests())
+    assert during == half == ""
     assert [json.loads(x)["request_id"] for x in after.splitlines()] == ["one", "two"]
     logs.request("GET", "/healthz", 200, 0.001, None, "three")  # no event loop: at once
     assert json.loads(capsys.readouterr().err)["request_id"] == "three"
+
+
+def test_a_full_buffer_a_late_timer_and_flush_write_the_lines(
+    reset_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs.configure("json", "info")
+
+    async def requests() -> tuple[list[str], str, str]:
+        n, written = 0, ""
+        while not written:  # until one more line would make them more than FLUSH_BYTES
+            n += 1
+            logs.request("GET", "/healthz", 200, 0.001, None, f"r{n}")
+            written = capsys.readouterr().err
+        logs.request("GET", "/healthz", 200, 0.001, None, "waits")
+        logs.flush()  # as the server's shutdown does
+        flushed = capsys.readouterr().err
+        logs.request("GET", "/healthz", 200, 0.001, None, "stuck")
+        return written.splitlines(), flushed, capsys.readouterr().err
+
+    first, flushed, later = asyncio.run(requests())
+    ids = [json.loads(x)["request_id"] for x in first]
+    assert ids == [f"r{i}" for i in range(1, len(ids) + 1)] and len(ids) > 10
+    size = len("".join(f"{x}\n" for x in first).encode())
+    assert size <= logs.FLUSH_BYTES < size + len(first[0]) + 1  # whole lines, one pipe write
+    assert [json.loads(x)["request_id"] for x in flushed.splitlines()] == [
+        f"r{len(ids) + 1}",
+        "waits",
+    ]
+    assert later == ""
+    # "stuck" waits on the timer of an event loop that has stopped: the next line, once
+    # that timer is overdue, writes both.
+    time.sleep(logs.FLUSH_SECONDS)
+
+    async def one_more() -> str:
+        logs.request("GET", "/healthz", 200, 0.001, None, "next")
+        return capsys.readouterr().err
+
+    written = asyncio.run(one_more())
+    assert [json.loads(x)["request_id"] for x in written.splitlines()] == ["stuck", "next"]
