@@ -7,12 +7,14 @@ and received as one run where their events follow on (postex.network.app.hub
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from postex.eventlog.events import StoredEvent
 from postex.kernel.errors import PostexError
+from postex.network.app.hub import Outcome
 from postex.network.app.signatures import MessageSignature, read_signature
 
 log = logging.getLogger("postex.replication")
@@ -44,6 +46,40 @@ def grouped(prefix: str, msgs: Sequence[M]) -> list[tuple[str, str, list[M]]]:
         else:
             groups.append((kind, node, [msg]))
     return groups
+
+
+async def handle_group(
+    kind: str,
+    node: str,
+    group: Sequence[M],
+    events: Callable[[str, Sequence[M]], None],
+    one: Callable[[str, bytes, dict[str, str] | None], None],
+) -> None:
+    """A group off the event loop: events messages together, any other one by one."""
+    if kind == "events":
+        await asyncio.to_thread(events, node, group)
+        return
+    for msg in group:
+        await asyncio.to_thread(one, msg.subject, msg.data, msg.headers)
+
+
+def received(
+    check: Callable[[str, bytes, MessageSignature | None], list[StoredEvent] | None],
+    receive: Callable[[str, Sequence[Sequence[StoredEvent]]], Outcome],
+    node: str,
+    group: Sequence[Message],
+    who: str,
+) -> Outcome | None:
+    """Check each events message of ``group`` (``node``'s), then ``receive`` the accepted
+    runs together; None if none was accepted or what they carry was dropped (said so)."""
+    runs = checked_runs(check, node, group, who)
+    if not runs:
+        return None
+    try:
+        return receive(node, runs)
+    except PostexError as exc:
+        log.warning("%s: dropped messages of %s: %s", who, node, exc.detail)
+        return None
 
 
 def checked_runs(

@@ -34,7 +34,13 @@ from postex.network.app.wire import (
     encode_events,
     witness_dict,
 )
-from postex.network.nats.batches import Message, checked_runs, grouped, subject_parts
+from postex.network.nats.batches import (
+    Message,
+    grouped,
+    handle_group,
+    received,
+    subject_parts,
+)
 from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
@@ -112,7 +118,7 @@ class HubConsumer:
                         continue
                     for kind, site, group in grouped(self.subjects.prefix, msgs):
                         try:
-                            await self._handle_group(kind, site, group)
+                            await handle_group(kind, site, group, self._handle_events, self._handle)
                         except BaseException:
                             for msg in group:
                                 await msg.nak()  # redelivered at once to the next attempt
@@ -130,25 +136,14 @@ class HubConsumer:
                 self.listening = False
                 await close_quietly(self._nc)
 
-    async def _handle_group(self, kind: str, site: str, group: Sequence[Msg]) -> None:
-        if kind == "events":
-            await asyncio.to_thread(self._handle_events, site, group)
-            return
-        for msg in group:
-            await asyncio.to_thread(self._handle, msg.subject, msg.data, msg.headers)
-
     def _handle_events(self, site: str, group: Sequence[Message]) -> None:
         """Events messages of one site: each one's signature checked, then their events
         received together (``Hub.receive_runs``)."""
         if site == self.name:  # the hub's own log, published for the sites: the hub wrote it
             return
-        runs = checked_runs(self.hub.check_signed_events, site, group, "hub")
-        if not runs:  # refused (alarm raised): not the site's, so not a sign of life
-            return
-        try:
-            out = self.hub.receive_runs(site, runs)
-        except PostexError as exc:
-            log.warning("hub: dropped messages of %s: %s", site, exc.detail)
+        hub = self.hub
+        out = received(hub.check_signed_events, hub.receive_runs, site, group, "hub")
+        if out is None:  # refused (alarm raised): not the site's, so not a sign of life
             return
         self._last_seen[site] = time.monotonic()
         if out.gap_from is not None:

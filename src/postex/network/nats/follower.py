@@ -32,7 +32,13 @@ from postex.network.app.control import ControlGate, own_subject, sign_control
 from postex.network.app.follower import Follower
 from postex.network.app.signatures import read_signature
 from postex.network.app.wire import Subjects
-from postex.network.nats.batches import Message, checked_runs, grouped, subject_parts
+from postex.network.nats.batches import (
+    Message,
+    grouped,
+    handle_group,
+    received,
+    subject_parts,
+)
 from postex.network.nats.jetstream import (
     NatsAccess,
     NatsAccessError,
@@ -100,7 +106,7 @@ class NodeFollower:
                         continue
                     for kind, site, group in grouped(self.subjects.prefix, msgs):
                         try:
-                            await self._handle_group(kind, site, group)
+                            await handle_group(kind, site, group, self._handle_events, self._handle)
                         except BaseException:
                             for msg in group:
                                 await msg.nak()
@@ -119,13 +125,6 @@ class NodeFollower:
                 self.connected = False
                 await close_quietly(self._nc)
 
-    async def _handle_group(self, kind: str, site: str, group: Sequence[Msg]) -> None:
-        if kind == "events":
-            await asyncio.to_thread(self._handle_events, site, group)
-            return
-        for msg in group:
-            await asyncio.to_thread(self._handle, msg.subject, msg.data, msg.headers)
-
     def _follows(self, site: str) -> bool:
         f = self.follower
         if f.follows(site):
@@ -140,13 +139,9 @@ class NodeFollower:
         received together (``Follower.receive_runs``)."""
         if not self._follows(site):
             return
-        runs = checked_runs(self.follower.check_signed_events, site, group, "follower")
-        if not runs:
-            return
-        try:
-            out = self.follower.receive_runs(site, runs)
-        except PostexError as exc:
-            log.warning("follower: dropped messages of %s: %s", site, exc.detail)
+        f = self.follower
+        out = received(f.check_signed_events, f.receive_runs, site, group, "follower")
+        if out is None:
             return
         self._last_seen[site] = time.monotonic()
         if out.gap_from is not None:
