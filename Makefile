@@ -30,9 +30,10 @@ $(STAMP): $(RUNTIME)
 run: $(RUNTIME)
 	$(BIN)/postex demo $(if $(PORT),--port $(PORT))
 
-## test: set up and run every test, then the linters
+## test: set up and run every test on two workers (pytest-xdist; WORKERS=0 for none), then the linters
+WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=25
 	$(MAKE) --no-print-directory lint
 
 ## fast: unit and contract tests (domain rules, the log, forms, messages, every store), under a minute

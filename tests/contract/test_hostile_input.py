@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -53,7 +54,20 @@ def _marked_item(**changes: Any) -> dict[str, Any]:
 
 
 def _post_json(api: TestClient, url: str, body: object, headers: dict[str, str]) -> Any:
-    raw = json.dumps(body)  # ASCII escapes: the lone surrogate travels as "\ud800"
+    nested: dict[str, str] = {}
+
+    def text_of(value: object) -> str:
+        """A `Nested` value stands in the body as a placeholder string until its text
+        replaces it."""
+        if not isinstance(value, Nested):
+            raise TypeError(f"{type(value).__name__} is not JSON")
+        placeholder = f"nested {len(nested)}"
+        nested[json.dumps(placeholder)] = value.text()
+        return placeholder
+
+    raw = json.dumps(body, default=text_of)  # ASCII: the lone surrogate travels as "\ud800"
+    for placeholder, text in nested.items():
+        raw = raw.replace(placeholder, text, 1)
     return api.post(url, content=raw, headers={**headers, "Content-Type": "application/json"})
 
 
@@ -110,11 +124,22 @@ def test_a_hostile_run_is_all_4xx_and_logs_no_personal_data(
         assert mark not in logged, f"{mark!r} was logged"
 
 
-def _nested(depth: int, leaf: object) -> object:
-    value = leaf
-    for _ in range(depth):
-        value = [value]
-    return value
+@dataclass(frozen=True)
+class Nested:
+    """``leaf`` inside ``depth`` lists, written out as the text json.dumps would give it.
+    json.dumps itself recurses once per level: 950 levels would meet the interpreter's
+    recursion limit in the test before the request is sent (sooner on a pytest-xdist
+    worker, whose stack starts deeper)."""
+
+    depth: int
+    leaf: object
+
+    def text(self) -> str:
+        return "[" * self.depth + json.dumps(self.leaf) + "]" * self.depth
+
+
+def _nested(depth: int, leaf: object) -> Nested:
+    return Nested(depth, leaf)
 
 
 @pytest.mark.sqlite_only
