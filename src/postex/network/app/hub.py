@@ -352,22 +352,12 @@ class Hub:
         chain = ChainState(site, head_seq, head_hash)
         fault = verify_events(chain, new)
         good = new[: chain.seq - head_seq]
-        cps = self._checkpoints(site)
-        for e in good:
-            cp = cps.get(e.seq)
-            if cp is not None and cp.hash != e.hash:
-                fault = ChainFault(site, e.seq, "event differs from a checkpoint the hub holds")
-                good = good[: e.seq - head_seq - 1]
-                break
+        differs = self._checkpoint_fault(site, good)
+        if differs is not None:
+            fault, good = differs, good[: differs.seq - head_seq - 1]
         if good:
-            out.stored = self._store(site, good)
+            out.stored = self._keep(site, good)
             out.events = good
-            if fault is None:
-                self._heads[site] = (good[-1].seq, good[-1].hash)
-            for e in good:
-                cp = cps.get(e.seq)
-                if cp is not None:
-                    self._witness(cp)
         if fault is not None:
             out.fault = fault
             self._alarm(fault, "broken-chain")
@@ -384,18 +374,34 @@ class Hub:
         chain = ChainState(site, head[0], head[1])
         if verify_events(chain, events) is not None:
             return None
-        cps = self._checkpoints(site)
-        if any(cps[e.seq].hash != e.hash for e in events if e.seq in cps):
+        if self._checkpoint_fault(site, events) is not None:
             return None
         try:
-            stored = self._store(site, events)
+            stored = self._keep(site, events)
         except IntegrityError:
             return None
-        self._heads[site] = (events[-1].seq, events[-1].hash)
-        for e in events:
-            if e.seq in cps:
-                self._witness(cps[e.seq])
         return Outcome(stored=stored, events=events)
+
+    def _checkpoint_fault(self, site: str, events: Sequence[StoredEvent]) -> ChainFault | None:
+        """The first event that differs from a checkpoint the hub holds, as a fault."""
+        cps = self._checkpoints(site)
+        for e in events:
+            cp = cps.get(e.seq)
+            if cp is not None and cp.hash != e.hash:
+                return ChainFault(site, e.seq, "event differs from a checkpoint the hub holds")
+        return None
+
+    def _keep(self, site: str, events: Sequence[StoredEvent]) -> int:
+        """Store a verified run, remember the copy's new head, and countersign each
+        checkpoint the run reaches."""
+        stored = self._store(site, events)
+        self._heads[site] = (events[-1].seq, events[-1].hash)
+        cps = self._checkpoints(site)
+        for e in events:
+            cp = cps.get(e.seq)
+            if cp is not None:
+                self._witness(cp)
+        return stored
 
     def _store(self, site: str, events: Sequence[StoredEvent]) -> int:
         """Store verified events with their projections; if a projection refuses them, the
