@@ -463,7 +463,7 @@ def test_every_node_converges_to_the_same_item_tables(world: World) -> None:
             assert rows == first, f"{table} differs between {A} and {node}"
     for node in box.nodes:
         code, report = box.verify(node)
-        assert code == 0, (node, report)
+        assert code == 0, f"verify on {node}: {json.dumps(report)}"  # whole: the why is deep
     despatched = [
         item_id
         for (body,) in box.rows(HUB, "SELECT body FROM events WHERE type LIKE 'despatch.closed.%'")
