@@ -19,9 +19,28 @@ from postex.kernel.errors import ValidationError
 log = logging.getLogger("postex.replication")
 
 
+_SHUTDOWN_S = 5.0
+
+
 def run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``run(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``."""
-    asyncio.run(_until_signal(run))
+    """Run ``run(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``.
+
+    As ``asyncio.run``, except that the tasks left at the end (a NATS client's own) get
+    :data:`_SHUTDOWN_S` seconds to end once cancelled, not forever: a client cancelled in
+    the middle of a refused TLS handshake once kept a command from ever exiting."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_until_signal(run))
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=_SHUTDOWN_S))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 async def run_together(*runs: Awaitable[None]) -> None:

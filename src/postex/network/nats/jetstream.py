@@ -96,6 +96,15 @@ class StreamLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
+async def _abandon(task: asyncio.Future[None], nc: Client) -> None:
+    """Stop a connection attempt and its client, waiting a bounded time for each."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({task}, timeout=2)
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(nc.close(), 2)
+
+
 def _access_problem(exc: BaseException) -> str | None:
     """What to tell the operator if ``exc`` means NATS refused us (not merely down)."""
     text = str(exc).lower()
@@ -148,13 +157,13 @@ async def connect(
     )  # fmt: skip
     task: asyncio.Future[None] = asyncio.ensure_future(nc.connect(url, **opts))
     waiting: set[asyncio.Future[Any]] = {task, refused}
-    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # cancelled while connecting (a sibling run failed): leave nothing
+        await _abandon(task, nc)
+        raise
     if refused in done and not task.done():
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.close(), 2)
+        await _abandon(task, nc)
         raise access_error(url, refused.result())
     refused.cancel()
     try:
