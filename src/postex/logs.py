@@ -88,15 +88,17 @@ _json_sink: list[Any] = [None]  # the stream, when lines are JSON and INFO is lo
 # i.e. in a served node; a stream given to configure() (a test's) gets each line when it
 # is logged.
 _grouped: list[bool] = [False]
-# A request line waits at most FLUSH_SECONDS before it is written, and lines are written as
-# soon as another would make them more than FLUSH_BYTES: at a few thousand requests a
-# second that is one write for a dozen lines or more instead of one per pass of the event
-# loop (docs/monitoring.md "Logs"). A write of at most PIPE_BUF bytes to a pipe is atomic:
-# the lines of several workers sharing one stderr pipe never cut into each other.
+# A request's line is kept as its fields and written within FLUSH_SECONDS, with the lines
+# of the requests answered meanwhile (docs/monitoring.md "Logs"): the request's path only
+# appends a tuple; the lines are made together, when they are written, at most
+# MAX_WAITING at a time, in writes of at most FLUSH_BYTES of whole lines. A write of at
+# most PIPE_BUF bytes to a pipe is atomic: the lines of several workers sharing one stderr
+# pipe never cut into each other.
 FLUSH_SECONDS = 0.1
 FLUSH_BYTES = select.PIPE_BUF
-_pending: list[str] = []  # request lines not written yet
-_pending_size = [0]  # their bytes
+MAX_WAITING = 256
+Record = tuple[str, str, int, float, "tuple[str, str] | None", str, float]
+_pending: list[Record] = []  # request lines not written yet, as request()'s arguments
 _due = [0.0]  # time.time() by which the timer should have run
 _timer: list[Any] = [None]  # the event loop's timer that writes them when no request does
 
@@ -104,7 +106,6 @@ _timer: list[Any] = [None]  # the event loop's timer that writes them when no re
 def _forget_in_child() -> None:
     """A forked child does not write its parent's lines (the parent does)."""
     _pending.clear()
-    _pending_size[0] = 0
     _timer[0] = None
 
 
@@ -168,8 +169,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
 def info(name: str, event: str, **fields: Any) -> None:
     """``get(name).info(event, **fields)``, written straight to the stream when lines are
     JSON: the same object the processors make (the bound context, ``event``, ``logger``,
-    ``level``, an ISO UTC ``timestamp``; scrubbed) for a third of the time. The request
-    line of every HTTP request takes this path."""
+    ``level``, an ISO UTC ``timestamp``; scrubbed) for a third of the time."""
     out = _json_sink[0]
     if out is None:
         get(name).info(event, **fields)
@@ -198,39 +198,69 @@ def request(
     """The request line of an HTTP request (``postex.http.observe``): what
     ``info("postex.http", "request", method=..., route=..., status=..., duration_ms=...,
     caller_kind=..., caller_id=...)`` writes with ``request_id`` bound, the same keys in the
-    same order. When lines are JSON it is written from a template: the part fixed for a
-    method, route and status is made once; ids are JSON-escaped; anything scrub would
-    change takes the general path."""
-    out = _json_sink[0]
-    hundredths = round(seconds * 100_000)  # the duration in ms, to two decimals
-    ms = hundredths / 100
-    if caller is None:
-        kind = subject = None
-        who = _NO_CALLER
-        clean = "pxk_" not in request_id and "earer" not in request_id  # what scrub seeks
-    else:
-        kind, subject = caller
-        clean = _clean(request_id) and _clean(kind or "") and _clean(subject or "")
-        who = f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}' if clean else ""
-    if out is None or not clean:
+    same order (:func:`_line`). To the process's stderr it is kept and written with others
+    (see :data:`FLUSH_SECONDS`); to any other stream, at once."""
+    now = time.time()
+    if _json_sink[0] is None:  # console lines (or INFO not logged): the general path
+        kind, subject = caller if caller is not None else (None, None)
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             info("postex.http", "request", method=method, route=route, status=status,
-                 duration_ms=ms, caller_kind=kind, caller_id=subject)  # fmt: skip
+                 duration_ms=round(seconds * 100_000) / 100, caller_kind=kind,
+                 caller_id=subject)  # fmt: skip
         return
+    if not _grouped[0]:
+        _write_now(_line((method, route, status, seconds, caller, request_id, now)))
+        return
+    _pending.append((method, route, status, seconds, caller, request_id, now))
+    if len(_pending) < MAX_WAITING and now < _due[0] and _timer[0] is not None:
+        return  # the usual case: a timer is due later and there is room
+    _buffer(now)
+
+
+def _write_now(line: str) -> None:
+    out = _json_sink[0]
+    if _pending:  # the request lines before it come first
+        _write_pending()
+    out.write(line)
+    out.flush()
+
+
+def _general(record: Record) -> str:
+    """The line of a request whose ids scrub would change, as :func:`info` makes it."""
+    method, route, status, seconds, caller, request_id, now = record
+    kind, subject = caller if caller is not None else (None, None)
+    fields = {"method": method, "route": route, "status": status,
+              "duration_ms": round(seconds * 100_000) / 100, "caller_kind": kind,
+              "caller_id": subject, "request_id": request_id, "event": "request",
+              "logger": "postex.http", "level": "info", "timestamp": _utc_now(now)}  # fmt: skip
+    return _json(scrub(None, "", fields)) + "\n"
+
+
+def _line(record: Record) -> str:
+    """One request line, from a template: the part fixed for a method, route and status is
+    made once; ids are JSON-escaped; anything scrub would change takes :func:`_general`."""
+    method, route, status, seconds, caller, request_id, now = record
+    if caller is None:
+        who = _NO_CALLER
+        if "pxk_" in request_id or "earer" in request_id:  # what scrub seeks
+            return _general(record)
+    else:
+        kind, subject = caller
+        if not (_clean(request_id) and _clean(kind or "") and _clean(subject or "")):
+            return _general(record)
+        who = f',"caller_kind":{_json(kind)},"caller_id":{_json(subject)}'
     head = _heads.get((method, route, status))
     if head is None:
         fixed = {"method": method, "route": route, "status": status}
         head = _heads[method, route, status] = (
             _json(scrub(None, "", fixed))[:-1] + ',"duration_ms":'
         )
-    # The timestamp as _utc_now() makes it, inline (it is on every request's path).
-    now = time.time()
     second = int(now)
     if second != _second[0]:
         _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
     # repr(ms) made from the integer, without float formatting (the same text: ms is the
     # double nearest hundredths / 100, whose shortest repr is that decimal).
-    whole, cents = divmod(hundredths, 100)
+    whole, cents = divmod(round(seconds * 100_000), 100)  # the duration in ms, 2 decimals
     duration = (
         f"{whole}.{cents // 10}"
         if cents % 10 == 0
@@ -240,30 +270,18 @@ def request(
     )
     micros = str(int((now - second) * 1_000_000) + 1_000_000)[1:]  # six digits
     # request_id is [A-Za-z0-9._-] (observe.request_id): nothing to escape.
-    line = (
+    return (
         f'{head}{duration}{who},"request_id":"{request_id}","event":"request",'
         f'"logger":"postex.http","level":"info","timestamp":"{_second[1]}.{micros}Z"}}\n'
     )
-    if not _grouped[0]:
-        out.write(line)
-        out.flush()
-        return
-    size = len(line) if line.isascii() else len(line.encode())
-    if _pending_size[0] + size <= FLUSH_BYTES and now < _due[0] and _timer[0] is not None:
-        _pending.append(line)  # the usual case: a timer is due later and there is room
-        _pending_size[0] += size
-        return
-    _buffer(line, now, size)
 
 
-def _buffer(line: str, now: float, size: int) -> None:
-    """Keep a request line for a write of several (one system call, one encoding); a
-    timer on the event loop writes them within FLUSH_SECONDS when no later line does, the
-    server's shutdown (:func:`flush`) and the process's exit write what is left."""
-    if _pending_size[0] + size > FLUSH_BYTES:
+def _buffer(now: float) -> None:
+    """Lines kept for a write of several; a timer on the event loop writes them within
+    FLUSH_SECONDS when no later request does, the server's shutdown (:func:`flush`) and
+    the process's exit write what is left."""
+    if len(_pending) >= MAX_WAITING:
         _write_pending()
-    _pending.append(line)
-    _pending_size[0] += size
     timer = _timer[0]
     if timer is not None and now < _due[0]:
         return
@@ -293,16 +311,28 @@ def flush() -> None:
 
 
 def _write_pending() -> None:
+    """The lines waiting, made now and written in order, whole lines at most FLUSH_BYTES
+    a write."""
     if not _pending:
         return
-    text = "".join(_pending)
+    records = _pending[:]
     _pending.clear()
-    _pending_size[0] = 0
     out = _json_sink[0]
     if out is None:
         return
+    chunk: list[str] = []
+    size = 0
     try:
-        out.write(text)
+        for record in records:
+            line = _line(record)
+            n = len(line) if line.isascii() else len(line.encode())
+            if size + n > FLUSH_BYTES and chunk:
+                out.write("".join(chunk))
+                out.flush()
+                chunk, size = [], 0
+            chunk.append(line)
+            size += n
+        out.write("".join(chunk))
         out.flush()
     except (ValueError, OSError):  # a closed log: not the requests'
         pass

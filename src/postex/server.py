@@ -126,6 +126,9 @@ def create_app(container: Container) -> FastAPI:
                 await checkpoint()
             finally:
                 logs.flush()  # the request lines still buffered (postex.logs.request)
+                flush_metrics = getattr(_app.state, "flush_request_metrics", None)
+                if flush_metrics is not None:  # the counts waiting (postex.http.observe)
+                    flush_metrics()
 
     app = FastAPI(
         title="Postex",

@@ -45,16 +45,77 @@ def test_request_durations_land_in_the_buckets_observe_would_choose() -> None:
     route = "/test/observe/{bucket}"
     reference = Histogram("ref_seconds", "reference", buckets=metrics.LATENCY_BUCKETS,
                           registry=CollectorRegistry())  # fmt: skip
-    counted = observe._Counted("GET", route, 200)
-    # Bounds exactly, between bounds, below the first and beyond the last.
+    tally = observe._Tally("GET", route, 200)
+    # Bounds exactly, between bounds, below the first and beyond the last; moved twice.
     for seconds in (0.0002, 0.001, 0.0011, 0.0025, 0.049, 0.05, 0.7, 10.0, 42.0):
-        counted.add(seconds)
+        tally.add(seconds)
         reference.observe(seconds)
+        if seconds == 0.0025:
+            tally.move()
+            assert samples(metrics.HTTP_DURATION, route=route)[("count", "")] == 4
+    assert samples(metrics.HTTP_DURATION, route=route)[("count", "")] == 4  # not yet moved
+    tally.move()
+    tally.move()  # nothing waiting: nothing added
     got = samples(metrics.HTTP_DURATION, route=route)
     want = samples(reference)
     assert got == want and got[("bucket", "0.001")] == 2 and got[("count", "")] == 9
     total = sum(v for ls, v in _requests(route) if ls["status"] == "200")
     assert total == 9
+
+
+def _instant_route(path: str) -> Any:
+    class Route:
+        pass
+
+    route = Route()
+    route.path = path  # type: ignore[attr-defined]
+
+    async def app(scope: Any, _receive: Any, send: Any) -> None:
+        scope["route"] = route
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def _get(app: Any) -> Any:
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(_message: Any) -> None:
+        return None
+
+    return app(scope, receive, send)
+
+
+def test_request_counts_reach_the_metrics_within_the_flush_interval() -> None:
+    route = "/test/observe/timer"
+    app = observe.Observe(_instant_route(route), with_log=False)
+
+    async def requests() -> tuple[float, float, float]:
+        for _ in range(3):
+            await _get(app)
+        await asyncio.sleep(0)
+        waiting = sum(v for _, v in _requests(route))
+        await asyncio.sleep(observe.FLUSH_SECONDS + 0.05)
+        moved = sum(v for _, v in _requests(route))
+        await _get(app)
+        app.flush_metrics()  # as a scrape does
+        return waiting, moved, sum(v for _, v in _requests(route))
+
+    assert asyncio.run(requests()) == (0, 3, 4)
+    # The timer of that loop never runs now: the next request, on a new loop, finds it
+    # overdue and moves what waited.
+    asyncio.run(_get(app))
+    time.sleep(2 * observe.FLUSH_SECONDS + 0.01)
+
+    async def later() -> float:
+        await _get(app)
+        return sum(v for _, v in _requests(route))
+
+    assert asyncio.run(later()) >= 5
 
 
 def _requests(route: str) -> list[tuple[dict[str, str], float]]:
@@ -155,40 +216,77 @@ def test_lines_to_stderr_wait_at_most_the_flush_interval(
     assert json.loads(capsys.readouterr().err)["request_id"] == "three"
 
 
+class Writes(io.StringIO):
+    """A stderr that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def taken(self) -> list[str]:
+        found, self.writes = self.writes, []
+        return found
+
+
+def _ids(writes: list[str]) -> list[str]:
+    return [json.loads(x)["request_id"] for x in "".join(writes).splitlines()]
+
+
 def test_a_full_buffer_a_late_timer_and_flush_write_the_lines(
-    reset_logs: None, capsys: pytest.CaptureFixture[str]
+    reset_logs: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    err = Writes()
+    monkeypatch.setattr("sys.stderr", err)
     logs.configure("json", "info")
 
-    async def requests() -> tuple[list[str], str, str]:
-        n, written = 0, ""
-        while not written:  # until one more line would make them more than FLUSH_BYTES
-            n += 1
-            logs.request("GET", "/healthz", 200, 0.001, None, f"r{n}")
-            written = capsys.readouterr().err
+    async def requests() -> tuple[list[str], list[str], list[str]]:
+        for n in range(1, logs.MAX_WAITING):
+            logs.request("GET", "/healthz", 200, 0.001, ("staff", f"usr_{n}"), f"r{n}")
+        assert err.taken() == []  # all of them wait for the timer
+        logs.request("GET", "/healthz", 200, 0.001, None, f"r{logs.MAX_WAITING}")
+        written = err.taken()  # the one that filled the buffer writes them all
         logs.request("GET", "/healthz", 200, 0.001, None, "waits")
         logs.flush()  # as the server's shutdown does
-        flushed = capsys.readouterr().err
+        flushed = err.taken()
         logs.request("GET", "/healthz", 200, 0.001, None, "stuck")
-        return written.splitlines(), flushed, capsys.readouterr().err
+        return written, flushed, err.taken()
 
-    first, flushed, later = asyncio.run(requests())
-    ids = [json.loads(x)["request_id"] for x in first]
-    assert ids == [f"r{i}" for i in range(1, len(ids) + 1)] and len(ids) > 10
-    size = len("".join(f"{x}\n" for x in first).encode())
-    assert size <= logs.FLUSH_BYTES < size + len(first[0]) + 1  # whole lines, one pipe write
-    assert [json.loads(x)["request_id"] for x in flushed.splitlines()] == [
-        f"r{len(ids) + 1}",
-        "waits",
-    ]
-    assert later == ""
+    written, flushed, later = asyncio.run(requests())
+    assert _ids(written) == [f"r{i}" for i in range(1, logs.MAX_WAITING + 1)]
+    sizes = [len(w.encode()) for w in written]
+    assert len(written) > 1 and all(w.endswith("\n") for w in written)  # whole lines
+    assert max(sizes) <= logs.FLUSH_BYTES  # each write atomic on a pipe
+    line = len(written[0].splitlines()[0]) + 1
+    assert all(size + line > logs.FLUSH_BYTES for size in sizes[:-1])  # and as full as can be
+    assert _ids(flushed) == ["waits"] and later == []
     # "stuck" waits on the timer of an event loop that has stopped: the next line, once
     # that timer is overdue, writes both.
     time.sleep(logs.FLUSH_SECONDS)
 
-    async def one_more() -> str:
+    async def one_more() -> list[str]:
         logs.request("GET", "/healthz", 200, 0.001, None, "next")
-        return capsys.readouterr().err
+        return err.taken()
 
-    written = asyncio.run(one_more())
-    assert [json.loads(x)["request_id"] for x in written.splitlines()] == ["stuck", "next"]
+    assert _ids(asyncio.run(one_more())) == ["stuck", "next"]
+
+
+def test_another_log_line_comes_after_the_request_lines_before_it(
+    reset_logs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = Writes()
+    monkeypatch.setattr("sys.stderr", err)
+    logs.configure("json", "info")
+
+    async def lines() -> list[str]:
+        logs.request("GET", "/healthz", 200, 0.001, None, "first")
+        logs.info("postex.test", "between")
+        logs.request("GET", "/healthz", 200, 0.001, None, "last")
+        logs.flush()
+        return "".join(err.taken()).splitlines()
+
+    events = [json.loads(x).get("request_id", json.loads(x)["event"]) for x in asyncio.run(lines())]
+    assert events == ["first", "between", "last"]

@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import event
+from starlette.concurrency import run_in_threadpool
 
 from postex import __version__
 from postex.eventlog.chain import format_time
@@ -369,11 +370,19 @@ router = APIRouter(tags=["infra"], include_in_schema=False)
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    c = request.app.state.container
+async def metrics(request: Request) -> Response:
+    """``async``: the request counts waiting in this process (``postex.http.observe``) are
+    moved on the event loop's thread, the one that adds to them; the database gauges are
+    then read in the thread pool."""
+    state = request.app.state
+    c = state.container
     if not c.settings.metrics or not allowed(request, c.settings.metrics_token):
         return Response(status_code=404)
-    registry = getattr(request.app.state, "metrics_registry", None)
+    flush = getattr(state, "flush_request_metrics", None)
+    if flush is not None:
+        flush()
+    registry = getattr(state, "metrics_registry", None)
     if registry is None:
-        registry = request.app.state.metrics_registry = registry_for(c)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        registry = state.metrics_registry = registry_for(c)
+    text = await run_in_threadpool(generate_latest, registry)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

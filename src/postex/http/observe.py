@@ -12,6 +12,7 @@ a query string or a body.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import random
@@ -60,43 +61,104 @@ def set_caller(scope: Any, kind: str, subject: str) -> None:
     scope[CALLER] = (kind, subject)
 
 
-class _Counted:
-    """The request metrics of one (method, route, status): prometheus-client's children,
-    labelled once, and their value cells' ``inc`` (the same values ``.inc()`` and
-    ``.observe()`` change, in memory or in the multiprocess files, without the argument
-    checks and the bucket search in Python on every request)."""
+FLUSH_SECONDS = 0.1  # counts wait at most this long before prometheus-client's cells hold them
 
-    __slots__ = ("bounds", "buckets", "count", "total")
+
+class _Tally:
+    """The requests of one (method, route, status) counted since they were last moved into
+    prometheus-client's value cells: plain integers and a float on the request's path, three
+    locked increments (or mmapped-file writes, with several workers) per route and status
+    per interval instead of per request."""
+
+    __slots__ = ("bounds", "buckets", "cells", "n", "seconds")
 
     def __init__(self, method: str, route: str, status: int) -> None:
         counter = metrics.HTTP_REQUESTS.labels(method, route, str(status))
         histogram = metrics.HTTP_DURATION.labels(method, route)
-        try:  # prometheus-client 0.26 (pinned); any other layout takes the public calls
-            self.count: Callable[[float], None] = counter._value.inc
-            self.total: Callable[[float], None] = histogram._sum.inc
-            self.buckets: list[Callable[[float], None]] = [b.inc for b in histogram._buckets]
-            self.bounds: list[float] | None = list(histogram._upper_bounds)
-        except AttributeError:
-            self.count, self.total, self.bounds = counter.inc, histogram.observe, None
-            self.buckets = []
+        # prometheus-client 0.26 (pinned): the cells .inc() and .observe() change, in memory
+        # or in the multiprocess files (tests/observe/test_request_observe.py holds them to
+        # the buckets Histogram.observe chooses).
+        self.cells: tuple[Callable[[float], None], Callable[[float], None],
+                          list[Callable[[float], None]]] = (
+            counter._value.inc, histogram._sum.inc, [b.inc for b in histogram._buckets]
+        )  # fmt: skip
+        self.bounds: list[float] = list(histogram._upper_bounds)  # the last is +Inf
+        self.n = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(self.bounds)
 
     def add(self, seconds: float) -> None:
-        self.count(1)
-        self.total(seconds)  # without the cells: Histogram.observe, buckets and all
-        if self.bounds is not None:
-            self.buckets[bisect_left(self.bounds, seconds)](1)  # the first bound >= seconds
+        self.n += 1
+        self.seconds += seconds
+        self.buckets[bisect_left(self.bounds, seconds)] += 1  # the first bound >= seconds
+
+    def move(self) -> None:
+        """Into the cells: what a scrape, in this process or another, reads."""
+        if not self.n:
+            return
+        count, total, buckets = self.cells
+        n, seconds, counts = self.n, self.seconds, self.buckets
+        self.n, self.seconds, self.buckets = 0, 0.0, [0] * len(counts)
+        count(n)
+        total(seconds)
+        for inc, k in zip(buckets, counts, strict=True):
+            if k:
+                inc(k)
 
 
 class Observe:
     """Pure ASGI (no per-request task or body buffering): cheap enough for the hot paths.
-    What is fixed for a route (its metrics' children, the start of its log line) is made on
-    its first request and kept: routes are templates, methods a fixed set, so it is bounded."""
+    What is fixed for a route (its tally, the start of its log line) is made on its first
+    request and kept: routes are templates, methods a fixed set, so it is bounded.
+
+    Request counts wait in :class:`_Tally` for at most :data:`FLUSH_SECONDS` (a timer on the
+    event loop moves them), and ``/metrics`` moves this process's first
+    (``app.state.flush_request_metrics``): a scrape answered here is exact, one answered by
+    another worker sees this one's requests up to :data:`FLUSH_SECONDS` late. Every count
+    is touched on the event loop's thread only (the scrape's move included)."""
 
     def __init__(self, app: ASGIApp, *, with_metrics: bool = True, with_log: bool = True) -> None:
         self.app = app
         self.with_metrics = with_metrics
         self.with_log = with_log
-        self._counted: dict[tuple[str, str, int], _Counted] = {}
+        self._tallies: dict[tuple[str, str, int], _Tally] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # perf_counter() after which a timer not run is a stopped loop's
+        self._bound: Any = None  # the app whose state names flush_metrics
+
+    def flush_metrics(self) -> None:
+        """Move every count waiting into prometheus-client's cells (a scrape, a shutdown)."""
+        for tally in self._tallies.values():
+            tally.move()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush_metrics()
+
+    def _schedule(self, now: float) -> None:
+        """A timer for the counts just added, on the running loop (once an interval)."""
+        if self._timer is not None:  # due and not run: its event loop has stopped
+            self._timer = None
+            self.flush_metrics()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - an ASGI app runs on a loop
+            self.flush_metrics()
+            return
+        self._due = now + 2 * FLUSH_SECONDS
+        self._timer = loop.call_later(FLUSH_SECONDS, self._on_timer)
+
+    def _count(self, scope: Scope, key: tuple[str, str, int], seconds: float, now: float) -> None:
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = _Tally(*key)
+            app = scope.get("app")
+            if app is not None and app is not self._bound:  # /metrics finds the counts here
+                app.state.flush_request_metrics = self.flush_metrics
+                self._bound = app
+        tally.add(seconds)
+        if self._timer is None or now > self._due:
+            self._schedule(now)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,16 +181,13 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            seconds = perf_counter() - started
+            now = perf_counter()
+            seconds = now - started
             route = getattr(scope.get("route"), "path", None) or metrics.UNMATCHED
             status = int(answer[0])
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             if self.with_metrics:
-                key = (method, route, status)
-                counted = self._counted.get(key)
-                if counted is None:
-                    counted = self._counted[key] = _Counted(method, route, status)
-                counted.add(seconds)
+                self._count(scope, (method, route, status), seconds, now)
                 if status == 429:
                     metrics.RATE_LIMITED.labels(route).inc()
                 if answer[1]:
