@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from postex.bootstrap import Container
@@ -37,11 +39,32 @@ def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
             for s in f.samples if s.name == name]  # fmt: skip
 
 
-def test_two_workers_share_the_port_and_their_metrics_add_up(node: Container) -> None:
+def _listening(port: int) -> int:
+    """Sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
+
+
+def _healthz_by_worker(directory: Path) -> dict[int, float]:
+    """/healthz requests each worker has counted, from its own metrics file."""
+    found: dict[int, float] = {}
+    for path in directory.glob("counter_*.db"):
+        pid = int(path.stem.split("_")[1])
+        for key, value, _stamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            name, _sample, labels, _help = json.loads(key)
+            if name == "postex_http_requests" and labels.get("route") == "/healthz":
+                found[pid] = found.get(pid, 0.0) + value
+    return found
+
+
+def test_two_workers_share_the_port_and_their_metrics_add_up(
+    node: Container, tmp_path: Path
+) -> None:
     s = node.settings
     port = _free_port()
-    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    files = tmp_path / "metrics"  # emptied of *.db at start: not where the node's file is
+    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
+           "PROMETHEUS_MULTIPROC_DIR": str(files)}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "postex", "serve", "--home", str(s.home), "--db", s.db_url,
          "--port", str(port), "--workers", "2"],
@@ -54,7 +77,9 @@ def test_two_workers_share_the_port_and_their_metrics_add_up(node: Container) ->
                 _get(port, "/healthz")
                 break
             except OSError:
-                assert time.monotonic() < deadline, "serve --workers 2 did not answer"
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail(f"serve --workers 2 did not answer: {proc.communicate()}")
                 time.sleep(0.3)
         for _ in range(40):
             _get(port, "/healthz")
@@ -70,6 +95,12 @@ def test_two_workers_share_the_port_and_their_metrics_add_up(node: Container) ->
             served = sum(v for labels, v in _samples(text, "postex_http_requests_total")
                          if labels["route"] == "/healthz")  # fmt: skip
         assert served == 41
+        # Each worker listens on a socket of its own (postex.cli.workers): the kernel
+        # spreads new connections over both, so both answered some of the 41.
+        assert _listening(port) == 2
+        by_worker = _healthz_by_worker(files)
+        assert len(by_worker) == 2 and sum(by_worker.values()) == 41, by_worker
+        assert min(by_worker.values()) >= 5, by_worker
         assert _samples(text, "postex_server_processes")[0][1] == 2
         assert _samples(text, "process_resident_memory_bytes")[0][1] > 0
     finally:
@@ -84,3 +115,51 @@ def test_two_workers_share_the_port_and_their_metrics_add_up(node: Container) ->
     assert all(r["route"] in ("/healthz", "/readyz", "/metrics") for r in requests)
     assert len({r["request_id"] for r in requests}) == len(requests)
     assert "with 2 workers" in out.decode()
+
+
+def _workers(pid: int) -> set[int]:
+    """The server processes ``pid`` supervises (multiprocessing's spawned children; not
+    its resource tracker)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                line = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in line:
+                found.add(int(child))
+    return found
+
+
+def test_a_worker_that_dies_is_followed_by_one_on_its_socket(
+    node: Container, tmp_path: Path
+) -> None:
+    s = node.settings
+    port = _free_port()
+    files = tmp_path / "metrics"
+    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
+           "PROMETHEUS_MULTIPROC_DIR": str(files)}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postex", "serve", "--home", str(s.home), "--db", s.db_url,
+         "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, "no two workers"
+            time.sleep(0.2)
+        first = _workers(proc.pid)
+        os.kill(min(first), signal.SIGKILL)
+        while len(_workers(proc.pid) - first) < 1 or _listening(port) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not followed"
+            time.sleep(0.2)
+        for _ in range(40):  # every new connection answered, on either socket
+            status, _, _ = _get(port, "/healthz")
+            assert status == 200
+        by_worker = _healthz_by_worker(files)
+        assert set(by_worker) <= _workers(proc.pid) | first and len(by_worker) == 2, by_worker
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

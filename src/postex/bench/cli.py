@@ -451,7 +451,7 @@ def serve(
     rounds: Annotated[int, typer.Option("--rounds", help="Rounds of every case.")] = 3,
     wconns: Annotated[
         int, typer.Option("--workers-connections", help="wrk connections, --workers 2 vs 1.")
-    ] = 8,
+    ] = 16,
     warm: Annotated[
         int, typer.Option("--warm", help="Seconds of the in-order warm-up walk per case.")
     ] = 12,

@@ -163,10 +163,16 @@ def _serve(
 ) -> None:
     import os
     import shutil
+    from pathlib import Path
 
     import uvicorn
 
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:  # prometheus-client refuses a directory that does not exist, at import
+        Path(given).mkdir(parents=True, exist_ok=True)
+
     from postex.bootstrap import build
+    from postex.cli.workers import Workers, listening_sockets
     from postex.config import load_settings
     from postex.network.cli.loops import serve_publisher
     from postex.server import create_app
@@ -203,8 +209,14 @@ def _serve(
             metrics_dir, made = _metrics_dir()
             os.environ.update(worker_environment(settings, metrics_dir))
             try:
-                uvicorn.run("postex.server:app_from_environment", factory=True,
-                            workers=workers, **uvicorn_options(settings))  # fmt: skip
+                config = uvicorn.Config("postex.server:app_from_environment", factory=True,
+                                        workers=workers, **uvicorn_options(settings))  # fmt: skip
+                sockets = listening_sockets(settings.host, settings.port, workers)
+                try:
+                    Workers(config, sockets).run()  # a socket per worker (postex.cli.workers)
+                finally:
+                    for sock in sockets:
+                        sock.close()
             finally:
                 if made:
                     shutil.rmtree(metrics_dir, ignore_errors=True)
