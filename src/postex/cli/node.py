@@ -335,7 +335,7 @@ def verify(
 
     Example: postex verify --site GBLALA      (on a hub: postex verify --hub)
     """
-    from postex.network.app.integrity import verify_store
+    from postex.network.app.integrity import behind, verify_store
 
     c = container(db, home)
     if hub:
@@ -349,7 +349,8 @@ def verify(
     try:
         total = sum(c.store.head(s)[0] for s in ([site] if site else c.store.sites()))
         with progress_bar("verifying", total) as update:
-            reports = verify_store(c.store, c.trusted_keys(), site, update, c.authority)
+            reports = verify_store(c.store, c.trusted_keys(), site, update, c.authority,
+                                   own_site=c.settings.site)  # fmt: skip
         hub_check = _against_hub(c, reports, against_hub, nats)
         _record_verification(c, reports, site)
     finally:
@@ -368,6 +369,7 @@ def verify(
                         "first_bad_seq": r.first_fault.seq if r.first_fault else None,
                         "reason": r.first_fault.reason if r.first_fault else None,
                         "authenticated": r.authenticated,
+                        "behind_to": r.behind_to or None,
                     }
                     for r in reports
                 ],
@@ -382,7 +384,7 @@ def verify(
             )
             err.print(
                 f"[green]ok[/green] {r.site}: {r.events_checked} events, "
-                f"{r.checkpoints_checked} checkpoints{how}"
+                f"{r.checkpoints_checked} checkpoints{how}{behind(r)}"
             )
         else:
             err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")

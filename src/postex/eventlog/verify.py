@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from postex.eventlog.authlog import (
@@ -39,6 +39,9 @@ class SiteReport:
     # None: no log key here (a hub's copy: signatures only); False: no authenticated head
     # yet (a new or just-upgraded log, trusted on first use) or a fault.
     authenticated: bool | None = None
+    # A copy of another node's log whose newest checkpoint arrived before its events: the
+    # seq that checkpoint covers (0: none ahead). Replication lag, not a fault.
+    behind_to: int = 0
 
     @property
     def ok(self) -> bool:
@@ -68,14 +71,19 @@ def verify_site_rows(
     trusted_keys: Mapping[str, bytes],
     tick: Callable[[int], None] | None = None,
     auth: SiteAuth | None = None,
+    copy: bool = False,
+    witnessed: Collection[int] = (),
 ) -> SiteReport:
     """Check every link and hash, then every checkpoint's signature and hash, then (with
     ``auth``) that the log ends exactly at its authenticated head and reaches its anchor.
 
     A checkpoint beyond the last stored event means the log was truncated: the fault is
-    reported at the first missing seq. Checkpoints count only when signed by a key trusted
-    for ``site`` (``trusted_keys`` may be :class:`TrustedKeys`). ``tick`` receives
-    progress (events checked).
+    reported at the first missing seq. On a ``copy`` of another node's log it means the
+    checkpoint came before its events (they travel apart): ``behind_to``, not a fault,
+    unless this node countersigned it (``witnessed``: a hub witnesses a checkpoint only
+    once its copy holds the events, so a copy now short of one lost them). Checkpoints
+    count only when signed by a key trusted for ``site`` (``trusted_keys`` may be
+    :class:`TrustedKeys`). ``tick`` receives progress (events checked).
     """
     report = SiteReport(site)
     cps = sorted(checkpoints, key=lambda c: c.seq)
@@ -100,6 +108,8 @@ def verify_site_rows(
                 else "checkpoint signature is not valid"
             )
             report.faults.append(ChainFault(site, cp.seq, reason))
+        elif cp.seq > state.seq and fault is None and copy and cp.seq not in witnessed:
+            report.behind_to = max(report.behind_to, cp.seq)
         elif cp.seq > state.seq and fault is None:
             report.faults.append(
                 ChainFault(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from postex.eventlog.authlog import LogAuthority
 from postex.eventlog.chain import ChainFault
@@ -21,11 +21,16 @@ def verify_store(
     site: str | None = None,
     progress: Callable[[int], None] | None = None,
     authority: LogAuthority | None = None,
+    own_site: str | None = None,
+    witnessed: Callable[[str], Collection[int]] | None = None,
 ) -> list[SiteReport]:
     """Verify one site or all; ``progress`` receives the number of events checked so far.
 
     With ``authority`` every site whose log key this node holds is also authenticated: the
-    log must end exactly at its MAC'd head and reach its local anchor.
+    log must end exactly at its MAC'd head and reach its local anchor. With ``own_site``
+    (this node's), every other log is a copy, which may be behind a checkpoint that came
+    before its events (:func:`~postex.eventlog.verify.verify_site_rows`); ``witnessed``
+    gives the seqs this node countersigned of a log (a hub's).
     """
     sites = [site] if site else store.sites()
     done = 0
@@ -39,13 +44,23 @@ def verify_store(
 
         auth = site_auth(store, authority, s)
         report = verify_site_rows(
-            s, store.read_rows(s), store.checkpoints(s), trusted_keys, tick, auth
-        )
+            s, store.read_rows(s), store.checkpoints(s), trusted_keys, tick, auth,
+            copy=own_site is not None and s != own_site,
+            witnessed=witnessed(s) if witnessed is not None else (),
+        )  # fmt: skip
         done += report.events_checked
         reports.append(report)
     if progress:
         progress(done)
     return reports
+
+
+def behind(report: SiteReport) -> str:
+    """How ``postex verify`` says a copy is behind a checkpoint that came first ('' if not)."""
+    if not report.behind_to:
+        return ""
+    return (f"; copy behind: a checkpoint covers seq {report.behind_to}, whose events have"
+            " not arrived yet (replication lag, not a fault)")  # fmt: skip
 
 
 def site_auth(store: Store, authority: LogAuthority | None, site: str) -> SiteAuth | None:

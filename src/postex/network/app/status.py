@@ -52,10 +52,18 @@ def verify_copies(
     now: str,
     progress: Progress | None = None,
     authority: LogAuthority | None = None,
+    own_site: str | None = None,
 ) -> HubVerification:
     """Verify every copy the hub holds, every countersignature, and list the open alarms;
-    with ``authority``, the hub's own log is authenticated too (it holds no site's key)."""
-    reports = verify_store(store, trusted, None, progress, authority)
+    with ``authority``, the hub's own log is authenticated too (it holds no site's key).
+    With ``own_site`` (the hub's), a copy whose newest checkpoint came before its events is
+    behind, not faulty, unless the hub countersigned that checkpoint (it did so only once
+    the copy held its events)."""
+
+    def witnessed(site: str) -> set[int]:
+        return {w.seq for w in state.witnesses(site)}
+
+    reports = verify_store(store, trusted, None, progress, authority, own_site, witnessed)
     faults = []
     for site in store.sites():
         cps = {cp.seq: cp for cp in store.checkpoints(site)}

@@ -179,12 +179,14 @@ def consume(
 def verify_hub(c: "Container", as_json: bool) -> None:
     """``postex verify --hub``: every copy, every countersignature, every open alarm."""
     from postex.bootstrap import replication
+    from postex.network.app.integrity import behind
     from postex.network.app.status import verify_copies
 
     rep = replication(c)
     total = sum(c.store.head(s)[0] for s in c.store.sites())
     with progress_bar("verifying hub copies", total) as update:
-        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update, c.authority)
+        result = verify_copies(c.store, rep.state, c.trusted_keys(), rep.now(), update,
+                               c.authority, c.settings.site)  # fmt: skip
     if as_json:
         emit_json(
             {
@@ -192,6 +194,7 @@ def verify_hub(c: "Container", as_json: bool) -> None:
                 "events_checked": result.events_checked,
                 "sites": [
                     {"site": r.site, "head_seq": r.head_seq, "ok": r.ok,
+                     "behind_to": r.behind_to or None,
                      "first_bad_seq": r.first_fault.seq if r.first_fault else None,
                      "reason": r.first_fault.reason if r.first_fault else None}
                     for r in result.reports
@@ -210,7 +213,7 @@ def verify_hub(c: "Container", as_json: bool) -> None:
     for r in result.reports:
         f = r.first_fault
         if f is None:
-            err.print(f"[green]ok[/green] {r.site}: {r.events_checked} events")
+            err.print(f"[green]ok[/green] {r.site}: {r.events_checked} events{behind(r)}")
         else:
             err.print(f"[red]BAD[/red] site {f.site} seq {f.seq}: {f.reason}")
     for f in result.witness_faults:
