@@ -184,8 +184,10 @@ def test_a_site_cut_off_keeps_accepting_what_it_knew_and_catches_up(world: World
     box.cut(A)
     try:
         nodes = {n["site"]: n for n in box.status()["nodes"]}
-        # A's server runs and answers; /readyz says 503 while NATS does not answer it
-        assert nodes[A]["link"] == "cut" and nodes[A]["readyz"] == 503
+        # A's server runs and answers; /readyz says degraded (200: A keeps working) while
+        # NATS does not answer it
+        assert nodes[A]["link"] == "cut" and nodes[A]["readyz"] == 200
+        assert nodes[A]["readiness"] == "degraded" and nodes[B]["readiness"] == "ready"
         assert nodes[B]["link"] == "up"
         items["after_cut"] = box.pre_advise(HUB, keys[HUB], "ES")
         # A keeps working with what it knew

@@ -1,4 +1,5 @@
-"""/readyz: ready only when the database, schema, keys and NATS are; no internals to the public."""
+"""/readyz: ready only when the database, schema and keys are, and NATS on a hub (a site
+without NATS is degraded but ready: it keeps working); no internals to the public."""
 
 from __future__ import annotations
 
@@ -97,5 +98,26 @@ def test_a_site_checks_nats(
         monkeypatch.setattr(c, "settings", c.settings.__class__(**{
             **c.settings.__dict__, "nats_url": "nats://127.0.0.1:1"}))  # fmt: skip
         assert health.readiness(c)["nats"] == "failed"
+    finally:
+        c.close()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("role", "code", "local"), [("site", 200, "degraded"),
+                                                     ("hub", 503, "unavailable")])  # fmt: skip
+def test_without_nats_a_site_is_degraded_and_a_hub_unavailable(
+    tmp_path: Path, sqlite_url: str, role: str, code: int, local: str
+) -> None:
+    c = make_node(tmp_path / "home", sqlite_url, role=role, nats_url="nats://127.0.0.1:1")
+    try:
+        app = create_app(c)
+        with TestClient(app, client=PUBLIC) as public:
+            r = public.get("/readyz")
+        public_status = "ready" if code == 200 else "unavailable"
+        assert (r.status_code, r.json()) == (code, {"status": public_status})
+        with TestClient(app) as loopback:
+            detail = loopback.get("/readyz")
+        assert detail.status_code == code
+        assert detail.json()["status"] == local and detail.json()["checks"]["nats"] == "failed"
     finally:
         c.close()

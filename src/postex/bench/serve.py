@@ -349,13 +349,16 @@ def report(
     hits = {k: [run[k].hit_rate for run in runs] for k in ("on", "w1", "w2")}
     out.print("answer-cache hits in the timed runs: " + "; ".join(
         f"{k} {', '.join(f'{x:.1%}' for x in v)}" for k, v in hits.items()))  # fmt: skip
-    # On one machine wrk and two workers share the cores: with s server and w wrk CPU µs
-    # per request, one worker is bound by one core (1/s), two by the cores less wrk's
-    # share (2/(s + w)); so --workers 2 / 1 <= 2s / (s + w), with nothing else running.
-    s = statistics.median(cpu_us(run["w1"]) for run in runs)
+    # On one machine wrk and two workers share the cores: with s1 and s2 the server's CPU
+    # µs per request with one and two workers (two workers, each with half the connections,
+    # may take fewer per request) and w wrk's, one worker is bound by one core (1/s1), two
+    # by the cores less wrk's share (2/(s2 + w)); so --workers 2 / 1 <= 2·s1 / (s2 + w).
+    s1 = statistics.median(cpu_us(run["w1"]) for run in runs)
+    s2 = statistics.median(cpu_us(run["w2"]) for run in runs)
     w = statistics.median(wrk_us(run["w2"]) for run in runs)
-    out.print(f"CPU per request: server (--workers 1) {s:.0f} µs, wrk {w:.0f} µs; on these "
-              f"cores --workers 2 / 1 can be at most 2s/(s+w) = {2 * s / (s + w):.2f}")  # fmt: skip
+    out.print(f"CPU per request: server {s1:.0f} µs (--workers 1), {s2:.0f} µs (--workers 2), "
+              f"wrk {w:.0f} µs; on these cores --workers 2 / 1 can be at most "
+              f"2·s1/(s2+w) = {2 * s1 / (s2 + w):.2f}")  # fmt: skip
     now = " ".join(f"{x:.1f}" for x in os.getloadavg())
     before = f"{' '.join(f'{x:.1f}' for x in load0)} at the start, " if load0 else ""
     out.print(f"machine: {platform.node()} {os.cpu_count()} cores; {' '.join(platform.uname())}; "

@@ -2,10 +2,16 @@
 
 ``/healthz`` is liveness: the process answers. ``/readyz`` is readiness: the database
 answers, its schema is at the migrations' head, the key-encryption key is readable and,
-on a site or hub with a NATS URL, NATS accepts a connection. The public sees only
-``{"status": "ready"}`` or ``{"status": "unavailable"}`` (503); the checks by name are
-shown to the same callers as ``/metrics`` (the ``metrics_token``, or a direct loopback
-client) and a failing check is always logged by name.
+on a site or hub with a NATS URL, NATS accepts a connection.
+
+NATS is what a hub is for: a hub without it is unavailable (503). A site without it is
+**degraded** but still ready (200): cut off from the network it keeps accepting, bagging
+and despatching what it knows (docs/operations.md, "Cut off"), and a load balancer
+that took it out would stop the very work the site can still do. The public sees only
+``{"status": "ready"}`` or ``{"status": "unavailable"}`` (503); the status ``degraded``
+and the checks by name are shown to the same callers as ``/metrics`` (the
+``metrics_token``, or a direct loopback client), and a failing check is always logged by
+name.
 """
 
 from __future__ import annotations
@@ -102,11 +108,18 @@ def readiness(c: Container) -> dict[str, str]:
     return out
 
 
+def degrading(c: Container) -> frozenset[str]:
+    """The checks whose failure leaves this node ready but degraded: NATS on a site."""
+    return frozenset({"nats"}) if c.settings.role == "site" else frozenset()
+
+
 @router.get("/readyz", summary="Readiness: database, schema, keys and NATS answer")
 def readyz(request: Request, c: Container = Depends(container)) -> Any:
     results = readiness(c)
-    ready = all(v == "ok" for v in results.values())
+    failed = {name for name, outcome in results.items() if outcome != "ok"}
+    ready = failed <= degrading(c)
     body: dict[str, Any] = {"status": "ready" if ready else "unavailable"}
     if allowed(request, c.settings.metrics_token):
-        body.update(checks=results, site=c.settings.site, role=c.settings.role)
+        status = "degraded" if ready and failed else body["status"]
+        body.update(status=status, checks=results, site=c.settings.site, role=c.settings.role)
     return JSONResponse(body, status_code=200 if ready else 503)

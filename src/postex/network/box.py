@@ -197,15 +197,27 @@ def wait_port(proc: Process, port: int, timeout: float) -> None:
     raise ConfigurationError(f"{proc.name} did not listen on {HOST}:{port} in {timeout:.0f} s")
 
 
-def ready(url: str) -> int | None:
-    """The status of ``url``/readyz (None: nothing answers)."""
+def readiness(url: str) -> tuple[int | None, str | None]:
+    """The HTTP status and ``status`` of ``url``/readyz, as a loopback caller sees it
+    (``ready``, ``degraded``: a site without NATS, ``unavailable``); (None, None) when
+    nothing answers."""
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:  # noqa: S310 - http://127.0.0.1
-            return int(r.status)
+            code, body = int(r.status), r.read()
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        code, body = int(exc.code), exc.read()
     except (OSError, ValueError):
-        return None
+        return None, None
+    try:
+        status = json.loads(body).get("status")
+    except (ValueError, AttributeError):
+        status = None
+    return code, status if isinstance(status, str) else None
+
+
+def ready(url: str) -> int | None:
+    """The HTTP status of ``url``/readyz (None: nothing answers)."""
+    return readiness(url)[0]
 
 
 def wait_ready(proc: Process, url: str, timeout: float) -> None:
@@ -214,7 +226,7 @@ def wait_ready(proc: Process, url: str, timeout: float) -> None:
     while time.monotonic() < deadline:
         if not alive(proc.pid):
             raise _died(proc)
-        if ready(url) == 200:
+        if readiness(url) == (200, "ready"):  # not "degraded": NATS answers it too
             return
         time.sleep(0.2)
     raise ConfigurationError(

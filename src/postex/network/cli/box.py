@@ -309,7 +309,7 @@ def status(directory: DirOpt = Path(DEFAULT_DIR), as_json: JsonOpt = False) -> N
     Example: postex network status --dir var/network --json
     """
     from postex.kernel.errors import ConfigurationError
-    from postex.network.box import link_name, read_state, ready, running
+    from postex.network.box import link_name, read_state, readiness, running
 
     directory = directory.absolute()
     state = read_state(directory)
@@ -318,8 +318,10 @@ def status(directory: DirOpt = Path(DEFAULT_DIR), as_json: JsonOpt = False) -> N
     procs = [{"name": p.name, "pid": p.pid, "running": running(p), "log": p.log}
              for p in state.processes]  # fmt: skip
     linked = {p.name for p in state.processes if running(p)}
+    answers = {n.site: readiness(n.url) for n in state.nodes}
     nodes = [{"site": n.site, "role": n.role, "url": n.url, "db_url": n.db_url,
-              "nats_url": n.nats_url or state.nats_url, "readyz": ready(n.url),
+              "nats_url": n.nats_url or state.nats_url, "readyz": answers[n.site][0],
+              "readiness": answers[n.site][1],
               "link": None if not n.nats_url else "up" if link_name(n) in linked else "cut"}
              for n in state.nodes]  # fmt: skip
     up_now = bool(procs) and all(p["running"] for p in procs)
@@ -333,7 +335,9 @@ def status(directory: DirOpt = Path(DEFAULT_DIR), as_json: JsonOpt = False) -> N
         out.print(f"  {p['name']:<16} pid {p['pid']:<8} {'running' if p['running'] else 'stopped'}")
     for n in nodes:
         link = f"  link {n['link']}" if n["link"] else ""
-        out.print(f"  {n['role']:<4} {n['site']:<7} {n['url']}  readyz {n['readyz'] or '-'}{link}")
+        said = f" {n['readiness']}" if n["readiness"] else ""
+        out.print(f"  {n['role']:<4} {n['site']:<7} {n['url']}  readyz {n['readyz'] or '-'}"
+                  f"{said}{link}")  # fmt: skip
 
 
 NodeOpt = Annotated[str, typer.Option("--node", help="The node's code (HUB, GBLALA, ...).")]
