@@ -67,8 +67,8 @@ def test_changed_byte_is_found_and_restore_refused(
     code, report = _verify_hub(hub)
     assert code == 1
     assert report["sites"] == [
-        {"site": "GBLALA", "head_seq": 16, "ok": False, "first_bad_seq": 17,
-         "reason": "hash does not match the stored event"}
+        {"site": "GBLALA", "head_seq": 16, "ok": False, "behind_to": None,
+         "first_bad_seq": 17, "reason": "hash does not match the stored event"}
     ]  # fmt: skip
     target = _restore_from(hub, tmp_path, site)
     assert target.store.head("GBLALA")[0] == 0  # nothing of the tampered copy is kept

@@ -232,16 +232,23 @@ class Writes(io.StringIO):
         return found
 
 
+@pytest.fixture
+def err(reset_logs: None) -> Writes:
+    """The process's stderr, each write apart, with JSON lines to it (as a served node)."""
+    stream = Writes()
+    logs.configure("json", "info")  # to stderr: lines grouped, as in a served node
+    # Then the stream itself in stderr's place (pytest's capture swaps sys.stderr around a
+    # fixture and its test).
+    # reset_logs configures the logs anew after the test.
+    logs._json_sink[0] = stream
+    return stream
+
+
 def _ids(writes: list[str]) -> list[str]:
     return [json.loads(x)["request_id"] for x in "".join(writes).splitlines()]
 
 
-def test_a_full_buffer_a_late_timer_and_flush_write_the_lines(
-    reset_logs: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    err = Writes()
-    monkeypatch.setattr("sys.stderr", err)
-    logs.configure("json", "info")
+def test_a_full_buffer_a_late_timer_and_flush_write_the_lines(err: Writes) -> None:
 
     async def requests() -> tuple[list[str], list[str], list[str]]:
         for n in range(1, logs.MAX_WAITING):
@@ -274,12 +281,7 @@ def test_a_full_buffer_a_late_timer_and_flush_write_the_lines(
     assert _ids(asyncio.run(one_more())) == ["stuck", "next"]
 
 
-def test_another_log_line_comes_after_the_request_lines_before_it(
-    reset_logs: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    err = Writes()
-    monkeypatch.setattr("sys.stderr", err)
-    logs.configure("json", "info")
+def test_another_log_line_comes_after_the_request_lines_before_it(err: Writes) -> None:
 
     async def lines() -> list[str]:
         logs.request("GET", "/healthz", 200, 0.001, None, "first")

@@ -39,6 +39,19 @@ def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
             for s in f.samples if s.name == name]  # fmt: skip
 
 
+def _serve_two(node: Container, port: int, files: Path, output: int) -> subprocess.Popen[bytes]:
+    """``postex serve --workers 2`` on ``port``, its metric files in ``files`` (emptied of
+    *.db at start: not the directory of the node's own file)."""
+    s = node.settings
+    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
+           "PROMETHEUS_MULTIPROC_DIR": str(files)}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "postex", "serve", "--home", str(s.home), "--db", s.db_url,
+         "--port", str(port), "--workers", "2"],
+        env=env, stdout=output, stderr=output,
+    )  # fmt: skip
+
+
 def _listening(port: int) -> int:
     """Sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
     rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
@@ -60,16 +73,9 @@ def _healthz_by_worker(directory: Path) -> dict[int, float]:
 def test_two_workers_share_the_port_and_their_metrics_add_up(
     node: Container, tmp_path: Path
 ) -> None:
-    s = node.settings
     port = _free_port()
-    files = tmp_path / "metrics"  # emptied of *.db at start: not where the node's file is
-    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
-           "PROMETHEUS_MULTIPROC_DIR": str(files)}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "postex", "serve", "--home", str(s.home), "--db", s.db_url,
-         "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    files = tmp_path / "metrics"
+    proc = _serve_two(node, port, files, subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -135,16 +141,9 @@ def _workers(pid: int) -> set[int]:
 def test_a_worker_that_dies_is_followed_by_one_on_its_socket(
     node: Container, tmp_path: Path
 ) -> None:
-    s = node.settings
     port = _free_port()
     files = tmp_path / "metrics"
-    env = {**os.environ, "POSTEX_WEBHOOK_WORKER_SECONDS": "0", "POSTEX_LOG_FORMAT": "json",
-           "PROMETHEUS_MULTIPROC_DIR": str(files)}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "postex", "serve", "--home", str(s.home), "--db", s.db_url,
-         "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = _serve_two(node, port, files, subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
