@@ -162,3 +162,26 @@ def test_a_worker_that_dies_is_followed_by_one_on_its_socket(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_sighup_replaces_each_worker_on_its_socket(node: Container, tmp_path: Path) -> None:
+    port = _free_port()
+    proc = _serve_two(node, port, tmp_path / "metrics", subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, "no two workers"
+            time.sleep(0.2)
+        first = _workers(proc.pid)
+        proc.send_signal(signal.SIGHUP)  # uvicorn's supervisor: replace them one by one
+        while (now := _workers(proc.pid)) & first or len(now) < 2:
+            assert time.monotonic() < deadline, f"not replaced: {first} -> {now}"
+            time.sleep(0.2)
+        assert _listening(port) == 2
+        for _ in range(40):
+            assert _get(port, "/healthz")[0] == 200
+        by_worker = _healthz_by_worker(tmp_path / "metrics")
+        assert set(by_worker) == now, by_worker  # both new workers answered
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
