@@ -138,6 +138,15 @@ def _workers(pid: int) -> set[int]:
     return found
 
 
+def _two_up(proc: subprocess.Popen[bytes], port: int) -> float:
+    """Wait for both workers and their two sockets; the deadline for what follows."""
+    deadline = time.monotonic() + 60
+    while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, "no two workers"
+        time.sleep(0.2)
+    return deadline
+
+
 def test_a_worker_that_dies_is_followed_by_one_on_its_socket(
     node: Container, tmp_path: Path
 ) -> None:
@@ -145,10 +154,7 @@ def test_a_worker_that_dies_is_followed_by_one_on_its_socket(
     files = tmp_path / "metrics"
     proc = _serve_two(node, port, files, subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None, "no two workers"
-            time.sleep(0.2)
+        deadline = _two_up(proc, port)
         first = _workers(proc.pid)
         os.kill(min(first), signal.SIGKILL)
         while len(_workers(proc.pid) - first) < 1 or _listening(port) < 2:
@@ -168,10 +174,7 @@ def test_sighup_replaces_each_worker_on_its_socket(node: Container, tmp_path: Pa
     port = _free_port()
     proc = _serve_two(node, port, tmp_path / "metrics", subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while _listening(port) < 2 or len(_workers(proc.pid)) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None, "no two workers"
-            time.sleep(0.2)
+        deadline = _two_up(proc, port)
         first = _workers(proc.pid)
         proc.send_signal(signal.SIGHUP)  # uvicorn's supervisor: replace them one by one
         while (now := _workers(proc.pid)) & first or len(now) < 2:
